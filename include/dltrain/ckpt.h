@@ -1,0 +1,32 @@
+/* ckpt.h - HDF5 checkpoints: Caffe's /data/LAYER/I snapshot layout plus
+ * solver history, per-rank RNG state and run attributes. */
+#ifndef DLTRAIN_CKPT_H
+#define DLTRAIN_CKPT_H
+
+#include <stdint.h>
+#include "dltrain/net.h"
+
+#define DLT_CKPT_FORMAT "dltrain-checkpoint"
+#define DLT_CKPT_VERSION 1
+
+typedef struct dlt_ckpt_meta {
+    long iter;            /* iterations completed */
+    long epoch;
+    int world_size;
+    double lr;
+    const char *net_text;    /* prototxt text, stored as attributes */
+    const char *solver_text;
+    uint64_t *rng;           /* world_size * 4 words: each rank's dlt_rng */
+} dlt_ckpt_meta;
+
+/* Write PATH.tmp, flush, fsync, rename to PATH. HISTORY may be NULL. */
+int dlt_ckpt_save(const char *path, const dlt_net *net, const float *history,
+                  const dlt_ckpt_meta *meta);
+/* Load parameters (and history when non-NULL) into NET; fills META
+ * (rng is allocated, caller frees; texts are not loaded). Shapes are
+ * checked against the net; a mismatch names the layer and blob. */
+int dlt_ckpt_load(const char *path, dlt_net *net, float *history, dlt_ckpt_meta *meta);
+/* Newest complete checkpoint (by iteration) in DIR: 1 found, 0 none, <0 error. */
+int dlt_ckpt_find_latest(const char *dir, char *path, size_t size);
+
+#endif

@@ -1,0 +1,72 @@
+/* data.h - HDF5 datasets (schema in DESIGN.md), IDX input, and the
+ * batch loader with its prefetch thread. */
+#ifndef DLTRAIN_DATA_H
+#define DLTRAIN_DATA_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define DLT_DATASET_FORMAT "dltrain-dataset"
+#define DLT_DATASET_VERSION 1
+
+/* ---- IDX files (MNIST, Fashion-MNIST), plain or gzip-compressed ---- */
+typedef struct dlt_idx {
+    int ndim;          /* 1 for labels, 3 for images */
+    int dims[4];
+    size_t count;      /* product of dims */
+    uint8_t *data;     /* count bytes (type 0x08 unsigned byte only) */
+} dlt_idx;
+/* Errors name the file and what was expected (magic, sizes, truncation). */
+int dlt_idx_read(const char *path, dlt_idx *out);
+void dlt_idx_free(dlt_idx *idx);
+
+/* ---- writing a dataset (dltrain-prep) ----
+ * Writes PATH.tmp-PID, renamed to PATH by dlt_dataset_writer_close;
+ * dlt_dataset_writer_abort removes the temporary file. */
+typedef struct dlt_dataset_writer dlt_dataset_writer;
+int dlt_dataset_writer_open(const char *path, int c, int h, int w,
+                            const char *const *class_names, int nclasses,
+                            dlt_dataset_writer **out);
+/* Append N samples: IMAGES is N*c*h*w bytes, LABELS N ints. */
+int dlt_dataset_writer_append(dlt_dataset_writer *wr, const uint8_t *images,
+                              const int32_t *labels, size_t n);
+/* Writes /mean and the attributes, closes, renames. */
+int dlt_dataset_writer_close(dlt_dataset_writer *wr);
+void dlt_dataset_writer_abort(dlt_dataset_writer *wr);
+
+/* ---- reading a dataset ----
+ * Accepts our schema (uint8 /data, int32 /label) and Caffe's HDF5Data
+ * layout (float32 /data, float /label). Opened read-only; the whole
+ * dataset is read into memory (chunk-aware streaming is issue 4). */
+typedef struct dlt_dataset dlt_dataset;
+int dlt_dataset_open(const char *path, dlt_dataset **out);
+void dlt_dataset_close(dlt_dataset *ds);
+size_t dlt_dataset_size(const dlt_dataset *ds);
+void dlt_dataset_shape(const dlt_dataset *ds, int *c, int *h, int *w);
+int dlt_dataset_num_classes(const dlt_dataset *ds); /* 0 if unknown */
+const char *dlt_dataset_path(const dlt_dataset *ds);
+/* Sample INDEX as floats times SCALE into OUT (c*h*w); returns its label. */
+int dlt_dataset_sample(const dlt_dataset *ds, size_t index, float scale, float *out);
+
+/* ---- loader: batches of one rank, prefetched by a thread ----
+ * TRAIN: epoch e uses the global permutation of (seed, e); global step s
+ * covers positions [s*W*B, (s+1)*W*B) of it and rank r takes the r-th
+ * B-slice, so P ranks with batch B see exactly the samples one rank with
+ * batch P*B sees. Steps per epoch = floor(N / (W*B)).
+ * TEST: no shuffle; step s, rank r reads samples (s*W + r)*B + k, mod N. */
+typedef struct dlt_loader_config {
+    int batch_size;   /* per rank */
+    int rank, world;
+    int shuffle;      /* 1 for TRAIN */
+    uint64_t seed;
+    float scale;      /* transform_param scale */
+} dlt_loader_config;
+typedef struct dlt_loader dlt_loader;
+int dlt_loader_create(const dlt_dataset *ds, const dlt_loader_config *cfg, dlt_loader **out);
+void dlt_loader_free(dlt_loader *ld);
+long dlt_loader_steps_per_epoch(const dlt_loader *ld);
+/* Copy the batch of global step STEP into DATA (B*c*h*w) and LABEL (B),
+ * then start preparing STEP+1 in the background. */
+int dlt_loader_fetch(dlt_loader *ld, long step, float *data, float *label);
+
+#endif

@@ -1,0 +1,94 @@
+/* layer.h - the layer interface, the registry of layer types, fillers. */
+#ifndef DLTRAIN_LAYER_H
+#define DLTRAIN_LAYER_H
+
+#include "dltrain/prototxt.h"
+#include "dltrain/tensor.h"
+
+enum { DLT_PHASE_TRAIN = 0, DLT_PHASE_TEST = 1 };
+
+/* Caffe's FillerParameter (same defaults). */
+typedef enum {
+    DLT_FILLER_CONSTANT, DLT_FILLER_GAUSSIAN, DLT_FILLER_XAVIER,
+    DLT_FILLER_UNIFORM, DLT_FILLER_MSRA
+} dlt_filler_type;
+typedef enum { DLT_NORM_FAN_IN, DLT_NORM_FAN_OUT, DLT_NORM_AVERAGE } dlt_variance_norm;
+typedef struct dlt_filler {
+    dlt_filler_type type;  /* default constant */
+    double value;          /* constant: 0 */
+    double min, max;       /* uniform: 0, 1 */
+    double mean, std;      /* gaussian: 0, 1 */
+    dlt_variance_norm variance_norm; /* xavier/msra: FAN_IN */
+} dlt_filler;
+/* Read a filler message (NULL msg = defaults of type constant 0). */
+int dlt_filler_parse(const dlt_pnode *msg, dlt_filler *f);
+/* Fill t->data following Caffe: xavier uses fan_in = count/n,
+ * fan_out = count/c, uniform in +-sqrt(3/fan). */
+void dlt_filler_fill(const dlt_filler *f, dlt_tensor *t, dlt_rng *rng);
+
+/* Values the net gives a layer at setup that are not in its prototxt. */
+typedef struct dlt_layer_context {
+    int phase;                        /* DLT_PHASE_TRAIN or DLT_PHASE_TEST */
+    int input_c, input_h, input_w;    /* sample shape of the dataset (data layers) */
+} dlt_layer_context;
+
+typedef struct dlt_layer dlt_layer;
+
+typedef struct dlt_layer_ops {
+    const char *type;  /* prototxt type name, e.g. "Convolution" */
+    /* Read the layer's parameters from MSG (the whole `layer { }` message),
+     * check bottom shapes, reshape tops, declare parameters with
+     * dlt_layer_add_param. Returns 0 or a status after printing an error
+     * naming the layer and, for prototxt problems, FILE:LINE:COL. */
+    int (*setup)(dlt_layer *l, const dlt_pnode *msg, const dlt_layer_context *ctx);
+    void (*forward)(dlt_layer *l);
+    /* Accumulates (+=) into parameter diffs; writes (=) bottom diffs
+     * where l->propagate_down[i] is set. */
+    void (*backward)(dlt_layer *l);
+    void (*destroy)(dlt_layer *l); /* frees l->state contents; may be NULL */
+} dlt_layer_ops;
+
+#define DLT_MAX_BLOBS 8
+#define DLT_MAX_PARAMS 4
+
+struct dlt_layer {
+    const dlt_layer_ops *ops;
+    char *name;
+    dlt_tensor *bottom[DLT_MAX_BLOBS];
+    int nbottom;
+    dlt_tensor *top[DLT_MAX_BLOBS];
+    int ntop;
+    int propagate_down[DLT_MAX_BLOBS]; /* set by the net before backward */
+    dlt_tensor param[DLT_MAX_PARAMS];  /* views into the net's flat buffers */
+    dlt_filler param_filler[DLT_MAX_PARAMS];
+    float lr_mult[DLT_MAX_PARAMS];     /* from param { lr_mult }, default 1 */
+    float decay_mult[DLT_MAX_PARAMS];  /* from param { decay_mult }, default 1 */
+    int nparam;
+    float loss_weight[DLT_MAX_BLOBS];  /* per top; 1 for the first top of a loss layer */
+    int is_loss;                       /* set in setup by loss layers */
+    int phase;
+    void *state;                       /* layer-private, allocated in setup */
+};
+
+/* Declare parameter blob l->nparam with shape and filler; the net
+ * allocates it in its flat buffer after setup and runs the filler. */
+void dlt_layer_add_param(dlt_layer *l, int n, int c, int h, int w, const dlt_filler *filler);
+
+/* Registry: one row per layer type (src/layers/registry.c). */
+const dlt_layer_ops *dlt_layer_find(const char *type);
+/* Comma-separated list of known types, for error messages. */
+const char *dlt_layer_type_list(void);
+
+
+
+/* Data layers (Data, HDF5Data) have no forward work: the training loop
+ * copies each batch, already transformed, into their tops (data, label).
+ * These are the settings the loader needs from their prototxt. */
+typedef struct dlt_data_params {
+    int batch_size;  /* per rank: data_param / hdf5_data_param batch_size */
+    float scale;     /* transform_param scale, default 1 */
+} dlt_data_params;
+/* NULL when L is not a data layer. */
+const dlt_data_params *dlt_layer_data_params(const dlt_layer *l);
+
+#endif

@@ -1,0 +1,52 @@
+/* net.h - a network built from a Caffe NetParameter for one phase. */
+#ifndef DLTRAIN_NET_H
+#define DLTRAIN_NET_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "dltrain/layer.h"
+
+typedef struct dlt_net dlt_net;
+
+/* Build the layers of PHASE (include/exclude { phase } rules as Caffe),
+ * wire bottoms/tops by name (in-place allowed), allocate all parameters
+ * in one flat buffer (layer order, so a reverse-order bucket is one
+ * contiguous range) and fill them from SEED. input_* is the dataset's
+ * sample shape for data layers. Errors name the prototxt FILE:LINE:COL. */
+int dlt_net_create(const dlt_pnode *netparam, int phase, int input_c, int input_h,
+                   int input_w, uint64_t seed, dlt_net **out);
+void dlt_net_free(dlt_net *net);
+
+/* Make NET use OTHER's parameter buffer (the TEST net shares the TRAIN
+ * net's weights, as in Caffe). Parameter shapes must match by layer name. */
+int dlt_net_share_params(dlt_net *net, const dlt_net *other);
+
+/* Forward pass; returns the weighted sum of losses. */
+float dlt_net_forward(dlt_net *net);
+/* Backward pass; parameter gradients are accumulated (+=) into the grad
+ * buffer, so call dlt_net_zero_grads first (iter_size accumulates). */
+void dlt_net_backward(dlt_net *net);
+void dlt_net_zero_grads(dlt_net *net);
+
+/* All parameters / gradients as one contiguous buffer each. */
+size_t dlt_net_param_count(const dlt_net *net);
+float *dlt_net_params(dlt_net *net);
+float *dlt_net_grads(dlt_net *net);
+
+int dlt_net_num_layers(const dlt_net *net);
+dlt_layer *dlt_net_layer(const dlt_net *net, int index);
+const char *dlt_net_name(const dlt_net *net);
+
+/* The first data layer (whose tops the loop fills), or NULL. */
+dlt_layer *dlt_net_data_layer(const dlt_net *net);
+
+/* Net outputs: tops no other layer consumes (losses, accuracies), as in
+ * Caffe's "Test net output #i: name = value". */
+int dlt_net_num_outputs(const dlt_net *net);
+const char *dlt_net_output_name(const dlt_net *net, int index);
+/* Mean of the output blob (a loss or accuracy is a scalar). */
+float dlt_net_output_value(const dlt_net *net, int index);
+/* 1 if output INDEX comes from a loss layer. */
+int dlt_net_output_is_loss(const dlt_net *net, int index);
+
+#endif

@@ -1,0 +1,41 @@
+/* tensor.h - float32 NCHW tensors with a value and a gradient buffer. */
+#ifndef DLTRAIN_TENSOR_H
+#define DLTRAIN_TENSOR_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* Always four axes (N, C, H, W); a vector of K per sample is (N, K, 1, 1),
+ * a label is (N, 1, 1, 1). Like a Caffe blob it carries data and diff. */
+typedef struct dlt_tensor {
+    int n, c, h, w;
+    size_t count;     /* n*c*h*w */
+    size_t capacity;  /* allocated elements, when owned */
+    float *data;      /* (n, c, h, w) values */
+    float *diff;      /* (n, c, h, w) gradient of the loss w.r.t. data */
+    int owned;        /* 1: data/diff allocated by the tensor; 0: views */
+} dlt_tensor;
+
+/* Set the shape and (for owned tensors) grow the buffers; new memory is 0. */
+void dlt_tensor_reshape(dlt_tensor *t, int n, int c, int h, int w);
+/* Point data/diff at external memory (parameters in the net's flat buffer). */
+void dlt_tensor_view(dlt_tensor *t, int n, int c, int h, int w, float *data, float *diff);
+void dlt_tensor_release(dlt_tensor *t); /* frees owned buffers, zeroes t */
+static inline size_t dlt_tensor_sample_size(const dlt_tensor *t)
+{
+    return (size_t)t->c * t->h * t->w;
+}
+
+/* Deterministic RNG (xoshiro256**), seeded with splitmix64. */
+typedef struct dlt_rng {
+    uint64_t s[4];
+} dlt_rng;
+void dlt_rng_seed(dlt_rng *r, uint64_t seed);
+uint64_t dlt_rng_next(dlt_rng *r);
+double dlt_rng_uniform(dlt_rng *r);          /* [0, 1) */
+double dlt_rng_gaussian(dlt_rng *r);         /* N(0, 1), Box-Muller */
+uint64_t dlt_rng_below(dlt_rng *r, uint64_t n); /* [0, n), unbiased */
+/* Fisher-Yates permutation of 0..n-1, a pure function of (seed, stream). */
+void dlt_permutation(uint32_t *perm, size_t n, uint64_t seed, uint64_t stream);
+
+#endif

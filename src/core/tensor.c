@@ -1,0 +1,43 @@
+/* tensor.c - allocation and views of NCHW float tensors. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "dltrain/error.h"
+#include "dltrain/tensor.h"
+
+void dlt_tensor_reshape(dlt_tensor *t, int n, int c, int h, int w)
+{
+    size_t count = (size_t)n * c * h * w;
+    if (!t->owned && (t->data || t->diff) && count > t->count)
+        dlt_fatal("internal: growing a tensor view (%zu -> %zu)", t->count, count);
+    if (!t->data && !t->diff)
+        t->owned = 1;
+    if (t->owned && count > t->capacity) {
+        t->data = dlt_realloc(t->data, count * sizeof(float));
+        t->diff = dlt_realloc(t->diff, count * sizeof(float));
+        memset(t->data + t->capacity, 0, (count - t->capacity) * sizeof(float));
+        memset(t->diff + t->capacity, 0, (count - t->capacity) * sizeof(float));
+        t->capacity = count;
+    }
+    t->n = n, t->c = c, t->h = h, t->w = w;
+    t->count = count;
+}
+
+void dlt_tensor_view(dlt_tensor *t, int n, int c, int h, int w, float *data, float *diff)
+{
+    t->n = n, t->c = c, t->h = h, t->w = w;
+    t->count = (size_t)n * c * h * w;
+    t->capacity = t->count;
+    t->data = data;
+    t->diff = diff;
+    t->owned = 0;
+}
+
+void dlt_tensor_release(dlt_tensor *t)
+{
+    if (t->owned) {
+        free(t->data);
+        free(t->diff);
+    }
+    memset(t, 0, sizeof *t);
+}

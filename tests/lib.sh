@@ -1,0 +1,54 @@
+# tests/lib.sh - shared helpers for the shell tests: TAP output, paths,
+# mpirun settings, the Fashion-MNIST files. Source it; then call ok/fail,
+# and `done_testing` at the end.
+set -u
+: "${top_builddir:=$(cd "$(dirname "$0")/.." && pwd)}"
+: "${top_srcdir:=$top_builddir}"
+: "${PYTHON_H5PY:=/usr/bin/python3}"
+: "${MPIRUN:=mpirun}"
+PREP="$top_builddir/dltrain-prep"
+TRAIN="$top_builddir/dltrain-mpi"
+FMNIST_DIR="${FMNIST_DIR:-/usr/share/datasets/fashion-mnist}"
+SHARED_DIR="${SHARED_DIR:-$top_srcdir/../shared}"
+
+# Open MPI as root in a container: allow it, allow more ranks than cores,
+# and keep it on loopback shared memory/TCP.
+export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
+export OMPI_MCA_rmaps_base_oversubscribe=1
+export OMPI_MCA_btl_vader_single_copy_mechanism=none
+export OPENBLAS_NUM_THREADS=1
+
+TEST_NAME=$(basename "$0" .sh)
+WORK="$top_builddir/tests/tmp/$TEST_NAME"
+rm -rf "$WORK"
+mkdir -p "$WORK"
+
+tap_n=0
+tap_failed=0
+ok() { tap_n=$((tap_n + 1)); echo "ok $tap_n - $*"; }
+fail() { tap_n=$((tap_n + 1)); tap_failed=$((tap_failed + 1)); echo "not ok $tap_n - $*"; }
+# check "description" command...: ok when the command exits 0
+check() { local d=$1; shift; if "$@"; then ok "$d"; else fail "$d"; fi; }
+skip_all() { echo "1..0 # SKIP $*"; exit 0; }
+done_testing() { echo "1..$tap_n"; [ "$tap_failed" -eq 0 ]; exit $?; }
+# Print a file's contents as TAP diagnostics (for failures).
+diag_file() { sed 's/^/#   /' "$1" | tail -n "${2:-20}"; }
+
+have_h5py() { [ "$PYTHON_H5PY" != none ] && "$PYTHON_H5PY" -c 'import h5py' 2>/dev/null; }
+have_fmnist() { [ -f "$FMNIST_DIR/train-images-idx3-ubyte.gz" ]; }
+
+# Small Fashion-MNIST HDF5 sets shared by tests (built once per build tree).
+fmnist_h5() {
+    local cache="$top_builddir/tests/tmp/fmnist"
+    mkdir -p "$cache"
+    if [ ! -f "$cache/train.h5" ]; then
+        "$PREP" --format idx "$FMNIST_DIR/train-images-idx3-ubyte.gz" \
+            "$FMNIST_DIR/train-labels-idx1-ubyte.gz" "$cache/train.h5" >/dev/null || return 1
+    fi
+    if [ ! -f "$cache/test.h5" ]; then
+        "$PREP" --format idx "$FMNIST_DIR/t10k-images-idx3-ubyte.gz" \
+            "$FMNIST_DIR/t10k-labels-idx1-ubyte.gz" "$cache/test.h5" >/dev/null || return 1
+    fi
+    FMNIST_TRAIN="$cache/train.h5"
+    FMNIST_TEST="$cache/test.h5"
+}
