@@ -16,6 +16,7 @@ typedef struct dlt_solver_config {
     long max_iter, display, snapshot, test_iter, test_interval;
     int test_initialization;     /* default true, as Caffe */
     long random_seed;            /* -1: default seed */
+    long average_loss;           /* displayed loss is averaged over this many iterations */
     const char *snapshot_prefix; /* accepted; checkpoints go to RUN/checkpoints */
 } dlt_solver_config;
 

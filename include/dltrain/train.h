@@ -12,6 +12,7 @@ typedef struct dlt_train_options {
     long max_iter;          /* <0: from the solver */
     const char *resume;     /* NULL, "auto" or a checkpoint file */
     long seed;              /* <0: solver's random_seed, else 1 */
+    const char *command_line; /* recorded in RUN/config/command.txt */
 } dlt_train_options;
 
 /* Returns 0 or a status after reporting the error. */

@@ -1,0 +1,30 @@
+#!/bin/sh
+# install-deps.sh - install everything dltrain needs to build, test and run
+# its demo on Debian 12 / Ubuntu (as root, or with sudo). Idempotent: only
+# missing packages are installed. --bench adds PyTorch CPU for bench/.
+set -eu
+
+PACKAGES="build-essential autoconf automake libtool pkg-config
+  libopenmpi-dev openmpi-bin libhdf5-dev libturbojpeg0-dev libopenblas-dev zlib1g-dev
+  python3 python3-h5py python3-numpy dataset-fashion-mnist"
+for arg in "$@"; do
+    case "$arg" in
+    --bench) PACKAGES="$PACKAGES python3-torch" ;;
+    -h|--help) echo "usage: $0 [--bench]"; exit 0 ;;
+    *) echo "install-deps.sh: unknown option '$arg'" >&2; exit 2 ;;
+    esac
+done
+
+missing=""
+for p in $PACKAGES; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
+done
+if [ -z "$missing" ]; then
+    echo "install-deps.sh: all packages present"
+    exit 0
+fi
+SUDO=""
+[ "$(id -u)" -eq 0 ] || SUDO="sudo"
+echo "install-deps.sh: installing$missing"
+$SUDO apt-get update -q
+DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q --no-install-recommends $missing

@@ -1,0 +1,234 @@
+/* dataset_writer.c - writes a dltrain HDF5 dataset (schema in DESIGN.md)
+ * to PATH.tmp-PID and renames it into place when complete, so a crash or
+ * an error never leaves a partial file under the final name. */
+#include <errno.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "data/h5util.h"
+#include "dltrain/data.h"
+#include "dltrain/error.h"
+
+/* /data chunks hold whole samples, about this many bytes: big enough for
+ * efficient reads over NFS, small enough for HDF5's chunk cache. */
+#define CHUNK_BYTES (1u << 20)
+#define LABEL_CHUNK 16384
+
+struct dlt_dataset_writer {
+    char *path;      /* final name */
+    char *tmp_path;  /* PATH.tmp-PID, renamed at close */
+    int c, h, w;
+    size_t sample_bytes;    /* c*h*w */
+    char **class_names;     /* (nclasses) */
+    int nclasses;
+    hid_t file, data, label;
+    size_t n;               /* samples written */
+    double *sum;            /* (c, h, w) running pixel sums for /mean */
+};
+
+static void close_handles(dlt_dataset_writer *wr)
+{
+    if (wr->data >= 0) H5Dclose(wr->data);
+    if (wr->label >= 0) H5Dclose(wr->label);
+    if (wr->file >= 0) H5Fclose(wr->file);
+    wr->data = wr->label = wr->file = H5I_INVALID_HID;
+}
+
+static void writer_free(dlt_dataset_writer *wr)
+{
+    free(wr->path);
+    free(wr->tmp_path);
+    dlt__h5_free_strs(wr->class_names, wr->nclasses);
+    free(wr->sum);
+    free(wr);
+}
+
+/* An extendible dataset of RANK dims with dims[0] = 0 and unlimited. */
+static int create_extendible(dlt_dataset_writer *wr, const char *name, hid_t type, int rank,
+                             const hsize_t *dims, const hsize_t *chunk, hid_t *out)
+{
+    int st = DLT_OK;
+    hsize_t maxdims[4];
+    hid_t space = H5I_INVALID_HID, dcpl = H5I_INVALID_HID;
+    for (int i = 0; i < rank; i++)
+        maxdims[i] = i == 0 ? H5S_UNLIMITED : dims[i];
+    DLT_H5_GOTO(space = H5Screate_simple(rank, dims, maxdims), wr->tmp_path, st, out);
+    DLT_H5_GOTO(dcpl = H5Pcreate(H5P_DATASET_CREATE), wr->tmp_path, st, out);
+    DLT_H5_GOTO(H5Pset_chunk(dcpl, rank, chunk), wr->tmp_path, st, out);
+    DLT_H5_GOTO(*out = H5Dcreate2(wr->file, name, type, space, H5P_DEFAULT, dcpl, H5P_DEFAULT),
+                wr->tmp_path, st, out);
+out:
+    if (dcpl >= 0) H5Pclose(dcpl);
+    if (space >= 0) H5Sclose(space);
+    return st;
+}
+
+int dlt_dataset_writer_open(const char *path, int c, int h, int w,
+                            const char *const *class_names, int nclasses,
+                            dlt_dataset_writer **out)
+{
+    *out = NULL;
+    if (c <= 0 || h <= 0 || w <= 0 || nclasses < 0 || (nclasses > 0 && !class_names))
+        DLT_FAIL(DLT_ERR_ARG, "%s: bad dataset shape %d x %d x %d or %d classes", path, c, h, w,
+                 nclasses);
+    dlt__h5_init();
+    dlt_dataset_writer *wr = dlt_calloc(1, sizeof *wr);
+    wr->file = wr->data = wr->label = H5I_INVALID_HID;
+    wr->path = dlt_strdup(path);
+    size_t tmp_len = strlen(path) + 32;
+    wr->tmp_path = dlt_malloc(tmp_len);
+    snprintf(wr->tmp_path, tmp_len, "%s.tmp-%ld", path, (long)getpid());
+    wr->c = c, wr->h = h, wr->w = w;
+    wr->sample_bytes = (size_t)c * h * w;
+    wr->nclasses = nclasses;
+    wr->class_names = dlt_calloc((unsigned long)nclasses + 1, sizeof *wr->class_names);
+    for (int i = 0; i < nclasses; i++)
+        wr->class_names[i] = dlt_strdup(class_names[i]);
+    wr->sum = dlt_calloc(wr->sample_bytes, sizeof *wr->sum);
+
+    int st = DLT_OK;
+    DLT_H5_GOTO(wr->file = H5Fcreate(wr->tmp_path, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT),
+                wr->tmp_path, st, fail);
+    size_t per_chunk = CHUNK_BYTES / wr->sample_bytes;
+    hsize_t dims[4] = {0, (hsize_t)c, (hsize_t)h, (hsize_t)w};
+    hsize_t chunk[4] = {per_chunk ? per_chunk : 1, (hsize_t)c, (hsize_t)h, (hsize_t)w};
+    st = create_extendible(wr, "data", H5T_STD_U8LE, 4, dims, chunk, &wr->data);
+    if (st < 0)
+        goto fail;
+    hsize_t ldims[1] = {0}, lchunk[1] = {LABEL_CHUNK};
+    st = create_extendible(wr, "label", H5T_STD_I32LE, 1, ldims, lchunk, &wr->label);
+    if (st < 0)
+        goto fail;
+    *out = wr;
+    return DLT_OK;
+fail:
+    dlt_dataset_writer_abort(wr);
+    return st;
+}
+
+/* Grow DSET along dim 0 from OLD to OLD+N rows and write BUF there. */
+static int append_rows(dlt_dataset_writer *wr, hid_t dset, hid_t mtype, const void *buf,
+                       size_t n)
+{
+    int st = DLT_OK;
+    hid_t fspace = H5I_INVALID_HID, mspace = H5I_INVALID_HID;
+    hsize_t dims[4], start[4] = {0, 0, 0, 0};
+    int rank;
+    DLT_H5_GOTO(fspace = H5Dget_space(dset), wr->tmp_path, st, out);
+    DLT_H5_GOTO(rank = H5Sget_simple_extent_dims(fspace, dims, NULL), wr->tmp_path, st, out);
+    H5Sclose(fspace);
+    fspace = H5I_INVALID_HID;
+    start[0] = dims[0];
+    dims[0] += n;
+    DLT_H5_GOTO(H5Dset_extent(dset, dims), wr->tmp_path, st, out);
+    DLT_H5_GOTO(fspace = H5Dget_space(dset), wr->tmp_path, st, out);
+    dims[0] = n;
+    DLT_H5_GOTO(H5Sselect_hyperslab(fspace, H5S_SELECT_SET, start, NULL, dims, NULL),
+                wr->tmp_path, st, out);
+    DLT_H5_GOTO(mspace = H5Screate_simple(rank, dims, NULL), wr->tmp_path, st, out);
+    DLT_H5_GOTO(H5Dwrite(dset, mtype, mspace, fspace, H5P_DEFAULT, buf), wr->tmp_path, st, out);
+out:
+    if (mspace >= 0) H5Sclose(mspace);
+    if (fspace >= 0) H5Sclose(fspace);
+    return st;
+}
+
+int dlt_dataset_writer_append(dlt_dataset_writer *wr, const uint8_t *images,
+                              const int32_t *labels, size_t n)
+{
+    if (n == 0)
+        return DLT_OK;
+    for (size_t i = 0; i < n; i++)
+        if (labels[i] < 0 || (wr->nclasses > 0 && labels[i] >= wr->nclasses))
+            DLT_FAIL(DLT_ERR_ARG, "%s: record %zu has label %d, outside [0, %d) of the %d "
+                     "classes", wr->path, wr->n + i, (int)labels[i], wr->nclasses, wr->nclasses);
+    DLT_TRY(append_rows(wr, wr->data, H5T_NATIVE_UCHAR, images, n));
+    DLT_TRY(append_rows(wr, wr->label, H5T_NATIVE_INT32, labels, n));
+    size_t sb = wr->sample_bytes;
+    for (size_t i = 0; i < n; i++) {
+        const uint8_t *img = images + i * sb;
+        for (size_t p = 0; p < sb; p++)
+            wr->sum[p] += img[p];
+    }
+    wr->n += n;
+    return DLT_OK;
+}
+
+static int write_mean(dlt_dataset_writer *wr)
+{
+    int st = DLT_OK;
+    hsize_t dims[3] = {(hsize_t)wr->c, (hsize_t)wr->h, (hsize_t)wr->w};
+    hid_t space = H5I_INVALID_HID, dset = H5I_INVALID_HID;
+    float *mean = dlt_malloc(wr->sample_bytes * sizeof *mean);
+    for (size_t p = 0; p < wr->sample_bytes; p++)
+        mean[p] = wr->n ? (float)(wr->sum[p] / (double)wr->n) : 0.0f;
+    DLT_H5_GOTO(space = H5Screate_simple(3, dims, NULL), wr->tmp_path, st, out);
+    DLT_H5_GOTO(dset = H5Dcreate2(wr->file, "mean", H5T_IEEE_F32LE, space, H5P_DEFAULT,
+                                  H5P_DEFAULT, H5P_DEFAULT), wr->tmp_path, st, out);
+    DLT_H5_GOTO(H5Dwrite(dset, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, mean),
+                wr->tmp_path, st, out);
+out:
+    if (dset >= 0) H5Dclose(dset);
+    if (space >= 0) H5Sclose(space);
+    free(mean);
+    return st;
+}
+
+static int write_attrs(dlt_dataset_writer *wr)
+{
+    const char *p = wr->tmp_path;
+    int shape[3] = {wr->c, wr->h, wr->w};
+    DLT_TRY(dlt__h5_write_attr_str(wr->file, "dltrain_format", DLT_DATASET_FORMAT, p));
+    DLT_TRY(dlt__h5_write_attr_int(wr->file, "dltrain_version", DLT_DATASET_VERSION, p));
+    if (wr->nclasses > 0) /* no classes attribute: number of classes unknown */
+        DLT_TRY(dlt__h5_write_attr_strs(wr->file, "classes",
+                                        (const char *const *)wr->class_names, wr->nclasses, p));
+    DLT_TRY(dlt__h5_write_attr_ints(wr->file, "shape", shape, 3, p));
+    DLT_TRY(dlt__h5_write_attr_int(wr->file, "num_samples", (long long)wr->n, p));
+    return DLT_OK;
+}
+
+int dlt_dataset_writer_close(dlt_dataset_writer *wr)
+{
+    int st = write_mean(wr);
+    if (st >= 0)
+        st = write_attrs(wr);
+    if (st >= 0 && H5Fflush(wr->file, H5F_SCOPE_GLOBAL) < 0)
+        st = dlt__h5_error("H5Fflush", wr->tmp_path, __FILE__, __LINE__);
+    if (st < 0) {
+        dlt_dataset_writer_abort(wr);
+        return st;
+    }
+    /* H5Fclose can still fail writing metadata: check it before renaming. */
+    hid_t file = wr->file;
+    wr->file = H5I_INVALID_HID;
+    H5Dclose(wr->data);
+    H5Dclose(wr->label);
+    wr->data = wr->label = H5I_INVALID_HID;
+    if (H5Fclose(file) < 0) {
+        st = dlt__h5_error("H5Fclose", wr->tmp_path, __FILE__, __LINE__);
+        dlt_dataset_writer_abort(wr);
+        return st;
+    }
+    if (rename(wr->tmp_path, wr->path) != 0) {
+        dlt_error("%s: cannot rename %s into place: %s", wr->path, wr->tmp_path,
+                  strerror(errno));
+        dlt_dataset_writer_abort(wr);
+        return DLT_ERR_IO;
+    }
+    writer_free(wr);
+    return DLT_OK;
+}
+
+void dlt_dataset_writer_abort(dlt_dataset_writer *wr)
+{
+    if (!wr)
+        return;
+    close_handles(wr);
+    if (unlink(wr->tmp_path) != 0 && errno != ENOENT)
+        dlt_warn("%s: cannot remove temporary file: %s", wr->tmp_path, strerror(errno));
+    writer_free(wr);
+}

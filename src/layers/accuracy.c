@@ -1,0 +1,101 @@
+/* accuracy.c - Accuracy: fraction of (non-ignored) labels among the top_k
+ * scores. Ties count against the prediction, as in Caffe's
+ * accuracy_layer.cpp: the label is correct when fewer than top_k other
+ * classes score >= the true class. */
+#include <stdlib.h>
+
+#include "dltrain/error.h"
+#include "layers/layers.h"
+
+typedef struct accuracy_config {
+    int top_k;
+    int has_ignore, ignore_label;
+} accuracy_config;
+
+static int acc_setup(dlt_layer *l, const dlt_pnode *msg, const dlt_layer_context *ctx)
+{
+    char wb[256];
+    const char *name = l->name;
+    if (l->nbottom != 2 || l->ntop != 1)
+        DLT_FAIL(DLT_ERR_PARSE, "%s: layer '%s': Accuracy takes 2 bottoms (scores, labels) "
+                 "and 1 top (got %d and %d)", dlt_pt_where(msg, wb, sizeof wb), name,
+                 l->nbottom, l->ntop);
+    accuracy_config cfg = {.top_k = 1};
+    const dlt_pnode *p = dlt_pt_get(msg, "accuracy_param");
+    if (p) {
+        long k, axis, ig;
+        DLT_TRY(dlt_pt_int(p, "top_k", 1, &k));
+        if (k < 1)
+            DLT_FAIL(DLT_ERR_PARSE, "%s: layer '%s': top_k must be >= 1 (got %ld)",
+                     dlt_pt_where(dlt_pt_get(p, "top_k"), wb, sizeof wb), name, k);
+        if (k > l->bottom[0]->c)
+            DLT_FAIL(DLT_ERR_PARSE, "%s: layer '%s': top_k %ld is more than the %d classes",
+                     dlt_pt_where(dlt_pt_get(p, "top_k"), wb, sizeof wb), name, k,
+                     l->bottom[0]->c);
+        cfg.top_k = (int)k;
+        DLT_TRY(dlt_pt_int(p, "axis", 1, &axis));
+        if (axis != 1)
+            DLT_FAIL(DLT_ERR_PARSE, "%s: layer '%s': only axis: 1 is supported (got %ld)",
+                     dlt_pt_where(dlt_pt_get(p, "axis"), wb, sizeof wb), name, axis);
+        if (dlt_pt_get(p, "ignore_label")) {
+            DLT_TRY(dlt_pt_int(p, "ignore_label", 0, &ig));
+            cfg.has_ignore = 1, cfg.ignore_label = (int)ig;
+        }
+    }
+    const dlt_tensor *x = l->bottom[0], *lab = l->bottom[1];
+    size_t want = (size_t)x->n * x->h * x->w;
+    if (lab->count != want)
+        DLT_FAIL(DLT_ERR_PARSE, "%s: layer '%s': %zu labels for %zu predictions; the label "
+                 "blob must have N*H*W = %d*%d*%d entries", dlt_pt_where(msg, wb, sizeof wb),
+                 name, lab->count, want, x->n, x->h, x->w);
+    accuracy_config *c = dlt_malloc(sizeof *c);
+    *c = cfg;
+    l->state = c;
+    dlt_tensor_reshape(l->top[0], 1, 1, 1, 1);
+    (void)ctx;
+    return 0;
+}
+
+static void acc_forward(dlt_layer *l)
+{
+    const accuracy_config *cfg = l->state;
+    const dlt_tensor *x = l->bottom[0];
+    const int C = x->c;
+    const size_t outer = (size_t)x->n, inner = (size_t)x->h * x->w;
+    const float *label = l->bottom[1]->data;
+    size_t correct = 0, count = 0;
+    for (size_t o = 0; o < outer; o++) {
+        const float *xo = x->data + o * C * inner;
+        for (size_t j = 0; j < inner; j++) {
+            int lv = (int)label[o * inner + j];
+            if (cfg->has_ignore && lv == cfg->ignore_label)
+                continue;
+            count++;
+            if (lv < 0 || lv >= C)
+                continue; /* a label outside the classes is never predicted */
+            float t = xo[lv * inner + j];
+            int better = -1; /* the true class itself counts once */
+            for (int c = 0; c < C && better < cfg->top_k; c++)
+                better += xo[c * inner + j] >= t;
+            correct += better < cfg->top_k;
+        }
+    }
+    l->top[0]->data[0] = count ? (float)((double)correct / count) : 0.0f;
+}
+
+/* Accuracy has no gradient; the net never propagates through it. */
+static void acc_backward(dlt_layer *l) { (void)l; }
+
+static void acc_destroy(dlt_layer *l)
+{
+    free(l->state);
+    l->state = NULL;
+}
+
+const dlt_layer_ops dlt__accuracy_ops = {
+    .type = "Accuracy",
+    .setup = acc_setup,
+    .forward = acc_forward,
+    .backward = acc_backward,
+    .destroy = acc_destroy,
+};

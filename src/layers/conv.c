@@ -1,0 +1,237 @@
+/* conv.c - Convolution (Caffe's ConvolutionParameter, 2-D, with groups) on
+ * the CPU: the whole batch (or a large chunk of it) is unfolded into one
+ * patch matrix so each group is one big sgemm instead of N small ones. */
+#include <cblas.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "dltrain/error.h"
+#include "layers/im2col.h"
+#include "layers/layers.h"
+
+/* Largest patch matrix kept per layer (floats); bigger batches are
+ * processed in chunks of samples that fit. */
+#define CONV_WORKSPACE_MAX (16u << 20)
+
+typedef struct conv_config {
+    int num_output;    /* K */
+    int group;
+    int bias_term;
+    dlt__conv_geom g;  /* per image: C, H, W, kernel, stride, pad, Ho, Wo */
+} conv_config;
+
+typedef struct conv_state {
+    conv_config cfg;
+    int n;             /* batch size at setup */
+    int chunk;         /* samples per sgemm */
+    float *col;        /* (C*kh*kw, chunk*Ho*Wo) patch matrix, then its gradient */
+    float *tmp;        /* (K, chunk*Ho*Wo) output or output grad, channel-major */
+    int col_valid;     /* col holds the patches of the whole batch (chunk == n) */
+} conv_state;
+
+static int conv_setup(dlt_layer *l, const dlt_pnode *msg, const dlt_layer_context *ctx)
+{
+    char wb[256];
+    const char *name = l->name;
+    if (l->nbottom != 1 || l->ntop != 1)
+        DLT_FAIL(DLT_ERR_PARSE, "%s: layer '%s': Convolution takes 1 bottom and 1 top "
+                 "(got %d and %d)", dlt_pt_where(msg, wb, sizeof wb), name, l->nbottom, l->ntop);
+    const dlt_pnode *p = dlt_pt_get(msg, "convolution_param");
+    if (!p)
+        DLT_FAIL(DLT_ERR_PARSE, "%s: layer '%s': Convolution needs convolution_param "
+                 "{ num_output, kernel_size }", dlt_pt_where(msg, wb, sizeof wb), name);
+
+    conv_config cfg = {0};
+    long k, group, axis;
+    int bias;
+    DLT_TRY(dlt_pt_int(p, "num_output", 0, &k));
+    if (k <= 0)
+        DLT_FAIL(DLT_ERR_PARSE, "%s: layer '%s': convolution_param needs num_output > 0",
+                 dlt_pt_where(p, wb, sizeof wb), name);
+    DLT_TRY(dlt_pt_bool(p, "bias_term", 1, &bias));
+    DLT_TRY(dlt_pt_int(p, "group", 1, &group));
+    DLT_TRY(dlt__pt_hw(p, name, "kernel_size", 0, 1, &cfg.g.kh, &cfg.g.kw));
+    DLT_TRY(dlt__pt_hw(p, name, "stride", 1, 1, &cfg.g.sh, &cfg.g.sw));
+    DLT_TRY(dlt__pt_hw(p, name, "pad", 0, 0, &cfg.g.ph, &cfg.g.pw));
+    int dh, dw;
+    DLT_TRY(dlt__pt_hw(p, name, "dilation", 1, 1, &dh, &dw));
+    if (dh != 1 || dw != 1)
+        DLT_FAIL(DLT_ERR_PARSE, "%s: layer '%s': dilation is not supported yet",
+                 dlt_pt_where(dlt_pt_get(p, "dilation"), wb, sizeof wb), name);
+    DLT_TRY(dlt_pt_int(p, "axis", 1, &axis));
+    if (axis != 1)
+        DLT_FAIL(DLT_ERR_PARSE, "%s: layer '%s': only axis: 1 (NCHW channels) is supported",
+                 dlt_pt_where(dlt_pt_get(p, "axis"), wb, sizeof wb), name);
+    int force_nd, engine;
+    static const char *const engines[] = {"DEFAULT", "CAFFE", "CUDNN", NULL};
+    DLT_TRY(dlt_pt_bool(p, "force_nd_im2col", 0, &force_nd)); /* layout hint; same result */
+    DLT_TRY(dlt_pt_enum(p, "engine", engines, 0, &engine));   /* the backend chooses */
+    if (cfg.g.kh == 0)
+        DLT_FAIL(DLT_ERR_PARSE, "%s: layer '%s': convolution_param needs kernel_size "
+                 "(or kernel_h and kernel_w)", dlt_pt_where(p, wb, sizeof wb), name);
+
+    dlt_filler wf, bf;
+    DLT_TRY(dlt_filler_parse(dlt_pt_get(p, "weight_filler"), &wf));
+    DLT_TRY(dlt_filler_parse(dlt_pt_get(p, "bias_filler"), &bf));
+
+    const dlt_tensor *x = l->bottom[0];
+    cfg.num_output = (int)k;
+    cfg.group = (int)group;
+    cfg.bias_term = bias;
+    cfg.g.c = x->c, cfg.g.h = x->h, cfg.g.w = x->w;
+    if (group < 1 || x->c % group || k % group)
+        DLT_FAIL(DLT_ERR_PARSE, "%s: layer '%s': group %ld must divide both the input "
+                 "channels (%d) and num_output (%ld)",
+                 dlt_pt_where(p, wb, sizeof wb), name, group, x->c, k);
+    int eh = x->h + 2 * cfg.g.ph - cfg.g.kh, ew = x->w + 2 * cfg.g.pw - cfg.g.kw;
+    if (eh < 0 || ew < 0)
+        DLT_FAIL(DLT_ERR_PARSE, "%s: layer '%s': kernel %dx%d is larger than the padded "
+                 "input %dx%d", dlt_pt_where(p, wb, sizeof wb), name, cfg.g.kh, cfg.g.kw,
+                 x->h + 2 * cfg.g.ph, x->w + 2 * cfg.g.pw);
+    cfg.g.ho = eh / cfg.g.sh + 1;
+    cfg.g.wo = ew / cfg.g.sw + 1;
+
+    conv_state *s = dlt_calloc(1, sizeof *s);
+    s->cfg = cfg;
+    s->n = x->n;
+    size_t rows = (size_t)cfg.g.c * cfg.g.kh * cfg.g.kw;
+    size_t P = (size_t)cfg.g.ho * cfg.g.wo;
+    size_t fit = CONV_WORKSPACE_MAX / (rows * P > 0 ? rows * P : 1);
+    s->chunk = fit < 1 ? 1 : fit > (size_t)x->n ? x->n : (int)fit;
+    if (s->chunk < 1)
+        s->chunk = 1;
+    s->col = dlt_malloc(rows * P * s->chunk * sizeof(float));
+    s->tmp = dlt_malloc((size_t)cfg.num_output * P * s->chunk * sizeof(float));
+    l->state = s;
+
+    dlt_tensor_reshape(l->top[0], x->n, cfg.num_output, cfg.g.ho, cfg.g.wo);
+    dlt_layer_add_param(l, cfg.num_output, cfg.g.c / cfg.group, cfg.g.kh, cfg.g.kw, &wf);
+    if (cfg.bias_term)
+        dlt_layer_add_param(l, cfg.num_output, 1, 1, 1, &bf);
+    (void)ctx;
+    return 0;
+}
+
+/* Unfold samples [n0, n0+nb) into s->col with leading dimension nb*P. */
+static void unfold(conv_state *s, const float *x, int n0, int nb)
+{
+    const dlt__conv_geom *g = &s->cfg.g;
+    size_t P = (size_t)g->ho * g->wo, in = (size_t)g->c * g->h * g->w;
+    for (int i = 0; i < nb; i++)
+        dlt__im2col(x + (size_t)(n0 + i) * in, g, s->col + i * P, (size_t)nb * P);
+}
+
+static void conv_forward(dlt_layer *l)
+{
+    conv_state *s = l->state;
+    const conv_config *c = &s->cfg;
+    const dlt__conv_geom *g = &c->g;
+    const int N = l->bottom[0]->n, K = c->num_output, G = c->group;
+    const int Kg = K / G, Rg = g->c / G * g->kh * g->kw;
+    const size_t P = (size_t)g->ho * g->wo;
+    const float *w = l->param[0].data;
+    const float *b = c->bias_term ? l->param[1].data : NULL;
+    float *y = l->top[0]->data;
+
+    for (int n0 = 0; n0 < N; n0 += s->chunk) {
+        int nb = N - n0 < s->chunk ? N - n0 : s->chunk;
+        size_t ld = (size_t)nb * P;
+        unfold(s, l->bottom[0]->data, n0, nb);
+        /* One image: (K, P) is already its NCHW layout; else reorder after. */
+        float *out = nb == 1 ? y + (size_t)n0 * K * P : s->tmp;
+        for (int gi = 0; gi < G; gi++)
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Kg, (int)ld, Rg, 1.0f,
+                        w + (size_t)gi * Kg * Rg, Rg, s->col + (size_t)gi * Rg * ld, (int)ld,
+                        0.0f, out + (size_t)gi * Kg * ld, (int)ld);
+        for (int i = 0; i < nb; i++) {
+            for (int k = 0; k < K; k++) {
+                float *dst = y + ((size_t)(n0 + i) * K + k) * P;
+                const float *src = out + (size_t)k * ld + (size_t)i * P;
+                float bk = b ? b[k] : 0.0f;
+                if (dst == src) {
+                    if (b)
+                        for (size_t p = 0; p < P; p++)
+                            dst[p] += bk;
+                } else {
+                    for (size_t p = 0; p < P; p++)
+                        dst[p] = src[p] + bk;
+                }
+            }
+        }
+    }
+    s->col_valid = s->chunk >= N;
+}
+
+static void conv_backward(dlt_layer *l)
+{
+    conv_state *s = l->state;
+    const conv_config *c = &s->cfg;
+    const dlt__conv_geom *g = &c->g;
+    const int N = l->bottom[0]->n, K = c->num_output, G = c->group;
+    const int Kg = K / G, Rg = g->c / G * g->kh * g->kw;
+    const size_t P = (size_t)g->ho * g->wo, in = (size_t)g->c * g->h * g->w;
+    const float *w = l->param[0].data;
+    float *dw = l->param[0].diff;
+    float *db = c->bias_term ? l->param[1].diff : NULL;
+    const float *dy = l->top[0]->diff;
+    float *dx = l->propagate_down[0] ? l->bottom[0]->diff : NULL;
+
+    for (int n0 = 0; n0 < N; n0 += s->chunk) {
+        int nb = N - n0 < s->chunk ? N - n0 : s->chunk;
+        size_t ld = (size_t)nb * P;
+        /* Output grad as (K, nb*P), channel-major like the forward GEMM. */
+        const float *dyt = dy + (size_t)n0 * K * P;
+        if (nb > 1) {
+            for (int i = 0; i < nb; i++)
+                for (int k = 0; k < K; k++)
+                    memcpy(s->tmp + (size_t)k * ld + (size_t)i * P,
+                           dy + ((size_t)(n0 + i) * K + k) * P, P * sizeof(float));
+            dyt = s->tmp;
+        }
+        if (db) {
+            for (int k = 0; k < K; k++) {
+                const float *r = dyt + (size_t)k * ld;
+                double acc = 0;
+                for (size_t j = 0; j < ld; j++)
+                    acc += r[j];
+                db[k] += (float)acc;
+            }
+        }
+        if (!s->col_valid)
+            unfold(s, l->bottom[0]->data, n0, nb);
+        for (int gi = 0; gi < G; gi++)
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Kg, Rg, (int)ld, 1.0f,
+                        dyt + (size_t)gi * Kg * ld, (int)ld, s->col + (size_t)gi * Rg * ld,
+                        (int)ld, 1.0f, dw + (size_t)gi * Kg * Rg, Rg);
+        s->col_valid = 0;
+        if (!dx)
+            continue;
+        /* Patch gradient W^T dy overwrites the patch matrix, then folds back. */
+        for (int gi = 0; gi < G; gi++)
+            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, Rg, (int)ld, Kg, 1.0f,
+                        w + (size_t)gi * Kg * Rg, Rg, dyt + (size_t)gi * Kg * ld, (int)ld,
+                        0.0f, s->col + (size_t)gi * Rg * ld, (int)ld);
+        memset(dx + (size_t)n0 * in, 0, (size_t)nb * in * sizeof(float));
+        for (int i = 0; i < nb; i++)
+            dlt__col2im(s->col + (size_t)i * P, ld, g, dx + (size_t)(n0 + i) * in);
+    }
+}
+
+static void conv_destroy(dlt_layer *l)
+{
+    conv_state *s = l->state;
+    if (!s)
+        return;
+    free(s->col);
+    free(s->tmp);
+    free(s);
+    l->state = NULL;
+}
+
+const dlt_layer_ops dlt__conv_ops = {
+    .type = "Convolution",
+    .setup = conv_setup,
+    .forward = conv_forward,
+    .backward = conv_backward,
+    .destroy = conv_destroy,
+};

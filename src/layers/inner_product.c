@@ -1,0 +1,107 @@
+/* inner_product.c - InnerProduct (fully connected): y = x W^T + b, with the
+ * weight stored K x D as in Caffe, so Caffe snapshots map one to one. */
+#include <cblas.h>
+#include <stdlib.h>
+
+#include "dltrain/error.h"
+#include "layers/layers.h"
+
+typedef struct ip_config {
+    int num_output;  /* K */
+    int dim;         /* D = C*H*W of the bottom */
+    int bias_term;
+} ip_config;
+
+static int ip_setup(dlt_layer *l, const dlt_pnode *msg, const dlt_layer_context *ctx)
+{
+    char wb[256];
+    const char *name = l->name;
+    if (l->nbottom != 1 || l->ntop != 1)
+        DLT_FAIL(DLT_ERR_PARSE, "%s: layer '%s': InnerProduct takes 1 bottom and 1 top "
+                 "(got %d and %d)", dlt_pt_where(msg, wb, sizeof wb), name, l->nbottom, l->ntop);
+    const dlt_pnode *p = dlt_pt_get(msg, "inner_product_param");
+    if (!p)
+        DLT_FAIL(DLT_ERR_PARSE, "%s: layer '%s': InnerProduct needs inner_product_param "
+                 "{ num_output }", dlt_pt_where(msg, wb, sizeof wb), name);
+    long k, axis;
+    int bias, transpose;
+    DLT_TRY(dlt_pt_int(p, "num_output", 0, &k));
+    if (k <= 0)
+        DLT_FAIL(DLT_ERR_PARSE, "%s: layer '%s': inner_product_param needs num_output > 0",
+                 dlt_pt_where(p, wb, sizeof wb), name);
+    DLT_TRY(dlt_pt_bool(p, "bias_term", 1, &bias));
+    DLT_TRY(dlt_pt_int(p, "axis", 1, &axis));
+    if (axis != 1)
+        DLT_FAIL(DLT_ERR_PARSE, "%s: layer '%s': only axis: 1 is supported (got %ld)",
+                 dlt_pt_where(dlt_pt_get(p, "axis"), wb, sizeof wb), name, axis);
+    DLT_TRY(dlt_pt_bool(p, "transpose", 0, &transpose));
+    if (transpose)
+        DLT_FAIL(DLT_ERR_PARSE, "%s: layer '%s': transpose: true is not supported yet",
+                 dlt_pt_where(dlt_pt_get(p, "transpose"), wb, sizeof wb), name);
+    dlt_filler wf, bf;
+    DLT_TRY(dlt_filler_parse(dlt_pt_get(p, "weight_filler"), &wf));
+    DLT_TRY(dlt_filler_parse(dlt_pt_get(p, "bias_filler"), &bf));
+
+    ip_config *c = dlt_calloc(1, sizeof *c);
+    c->num_output = (int)k;
+    c->dim = (int)dlt_tensor_sample_size(l->bottom[0]);
+    c->bias_term = bias;
+    l->state = c;
+    dlt_tensor_reshape(l->top[0], l->bottom[0]->n, c->num_output, 1, 1);
+    dlt_layer_add_param(l, c->num_output, c->dim, 1, 1, &wf);
+    if (bias)
+        dlt_layer_add_param(l, c->num_output, 1, 1, 1, &bf);
+    (void)ctx;
+    return 0;
+}
+
+static void ip_forward(dlt_layer *l)
+{
+    const ip_config *c = l->state;
+    const int N = l->bottom[0]->n, K = c->num_output, D = c->dim;
+    float *y = l->top[0]->data;
+    if (c->bias_term) {
+        const float *b = l->param[1].data;
+        for (int n = 0; n < N; n++)
+            for (int k = 0; k < K; k++)
+                y[(size_t)n * K + k] = b[k];
+    }
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, N, K, D, 1.0f, l->bottom[0]->data, D,
+                l->param[0].data, D, c->bias_term ? 1.0f : 0.0f, y, K);
+}
+
+static void ip_backward(dlt_layer *l)
+{
+    const ip_config *c = l->state;
+    const int N = l->bottom[0]->n, K = c->num_output, D = c->dim;
+    const float *dy = l->top[0]->diff;
+    /* dW (K x D) += dy^T (K x N) x (N x D) */
+    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, K, D, N, 1.0f, dy, K,
+                l->bottom[0]->data, D, 1.0f, l->param[0].diff, D);
+    if (c->bias_term) {
+        float *db = l->param[1].diff;
+        for (int k = 0; k < K; k++) {
+            double acc = 0;
+            for (int n = 0; n < N; n++)
+                acc += dy[(size_t)n * K + k];
+            db[k] += (float)acc;
+        }
+    }
+    if (l->propagate_down[0])
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, N, D, K, 1.0f, dy, K,
+                    l->param[0].data, D, 0.0f, l->bottom[0]->diff, D);
+}
+
+static void ip_destroy(dlt_layer *l)
+{
+    free(l->state);
+    l->state = NULL;
+}
+
+const dlt_layer_ops dlt__inner_product_ops = {
+    .type = "InnerProduct",
+    .setup = ip_setup,
+    .forward = ip_forward,
+    .backward = ip_backward,
+    .destroy = ip_destroy,
+};

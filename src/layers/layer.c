@@ -1,0 +1,83 @@
+/* layer.c - parameter declaration for layers, and prototxt helpers the
+ * layer files share (2-D sizes, unsupported fields). */
+#include <stdio.h>
+#include <string.h>
+
+#include "dltrain/error.h"
+#include "layers/layers.h"
+
+void dlt_layer_add_param(dlt_layer *l, int n, int c, int h, int w, const dlt_filler *filler)
+{
+    if (l->nparam >= DLT_MAX_PARAMS)
+        dlt_fatal("internal: layer '%s' declares more than %d parameter blobs",
+                  l->name ? l->name : "?", DLT_MAX_PARAMS);
+    dlt_tensor *t = &l->param[l->nparam];
+    /* Shape only: the net points data/diff into its flat buffers. */
+    memset(t, 0, sizeof *t);
+    t->n = n, t->c = c, t->h = h, t->w = w;
+    t->count = (size_t)n * c * h * w;
+    if (filler)
+        l->param_filler[l->nparam] = *filler;
+    else
+        dlt_filler_parse(NULL, &l->param_filler[l->nparam]);
+    l->nparam++;
+}
+
+static int read_uint(const dlt_pnode *node, const char *layer, long min, int *out)
+{
+    char wb[256];
+    long v;
+    DLT_TRY(dlt_pt_node_int(node, &v));
+    if (v < min || v > 1L << 30)
+        DLT_FAIL(DLT_ERR_PARSE, "%s: layer '%s': %s must be >= %ld, got %ld",
+                 dlt_pt_where(node, wb, sizeof wb), layer, node->name, min, v);
+    *out = (int)v;
+    return 0;
+}
+
+int dlt__pt_hw(const dlt_pnode *p, const char *layer,
+               const char *name, long def, long min, int *h, int *w)
+{
+    char wb[256], nh[64], nw[64];
+    *h = *w = (int)def;
+    if (!p)
+        return 0;
+    snprintf(nh, sizeof nh, "%s_h", name);
+    snprintf(nw, sizeof nw, "%s_w", name);
+    const dlt_pnode *ph = dlt_pt_get(p, nh), *pw = dlt_pt_get(p, nw);
+    int n = dlt_pt_count(p, name);
+    if (ph || pw) {
+        if (!ph || !pw)
+            DLT_FAIL(DLT_ERR_PARSE, "%s: layer '%s': %s and %s must be given together",
+                     dlt_pt_where(ph ? ph : pw, wb, sizeof wb), layer, nh, nw);
+        if (n > 0)
+            DLT_FAIL(DLT_ERR_PARSE, "%s: layer '%s': give either %s or %s/%s, not both",
+                     dlt_pt_where(ph, wb, sizeof wb), layer, name, nh, nw);
+        DLT_TRY(read_uint(ph, layer, min, h));
+        DLT_TRY(read_uint(pw, layer, min, w));
+        return 0;
+    }
+    if (n == 0)
+        return 0;
+    if (n > 2)
+        DLT_FAIL(DLT_ERR_PARSE, "%s: layer '%s': %s given %d times; expected one value "
+                 "or two (h, w) for 2-D data",
+                 dlt_pt_where(dlt_pt_nth(p, name, 2), wb, sizeof wb), layer, name, n);
+    DLT_TRY(read_uint(dlt_pt_nth(p, name, 0), layer, min, h));
+    *w = *h;
+    if (n == 2)
+        DLT_TRY(read_uint(dlt_pt_nth(p, name, 1), layer, min, w));
+    return 0;
+}
+
+int dlt__pt_reject(const dlt_pnode *p, const char *layer, const char *name,
+                   const char *what)
+{
+    char wb[256];
+    const dlt_pnode *f = p ? dlt_pt_get(p, name) : NULL;
+    if (f)
+        DLT_FAIL(DLT_ERR_PARSE, "%s: layer '%s': %s is not supported yet%s%s",
+                 dlt_pt_where(f, wb, sizeof wb), layer, name, what ? " " : "",
+                 what ? what : "");
+    return 0;
+}

@@ -1,0 +1,28 @@
+/* layers.h - internal: the ops of each layer type (one file each) for the
+ * registry, and small helpers the layer files share. */
+#ifndef DLTRAIN_LAYERS_H
+#define DLTRAIN_LAYERS_H
+
+#include "dltrain/layer.h"
+
+extern const dlt_layer_ops dlt__data_ops;       /* "Data" */
+extern const dlt_layer_ops dlt__hdf5_data_ops;  /* "HDF5Data" (same code) */
+extern const dlt_layer_ops dlt__conv_ops;
+extern const dlt_layer_ops dlt__pooling_ops;
+extern const dlt_layer_ops dlt__inner_product_ops;
+extern const dlt_layer_ops dlt__relu_ops;
+extern const dlt_layer_ops dlt__softmax_loss_ops;
+extern const dlt_layer_ops dlt__accuracy_ops;
+
+/* Read a 2-D size the way Caffe's ConvolutionParameter/PoolingParameter
+ * spell it: NAME once (both axes), NAME twice (h then w, repeated field),
+ * or NAME_h and NAME_w together. Absent: *h = *w = def. P may be NULL.
+ * MIN is the smallest allowed value. Errors name FILE:LINE:COL and the layer. */
+int dlt__pt_hw(const dlt_pnode *p, const char *layer,
+               const char *name, long def, long min, int *h, int *w);
+
+/* Fail with "not supported yet" if field NAME of P is present. */
+int dlt__pt_reject(const dlt_pnode *p, const char *layer, const char *name,
+                   const char *what);
+
+#endif

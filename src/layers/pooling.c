@@ -1,0 +1,197 @@
+/* pooling.c - Pooling (MAX, AVE) with Caffe's output size, which rounds up
+ * (pooling_layer.cpp), so LeNet/AlexNet shapes match Caffe's. */
+#include <float.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "dltrain/error.h"
+#include "layers/layers.h"
+
+enum { POOL_MAX, POOL_AVE, POOL_STOCHASTIC };
+
+typedef struct pool_config {
+    int method;        /* POOL_MAX or POOL_AVE */
+    int kh, kw, sh, sw, ph, pw;
+    int c, h, w;       /* input channels and size */
+    int ho, wo;        /* output size */
+} pool_config;
+
+typedef struct pool_state {
+    pool_config cfg;
+    int *mask;         /* (N, C, Ho, Wo) MAX: index h*W+w of the argmax in its plane */
+    size_t mask_count;
+} pool_state;
+
+/* Caffe: ceil((in + 2p - k) / s) + 1 (or floor with round_mode FLOOR); with
+ * padding, drop the last window if it would start in the bottom padding. */
+static int pooled_size(int in, int k, int s, int p, int any_pad, int ceil_mode)
+{
+    int e = in + 2 * p - k;
+    int out = (ceil_mode ? (e + s - 1) / s : e / s) + 1;
+    if (any_pad && (out - 1) * s >= in + p)
+        out--;
+    return out;
+}
+
+static int pool_setup(dlt_layer *l, const dlt_pnode *msg, const dlt_layer_context *ctx)
+{
+    char wb[256];
+    const char *name = l->name;
+    if (l->nbottom != 1 || l->ntop != 1)
+        DLT_FAIL(DLT_ERR_PARSE, "%s: layer '%s': Pooling takes 1 bottom and 1 top "
+                 "(got %d and %d)", dlt_pt_where(msg, wb, sizeof wb), name, l->nbottom, l->ntop);
+    const dlt_pnode *p = dlt_pt_get(msg, "pooling_param");
+    const dlt_pnode *where = p ? p : msg;
+    const dlt_tensor *x = l->bottom[0];
+    pool_config cfg = {0};
+    static const char *const methods[] = {"MAX", "AVE", "STOCHASTIC", NULL};
+    static const char *const rounds[] = {"CEIL", "FLOOR", NULL};
+    static const char *const engines[] = {"DEFAULT", "CAFFE", "CUDNN", NULL};
+    int global = 0, round = 0, engine = 0;
+    cfg.method = POOL_MAX;
+    if (p) {
+        DLT_TRY(dlt_pt_enum(p, "pool", methods, POOL_MAX, &cfg.method));
+        DLT_TRY(dlt_pt_bool(p, "global_pooling", 0, &global));
+        DLT_TRY(dlt_pt_enum(p, "round_mode", rounds, 0, &round));
+        DLT_TRY(dlt_pt_enum(p, "engine", engines, 0, &engine)); /* the backend chooses */
+    }
+    if (cfg.method == POOL_STOCHASTIC)
+        DLT_FAIL(DLT_ERR_PARSE, "%s: layer '%s': pool: STOCHASTIC is not supported yet "
+                 "(use MAX or AVE)", dlt_pt_where(dlt_pt_get(p, "pool"), wb, sizeof wb), name);
+    DLT_TRY(dlt__pt_hw(p, name, "kernel_size", 0, 1, &cfg.kh, &cfg.kw));
+    DLT_TRY(dlt__pt_hw(p, name, "stride", 1, 1, &cfg.sh, &cfg.sw));
+    DLT_TRY(dlt__pt_hw(p, name, "pad", 0, 0, &cfg.ph, &cfg.pw));
+    if (global) {
+        if (p && (dlt_pt_get(p, "kernel_size") || dlt_pt_get(p, "kernel_h")))
+            DLT_FAIL(DLT_ERR_PARSE, "%s: layer '%s': global_pooling takes the whole input; "
+                     "remove kernel_size", dlt_pt_where(p, wb, sizeof wb), name);
+        if (cfg.ph || cfg.pw || cfg.sh != 1 || cfg.sw != 1)
+            DLT_FAIL(DLT_ERR_PARSE, "%s: layer '%s': global_pooling needs pad 0 and stride 1",
+                     dlt_pt_where(p, wb, sizeof wb), name);
+        cfg.kh = x->h, cfg.kw = x->w;
+    }
+    if (cfg.kh == 0)
+        DLT_FAIL(DLT_ERR_PARSE, "%s: layer '%s': pooling_param needs kernel_size (or "
+                 "kernel_h and kernel_w, or global_pooling: true)",
+                 dlt_pt_where(where, wb, sizeof wb), name);
+    if (cfg.ph >= cfg.kh || cfg.pw >= cfg.kw)
+        DLT_FAIL(DLT_ERR_PARSE, "%s: layer '%s': pad (%d, %d) must be smaller than the "
+                 "kernel (%d, %d)", dlt_pt_where(where, wb, sizeof wb), name, cfg.ph, cfg.pw,
+                 cfg.kh, cfg.kw);
+    if (x->h + 2 * cfg.ph < cfg.kh || x->w + 2 * cfg.pw < cfg.kw)
+        DLT_FAIL(DLT_ERR_PARSE, "%s: layer '%s': kernel %dx%d is larger than the padded "
+                 "input %dx%d", dlt_pt_where(where, wb, sizeof wb), name, cfg.kh, cfg.kw,
+                 x->h + 2 * cfg.ph, x->w + 2 * cfg.pw);
+    cfg.c = x->c, cfg.h = x->h, cfg.w = x->w;
+    int any_pad = cfg.ph || cfg.pw;
+    cfg.ho = pooled_size(x->h, cfg.kh, cfg.sh, cfg.ph, any_pad, round == 0);
+    cfg.wo = pooled_size(x->w, cfg.kw, cfg.sw, cfg.pw, any_pad, round == 0);
+
+    pool_state *s = dlt_calloc(1, sizeof *s);
+    s->cfg = cfg;
+    l->state = s;
+    dlt_tensor_reshape(l->top[0], x->n, cfg.c, cfg.ho, cfg.wo);
+    if (cfg.method == POOL_MAX) {
+        s->mask_count = l->top[0]->count;
+        s->mask = dlt_malloc(s->mask_count * sizeof(int) + 1);
+    }
+    (void)ctx;
+    return 0;
+}
+
+static void pool_forward(dlt_layer *l)
+{
+    pool_state *s = l->state;
+    const pool_config *c = &s->cfg;
+    const int planes = l->bottom[0]->n * c->c;
+    const float *x = l->bottom[0]->data;
+    float *y = l->top[0]->data;
+    for (int pl = 0; pl < planes; pl++) {
+        const float *xp = x + (size_t)pl * c->h * c->w;
+        float *yp = y + (size_t)pl * c->ho * c->wo;
+        int *mp = s->mask ? s->mask + (size_t)pl * c->ho * c->wo : NULL;
+        for (int oh = 0; oh < c->ho; oh++) {
+            int h0 = oh * c->sh - c->ph, h1 = h0 + c->kh;
+            int ah1 = h1 < c->h + c->ph ? h1 : c->h + c->ph; /* AVE divisor counts padding */
+            for (int ow = 0; ow < c->wo; ow++) {
+                int w0 = ow * c->sw - c->pw, w1 = w0 + c->kw;
+                int aw1 = w1 < c->w + c->pw ? w1 : c->w + c->pw;
+                int area = (ah1 - h0) * (aw1 - w0);
+                int hs = h0 < 0 ? 0 : h0, he = h1 < c->h ? h1 : c->h;
+                int ws = w0 < 0 ? 0 : w0, we = w1 < c->w ? w1 : c->w;
+                if (c->method == POOL_MAX) {
+                    float m = -FLT_MAX;
+                    int idx = -1;
+                    for (int i = hs; i < he; i++)
+                        for (int j = ws; j < we; j++)
+                            if (xp[i * c->w + j] > m || idx < 0)
+                                m = xp[i * c->w + j], idx = i * c->w + j;
+                    yp[oh * c->wo + ow] = m;
+                    mp[oh * c->wo + ow] = idx;
+                } else {
+                    double acc = 0;
+                    for (int i = hs; i < he; i++)
+                        for (int j = ws; j < we; j++)
+                            acc += xp[i * c->w + j];
+                    yp[oh * c->wo + ow] = (float)(acc / area);
+                }
+            }
+        }
+    }
+}
+
+static void pool_backward(dlt_layer *l)
+{
+    if (!l->propagate_down[0])
+        return;
+    pool_state *s = l->state;
+    const pool_config *c = &s->cfg;
+    const int planes = l->bottom[0]->n * c->c;
+    const float *dy = l->top[0]->diff;
+    float *dx = l->bottom[0]->diff;
+    memset(dx, 0, l->bottom[0]->count * sizeof(float));
+    for (int pl = 0; pl < planes; pl++) {
+        float *dxp = dx + (size_t)pl * c->h * c->w;
+        const float *dyp = dy + (size_t)pl * c->ho * c->wo;
+        const int *mp = s->mask ? s->mask + (size_t)pl * c->ho * c->wo : NULL;
+        for (int oh = 0; oh < c->ho; oh++) {
+            int h0 = oh * c->sh - c->ph, h1 = h0 + c->kh;
+            int ah1 = h1 < c->h + c->ph ? h1 : c->h + c->ph;
+            for (int ow = 0; ow < c->wo; ow++) {
+                float g = dyp[oh * c->wo + ow];
+                if (c->method == POOL_MAX) {
+                    int idx = mp[oh * c->wo + ow];
+                    if (idx >= 0)
+                        dxp[idx] += g;
+                    continue;
+                }
+                int w0 = ow * c->sw - c->pw, w1 = w0 + c->kw;
+                int aw1 = w1 < c->w + c->pw ? w1 : c->w + c->pw;
+                float gs = g / (float)((ah1 - h0) * (aw1 - w0));
+                int hs = h0 < 0 ? 0 : h0, he = h1 < c->h ? h1 : c->h;
+                int ws = w0 < 0 ? 0 : w0, we = w1 < c->w ? w1 : c->w;
+                for (int i = hs; i < he; i++)
+                    for (int j = ws; j < we; j++)
+                        dxp[i * c->w + j] += gs;
+            }
+        }
+    }
+}
+
+static void pool_destroy(dlt_layer *l)
+{
+    pool_state *s = l->state;
+    if (!s)
+        return;
+    free(s->mask);
+    free(s);
+    l->state = NULL;
+}
+
+const dlt_layer_ops dlt__pooling_ops = {
+    .type = "Pooling",
+    .setup = pool_setup,
+    .forward = pool_forward,
+    .backward = pool_backward,
+    .destroy = pool_destroy,
+};

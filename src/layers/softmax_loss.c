@@ -1,0 +1,174 @@
+/* softmax_loss.c - SoftmaxWithLoss: softmax over channels, then the mean
+ * negative log-likelihood of the labels, normalized as Caffe's loss_param
+ * (softmax_loss_layer.cpp). Spatial outputs (H*W > 1) are per-pixel labels. */
+#include <float.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "dltrain/error.h"
+#include "layers/layers.h"
+
+enum { NORM_FULL, NORM_VALID, NORM_BATCH_SIZE, NORM_NONE };
+
+typedef struct softmax_loss_state {
+    int has_ignore, ignore_label;
+    int normalization;   /* NORM_* */
+    float *prob;         /* (N, C, H, W) softmax of the bottom */
+    size_t prob_count;
+    double normalizer;   /* of the last forward, used by backward */
+} softmax_loss_state;
+
+static int sml_setup(dlt_layer *l, const dlt_pnode *msg, const dlt_layer_context *ctx)
+{
+    char wb[256];
+    const char *name = l->name;
+    if (l->nbottom != 2 || l->ntop < 1 || l->ntop > 2)
+        DLT_FAIL(DLT_ERR_PARSE, "%s: layer '%s': SoftmaxWithLoss takes 2 bottoms (scores, "
+                 "labels) and 1 or 2 tops (got %d and %d)", dlt_pt_where(msg, wb, sizeof wb),
+                 name, l->nbottom, l->ntop);
+    softmax_loss_state *s = dlt_calloc(1, sizeof *s);
+    l->state = s;
+    s->normalization = NORM_VALID;
+    const dlt_pnode *lp = dlt_pt_get(msg, "loss_param");
+    if (lp) {
+        static const char *const norms[] = {"FULL", "VALID", "BATCH_SIZE", "NONE", NULL};
+        long ig;
+        int normalize;
+        if (dlt_pt_get(lp, "ignore_label")) {
+            DLT_TRY(dlt_pt_int(lp, "ignore_label", 0, &ig));
+            s->has_ignore = 1, s->ignore_label = (int)ig;
+        }
+        /* Caffe: the deprecated `normalize` applies only if normalization is unset. */
+        if (dlt_pt_get(lp, "normalization")) {
+            DLT_TRY(dlt_pt_enum(lp, "normalization", norms, NORM_VALID, &s->normalization));
+            DLT_TRY(dlt_pt_bool(lp, "normalize", 1, &normalize));
+        } else if (dlt_pt_get(lp, "normalize")) {
+            DLT_TRY(dlt_pt_bool(lp, "normalize", 1, &normalize));
+            s->normalization = normalize ? NORM_VALID : NORM_BATCH_SIZE;
+        }
+    }
+    const dlt_pnode *sp = dlt_pt_get(msg, "softmax_param");
+    if (sp) {
+        static const char *const engines[] = {"DEFAULT", "CAFFE", "CUDNN", NULL};
+        long axis;
+        int engine;
+        DLT_TRY(dlt_pt_int(sp, "axis", 1, &axis));
+        if (axis != 1)
+            DLT_FAIL(DLT_ERR_PARSE, "%s: layer '%s': only softmax over axis 1 is supported",
+                     dlt_pt_where(dlt_pt_get(sp, "axis"), wb, sizeof wb), name);
+        DLT_TRY(dlt_pt_enum(sp, "engine", engines, 0, &engine));
+    }
+    const dlt_tensor *x = l->bottom[0], *lab = l->bottom[1];
+    size_t outer = (size_t)x->n, inner = (size_t)x->h * x->w;
+    if (lab->count != outer * inner)
+        DLT_FAIL(DLT_ERR_PARSE, "%s: layer '%s': %zu labels for %zu predictions; the label "
+                 "blob must have N*H*W = %d*%d*%d entries", dlt_pt_where(msg, wb, sizeof wb),
+                 name, lab->count, outer * inner, x->n, x->h, x->w);
+    s->prob_count = x->count;
+    s->prob = dlt_malloc(x->count * sizeof(float) + 1);
+    dlt_tensor_reshape(l->top[0], 1, 1, 1, 1);
+    if (l->ntop == 2)
+        dlt_tensor_reshape(l->top[1], x->n, x->c, x->h, x->w);
+    l->is_loss = 1;
+    (void)ctx;
+    return 0;
+}
+
+static void sml_forward(dlt_layer *l)
+{
+    softmax_loss_state *s = l->state;
+    const dlt_tensor *x = l->bottom[0];
+    const int C = x->c;
+    const size_t outer = (size_t)x->n, inner = (size_t)x->h * x->w;
+    const float *label = l->bottom[1]->data;
+    double loss = 0;
+    size_t valid = 0;
+    for (size_t o = 0; o < outer; o++) {
+        const float *xo = x->data + o * C * inner;
+        float *po = s->prob + o * C * inner;
+        for (size_t j = 0; j < inner; j++) {
+            /* Subtract the max so exp() cannot overflow. */
+            float m = -FLT_MAX;
+            for (int c = 0; c < C; c++)
+                if (xo[c * inner + j] > m)
+                    m = xo[c * inner + j];
+            double sum = 0;
+            for (int c = 0; c < C; c++) {
+                float e = expf(xo[c * inner + j] - m);
+                po[c * inner + j] = e;
+                sum += e;
+            }
+            for (int c = 0; c < C; c++)
+                po[c * inner + j] = (float)(po[c * inner + j] / sum);
+            int lv = (int)label[o * inner + j];
+            if (s->has_ignore && lv == s->ignore_label)
+                continue;
+            if (lv < 0 || lv >= C)
+                dlt_fatal("layer '%s': label %d out of range [0, %d) at sample %zu; "
+                          "the data's classes must fit num_output of the last layer",
+                          l->name, lv, C, o);
+            float pl = po[lv * inner + j];
+            loss -= log(pl > FLT_MIN ? pl : FLT_MIN);
+            valid++;
+        }
+    }
+    double norm;
+    switch (s->normalization) {
+    case NORM_FULL: norm = (double)(outer * inner); break;
+    case NORM_VALID: norm = (double)valid; break;
+    case NORM_BATCH_SIZE: norm = (double)outer; break;
+    default: norm = 1; break;
+    }
+    if (norm < 1) /* Caffe: max(1, normalizer), so an all-ignored batch gives 0 */
+        norm = 1;
+    s->normalizer = norm;
+    l->top[0]->data[0] = (float)(loss / norm);
+    if (l->ntop == 2)
+        memcpy(l->top[1]->data, s->prob, s->prob_count * sizeof(float));
+}
+
+static void sml_backward(dlt_layer *l)
+{
+    if (!l->propagate_down[0])
+        return;
+    softmax_loss_state *s = l->state;
+    const dlt_tensor *x = l->bottom[0];
+    const int C = x->c;
+    const size_t outer = (size_t)x->n, inner = (size_t)x->h * x->w;
+    const float *label = l->bottom[1]->data;
+    float *dx = l->bottom[0]->diff;
+    const float scale = (float)(l->loss_weight[0] / s->normalizer);
+    for (size_t o = 0; o < outer; o++) {
+        const float *po = s->prob + o * C * inner;
+        float *dxo = dx + o * C * inner;
+        for (size_t j = 0; j < inner; j++) {
+            int lv = (int)label[o * inner + j];
+            if (s->has_ignore && lv == s->ignore_label) {
+                for (int c = 0; c < C; c++)
+                    dxo[c * inner + j] = 0;
+                continue;
+            }
+            for (int c = 0; c < C; c++)
+                dxo[c * inner + j] = (po[c * inner + j] - (c == lv)) * scale;
+        }
+    }
+}
+
+static void sml_destroy(dlt_layer *l)
+{
+    softmax_loss_state *s = l->state;
+    if (!s)
+        return;
+    free(s->prob);
+    free(s);
+    l->state = NULL;
+}
+
+const dlt_layer_ops dlt__softmax_loss_ops = {
+    .type = "SoftmaxWithLoss",
+    .setup = sml_setup,
+    .forward = sml_forward,
+    .backward = sml_backward,
+    .destroy = sml_destroy,
+};

@@ -1,0 +1,499 @@
+/* net.c - builds a network DAG from a Caffe NetParameter for one phase,
+ * owns the blobs and the flat parameter/gradient buffers, and runs
+ * forward and backward in file order / reverse file order. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "dltrain/error.h"
+#include "dltrain/net.h"
+
+/* A named blob as the prototxt sees it. In-place layers (top == bottom)
+ * keep the same tensor under the same name. */
+typedef struct blob {
+    char *name;
+    dlt_tensor *t;
+    int producer;       /* layer index, -1 for none */
+    int needs_grad;     /* some parameter upstream: backward must reach it */
+    int consumers;      /* layers reading it (for net outputs and splits) */
+} blob;
+
+/* When one blob feeds several layers that propagate gradients, each
+ * consumer gets its own diff buffer (a view sharing the data), and the
+ * diffs are summed before the producer's backward: Caffe's SplitLayer. */
+typedef struct split {
+    dlt_tensor *orig;     /* the producer's top */
+    dlt_tensor **copies;  /* one per consumer */
+    int ncopies;
+} split;
+
+struct dlt_net {
+    char *name;
+    dlt_layer *layers;   /* (nlayers) in file order */
+    int nlayers;
+    blob *blobs;
+    int nblobs;
+    split *splits;
+    int nsplits;
+    float *params;       /* (nparams) all parameter blobs, layer order */
+    float *grads;        /* (nparams) their gradients */
+    size_t nparams;
+    int owns_params;
+    int *outputs;        /* blob indices of net outputs */
+    int noutputs;
+    int data_layer;      /* -1 if none */
+};
+
+static int find_blob(const dlt_net *net, const char *name)
+{
+    for (int i = net->nblobs - 1; i >= 0; i--)
+        if (strcmp(net->blobs[i].name, name) == 0)
+            return i;
+    return -1;
+}
+
+static int add_blob(dlt_net *net, const char *name, int producer)
+{
+    net->blobs = dlt_realloc(net->blobs, (net->nblobs + 1) * sizeof *net->blobs);
+    blob *b = &net->blobs[net->nblobs];
+    memset(b, 0, sizeof *b);
+    b->name = dlt_strdup(name);
+    b->t = dlt_calloc(1, sizeof(dlt_tensor));
+    b->producer = producer;
+    return net->nblobs++;
+}
+
+/* Caffe's NetStateRule check, phase only: with include rules a layer is
+ * in when one matches; with exclude rules it is out when one matches. */
+static int phase_rule_matches(const dlt_pnode *rule, int phase, int *matches)
+{
+    static const char *const phases[] = {"TRAIN", "TEST", NULL};
+    int p = -1;
+    DLT_TRY(dlt_pt_enum(rule, "phase", phases, -1, &p));
+    *matches = (p < 0 || p == phase);
+    return 0;
+}
+
+static int layer_in_phase(const dlt_pnode *lp, int phase, int *in)
+{
+    int ninc = dlt_pt_count(lp, "include"), nexc = dlt_pt_count(lp, "exclude");
+    char where[256];
+    if (ninc && nexc)
+        DLT_FAIL(DLT_ERR_PARSE, "%s: a layer may have include or exclude rules, not both",
+                 dlt_pt_where(lp, where, sizeof where));
+    *in = ninc ? 0 : 1;
+    for (int i = 0; i < ninc; i++) {
+        int m;
+        DLT_TRY(phase_rule_matches(dlt_pt_nth(lp, "include", i), phase, &m));
+        if (m)
+            *in = 1;
+    }
+    for (int i = 0; i < nexc; i++) {
+        int m;
+        DLT_TRY(phase_rule_matches(dlt_pt_nth(lp, "exclude", i), phase, &m));
+        if (m)
+            *in = 0;
+    }
+    return 0;
+}
+
+/* Split bookkeeping: give consumer a private-diff view of ORIG. */
+static dlt_tensor *split_view(dlt_net *net, dlt_tensor *orig)
+{
+    split *s = NULL;
+    for (int i = 0; i < net->nsplits; i++)
+        if (net->splits[i].orig == orig)
+            s = &net->splits[i];
+    if (!s) {
+        net->splits = dlt_realloc(net->splits, (net->nsplits + 1) * sizeof *net->splits);
+        s = &net->splits[net->nsplits++];
+        memset(s, 0, sizeof *s);
+        s->orig = orig;
+    }
+    dlt_tensor *v = dlt_calloc(1, sizeof *v);
+    float *diff = dlt_calloc(orig->count, sizeof(float));
+    dlt_tensor_view(v, orig->n, orig->c, orig->h, orig->w, orig->data, diff);
+    s->copies = dlt_realloc(s->copies, (s->ncopies + 1) * sizeof *s->copies);
+    s->copies[s->ncopies++] = v;
+    return v;
+}
+
+static int read_param_specs(dlt_layer *l, const dlt_pnode *lp)
+{
+    char where[256];
+    int n = dlt_pt_count(lp, "param");
+    if (n > l->nparam)
+        DLT_FAIL(DLT_ERR_PARSE, "%s: layer '%s' has %d param { } entries but %d parameter blobs",
+                 dlt_pt_where(dlt_pt_nth(lp, "param", n - 1), where, sizeof where), l->name, n,
+                 l->nparam);
+    for (int i = 0; i < l->nparam; i++) {
+        l->lr_mult[i] = 1.0f;
+        l->decay_mult[i] = 1.0f;
+    }
+    for (int i = 0; i < n; i++) {
+        const dlt_pnode *p = dlt_pt_nth(lp, "param", i);
+        double lr, decay;
+        DLT_TRY(dlt_pt_float(p, "lr_mult", 1.0, &lr));
+        DLT_TRY(dlt_pt_float(p, "decay_mult", 1.0, &decay));
+        l->lr_mult[i] = (float)lr;
+        l->decay_mult[i] = (float)decay;
+        if (dlt_pt_get(p, "name"))
+            DLT_FAIL(DLT_ERR_PARSE, "%s: layer '%s': shared parameters (param { name }) are not supported yet",
+                     dlt_pt_where(p, where, sizeof where), l->name);
+    }
+    return 0;
+}
+
+static int read_loss_weights(dlt_layer *l, const dlt_pnode *lp)
+{
+    char where[256];
+    for (int i = 0; i < l->ntop; i++)
+        l->loss_weight[i] = (l->is_loss && i == 0) ? 1.0f : 0.0f;
+    int n = dlt_pt_count(lp, "loss_weight");
+    if (n > l->ntop)
+        DLT_FAIL(DLT_ERR_PARSE, "%s: layer '%s': %d loss_weight values for %d tops",
+                 dlt_pt_where(lp, where, sizeof where), l->name, n, l->ntop);
+    for (int i = 0; i < n; i++) {
+        double w;
+        DLT_TRY(dlt_pt_node_float(dlt_pt_nth(lp, "loss_weight", i), &w));
+        if (w != 0 && !l->is_loss)
+            DLT_FAIL(DLT_ERR_PARSE, "%s: layer '%s': loss_weight on a non-loss layer is not supported",
+                     dlt_pt_where(dlt_pt_nth(lp, "loss_weight", i), where, sizeof where), l->name);
+        l->loss_weight[i] = (float)w;
+    }
+    return 0;
+}
+
+/* Build one layer: resolve bottoms, create tops, call setup. */
+static int build_layer(dlt_net *net, const dlt_pnode *lp, int phase,
+                       const dlt_layer_context *ctx)
+{
+    char where[256];
+    dlt_pt_where(lp, where, sizeof where);
+    const char *name = NULL, *type = NULL;
+    DLT_TRY(dlt_pt_string(lp, "name", "", &name));
+    DLT_TRY(dlt_pt_string(lp, "type", NULL, &type));
+    if (!type)
+        DLT_FAIL(DLT_ERR_PARSE, "%s: layer '%s' has no type", where, name);
+    const dlt_layer_ops *ops = dlt_layer_find(type);
+    if (!ops) {
+        const dlt_pnode *tn = dlt_pt_get(lp, "type");
+        DLT_FAIL(DLT_ERR_PARSE, "%s: unknown layer type '%s' (layer '%s'); known types: %s",
+                 dlt_pt_where(tn, where, sizeof where), type, name, dlt_layer_type_list());
+    }
+    int idx = net->nlayers;
+    dlt_layer *l = &net->layers[idx];
+    memset(l, 0, sizeof *l);
+    l->ops = ops;
+    l->name = dlt_strdup(name);
+    l->phase = phase;
+    l->nbottom = dlt_pt_count(lp, "bottom");
+    l->ntop = dlt_pt_count(lp, "top");
+    if (l->nbottom > DLT_MAX_BLOBS || l->ntop > DLT_MAX_BLOBS)
+        DLT_FAIL(DLT_ERR_PARSE, "%s: layer '%s': more than %d bottoms or tops", where, name,
+                 DLT_MAX_BLOBS);
+    net->nlayers++; /* from here on, dlt_net_free cleans the layer up */
+
+    int bottom_blob[DLT_MAX_BLOBS];
+    for (int i = 0; i < l->nbottom; i++) {
+        const dlt_pnode *bn = dlt_pt_nth(lp, "bottom", i);
+        const char *bname;
+        DLT_TRY(dlt_pt_node_string(bn, &bname));
+        int b = find_blob(net, bname);
+        if (b < 0)
+            DLT_FAIL(DLT_ERR_PARSE, "%s: layer '%s': bottom '%s' is not produced by an earlier layer",
+                     dlt_pt_where(bn, where, sizeof where), name, bname);
+        bottom_blob[i] = b;
+        net->blobs[b].consumers++;
+        l->bottom[i] = net->blobs[b].t;
+    }
+    for (int i = 0; i < l->ntop; i++) {
+        const char *tname;
+        DLT_TRY(dlt_pt_node_string(dlt_pt_nth(lp, "top", i), &tname));
+        int inplace = -1;
+        for (int j = 0; j < l->nbottom; j++)
+            if (strcmp(net->blobs[bottom_blob[j]].name, tname) == 0)
+                inplace = j;
+        if (inplace >= 0) {
+            l->top[i] = l->bottom[inplace];
+            net->blobs[bottom_blob[inplace]].consumers--; /* in-place is not a reader */
+        } else {
+            int b = add_blob(net, tname, idx);
+            l->top[i] = net->blobs[b].t;
+        }
+    }
+    DLT_TRY(ops->setup(l, lp, ctx));
+    DLT_TRY(read_param_specs(l, lp));
+    DLT_TRY(read_loss_weights(l, lp));
+    return 0;
+}
+
+/* After all layers are set up: decide which bottoms get gradients and
+ * insert split views where a gradient-carrying blob has several readers. */
+static void wire_gradients(dlt_net *net)
+{
+    for (int li = 0; li < net->nlayers; li++) {
+        dlt_layer *l = &net->layers[li];
+        int any = l->nparam > 0;
+        for (int i = 0; i < l->nbottom; i++) {
+            int needs = 0;
+            for (int b = 0; b < net->nblobs; b++)
+                if (net->blobs[b].t == l->bottom[i])
+                    needs |= net->blobs[b].needs_grad;
+            l->propagate_down[i] = needs;
+            any |= needs;
+        }
+        for (int i = 0; i < l->ntop; i++)
+            for (int b = 0; b < net->nblobs; b++)
+                if (net->blobs[b].t == l->top[i])
+                    net->blobs[b].needs_grad |= any;
+    }
+    /* Splits: a blob that needs gradients and has more than one reader. */
+    for (int b = 0; b < net->nblobs; b++) {
+        blob *bl = &net->blobs[b];
+        if (!bl->needs_grad || bl->consumers < 2)
+            continue;
+        for (int li = 0; li < net->nlayers; li++) {
+            dlt_layer *l = &net->layers[li];
+            for (int i = 0; i < l->nbottom; i++) {
+                if (l->bottom[i] != bl->t)
+                    continue;
+                int inplace = 0;
+                for (int j = 0; j < l->ntop; j++)
+                    inplace |= l->top[j] == bl->t;
+                if (!inplace)
+                    l->bottom[i] = split_view(net, bl->t);
+            }
+        }
+    }
+}
+
+static int allocate_params(dlt_net *net, uint64_t seed)
+{
+    size_t total = 0;
+    for (int li = 0; li < net->nlayers; li++)
+        for (int p = 0; p < net->layers[li].nparam; p++)
+            total += net->layers[li].param[p].count;
+    net->nparams = total;
+    net->params = dlt_calloc(total, sizeof(float));
+    net->grads = dlt_calloc(total, sizeof(float));
+    net->owns_params = 1;
+    dlt_rng rng;
+    dlt_rng_seed(&rng, seed);
+    size_t off = 0;
+    for (int li = 0; li < net->nlayers; li++) {
+        dlt_layer *l = &net->layers[li];
+        for (int p = 0; p < l->nparam; p++) {
+            dlt_tensor *t = &l->param[p];
+            dlt_tensor_view(t, t->n, t->c, t->h, t->w, net->params + off, net->grads + off);
+            dlt_filler_fill(&l->param_filler[p], t, &rng);
+            off += t->count;
+        }
+    }
+    return 0;
+}
+
+static void find_outputs(dlt_net *net)
+{
+    net->outputs = dlt_calloc(net->nblobs + 1, sizeof(int));
+    for (int b = 0; b < net->nblobs; b++) {
+        blob *bl = &net->blobs[b];
+        if (bl->consumers == 0 && bl->producer >= 0 && net->layers[bl->producer].ops != NULL &&
+            !dlt_layer_data_params(&net->layers[bl->producer]))
+            net->outputs[net->noutputs++] = b;
+    }
+}
+
+int dlt_net_create(const dlt_pnode *np, int phase, int input_c, int input_h, int input_w,
+                   uint64_t seed, dlt_net **out)
+{
+    char where[256];
+    *out = NULL;
+    if (dlt_pt_count(np, "layers") > 0)
+        DLT_FAIL(DLT_ERR_PARSE, "%s: the V1 'layers' format is not supported; convert the file with "
+                 "Caffe's upgrade_net_proto_text",
+                 dlt_pt_where(dlt_pt_get(np, "layers"), where, sizeof where));
+    dlt_net *net = dlt_calloc(1, sizeof *net);
+    net->data_layer = -1;
+    const char *name;
+    int force_backward;
+    int st = dlt_pt_string(np, "name", "", &name);
+    if (st == 0)
+        st = dlt_pt_bool(np, "force_backward", 0, &force_backward);
+    if (st < 0) {
+        free(net);
+        return st;
+    }
+    net->name = dlt_strdup(name);
+    int nl = dlt_pt_count(np, "layer");
+    net->layers = dlt_calloc(nl + 1, sizeof(dlt_layer));
+    dlt_layer_context ctx = {phase, input_c, input_h, input_w};
+    for (int i = 0; i < nl && st == 0; i++) {
+        const dlt_pnode *lp = dlt_pt_nth(np, "layer", i);
+        int in;
+        st = layer_in_phase(lp, phase, &in);
+        if (st == 0 && in) {
+            st = build_layer(net, lp, phase, &ctx);
+            if (st == 0 && net->data_layer < 0 && dlt_layer_data_params(&net->layers[net->nlayers - 1]))
+                net->data_layer = net->nlayers - 1;
+        }
+    }
+    if (st == 0 && net->nlayers == 0) {
+        dlt_error("%s: the net has no layers in the %s phase", dlt_pt_where(np, where, sizeof where),
+                  phase == DLT_PHASE_TRAIN ? "TRAIN" : "TEST");
+        st = DLT_ERR_PARSE;
+    }
+    if (st == 0) {
+        wire_gradients(net);
+        st = allocate_params(net, seed);
+        find_outputs(net);
+    }
+    if (st < 0) {
+        dlt_net_free(net);
+        return st;
+    }
+    *out = net;
+    return 0;
+}
+
+void dlt_net_free(dlt_net *net)
+{
+    if (!net)
+        return;
+    for (int i = 0; i < net->nlayers; i++) {
+        dlt_layer *l = &net->layers[i];
+        if (l->ops && l->ops->destroy)
+            l->ops->destroy(l);
+        free(l->name);
+    }
+    for (int b = 0; b < net->nblobs; b++) {
+        dlt_tensor_release(net->blobs[b].t);
+        free(net->blobs[b].t);
+        free(net->blobs[b].name);
+    }
+    for (int s = 0; s < net->nsplits; s++) {
+        for (int c = 0; c < net->splits[s].ncopies; c++) {
+            free(net->splits[s].copies[c]->diff);
+            free(net->splits[s].copies[c]);
+        }
+        free(net->splits[s].copies);
+    }
+    if (net->owns_params) {
+        free(net->params);
+        free(net->grads);
+    }
+    free(net->splits);
+    free(net->blobs);
+    free(net->layers);
+    free(net->outputs);
+    free(net->name);
+    free(net);
+}
+
+int dlt_net_share_params(dlt_net *net, const dlt_net *other)
+{
+    for (int li = 0; li < net->nlayers; li++) {
+        dlt_layer *l = &net->layers[li];
+        if (l->nparam == 0)
+            continue;
+        const dlt_layer *src = NULL;
+        for (int j = 0; j < other->nlayers && !src; j++)
+            if (strcmp(other->layers[j].name, l->name) == 0)
+                src = &other->layers[j];
+        if (!src || src->nparam != l->nparam)
+            DLT_FAIL(DLT_ERR_FORMAT, "layer '%s' of the %s net has no matching layer with %d parameter "
+                     "blobs in the TRAIN net", l->name, "TEST", l->nparam);
+        for (int p = 0; p < l->nparam; p++) {
+            const dlt_tensor *s = &src->param[p];
+            dlt_tensor *t = &l->param[p];
+            if (s->count != t->count)
+                DLT_FAIL(DLT_ERR_FORMAT, "layer '%s' parameter %d: shape (%d,%d,%d,%d) differs from the "
+                         "TRAIN net's (%d,%d,%d,%d)", l->name, p, t->n, t->c, t->h, t->w, s->n, s->c,
+                         s->h, s->w);
+            dlt_tensor_view(t, t->n, t->c, t->h, t->w, s->data, s->diff);
+        }
+    }
+    if (net->owns_params) {
+        free(net->params);
+        free(net->grads);
+    }
+    net->params = other->params;
+    net->grads = other->grads;
+    net->nparams = other->nparams;
+    net->owns_params = 0;
+    return 0;
+}
+
+float dlt_net_forward(dlt_net *net)
+{
+    double loss = 0;
+    for (int i = 0; i < net->nlayers; i++) {
+        dlt_layer *l = &net->layers[i];
+        l->ops->forward(l);
+        for (int t = 0; t < l->ntop; t++)
+            if (l->loss_weight[t] != 0)
+                loss += (double)l->loss_weight[t] * l->top[t]->data[0];
+    }
+    return (float)loss;
+}
+
+static void sum_split_diffs(dlt_net *net, dlt_layer *l)
+{
+    for (int t = 0; t < l->ntop; t++)
+        for (int s = 0; s < net->nsplits; s++) {
+            split *sp = &net->splits[s];
+            if (sp->orig != l->top[t])
+                continue;
+            float *d = sp->orig->diff;
+            memcpy(d, sp->copies[0]->diff, sp->orig->count * sizeof(float));
+            for (int c = 1; c < sp->ncopies; c++) {
+                const float *e = sp->copies[c]->diff;
+                for (size_t k = 0; k < sp->orig->count; k++)
+                    d[k] += e[k];
+            }
+        }
+}
+
+void dlt_net_backward(dlt_net *net)
+{
+    for (int i = net->nlayers - 1; i >= 0; i--) {
+        dlt_layer *l = &net->layers[i];
+        int any = l->nparam > 0;
+        for (int b = 0; b < l->nbottom; b++)
+            any |= l->propagate_down[b];
+        if (!any)
+            continue;
+        sum_split_diffs(net, l);
+        l->ops->backward(l);
+    }
+}
+
+void dlt_net_zero_grads(dlt_net *net) { memset(net->grads, 0, net->nparams * sizeof(float)); }
+size_t dlt_net_param_count(const dlt_net *net) { return net->nparams; }
+float *dlt_net_params(dlt_net *net) { return net->params; }
+float *dlt_net_grads(dlt_net *net) { return net->grads; }
+int dlt_net_num_layers(const dlt_net *net) { return net->nlayers; }
+dlt_layer *dlt_net_layer(const dlt_net *net, int i) { return &net->layers[i]; }
+const char *dlt_net_name(const dlt_net *net) { return net->name; }
+
+dlt_layer *dlt_net_data_layer(const dlt_net *net)
+{
+    return net->data_layer >= 0 ? &net->layers[net->data_layer] : NULL;
+}
+
+int dlt_net_num_outputs(const dlt_net *net) { return net->noutputs; }
+const char *dlt_net_output_name(const dlt_net *net, int i) { return net->blobs[net->outputs[i]].name; }
+
+float dlt_net_output_value(const dlt_net *net, int i)
+{
+    const dlt_tensor *t = net->blobs[net->outputs[i]].t;
+    double s = 0;
+    for (size_t k = 0; k < t->count; k++)
+        s += t->data[k];
+    return t->count ? (float)(s / t->count) : 0.0f;
+}
+
+int dlt_net_output_is_loss(const dlt_net *net, int i)
+{
+    const blob *b = &net->blobs[net->outputs[i]];
+    return b->producer >= 0 && net->layers[b->producer].is_loss;
+}

@@ -1,0 +1,94 @@
+#!/bin/bash
+# test_bad_input.sh - bad input files fail cleanly: non-zero exit status, a
+# message that names the offending file, and no output under the final name.
+. "$(dirname "$0")/lib.sh"
+
+# IDX headers: 0x00 0x00 0x08 NDIM, then big-endian uint32 dimensions.
+images_3x2x2() { printf '\x00\x00\x08\x03\x00\x00\x00\x03\x00\x00\x00\x02\x00\x00\x00\x02'; printf 'abcdefghijkl'; }
+labels_n() { # labels_n COUNT BYTES...: a 1-D IDX label file
+    local n=$1; shift
+    printf '\x00\x00\x08\x01\x00\x00\x00'"$(printf '\\x%02x' "$n")"
+    for b in "$@"; do printf "$(printf '\\x%02x' "$b")"; done
+}
+
+# expect_fail NAME WANT_STATUS PATTERN OUT CMD...: CMD exits with WANT_STATUS
+# (or any non-zero status for "nonzero"), its stderr contains PATTERN
+# (fixed string), and neither OUT nor OUT.tmp-* exists afterwards.
+expect_fail() {
+    local name=$1 want=$2 pattern=$3 out=$4; shift 4
+    local err="$WORK/$(echo "$name" | tr -c 'A-Za-z0-9\n' '_').err"
+    "$@" >/dev/null 2>"$err"
+    local rc=$?
+    if [ "$want" = nonzero ] && [ $rc -ne 0 ] || [ "$rc" = "$want" ]; then
+        ok "$name: exit status $rc"
+    else
+        fail "$name: exit status $rc, expected $want"
+        diag_file "$err"
+    fi
+    if grep -qF -- "$pattern" "$err"; then
+        ok "$name: message names $pattern"
+    else
+        fail "$name: message names $pattern"
+        diag_file "$err"
+    fi
+    if [ -n "$out" ]; then
+        if [ ! -e "$out" ] && [ -z "$(find "$(dirname "$out")" -name "$(basename "$out").tmp-*")" ]; then
+            ok "$name: no output left"
+        else
+            fail "$name: no output left ($out or a temporary file exists)"
+        fi
+    fi
+}
+
+[ -x "$PREP" ] || skip_all "$PREP not built"
+
+out="$WORK/out.h5"
+images_3x2x2 >"$WORK/img.idx"
+labels_n 3 0 1 2 >"$WORK/lab3.idx"
+
+# sanity: the small files convert, so the failures below are about what each breaks
+check "3 images + 3 labels convert" "$PREP" -q --format idx "$WORK/img.idx" "$WORK/lab3.idx" "$WORK/good.h5"
+
+expect_fail "missing images file" 1 "$WORK/nope-images.idx" "$out" \
+    "$PREP" --format idx "$WORK/nope-images.idx" "$WORK/lab3.idx" "$out"
+
+printf 'GIF89a-not-an-idx-file' >"$WORK/magic.idx"
+expect_fail "wrong IDX magic" 1 "$WORK/magic.idx" "$out" \
+    "$PREP" --format idx "$WORK/magic.idx" "$WORK/lab3.idx" "$out"
+check "wrong magic: message says 'not an IDX file'" grep -q "not an IDX file" "$WORK/wrong_IDX_magic.err"
+
+labels_n 2 0 1 >"$WORK/lab2.idx"
+expect_fail "3 images, 2 labels" 1 "$WORK/lab2.idx" "$out" \
+    "$PREP" --format idx "$WORK/img.idx" "$WORK/lab2.idx" "$out"
+check "count mismatch: message gives both counts" \
+    grep -q "has 3 images but .* has 2 labels" "$WORK/3_images__2_labels.err"
+
+images_3x2x2 | head -c 25 >"$WORK/trunc.idx"
+expect_fail "truncated IDX" 1 "$WORK/trunc.idx" "$out" \
+    "$PREP" --format idx "$WORK/trunc.idx" "$WORK/lab3.idx" "$out"
+check "truncated: message says expected and got" \
+    grep -q "truncated: expected 12 bytes of data, got 9" "$WORK/truncated_IDX.err"
+
+images_3x2x2 | gzip -c >"$WORK/fashion-img.idx.gz"
+labels_n 3 0 10 2 >"$WORK/lab-big.idx"
+expect_fail "label 10 with 10 Fashion-MNIST classes" 1 "record 1" "$out" \
+    "$PREP" --format idx "$WORK/fashion-img.idx.gz" "$WORK/lab-big.idx" "$out"
+
+expect_fail "unsupported --format" 2 "format 'cifar10' is not supported yet" "$out" \
+    "$PREP" --format cifar10 "$WORK/img.idx" "$WORK/lab3.idx" "$out"
+
+# The trainer refuses an HDF5 file without /data and names it.
+if have_h5py; then
+    bad="$WORK/BAD.h5"
+    "$PYTHON_H5PY" -c 'import sys, h5py, numpy as np
+with h5py.File(sys.argv[1], "w") as f:
+    f["label"] = np.zeros(4, dtype=np.int32)' "$bad"
+    expect_fail "dltrain-mpi with BAD.h5 (no /data)" nonzero "BAD.h5" "" \
+        "$TRAIN" --solver "$top_srcdir/nets/lenet_fashion_solver.prototxt" --train "$bad" \
+        --run-dir "$WORK/run" --max-iter 1
+    check "dltrain-mpi: message mentions /data" grep -q "/data" "$WORK/dltrain_mpi_with_BAD_h5__no__data_.err"
+else
+    ok "# SKIP dltrain-mpi with BAD.h5: h5py not available"
+fi
+
+done_testing
