@@ -14,9 +14,13 @@ labels_n() { # labels_n COUNT BYTES...: a 1-D IDX label file
 # expect_fail NAME WANT_STATUS PATTERN OUT CMD...: CMD exits with WANT_STATUS
 # (or any non-zero status for "nonzero"), its stderr contains PATTERN
 # (fixed string), and neither OUT nor OUT.tmp-* exists afterwards.
+# Leaves the stderr file's name in LAST_ERR.
+err_n=0
 expect_fail() {
     local name=$1 want=$2 pattern=$3 out=$4; shift 4
-    local err="$WORK/$(echo "$name" | tr -c 'A-Za-z0-9\n' '_').err"
+    err_n=$((err_n + 1))
+    local err="$WORK/case$err_n.err"
+    LAST_ERR=$err
     "$@" >/dev/null 2>"$err"
     local rc=$?
     if [ "$want" = nonzero ] && [ $rc -ne 0 ] || [ "$rc" = "$want" ]; then
@@ -47,7 +51,8 @@ images_3x2x2 >"$WORK/img.idx"
 labels_n 3 0 1 2 >"$WORK/lab3.idx"
 
 # sanity: the small files convert, so the failures below are about what each breaks
-check "3 images + 3 labels convert" "$PREP" -q --format idx "$WORK/img.idx" "$WORK/lab3.idx" "$WORK/good.h5"
+quiet() { "$@" >/dev/null; }
+check "3 images + 3 labels convert" quiet "$PREP" -q --format idx "$WORK/img.idx" "$WORK/lab3.idx" "$WORK/good.h5"
 
 expect_fail "missing images file" 1 "$WORK/nope-images.idx" "$out" \
     "$PREP" --format idx "$WORK/nope-images.idx" "$WORK/lab3.idx" "$out"
@@ -55,19 +60,19 @@ expect_fail "missing images file" 1 "$WORK/nope-images.idx" "$out" \
 printf 'GIF89a-not-an-idx-file' >"$WORK/magic.idx"
 expect_fail "wrong IDX magic" 1 "$WORK/magic.idx" "$out" \
     "$PREP" --format idx "$WORK/magic.idx" "$WORK/lab3.idx" "$out"
-check "wrong magic: message says 'not an IDX file'" grep -q "not an IDX file" "$WORK/wrong_IDX_magic.err"
+check "wrong magic: message says 'not an IDX file'" grep -q "not an IDX file" "$LAST_ERR"
 
 labels_n 2 0 1 >"$WORK/lab2.idx"
 expect_fail "3 images, 2 labels" 1 "$WORK/lab2.idx" "$out" \
     "$PREP" --format idx "$WORK/img.idx" "$WORK/lab2.idx" "$out"
 check "count mismatch: message gives both counts" \
-    grep -q "has 3 images but .* has 2 labels" "$WORK/3_images__2_labels.err"
+    grep -q "has 3 images but .* has 2 labels" "$LAST_ERR"
 
 images_3x2x2 | head -c 25 >"$WORK/trunc.idx"
 expect_fail "truncated IDX" 1 "$WORK/trunc.idx" "$out" \
     "$PREP" --format idx "$WORK/trunc.idx" "$WORK/lab3.idx" "$out"
 check "truncated: message says expected and got" \
-    grep -q "truncated: expected 12 bytes of data, got 9" "$WORK/truncated_IDX.err"
+    grep -q "truncated: expected 12 bytes of data, got 9" "$LAST_ERR"
 
 images_3x2x2 | gzip -c >"$WORK/fashion-img.idx.gz"
 labels_n 3 0 10 2 >"$WORK/lab-big.idx"
@@ -86,7 +91,7 @@ with h5py.File(sys.argv[1], "w") as f:
     expect_fail "dltrain-mpi with BAD.h5 (no /data)" nonzero "BAD.h5" "" \
         "$TRAIN" --solver "$top_srcdir/nets/lenet_fashion_solver.prototxt" --train "$bad" \
         --run-dir "$WORK/run" --max-iter 1
-    check "dltrain-mpi: message mentions /data" grep -q "/data" "$WORK/dltrain_mpi_with_BAD_h5__no__data_.err"
+    check "dltrain-mpi: message mentions /data" grep -q "/data" "$LAST_ERR"
 else
     ok "# SKIP dltrain-mpi with BAD.h5: h5py not available"
 fi

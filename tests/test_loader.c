@@ -345,6 +345,26 @@ static void test_bad_files(const char *good)
     TEST_OK(dlt_dataset_open(path, &ds) == DLT_ERR_IO, "missing file is an I/O error");
 }
 
+/* A failed append and abort leave neither the final nor the temporary file. */
+static void test_writer_abort(void)
+{
+    static const char *const names[2] = {"x", "y"};
+    char path[1200], tmp[1300];
+    path_in_dir(path, sizeof path, "aborted.h5");
+    snprintf(tmp, sizeof tmp, "%s.tmp-%ld", path, (long)getpid());
+    unlink(path);
+    dlt_dataset_writer *wr;
+    int st = dlt_dataset_writer_open(path, 1, 1, 2, names, 2, &wr);
+    TEST_OK(st == 0 && access(tmp, F_OK) == 0, "writer writes to PATH.tmp-PID");
+    if (st < 0)
+        return;
+    uint8_t img[4] = {1, 2, 3, 4};
+    int32_t lab[2] = {1, 2};
+    TEST_OK(dlt_dataset_writer_append(wr, img, lab, 2) == DLT_ERR_ARG, "label 2 of 2 classes refused");
+    dlt_dataset_writer_abort(wr);
+    TEST_OK(access(tmp, F_OK) != 0 && access(path, F_OK) != 0, "abort removes the temporary file");
+}
+
 static int write_file(const char *path, const void *buf, size_t n, int gz)
 {
     if (gz) {
@@ -418,6 +438,7 @@ int main(void)
     dlt_dataset_close(ds);
     test_caffe();
     test_bad_files(path);
+    test_writer_abort();
     test_idx();
     TEST_DONE();
 }

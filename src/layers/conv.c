@@ -50,11 +50,11 @@ static int conv_setup(dlt_layer *l, const dlt_pnode *msg, const dlt_layer_contex
                  dlt_pt_where(p, wb, sizeof wb), name);
     DLT_TRY(dlt_pt_bool(p, "bias_term", 1, &bias));
     DLT_TRY(dlt_pt_int(p, "group", 1, &group));
-    DLT_TRY(dlt__pt_hw(p, name, "kernel_size", 0, 1, &cfg.g.kh, &cfg.g.kw));
-    DLT_TRY(dlt__pt_hw(p, name, "stride", 1, 1, &cfg.g.sh, &cfg.g.sw));
-    DLT_TRY(dlt__pt_hw(p, name, "pad", 0, 0, &cfg.g.ph, &cfg.g.pw));
+    DLT_TRY(dlt__pt_hw(p, name, "kernel_size", "kernel", 0, 1, &cfg.g.kh, &cfg.g.kw));
+    DLT_TRY(dlt__pt_hw(p, name, "stride", "stride", 1, 1, &cfg.g.sh, &cfg.g.sw));
+    DLT_TRY(dlt__pt_hw(p, name, "pad", "pad", 0, 0, &cfg.g.ph, &cfg.g.pw));
     int dh, dw;
-    DLT_TRY(dlt__pt_hw(p, name, "dilation", 1, 1, &dh, &dw));
+    DLT_TRY(dlt__pt_hw(p, name, "dilation", "dilation", 1, 1, &dh, &dw));
     if (dh != 1 || dw != 1)
         DLT_FAIL(DLT_ERR_PARSE, "%s: layer '%s': dilation is not supported yet",
                  dlt_pt_where(dlt_pt_get(p, "dilation"), wb, sizeof wb), name);

@@ -35,15 +35,15 @@ static int read_uint(const dlt_pnode *node, const char *layer, long min, int *ou
     return 0;
 }
 
-int dlt__pt_hw(const dlt_pnode *p, const char *layer,
-               const char *name, long def, long min, int *h, int *w)
+int dlt__pt_hw(const dlt_pnode *p, const char *layer, const char *name,
+               const char *stem, long def, long min, int *h, int *w)
 {
     char wb[256], nh[64], nw[64];
     *h = *w = (int)def;
     if (!p)
         return 0;
-    snprintf(nh, sizeof nh, "%s_h", name);
-    snprintf(nw, sizeof nw, "%s_w", name);
+    snprintf(nh, sizeof nh, "%s_h", stem);
+    snprintf(nw, sizeof nw, "%s_w", stem);
     const dlt_pnode *ph = dlt_pt_get(p, nh), *pw = dlt_pt_get(p, nw);
     int n = dlt_pt_count(p, name);
     if (ph || pw) {

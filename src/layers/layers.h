@@ -16,10 +16,10 @@ extern const dlt_layer_ops dlt__accuracy_ops;
 
 /* Read a 2-D size the way Caffe's ConvolutionParameter/PoolingParameter
  * spell it: NAME once (both axes), NAME twice (h then w, repeated field),
- * or NAME_h and NAME_w together. Absent: *h = *w = def. P may be NULL.
+ * or STEM_h and STEM_w together (kernel_size: stem "kernel"). Absent: *h = *w = def. P may be NULL.
  * MIN is the smallest allowed value. Errors name FILE:LINE:COL and the layer. */
-int dlt__pt_hw(const dlt_pnode *p, const char *layer,
-               const char *name, long def, long min, int *h, int *w);
+int dlt__pt_hw(const dlt_pnode *p, const char *layer, const char *name,
+               const char *stem, long def, long min, int *h, int *w);
 
 /* Fail with "not supported yet" if field NAME of P is present. */
 int dlt__pt_reject(const dlt_pnode *p, const char *layer, const char *name,

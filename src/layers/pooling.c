@@ -58,9 +58,9 @@ static int pool_setup(dlt_layer *l, const dlt_pnode *msg, const dlt_layer_contex
     if (cfg.method == POOL_STOCHASTIC)
         DLT_FAIL(DLT_ERR_PARSE, "%s: layer '%s': pool: STOCHASTIC is not supported yet "
                  "(use MAX or AVE)", dlt_pt_where(dlt_pt_get(p, "pool"), wb, sizeof wb), name);
-    DLT_TRY(dlt__pt_hw(p, name, "kernel_size", 0, 1, &cfg.kh, &cfg.kw));
-    DLT_TRY(dlt__pt_hw(p, name, "stride", 1, 1, &cfg.sh, &cfg.sw));
-    DLT_TRY(dlt__pt_hw(p, name, "pad", 0, 0, &cfg.ph, &cfg.pw));
+    DLT_TRY(dlt__pt_hw(p, name, "kernel_size", "kernel", 0, 1, &cfg.kh, &cfg.kw));
+    DLT_TRY(dlt__pt_hw(p, name, "stride", "stride", 1, 1, &cfg.sh, &cfg.sw));
+    DLT_TRY(dlt__pt_hw(p, name, "pad", "pad", 0, 0, &cfg.ph, &cfg.pw));
     if (global) {
         if (p && (dlt_pt_get(p, "kernel_size") || dlt_pt_get(p, "kernel_h")))
             DLT_FAIL(DLT_ERR_PARSE, "%s: layer '%s': global_pooling takes the whole input; "

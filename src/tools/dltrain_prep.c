@@ -157,8 +157,9 @@ static int check_idx_pair(const prep_options *o, const dlt_idx *img, const dlt_i
     for (size_t i = 0; i < lab->count; i++)
         if (lab->data[i] >= cl->n)
             DLT_FAIL(DLT_ERR_FORMAT, "%s: record %zu has label %d but there are only %d classes"
-                     "%s%s", o->labels, i, lab->data[i], cl->n,
-                     o->classes_file ? " in " : "", o->classes_file ? o->classes_file : "");
+                     " %s%s", o->labels, i, lab->data[i], cl->n,
+                     o->classes_file ? "in " : "(default names; HINT: pass --classes FILE)",
+                     o->classes_file ? o->classes_file : "");
     return DLT_OK;
 }
 
