@@ -296,7 +296,7 @@ static void test_conv_case(const char *what, int N, int C, int H, int W, const c
  * forward and both gradients to the direct loops. */
 static void test_conv_chunked(void)
 {
-    const int N = 7, C = 128, H = 48, W = 48;
+    const int N = 7, C = 16, H = 24, W = 24; /* 3 samples per chunk: 3+3+1 */
     conv_ref c = {.K = 2, .G = 1, .kh = 3, .kw = 3, .sh = 1, .sw = 1, .ph = 1, .pw = 1, .bias = 1};
     tcase t;
     memset(&t, 0, sizeof t);
@@ -326,8 +326,8 @@ static void test_conv_chunked(void)
     double ew = max_rel_err_f(t.l.param[0].diff, dw, t.l.param[0].count);
     double ex = max_rel_err_f(t.bot[0].diff, dx, t.bot[0].count);
     free(dw), free(dx);
-    /* Sums of 1152 (forward) and 16128 (dW) float products: looser bounds. */
-    TEST_OK(ef <= 1e-4 && ew <= 1e-4 && ex <= 1e-5, "conv chunked batch (7x128x48x48): "
+    /* Sums of 144 (forward) and 4032 (dW) float products: looser bounds. */
+    TEST_OK(ef <= 1e-4 && ew <= 1e-4 && ex <= 1e-5, "conv chunked batch (7x16x24x24): "
             "forward, dW, dx match the direct loops (rel err %.2g, %.2g, %.2g)", ef, ew, ex);
     destroy(&t);
 }

@@ -3,6 +3,7 @@
  * accuracy_layer.cpp: the label is correct when fewer than top_k other
  * classes score >= the true class. */
 #include <stdlib.h>
+#include <string.h>
 
 #include "dltrain/error.h"
 #include "layers/layers.h"
@@ -83,8 +84,14 @@ static void acc_forward(dlt_layer *l)
     l->top[0]->data[0] = count ? (float)((double)correct / count) : 0.0f;
 }
 
-/* Accuracy has no gradient; the net never propagates through it. */
-static void acc_backward(dlt_layer *l) { (void)l; }
+/* Accuracy has no gradient. If the net asks anyway (its scores bottom
+ * also feeds a loss), write zeros, keeping the "bottom diffs are written"
+ * contract that split blobs rely on when they sum their readers' diffs. */
+static void acc_backward(dlt_layer *l)
+{
+    if (l->propagate_down[0])
+        memset(l->bottom[0]->diff, 0, l->bottom[0]->count * sizeof(float));
+}
 
 static void acc_destroy(dlt_layer *l)
 {

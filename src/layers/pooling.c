@@ -99,6 +99,28 @@ static int pool_setup(dlt_layer *l, const dlt_pnode *msg, const dlt_layer_contex
     return 0;
 }
 
+/* MAX 2x2 stride 2 without padding (LeNet, VGG): the full windows of a
+ * plane as a compare tree; returns how many output columns it did. */
+static int max_2x2(const pool_config *c, const float *xp, int oh, float *yp, int *mp)
+{
+    int full = c->w / 2 < c->wo ? c->w / 2 : c->wo;
+    if (2 * oh + 1 >= c->h)
+        return 0;
+    const float *r0 = xp + (size_t)2 * oh * c->w, *r1 = r0 + c->w;
+    int base = 2 * oh * c->w;
+    for (int ow = 0; ow < full; ow++) {
+        float a = r0[2 * ow], b = r0[2 * ow + 1], d = r1[2 * ow], e = r1[2 * ow + 1];
+        /* Ties keep the earlier element in row-major order, as the scan does. */
+        int g0 = b > a, g1 = e > d;  /* arithmetic selects: no branches to mispredict */
+        float m0 = g0 ? b : a, m1 = g1 ? e : d;
+        int i0 = base + 2 * ow + g0, i1 = base + c->w + 2 * ow + g1;
+        int g = m1 > m0;
+        yp[oh * c->wo + ow] = g ? m1 : m0;
+        mp[oh * c->wo + ow] = i0 + g * (i1 - i0);
+    }
+    return full;
+}
+
 static void pool_forward(dlt_layer *l)
 {
     pool_state *s = l->state;
@@ -106,26 +128,35 @@ static void pool_forward(dlt_layer *l)
     const int planes = l->bottom[0]->n * c->c;
     const float *x = l->bottom[0]->data;
     float *y = l->top[0]->data;
+    const int fast = c->method == POOL_MAX && c->kh == 2 && c->kw == 2 && c->sh == 2 &&
+                     c->sw == 2 && c->ph == 0 && c->pw == 0;
     for (int pl = 0; pl < planes; pl++) {
         const float *xp = x + (size_t)pl * c->h * c->w;
         float *yp = y + (size_t)pl * c->ho * c->wo;
         int *mp = s->mask ? s->mask + (size_t)pl * c->ho * c->wo : NULL;
         for (int oh = 0; oh < c->ho; oh++) {
+            int ow0 = fast ? max_2x2(c, xp, oh, yp, mp) : 0;
             int h0 = oh * c->sh - c->ph, h1 = h0 + c->kh;
             int ah1 = h1 < c->h + c->ph ? h1 : c->h + c->ph; /* AVE divisor counts padding */
-            for (int ow = 0; ow < c->wo; ow++) {
+            for (int ow = ow0; ow < c->wo; ow++) {
                 int w0 = ow * c->sw - c->pw, w1 = w0 + c->kw;
                 int aw1 = w1 < c->w + c->pw ? w1 : c->w + c->pw;
                 int area = (ah1 - h0) * (aw1 - w0);
                 int hs = h0 < 0 ? 0 : h0, he = h1 < c->h ? h1 : c->h;
                 int ws = w0 < 0 ? 0 : w0, we = w1 < c->w ? w1 : c->w;
                 if (c->method == POOL_MAX) {
-                    float m = -FLT_MAX;
-                    int idx = -1;
+                    /* Branch-free select: random data would mispredict every compare.
+                     * The first maximum wins, as in Caffe. */
+                    int idx = hs * c->w + ws;
+                    float m = xp[idx];
                     for (int i = hs; i < he; i++)
-                        for (int j = ws; j < we; j++)
-                            if (xp[i * c->w + j] > m || idx < 0)
-                                m = xp[i * c->w + j], idx = i * c->w + j;
+                        for (int j = ws; j < we; j++) {
+                            int q = i * c->w + j;
+                            float v = xp[q];
+                            int gt = v > m;
+                            m = gt ? v : m;
+                            idx += gt * (q - idx);
+                        }
                     yp[oh * c->wo + ow] = m;
                     mp[oh * c->wo + ow] = idx;
                 } else {

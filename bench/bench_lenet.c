@@ -1,0 +1,340 @@
+/* bench_lenet.c - images/s of one LeNet training step (zero grads, forward,
+ * backward, SGD update) and of inference (TEST net forward) on random data,
+ * single process, for bench/lenet_vs_pytorch.py. --profile adds the time of
+ * each layer's forward and backward. Exit status: 0 ok, 1 error, 2 usage. */
+#ifdef HAVE_CONFIG_H
+#include "config.h"
+#endif
+#include <getopt.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#ifdef HAVE_OPENBLAS_SET_NUM_THREADS
+#include <cblas.h>
+#endif
+
+#include "dltrain/error.h"
+#include "dltrain/layer.h"
+#include "dltrain/net.h"
+#include "dltrain/prototxt.h"
+#include "dltrain/solver.h"
+
+#ifndef DLT_TOP_SRCDIR
+#define DLT_TOP_SRCDIR "."
+#endif
+
+typedef struct bench_options {
+    char net_path[4096], solver_path[4096];
+    int batch, threads, warmup, iters, json, profile;
+    double min_time;  /* seconds per measurement when iters == 0 */
+} bench_options;
+
+typedef struct bench {
+    dlt_pnode *net_tree, *solver_tree;
+    dlt_solver_config cfg;
+    dlt_net *train, *test;
+    float *history;
+    long iter;        /* SGD iterations done (for the lr policy) */
+    float loss;
+} bench;
+
+typedef struct measure {
+    long iters;
+    double seconds;
+} measure;
+
+static double now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+            "usage: bench_lenet [options] [NET.prototxt]\n"
+            "Times a LeNet training step and inference on random data.\n"
+            "  --solver FILE   SGD settings (default: nets/lenet_fashion_solver.prototxt)\n"
+            "  --batch N       batch size of the TRAIN and TEST nets (default 64)\n"
+            "  --threads N     OpenBLAS threads (default 2)\n"
+            "  --warmup N      untimed iterations first (default 10)\n"
+            "  --iters N       timed iterations (default 0: as many as fit --min-time)\n"
+            "  --min-time S    seconds per measurement (default 3)\n"
+            "  --profile       also print per-layer forward/backward ms\n"
+            "  --json          print the results as one JSON line\n");
+}
+
+static int parse_int(const char *s, int min, int *out)
+{
+    char *end;
+    long v = strtol(s, &end, 10);
+    if (*s == '\0' || *end != '\0' || v < min || v > 1 << 20)
+        return DLT_ERR_ARG;
+    *out = (int)v;
+    return 0;
+}
+
+static void default_path(char *buf, size_t size, const char *file)
+{
+    const char *srcdir = getenv("srcdir");
+    snprintf(buf, size, "%s/nets/%s", srcdir ? srcdir : DLT_TOP_SRCDIR, file);
+}
+
+static int parse_options(int argc, char **argv, bench_options *o)
+{
+    static const struct option longopts[] = {
+        {"solver", required_argument, 0, 's'}, {"batch", required_argument, 0, 'b'},
+        {"threads", required_argument, 0, 't'}, {"warmup", required_argument, 0, 'w'},
+        {"iters", required_argument, 0, 'i'}, {"min-time", required_argument, 0, 'm'},
+        {"profile", no_argument, 0, 'p'}, {"json", no_argument, 0, 'j'},
+        {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
+    *o = (bench_options){.batch = 64, .threads = 2, .warmup = 10, .min_time = 3.0};
+    default_path(o->net_path, sizeof o->net_path, "lenet_fashion_train_val.prototxt");
+    default_path(o->solver_path, sizeof o->solver_path, "lenet_fashion_solver.prototxt");
+    int c, st = 0;
+    while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+        switch (c) {
+        case 's': snprintf(o->solver_path, sizeof o->solver_path, "%s", optarg); break;
+        case 'b': st |= parse_int(optarg, 1, &o->batch); break;
+        case 't': st |= parse_int(optarg, 1, &o->threads); break;
+        case 'w': st |= parse_int(optarg, 0, &o->warmup); break;
+        case 'i': st |= parse_int(optarg, 0, &o->iters); break;
+        case 'm': o->min_time = atof(optarg); break;
+        case 'p': o->profile = 1; break;
+        case 'j': o->json = 1; break;
+        case 'h': usage(stdout); exit(DLT_EXIT_OK);
+        default: return DLT_ERR_ARG;
+        }
+    }
+    if (optind < argc)
+        snprintf(o->net_path, sizeof o->net_path, "%s", argv[optind++]);
+    if (st || optind != argc || !(o->min_time >= 0))
+        DLT_FAIL(DLT_ERR_ARG, "bad command line (see --help)");
+    return 0;
+}
+
+static void set_threads(int n)
+{
+    char buf[16];
+    snprintf(buf, sizeof buf, "%d", n);
+    setenv("OPENBLAS_NUM_THREADS", buf, 1); /* read at load time: the runner sets it too */
+#ifdef HAVE_OPENBLAS_SET_NUM_THREADS
+    openblas_set_num_threads(n);
+#endif
+}
+
+static int read_text(const char *path, char **out)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        DLT_FAIL(DLT_ERR_IO, "cannot open '%s'", path);
+    size_t cap = 1 << 16, len = 0, got;
+    char *text = dlt_malloc(cap);
+    while ((got = fread(text + len, 1, cap - len - 1, f)) > 0) {
+        len += got;
+        if (len + 1 == cap)
+            text = dlt_realloc(text, cap *= 2);
+    }
+    int bad = ferror(f);
+    fclose(f);
+    if (bad) {
+        free(text);
+        DLT_FAIL(DLT_ERR_IO, "cannot read '%s'", path);
+    }
+    text[len] = '\0';
+    *out = text;
+    return 0;
+}
+
+/* Copy of TEXT with the value of every `batch_size:` replaced by BATCH. */
+static char *with_batch(const char *text, int batch)
+{
+    static const char key[] = "batch_size:";
+    char *out = dlt_malloc(strlen(text) * 2 + 64), *o = out;
+    const char *p = text, *hit;
+    while ((hit = strstr(p, key)) != NULL) {
+        hit += sizeof key - 1;
+        while (*hit == ' ' || *hit == '\t')
+            hit++;
+        memcpy(o, p, (size_t)(hit - p));
+        o += hit - p;
+        o += sprintf(o, "%d", batch);
+        while (*hit >= '0' && *hit <= '9')
+            hit++;
+        p = hit;
+    }
+    strcpy(o, p);
+    return out;
+}
+
+static void fill_random(dlt_net *net, uint64_t seed)
+{
+    dlt_layer *d = dlt_net_data_layer(net);
+    dlt_rng rng;
+    dlt_rng_seed(&rng, seed);
+    for (size_t i = 0; i < d->top[0]->count; i++)
+        d->top[0]->data[i] = (float)dlt_rng_uniform(&rng);
+    for (size_t i = 0; i < d->top[1]->count; i++)
+        d->top[1]->data[i] = (float)dlt_rng_below(&rng, 10);
+}
+
+static int bench_open(bench *b, const bench_options *o)
+{
+    char *text, *batched;
+    DLT_TRY(read_text(o->net_path, &text));
+    batched = with_batch(text, o->batch);
+    free(text);
+    int st = dlt_pt_parse_string(batched, o->net_path, &b->net_tree);
+    free(batched);
+    DLT_TRY(st);
+    DLT_TRY(dlt_pt_parse_file(o->solver_path, &b->solver_tree));
+    DLT_TRY(dlt_solver_config_parse(b->solver_tree, &b->cfg));
+    DLT_TRY(dlt_net_create(b->net_tree, DLT_PHASE_TRAIN, 1, 28, 28, 1, &b->train));
+    DLT_TRY(dlt_net_create(b->net_tree, DLT_PHASE_TEST, 1, 28, 28, 1, &b->test));
+    DLT_TRY(dlt_net_share_params(b->test, b->train));
+    if (!dlt_net_data_layer(b->train) || !dlt_net_data_layer(b->test))
+        DLT_FAIL(DLT_ERR_FORMAT, "%s: the TRAIN and TEST nets need a data layer", o->net_path);
+    fill_random(b->train, 2);
+    fill_random(b->test, 3);
+    b->history = dlt_calloc(dlt_net_param_count(b->train), sizeof(float));
+    return 0;
+}
+
+static void bench_close(bench *b)
+{
+    dlt_net_free(b->test);
+    dlt_net_free(b->train);
+    dlt_pt_free(b->solver_tree);
+    dlt_pt_free(b->net_tree);
+    free(b->history);
+}
+
+static void train_step(bench *b)
+{
+    dlt_net_zero_grads(b->train);
+    b->loss = dlt_net_forward(b->train);
+    dlt_net_backward(b->train);
+    dlt_sgd_update(&b->cfg, b->train, b->history, dlt_solver_lr(&b->cfg, b->iter++));
+}
+
+static void infer_step(bench *b) { dlt_net_forward(b->test); }
+
+/* Warm up, then run ITERS iterations, or whole iterations until MIN_TIME. */
+static measure run_timed(bench *b, void (*step)(bench *), const bench_options *o)
+{
+    for (int i = 0; i < o->warmup; i++)
+        step(b);
+    measure m = {0, 0};
+    double t0 = now();
+    do {
+        step(b);
+        m.iters++;
+        m.seconds = now() - t0;
+    } while (o->iters ? m.iters < o->iters : m.seconds < o->min_time);
+    return m;
+}
+
+/* Same work as train_step, layer by layer (LeNet's TRAIN net has no split
+ * blobs, so calling the ops directly is what dlt_net_backward does). */
+static void profile_step(bench *b, double *fwd, double *bwd)
+{
+    dlt_net *net = b->train;
+    int n = dlt_net_num_layers(net);
+    dlt_net_zero_grads(net);
+    for (int i = 0; i < n; i++) {
+        dlt_layer *l = dlt_net_layer(net, i);
+        double t = now();
+        l->ops->forward(l);
+        fwd[i] += now() - t;
+    }
+    for (int i = n - 1; i >= 0; i--) {
+        dlt_layer *l = dlt_net_layer(net, i);
+        int any = l->nparam > 0;
+        for (int k = 0; k < l->nbottom; k++)
+            any |= l->propagate_down[k];
+        if (!any)
+            continue;
+        double t = now();
+        l->ops->backward(l);
+        bwd[i] += now() - t;
+    }
+    double t = now();
+    dlt_sgd_update(&b->cfg, net, b->history, dlt_solver_lr(&b->cfg, b->iter++));
+    fwd[n] += now() - t; /* the update, reported as its own row */
+}
+
+static void print_profile(bench *b, const bench_options *o)
+{
+    int n = dlt_net_num_layers(b->train), reps = o->iters ? o->iters : 50;
+    double *fwd = dlt_calloc((size_t)n + 1, sizeof(double));
+    double *bwd = dlt_calloc((size_t)n + 1, sizeof(double));
+    for (int r = 0; r < reps; r++)
+        profile_step(b, fwd, bwd);
+    double scale = 1e3 / reps, total = 0;
+    printf("%s#  %-10s %-16s %10s %10s %10s\n", o->json ? "" : "\n", "layer", "type", "fwd", "bwd",
+           "total");
+    printf("#  %-10s %-16s %10s %10s %10s\n", "", "", "(ms)", "(ms)", "(ms)");
+    for (int i = 0; i <= n; i++) {
+        const char *name = i < n ? dlt_net_layer(b->train, i)->name : "sgd";
+        const char *type = i < n ? dlt_net_layer(b->train, i)->ops->type : "update";
+        double f = fwd[i] * scale, g = bwd[i] * scale;
+        total += f + g;
+        printf("   %-10s %-16s %10.3f %10.3f %10.3f\n", name, type, f, g, f + g);
+    }
+    printf("   %-10s %-16s %10s %10s %10.3f\n", "step", "", "", "", total);
+    free(fwd);
+    free(bwd);
+}
+
+static void print_results(const bench_options *o, const bench *b, measure tr, measure in)
+{
+    double tr_ips = tr.iters * o->batch / tr.seconds, in_ips = in.iters * o->batch / in.seconds;
+    const char *config = "unknown", *core = "unknown";
+#ifdef HAVE_OPENBLAS_SET_NUM_THREADS
+    config = openblas_get_config();
+    core = openblas_get_corename();
+#endif
+    if (o->json) {
+        printf("{\"batch\": %d, \"threads\": %d, \"train_img_s\": %.2f, \"train_iters\": %ld, "
+               "\"train_s\": %.4f, \"infer_img_s\": %.2f, \"infer_iters\": %ld, "
+               "\"infer_s\": %.4f, \"final_loss\": %.5f, \"openblas_config\": \"%s\", "
+               "\"openblas_core\": \"%s\"}\n",
+               o->batch, o->threads, tr_ips, tr.iters, tr.seconds, in_ips, in.iters, in.seconds,
+               b->loss, config, core);
+        return;
+    }
+    printf("# OpenBLAS %s (core %s), threads %d, batch %d\n", config, core, o->threads, o->batch);
+    printf("train: %8.1f img/s  (%ld iters in %.2f s, %.3f ms/iter, loss %.4f)\n", tr_ips,
+           tr.iters, tr.seconds, 1e3 * tr.seconds / tr.iters, b->loss);
+    printf("infer: %8.1f img/s  (%ld iters in %.2f s, %.3f ms/iter)\n", in_ips, in.iters,
+           in.seconds, 1e3 * in.seconds / in.iters);
+}
+
+int main(int argc, char **argv)
+{
+    bench_options o;
+    if (parse_options(argc, argv, &o) < 0) {
+        usage(stderr);
+        return DLT_EXIT_USAGE;
+    }
+    set_threads(o.threads);
+    bench b = {0};
+    if (bench_open(&b, &o) < 0) {
+        bench_close(&b);
+        return DLT_EXIT_FAILURE;
+    }
+    measure tr = run_timed(&b, train_step, &o);
+    measure in = run_timed(&b, infer_step, &o);
+    int bad = !isfinite(b.loss);
+    if (bad)
+        dlt_error("training loss is %g after %ld steps", b.loss, b.iter);
+    print_results(&o, &b, tr, in);
+    if (o.profile)
+        print_profile(&b, &o);
+    bench_close(&b);
+    return bad ? DLT_EXIT_FAILURE : DLT_EXIT_OK;
+}

@@ -1,0 +1,196 @@
+#!/usr/bin/python3
+"""lenet_vs_pytorch.py - dltrain vs PyTorch CPU on LeNet, side by side.
+
+Runs bench/bench_lenet (dltrain, OpenBLAS) and bench/torch_lenet.py
+(PyTorch) alternately, each in its own process so that neither side's idle
+worker threads compete with the other, REPEATS times each; takes the median
+images/s of each side and prints one table (header row, units row,
+fixed-width rows) and a last line OK or FAILED: OK when dltrain's training
+throughput is at least --min-ratio times PyTorch's (and inference at least
+--min-infer-ratio, when given).
+
+Same batch, same thread count (OPENBLAS_NUM_THREADS / torch.set_num_threads),
+same architecture and optimizer work on both sides. OPENBLAS_CORETYPE and
+OPENBLAS_L2_SIZE are left as the caller has them, and reported.
+
+usage: /usr/bin/python3 bench/lenet_vs_pytorch.py [--bin bench/bench_lenet]
+"""
+import argparse
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+import torch_lenet  # noqa: E402  (same directory; gives the torch version)
+
+ROWS = (("train", "train_img_s"), ("infer", "infer_img_s"))
+
+
+def parse_args(argv):
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--bin", default=os.path.join("bench", "bench_lenet"),
+                    help="bench_lenet program (default: bench/bench_lenet, relative "
+                         "to the build directory)")
+    ap.add_argument("--net", help="net prototxt for bench_lenet (default: its own)")
+    ap.add_argument("--batch", type=int, default=64)
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--repeats", type=int, default=3, help="runs of each side (default 3)")
+    ap.add_argument("--warmup", type=int, default=10)
+    ap.add_argument("--iters", type=int, default=0,
+                    help="timed iterations per measurement (default 0: --min-time)")
+    ap.add_argument("--min-time", type=float, default=3.0, help="seconds per measurement")
+    ap.add_argument("--stat", choices=("median", "best"), default="median")
+    ap.add_argument("--min-ratio", type=float, default=1.0,
+                    help="OK needs train dltrain/pytorch >= this (default 1.0)")
+    ap.add_argument("--min-infer-ratio", type=float, default=None,
+                    help="OK also needs infer dltrain/pytorch >= this (default: not checked)")
+    ap.add_argument("--json", help="also write all runs and the summary to this file")
+    return ap.parse_args(argv)
+
+
+def common_args(a):
+    return ["--batch", str(a.batch), "--threads", str(a.threads), "--warmup", str(a.warmup),
+            "--iters", str(a.iters), "--min-time", str(a.min_time), "--json"]
+
+
+def child_env(a):
+    env = dict(os.environ)
+    env["OPENBLAS_NUM_THREADS"] = str(a.threads)
+    env["OMP_NUM_THREADS"] = str(a.threads)
+    return env
+
+
+def run_json(cmd, env):
+    p = subprocess.run(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                       universal_newlines=True)
+    if p.returncode != 0:
+        sys.stderr.write(p.stderr)
+        raise SystemExit("lenet_vs_pytorch: %s exited with status %d"
+                         % (" ".join(cmd), p.returncode))
+    lines = [l for l in p.stdout.splitlines() if l.startswith("{")]
+    if not lines:
+        raise SystemExit("lenet_vs_pytorch: no JSON line from %s" % " ".join(cmd))
+    return json.loads(lines[-1])
+
+
+def run_dltrain(a):
+    cmd = [a.bin] + common_args(a) + ([a.net] if a.net else [])
+    return run_json(cmd, child_env(a))
+
+
+def run_torch(a):
+    cmd = [sys.executable, os.path.join(HERE, "torch_lenet.py")] + common_args(a)
+    return run_json(cmd, child_env(a))
+
+
+def cpu_model():
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
+def print_environment(a, dlt, load):
+    print("# date: %s" % time.strftime("%Y-%m-%d %H:%M:%S %z"))
+    print("# cpu: %s, %d online cores" % (cpu_model(), os.cpu_count() or 0))
+    print("# threads: %d per side, batch %d, %d repeats per side (%s), >= %.1f s or %d iters"
+          % (a.threads, a.batch, a.repeats, a.stat, a.min_time, a.iters))
+    print("# dltrain: %s, OpenBLAS: %s (core %s)"
+          % (a.bin, dlt.get("openblas_config", "?"), dlt.get("openblas_core", "?")))
+    print("# pytorch: %s (%s), mkldnn %s" % (torch_lenet.torch.__version__, sys.executable,
+                                            torch_lenet.torch.backends.mkldnn.is_available()))
+    for var in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE", "OMP_NUM_THREADS"):
+        print("# %s=%s" % (var, os.environ.get(var, "(unset)")))
+    print("# load average before the runs: %.2f %.2f %.2f%s"
+          % (load[0], load[1], load[2],
+             "  (WARNING: machine busy, figures unreliable)" if load[0] > 0.5 else ""))
+
+
+def cpu_busy_seconds():
+    """Busy CPU time of the whole machine (all processes), from /proc/stat."""
+    try:
+        with open("/proc/stat") as f:
+            v = [int(x) for x in f.readline().split()[1:]]
+    except (OSError, ValueError):
+        return 0.0
+    idle = v[3] + (v[4] if len(v) > 4 else 0)
+    return (sum(v[:8]) - idle) / os.sysconf("SC_CLK_TCK")
+
+
+def children_seconds():
+    import resource
+    r = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return r.ru_utime + r.ru_stime
+
+
+def print_foreign_load(busy, own, wall):
+    """Share of the cores other processes used while the benchmark ran."""
+    other = max(0.0, busy - own) / (wall * (os.cpu_count() or 1))
+    print("# other processes used %.0f%% of the CPU during the runs%s"
+          % (100 * other, "  (WARNING: machine busy, figures unreliable)" if other > 0.05 else ""))
+
+
+def summarize(runs, key, stat):
+    vals = [r[key] for r in runs]
+    return max(vals) if stat == "best" else statistics.median(vals)
+
+
+def print_table(a, dlt_runs, torch_runs):
+    print("#%13s %7s %12s %12s %9s %17s %17s" % ("case", "batch", "dltrain", "pytorch", "ratio",
+                                                 "dltrain min-max", "pytorch min-max"))
+    print("#%13s %7s %12s %12s %9s %17s %17s" % ("", "", "(img/s)", "(img/s)", "(dlt/pt)",
+                                                 "(img/s)", "(img/s)"))
+    ratios = {}
+    for name, key in ROWS:
+        d, t = summarize(dlt_runs, key, a.stat), summarize(torch_runs, key, a.stat)
+        ratios[name] = d / t
+        dv, tv = [r[key] for r in dlt_runs], [r[key] for r in torch_runs]
+        print(" %13s %7d %12.1f %12.1f %9.3f %8.1f-%-8.1f %8.1f-%-8.1f"
+              % ("%s b%d" % (name, a.batch), a.batch, d, t, d / t,
+                 min(dv), max(dv), min(tv), max(tv)))
+    return ratios
+
+
+def verdict(a, ratios):
+    ok = ratios["train"] >= a.min_ratio
+    msg = "train ratio %.3f vs --min-ratio %.3f" % (ratios["train"], a.min_ratio)
+    if a.min_infer_ratio is not None:
+        ok = ok and ratios["infer"] >= a.min_infer_ratio
+        msg += ", infer ratio %.3f vs --min-infer-ratio %.3f" % (ratios["infer"],
+                                                                  a.min_infer_ratio)
+    print("# %s" % msg)
+    print("OK" if ok else "FAILED")
+    return ok
+
+
+def main(argv=None):
+    a = parse_args(argv)
+    if not os.access(a.bin, os.X_OK):
+        raise SystemExit("lenet_vs_pytorch: %s not found; build it with `make bench`" % a.bin)
+    load = os.getloadavg()
+    busy0, own0, t0 = cpu_busy_seconds(), children_seconds(), time.monotonic()
+    dlt_runs, torch_runs = [], []
+    for _ in range(a.repeats):
+        dlt_runs.append(run_dltrain(a))
+        torch_runs.append(run_torch(a))
+    busy, own = cpu_busy_seconds() - busy0, children_seconds() - own0
+    print_environment(a, dlt_runs[0], load)
+    print_foreign_load(busy, own, time.monotonic() - t0)
+    ratios = print_table(a, dlt_runs, torch_runs)
+    if a.json:
+        with open(a.json, "w") as f:
+            json.dump({"dltrain": dlt_runs, "pytorch": torch_runs, "ratios": ratios}, f, indent=1)
+    return 0 if verdict(a, ratios) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
