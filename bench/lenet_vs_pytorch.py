@@ -110,9 +110,7 @@ def print_environment(a, dlt, load):
                                             torch_lenet.torch.backends.mkldnn.is_available()))
     for var in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE", "OMP_NUM_THREADS"):
         print("# %s=%s" % (var, os.environ.get(var, "(unset)")))
-    print("# load average before the runs: %.2f %.2f %.2f%s"
-          % (load[0], load[1], load[2],
-             "  (WARNING: machine busy, figures unreliable)" if load[0] > 0.5 else ""))
+    print("# load average before the runs: %.2f %.2f %.2f" % load)
 
 
 def cpu_busy_seconds():
