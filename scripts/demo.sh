@@ -16,5 +16,5 @@ mkdir -p data
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
 mpirun -np "$NP" --oversubscribe ./dltrain-mpi --solver nets/lenet_fashion_solver.prototxt \
     --train data/fashion-train.h5 --val data/fashion-test.h5 --run-dir "$RUN"
-echo "final test accuracy: $(grep '"kind":"test"' "$RUN/metrics.jsonl" | tail -1 | sed 's/.*"test_top1":\([0-9.]*\).*/\1/')"
+grep '"kind":"test"' "$RUN/metrics.jsonl" | tail -1 | sed 's/.*"test_top1":\([0-9.]*\).*/\1/' | awk '{printf "final test accuracy (top-1): %.4f\n", $1}'
 ls -l "$RUN/checkpoints"
