@@ -39,7 +39,14 @@ typedef struct bench {
     float *history;
     long iter;        /* SGD iterations done (for the lr policy) */
     float loss;
+    float *pool_x;    /* (POOL, batch, 1, 28, 28) random images */
+    float *pool_y;    /* (POOL, batch) random labels */
 } bench;
+
+/* Training cycles through POOL random batches, as torch_lenet.py does: on
+ * one fixed batch the loss collapses to ~0 within a few hundred steps and
+ * the gradients turn denormal, which times something no real run does. */
+#define POOL 32
 
 typedef struct measure {
     long iters;
@@ -171,15 +178,23 @@ static char *with_batch(const char *text, int batch)
     return out;
 }
 
-static void fill_random(dlt_net *net, uint64_t seed)
+static void fill_random(float *x, size_t nx, float *y, size_t ny, uint64_t seed)
 {
-    dlt_layer *d = dlt_net_data_layer(net);
     dlt_rng rng;
     dlt_rng_seed(&rng, seed);
-    for (size_t i = 0; i < d->top[0]->count; i++)
-        d->top[0]->data[i] = (float)dlt_rng_uniform(&rng);
-    for (size_t i = 0; i < d->top[1]->count; i++)
-        d->top[1]->data[i] = (float)dlt_rng_below(&rng, 10);
+    for (size_t i = 0; i < nx; i++)
+        x[i] = (float)dlt_rng_uniform(&rng);
+    for (size_t i = 0; i < ny; i++)
+        y[i] = (float)dlt_rng_below(&rng, 10);
+}
+
+/* Copy random batch I of the pool into the TRAIN net's data tops. */
+static void load_batch(bench *b, long i)
+{
+    dlt_layer *d = dlt_net_data_layer(b->train);
+    size_t nx = d->top[0]->count, ny = d->top[1]->count;
+    memcpy(d->top[0]->data, b->pool_x + (size_t)(i % POOL) * nx, nx * sizeof(float));
+    memcpy(d->top[1]->data, b->pool_y + (size_t)(i % POOL) * ny, ny * sizeof(float));
 }
 
 static int bench_open(bench *b, const bench_options *o)
@@ -198,8 +213,13 @@ static int bench_open(bench *b, const bench_options *o)
     DLT_TRY(dlt_net_share_params(b->test, b->train));
     if (!dlt_net_data_layer(b->train) || !dlt_net_data_layer(b->test))
         DLT_FAIL(DLT_ERR_FORMAT, "%s: the TRAIN and TEST nets need a data layer", o->net_path);
-    fill_random(b->train, 2);
-    fill_random(b->test, 3);
+    dlt_layer *dt = dlt_net_data_layer(b->train), *dv = dlt_net_data_layer(b->test);
+    size_t nx = dt->top[0]->count, ny = dt->top[1]->count;
+    b->pool_x = dlt_malloc(POOL * nx * sizeof(float));
+    b->pool_y = dlt_malloc(POOL * ny * sizeof(float));
+    fill_random(b->pool_x, POOL * nx, b->pool_y, POOL * ny, 2);
+    load_batch(b, 0);
+    fill_random(dv->top[0]->data, dv->top[0]->count, dv->top[1]->data, dv->top[1]->count, 3);
     b->history = dlt_calloc(dlt_net_param_count(b->train), sizeof(float));
     return 0;
 }
@@ -211,10 +231,13 @@ static void bench_close(bench *b)
     dlt_pt_free(b->solver_tree);
     dlt_pt_free(b->net_tree);
     free(b->history);
+    free(b->pool_x);
+    free(b->pool_y);
 }
 
 static void train_step(bench *b)
 {
+    load_batch(b, b->iter);
     dlt_net_zero_grads(b->train);
     b->loss = dlt_net_forward(b->train);
     dlt_net_backward(b->train);
@@ -301,10 +324,10 @@ static void print_results(const bench_options *o, const bench *b, measure tr, me
     if (o->json) {
         printf("{\"batch\": %d, \"threads\": %d, \"train_img_s\": %.2f, \"train_iters\": %ld, "
                "\"train_s\": %.4f, \"infer_img_s\": %.2f, \"infer_iters\": %ld, "
-               "\"infer_s\": %.4f, \"final_loss\": %.5f, \"openblas_config\": \"%s\", "
-               "\"openblas_core\": \"%s\"}\n",
+               "\"infer_s\": %.4f, \"final_loss\": %.5f, \"base_lr\": %g, \"momentum\": %g, "
+               "\"weight_decay\": %g, \"openblas_config\": \"%s\", \"openblas_core\": \"%s\"}\n",
                o->batch, o->threads, tr_ips, tr.iters, tr.seconds, in_ips, in.iters, in.seconds,
-               b->loss, config, core);
+               b->loss, b->cfg.base_lr, b->cfg.momentum, b->cfg.weight_decay, config, core);
         return;
     }
     printf("# OpenBLAS %s (core %s), threads %d, batch %d\n", config, core, o->threads, o->batch);

@@ -49,6 +49,9 @@ def parse_args(argv):
                     help="OK needs train dltrain/pytorch >= this (default 1.0)")
     ap.add_argument("--min-infer-ratio", type=float, default=None,
                     help="OK also needs infer dltrain/pytorch >= this (default: not checked)")
+    ap.add_argument("--max-other-cpu", type=float, default=0.10,
+                    help="FAILED when other processes used more than this share of the "
+                         "CPU during the runs (default 0.10)")
     ap.add_argument("--json", help="also write all runs and the summary to this file")
     return ap.parse_args(argv)
 
@@ -83,8 +86,11 @@ def run_dltrain(a):
     return run_json(cmd, child_env(a))
 
 
-def run_torch(a):
-    cmd = [sys.executable, os.path.join(HERE, "torch_lenet.py")] + common_args(a)
+def run_torch(a, dlt):
+    """Same SGD settings as the dltrain run (its solver file's)."""
+    cmd = [sys.executable, os.path.join(HERE, "torch_lenet.py")] + common_args(a) + [
+        "--lr", repr(dlt["base_lr"]), "--momentum", repr(dlt["momentum"]),
+        "--weight-decay", repr(dlt["weight_decay"])]
     return run_json(cmd, child_env(a))
 
 
@@ -104,6 +110,8 @@ def print_environment(a, dlt, load):
     print("# cpu: %s, %d online cores" % (cpu_model(), os.cpu_count() or 0))
     print("# threads: %d per side, batch %d, %d repeats per side (%s), >= %.1f s or %d iters"
           % (a.threads, a.batch, a.repeats, a.stat, a.min_time, a.iters))
+    print("# sgd: base_lr %g (biases 2x), momentum %g, weight_decay %g on both sides"
+          % (dlt["base_lr"], dlt["momentum"], dlt["weight_decay"]))
     print("# dltrain: %s, OpenBLAS: %s (core %s)"
           % (a.bin, dlt.get("openblas_config", "?"), dlt.get("openblas_core", "?")))
     print("# pytorch: %s (%s), mkldnn %s" % (torch_lenet.torch.__version__, sys.executable,
@@ -130,11 +138,12 @@ def children_seconds():
     return r.ru_utime + r.ru_stime
 
 
-def print_foreign_load(busy, own, wall):
+def foreign_load(busy, own, wall):
     """Share of the cores other processes used while the benchmark ran."""
     other = max(0.0, busy - own) / (wall * (os.cpu_count() or 1))
     print("# other processes used %.0f%% of the CPU during the runs%s"
           % (100 * other, "  (WARNING: machine busy, figures unreliable)" if other > 0.05 else ""))
+    return other
 
 
 def summarize(runs, key, stat):
@@ -158,8 +167,11 @@ def print_table(a, dlt_runs, torch_runs):
     return ratios
 
 
-def verdict(a, ratios):
+def verdict(a, ratios, other):
     ok = ratios["train"] >= a.min_ratio
+    if other > a.max_other_cpu:
+        print("# other processes used more than --max-other-cpu %.2f of the CPU" % a.max_other_cpu)
+        ok = False
     msg = "train ratio %.3f vs --min-ratio %.3f" % (ratios["train"], a.min_ratio)
     if a.min_infer_ratio is not None:
         ok = ok and ratios["infer"] >= a.min_infer_ratio
@@ -179,15 +191,16 @@ def main(argv=None):
     dlt_runs, torch_runs = [], []
     for _ in range(a.repeats):
         dlt_runs.append(run_dltrain(a))
-        torch_runs.append(run_torch(a))
+        torch_runs.append(run_torch(a, dlt_runs[-1]))
     busy, own = cpu_busy_seconds() - busy0, children_seconds() - own0
     print_environment(a, dlt_runs[0], load)
-    print_foreign_load(busy, own, time.monotonic() - t0)
+    other = foreign_load(busy, own, time.monotonic() - t0)
     ratios = print_table(a, dlt_runs, torch_runs)
     if a.json:
         with open(a.json, "w") as f:
-            json.dump({"dltrain": dlt_runs, "pytorch": torch_runs, "ratios": ratios}, f, indent=1)
-    return 0 if verdict(a, ratios) else 1
+            json.dump({"dltrain": dlt_runs, "pytorch": torch_runs, "ratios": ratios,
+                       "other_cpu": other}, f, indent=1)
+    return 0 if verdict(a, ratios, other) else 1
 
 
 if __name__ == "__main__":

@@ -52,19 +52,24 @@ def run_timed(step, warmup, iters, min_time):
             return n, elapsed
 
 
-def run_benchmark(batch=64, threads=2, warmup=10, iters=0, min_time=3.0, seed=1):
+def run_benchmark(batch=64, threads=2, warmup=10, iters=0, min_time=3.0, seed=1,
+                  lr=0.01, momentum=0.9, weight_decay=5e-4):
     torch.set_num_threads(threads)
     torch.manual_seed(seed)
     model = lenet()
-    opt = sgd(model)
+    opt = sgd(model, lr, momentum, weight_decay)
     loss_fn = nn.CrossEntropyLoss()
-    x = torch.rand(batch, 1, 28, 28)
-    y = torch.randint(0, 10, (batch,))
-    last = {}
+    # Cycle through 32 random batches as bench_lenet.c does (one fixed batch
+    # is memorized within a few hundred steps and its gradients go denormal).
+    pool = [(torch.rand(batch, 1, 28, 28), torch.randint(0, 10, (batch,))) for _ in range(32)]
+    x, y = pool[0]
+    last = {"step": 0}
 
     def train_step():
+        bx, by = pool[last["step"] % len(pool)]
+        last["step"] += 1
         opt.zero_grad()
-        loss = loss_fn(model(x), y)
+        loss = loss_fn(model(bx), by)
         loss.backward()
         opt.step()
         last["loss"] = loss.item()
@@ -82,7 +87,7 @@ def run_benchmark(batch=64, threads=2, warmup=10, iters=0, min_time=3.0, seed=1)
         "train_img_s": tn * batch / ts, "train_iters": tn, "train_s": ts,
         "infer_img_s": inn * batch / ins, "infer_iters": inn, "infer_s": ins,
         "final_loss": last["loss"], "torch": torch.__version__,
-        "mkldnn": torch.backends.mkldnn.is_available(),
+        "mkldnn": torch.backends.mkldnn.is_available(), "base_lr": lr,
     }
 
 
@@ -93,9 +98,13 @@ def main(argv=None):
     ap.add_argument("--warmup", type=int, default=10)
     ap.add_argument("--iters", type=int, default=0)
     ap.add_argument("--min-time", type=float, default=3.0)
+    ap.add_argument("--lr", type=float, default=0.01, help="base_lr (runner: dltrain's)")
+    ap.add_argument("--momentum", type=float, default=0.9)
+    ap.add_argument("--weight-decay", type=float, default=5e-4)
     ap.add_argument("--json", action="store_true")
     a = ap.parse_args(argv)
-    r = run_benchmark(a.batch, a.threads, a.warmup, a.iters, a.min_time)
+    r = run_benchmark(a.batch, a.threads, a.warmup, a.iters, a.min_time, 1, a.lr,
+                      a.momentum, a.weight_decay)
     if a.json:
         print(json.dumps(r))
     else:

@@ -31,7 +31,7 @@ typedef struct conv_state {
     float *col;        /* (C*kh*kw, chunk*Ho*Wo) patch matrix, then its gradient */
     float *tmp;        /* (K, chunk*Ho*Wo) output or output grad, channel-major */
     int col_valid;     /* col holds the patches of the whole batch (chunk == n) */
-    float *dw_one;     /* (K, C/group*kh*kw) one sample's weight gradient */
+    float *dw_one;     /* (K, C/group*kh*kw) one chunk's weight gradient */
     double *dw_acc;    /* (K, C/group*kh*kw) the batch's weight gradient */
     double *db_acc;    /* (K) the batch's bias gradient */
 } conv_state;
@@ -104,9 +104,14 @@ static int conv_setup(dlt_layer *l, const dlt_pnode *msg, const dlt_layer_contex
     size_t rows = (size_t)cfg.g.c * cfg.g.kh * cfg.g.kw;
     size_t P = (size_t)cfg.g.ho * cfg.g.wo;
     size_t fit = CONV_WORKSPACE_MAX / (rows * P > 0 ? rows * P : 1);
-    s->chunk = fit < 1 ? 1 : fit > (size_t)x->n ? x->n : (int)fit;
-    if (s->chunk < 1)
-        s->chunk = 1;
+    /* A power of two that divides the batch: then chunks of a rank's batch
+     * are chunks of the global batch too, and the parameter gradients
+     * (summed per chunk, then in double) do not depend on the rank count. */
+    s->chunk = 1;
+    while ((size_t)s->chunk * 2 <= fit && x->n % (s->chunk * 2) == 0)
+        s->chunk *= 2;
+    if (s->chunk < 4 && fit >= 4) /* odd batch sizes: speed over alignment */
+        s->chunk = fit > (size_t)x->n ? x->n : (int)fit;
     s->col = dlt_malloc(rows * P * s->chunk * sizeof(float));
     s->tmp = dlt_malloc((size_t)cfg.num_output * P * s->chunk * sizeof(float));
     size_t wcount = (size_t)cfg.num_output * (rows / cfg.group);
@@ -173,10 +178,10 @@ static void conv_forward(dlt_layer *l)
     s->col_valid = s->chunk >= N;
 }
 
-/* Parameter gradients are summed per sample in float and across samples in
- * double. That makes them independent of how the batch is chunked, and so
- * of how it is split over ranks: P ranks with batch B reproduce one rank
- * with batch P*B to float rounding (tests/test_mpi_equiv.sh). */
+/* Parameter gradients are summed per chunk in float and across chunks in
+ * double. Chunks align with rank boundaries (see setup), so P ranks with
+ * batch B reproduce one rank with batch P*B to float rounding
+ * (tests/test_mpi_equiv.sh). */
 static void conv_backward(dlt_layer *l)
 {
     conv_state *s = l->state;
@@ -217,15 +222,12 @@ static void conv_backward(dlt_layer *l)
         }
         if (!s->col_valid)
             unfold(s, l->bottom[0]->data, n0, nb);
-        for (int i = 0; i < nb; i++) {
-            for (int gi = 0; gi < G; gi++)
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Kg, Rg, (int)P, 1.0f,
-                            dyt + (size_t)gi * Kg * ld + (size_t)i * P, (int)ld,
-                            s->col + (size_t)gi * Rg * ld + (size_t)i * P, (int)ld, 0.0f,
-                            s->dw_one + (size_t)gi * Kg * Rg, Rg);
-            for (size_t j = 0; j < wcount; j++)
-                s->dw_acc[j] += s->dw_one[j];
-        }
+        for (int gi = 0; gi < G; gi++)
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Kg, Rg, (int)ld, 1.0f,
+                        dyt + (size_t)gi * Kg * ld, (int)ld, s->col + (size_t)gi * Rg * ld,
+                        (int)ld, 0.0f, s->dw_one + (size_t)gi * Kg * Rg, Rg);
+        for (size_t j = 0; j < wcount; j++)
+            s->dw_acc[j] += s->dw_one[j];
         s->col_valid = 0;
         if (!dx)
             continue;
