@@ -190,7 +190,13 @@ static void grad_test(tcase *t, unsigned check, double eps, const char *what)
                 "max rel err %.2g)", what, b, n, e);
         free(an), free(nu);
     }
-    for (int p = 0; p < l->nparam; p++) {
+    for (int p = 0; p < l->nparam && l->params_not_trained; p++) {
+        int same = 1; /* statistics, not trained: backward leaves their diffs alone */
+        for (size_t i = 0; i < l->param[p].count; i++)
+            same &= l->param[p].diff[i] == 0.5f;
+        TEST_OK(same, "%s: backward leaves the untrained param[%d] diff alone", what, p);
+    }
+    for (int p = 0; p < l->nparam && !l->params_not_trained; p++) {
         dlt_tensor *pt = &l->param[p];
         size_t n = pt->count;
         double *an = dlt_malloc(n * sizeof(double)), *nu = dlt_malloc(n * sizeof(double));
@@ -213,6 +219,7 @@ static void grad_test(tcase *t, unsigned check, double eps, const char *what)
 
 typedef struct conv_ref {
     int K, G, kh, kw, sh, sw, ph, pw, bias;
+    int dh, dw; /* dilation; 0 = 1 */
 } conv_ref;
 
 static void ref_conv(const dlt_tensor *x, const float *w, const float *b, const conv_ref *c,
@@ -228,7 +235,8 @@ static void ref_conv(const dlt_tensor *x, const float *w, const float *b, const 
                     for (int ci = 0; ci < Cg; ci++)
                         for (int i = 0; i < c->kh; i++)
                             for (int j = 0; j < c->kw; j++) {
-                                int ih = oh * c->sh - c->ph + i, iw = ow * c->sw - c->pw + j;
+                                int ih = oh * c->sh - c->ph + i * (c->dh ? c->dh : 1),
+                                    iw = ow * c->sw - c->pw + j * (c->dw ? c->dw : 1);
                                 if (ih < 0 || ih >= x->h || iw < 0 || iw >= x->w)
                                     continue;
                                 acc += (double)w[((k * Cg + ci) * c->kh + i) * c->kw + j] *
@@ -254,7 +262,8 @@ static void ref_conv_backward(const dlt_tensor *x, const float *w, const float *
                     for (int ci = 0; ci < Cg; ci++)
                         for (int i = 0; i < c->kh; i++)
                             for (int j = 0; j < c->kw; j++) {
-                                int ih = oh * c->sh - c->ph + i, iw = ow * c->sw - c->pw + j;
+                                int ih = oh * c->sh - c->ph + i * (c->dh ? c->dh : 1),
+                                    iw = ow * c->sw - c->pw + j * (c->dw ? c->dw : 1);
                                 if (ih < 0 || ih >= x->h || iw < 0 || iw >= x->w)
                                     continue;
                                 size_t wi = ((size_t)(k * Cg + ci) * c->kh + i) * c->kw + j;
@@ -355,13 +364,16 @@ static void test_conv(void)
                    "bias_term: false }", 3, 3);
     test_conv_chunked();
 
-    tcase t;
-    memset(&t, 0, sizeof t);
-    dlt_tensor_reshape(&t.bot[0], 1, 3, 5, 5);
-    int st = make(&t, "Convolution", "convolution_param { num_output: 4 kernel_size: 3 "
-                  "dilation: 2 }", 1, 1, 0, NULL);
-    TEST_OK(st == DLT_ERR_PARSE, "conv: dilation 2 is rejected (status %d)", st);
-    destroy(&t);
+    conv_ref c6 = {.K = 3, .G = 1, .kh = 3, .kw = 3, .sh = 1, .sw = 1, .ph = 2, .pw = 2, .bias = 1,
+                   .dh = 2, .dw = 2};
+    test_conv_case("dilation 2 pad 2", 2, 2, 7, 6, &c6,
+                   "convolution_param { num_output: 3 kernel_size: 3 pad: 2 dilation: 2 }", 7, 6);
+    conv_ref c7 = {.K = 4, .G = 2, .kh = 2, .kw = 3, .sh = 2, .sw = 1, .ph = 0, .pw = 1, .bias = 0,
+                   .dh = 3, .dw = 2};
+    test_conv_case("dilation 3x2, group 2, stride 2x1, 2x3 kernel, no bias", 2, 2, 8, 7, &c7,
+                   "convolution_param { num_output: 4 kernel_h: 2 kernel_w: 3 stride_h: 2 "
+                   "stride_w: 1 pad_h: 0 pad_w: 1 dilation: 3 dilation: 2 group: 2 "
+                   "bias_term: false }", 3, 5);
 }
 
 /* ---- Pooling ---- */
@@ -665,14 +677,18 @@ static void test_data(void)
 static void test_registry(void)
 {
     static const char *const types[] = {"Data", "HDF5Data", "Convolution", "Pooling",
-                                        "InnerProduct", "ReLU", "SoftmaxWithLoss", "Accuracy"};
+                                        "InnerProduct", "ReLU", "SoftmaxWithLoss", "Accuracy",
+                                        "Sigmoid", "TanH", "Dropout", "Softmax", "Concat",
+                                        "Eltwise", "Flatten", "LRN", "BatchNorm", "Scale"};
+    const int ntypes = (int)(sizeof types / sizeof types[0]);
     int found = 0;
-    for (int i = 0; i < 8; i++) {
+    for (int i = 0; i < ntypes; i++) {
         const dlt_layer_ops *o = dlt_layer_find(types[i]);
         found += o && strcmp(o->type, types[i]) == 0 && strstr(dlt_layer_type_list(), types[i]);
     }
-    TEST_OK(found == 8 && !dlt_layer_find("LRN") && !dlt_layer_find("relu"),
-            "registry: 8 types found by exact name, in the type list (%s)", dlt_layer_type_list());
+    TEST_OK(found == ntypes && !dlt_layer_find("relu") && !dlt_layer_find("Deconvolution"),
+            "registry: %d types found by exact name, in the type list (%s)", ntypes,
+            dlt_layer_type_list());
 }
 
 /* ---- Fillers ---- */
@@ -765,6 +781,481 @@ static void test_fillers(void)
     dlt_tensor_release(&w);
 }
 
+/* ---- Layers of the full set: each forward against a direct loop in
+ * double (REF fills ref[] from the bottoms), then finite differences. ---- */
+
+typedef void (*ref_fn)(tcase *t, double *ref, const void *arg);
+
+/* Build TYPE over NB bottoms of shape SHAPES[b] (values in [-1, 1], or
+ * distinct values when DISTINCT), check the top shape EXPECT and the
+ * forward against REF (tolerance TOL), then the gradients of the bottoms
+ * in CHECK and of every parameter. */
+static void layer_case(const char *what, const char *type, const char *text, int nb,
+                       const int (*shapes)[4], int distinct, int inplace, const int expect[4],
+                       ref_fn ref, const void *arg, double tol, unsigned check,
+                       const dlt_layer_context *ctx)
+{
+    tcase t;
+    memset(&t, 0, sizeof t);
+    for (int b = 0; b < nb; b++) {
+        dlt_tensor_reshape(&t.bot[b], shapes[b][0], shapes[b][1], shapes[b][2], shapes[b][3]);
+        if (distinct) { /* offset per bottom: no ties across bottoms either */
+            fill_distinct(t.bot[b].data, t.bot[b].count);
+            for (size_t i = 0; i < t.bot[b].count; i++)
+                t.bot[b].data[i] += 0.05f / 3 * b;
+        }
+        else
+            fill_uniform(t.bot[b].data, t.bot[b].count, -1, 1);
+    }
+    int st = make(&t, type, text, nb, 1, inplace, ctx);
+    const dlt_tensor *y = t.l.top[0];
+    int shape_ok = st == 0 && y->n == expect[0] && y->c == expect[1] && y->h == expect[2] &&
+                   y->w == expect[3];
+    double e = INFINITY;
+    if (shape_ok) {
+        size_t n0 = t.bot[0].count;
+        float *x0 = dlt_malloc(n0 * sizeof(float));
+        memcpy(x0, t.bot[0].data, n0 * sizeof(float));
+        double *r = dlt_malloc(y->count * sizeof(double) + 1);
+        ref(&t, r, arg);
+        t.l.ops->forward(&t.l);
+        e = max_rel_err_f(y->data, r, y->count);
+        memcpy(t.bot[0].data, x0, n0 * sizeof(float)); /* in place overwrote it */
+        free(r), free(x0);
+    }
+    TEST_OK(shape_ok && e <= tol, "%s: setup (status %d, top %dx%dx%dx%d) and forward match the "
+            "direct loop (max rel err %.2g)", what, st, y->n, y->c, y->h, y->w, e);
+    if (shape_ok)
+        grad_test(&t, check, 1e-2, what);
+    destroy(&t);
+}
+
+static void ref_sigmoid(tcase *t, double *r, const void *arg)
+{
+    (void)arg;
+    for (size_t i = 0; i < t->bot[0].count; i++)
+        r[i] = 1.0 / (1.0 + exp(-(double)t->bot[0].data[i]));
+}
+
+static void ref_tanh(tcase *t, double *r, const void *arg)
+{
+    (void)arg;
+    for (size_t i = 0; i < t->bot[0].count; i++)
+        r[i] = tanh((double)t->bot[0].data[i]);
+}
+
+/* Softmax over axis *(int *)arg of an NCHW blob. */
+static void ref_softmax(tcase *t, double *r, const void *arg)
+{
+    const dlt_tensor *x = &t->bot[0];
+    int axis = *(const int *)arg, d[4] = {x->n, x->c, x->h, x->w};
+    size_t stride = 1;
+    for (int k = axis + 1; k < 4; k++)
+        stride *= (size_t)d[k];
+    for (size_t i = 0; i < x->count; i++) {
+        size_t pos = i / stride % (size_t)d[axis], base = i - pos * stride;
+        double m = -INFINITY, sum = 0;
+        for (int c = 0; c < d[axis]; c++)
+            m = fmax(m, x->data[base + c * stride]);
+        for (int c = 0; c < d[axis]; c++)
+            sum += exp(x->data[base + c * stride] - m);
+        r[i] = exp(x->data[i] - m) / sum;
+    }
+}
+
+static void test_activations(void)
+{
+    const int s[1][4] = {{2, 3, 4, 5}}, e[4] = {2, 3, 4, 5};
+    layer_case("sigmoid", "Sigmoid", "", 1, s, 0, 0, e, ref_sigmoid, NULL, 1e-6, 1, NULL);
+    layer_case("sigmoid in place", "Sigmoid", "", 1, s, 0, 1, e, ref_sigmoid, NULL, 1e-6, 1, NULL);
+    layer_case("tanh", "TanH", "", 1, s, 0, 0, e, ref_tanh, NULL, 1e-6, 1, NULL);
+    layer_case("tanh in place", "TanH", "", 1, s, 0, 1, e, ref_tanh, NULL, 1e-6, 1, NULL);
+    int a1 = 1, a3 = 3;
+    layer_case("softmax axis 1", "Softmax", "", 1, s, 0, 0, e, ref_softmax, &a1, 1e-6, 1, NULL);
+    layer_case("softmax axis -1 (w)", "Softmax", "softmax_param { axis: -1 }", 1, s, 0, 0, e,
+               ref_softmax, &a3, 1e-6, 1, NULL);
+}
+
+/* Concat: output index -> (bottom, index) by walking the axis. */
+static void ref_concat(tcase *t, double *r, const void *arg)
+{
+    int axis = *(const int *)arg;
+    const dlt_tensor *y = t->l.top[0];
+    int d[4] = {y->n, y->c, y->h, y->w};
+    for (int n = 0; n < d[0]; n++)
+        for (int c = 0; c < d[1]; c++)
+            for (int h = 0; h < d[2]; h++)
+                for (int w = 0; w < d[3]; w++) {
+                    int idx[4] = {n, c, h, w}, b = 0;
+                    while (idx[axis] >= (axis == 0 ? t->bot[b].n : axis == 1 ? t->bot[b].c
+                                         : axis == 2 ? t->bot[b].h : t->bot[b].w)) {
+                        idx[axis] -= axis == 0 ? t->bot[b].n : axis == 1 ? t->bot[b].c
+                                     : axis == 2 ? t->bot[b].h : t->bot[b].w;
+                        b++;
+                    }
+                    const dlt_tensor *x = &t->bot[b];
+                    r[((n * d[1] + c) * d[2] + h) * d[3] + w] =
+                        x->data[((idx[0] * x->c + idx[1]) * x->h + idx[2]) * x->w + idx[3]];
+                }
+}
+
+static void test_concat(void)
+{
+    const int s1[3][4] = {{2, 3, 4, 5}, {2, 1, 4, 5}, {2, 2, 4, 5}}, e1[4] = {2, 6, 4, 5};
+    int a1 = 1, a0 = 0, a2 = 2;
+    layer_case("concat channels (3 bottoms)", "Concat", "", 3, s1, 0, 0, e1, ref_concat, &a1,
+               0, 7, NULL);
+    const int s0[2][4] = {{2, 3, 2, 2}, {1, 3, 2, 2}}, e0[4] = {3, 3, 2, 2};
+    layer_case("concat axis 0", "Concat", "concat_param { axis: 0 }", 2, s0, 0, 0, e0,
+               ref_concat, &a0, 0, 3, NULL);
+    const int s2[2][4] = {{2, 3, 2, 2}, {2, 3, 3, 2}}, e2[4] = {2, 3, 5, 2};
+    layer_case("concat axis 2 (concat_dim), only bottom 1 propagates", "Concat",
+               "concat_param { concat_dim: 2 }", 2, s2, 0, 0, e2, ref_concat, &a2, 0, 2, NULL);
+}
+
+typedef struct elt_arg {
+    int op; /* 0 prod, 1 sum, 2 max */
+    double coeff[3];
+} elt_arg;
+
+static void ref_eltwise(tcase *t, double *r, const void *arg)
+{
+    const elt_arg *a = arg;
+    for (size_t i = 0; i < t->bot[0].count; i++) {
+        double v = a->op == 1 ? a->coeff[0] * t->bot[0].data[i] : t->bot[0].data[i];
+        for (int b = 1; b < t->nb; b++) {
+            double x = t->bot[b].data[i];
+            v = a->op == 0 ? v * x : a->op == 1 ? v + a->coeff[b] * x : fmax(v, x);
+        }
+        r[i] = v;
+    }
+}
+
+static void test_eltwise(void)
+{
+    const int s[3][4] = {{2, 3, 3, 2}, {2, 3, 3, 2}, {2, 3, 3, 2}}, e[4] = {2, 3, 3, 2};
+    elt_arg sum = {1, {1, 1, 1}}, sumc = {1, {0.5, -2, 3}}, prod = {0, {0}}, max = {2, {0}};
+    layer_case("eltwise SUM (default)", "Eltwise", "", 2, s, 0, 0, e, ref_eltwise, &sum, 1e-6, 3,
+               NULL);
+    layer_case("eltwise SUM coeff 0.5 -2 3", "Eltwise",
+               "eltwise_param { operation: SUM coeff: 0.5 coeff: -2 coeff: 3 }", 3, s, 0, 0, e,
+               ref_eltwise, &sumc, 1e-6, 7, NULL);
+    layer_case("eltwise SUM in place on bottom 0", "Eltwise", "", 2, s, 0, 1, e, ref_eltwise,
+               &sum, 1e-6, 3, NULL);
+    layer_case("eltwise PROD (3 bottoms)", "Eltwise", "eltwise_param { operation: PROD }", 3, s,
+               0, 0, e, ref_eltwise, &prod, 1e-6, 7, NULL);
+    /* Distinct values: every max is unique and stays so under the +-1e-2 step. */
+    layer_case("eltwise MAX", "Eltwise", "eltwise_param { operation: MAX }", 3, s, 1, 0, e,
+               ref_eltwise, &max, 0, 7, NULL);
+}
+
+typedef struct lrn_arg {
+    int within, size;
+    double alpha, beta, k;
+} lrn_arg;
+
+static void ref_lrn(tcase *t, double *r, const void *arg)
+{
+    const lrn_arg *a = arg;
+    const dlt_tensor *x = &t->bot[0];
+    int pre = (a->size - 1) / 2;
+    for (int n = 0; n < x->n; n++)
+        for (int c = 0; c < x->c; c++)
+            for (int h = 0; h < x->h; h++)
+                for (int w = 0; w < x->w; w++) {
+                    size_t i = (((size_t)n * x->c + c) * x->h + h) * x->w + w;
+                    double acc = 0, scale;
+                    if (!a->within) {
+                        for (int j = c - pre; j <= c + pre; j++)
+                            if (j >= 0 && j < x->c) {
+                                double v = x->data[(((size_t)n * x->c + j) * x->h + h) * x->w + w];
+                                acc += v * v;
+                            }
+                        scale = a->k + a->alpha / a->size * acc;
+                    } else {
+                        /* Caffe's AVE pooling: divisor = window clipped to the padded input. */
+                        int h0 = h - pre, w0 = w - pre;
+                        int h1 = fmin(h0 + a->size, x->h + pre), w1 = fmin(w0 + a->size, x->w + pre);
+                        double div = (double)(h1 - h0) * (w1 - w0);
+                        for (int hh = h0; hh < h1; hh++)
+                            for (int ww = w0; ww < w1; ww++)
+                                if (hh >= 0 && hh < x->h && ww >= 0 && ww < x->w) {
+                                    double v = x->data[(((size_t)n * x->c + c) * x->h + hh) * x->w + ww];
+                                    acc += v * v;
+                                }
+                        scale = 1 + a->alpha * acc / div;
+                    }
+                    r[i] = x->data[i] * pow(scale, -a->beta);
+                }
+}
+
+static void test_lrn(void)
+{
+    const int s[1][4] = {{2, 7, 3, 4}}, e[4] = {2, 7, 3, 4};
+    lrn_arg d = {0, 5, 1, 0.75, 1};
+    layer_case("lrn ACROSS_CHANNELS defaults", "LRN", "", 1, s, 0, 0, e, ref_lrn, &d, 1e-5, 1, NULL);
+    lrn_arg ax = {0, 3, 2.0, 0.6, 2.5};
+    layer_case("lrn ACROSS size 3 alpha 2 beta 0.6 k 2.5", "LRN",
+               "lrn_param { local_size: 3 alpha: 2 beta: 0.6 k: 2.5 norm_region: ACROSS_CHANNELS }",
+               1, s, 0, 0, e, ref_lrn, &ax, 1e-5, 1, NULL);
+    lrn_arg wi = {1, 3, 1.5, 0.75, 1};
+    const int sw[1][4] = {{2, 2, 5, 6}}, ew[4] = {2, 2, 5, 6};
+    layer_case("lrn WITHIN_CHANNEL size 3 alpha 1.5", "LRN",
+               "lrn_param { local_size: 3 alpha: 1.5 norm_region: WITHIN_CHANNEL }", 1, sw, 0, 0,
+               ew, ref_lrn, &wi, 1e-5, 1, NULL);
+    lrn_arg wi5 = {1, 5, 0.5, 1.2, 1};
+    layer_case("lrn WITHIN_CHANNEL size 5 beta 1.2 (k ignored, as Caffe)", "LRN",
+               "lrn_param { local_size: 5 alpha: 0.5 beta: 1.2 k: 7 norm_region: WITHIN_CHANNEL }",
+               1, sw, 0, 0, ew, ref_lrn, &wi5, 1e-5, 1, NULL);
+}
+
+/* BatchNorm, batch statistics: per channel (x - mean) / sqrt(var + eps). */
+static void ref_bn(tcase *t, double *r, const void *arg)
+{
+    const dlt_tensor *x = &t->bot[0];
+    const double eps = *(const double *)arg;
+    size_t P = (size_t)x->h * x->w;
+    for (int c = 0; c < x->c; c++) {
+        double m = 0, v = 0, cnt = (double)x->n * P;
+        for (int n = 0; n < x->n; n++)
+            for (size_t p = 0; p < P; p++)
+                m += x->data[((size_t)n * x->c + c) * P + p];
+        m /= cnt;
+        for (int n = 0; n < x->n; n++)
+            for (size_t p = 0; p < P; p++) {
+                double d = x->data[((size_t)n * x->c + c) * P + p] - m;
+                v += d * d;
+            }
+        v /= cnt;
+        for (int n = 0; n < x->n; n++)
+            for (size_t p = 0; p < P; p++) {
+                size_t i = ((size_t)n * x->c + c) * P + p;
+                r[i] = (x->data[i] - m) / sqrt(v + eps);
+            }
+    }
+}
+
+/* BatchNorm with global statistics: blobs / factor. */
+static void ref_bn_global(tcase *t, double *r, const void *arg)
+{
+    const dlt_tensor *x = &t->bot[0];
+    const dlt_layer *l = &t->l;
+    size_t P = (size_t)x->h * x->w;
+    double f = 1.0 / l->param[2].data[0];
+    (void)arg;
+    for (size_t i = 0; i < x->count; i++) {
+        int c = (int)(i / P % (size_t)x->c);
+        r[i] = (x->data[i] - l->param[0].data[c] * f) / sqrt(l->param[1].data[c] * f + 1e-5);
+    }
+}
+
+static void test_batchnorm(void)
+{
+    const int s[1][4] = {{3, 2, 2, 3}}, e[4] = {3, 2, 2, 3};
+    double eps = 1e-5, eps2 = 0.1;
+    layer_case("batchnorm train", "BatchNorm", "", 1, s, 0, 0, e, ref_bn, &eps, 1e-5, 1, NULL);
+    layer_case("batchnorm train in place, eps 0.1", "BatchNorm", "batch_norm_param { eps: 0.1 }",
+               1, s, 0, 1, e, ref_bn, &eps2, 1e-5, 1, NULL);
+
+    /* Global statistics (TEST default): make the blobs positive first. */
+    tcase t;
+    memset(&t, 0, sizeof t);
+    dlt_tensor_reshape(&t.bot[0], 3, 2, 2, 3);
+    fill_uniform(t.bot[0].data, t.bot[0].count, -1, 1);
+    const dlt_layer_context test_ctx = {DLT_PHASE_TEST, 1, 28, 28};
+    int st = make(&t, "BatchNorm", "", 1, 1, 0, &test_ctx);
+    double err = INFINITY;
+    if (st == 0) {
+        dlt_layer *l = &t.l;
+        l->param[0].data[0] = 0.6f, l->param[0].data[1] = -0.4f;
+        l->param[1].data[0] = 1.0f, l->param[1].data[1] = 0.3f;
+        l->param[2].data[0] = 2.0f;
+        double *r = dlt_malloc(t.bot[0].count * sizeof(double));
+        ref_bn_global(&t, r, NULL);
+        l->ops->forward(l);
+        err = max_rel_err_f(t.top[0].data, r, t.top[0].count);
+        free(r);
+    }
+    TEST_OK(st == 0 && t.l.params_not_trained && t.l.nparam == 3 && err <= 1e-6,
+            "batchnorm TEST phase: global statistics blob/factor (max rel err %.2g); three "
+            "untrained blobs", err);
+    if (st == 0)
+        grad_test(&t, 1, 1e-2, "batchnorm global stats");
+    destroy(&t);
+
+    /* Running averages as Caffe: factor = maf f + 1, mean = maf mean + mu,
+     * var = maf var + m/(m-1) sigma^2. */
+    memset(&t, 0, sizeof t);
+    dlt_tensor_reshape(&t.bot[0], 2, 1, 1, 2);
+    t.bot[0].data[0] = 1, t.bot[0].data[1] = 2, t.bot[0].data[2] = 3, t.bot[0].data[3] = 6;
+    st = make(&t, "BatchNorm", "batch_norm_param { moving_average_fraction: 0.5 }", 1, 1, 0, NULL);
+    int ok = st == 0;
+    if (ok) {
+        dlt_layer *l = &t.l;
+        l->param[0].data[0] = 4, l->param[1].data[0] = 2, l->param[2].data[0] = 1;
+        l->ops->forward(l);
+        /* mu = 3, sigma^2 = (4 + 1 + 0 + 9) / 4 = 3.5, unbiased 14/3 */
+        ok = fabsf(l->param[2].data[0] - 1.5f) < 1e-6 && fabsf(l->param[0].data[0] - 5.0f) < 1e-6 &&
+             fabs(l->param[1].data[0] - (1.0 + 14.0 / 3)) < 1e-5;
+    }
+    TEST_OK(ok, "batchnorm running statistics follow Caffe's update (factor %g mean %g var %g)",
+            ok ? t.l.param[2].data[0] : 0., ok ? t.l.param[0].data[0] : 0.,
+            ok ? t.l.param[1].data[0] : 0.);
+    destroy(&t);
+}
+
+static void ref_scale(tcase *t, double *r, const void *arg)
+{
+    const dlt_tensor *x = &t->bot[0];
+    const dlt_layer *l = &t->l;
+    int bias = *(const int *)arg;
+    size_t P = (size_t)x->h * x->w;
+    for (size_t i = 0; i < x->count; i++) {
+        int c = (int)(i / P % (size_t)x->c);
+        r[i] = (double)x->data[i] * l->param[0].data[c] + (bias ? l->param[1].data[c] : 0);
+    }
+}
+
+static void test_scale(void)
+{
+    const int s[1][4] = {{3, 4, 2, 3}}, e[4] = {3, 4, 2, 3};
+    int b0 = 0, b1 = 1;
+    layer_case("scale", "Scale", "", 1, s, 0, 0, e, ref_scale, &b0, 1e-6, 1, NULL);
+    layer_case("scale bias_term in place", "Scale", "scale_param { bias_term: true }", 1, s, 0, 1,
+               e, ref_scale, &b1, 1e-6, 1, NULL);
+    /* Default fillers: scale 1, bias 0 (Caffe). */
+    tcase t;
+    memset(&t, 0, sizeof t);
+    dlt_tensor_reshape(&t.bot[0], 1, 2, 1, 1);
+    int st = make(&t, "Scale", "scale_param { bias_term: true }", 1, 1, 0, NULL);
+    TEST_OK(st == 0 && t.l.param_filler[0].type == DLT_FILLER_CONSTANT &&
+            t.l.param_filler[0].value == 1 && t.l.param_filler[1].value == 0,
+            "scale: default fillers constant 1 (scale) and 0 (bias)");
+    destroy(&t);
+}
+
+/* Flatten is a copy. */
+static void ref_copy(tcase *t, double *r, const void *arg)
+{
+    (void)arg;
+    for (size_t i = 0; i < t->bot[0].count; i++)
+        r[i] = t->bot[0].data[i];
+}
+
+typedef struct ip_arg {
+    int rows, dim, k, transpose;
+} ip_arg;
+
+static void ref_ip(tcase *t, double *r, const void *arg)
+{
+    const ip_arg *a = arg;
+    const float *w = t->l.param[0].data, *b = t->l.param[1].data, *x = t->bot[0].data;
+    for (int m = 0; m < a->rows; m++)
+        for (int k = 0; k < a->k; k++) {
+            double acc = b[k];
+            for (int d = 0; d < a->dim; d++)
+                acc += (double)x[m * a->dim + d] * (a->transpose ? w[d * a->k + k] : w[k * a->dim + d]);
+            r[m * a->k + k] = acc;
+        }
+}
+
+static void test_reshaping(void)
+{
+    const int s[1][4] = {{2, 3, 2, 2}}, e[4] = {2, 12, 1, 1};
+    layer_case("flatten", "Flatten", "", 1, s, 0, 0, e, ref_copy, NULL, 0, 1, NULL);
+    ip_arg a2 = {6, 4, 5, 0}, tr = {2, 12, 5, 1};
+    const int e2[4] = {2, 3, 5, 1}, et[4] = {2, 5, 1, 1};
+    layer_case("ip axis 2", "InnerProduct", "inner_product_param { num_output: 5 axis: 2 }", 1, s,
+               0, 0, e2, ref_ip, &a2, 1e-5, 1, NULL);
+    layer_case("ip transpose", "InnerProduct",
+               "inner_product_param { num_output: 5 transpose: true }", 1, s, 0, 0, et, ref_ip,
+               &tr, 1e-5, 1, NULL);
+}
+
+/* Dropout: kept values are x / (1 - p), the rest 0, the kept fraction is
+ * about 1 - p, the gradient uses the same mask; TEST is the identity. */
+static void test_dropout(void)
+{
+    tcase t;
+    memset(&t, 0, sizeof t);
+    const int N = 4, C = 50, H = 10, W = 10;
+    dlt_tensor_reshape(&t.bot[0], N, C, H, W);
+    fill_uniform(t.bot[0].data, t.bot[0].count, 0.5, 1.5);
+    int st = make(&t, "Dropout", "dropout_param { dropout_ratio: 0.3 }", 1, 1, 0, NULL);
+    int ok = st == 0;
+    size_t kept = 0, n = t.bot[0].count;
+    if (ok) {
+        dlt_rng r;
+        dlt_rng_seed(&r, 99);
+        t.l.rng = &r;
+        t.l.ops->forward(&t.l);
+        for (size_t i = 0; i < n; i++) {
+            float y = t.top[0].data[i], x = t.bot[0].data[i];
+            if (y != 0) {
+                kept++;
+                ok &= fabsf(y - x / 0.7f) <= 1e-6f * fabsf(y);
+            }
+            t.top[0].diff[i] = 1.0f;
+        }
+        t.l.propagate_down[0] = 1;
+        t.l.ops->backward(&t.l);
+        for (size_t i = 0; i < n; i++)
+            ok &= t.bot[0].diff[i] == (t.top[0].data[i] != 0 ? 1.0f / 0.7f : 0.0f) ||
+                  fabsf(t.bot[0].diff[i] - 1.0f / 0.7f) < 1e-6f;
+        /* Same RNG state -> same mask (resume); a different one -> another mask. */
+        float *y1 = dlt_malloc(n * sizeof(float));
+        memcpy(y1, t.top[0].data, n * sizeof(float));
+        dlt_rng_seed(&r, 99);
+        t.l.ops->forward(&t.l);
+        ok &= memcmp(y1, t.top[0].data, n * sizeof(float)) == 0;
+        t.l.ops->forward(&t.l);
+        ok &= memcmp(y1, t.top[0].data, n * sizeof(float)) != 0;
+        free(y1);
+    }
+    double frac = (double)kept / n;
+    TEST_OK(ok && fabs(frac - 0.7) < 0.02, "dropout 0.3 train: kept values scaled by 1/0.7, "
+            "kept fraction %.3f ~ 0.7, backward uses the mask, masks follow the RNG state", frac);
+    destroy(&t);
+
+    memset(&t, 0, sizeof t);
+    dlt_tensor_reshape(&t.bot[0], 2, 3, 1, 1);
+    fill_uniform(t.bot[0].data, t.bot[0].count, -1, 1);
+    const dlt_layer_context test_ctx = {DLT_PHASE_TEST, 1, 28, 28};
+    st = make(&t, "Dropout", "", 1, 1, 0, &test_ctx);
+    ok = st == 0;
+    if (ok) {
+        t.l.ops->forward(&t.l);
+        ok = memcmp(t.top[0].data, t.bot[0].data, t.bot[0].count * sizeof(float)) == 0;
+    }
+    TEST_OK(ok, "dropout TEST phase is the identity");
+    if (st == 0)
+        grad_test(&t, 1, 1e-2, "dropout test phase");
+    destroy(&t);
+}
+
+/* Shapes that do not fit fail at setup naming the layer and the shapes. */
+static void test_bad_shapes(void)
+{
+    tcase t;
+    memset(&t, 0, sizeof t);
+    dlt_tensor_reshape(&t.bot[0], 2, 3, 4, 4);
+    dlt_tensor_reshape(&t.bot[1], 2, 3, 5, 4);
+    int st = make(&t, "Concat", "", 2, 1, 0, NULL);
+    TEST_OK(st == DLT_ERR_PARSE, "concat of 4x4 and 5x4 maps is a setup error (status %d)", st);
+    destroy(&t);
+    memset(&t, 0, sizeof t);
+    dlt_tensor_reshape(&t.bot[0], 2, 3, 4, 4);
+    dlt_tensor_reshape(&t.bot[1], 2, 4, 4, 4);
+    st = make(&t, "Eltwise", "", 2, 1, 0, NULL);
+    TEST_OK(st == DLT_ERR_PARSE, "eltwise of 3 and 4 channels is a setup error (status %d)", st);
+    destroy(&t);
+    memset(&t, 0, sizeof t);
+    dlt_tensor_reshape(&t.bot[0], 2, 3, 4, 4);
+    st = make(&t, "LRN", "lrn_param { local_size: 4 }", 1, 1, 0, NULL);
+    TEST_OK(st == DLT_ERR_PARSE, "lrn with an even local_size is a setup error (status %d)", st);
+    destroy(&t);
+}
+
 int main(void)
 {
     dlt_rng_seed(&rng, 12345);
@@ -777,5 +1268,14 @@ int main(void)
     test_softmax();
     test_accuracy();
     test_data();
+    test_activations();
+    test_concat();
+    test_eltwise();
+    test_lrn();
+    test_batchnorm();
+    test_scale();
+    test_reshaping();
+    test_dropout();
+    test_bad_shapes();
     TEST_DONE();
 }

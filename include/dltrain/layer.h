@@ -68,6 +68,14 @@ struct dlt_layer {
     int is_loss;                       /* set in setup by loss layers */
     int phase;
     void *state;                       /* layer-private, allocated in setup */
+    /* Random source for stochastic layers (Dropout): the training loop's
+     * per-rank RNG, whose state checkpoints save, set by dlt_net_set_rng;
+     * NULL until then (such layers then use their own fixed-seed RNG). */
+    dlt_rng *rng;
+    /* Set in setup by layers whose parameters are statistics they update
+     * themselves (BatchNorm, as Caffe): the net forces lr_mult and
+     * decay_mult to 0 so no solver changes them. */
+    int params_not_trained;
 };
 
 /* Declare parameter blob l->nparam with shape and filler; the net

@@ -37,6 +37,12 @@ int dlt_net_num_layers(const dlt_net *net);
 dlt_layer *dlt_net_layer(const dlt_net *net, int index);
 const char *dlt_net_name(const dlt_net *net);
 
+/* The tensor of blob NAME (the last one of that name), or NULL. */
+dlt_tensor *dlt_net_blob(const dlt_net *net, const char *name);
+/* Give every layer RNG (not owned; NULL for none): stochastic layers draw
+ * from it, so a checkpoint of its state resumes them bit-exactly. */
+void dlt_net_set_rng(dlt_net *net, dlt_rng *rng);
+
 /* The first data layer (whose tops the loop fills), or NULL. */
 dlt_layer *dlt_net_data_layer(const dlt_net *net);
 

@@ -60,11 +60,7 @@ static int conv_setup(dlt_layer *l, const dlt_pnode *msg, const dlt_layer_contex
     DLT_TRY(dlt__pt_hw(p, name, "kernel_size", "kernel", 0, 1, &cfg.g.kh, &cfg.g.kw));
     DLT_TRY(dlt__pt_hw(p, name, "stride", "stride", 1, 1, &cfg.g.sh, &cfg.g.sw));
     DLT_TRY(dlt__pt_hw(p, name, "pad", "pad", 0, 0, &cfg.g.ph, &cfg.g.pw));
-    int dh, dw;
-    DLT_TRY(dlt__pt_hw(p, name, "dilation", "dilation", 1, 1, &dh, &dw));
-    if (dh != 1 || dw != 1)
-        DLT_FAIL(DLT_ERR_PARSE, "%s: layer '%s': dilation is not supported yet",
-                 dlt_pt_where(dlt_pt_get(p, "dilation"), wb, sizeof wb), name);
+    DLT_TRY(dlt__pt_hw(p, name, "dilation", "dilation", 1, 1, &cfg.g.dh, &cfg.g.dw));
     DLT_TRY(dlt_pt_int(p, "axis", 1, &axis));
     if (axis != 1)
         DLT_FAIL(DLT_ERR_PARSE, "%s: layer '%s': only axis: 1 (NCHW channels) is supported",
@@ -90,10 +86,11 @@ static int conv_setup(dlt_layer *l, const dlt_pnode *msg, const dlt_layer_contex
         DLT_FAIL(DLT_ERR_PARSE, "%s: layer '%s': group %ld must divide both the input "
                  "channels (%d) and num_output (%ld)",
                  dlt_pt_where(p, wb, sizeof wb), name, group, x->c, k);
-    int eh = x->h + 2 * cfg.g.ph - cfg.g.kh, ew = x->w + 2 * cfg.g.pw - cfg.g.kw;
+    const int ekh = cfg.g.dh * (cfg.g.kh - 1) + 1, ekw = cfg.g.dw * (cfg.g.kw - 1) + 1;
+    int eh = x->h + 2 * cfg.g.ph - ekh, ew = x->w + 2 * cfg.g.pw - ekw;
     if (eh < 0 || ew < 0)
-        DLT_FAIL(DLT_ERR_PARSE, "%s: layer '%s': kernel %dx%d is larger than the padded "
-                 "input %dx%d", dlt_pt_where(p, wb, sizeof wb), name, cfg.g.kh, cfg.g.kw,
+        DLT_FAIL(DLT_ERR_PARSE, "%s: layer '%s': (dilated) kernel %dx%d is larger than the padded "
+                 "input %dx%d", dlt_pt_where(p, wb, sizeof wb), name, ekh, ekw,
                  x->h + 2 * cfg.g.ph, x->w + 2 * cfg.g.pw);
     cfg.g.ho = eh / cfg.g.sh + 1;
     cfg.g.wo = ew / cfg.g.sw + 1;

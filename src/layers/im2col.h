@@ -11,7 +11,8 @@ typedef struct dlt__conv_geom {
     int kh, kw;      /* kernel */
     int sh, sw;      /* stride */
     int ph, pw;      /* zero padding */
-    int ho, wo;      /* output size: (h + 2 ph - kh) / sh + 1, likewise wo */
+    int dh, dw;      /* dilation: tap ki reads row oh*sh - ph + ki*dh (0 means 1) */
+    int ho, wo;      /* output size: (h + 2 ph - (dh (kh-1) + 1)) / sh + 1, likewise wo */
 } dlt__conv_geom;
 
 /* Write row (ci, ki, kj) of the patch matrix of image IM into

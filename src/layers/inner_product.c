@@ -1,5 +1,7 @@
 /* inner_product.c - InnerProduct (fully connected): y = x W^T + b, with the
- * weight stored K x D as in Caffe, so Caffe snapshots map one to one. */
+ * weight stored K x D as in Caffe (D x K with transpose: true), so Caffe
+ * snapshots map one to one. axis: the axes from AXIS on are the input
+ * vector (D), those before it index M = rows of x (axis 1: M = N). */
 #include <cblas.h>
 #include <stdlib.h>
 
@@ -8,8 +10,10 @@
 
 typedef struct ip_config {
     int num_output;  /* K */
-    int dim;         /* D = C*H*W of the bottom */
+    int dim;         /* D: product of the bottom's axes from axis on */
+    int rows;        /* M: product of the axes before axis */
     int bias_term;
+    int transpose;   /* weight stored (D, K) */
 } ip_config;
 
 static int ip_setup(dlt_layer *l, const dlt_pnode *msg, const dlt_layer_context *ctx)
@@ -31,24 +35,40 @@ static int ip_setup(dlt_layer *l, const dlt_pnode *msg, const dlt_layer_context 
                  dlt_pt_where(p, wb, sizeof wb), name);
     DLT_TRY(dlt_pt_bool(p, "bias_term", 1, &bias));
     DLT_TRY(dlt_pt_int(p, "axis", 1, &axis));
-    if (axis != 1)
-        DLT_FAIL(DLT_ERR_PARSE, "%s: layer '%s': only axis: 1 is supported (got %ld)",
+    if (axis < 0)
+        axis += 4;
+    if (axis < 1 || axis > 3)
+        DLT_FAIL(DLT_ERR_PARSE, "%s: layer '%s': inner_product_param axis must be 1, 2 or 3 "
+                 "(or -3..-1) for NCHW blobs (got %ld)",
                  dlt_pt_where(dlt_pt_get(p, "axis"), wb, sizeof wb), name, axis);
     DLT_TRY(dlt_pt_bool(p, "transpose", 0, &transpose));
-    if (transpose)
-        DLT_FAIL(DLT_ERR_PARSE, "%s: layer '%s': transpose: true is not supported yet",
-                 dlt_pt_where(dlt_pt_get(p, "transpose"), wb, sizeof wb), name);
     dlt_filler wf, bf;
     DLT_TRY(dlt_filler_parse(dlt_pt_get(p, "weight_filler"), &wf));
     DLT_TRY(dlt_filler_parse(dlt_pt_get(p, "bias_filler"), &bf));
 
     ip_config *c = dlt_calloc(1, sizeof *c);
+    const dlt_tensor *x = l->bottom[0];
+    const int d[4] = {x->n, x->c, x->h, x->w};
     c->num_output = (int)k;
-    c->dim = (int)dlt_tensor_sample_size(l->bottom[0]);
+    c->rows = 1, c->dim = 1;
+    for (int i = 0; i < 4; i++)
+        *(i < axis ? &c->rows : &c->dim) *= d[i];
     c->bias_term = bias;
+    c->transpose = transpose;
     l->state = c;
-    dlt_tensor_reshape(l->top[0], l->bottom[0]->n, c->num_output, 1, 1);
-    dlt_layer_add_param(l, c->num_output, c->dim, 1, 1, &wf);
+    /* Top: the axes before AXIS, then K (trailing axes 1). */
+    int t[4] = {1, 1, 1, 1};
+    for (int i = 0; i < axis; i++)
+        t[i] = d[i];
+    t[axis] = (int)k;
+    if (l->top[0] == x)
+        DLT_FAIL(DLT_ERR_PARSE, "%s: layer '%s': InnerProduct cannot work in place",
+                 dlt_pt_where(msg, wb, sizeof wb), name);
+    dlt_tensor_reshape(l->top[0], t[0], t[1], t[2], t[3]);
+    if (transpose)
+        dlt_layer_add_param(l, c->dim, c->num_output, 1, 1, &wf);
+    else
+        dlt_layer_add_param(l, c->num_output, c->dim, 1, 1, &wf);
     if (bias)
         dlt_layer_add_param(l, c->num_output, 1, 1, 1, &bf);
     (void)ctx;
@@ -58,7 +78,7 @@ static int ip_setup(dlt_layer *l, const dlt_pnode *msg, const dlt_layer_context 
 static void ip_forward(dlt_layer *l)
 {
     const ip_config *c = l->state;
-    const int N = l->bottom[0]->n, K = c->num_output, D = c->dim;
+    const int N = c->rows, K = c->num_output, D = c->dim;
     float *y = l->top[0]->data;
     if (c->bias_term) {
         const float *b = l->param[1].data;
@@ -66,18 +86,22 @@ static void ip_forward(dlt_layer *l)
             for (int k = 0; k < K; k++)
                 y[(size_t)n * K + k] = b[k];
     }
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, N, K, D, 1.0f, l->bottom[0]->data, D,
-                l->param[0].data, D, c->bias_term ? 1.0f : 0.0f, y, K);
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, c->transpose ? CblasNoTrans : CblasTrans, N, K, D,
+                1.0f, l->bottom[0]->data, D, l->param[0].data, c->transpose ? K : D,
+                c->bias_term ? 1.0f : 0.0f, y, K);
 }
 
 static void ip_backward(dlt_layer *l)
 {
     const ip_config *c = l->state;
-    const int N = l->bottom[0]->n, K = c->num_output, D = c->dim;
+    const int N = c->rows, K = c->num_output, D = c->dim;
     const float *dy = l->top[0]->diff;
-    /* dW (K x D) += dy^T (K x N) x (N x D) */
-    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, K, D, N, 1.0f, dy, K,
-                l->bottom[0]->data, D, 1.0f, l->param[0].diff, D);
+    if (c->transpose) /* dW (D x K) += x^T (D x N) x dy (N x K) */
+        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, D, K, N, 1.0f, l->bottom[0]->data, D,
+                    dy, K, 1.0f, l->param[0].diff, K);
+    else /* dW (K x D) += dy^T (K x N) x (N x D) */
+        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, K, D, N, 1.0f, dy, K,
+                    l->bottom[0]->data, D, 1.0f, l->param[0].diff, D);
     if (c->bias_term) {
         float *db = l->param[1].diff;
         for (int k = 0; k < K; k++) {
@@ -88,8 +112,9 @@ static void ip_backward(dlt_layer *l)
         }
     }
     if (l->propagate_down[0])
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, N, D, K, 1.0f, dy, K,
-                    l->param[0].data, D, 0.0f, l->bottom[0]->diff, D);
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, c->transpose ? CblasTrans : CblasNoTrans, N, D, K,
+                    1.0f, dy, K, l->param[0].data, c->transpose ? K : D, 0.0f,
+                    l->bottom[0]->diff, D);
 }
 
 static void ip_destroy(dlt_layer *l)

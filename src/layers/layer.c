@@ -1,6 +1,7 @@
 /* layer.c - parameter declaration for layers, and prototxt helpers the
  * layer files share (2-D sizes, unsupported fields). */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "dltrain/error.h"
@@ -80,4 +81,31 @@ int dlt__pt_reject(const dlt_pnode *p, const char *layer, const char *name,
                  dlt_pt_where(f, wb, sizeof wb), layer, name, what ? " " : "",
                  what ? what : "");
     return 0;
+}
+
+int dlt__check_arity(const dlt_layer *l, const dlt_pnode *msg, const char *type, int nb, int nt)
+{
+    char wb[256];
+    int bad_b = nb < 0 ? l->nbottom < 1 : l->nbottom != nb;
+    int bad_t = nt < 0 ? l->ntop < 1 : l->ntop != nt;
+    if (bad_b || bad_t) {
+        char eb[16], et[16];
+        snprintf(eb, sizeof eb, nb < 0 ? "1 or more" : "%d", nb);
+        snprintf(et, sizeof et, nt < 0 ? "1 or more" : "%d", nt);
+        DLT_FAIL(DLT_ERR_PARSE, "%s: layer '%s': %s takes %s bottom(s) and %s top(s) (got %d and %d)",
+                 dlt_pt_where(msg, wb, sizeof wb), l->name, type, eb, et, l->nbottom, l->ntop);
+    }
+    return 0;
+}
+
+const char *dlt__shape_str(const dlt_tensor *t, char *buf, int size)
+{
+    snprintf(buf, (size_t)size, "(%d,%d,%d,%d)", t->n, t->c, t->h, t->w);
+    return buf;
+}
+
+void dlt__free_state(dlt_layer *l)
+{
+    free(l->state);
+    l->state = NULL;
 }

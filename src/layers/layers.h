@@ -13,6 +13,16 @@ extern const dlt_layer_ops dlt__inner_product_ops;
 extern const dlt_layer_ops dlt__relu_ops;
 extern const dlt_layer_ops dlt__softmax_loss_ops;
 extern const dlt_layer_ops dlt__accuracy_ops;
+extern const dlt_layer_ops dlt__sigmoid_ops;
+extern const dlt_layer_ops dlt__tanh_ops;
+extern const dlt_layer_ops dlt__dropout_ops;
+extern const dlt_layer_ops dlt__softmax_ops;
+extern const dlt_layer_ops dlt__concat_ops;
+extern const dlt_layer_ops dlt__eltwise_ops;
+extern const dlt_layer_ops dlt__flatten_ops;
+extern const dlt_layer_ops dlt__lrn_ops;
+extern const dlt_layer_ops dlt__batchnorm_ops;
+extern const dlt_layer_ops dlt__scale_ops;
 
 /* Read a 2-D size the way Caffe's ConvolutionParameter/PoolingParameter
  * spell it: NAME once (both axes), NAME twice (h then w, repeated field),
@@ -24,5 +34,14 @@ int dlt__pt_hw(const dlt_pnode *p, const char *layer, const char *name,
 /* Fail with "not supported yet" if field NAME of P is present. */
 int dlt__pt_reject(const dlt_pnode *p, const char *layer, const char *name,
                    const char *what);
+
+/* Fail unless L has NB bottoms and NT tops (-1: any number >= 1). */
+int dlt__check_arity(const dlt_layer *l, const dlt_pnode *msg, const char *type, int nb, int nt);
+
+/* "(N,C,H,W)" of T into BUF, for shape error messages. */
+const char *dlt__shape_str(const dlt_tensor *t, char *buf, int size);
+
+/* Free l->state (for layers whose state is one allocation). */
+void dlt__free_state(dlt_layer *l);
 
 #endif

@@ -13,6 +13,16 @@ static const dlt_layer_ops *const layer_table[] = {
     &dlt__relu_ops,
     &dlt__softmax_loss_ops,
     &dlt__accuracy_ops,
+    &dlt__sigmoid_ops,
+    &dlt__tanh_ops,
+    &dlt__dropout_ops,
+    &dlt__softmax_ops,
+    &dlt__concat_ops,
+    &dlt__eltwise_ops,
+    &dlt__flatten_ops,
+    &dlt__lrn_ops,
+    &dlt__batchnorm_ops,
+    &dlt__scale_ops,
 };
 #define NTYPES ((int)(sizeof layer_table / sizeof layer_table[0]))
 

@@ -140,6 +140,8 @@ static int read_param_specs(dlt_layer *l, const dlt_pnode *lp)
             DLT_FAIL(DLT_ERR_PARSE, "%s: layer '%s': shared parameters (param { name }) are not supported yet",
                      dlt_pt_where(p, where, sizeof where), l->name);
     }
+    for (int i = 0; l->params_not_trained && i < l->nparam; i++)
+        l->lr_mult[i] = l->decay_mult[i] = 0.0f;
     return 0;
 }
 
@@ -474,6 +476,18 @@ float *dlt_net_grads(dlt_net *net) { return net->grads; }
 int dlt_net_num_layers(const dlt_net *net) { return net->nlayers; }
 dlt_layer *dlt_net_layer(const dlt_net *net, int i) { return &net->layers[i]; }
 const char *dlt_net_name(const dlt_net *net) { return net->name; }
+
+dlt_tensor *dlt_net_blob(const dlt_net *net, const char *name)
+{
+    int b = find_blob(net, name);
+    return b < 0 ? NULL : net->blobs[b].t;
+}
+
+void dlt_net_set_rng(dlt_net *net, dlt_rng *rng)
+{
+    for (int i = 0; i < net->nlayers; i++)
+        net->layers[i].rng = rng;
+}
 
 dlt_layer *dlt_net_data_layer(const dlt_net *net)
 {

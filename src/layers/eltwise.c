@@ -1,0 +1,153 @@
+/* eltwise.c - Eltwise over equally shaped bottoms: PROD, SUM (with one
+ * coeff per bottom), MAX (gradient to the first bottom holding the max, as
+ * Caffe). ResNet's shortcut additions. In place on bottom 0 allowed for SUM. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "dltrain/error.h"
+#include "layers/layers.h"
+
+enum { OP_PROD, OP_SUM, OP_MAX };
+
+typedef struct eltwise_state {
+    int op;
+    float coeff[DLT_MAX_BLOBS];
+    int *argmax;   /* (count) MAX: which bottom won */
+} eltwise_state;
+
+static int eltwise_setup(dlt_layer *l, const dlt_pnode *msg, const dlt_layer_context *ctx)
+{
+    char wb[256], s0[64], sb[64];
+    DLT_TRY(dlt__check_arity(l, msg, "Eltwise", -1, 1));
+    if (l->nbottom < 2)
+        DLT_FAIL(DLT_ERR_PARSE, "%s: layer '%s': Eltwise needs at least 2 bottoms (got %d)",
+                 dlt_pt_where(msg, wb, sizeof wb), l->name, l->nbottom);
+    const dlt_pnode *p = dlt_pt_get(msg, "eltwise_param");
+    static const char *const ops[] = {"PROD", "SUM", "MAX", NULL};
+    eltwise_state *s = dlt_calloc(1, sizeof *s);
+    l->state = s;
+    s->op = OP_SUM;
+    for (int i = 0; i < l->nbottom; i++)
+        s->coeff[i] = 1.0f;
+    if (p) {
+        int stable;
+        DLT_TRY(dlt_pt_enum(p, "operation", ops, OP_SUM, &s->op));
+        DLT_TRY(dlt_pt_bool(p, "stable_prod_grad", 1, &stable)); /* we always divide-free */
+        int nc = dlt_pt_count(p, "coeff");
+        if (nc && (nc != l->nbottom || s->op != OP_SUM))
+            DLT_FAIL(DLT_ERR_PARSE, "%s: layer '%s': coeff needs operation SUM and one value per "
+                     "bottom (%d given for %d bottoms)",
+                     dlt_pt_where(dlt_pt_get(p, "coeff"), wb, sizeof wb), l->name, nc, l->nbottom);
+        for (int i = 0; i < nc; i++) {
+            double c;
+            DLT_TRY(dlt_pt_node_float(dlt_pt_nth(p, "coeff", i), &c));
+            s->coeff[i] = (float)c;
+        }
+    }
+    const dlt_tensor *b0 = l->bottom[0];
+    for (int i = 1; i < l->nbottom; i++) {
+        const dlt_tensor *b = l->bottom[i];
+        if (b->n != b0->n || b->c != b0->c || b->h != b0->h || b->w != b0->w)
+            DLT_FAIL(DLT_ERR_PARSE, "%s: layer '%s': Eltwise needs bottoms of one shape, but "
+                     "bottom 0 is %s and bottom %d is %s", dlt_pt_where(msg, wb, sizeof wb),
+                     l->name, dlt__shape_str(b0, s0, sizeof s0), i, dlt__shape_str(b, sb, sizeof sb));
+    }
+    for (int i = 1; i < l->nbottom; i++)
+        if (l->top[0] == l->bottom[i] || (l->top[0] == b0 && s->op != OP_SUM))
+            DLT_FAIL(DLT_ERR_PARSE, "%s: layer '%s': Eltwise works in place only for SUM on "
+                     "bottom 0", dlt_pt_where(msg, wb, sizeof wb), l->name);
+    if (s->op == OP_MAX)
+        s->argmax = dlt_malloc(b0->count * sizeof(int) + 1);
+    if (l->top[0] != b0)
+        dlt_tensor_reshape(l->top[0], b0->n, b0->c, b0->h, b0->w);
+    (void)ctx;
+    return 0;
+}
+
+static void eltwise_forward(dlt_layer *l)
+{
+    eltwise_state *s = l->state;
+    const size_t n = l->bottom[0]->count;
+    float *y = l->top[0]->data;
+    const float *x0 = l->bottom[0]->data;
+    switch (s->op) {
+    case OP_SUM: {
+        const float c0 = s->coeff[0];
+        for (size_t k = 0; k < n; k++)
+            y[k] = c0 * x0[k];
+        for (int i = 1; i < l->nbottom; i++) {
+            const float *x = l->bottom[i]->data, c = s->coeff[i];
+            for (size_t k = 0; k < n; k++)
+                y[k] += c * x[k];
+        }
+        break;
+    }
+    case OP_PROD:
+        memcpy(y, x0, n * sizeof(float));
+        for (int i = 1; i < l->nbottom; i++) {
+            const float *x = l->bottom[i]->data;
+            for (size_t k = 0; k < n; k++)
+                y[k] *= x[k];
+        }
+        break;
+    case OP_MAX:
+        for (size_t k = 0; k < n; k++) {
+            float m = x0[k];
+            int a = 0;
+            for (int i = 1; i < l->nbottom; i++)
+                if (l->bottom[i]->data[k] > m)
+                    m = l->bottom[i]->data[k], a = i;
+            y[k] = m;
+            s->argmax[k] = a;
+        }
+        break;
+    }
+}
+
+static void eltwise_backward(dlt_layer *l)
+{
+    const eltwise_state *s = l->state;
+    const size_t n = l->bottom[0]->count;
+    const float *dy = l->top[0]->diff;
+    /* Bottom 0 last: in place, its diff is the top diff the others read. */
+    for (int i = l->nbottom - 1; i >= 0; i--) {
+        if (!l->propagate_down[i])
+            continue;
+        float *dx = l->bottom[i]->diff;
+        switch (s->op) {
+        case OP_SUM:
+            for (size_t k = 0; k < n; k++)
+                dx[k] = s->coeff[i] * dy[k];
+            break;
+        case OP_PROD: /* product of the other bottoms: no division by x_i */
+            for (size_t k = 0; k < n; k++) {
+                float v = dy[k];
+                for (int j = 0; j < l->nbottom; j++)
+                    if (j != i)
+                        v *= l->bottom[j]->data[k];
+                dx[k] = v;
+            }
+            break;
+        case OP_MAX:
+            for (size_t k = 0; k < n; k++)
+                dx[k] = s->argmax[k] == i ? dy[k] : 0.0f;
+            break;
+        }
+    }
+}
+
+static void eltwise_destroy(dlt_layer *l)
+{
+    eltwise_state *s = l->state;
+    if (s)
+        free(s->argmax);
+    dlt__free_state(l);
+}
+
+const dlt_layer_ops dlt__eltwise_ops = {
+    .type = "Eltwise",
+    .setup = eltwise_setup,
+    .forward = eltwise_forward,
+    .backward = eltwise_backward,
+    .destroy = eltwise_destroy,
+};

@@ -1,0 +1,189 @@
+/* lrn.c - Local Response Normalization with Caffe's formulas
+ * (lrn_layer.cpp): ACROSS_CHANNELS
+ *   scale_c = k + alpha/size * sum_{c' in window(c)} x_c'^2,  y = x * scale^-beta
+ * (window: size channels centred on c, clipped); WITHIN_CHANNEL, which Caffe
+ * builds from square -> AVE pooling (size x size, pad (size-1)/2, stride 1,
+ * divisor counting padding) -> power(shift 1, scale alpha, power -beta), so
+ *   scale = 1 + alpha * avg_{window} x^2  (k is not used). */
+#include <math.h>
+#include <stdlib.h>
+
+#include "dltrain/error.h"
+#include "layers/layers.h"
+
+enum { ACROSS, WITHIN };
+
+typedef struct lrn_state {
+    int region, size;
+    float alpha, beta, k;
+    float *scale;   /* (N, C, H, W) the normalizer, kept for backward */
+    float *tmp;     /* (H, W) WITHIN: per-plane work */
+} lrn_state;
+
+static int lrn_setup(dlt_layer *l, const dlt_pnode *msg, const dlt_layer_context *ctx)
+{
+    char wb[256];
+    DLT_TRY(dlt__check_arity(l, msg, "LRN", 1, 1));
+    const dlt_pnode *p = dlt_pt_get(msg, "lrn_param");
+    static const char *const regions[] = {"ACROSS_CHANNELS", "WITHIN_CHANNEL", NULL};
+    static const char *const engines[] = {"DEFAULT", "CAFFE", "CUDNN", NULL};
+    long size = 5;
+    double alpha = 1, beta = 0.75, k = 1;
+    int region = ACROSS, engine;
+    if (p) {
+        DLT_TRY(dlt_pt_int(p, "local_size", 5, &size));
+        DLT_TRY(dlt_pt_float(p, "alpha", 1, &alpha));
+        DLT_TRY(dlt_pt_float(p, "beta", 0.75, &beta));
+        DLT_TRY(dlt_pt_float(p, "k", 1, &k));
+        DLT_TRY(dlt_pt_enum(p, "norm_region", regions, ACROSS, &region));
+        DLT_TRY(dlt_pt_enum(p, "engine", engines, 0, &engine));
+    }
+    if (size < 1 || size % 2 == 0)
+        DLT_FAIL(DLT_ERR_PARSE, "%s: layer '%s': LRN local_size must be odd and positive, got %ld",
+                 dlt_pt_where(p ? dlt_pt_get(p, "local_size") : msg, wb, sizeof wb), l->name, size);
+    if (l->top[0] == l->bottom[0])
+        DLT_FAIL(DLT_ERR_PARSE, "%s: layer '%s': LRN cannot work in place",
+                 dlt_pt_where(msg, wb, sizeof wb), l->name);
+    const dlt_tensor *x = l->bottom[0];
+    lrn_state *s = dlt_calloc(1, sizeof *s);
+    s->region = region, s->size = (int)size;
+    s->alpha = (float)alpha, s->beta = (float)beta, s->k = (float)k;
+    s->scale = dlt_malloc(x->count * sizeof(float) + 1);
+    s->tmp = dlt_malloc((size_t)x->h * x->w * sizeof(float) + 1);
+    l->state = s;
+    dlt_tensor_reshape(l->top[0], x->n, x->c, x->h, x->w);
+    (void)ctx;
+    return 0;
+}
+
+/* WITHIN: OUT = window average of IN (H x W plane) with Caffe's AVE pooling
+ * divisor (window clipped to the padded extent, then to the image). When
+ * ADJOINT, OUT gets the transpose (each output spreads IN/divisor back). */
+static void window_avg(const lrn_state *s, int H, int W, const float *in, float *out, int adjoint)
+{
+    const int pad = (s->size - 1) / 2;
+    if (adjoint)
+        for (int i = 0; i < H * W; i++)
+            out[i] = 0;
+    for (int oh = 0; oh < H; oh++)
+        for (int ow = 0; ow < W; ow++) {
+            int h0 = oh - pad, w0 = ow - pad;
+            int h1 = h0 + s->size < H + pad ? h0 + s->size : H + pad;
+            int w1 = w0 + s->size < W + pad ? w0 + s->size : W + pad;
+            const float div = (float)((h1 - h0) * (w1 - w0));
+            h0 = h0 < 0 ? 0 : h0, w0 = w0 < 0 ? 0 : w0;
+            h1 = h1 > H ? H : h1, w1 = w1 > W ? W : w1;
+            if (!adjoint) {
+                double acc = 0;
+                for (int h = h0; h < h1; h++)
+                    for (int w = w0; w < w1; w++)
+                        acc += in[h * W + w];
+                out[oh * W + ow] = (float)(acc / div);
+            } else {
+                const float v = in[oh * W + ow] / div;
+                for (int h = h0; h < h1; h++)
+                    for (int w = w0; w < w1; w++)
+                        out[h * W + w] += v;
+            }
+        }
+}
+
+static void lrn_forward(dlt_layer *l)
+{
+    lrn_state *s = l->state;
+    const dlt_tensor *x = l->bottom[0];
+    const int C = x->c;
+    const size_t P = (size_t)x->h * x->w;
+    float *y = l->top[0]->data;
+    for (int n = 0; n < x->n; n++) {
+        const float *xn = x->data + (size_t)n * C * P;
+        float *sn = s->scale + (size_t)n * C * P;
+        if (s->region == ACROSS) {
+            const int pre = (s->size - 1) / 2;
+            const float a = s->alpha / s->size;
+            for (int c = 0; c < C; c++)
+                for (size_t p = 0; p < P; p++) {
+                    float acc = 0;
+                    for (int j = c - pre; j <= c + pre; j++)
+                        if (j >= 0 && j < C)
+                            acc += xn[(size_t)j * P + p] * xn[(size_t)j * P + p];
+                    sn[(size_t)c * P + p] = s->k + a * acc;
+                }
+        } else {
+            for (int c = 0; c < C; c++) {
+                const float *xp = xn + (size_t)c * P;
+                for (size_t p = 0; p < P; p++)
+                    s->tmp[p] = xp[p] * xp[p];
+                window_avg(s, x->h, x->w, s->tmp, sn + (size_t)c * P, 0);
+                for (size_t p = 0; p < P; p++)
+                    sn[(size_t)c * P + p] = 1.0f + s->alpha * sn[(size_t)c * P + p];
+            }
+        }
+        float *yn = y + (size_t)n * C * P;
+        for (size_t i = 0; i < (size_t)C * P; i++)
+            yn[i] = xn[i] * powf(sn[i], -s->beta);
+    }
+}
+
+/* With t = dy * y / scale (elementwise):
+ * ACROSS: dx_c = dy_c scale_c^-beta - 2 alpha beta / size * x_c * sum_{c': c in window(c')} t_c'
+ * WITHIN: dx = dy scale^-beta - 2 alpha beta * x * avg^T(t). */
+static void lrn_backward(dlt_layer *l)
+{
+    if (!l->propagate_down[0])
+        return;
+    lrn_state *s = l->state;
+    const dlt_tensor *x = l->bottom[0];
+    const int C = x->c;
+    const size_t P = (size_t)x->h * x->w;
+    const float *y = l->top[0]->data, *dy = l->top[0]->diff;
+    float *dx = l->bottom[0]->diff;
+    for (int n = 0; n < x->n; n++) {
+        const size_t o = (size_t)n * C * P;
+        const float *xn = x->data + o, *yn = y + o, *dyn = dy + o, *sn = s->scale + o;
+        float *dxn = dx + o;
+        if (s->region == ACROSS) {
+            const int pre = (s->size - 1) / 2;
+            const float f = 2.0f * s->alpha * s->beta / s->size;
+            for (int c = 0; c < C; c++)
+                for (size_t p = 0; p < P; p++) {
+                    float acc = 0; /* windows are symmetric: c in window(c') <=> c' in window(c) */
+                    for (int j = c - pre; j <= c + pre; j++)
+                        if (j >= 0 && j < C) {
+                            size_t q = (size_t)j * P + p;
+                            acc += dyn[q] * yn[q] / sn[q];
+                        }
+                    size_t i = (size_t)c * P + p;
+                    dxn[i] = dyn[i] * powf(sn[i], -s->beta) - f * xn[i] * acc;
+                }
+        } else {
+            const float f = 2.0f * s->alpha * s->beta;
+            for (int c = 0; c < C; c++) {
+                const size_t b = (size_t)c * P;
+                for (size_t p = 0; p < P; p++)
+                    dxn[b + p] = dyn[b + p] * yn[b + p] / sn[b + p]; /* t, before the adjoint */
+                window_avg(s, x->h, x->w, dxn + b, s->tmp, 1);
+                for (size_t p = 0; p < P; p++)
+                    dxn[b + p] = dyn[b + p] * powf(sn[b + p], -s->beta) - f * xn[b + p] * s->tmp[p];
+            }
+        }
+    }
+}
+
+static void lrn_destroy(dlt_layer *l)
+{
+    lrn_state *s = l->state;
+    if (s) {
+        free(s->scale);
+        free(s->tmp);
+    }
+    dlt__free_state(l);
+}
+
+const dlt_layer_ops dlt__lrn_ops = {
+    .type = "LRN",
+    .setup = lrn_setup,
+    .forward = lrn_forward,
+    .backward = lrn_backward,
+    .destroy = lrn_destroy,
+};

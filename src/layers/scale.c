@@ -1,0 +1,123 @@
+/* scale.c - Scale with one bottom (Caffe's scale_param, axis 1, num_axes 1):
+ * y = x * gamma_c (+ beta_c with bias_term), gamma and beta learned, one
+ * per channel; follows BatchNorm in ResNets. gamma's filler defaults to
+ * constant 1 as in Caffe. Parameter gradients are summed over the batch
+ * in double. In place allowed (the input is saved for gamma's gradient). */
+#include <stdlib.h>
+#include <string.h>
+
+#include "dltrain/error.h"
+#include "layers/layers.h"
+
+typedef struct scale_state {
+    int bias_term;
+    float *x_saved;   /* (N, C, H, W) in place: the input, for dgamma */
+} scale_state;
+
+static int scale_setup(dlt_layer *l, const dlt_pnode *msg, const dlt_layer_context *ctx)
+{
+    char wb[256];
+    if (l->nbottom == 2)
+        DLT_FAIL(DLT_ERR_PARSE, "%s: layer '%s': Scale with a second bottom (the scale as an "
+                 "input) is not supported; use one bottom to learn the scale",
+                 dlt_pt_where(msg, wb, sizeof wb), l->name);
+    DLT_TRY(dlt__check_arity(l, msg, "Scale", 1, 1));
+    const dlt_pnode *p = dlt_pt_get(msg, "scale_param");
+    long axis = 1, num_axes = 1;
+    int bias = 0;
+    dlt_filler sf, bf;
+    dlt_filler_parse(NULL, &sf);
+    sf.value = 1.0;
+    dlt_filler_parse(NULL, &bf);
+    if (p) {
+        DLT_TRY(dlt_pt_int(p, "axis", 1, &axis));
+        DLT_TRY(dlt_pt_int(p, "num_axes", 1, &num_axes));
+        DLT_TRY(dlt_pt_bool(p, "bias_term", 0, &bias));
+        if (dlt_pt_get(p, "filler"))
+            DLT_TRY(dlt_filler_parse(dlt_pt_get(p, "filler"), &sf));
+        DLT_TRY(dlt_filler_parse(dlt_pt_get(p, "bias_filler"), &bf));
+    }
+    if (axis != 1 || num_axes != 1)
+        DLT_FAIL(DLT_ERR_PARSE, "%s: layer '%s': only a per-channel Scale (axis 1, num_axes 1) "
+                 "is supported (got axis %ld, num_axes %ld)", dlt_pt_where(p, wb, sizeof wb),
+                 l->name, axis, num_axes);
+    const dlt_tensor *x = l->bottom[0];
+    scale_state *s = dlt_calloc(1, sizeof *s);
+    s->bias_term = bias;
+    if (l->top[0] == x)
+        s->x_saved = dlt_malloc(x->count * sizeof(float) + 1);
+    l->state = s;
+    if (l->top[0] != x)
+        dlt_tensor_reshape(l->top[0], x->n, x->c, x->h, x->w);
+    dlt_layer_add_param(l, 1, x->c, 1, 1, &sf);
+    if (bias)
+        dlt_layer_add_param(l, 1, x->c, 1, 1, &bf);
+    (void)ctx;
+    return 0;
+}
+
+static void scale_forward(dlt_layer *l)
+{
+    scale_state *s = l->state;
+    const dlt_tensor *x = l->bottom[0];
+    const int N = x->n, C = x->c;
+    const size_t P = (size_t)x->h * x->w;
+    if (s->x_saved)
+        memcpy(s->x_saved, x->data, x->count * sizeof(float));
+    const float *g = l->param[0].data, *b = s->bias_term ? l->param[1].data : NULL;
+    float *y = l->top[0]->data;
+    for (int n = 0; n < N; n++)
+        for (int c = 0; c < C; c++) {
+            const size_t o = ((size_t)n * C + c) * P;
+            const float gc = g[c], bc = b ? b[c] : 0.0f;
+            for (size_t p = 0; p < P; p++)
+                y[o + p] = x->data[o + p] * gc + bc;
+        }
+}
+
+static void scale_backward(dlt_layer *l)
+{
+    scale_state *s = l->state;
+    const dlt_tensor *x = l->bottom[0];
+    const int N = x->n, C = x->c;
+    const size_t P = (size_t)x->h * x->w;
+    const float *xd = s->x_saved ? s->x_saved : x->data;
+    const float *dy = l->top[0]->diff, *g = l->param[0].data;
+    float *dg = l->param[0].diff, *db = s->bias_term ? l->param[1].diff : NULL;
+    for (int c = 0; c < C; c++) {
+        double ag = 0, ab = 0;
+        for (int n = 0; n < N; n++) {
+            const size_t o = ((size_t)n * C + c) * P;
+            for (size_t p = 0; p < P; p++)
+                ag += (double)dy[o + p] * xd[o + p], ab += dy[o + p];
+        }
+        dg[c] += (float)ag;
+        if (db)
+            db[c] += (float)ab;
+    }
+    if (!l->propagate_down[0])
+        return;
+    float *dx = l->bottom[0]->diff;
+    for (int n = 0; n < N; n++)
+        for (int c = 0; c < C; c++) {
+            const size_t o = ((size_t)n * C + c) * P;
+            for (size_t p = 0; p < P; p++)
+                dx[o + p] = dy[o + p] * g[c];
+        }
+}
+
+static void scale_destroy(dlt_layer *l)
+{
+    scale_state *s = l->state;
+    if (s)
+        free(s->x_saved);
+    dlt__free_state(l);
+}
+
+const dlt_layer_ops dlt__scale_ops = {
+    .type = "Scale",
+    .setup = scale_setup,
+    .forward = scale_forward,
+    .backward = scale_backward,
+    .destroy = scale_destroy,
+};

@@ -1,0 +1,95 @@
+/* softmax.c - Softmax over one axis (Caffe's softmax_param axis, default
+ * 1: the channels of each (n, h, w) position). */
+#include <math.h>
+
+#include "dltrain/error.h"
+#include "layers/layers.h"
+
+/* The softmax axis seen as (outer, dim, inner) over an NCHW tensor. */
+typedef struct softmax_state {
+    int outer, dim, inner;
+} softmax_state;
+
+static int softmax_setup(dlt_layer *l, const dlt_pnode *msg, const dlt_layer_context *ctx)
+{
+    char wb[256];
+    DLT_TRY(dlt__check_arity(l, msg, "Softmax", 1, 1));
+    const dlt_pnode *p = dlt_pt_get(msg, "softmax_param");
+    long axis = 1;
+    if (p) {
+        static const char *const engines[] = {"DEFAULT", "CAFFE", "CUDNN", NULL};
+        int engine;
+        DLT_TRY(dlt_pt_int(p, "axis", 1, &axis));
+        DLT_TRY(dlt_pt_enum(p, "engine", engines, 0, &engine));
+    }
+    if (axis < 0)
+        axis += 4;
+    if (axis < 0 || axis > 3)
+        DLT_FAIL(DLT_ERR_PARSE, "%s: layer '%s': softmax axis must be in [-4, 3] for NCHW blobs",
+                 dlt_pt_where(dlt_pt_get(p, "axis"), wb, sizeof wb), l->name);
+    const dlt_tensor *x = l->bottom[0];
+    int d[4] = {x->n, x->c, x->h, x->w};
+    softmax_state *s = dlt_calloc(1, sizeof *s);
+    s->outer = 1, s->inner = 1, s->dim = d[axis];
+    for (int i = 0; i < axis; i++)
+        s->outer *= d[i];
+    for (int i = (int)axis + 1; i < 4; i++)
+        s->inner *= d[i];
+    l->state = s;
+    if (l->top[0] != x)
+        dlt_tensor_reshape(l->top[0], x->n, x->c, x->h, x->w);
+    (void)ctx;
+    return 0;
+}
+
+static void softmax_forward(dlt_layer *l)
+{
+    const softmax_state *s = l->state;
+    const float *x = l->bottom[0]->data;
+    float *y = l->top[0]->data;
+    for (int o = 0; o < s->outer; o++)
+        for (int i = 0; i < s->inner; i++) {
+            const size_t base = (size_t)o * s->dim * s->inner + i;
+            float m = x[base];
+            for (int c = 1; c < s->dim; c++)
+                m = fmaxf(m, x[base + (size_t)c * s->inner]);
+            double sum = 0;
+            for (int c = 0; c < s->dim; c++) {
+                float e = expf(x[base + (size_t)c * s->inner] - m);
+                y[base + (size_t)c * s->inner] = e;
+                sum += e;
+            }
+            const float inv = (float)(1.0 / sum);
+            for (int c = 0; c < s->dim; c++)
+                y[base + (size_t)c * s->inner] *= inv;
+        }
+}
+
+/* dx = y * (dy - sum_c dy_c y_c); in place safe (reads y, dy per position). */
+static void softmax_backward(dlt_layer *l)
+{
+    if (!l->propagate_down[0])
+        return;
+    const softmax_state *s = l->state;
+    const float *y = l->top[0]->data, *dy = l->top[0]->diff;
+    float *dx = l->bottom[0]->diff;
+    for (int o = 0; o < s->outer; o++)
+        for (int i = 0; i < s->inner; i++) {
+            const size_t base = (size_t)o * s->dim * s->inner + i;
+            double dot = 0;
+            for (int c = 0; c < s->dim; c++)
+                dot += (double)dy[base + (size_t)c * s->inner] * y[base + (size_t)c * s->inner];
+            for (int c = 0; c < s->dim; c++) {
+                size_t k = base + (size_t)c * s->inner;
+                dx[k] = y[k] * (dy[k] - (float)dot);
+            }
+        }
+}
+
+const dlt_layer_ops dlt__softmax_ops = {
+    .type = "Softmax",
+    .setup = softmax_setup,
+    .forward = softmax_forward,
+    .backward = softmax_backward,
+    .destroy = dlt__free_state,
+};
