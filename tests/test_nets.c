@@ -1,0 +1,243 @@
+/* test_nets.c - every network in nets/ builds, runs forward and backward on
+ * random data at a small batch, and has the published blob shapes and
+ * parameter counts; nets whose shapes do not fit fail at setup with the
+ * layer names and shapes in the message. */
+#include <fcntl.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "dltrain/error.h"
+#include "dltrain/net.h"
+#include "dltrain/prototxt.h"
+#include "test.h"
+
+static dlt_rng rng;
+
+/* Set batch_size of every data layer of ROOT to BATCH. */
+static void set_batch(dlt_pnode *root, int batch)
+{
+    for (dlt_pnode *l = root->child; l; l = l->next) {
+        if (strcmp(l->name, "layer") != 0)
+            continue;
+        for (dlt_pnode *f = l->child; f; f = f->next)
+            if (strcmp(f->name, "data_param") == 0)
+                for (dlt_pnode *b = f->child; b; b = b->next)
+                    if (strcmp(b->name, "batch_size") == 0) {
+                        free(b->text);
+                        b->text = dlt_malloc(16);
+                        snprintf(b->text, 16, "%d", batch);
+                    }
+    }
+}
+
+typedef struct shape_check {
+    const char *blob;
+    int c, h, w;
+} shape_check;
+
+typedef struct net_case {
+    const char *file;
+    int c, h, w, batch, classes;
+    long trainable;            /* parameters with lr_mult != 0; 0: print only */
+    const shape_check *shapes; /* ends with blob NULL */
+} net_case;
+
+static void test_net(const net_case *nc)
+{
+    char path[1024];
+    const char *top = getenv("top_srcdir");
+    snprintf(path, sizeof path, "%s/nets/%s", top ? top : ".", nc->file);
+    dlt_pnode *root = NULL;
+    dlt_net *net = NULL, *test_net = NULL;
+    int st = dlt_pt_parse_file(path, &root);
+    if (st == 0) {
+        set_batch(root, nc->batch);
+        st = dlt_net_create(root, DLT_PHASE_TRAIN, nc->c, nc->h, nc->w, 7, &net);
+    }
+    /* The TEST phase too (sharing the weights), so every field is read. */
+    if (st == 0)
+        st = dlt_net_create(root, DLT_PHASE_TEST, nc->c, nc->h, nc->w, 7, &test_net);
+    if (st == 0)
+        st = dlt_net_share_params(test_net, net);
+    dlt_net_free(test_net);
+    int unused = st == 0 ? dlt_pt_check_unused(root, NULL) : -1;
+    TEST_OK(st == 0 && unused == 0, "%s: TRAIN and TEST nets build for %dx%dx%d, batch %d, "
+            "every field used (status %d)", nc->file, nc->c, nc->h, nc->w, nc->batch, st);
+    if (st) {
+        dlt_net_free(net);
+        dlt_pt_free(root);
+        return;
+    }
+    int shapes_ok = 1;
+    for (const shape_check *s = nc->shapes; s->blob; s++) {
+        const dlt_tensor *t = dlt_net_blob(net, s->blob);
+        int ok = t && t->n == nc->batch && t->c == s->c && t->h == s->h && t->w == s->w;
+        if (!ok)
+            printf("#   %s: blob '%s' is (%d,%d,%d,%d), published (%d,%d,%d,%d)\n", nc->file,
+                   s->blob, t ? t->n : -1, t ? t->c : -1, t ? t->h : -1, t ? t->w : -1,
+                   nc->batch, s->c, s->h, s->w);
+        shapes_ok &= ok;
+    }
+    TEST_OK(shapes_ok, "%s: blob shapes match the published architecture", nc->file);
+
+    long total = 0, trainable = 0;
+    for (int i = 0; i < dlt_net_num_layers(net); i++) {
+        const dlt_layer *l = dlt_net_layer(net, i);
+        for (int p = 0; p < l->nparam; p++) {
+            total += (long)l->param[p].count;
+            if (l->lr_mult[p] != 0)
+                trainable += (long)l->param[p].count;
+        }
+    }
+    if (nc->trainable)
+        TEST_OK(trainable == nc->trainable, "%s: %ld trainable parameters (published %ld), %ld "
+                "with statistics", nc->file, trainable, nc->trainable, total);
+    else
+        printf("# %s: %ld trainable parameters, %ld with statistics\n", nc->file, trainable, total);
+
+    /* Random images and labels; forward and backward. */
+    dlt_layer *d = dlt_net_data_layer(net);
+    for (size_t i = 0; i < d->top[0]->count; i++)
+        d->top[0]->data[i] = (float)dlt_rng_uniform(&rng);
+    for (size_t i = 0; i < d->top[1]->count; i++)
+        d->top[1]->data[i] = (float)dlt_rng_below(&rng, (uint64_t)nc->classes);
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    float loss = dlt_net_forward(net);
+    dlt_net_zero_grads(net);
+    dlt_net_backward(net);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    const float *g = dlt_net_grads(net);
+    size_t nz = 0, bad = 0;
+    for (size_t i = 0; i < dlt_net_param_count(net); i++)
+        nz += g[i] != 0, bad += !isfinite(g[i]);
+    double secs = (double)(t1.tv_sec - t0.tv_sec) + (t1.tv_nsec - t0.tv_nsec) * 1e-9;
+    /* Untrained: the loss is near ln(classes) per loss layer (weights sum). */
+    TEST_OK(isfinite(loss) && loss > 0 && bad == 0 && nz > dlt_net_param_count(net) / 4,
+            "%s: forward + backward in %.2f s: loss %.3f (ln %d = %.3f), %zu of %zu gradients "
+            "non-zero, none NaN", nc->file, secs, loss, nc->classes, log(nc->classes), nz,
+            dlt_net_param_count(net));
+    dlt_net_free(net);
+    dlt_pt_free(root);
+}
+
+/* Build TEXT; expect a parse error whose message (stderr) holds every
+ * string in WANT. */
+static void expect_setup_error(const char *what, const char *text, const char *const *want)
+{
+    char tmpl[] = "/tmp/dlt_test_nets_XXXXXX";
+    int fd = mkstemp(tmpl);
+    fflush(stderr);
+    int saved = dup(2);
+    dup2(fd, 2);
+    dlt_pnode *root = NULL;
+    dlt_net *net = NULL;
+    int st = dlt_pt_parse_string(text, "bad.prototxt", &root);
+    if (st == 0)
+        st = dlt_net_create(root, DLT_PHASE_TRAIN, 3, 8, 8, 1, &net);
+    fflush(stderr);
+    dup2(saved, 2);
+    close(saved);
+    char msg[4096] = "";
+    lseek(fd, 0, SEEK_SET);
+    ssize_t n = read(fd, msg, sizeof msg - 1);
+    msg[n > 0 ? n : 0] = 0;
+    close(fd);
+    unlink(tmpl);
+    int has = 1;
+    for (int i = 0; want[i]; i++)
+        if (!strstr(msg, want[i])) {
+            printf("#   message lacks '%s'\n", want[i]);
+            has = 0;
+        }
+    fprintf(stderr, "%s", msg);
+    TEST_OK(st == DLT_ERR_PARSE && !net && has, "%s: setup fails, message names the layer and "
+            "shapes (status %d)", what, st);
+    dlt_net_free(net);
+    dlt_pt_free(root);
+}
+
+#define DATA "layer { name: 'd' type: 'Data' top: 'data' top: 'label' data_param { batch_size: 2 } }\n"
+#define CONV(n, b, k, s) "layer { name: '" n "' type: 'Convolution' bottom: '" b "' top: '" n \
+    "' convolution_param { num_output: 4 kernel_size: " k " stride: " s " } }\n"
+
+static void test_bad_nets(void)
+{
+    const char *const w1[] = {"'cat'", "(2,4,6,6)", "(2,4,3,3)", "bad.prototxt:", NULL};
+    expect_setup_error("concat of 6x6 and 3x3 maps",
+                       DATA CONV("a", "data", "3", "1") CONV("b", "data", "3", "2")
+                       "layer { name: 'cat' type: 'Concat' bottom: 'a' bottom: 'b' top: 'c' }", w1);
+    const char *const w2[] = {"'sum'", "(2,4,6,6)", "(2,3,8,8)", NULL};
+    expect_setup_error("eltwise of a conv output and the data",
+                       DATA CONV("a", "data", "3", "1")
+                       "layer { name: 'sum' type: 'Eltwise' bottom: 'a' bottom: 'data' top: 's' }",
+                       w2);
+    const char *const w3[] = {"'ip'", "'lbl'", "not produced", NULL};
+    expect_setup_error("inner product on a blob no layer makes",
+                       DATA "layer { name: 'ip' type: 'InnerProduct' bottom: 'lbl' top: 'y' "
+                       "inner_product_param { num_output: 3 } }", w3);
+    const char *const w4[] = {"'c2'", "kernel 5x5", "padded input 3x3", NULL};
+    expect_setup_error("conv kernel larger than its input",
+                       DATA CONV("c1", "data", "3", "2") CONV("c2", "c1", "5", "1"), w4);
+    const char *const w5[] = {"'ip'", "(2,10,1,1)", "(2,4,6,6)", NULL};
+    expect_setup_error("loss on blobs of different batch layout",
+                       DATA CONV("a", "data", "3", "1")
+                       "layer { name: 'ip' type: 'InnerProduct' bottom: 'data' top: 'y' "
+                       "inner_product_param { num_output: 10 } }\n"
+                       "layer { name: 'ip' type: 'Eltwise' bottom: 'y' bottom: 'a' top: 'z' }", w5);
+    const char *const w6[] = {"unknown layer type 'Deconv'", "Convolution", "BatchNorm", "LRN", NULL};
+    expect_setup_error("unknown layer type lists the known ones",
+                       DATA "layer { name: 'x' type: 'Deconv' bottom: 'data' top: 'y' }", w6);
+}
+
+int main(void)
+{
+    dlt_rng_seed(&rng, 2024);
+    static const shape_check lenet[] = {{"pool2", 50, 4, 4}, {"ip1", 500, 1, 1},
+                                        {"ip2", 10, 1, 1}, {NULL, 0, 0, 0}};
+    static const shape_check cq[] = {{"pool1", 32, 16, 16}, {"pool2", 32, 8, 8},
+                                     {"pool3", 64, 4, 4}, {"ip2", 10, 1, 1}, {NULL, 0, 0, 0}};
+    static const shape_check cf[] = {{"norm1", 32, 16, 16}, {"norm2", 32, 8, 8},
+                                     {"pool3", 64, 4, 4}, {"ip1", 10, 1, 1}, {NULL, 0, 0, 0}};
+    static const shape_check fb[] = {{"pool1", 32, 14, 14}, {"pool2", 64, 7, 7},
+                                      {"fc2", 10, 1, 1}, {NULL, 0, 0, 0}};
+    static const shape_check alex[] = {{"conv1", 96, 55, 55}, {"pool1", 96, 27, 27},
+                                       {"conv2", 256, 27, 27}, {"pool2", 256, 13, 13},
+                                       {"conv5", 256, 13, 13}, {"pool5", 256, 6, 6},
+                                       {"fc7", 4096, 1, 1}, {"fc8", 1000, 1, 1}, {NULL, 0, 0, 0}};
+    static const shape_check goog[] = {
+        {"pool2/3x3_s2", 192, 28, 28}, {"inception_3a/output", 256, 28, 28},
+        {"inception_3b/output", 480, 28, 28}, {"inception_4a/output", 512, 14, 14},
+        {"inception_4b/output", 512, 14, 14}, {"inception_4c/output", 512, 14, 14},
+        {"inception_4d/output", 528, 14, 14}, {"inception_4e/output", 832, 14, 14},
+        {"inception_5a/output", 832, 7, 7}, {"inception_5b/output", 1024, 7, 7},
+        {"pool5/7x7_s1", 1024, 1, 1}, {"loss1/ave_pool", 512, 4, 4},
+        {"loss2/ave_pool", 528, 4, 4}, {"loss1/classifier", 1000, 1, 1},
+        {"loss2/classifier", 1000, 1, 1}, {"loss3/classifier", 1000, 1, 1}, {NULL, 0, 0, 0}};
+    static const shape_check r18[] = {{"pool1", 64, 56, 56}, {"res2b", 64, 56, 56},
+                                      {"res3b", 128, 28, 28}, {"res4b", 256, 14, 14},
+                                      {"res5b", 512, 7, 7}, {"pool5", 512, 1, 1},
+                                      {"fc1000", 1000, 1, 1}, {NULL, 0, 0, 0}};
+    static const shape_check r50[] = {{"pool1", 64, 56, 56}, {"res2c", 256, 56, 56},
+                                      {"res3d", 512, 28, 28}, {"res4f", 1024, 14, 14},
+                                      {"res5c", 2048, 7, 7}, {"pool5", 2048, 1, 1},
+                                      {"fc1000", 1000, 1, 1}, {NULL, 0, 0, 0}};
+    /* Published counts: Caffe LeNet 431,080; AlexNet 60,965,224 (bvlc_alexnet);
+     * ResNet-18 11,689,512 and ResNet-50 25,557,032 (torchvision, BN affine
+     * = our Scale; BatchNorm statistics are not trained). */
+    const net_case cases[] = {
+        {"lenet_train_val.prototxt", 1, 28, 28, 4, 10, 431080, lenet},
+        {"cifar10_quick_train_val.prototxt", 3, 32, 32, 4, 10, 145578, cq},
+        {"cifar10_full_train_val.prototxt", 3, 32, 32, 4, 10, 89578, cf},
+        {"fashion_bn_train_val.prototxt", 1, 28, 28, 4, 10, 0, fb},
+        {"alexnet_train_val.prototxt", 3, 227, 227, 1, 1000, 60965224, alex},
+        {"googlenet_train_val.prototxt", 3, 224, 224, 1, 1000, 0, goog},
+        {"resnet18_train_val.prototxt", 3, 224, 224, 2, 1000, 11689512, r18},
+        {"resnet50_train_val.prototxt", 3, 224, 224, 1, 1000, 25557032, r50},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
+        test_net(&cases[i]);
+    test_bad_nets();
+    TEST_DONE();
+}
