@@ -29,6 +29,8 @@ void dlt_comm_allreduce_sum_doubles(dlt_comm *c, double *buf, int n);
 long dlt_comm_allreduce_max_long(dlt_comm *c, long v);
 void dlt_comm_gather_u64(dlt_comm *c, const uint64_t *mine, int n, uint64_t *all, int root);
 void dlt_comm_scatter_u64(dlt_comm *c, const uint64_t *all, int n, uint64_t *mine, int root);
+/* Fixed-size records from every rank to ROOT's ALL (world * N bytes). */
+void dlt_comm_gather_bytes(dlt_comm *c, const void *mine, int n, void *all, int root);
 void dlt_comm_barrier(dlt_comm *c);
 /* Abort every rank with EXIT_CODE (used by the fatal handler). */
 void dlt_comm_abort(int exit_code) __attribute__((noreturn));

@@ -28,6 +28,13 @@ float dlt_net_forward(dlt_net *net);
 void dlt_net_backward(dlt_net *net);
 void dlt_net_zero_grads(dlt_net *net);
 
+/* Called by dlt_net_backward before each layer's backward and once at the
+ * end: layers >= LAYER are done, so gradients at offsets >= DONE_FROM in
+ * the flat grad buffer are final (lets the communicator start reducing
+ * them while backward goes on). NULL FN removes the hook. */
+typedef void (*dlt_backward_hook)(void *ctx, int layer, size_t done_from);
+void dlt_net_set_backward_hook(dlt_net *net, dlt_backward_hook fn, void *ctx);
+
 /* All parameters / gradients as one contiguous buffer each. */
 size_t dlt_net_param_count(const dlt_net *net);
 float *dlt_net_params(dlt_net *net);

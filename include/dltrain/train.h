@@ -13,6 +13,12 @@ typedef struct dlt_train_options {
     const char *resume;     /* NULL, "auto" or a checkpoint file */
     long seed;              /* <0: solver's random_seed, else 1 */
     const char *command_line; /* recorded in RUN/config/command.txt */
+    /* Distributed training (0 = defaults): */
+    double bucket_mb;       /* gradient bucket size, MB (0: 4) */
+    int allreduce_mode;     /* dlt_allreduce_mode: overlap (0) or blocking */
+    int reducer_kind;       /* dlt_reducer_kind: auto (0), mpi, shm */
+    double watchdog_s;      /* abort after this long without progress; 0: off */
+    int on_nan_skip;        /* NaN/Inf loss or gradients: 0 stop, 1 skip the step */
 } dlt_train_options;
 
 /* Returns 0 or a status after reporting the error. */

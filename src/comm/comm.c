@@ -9,6 +9,7 @@
 
 #include "dltrain/comm.h"
 #include "dltrain/error.h"
+#include "comm/comm_internal.h"
 
 /* Gradient buckets: a few MB each, reduced last layer first. */
 #define BUCKET_BYTES (4u << 20)
@@ -152,3 +153,10 @@ void dlt_comm_scatter_u64(dlt_comm *c, const uint64_t *all, int n, uint64_t *min
 }
 
 void dlt_comm_barrier(dlt_comm *c) { MPI_CHECK(MPI_Barrier(c->world)); }
+
+MPI_Comm dlt__comm_world(const dlt_comm *c) { return c->world; }
+
+void dlt_comm_gather_bytes(dlt_comm *c, const void *mine, int n, void *all, int root)
+{
+    MPI_CHECK(MPI_Gather(mine, n, MPI_BYTE, all, n, MPI_BYTE, root, c->world));
+}

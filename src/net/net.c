@@ -41,6 +41,9 @@ struct dlt_net {
     int *outputs;        /* blob indices of net outputs */
     int noutputs;
     int data_layer;      /* -1 if none */
+    dlt_backward_hook backward_hook; /* NULL: none (see dlt_net_set_backward_hook) */
+    void *backward_hook_ctx;
+    size_t *grads_done_from; /* (nlayers+1) [i]: lowest grad offset of layers >= i */
 };
 
 static int find_blob(const dlt_net *net, const char *name)
@@ -387,6 +390,7 @@ void dlt_net_free(dlt_net *net)
     free(net->blobs);
     free(net->layers);
     free(net->outputs);
+    free(net->grads_done_from);
     free(net->name);
     free(net);
 }
@@ -455,9 +459,31 @@ static void sum_split_diffs(dlt_net *net, dlt_layer *l)
         }
 }
 
+void dlt_net_set_backward_hook(dlt_net *net, dlt_backward_hook fn, void *ctx)
+{
+    net->backward_hook = fn;
+    net->backward_hook_ctx = ctx;
+    if (!net->grads_done_from)
+        net->grads_done_from = dlt_malloc((net->nlayers + 1) * sizeof(size_t));
+    size_t lo = net->nparams;
+    net->grads_done_from[net->nlayers] = lo;
+    for (int i = net->nlayers - 1; i >= 0; i--) {
+        const dlt_layer *l = &net->layers[i];
+        for (int p = 0; p < l->nparam; p++) {
+            size_t off = (size_t)(l->param[p].diff - net->grads);
+            if (l->param[p].diff && off < lo)
+                lo = off;
+        }
+        net->grads_done_from[i] = lo;
+    }
+}
+
 void dlt_net_backward(dlt_net *net)
 {
     for (int i = net->nlayers - 1; i >= 0; i--) {
+        /* Layers above i are done: their gradients may travel now. */
+        if (net->backward_hook)
+            net->backward_hook(net->backward_hook_ctx, i + 1, net->grads_done_from[i + 1]);
         dlt_layer *l = &net->layers[i];
         int any = l->nparam > 0;
         for (int b = 0; b < l->nbottom; b++)
@@ -467,6 +493,8 @@ void dlt_net_backward(dlt_net *net)
         sum_split_diffs(net, l);
         l->ops->backward(l);
     }
+    if (net->backward_hook)
+        net->backward_hook(net->backward_hook_ctx, 0, net->grads_done_from[0]);
 }
 
 void dlt_net_zero_grads(dlt_net *net) { memset(net->grads, 0, net->nparams * sizeof(float)); }

@@ -25,6 +25,15 @@ static void usage(FILE *f)
             "  --resume auto|FILE  continue from the newest checkpoint in DIR/checkpoints,\n"
             "                    or from FILE (default: start from scratch)\n"
             "  --seed N          initialization and shuffling seed (default: random_seed, else 1)\n"
+            "  --bucket-mb X     gradient allreduce bucket size in MB (default 4)\n"
+            "  --allreduce overlap|blocking  start each bucket's allreduce as soon as backward\n"
+            "                    has produced it (default), or reduce all after backward\n"
+            "  --reducer auto|mpi|shm  MPI_Allreduce, the node shared-memory reducer\n"
+            "                    (hierarchical across nodes), or the faster of them (default)\n"
+            "  --watchdog SEC    abort the job when a rank makes no progress for SEC\n"
+            "                    seconds, naming the phase (default 600; 0 disables)\n"
+            "  --on-nan stop|skip  NaN/Inf loss or gradients: stop naming the iteration\n"
+            "                    and layer (default), or skip that step\n"
             "  --help, --version\n"
             "\n"
             "Exit status: 0 success, 1 error (the message names the file), 2 bad command line.\n");
@@ -57,6 +66,38 @@ static int parse_long(const char *s, const char *opt, long *out)
     return 0;
 }
 
+/* A number >= 0 (--watchdog 0 disables; --bucket-mb must be > 0). */
+static int parse_positive(const char *s, const char *opt, double *out)
+{
+    char *end;
+    double v = strtod(s, &end);
+    int zero_ok = strcmp(opt, "--watchdog") == 0;
+    if (*s == '\0' || *end != '\0' || !(v > 0 || (zero_ok && v == 0))) {
+        fprintf(stderr, "dltrain-mpi: %s expects a %s number, got '%s'\n", opt,
+                zero_ok ? "non-negative" : "positive", s);
+        return -1;
+    }
+    *out = v;
+    return 0;
+}
+
+/* Index of S in the NULL-terminated CHOICES (the enum order), or -1. */
+static int parse_choice(const char *s, const char *opt, const char *const *choices)
+{
+    for (int i = 0; choices[i]; i++)
+        if (strcmp(s, choices[i]) == 0)
+            return i;
+    fprintf(stderr, "dltrain-mpi: %s expects one of", opt);
+    for (int i = 0; choices[i]; i++)
+        fprintf(stderr, " %s", choices[i]);
+    fprintf(stderr, ", got '%s'\n", s);
+    return -1;
+}
+
+static const char *const allreduce_modes[] = {"overlap", "blocking", NULL}; /* dlt_allreduce_mode */
+static const char *const reducer_kinds[] = {"auto", "mpi", "shm", NULL};    /* dlt_reducer_kind */
+static const char *const nan_actions[] = {"stop", "skip", NULL};
+
 int main(int argc, char **argv)
 {
     static const struct option longopts[] = {
@@ -64,12 +105,16 @@ int main(int argc, char **argv)
         {"val", required_argument, 0, 'v'},    {"run-dir", required_argument, 0, 'r'},
         {"max-iter", required_argument, 0, 'm'}, {"resume", required_argument, 0, 'R'},
         {"seed", required_argument, 0, 'S'},   {"help", no_argument, 0, 'h'},
+        {"bucket-mb", required_argument, 0, 'B'}, {"allreduce", required_argument, 0, 'A'},
+        {"reducer", required_argument, 0, 'D'}, {"watchdog", required_argument, 0, 'W'},
+        {"on-nan", required_argument, 0, 'N'},
         {"version", no_argument, 0, 'V'},      {0, 0, 0, 0}};
     char *command_line = join_args(argc, argv);
     dlt_train_options opt = {0};
     opt.max_iter = -1;
     opt.seed = -1;
     opt.command_line = command_line;
+    opt.watchdog_s = 600;
     int c;
     while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
         switch (c) {
@@ -84,6 +129,26 @@ int main(int argc, char **argv)
             break;
         case 'S':
             if (parse_long(optarg, "--seed", &opt.seed) < 0)
+                return DLT_EXIT_USAGE;
+            break;
+        case 'B':
+            if (parse_positive(optarg, "--bucket-mb", &opt.bucket_mb) < 0)
+                return DLT_EXIT_USAGE;
+            break;
+        case 'W':
+            if (parse_positive(optarg, "--watchdog", &opt.watchdog_s) < 0)
+                return DLT_EXIT_USAGE;
+            break;
+        case 'A':
+            if ((opt.allreduce_mode = parse_choice(optarg, "--allreduce", allreduce_modes)) < 0)
+                return DLT_EXIT_USAGE;
+            break;
+        case 'D':
+            if ((opt.reducer_kind = parse_choice(optarg, "--reducer", reducer_kinds)) < 0)
+                return DLT_EXIT_USAGE;
+            break;
+        case 'N':
+            if ((opt.on_nan_skip = parse_choice(optarg, "--on-nan", nan_actions)) < 0)
                 return DLT_EXIT_USAGE;
             break;
         case 'h': usage(stdout); return DLT_EXIT_OK;

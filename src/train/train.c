@@ -9,6 +9,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "config.h"
 #include "dltrain/ckpt.h"
@@ -16,9 +17,13 @@
 #include "dltrain/error.h"
 #include "dltrain/monitor.h"
 #include "dltrain/net.h"
+#include "dltrain/reducer.h"
 #include "dltrain/solver.h"
 #include "dltrain/train.h"
+#include "train/nancheck.h"
+#include "train/placement.h"
 #include "train/setup.h"
+#include "train/watchdog.h"
 
 #ifdef HAVE_OPENBLAS_SET_NUM_THREADS
 void openblas_set_num_threads(int);
@@ -37,6 +42,9 @@ typedef struct run {
     float *history;              /* (nparams) SGD momentum */
     dlt_rng rng;                 /* this rank's RNG (dropout, crops: later layers) */
     dlt_monitor *monitor;        /* rank 0 only */
+    dlt_reducer *reducer;        /* gradient averaging, overlapped with backward */
+    dlt_watchdog *watchdog;
+    long skipped_steps;          /* --on-nan skip */
     long iter;                   /* iterations completed */
     long max_iter;
     long steps_per_epoch;
@@ -60,6 +68,8 @@ static int choose_threads(const run *r)
     const char *env = getenv("OPENBLAS_NUM_THREADS");
     if (!env)
         env = getenv("OMP_NUM_THREADS");
+    if (!env)
+        env = getenv("SLURM_CPUS_PER_TASK");
     if (env && atoi(env) > 0)
         return atoi(env);
     cpu_set_t set;
@@ -202,6 +212,7 @@ static int resume(run *r)
 /* Run test_iter batches of the validation set; outputs reduced over ranks. */
 static void run_test(run *r)
 {
+    dlt__watchdog_enter(r->watchdog, DLT_STEP_TEST, r->iter);
     int nout = dlt_net_num_outputs(r->test_net);
     double *sums = dlt_calloc(nout + 1, sizeof(double));
     dlt_layer *dl = dlt_net_data_layer(r->test_net);
@@ -258,11 +269,45 @@ static void display(run *r, interval *iv)
     iv->start = now_s();
 }
 
+/* The loss of this rank is NaN/Inf: stop naming the first layer with a
+ * non-finite output, or (skip) poison the gradients so that every rank
+ * sees non-finite reduced gradients and skips the same step. */
+static void bad_loss(run *r, float loss)
+{
+    if (r->opt->on_nan_skip) {
+        if (dlt_net_param_count(r->train_net) > 0)
+            dlt_net_grads(r->train_net)[0] = NAN;
+        return;
+    }
+    int l = dlt__first_nonfinite_output(r->train_net);
+    dlt_fatal("loss is %f at iteration %ld; first non-finite output in layer '%s'; lower base_lr "
+              "(now %g) or check the data (--on-nan skip skips such steps)", loss, r->iter,
+              l >= 0 ? dlt_net_layer(r->train_net, l)->name : "(none: the loss itself)", r->cfg.base_lr);
+}
+
+/* The reduced gradients hold NaN/Inf: stop naming the first layer (in
+ * backward order) whose local gradients were non-finite, or skip. */
+static int bad_grads(run *r)
+{
+    if (r->opt->on_nan_skip) {
+        r->skipped_steps++;
+        dlt_warn("iteration %ld: NaN/Inf in the gradients; step skipped (%ld so far)", r->iter,
+                 r->skipped_steps);
+        return 1;
+    }
+    size_t off = dlt_reducer_local_nonfinite(r->reducer);
+    if (off == (size_t)-1) {
+        sleep(2); /* let the rank that has the culprit report it first */
+        dlt_fatal("NaN/Inf in the averaged gradients at iteration %ld, from another rank", r->iter);
+    }
+    int l = dlt__layer_of_grad_offset(r->train_net, off);
+    dlt_fatal("NaN/Inf in the gradients at iteration %ld, first (in backward order) in layer '%s'",
+              r->iter, l >= 0 ? dlt_net_layer(r->train_net, l)->name : "?");
+}
+
 static int train_loop(run *r)
 {
     dlt_layer *dl = dlt_net_data_layer(r->train_net);
-    float *grads = dlt_net_grads(r->train_net);
-    size_t nparams = dlt_net_param_count(r->train_net);
     interval iv = {0};
     iv.start = now_s();
     while (r->iter < r->max_iter) {
@@ -273,32 +318,42 @@ static int train_loop(run *r)
             iv.start += now_s() - ts; /* images/s counts training time only */
         }
         double t0 = now_s();
+        dlt__watchdog_enter(r->watchdog, DLT_STEP_DATA, r->iter);
+        dlt__test_hang_point(r->rank, r->iter);
         /* After setup a failure on one rank must end all of them: fatal. */
         if (dlt_loader_fetch(r->train_loader, r->iter, dl->top[0]->data, dl->top[1]->data) < 0)
             dlt_fatal("reading the training set %s failed at iteration %ld", r->opt->train_path,
                       r->iter);
+        dlt__test_nan_point(r->rank, r->iter, dl->top[0]->data);
         double t1 = now_s();
+        dlt__watchdog_enter(r->watchdog, DLT_STEP_FORWARD, r->iter);
         dlt_net_zero_grads(r->train_net);
         float loss = dlt_net_forward(r->train_net);
+        if (!isfinite(loss))
+            bad_loss(r, loss);
         double t2 = now_s();
+        dlt__watchdog_enter(r->watchdog, DLT_STEP_BACKWARD, r->iter);
+        dlt_reducer_begin(r->reducer); /* overlap: buckets start inside backward */
         dlt_net_backward(r->train_net);
         double t3 = now_s();
-        dlt_comm_allreduce_mean(r->comm, grads, nparams);
+        dlt__watchdog_enter(r->watchdog, DLT_STEP_ALLREDUCE, r->iter);
+        int skip = !dlt_reducer_finish(r->reducer) && bad_grads(r);
         double t4 = now_s();
-        dlt_sgd_update(&r->cfg, r->train_net, r->history, dlt_solver_lr(&r->cfg, r->iter));
+        dlt__watchdog_enter(r->watchdog, DLT_STEP_UPDATE, r->iter);
+        if (!skip)
+            dlt_sgd_update(&r->cfg, r->train_net, r->history, dlt_solver_lr(&r->cfg, r->iter));
         double t5 = now_s();
         r->iter++;
         iv.loss += loss;
         iv.t_data += t1 - t0, iv.t_forward += t2 - t1, iv.t_backward += t3 - t2;
         iv.t_allreduce += t4 - t3, iv.t_update += t5 - t4;
         iv.steps++;
-        if (!isfinite(loss))
-            dlt_fatal("loss is %f at iteration %ld; lower base_lr (now %g) or check the data",
-                      loss, r->iter, r->cfg.base_lr);
         if (r->cfg.display > 0 && r->iter % r->cfg.display == 0)
             display(r, &iv);
-        if (r->cfg.snapshot > 0 && r->iter % r->cfg.snapshot == 0)
+        if (r->cfg.snapshot > 0 && r->iter % r->cfg.snapshot == 0) {
+            dlt__watchdog_enter(r->watchdog, DLT_STEP_CHECKPOINT, r->iter);
             DLT_TRY(save_checkpoint(r));
+        }
     }
     if (iv.steps > 0 && r->cfg.display > 0)
         display(r, &iv);
@@ -333,6 +388,26 @@ static void print_summary(const run *r, int threads)
              r->max_iter, (unsigned long long)r->seed, r->opt->run_dir);
 }
 
+/* Placement table, the gradient reducer (hooked into backward), the watchdog. */
+static void start_distributed(run *r, int threads)
+{
+    const dlt_train_options *o = r->opt;
+    dlt__placement_report(r->comm, threads);
+    dlt_reducer_config rc = {(size_t)((o->bucket_mb > 0 ? o->bucket_mb : 4.0) * 1048576.0),
+                             (dlt_allreduce_mode)o->allreduce_mode, (dlt_reducer_kind)o->reducer_kind, 0};
+    r->reducer = dlt_reducer_create(r->comm, dlt_net_grads(r->train_net),
+                                    dlt_net_param_count(r->train_net), &rc);
+    if (o->allreduce_mode == DLT_ALLREDUCE_OVERLAP)
+        dlt_net_set_backward_hook(r->train_net, dlt_reducer_hook, r->reducer);
+    dlt_info("gradient allreduce: %s, %zu buckets of <= %.2f MB, reducer %s", o->allreduce_mode ==
+             DLT_ALLREDUCE_OVERLAP ? "overlapped with backward" : "blocking after backward",
+             dlt_reducer_bucket_count(r->reducer), rc.bucket_bytes / 1048576.0,
+             dlt_reducer_choice_note(r->reducer));
+    if (o->watchdog_s > 0)
+        dlt_info("watchdog: abort after %.0f s without progress", o->watchdog_s);
+    r->watchdog = dlt__watchdog_start(o->watchdog_s);
+}
+
 static void run_free(run *r)
 {
     dlt_loader_free(r->train_loader);
@@ -342,6 +417,8 @@ static void run_free(run *r)
     dlt_dataset_close(r->train_set);
     dlt_dataset_close(r->val_set);
     free(r->history);
+    dlt__watchdog_stop(r->watchdog);
+    dlt_reducer_free(r->reducer);
     dlt_run_files_free(&r->files);
     dlt_monitor_close(r->monitor);
 }
@@ -400,6 +477,7 @@ int dlt_train_run(const dlt_train_options *opt, dlt_comm *comm)
             st = agree(&r, resume(&r));
         if (st == 0) {
             print_summary(&r, threads);
+            start_distributed(&r, threads);
             double t0 = now_s();
             st = train_loop(&r);
             if (st == 0)

@@ -1,0 +1,49 @@
+/* reducer.h - gradient averaging over ranks in buckets, overlapped with
+ * backward: buckets cover the flat gradient buffer from the end (last
+ * layers first); a bucket is reduced as soon as backward has finished all
+ * of its gradients. Two transports: MPI (MPI_Iallreduce / MPI_Allreduce)
+ * and a node shared-memory reducer (each rank sums a slice; across nodes
+ * the slices are allreduced among same-local-rank peers: hierarchical). */
+#ifndef DLTRAIN_REDUCER_H
+#define DLTRAIN_REDUCER_H
+
+#include <stddef.h>
+
+#include "dltrain/comm.h"
+
+typedef enum { DLT_ALLREDUCE_OVERLAP = 0, DLT_ALLREDUCE_BLOCKING = 1 } dlt_allreduce_mode;
+typedef enum { DLT_REDUCER_AUTO = 0, DLT_REDUCER_MPI = 1, DLT_REDUCER_SHM = 2 } dlt_reducer_kind;
+
+typedef struct dlt_reducer_config {
+    size_t bucket_bytes;      /* 0: 4 MB */
+    dlt_allreduce_mode mode;
+    dlt_reducer_kind kind;    /* AUTO: the faster of MPI and SHM, timed at creation */
+    int sum_only;             /* 1: leave sums (tests, benchmarks); 0: divide by world size */
+} dlt_reducer_config;
+
+typedef struct dlt_reducer dlt_reducer;
+
+/* Collective over all ranks of C. BUF (N floats) is reduced in place. */
+dlt_reducer *dlt_reducer_create(dlt_comm *c, float *buf, size_t n, const dlt_reducer_config *cfg);
+void dlt_reducer_free(dlt_reducer *r); /* collective */
+/* "mpi" or "shm" (after AUTO's choice), and a line saying why. */
+const char *dlt_reducer_kind_name(const dlt_reducer *r);
+const char *dlt_reducer_choice_note(const dlt_reducer *r);
+size_t dlt_reducer_bucket_count(const dlt_reducer *r);
+
+/* One reduction: begin, then ready() as gradients complete (a net
+ * backward hook), then finish(). ready(DONE_FROM): elements at offsets
+ * >= DONE_FROM are final; overlap mode starts the buckets they cover and
+ * drives the pending ones. finish() reduces what is left, waits, averages
+ * and returns 1 if every result is finite, 0 if some is NaN/Inf. */
+void dlt_reducer_begin(dlt_reducer *r);
+void dlt_reducer_ready(dlt_reducer *r, size_t done_from);
+int dlt_reducer_finish(dlt_reducer *r);
+/* Highest offset whose LOCAL value (before reduction) was NaN/Inf in the
+ * last reduction, scanning last layers first; (size_t)-1 if none. */
+size_t dlt_reducer_local_nonfinite(const dlt_reducer *r);
+
+/* Backward hook adapter: dlt_net_set_backward_hook(net, dlt_reducer_hook, r). */
+void dlt_reducer_hook(void *reducer, int layer, size_t done_from);
+
+#endif

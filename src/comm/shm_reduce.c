@@ -1,0 +1,115 @@
+/* shm_reduce.c - allreduce (sum) through a node shared-memory window,
+ * hierarchical across nodes. Each rank owns one slot of CHUNK floats in
+ * the window. Per round: copy in; barrier; rank r sums slice r of every
+ * slot into its own slot (nobody else reads that part of slot r); with
+ * several nodes, allreduce that slice among the ranks with the same local
+ * rank; barrier; everyone copies every slice out; barrier (slots reused). */
+#include <stdlib.h>
+#include <string.h>
+
+#include "comm/shm_reduce.h"
+
+struct dlt__shm_reduce {
+    MPI_Comm node, cross;   /* ranks on this node; same local rank on all nodes */
+    int lrank, lsize, nodes;
+    MPI_Win win;
+    float **slot;           /* (lsize) each rank's slot, mapped here */
+    size_t chunk;
+};
+
+#define CHECK DLT__MPI_CHECK
+
+dlt__shm_reduce *dlt__shm_reduce_create(MPI_Comm world, size_t chunk)
+{
+    int wrank;
+    CHECK(MPI_Comm_rank(world, &wrank));
+    MPI_Comm node;
+    CHECK(MPI_Comm_split_type(world, MPI_COMM_TYPE_SHARED, wrank, MPI_INFO_NULL, &node));
+    int lrank, lsize;
+    CHECK(MPI_Comm_rank(node, &lrank));
+    CHECK(MPI_Comm_size(node, &lsize));
+    int mm[2] = {lsize, -lsize};
+    CHECK(MPI_Allreduce(MPI_IN_PLACE, mm, 2, MPI_INT, MPI_MAX, world));
+    if (mm[0] != -mm[1]) { /* uneven nodes: slices would not line up */
+        CHECK(MPI_Comm_free(&node));
+        return NULL;
+    }
+    dlt__shm_reduce *s = dlt_calloc(1, sizeof *s);
+    s->node = node;
+    s->lrank = lrank;
+    s->lsize = lsize;
+    s->chunk = chunk > 0 ? chunk : 1;
+    CHECK(MPI_Comm_split(world, lrank, wrank, &s->cross));
+    CHECK(MPI_Comm_size(s->cross, &s->nodes));
+    float *mine;
+    CHECK(MPI_Win_allocate_shared((MPI_Aint)(s->chunk * sizeof(float)), sizeof(float), MPI_INFO_NULL,
+                                  node, &mine, &s->win));
+    s->slot = dlt_calloc(lsize, sizeof *s->slot);
+    for (int q = 0; q < lsize; q++) {
+        MPI_Aint size;
+        int disp;
+        CHECK(MPI_Win_shared_query(s->win, q, &size, &disp, &s->slot[q]));
+    }
+    CHECK(MPI_Win_lock_all(MPI_MODE_NOCHECK, s->win));
+    return s;
+}
+
+void dlt__shm_reduce_free(dlt__shm_reduce *s)
+{
+    if (!s)
+        return;
+    CHECK(MPI_Win_unlock_all(s->win));
+    CHECK(MPI_Win_free(&s->win));
+    CHECK(MPI_Comm_free(&s->cross));
+    CHECK(MPI_Comm_free(&s->node));
+    free(s->slot);
+    free(s);
+}
+
+int dlt__shm_reduce_nodes(const dlt__shm_reduce *s) { return s->nodes; }
+
+/* Stores to the window become visible to the node's ranks, and theirs to us. */
+static void node_sync(dlt__shm_reduce *s)
+{
+    CHECK(MPI_Win_sync(s->win));
+    CHECK(MPI_Barrier(s->node));
+    CHECK(MPI_Win_sync(s->win));
+}
+
+static void slice(size_t n, int parts, int i, size_t *lo, size_t *hi)
+{
+    *lo = n * (size_t)i / (size_t)parts;
+    *hi = n * (size_t)(i + 1) / (size_t)parts;
+}
+
+static void round_sum(dlt__shm_reduce *s, float *buf, size_t n)
+{
+    memcpy(s->slot[s->lrank], buf, n * sizeof(float));
+    node_sync(s);
+    size_t lo, hi;
+    slice(n, s->lsize, s->lrank, &lo, &hi);
+    float *acc = s->slot[s->lrank];
+    /* Only this rank computes this slice, so every rank gets the same sums. */
+    float *tmp = acc + lo;
+    for (int q = 0; q < s->lsize; q++) {
+        if (q == s->lrank)
+            continue;
+        const float *x = s->slot[q] + lo;
+        for (size_t k = 0; k < hi - lo; k++)
+            tmp[k] += x[k];
+    }
+    if (s->nodes > 1 && hi > lo)
+        CHECK(MPI_Allreduce(MPI_IN_PLACE, acc + lo, (int)(hi - lo), MPI_FLOAT, MPI_SUM, s->cross));
+    node_sync(s);
+    for (int q = 0; q < s->lsize; q++) {
+        slice(n, s->lsize, q, &lo, &hi);
+        memcpy(buf + lo, s->slot[q] + lo, (hi - lo) * sizeof(float));
+    }
+    node_sync(s); /* the slots are written again next round */
+}
+
+void dlt__shm_reduce_sum(dlt__shm_reduce *s, float *buf, size_t n)
+{
+    for (size_t off = 0; off < n; off += s->chunk)
+        round_sum(s, buf + off, n - off < s->chunk ? n - off : s->chunk);
+}

@@ -1,0 +1,94 @@
+/* watchdog.c - the no-progress watchdog. The main thread records each
+ * phase it enters (an atomic counter and the phase); a thread wakes every
+ * fraction of a second and, once the counter has not moved for the
+ * configured time, calls the fatal path, which aborts every rank. */
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "dltrain/error.h"
+#include "train/watchdog.h"
+
+struct dlt_watchdog {
+    double seconds;
+    atomic_long ticks;      /* bumped on every phase change */
+    atomic_int phase;
+    atomic_long iter;
+    atomic_int stop;
+    pthread_t thread;
+};
+
+static const char *const phase_names[] = {"data", "forward", "backward", "allreduce",
+                                          "update", "test", "checkpoint"};
+
+const char *dlt__step_phase_name(dlt_step_phase p) { return phase_names[p]; }
+
+static double mono_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec + 1e-9 * ts.tv_nsec;
+}
+
+static void *watch(void *arg)
+{
+    dlt_watchdog *w = arg;
+    long seen = atomic_load(&w->ticks);
+    double since = mono_s();
+    useconds_t nap = w->seconds < 4 ? 100000 : 500000;
+    while (!atomic_load(&w->stop)) {
+        usleep(nap);
+        long t = atomic_load(&w->ticks);
+        double now = mono_s();
+        if (t != seen) {
+            seen = t;
+            since = now;
+        } else if (now - since >= w->seconds) {
+            dlt_fatal("watchdog: no progress for %.0f s, stuck in phase '%s' of iteration %ld "
+                      "(a rank may be hung or dead; --watchdog SEC changes the limit, 0 disables)",
+                      now - since, phase_names[atomic_load(&w->phase)], atomic_load(&w->iter));
+        }
+    }
+    return NULL;
+}
+
+dlt_watchdog *dlt__watchdog_start(double seconds)
+{
+    dlt_watchdog *w = dlt_calloc(1, sizeof *w);
+    w->seconds = seconds;
+    if (seconds > 0 && pthread_create(&w->thread, NULL, watch, w) != 0) {
+        dlt_warn("could not start the watchdog thread; running without it");
+        w->seconds = 0;
+    }
+    return w;
+}
+
+void dlt__watchdog_enter(dlt_watchdog *w, dlt_step_phase phase, long iter)
+{
+    atomic_store(&w->phase, (int)phase);
+    atomic_store(&w->iter, iter);
+    atomic_fetch_add(&w->ticks, 1);
+}
+
+void dlt__watchdog_stop(dlt_watchdog *w)
+{
+    if (!w)
+        return;
+    if (w->seconds > 0) {
+        atomic_store(&w->stop, 1);
+        pthread_join(w->thread, NULL);
+    }
+    free(w);
+}
+
+void dlt__test_hang_point(int rank, long iter)
+{
+    const char *r = getenv("DLT_TEST_HANG_RANK"), *i = getenv("DLT_TEST_HANG_ITER");
+    if (!r || !i || atoi(r) != rank || atol(i) != iter)
+        return;
+    dlt_warn("DLT_TEST_HANG_RANK: rank %d hangs at iteration %ld on purpose", rank, iter);
+    for (;;)
+        sleep(1000);
+}
