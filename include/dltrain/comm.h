@@ -30,6 +30,11 @@ long dlt_comm_allreduce_max_long(dlt_comm *c, long v);
 void dlt_comm_gather_u64(dlt_comm *c, const uint64_t *mine, int n, uint64_t *all, int root);
 void dlt_comm_scatter_u64(dlt_comm *c, const uint64_t *all, int n, uint64_t *mine, int root);
 void dlt_comm_barrier(dlt_comm *c);
+/* Observability: in-place maximum over ranks; N bytes from every rank
+ * into ALL (size*N bytes, root only); the MPI library's version (first line). */
+void dlt_comm_allreduce_max_doubles(dlt_comm *c, double *buf, int n);
+void dlt_comm_gather_bytes(dlt_comm *c, const void *mine, int n, void *all, int root);
+void dlt_comm_library_version(char *buf, size_t size);
 /* Abort every rank with EXIT_CODE (used by the fatal handler). */
 void dlt_comm_abort(int exit_code) __attribute__((noreturn));
 

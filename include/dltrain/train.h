@@ -13,6 +13,7 @@ typedef struct dlt_train_options {
     const char *resume;     /* NULL, "auto" or a checkpoint file */
     long seed;              /* <0: solver's random_seed, else 1 */
     const char *command_line; /* recorded in RUN/config/command.txt */
+    double sample_interval; /* seconds between system samples; <= 0: none */
 } dlt_train_options;
 
 /* Returns 0 or a status after reporting the error. */

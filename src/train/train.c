@@ -18,6 +18,7 @@
 #include "dltrain/net.h"
 #include "dltrain/solver.h"
 #include "dltrain/train.h"
+#include "train/observe.h"
 #include "train/setup.h"
 
 #ifdef HAVE_OPENBLAS_SET_NUM_THREADS
@@ -37,6 +38,7 @@ typedef struct run {
     float *history;              /* (nparams) SGD momentum */
     dlt_rng rng;                 /* this rank's RNG (dropout, crops: later layers) */
     dlt_monitor *monitor;        /* rank 0 only */
+    dlt__observer *observer;     /* progress, metrics, system samples */
     long iter;                   /* iterations completed */
     long max_iter;
     long steps_per_epoch;
@@ -234,42 +236,17 @@ static void run_test(run *r)
     free(sums);
 }
 
-/* Per-phase timing and loss accumulated over one display interval. */
-typedef struct interval {
-    double loss, t_data, t_forward, t_backward, t_allreduce, t_update;
-    long steps;
-    double start;
-} interval;
-
-static void display(run *r, interval *iv)
-{
-    double v[7] = {iv->loss, iv->t_data, iv->t_forward, iv->t_backward, iv->t_allreduce,
-                   iv->t_update, (double)iv->steps};
-    dlt_comm_allreduce_sum_doubles(r->comm, v, 7);
-    double steps = v[6] > 0 ? v[6] : 1; /* summed over ranks */
-    double wall = now_s() - iv->start;
-    dlt_train_metrics m = {r->iter, (double)r->iter / r->steps_per_epoch, v[0] / steps,
-                           dlt_solver_lr(&r->cfg, r->iter),
-                           wall > 0 ? (double)iv->steps * r->global_batch / wall : 0,
-                           v[1] / steps, v[2] / steps, v[3] / steps, v[4] / steps, v[5] / steps};
-    dlt_monitor_train(r->monitor, &m);
-    memset(iv, 0, sizeof *iv);
-    iv->start = now_s();
-}
-
 static int train_loop(run *r)
 {
     dlt_layer *dl = dlt_net_data_layer(r->train_net);
     float *grads = dlt_net_grads(r->train_net);
     size_t nparams = dlt_net_param_count(r->train_net);
-    interval iv = {0};
-    iv.start = now_s();
     while (r->iter < r->max_iter) {
         if (r->test_net && r->cfg.test_interval > 0 && r->iter % r->cfg.test_interval == 0 &&
             (r->iter > 0 || r->cfg.test_initialization)) {
             double ts = now_s();
             run_test(r);
-            iv.start += now_s() - ts; /* images/s counts training time only */
+            dlt__observer_exclude(r->observer, now_s() - ts); /* images/s: training time only */
         }
         double t0 = now_s();
         /* After setup a failure on one rank must end all of them: fatal. */
@@ -287,20 +264,19 @@ static int train_loop(run *r)
         dlt_sgd_update(&r->cfg, r->train_net, r->history, dlt_solver_lr(&r->cfg, r->iter));
         double t5 = now_s();
         r->iter++;
-        iv.loss += loss;
-        iv.t_data += t1 - t0, iv.t_forward += t2 - t1, iv.t_backward += t3 - t2;
-        iv.t_allreduce += t4 - t3, iv.t_update += t5 - t4;
-        iv.steps++;
+        double phases[DLT__NPHASES] = {t1 - t0, t2 - t1, t3 - t2, t4 - t3, t5 - t4};
+        dlt__observer_step(r->observer, r->iter, loss, phases, dlt_solver_lr(&r->cfg, r->iter));
         if (!isfinite(loss))
             dlt_fatal("loss is %f at iteration %ld; lower base_lr (now %g) or check the data",
                       loss, r->iter, r->cfg.base_lr);
         if (r->cfg.display > 0 && r->iter % r->cfg.display == 0)
-            display(r, &iv);
+            dlt__observer_display(r->observer, r->iter, dlt_solver_lr(&r->cfg, r->iter));
         if (r->cfg.snapshot > 0 && r->iter % r->cfg.snapshot == 0)
             DLT_TRY(save_checkpoint(r));
     }
-    if (iv.steps > 0 && r->cfg.display > 0)
-        display(r, &iv);
+    if (r->cfg.display > 0) /* the last partial interval, if any */
+        dlt__observer_display(r->observer, r->iter, dlt_solver_lr(&r->cfg, r->iter));
+    dlt__observer_finish(r->observer);
     if (r->cfg.snapshot <= 0 || r->iter % r->cfg.snapshot != 0)
         DLT_TRY(save_checkpoint(r));
     if (r->test_net)
@@ -334,6 +310,7 @@ static void print_summary(const run *r, int threads)
 
 static void run_free(run *r)
 {
+    dlt__observer_free(r->observer);
     dlt_loader_free(r->train_loader);
     dlt_loader_free(r->val_loader);
     dlt_net_free(r->test_net);
@@ -399,6 +376,11 @@ int dlt_train_run(const dlt_train_options *opt, dlt_comm *comm)
             st = agree(&r, resume(&r));
         if (st == 0) {
             print_summary(&r, threads);
+            dlt__observer_config oc = {comm, r.monitor, r.cfg.average_loss, r.global_batch,
+                                       r.steps_per_epoch, r.max_iter, opt->sample_interval};
+            st = agree(&r, dlt__observer_create(&oc, &r.observer));
+        }
+        if (st == 0) {
             double t0 = now_s();
             st = train_loop(&r);
             if (st == 0)
