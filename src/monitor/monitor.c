@@ -32,13 +32,47 @@ static FILE *open_append(const char *dir, const char *name)
     return f;
 }
 
+/* Is stdout a terminal a person watches? DLT_PROGRESS=tty|plain decides;
+ * otherwise isatty, except that Open MPI hands every rank a pseudo-
+ * terminal even when mpirun's own output goes to a file: when our parent
+ * is a launcher, its stdout must be a terminal too. */
+static int watched_terminal(void)
+{
+    const char *force = getenv("DLT_PROGRESS");
+    if (force && strcmp(force, "tty") == 0)
+        return 1;
+    if ((force && strcmp(force, "plain") == 0) || !isatty(STDOUT_FILENO))
+        return 0;
+    char path[64], name[64] = "", target[256];
+    snprintf(path, sizeof path, "/proc/%ld/comm", (long)getppid());
+    FILE *f = fopen(path, "r");
+    if (f) {
+        if (!fgets(name, sizeof name, f))
+            name[0] = '\0';
+        fclose(f);
+    }
+    static const char *launchers[] = {"mpirun", "mpiexec", "orterun", "orted", "prterun", "prted",
+                                      "hydra_pmi_proxy", "slurmstepd"};
+    int launched = 0;
+    for (size_t i = 0; i < sizeof launchers / sizeof *launchers; i++)
+        launched |= strncmp(name, launchers[i], strlen(launchers[i])) == 0;
+    if (!launched)
+        return 1;
+    snprintf(path, sizeof path, "/proc/%ld/fd/1", (long)getppid());
+    ssize_t n = readlink(path, target, sizeof target - 1);
+    if (n <= 0)
+        return 0;
+    target[n] = '\0';
+    return strncmp(target, "/dev/pts/", 9) == 0 || strncmp(target, "/dev/tty", 8) == 0;
+}
+
 int dlt_monitor_open(const char *run_dir, dlt_monitor **out)
 {
     dlt_monitor *m = dlt_calloc(1, sizeof *m);
     m->log = open_append(run_dir, "log.txt");
     m->metrics = open_append(run_dir, "metrics.jsonl");
     snprintf(m->run_dir, sizeof m->run_dir, "%s", run_dir);
-    m->tty = isatty(STDOUT_FILENO);
+    m->tty = watched_terminal();
     if (!m->log || !m->metrics) {
         dlt_monitor_close(m);
         return DLT_ERR_IO;
