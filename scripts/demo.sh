@@ -1,7 +1,7 @@
 #!/bin/sh
 # demo.sh - the main job: build Fashion-MNIST HDF5 sets, train LeNet on 2 MPI
 # ranks for 4 epochs, print the test accuracy; leaves runs/lenet-fashion with
-# log.txt, metrics.jsonl and checkpoints/. NP and RUN can be overridden.
+# log.txt, metrics.jsonl, system.jsonl, checkpoints/ and report.html. NP and RUN can be overridden.
 set -eu
 cd "$(dirname "$0")/.."
 NP=${NP:-2}
@@ -18,3 +18,4 @@ mpirun -np "$NP" --oversubscribe ./dltrain-mpi --solver nets/lenet_fashion_solve
     --train data/fashion-train.h5 --val data/fashion-test.h5 --run-dir "$RUN"
 grep '"kind":"test"' "$RUN/metrics.jsonl" | tail -1 | sed 's/.*"test_top1":\([0-9.]*\).*/\1/' | awk '{printf "final test accuracy (top-1): %.4f\n", $1}'
 ls -l "$RUN/checkpoints"
+./dltrain-report "$RUN" > /dev/null && echo "report: $RUN/report.html"

@@ -32,6 +32,9 @@ void dlt_comm_scatter_u64(dlt_comm *c, const uint64_t *all, int n, uint64_t *min
 /* Fixed-size records from every rank to ROOT's ALL (world * N bytes). */
 void dlt_comm_gather_bytes(dlt_comm *c, const void *mine, int n, void *all, int root);
 void dlt_comm_barrier(dlt_comm *c);
+/* Observability: in-place maximum over ranks; the MPI library's version (first line). */
+void dlt_comm_allreduce_max_doubles(dlt_comm *c, double *buf, int n);
+void dlt_comm_library_version(char *buf, size_t size);
 /* Abort every rank with EXIT_CODE (used by the fatal handler). */
 void dlt_comm_abort(int exit_code) __attribute__((noreturn));
 

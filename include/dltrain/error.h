@@ -70,6 +70,10 @@ void dlt_log_set_identity(int rank, int world, const char *host);
 int dlt_log_rank(void);
 /* Mirror rank 0's info lines into an open file (the run's log.txt). */
 void dlt_log_set_file(void *file /* FILE * */);
+/* A progress line of at most DLT_PROGRESS_WIDTH columns, ended by \r, is
+ * on stdout (OPEN=1): the next message blanks it first. */
+#define DLT_PROGRESS_WIDTH 110
+void dlt_log_set_stdout_line(int open);
 void dlt_info(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void dlt_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Print NOTE once per distinct key (e.g. "ignored field solver_mode"). */

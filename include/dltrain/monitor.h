@@ -2,6 +2,8 @@
 #ifndef DLTRAIN_MONITOR_H
 #define DLTRAIN_MONITOR_H
 
+#include "dltrain/sysmon.h"
+
 typedef struct dlt_monitor dlt_monitor;
 
 typedef struct dlt_train_metrics {
@@ -10,7 +12,21 @@ typedef struct dlt_train_metrics {
     double loss, lr, images_per_s;
     /* seconds per step, averaged over the display interval */
     double t_data, t_forward, t_backward, t_allreduce, t_update;
+    /* Observability (issue 8). time: Unix seconds. loss_smoothed: Caffe's
+     * average_loss window, loss_raw: the last iteration (means over ranks);
+     * t_*_max: the slowest rank's per-step mean (the t_* above are means). */
+    double time, loss_smoothed, loss_raw;
+    double t_data_max, t_forward_max, t_backward_max, t_allreduce_max, t_update_max;
 } dlt_train_metrics;
+
+/* The in-place progress line (a terminal only), updated every step. */
+typedef struct dlt_progress {
+    long iter, max_iter;
+    double epoch;          /* fractional */
+    double images_per_s, loss, lr;
+    double eta_s;          /* < 0: unknown */
+} dlt_progress;
+
 
 typedef struct dlt_test_metrics {
     long iter;
@@ -24,5 +40,11 @@ void dlt_monitor_close(dlt_monitor *m);
 /* Print a line and append one JSON object. */
 void dlt_monitor_train(dlt_monitor *m, const dlt_train_metrics *x);
 void dlt_monitor_test(dlt_monitor *m, const dlt_test_metrics *x);
+/* Observability (issue 8): stdout is a terminal (then display lines go to
+ * log.txt only and the progress line updates in place); the progress line
+ * (throttled, nothing when not a terminal); system samples to system.jsonl. */
+int dlt_monitor_is_tty(const dlt_monitor *m);
+void dlt_monitor_progress(dlt_monitor *m, const dlt_progress *p, int force);
+int dlt_monitor_system(dlt_monitor *m, const dlt_sys_sample *x, int n);
 
 #endif

@@ -19,6 +19,8 @@ typedef struct dlt_train_options {
     int reducer_kind;       /* dlt_reducer_kind: auto (0), mpi, shm */
     double watchdog_s;      /* abort after this long without progress; 0: off */
     int on_nan_skip;        /* NaN/Inf loss or gradients: 0 stop, 1 skip the step */
+
+    double sample_interval; /* seconds between system samples; <= 0: none */
 } dlt_train_options;
 
 /* Returns 0 or a status after reporting the error. */

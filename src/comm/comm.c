@@ -3,6 +3,7 @@
  * MPI_CHECK, which names the call, file:line, rank and host and aborts
  * the whole job so that no rank waits forever. */
 #include <mpi.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -156,7 +157,25 @@ void dlt_comm_barrier(dlt_comm *c) { MPI_CHECK(MPI_Barrier(c->world)); }
 
 MPI_Comm dlt__comm_world(const dlt_comm *c) { return c->world; }
 
+/* Observability: per-rank maxima, fixed-size per-rank records gathered to
+ * rank 0, and the MPI library's own version string. */
+void dlt_comm_allreduce_max_doubles(dlt_comm *c, double *buf, int n)
+{
+    if (c->size > 1)
+        MPI_CHECK(MPI_Allreduce(MPI_IN_PLACE, buf, n, MPI_DOUBLE, MPI_MAX, c->world));
+}
+
 void dlt_comm_gather_bytes(dlt_comm *c, const void *mine, int n, void *all, int root)
 {
     MPI_CHECK(MPI_Gather(mine, n, MPI_BYTE, all, n, MPI_BYTE, root, c->world));
+}
+
+void dlt_comm_library_version(char *buf, size_t size)
+{
+    char v[MPI_MAX_LIBRARY_VERSION_STRING];
+    int len = 0;
+    MPI_CHECK(MPI_Get_library_version(v, &len));
+    snprintf(buf, size, "%s", v);
+    /* Open MPI's string runs on over several lines; the first says enough. */
+    buf[strcspn(buf, "\n")] = '\0';
 }

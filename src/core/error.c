@@ -12,6 +12,7 @@ static char log_host[64] = "";
 static FILE *log_file = NULL;
 static dlt_fatal_handler fatal_handler = NULL;
 static int trace_enabled = -1;
+static int stdout_line_open = 0; /* a progress line without newline is on the terminal */
 
 #define NOTE_KEYS_MAX 64
 static char *note_keys[NOTE_KEYS_MAX];
@@ -38,10 +39,23 @@ static void print_prefix(FILE *f, const char *kind)
         fprintf(f, "dltrain: %s: ", kind);
 }
 
+/* Blank an in-place progress line so a message starts on a clean line. */
+static void clear_stdout_line(void)
+{
+    if (stdout_line_open) {
+        fprintf(stdout, "\r%*s\r", DLT_PROGRESS_WIDTH, "");
+        fflush(stdout);
+        stdout_line_open = 0;
+    }
+}
+
+void dlt_log_set_stdout_line(int open) { stdout_line_open = open; }
+
 static void vreport(const char *kind, const char *file, int line, const char *fmt, va_list ap)
 {
     char msg[2048];
     vsnprintf(msg, sizeof msg, fmt, ap);
+    clear_stdout_line();
     print_prefix(stderr, kind);
     if (file)
         fprintf(stderr, "%s (%s:%d)\n", msg, file, line);
@@ -133,6 +147,7 @@ static void vinfo(const char *prefix, const char *fmt, va_list ap)
 {
     va_list ap2;
     va_copy(ap2, ap);
+    clear_stdout_line();
     fputs(prefix, stdout);
     vfprintf(stdout, fmt, ap);
     fputc('\n', stdout);

@@ -7,6 +7,7 @@
 
 #include "config.h"
 #include "dltrain/comm.h"
+#include "dltrain/doctor.h"
 #include "dltrain/error.h"
 #include "dltrain/train.h"
 
@@ -34,6 +35,10 @@ static void usage(FILE *f)
             "                    seconds, naming the phase (default 600; 0 disables)\n"
             "  --on-nan stop|skip  NaN/Inf loss or gradients: stop naming the iteration\n"
             "                    and layer (default), or skip that step\n"
+            "  --sample-interval SEC  system samples (CPU, memory, network, disk, GPU) to\n"
+            "                    DIR/system.jsonl every SEC seconds; 0 turns it off (default: 30)\n"
+            "  --doctor          check this environment (one row per rank) and exit; with\n"
+            "                    --train/--val/--run-dir, check those paths too\n"
             "  --help, --version\n"
             "\n"
             "Exit status: 0 success, 1 error (the message names the file), 2 bad command line.\n");
@@ -108,6 +113,7 @@ int main(int argc, char **argv)
         {"bucket-mb", required_argument, 0, 'B'}, {"allreduce", required_argument, 0, 'A'},
         {"reducer", required_argument, 0, 'D'}, {"watchdog", required_argument, 0, 'W'},
         {"on-nan", required_argument, 0, 'N'},
+        {"sample-interval", required_argument, 0, 'I'}, {"doctor", no_argument, 0, 'd'},
         {"version", no_argument, 0, 'V'},      {0, 0, 0, 0}};
     char *command_line = join_args(argc, argv);
     dlt_train_options opt = {0};
@@ -115,6 +121,8 @@ int main(int argc, char **argv)
     opt.seed = -1;
     opt.command_line = command_line;
     opt.watchdog_s = 600;
+    opt.sample_interval = 30;
+    int doctor = 0;
     int c;
     while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
         switch (c) {
@@ -151,10 +159,29 @@ int main(int argc, char **argv)
             if ((opt.on_nan_skip = parse_choice(optarg, "--on-nan", nan_actions)) < 0)
                 return DLT_EXIT_USAGE;
             break;
+        case 'I': {
+            char *end;
+            opt.sample_interval = strtod(optarg, &end);
+            if (*optarg == '\0' || *end != '\0' || !(opt.sample_interval >= 0)) {
+                fprintf(stderr, "dltrain-mpi: --sample-interval expects seconds >= 0, got '%s'\n",
+                        optarg);
+                return DLT_EXIT_USAGE;
+            }
+            break;
+        }
+        case 'd': doctor = 1; break;
         case 'h': usage(stdout); return DLT_EXIT_OK;
         case 'V': printf("dltrain-mpi %s\n", PACKAGE_VERSION); return DLT_EXIT_OK;
         default: usage(stderr); return DLT_EXIT_USAGE;
         }
+    }
+    if (doctor && optind == argc) {
+        dlt_comm *comm = dlt_comm_init(&argc, &argv);
+        dlt_doctor_options dopt = {opt.train_path, opt.val_path, opt.run_dir};
+        int st = dlt_doctor_run(&dopt, comm);
+        dlt_comm_finalize(comm);
+        free(command_line);
+        return st == 0 ? DLT_EXIT_OK : DLT_EXIT_FAILURE;
     }
     if (optind < argc || !opt.solver_path || !opt.train_path || !opt.run_dir) {
         fprintf(stderr, optind < argc ? "dltrain-mpi: unexpected argument '%s'\n"

@@ -22,6 +22,7 @@
 #include "dltrain/train.h"
 #include "train/nancheck.h"
 #include "train/placement.h"
+#include "train/observe.h"
 #include "train/setup.h"
 #include "train/watchdog.h"
 
@@ -45,6 +46,7 @@ typedef struct run {
     dlt_reducer *reducer;        /* gradient averaging, overlapped with backward */
     dlt_watchdog *watchdog;
     long skipped_steps;          /* --on-nan skip */
+    dlt__observer *observer;     /* progress, metrics, system samples */
     long iter;                   /* iterations completed */
     long max_iter;
     long steps_per_epoch;
@@ -246,29 +248,6 @@ static void run_test(run *r)
     free(sums);
 }
 
-/* Per-phase timing and loss accumulated over one display interval. */
-typedef struct interval {
-    double loss, t_data, t_forward, t_backward, t_allreduce, t_update;
-    long steps;
-    double start;
-} interval;
-
-static void display(run *r, interval *iv)
-{
-    double v[7] = {iv->loss, iv->t_data, iv->t_forward, iv->t_backward, iv->t_allreduce,
-                   iv->t_update, (double)iv->steps};
-    dlt_comm_allreduce_sum_doubles(r->comm, v, 7);
-    double steps = v[6] > 0 ? v[6] : 1; /* summed over ranks */
-    double wall = now_s() - iv->start;
-    dlt_train_metrics m = {r->iter, (double)r->iter / r->steps_per_epoch, v[0] / steps,
-                           dlt_solver_lr(&r->cfg, r->iter),
-                           wall > 0 ? (double)iv->steps * r->global_batch / wall : 0,
-                           v[1] / steps, v[2] / steps, v[3] / steps, v[4] / steps, v[5] / steps};
-    dlt_monitor_train(r->monitor, &m);
-    memset(iv, 0, sizeof *iv);
-    iv->start = now_s();
-}
-
 /* The loss of this rank is NaN/Inf: stop naming the first layer with a
  * non-finite output, or (skip) poison the gradients so that every rank
  * sees non-finite reduced gradients and skips the same step. */
@@ -308,14 +287,12 @@ static int bad_grads(run *r)
 static int train_loop(run *r)
 {
     dlt_layer *dl = dlt_net_data_layer(r->train_net);
-    interval iv = {0};
-    iv.start = now_s();
     while (r->iter < r->max_iter) {
         if (r->test_net && r->cfg.test_interval > 0 && r->iter % r->cfg.test_interval == 0 &&
             (r->iter > 0 || r->cfg.test_initialization)) {
             double ts = now_s();
             run_test(r);
-            iv.start += now_s() - ts; /* images/s counts training time only */
+            dlt__observer_exclude(r->observer, now_s() - ts); /* images/s: training time only */
         }
         double t0 = now_s();
         dlt__watchdog_enter(r->watchdog, DLT_STEP_DATA, r->iter);
@@ -344,19 +321,18 @@ static int train_loop(run *r)
             dlt_sgd_update(&r->cfg, r->train_net, r->history, dlt_solver_lr(&r->cfg, r->iter));
         double t5 = now_s();
         r->iter++;
-        iv.loss += loss;
-        iv.t_data += t1 - t0, iv.t_forward += t2 - t1, iv.t_backward += t3 - t2;
-        iv.t_allreduce += t4 - t3, iv.t_update += t5 - t4;
-        iv.steps++;
+        double phases[DLT__NPHASES] = {t1 - t0, t2 - t1, t3 - t2, t4 - t3, t5 - t4};
+        dlt__observer_step(r->observer, r->iter, loss, phases, dlt_solver_lr(&r->cfg, r->iter));
         if (r->cfg.display > 0 && r->iter % r->cfg.display == 0)
-            display(r, &iv);
+            dlt__observer_display(r->observer, r->iter, dlt_solver_lr(&r->cfg, r->iter));
         if (r->cfg.snapshot > 0 && r->iter % r->cfg.snapshot == 0) {
             dlt__watchdog_enter(r->watchdog, DLT_STEP_CHECKPOINT, r->iter);
             DLT_TRY(save_checkpoint(r));
         }
     }
-    if (iv.steps > 0 && r->cfg.display > 0)
-        display(r, &iv);
+    if (r->cfg.display > 0) /* the last partial interval, if any */
+        dlt__observer_display(r->observer, r->iter, dlt_solver_lr(&r->cfg, r->iter));
+    dlt__observer_finish(r->observer);
     if (r->cfg.snapshot <= 0 || r->iter % r->cfg.snapshot != 0)
         DLT_TRY(save_checkpoint(r));
     if (r->test_net)
@@ -410,6 +386,7 @@ static void start_distributed(run *r, int threads)
 
 static void run_free(run *r)
 {
+    dlt__observer_free(r->observer);
     dlt_loader_free(r->train_loader);
     dlt_loader_free(r->val_loader);
     dlt_net_free(r->test_net);
@@ -478,6 +455,11 @@ int dlt_train_run(const dlt_train_options *opt, dlt_comm *comm)
         if (st == 0) {
             print_summary(&r, threads);
             start_distributed(&r, threads);
+            dlt__observer_config oc = {comm, r.monitor, r.cfg.average_loss, r.global_batch,
+                                       r.steps_per_epoch, r.max_iter, opt->sample_interval};
+            st = agree(&r, dlt__observer_create(&oc, &r.observer));
+        }
+        if (st == 0) {
             double t0 = now_s();
             st = train_loop(&r);
             if (st == 0)
