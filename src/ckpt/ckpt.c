@@ -10,6 +10,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "ckpt/ckpt_internal.h"
 #include "data/h5util.h"
 #include "dltrain/ckpt.h"
 #include "dltrain/error.h"
@@ -38,6 +39,7 @@ static int write_blob(hid_t group, const char *name, const dlt_tensor *t, const 
     DLT_H5_GOTO(dset = H5Dcreate2(group, name, H5T_IEEE_F32LE, space, H5P_DEFAULT, H5P_DEFAULT,
                                   H5P_DEFAULT), path, st, out);
     DLT_H5_GOTO(H5Dwrite(dset, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, values), path, st, out);
+    st = dlt__ckpt_write_crc(dset, values, t->count * sizeof(float), path);
 out:
     if (dset >= 0)
         H5Dclose(dset);
@@ -87,12 +89,21 @@ static int write_rng(hid_t file, const dlt_ckpt_meta *meta, const char *path)
                                   H5P_DEFAULT), path, st, out);
     DLT_H5_GOTO(H5Dwrite(dset, H5T_NATIVE_UINT64, H5S_ALL, H5S_ALL, H5P_DEFAULT, meta->rng), path,
                 st, out);
+    st = dlt__ckpt_write_crc(dset, meta->rng, (size_t)meta->world_size * 4 * sizeof(uint64_t), path);
 out:
     if (dset >= 0)
         H5Dclose(dset);
     if (space >= 0)
         H5Sclose(space);
     return st;
+}
+
+static long count_datasets(const dlt_net *net, const float *history, const dlt_ckpt_meta *meta)
+{
+    long n = 0;
+    for (int li = 0; li < dlt_net_num_layers(net); li++)
+        n += dlt_net_layer(net, li)->nparam;
+    return n * (history ? 2 : 1) + (meta->rng ? 1 : 0);
 }
 
 static int write_attrs(hid_t file, const dlt_ckpt_meta *meta, const char *path)
@@ -140,6 +151,10 @@ int dlt_ckpt_save(const char *path, const dlt_net *net, const float *history,
         st = write_blobs(file, "history", net, base, history, tmp);
     if (st == 0 && meta->rng)
         st = write_rng(file, meta, tmp);
+    /* Written last: a loader that counts fewer checksummed datasets than
+     * this knows the file is incomplete. */
+    if (st == 0)
+        st = dlt__h5_write_attr_int(file, "num_datasets", count_datasets(net, history, meta), tmp);
     if (H5Fclose(file) < 0 && st == 0)
         st = dlt__h5_error("H5Fclose", tmp, __FILE__, __LINE__);
     if (st == 0)
@@ -191,6 +206,7 @@ static int read_blob(hid_t file, const char *name, dlt_tensor *t, float *out, co
         goto out;
     }
     DLT_H5_GOTO(H5Dread(dset, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, out), path, st, out);
+    st = dlt__ckpt_check_crc(dset, out, t->count * sizeof(float), name, path);
 out:
     if (space >= 0)
         H5Sclose(space);
@@ -232,6 +248,7 @@ static int read_rng(hid_t file, dlt_ckpt_meta *meta, const char *path)
     meta->rng = dlt_calloc(dims[0] * 4, sizeof(uint64_t));
     DLT_H5_GOTO(H5Dread(dset, H5T_NATIVE_UINT64, H5S_ALL, H5S_ALL, H5P_DEFAULT, meta->rng), path, st,
                 out);
+    st = dlt__ckpt_check_crc(dset, meta->rng, dims[0] * 4 * sizeof(uint64_t), "rng", path);
     meta->world_size = (int)dims[0];
 out:
     if (space >= 0)
@@ -282,19 +299,6 @@ int dlt_ckpt_load(const char *path, dlt_net *net, float *history, dlt_ckpt_meta 
     return st;
 }
 
-/* Quietly check that PATH opens and carries our format attribute. */
-static int ckpt_looks_valid(const char *path)
-{
-    hid_t file;
-    H5E_BEGIN_TRY { file = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT); }
-    H5E_END_TRY;
-    if (file < 0)
-        return 0;
-    int ok = H5Aexists(file, "dltrain_format") > 0 && H5Aexists(file, "iter") > 0;
-    H5Fclose(file);
-    return ok;
-}
-
 int dlt_ckpt_find_latest(const char *dir, char *path, size_t size)
 {
     dlt__h5_init();
@@ -324,10 +328,12 @@ int dlt_ckpt_find_latest(const char *dir, char *path, size_t size)
             if (iters[i] > iters[best])
                 best = i;
         snprintf(path, size, "%s/iter_%08ld.h5", dir, iters[best]);
-        if (ckpt_looks_valid(path))
+        char why[512];
+        if (dlt_ckpt_verify(path, why, sizeof why) == 0)
             found = 1;
         else {
-            dlt_warn("checkpoint '%s' is unreadable or incomplete; trying the previous one", path);
+            dlt_warn("checkpoint '%s' is unreadable or incomplete (%s); trying the previous one",
+                     path, why);
             iters[best] = iters[--n];
         }
     }

@@ -25,9 +25,21 @@ static void usage(FILE *f)
             "  --resume auto|FILE  continue from the newest checkpoint in DIR/checkpoints,\n"
             "                    or from FILE (default: start from scratch)\n"
             "  --seed N          initialization and shuffling seed (default: random_seed, else 1)\n"
+            "  --keep-checkpoints K  keep the newest K checkpoints, 0 = all (default 3)\n"
+            "  --stop-before MIN checkpoint and exit (status %d) MIN minutes before the job's end, read\n"
+            "                    from SLURM_JOB_END_TIME or DLT_JOB_END_TIME (epoch seconds),\n"
+            "                    else from --time-limit\n"
+            "  --time-limit MIN  the job's length in minutes from now, when the scheduler\n"
+            "                    does not say (PBS walltime, SGE h_rt)\n"
             "  --help, --version\n"
             "\n"
-            "Exit status: 0 success, 1 error (the message names the file), 2 bad command line.\n");
+            "Signals: SIGUSR1 writes a checkpoint at the next iteration and goes on;\n"
+            "SIGTERM, SIGINT, SIGUSR2 write one and exit %d (mpirun forwards SIGUSR1/2).\n"
+            "\n"
+            "Exit status: 0 success, 1 error (the message names the file), 2 bad command line,\n"
+            "%d preempted: stopped by a signal or --stop-before after a checkpoint; resumable\n"
+            "with --resume auto.\n",
+            DLT_EXIT_PREEMPTED, DLT_EXIT_PREEMPTED, DLT_EXIT_PREEMPTED);
 }
 
 /* The command line as one string, for RUN/config/command.txt. */
@@ -57,6 +69,18 @@ static int parse_long(const char *s, const char *opt, long *out)
     return 0;
 }
 
+static int parse_minutes(const char *s, const char *opt, double *out)
+{
+    char *end;
+    double v = strtod(s, &end);
+    if (*s == '\0' || *end != '\0' || !(v >= 0)) {
+        fprintf(stderr, "dltrain-mpi: %s expects minutes (a non-negative number), got '%s'\n", opt, s);
+        return -1;
+    }
+    *out = v;
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     static const struct option longopts[] = {
@@ -64,11 +88,15 @@ int main(int argc, char **argv)
         {"val", required_argument, 0, 'v'},    {"run-dir", required_argument, 0, 'r'},
         {"max-iter", required_argument, 0, 'm'}, {"resume", required_argument, 0, 'R'},
         {"seed", required_argument, 0, 'S'},   {"help", no_argument, 0, 'h'},
-        {"version", no_argument, 0, 'V'},      {0, 0, 0, 0}};
+        {"version", no_argument, 0, 'V'},
+        {"keep-checkpoints", required_argument, 0, 'K'}, {"stop-before", required_argument, 0, 'B'},
+        {"time-limit", required_argument, 0, 'L'}, {0, 0, 0, 0}};
     char *command_line = join_args(argc, argv);
     dlt_train_options opt = {0};
     opt.max_iter = -1;
     opt.seed = -1;
+    opt.keep_checkpoints = 3;
+    opt.stop_before_min = -1;
     opt.command_line = command_line;
     int c;
     while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
@@ -84,6 +112,21 @@ int main(int argc, char **argv)
             break;
         case 'S':
             if (parse_long(optarg, "--seed", &opt.seed) < 0)
+                return DLT_EXIT_USAGE;
+            break;
+        case 'K': {
+            long k;
+            if (parse_long(optarg, "--keep-checkpoints", &k) < 0)
+                return DLT_EXIT_USAGE;
+            opt.keep_checkpoints = k > 1000000 ? 1000000 : (int)k;
+            break;
+        }
+        case 'B':
+            if (parse_minutes(optarg, "--stop-before", &opt.stop_before_min) < 0)
+                return DLT_EXIT_USAGE;
+            break;
+        case 'L':
+            if (parse_minutes(optarg, "--time-limit", &opt.time_limit_min) < 0)
                 return DLT_EXIT_USAGE;
             break;
         case 'h': usage(stdout); return DLT_EXIT_OK;
@@ -102,5 +145,7 @@ int main(int argc, char **argv)
     int st = dlt_train_run(&opt, comm);
     dlt_comm_finalize(comm);
     free(command_line);
+    if (st == DLT_TRAIN_PREEMPTED)
+        return DLT_EXIT_PREEMPTED;
     return st == 0 ? DLT_EXIT_OK : DLT_EXIT_FAILURE;
 }
