@@ -7,7 +7,8 @@ set -eu
 PACKAGES="build-essential autoconf automake libtool pkg-config
   libopenmpi-dev openmpi-bin libhdf5-dev libturbojpeg0-dev libopenblas-dev zlib1g-dev
   python3 python3-h5py python3-numpy dataset-fashion-mnist
-  chromium"
+  chromium
+  slurm-wlm slurm-client munge"  # a one-node Slurm for tests/test_slurm.sh (slurm/start.sh)
 for arg in "$@"; do
     case "$arg" in
     --bench) PACKAGES="$PACKAGES python3-torch" ;;

@@ -3,11 +3,12 @@
 #ifndef DLTRAIN_CKPT_H
 #define DLTRAIN_CKPT_H
 
+#include <stddef.h>
 #include <stdint.h>
 #include "dltrain/net.h"
 
 #define DLT_CKPT_FORMAT "dltrain-checkpoint"
-#define DLT_CKPT_VERSION 1
+#define DLT_CKPT_VERSION 2 /* 2: per-dataset crc32 and num_datasets */
 
 typedef struct dlt_ckpt_meta {
     long iter;            /* iterations completed */
@@ -26,7 +27,14 @@ int dlt_ckpt_save(const char *path, const dlt_net *net, const float *history,
  * (rng is allocated, caller frees; texts are not loaded). Shapes are
  * checked against the net; a mismatch names the layer and blob. */
 int dlt_ckpt_load(const char *path, dlt_net *net, float *history, dlt_ckpt_meta *meta);
-/* Newest complete checkpoint (by iteration) in DIR: 1 found, 0 none, <0 error. */
+/* Check that PATH is a complete, intact checkpoint without knowing its net:
+ * format and version, every dataset's crc32, the number of datasets. 0 if
+ * valid; else <0 with the reason in WHY (nothing is printed). */
+int dlt_ckpt_verify(const char *path, char *why, size_t why_size);
+/* In DIR keep the KEEP newest iter_*.h5 (KEEP <= 0: all) and always the one
+ * of iteration NEWEST; remove unfinished *.tmp files older than NEWEST. */
+int dlt_ckpt_prune(const char *dir, int keep, long newest);
+/* Newest valid checkpoint (by iteration) in DIR: 1 found, 0 none, <0 error. */
 int dlt_ckpt_find_latest(const char *dir, char *path, size_t size);
 
 #endif

@@ -19,7 +19,9 @@ enum {
 enum {
     DLT_EXIT_OK = 0,
     DLT_EXIT_FAILURE = 1,  /* bad input, I/O error: message says which file */
-    DLT_EXIT_USAGE = 2     /* bad command line */
+    DLT_EXIT_USAGE = 2,    /* bad command line */
+    DLT_EXIT_PREEMPTED = 75 /* EX_TEMPFAIL: stopped by a signal or the time limit
+                               after a checkpoint; rerun with --resume auto */
 };
 
 const char *dlt_strerror(int status);

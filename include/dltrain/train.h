@@ -21,9 +21,19 @@ typedef struct dlt_train_options {
     int on_nan_skip;        /* NaN/Inf loss or gradients: 0 stop, 1 skip the step */
 
     double sample_interval; /* seconds between system samples; <= 0: none */
+    int keep_checkpoints;   /* keep the newest K checkpoints; <= 0: all */
+    double stop_before_min; /* checkpoint and exit this long before the job's end; <0: never */
+    double time_limit_min;  /* the job's length when the scheduler does not say; <=0: unknown */
 } dlt_train_options;
 
-/* Returns 0 or a status after reporting the error. */
+/* dlt_train_run's status after a signal or the time limit stopped training
+ * at a checkpoint: resumable (programs exit with DLT_EXIT_PREEMPTED). */
+#define DLT_TRAIN_PREEMPTED 1
+
+/* Returns 0, DLT_TRAIN_PREEMPTED, or a negative status after reporting the
+ * error. SIGUSR1 writes a checkpoint at the next iteration; SIGTERM, SIGINT
+ * and SIGUSR2 write one and return DLT_TRAIN_PREEMPTED. All ranks act at
+ * the same iteration. */
 int dlt_train_run(const dlt_train_options *opt, dlt_comm *comm);
 
 #endif

@@ -1,6 +1,7 @@
 /* ckpt.c - HDF5 checkpoints in Caffe's snapshot layout (/data/LAYER/I)
- * plus /history, /rng and run attributes. Written to a temporary name,
- * fsynced, then renamed, so a crash never destroys the last good one. */
+ * plus /history, /rng and run attributes. Built in memory, written to a
+ * temporary name, fsynced, then renamed, so a crash or a full disk never
+ * destroys the last good one. */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -8,8 +9,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
+#include "ckpt/ckpt_internal.h"
 #include "data/h5util.h"
 #include "dltrain/ckpt.h"
 #include "dltrain/error.h"
@@ -38,6 +41,7 @@ static int write_blob(hid_t group, const char *name, const dlt_tensor *t, const 
     DLT_H5_GOTO(dset = H5Dcreate2(group, name, H5T_IEEE_F32LE, space, H5P_DEFAULT, H5P_DEFAULT,
                                   H5P_DEFAULT), path, st, out);
     DLT_H5_GOTO(H5Dwrite(dset, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, values), path, st, out);
+    st = dlt__ckpt_write_crc(dset, values, t->count * sizeof(float), path);
 out:
     if (dset >= 0)
         H5Dclose(dset);
@@ -87,12 +91,21 @@ static int write_rng(hid_t file, const dlt_ckpt_meta *meta, const char *path)
                                   H5P_DEFAULT), path, st, out);
     DLT_H5_GOTO(H5Dwrite(dset, H5T_NATIVE_UINT64, H5S_ALL, H5S_ALL, H5P_DEFAULT, meta->rng), path,
                 st, out);
+    st = dlt__ckpt_write_crc(dset, meta->rng, (size_t)meta->world_size * 4 * sizeof(uint64_t), path);
 out:
     if (dset >= 0)
         H5Dclose(dset);
     if (space >= 0)
         H5Sclose(space);
     return st;
+}
+
+static long count_datasets(const dlt_net *net, const float *history, const dlt_ckpt_meta *meta)
+{
+    long n = 0;
+    for (int li = 0; li < dlt_net_num_layers(net); li++)
+        n += dlt_net_layer(net, li)->nparam;
+    return n * (history ? 2 : 1) + (meta->rng ? 1 : 0);
 }
 
 static int write_attrs(hid_t file, const dlt_ckpt_meta *meta, const char *path)
@@ -124,26 +137,98 @@ static int sync_path(const char *path)
     return 0;
 }
 
+/* Write the file image to TMP with plain write(2) and fsync, so that a full
+ * disk or quota is reported with its errno (HDF5's own file driver leaves a
+ * half-closed file behind on ENOSPC). */
+static int write_image(const char *tmp, const void *image, size_t n)
+{
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    if (fd < 0)
+        DLT_FAIL(DLT_ERR_IO, "cannot create '%s': %s", tmp, strerror(errno));
+    const char *p = image;
+    size_t left = n;
+    int err = 0;
+    while (left > 0 && !err) {
+        ssize_t k = write(fd, p, left);
+        if (k < 0 && errno != EINTR)
+            err = errno;
+        else if (k > 0)
+            p += k, left -= (size_t)k;
+    }
+    if (!err && fsync(fd) != 0)
+        err = errno;
+    if (close(fd) != 0 && !err)
+        err = errno;
+    if (err) {
+        struct statvfs fs;
+        unsigned long long avail = statvfs(tmp, &fs) == 0 ? (unsigned long long)fs.f_bavail * fs.f_frsize : 0;
+        if (err == ENOSPC || err == EDQUOT)
+            DLT_FAIL(DLT_ERR_IO, "cannot write '%s': %s (%s): the checkpoint needs %zu bytes, %llu were "
+                     "free when it failed; HINT: free space or use a --run-dir on a larger file system",
+                     tmp, strerror(err), err == ENOSPC ? "ENOSPC" : "EDQUOT", n, avail + (n - left));
+        DLT_FAIL(DLT_ERR_IO, "cannot write '%s': %s", tmp, strerror(err));
+    }
+    return 0;
+}
+
+/* Build the checkpoint in memory (HDF5's core driver, no backing file). */
+static int build_image(const dlt_net *net, const float *history, const dlt_ckpt_meta *meta,
+                       const char *path, void **image, size_t *size)
+{
+    size_t params = dlt_net_param_count((dlt_net *)net);
+    size_t guess = params * sizeof(float) * (history ? 2 : 1) + (1u << 20);
+    hid_t fapl, file;
+    DLT_H5_TRY(fapl = H5Pcreate(H5P_FILE_ACCESS), path);
+    if (H5Pset_fapl_core(fapl, guess, 0) < 0) {
+        H5Pclose(fapl);
+        return dlt__h5_error("H5Pset_fapl_core", path, __FILE__, __LINE__);
+    }
+    file = H5Fcreate(path, H5F_ACC_TRUNC, H5P_DEFAULT, fapl);
+    H5Pclose(fapl);
+    if (file < 0)
+        return dlt__h5_error("H5Fcreate (in memory)", path, __FILE__, __LINE__);
+    const float *base = dlt_net_params((dlt_net *)net);
+    int st = write_attrs(file, meta, path);
+    if (st == 0)
+        st = write_blobs(file, "data", net, base, base, path);
+    if (st == 0 && history)
+        st = write_blobs(file, "history", net, base, history, path);
+    if (st == 0 && meta->rng)
+        st = write_rng(file, meta, path);
+    /* Written last: a loader that counts fewer checksummed datasets than
+     * this knows the file is incomplete. */
+    if (st == 0)
+        st = dlt__h5_write_attr_int(file, "num_datasets", count_datasets(net, history, meta), path);
+    if (st == 0 && H5Fflush(file, H5F_SCOPE_LOCAL) < 0)
+        st = dlt__h5_error("H5Fflush", path, __FILE__, __LINE__);
+    ssize_t n = st == 0 ? H5Fget_file_image(file, NULL, 0) : -1;
+    if (st == 0 && n <= 0)
+        st = dlt__h5_error("H5Fget_file_image", path, __FILE__, __LINE__);
+    if (st == 0) {
+        *image = dlt_malloc((unsigned long)n);
+        *size = (size_t)n;
+        if (H5Fget_file_image(file, *image, (size_t)n) != n) {
+            st = dlt__h5_error("H5Fget_file_image", path, __FILE__, __LINE__);
+            free(*image);
+            *image = NULL;
+        }
+    }
+    H5Fclose(file);
+    return st;
+}
+
 int dlt_ckpt_save(const char *path, const dlt_net *net, const float *history,
                   const dlt_ckpt_meta *meta)
 {
     dlt__h5_init();
     char tmp[4096];
     snprintf(tmp, sizeof tmp, "%s.tmp", path);
-    hid_t file;
-    DLT_H5_TRY(file = H5Fcreate(tmp, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT), tmp);
-    const float *base = dlt_net_params((dlt_net *)net);
-    int st = write_attrs(file, meta, tmp);
+    void *image = NULL;
+    size_t size = 0;
+    int st = build_image(net, history, meta, path, &image, &size);
     if (st == 0)
-        st = write_blobs(file, "data", net, base, base, tmp);
-    if (st == 0 && history)
-        st = write_blobs(file, "history", net, base, history, tmp);
-    if (st == 0 && meta->rng)
-        st = write_rng(file, meta, tmp);
-    if (H5Fclose(file) < 0 && st == 0)
-        st = dlt__h5_error("H5Fclose", tmp, __FILE__, __LINE__);
-    if (st == 0)
-        st = sync_path(tmp);
+        st = write_image(tmp, image, size);
+    free(image);
     if (st == 0 && rename(tmp, path) != 0) {
         dlt_error("cannot rename '%s' to '%s': %s", tmp, path, strerror(errno));
         st = DLT_ERR_IO;
@@ -191,6 +276,7 @@ static int read_blob(hid_t file, const char *name, dlt_tensor *t, float *out, co
         goto out;
     }
     DLT_H5_GOTO(H5Dread(dset, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, out), path, st, out);
+    st = dlt__ckpt_check_crc(dset, out, t->count * sizeof(float), name, path);
 out:
     if (space >= 0)
         H5Sclose(space);
@@ -232,6 +318,7 @@ static int read_rng(hid_t file, dlt_ckpt_meta *meta, const char *path)
     meta->rng = dlt_calloc(dims[0] * 4, sizeof(uint64_t));
     DLT_H5_GOTO(H5Dread(dset, H5T_NATIVE_UINT64, H5S_ALL, H5S_ALL, H5P_DEFAULT, meta->rng), path, st,
                 out);
+    st = dlt__ckpt_check_crc(dset, meta->rng, dims[0] * 4 * sizeof(uint64_t), "rng", path);
     meta->world_size = (int)dims[0];
 out:
     if (space >= 0)
@@ -282,19 +369,6 @@ int dlt_ckpt_load(const char *path, dlt_net *net, float *history, dlt_ckpt_meta 
     return st;
 }
 
-/* Quietly check that PATH opens and carries our format attribute. */
-static int ckpt_looks_valid(const char *path)
-{
-    hid_t file;
-    H5E_BEGIN_TRY { file = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT); }
-    H5E_END_TRY;
-    if (file < 0)
-        return 0;
-    int ok = H5Aexists(file, "dltrain_format") > 0 && H5Aexists(file, "iter") > 0;
-    H5Fclose(file);
-    return ok;
-}
-
 int dlt_ckpt_find_latest(const char *dir, char *path, size_t size)
 {
     dlt__h5_init();
@@ -324,10 +398,12 @@ int dlt_ckpt_find_latest(const char *dir, char *path, size_t size)
             if (iters[i] > iters[best])
                 best = i;
         snprintf(path, size, "%s/iter_%08ld.h5", dir, iters[best]);
-        if (ckpt_looks_valid(path))
+        char why[512];
+        if (dlt_ckpt_verify(path, why, sizeof why) == 0)
             found = 1;
         else {
-            dlt_warn("checkpoint '%s' is unreadable or incomplete; trying the previous one", path);
+            dlt_warn("checkpoint '%s' is unreadable or incomplete (%s); trying the previous one",
+                     path, why);
             iters[best] = iters[--n];
         }
     }

@@ -39,9 +39,21 @@ static void usage(FILE *f)
             "                    DIR/system.jsonl every SEC seconds; 0 turns it off (default: 30)\n"
             "  --doctor          check this environment (one row per rank) and exit; with\n"
             "                    --train/--val/--run-dir, check those paths too\n"
+            "  --keep-checkpoints K  keep the newest K checkpoints, 0 = all (default 3)\n"
+            "  --stop-before MIN checkpoint and exit (status %d) MIN minutes before the job's end, read\n"
+            "                    from SLURM_JOB_END_TIME or DLT_JOB_END_TIME (epoch seconds),\n"
+            "                    else from --time-limit\n"
+            "  --time-limit MIN  the job's length in minutes from now, when the scheduler\n"
+            "                    does not say (PBS walltime, SGE h_rt)\n"
             "  --help, --version\n"
             "\n"
-            "Exit status: 0 success, 1 error (the message names the file), 2 bad command line.\n");
+            "Signals: SIGUSR1 writes a checkpoint at the next iteration and goes on;\n"
+            "SIGTERM, SIGINT, SIGUSR2 write one and exit %d (mpirun forwards SIGUSR1/2).\n"
+            "\n"
+            "Exit status: 0 success, 1 error (the message names the file), 2 bad command line,\n"
+            "%d preempted: stopped by a signal or --stop-before after a checkpoint; resumable\n"
+            "with --resume auto.\n",
+            DLT_EXIT_PREEMPTED, DLT_EXIT_PREEMPTED, DLT_EXIT_PREEMPTED);
 }
 
 /* The command line as one string, for RUN/config/command.txt. */
@@ -86,6 +98,18 @@ static int parse_positive(const char *s, const char *opt, double *out)
     return 0;
 }
 
+static int parse_minutes(const char *s, const char *opt, double *out)
+{
+    char *end;
+    double v = strtod(s, &end);
+    if (*s == '\0' || *end != '\0' || !(v >= 0)) {
+        fprintf(stderr, "dltrain-mpi: %s expects minutes (a non-negative number), got '%s'\n", opt, s);
+        return -1;
+    }
+    *out = v;
+    return 0;
+}
+
 /* Index of S in the NULL-terminated CHOICES (the enum order), or -1. */
 static int parse_choice(const char *s, const char *opt, const char *const *choices)
 {
@@ -114,11 +138,15 @@ int main(int argc, char **argv)
         {"reducer", required_argument, 0, 'D'}, {"watchdog", required_argument, 0, 'W'},
         {"on-nan", required_argument, 0, 'N'},
         {"sample-interval", required_argument, 0, 'I'}, {"doctor", no_argument, 0, 'd'},
-        {"version", no_argument, 0, 'V'},      {0, 0, 0, 0}};
+        {"version", no_argument, 0, 'V'},
+        {"keep-checkpoints", required_argument, 0, 'K'}, {"stop-before", required_argument, 0, 'b'},
+        {"time-limit", required_argument, 0, 'L'}, {0, 0, 0, 0}};
     char *command_line = join_args(argc, argv);
     dlt_train_options opt = {0};
     opt.max_iter = -1;
     opt.seed = -1;
+    opt.keep_checkpoints = 3;
+    opt.stop_before_min = -1;
     opt.command_line = command_line;
     opt.watchdog_s = 600;
     opt.sample_interval = 30;
@@ -170,6 +198,21 @@ int main(int argc, char **argv)
             break;
         }
         case 'd': doctor = 1; break;
+        case 'K': {
+            long k;
+            if (parse_long(optarg, "--keep-checkpoints", &k) < 0)
+                return DLT_EXIT_USAGE;
+            opt.keep_checkpoints = k > 1000000 ? 1000000 : (int)k;
+            break;
+        }
+        case 'b':
+            if (parse_minutes(optarg, "--stop-before", &opt.stop_before_min) < 0)
+                return DLT_EXIT_USAGE;
+            break;
+        case 'L':
+            if (parse_minutes(optarg, "--time-limit", &opt.time_limit_min) < 0)
+                return DLT_EXIT_USAGE;
+            break;
         case 'h': usage(stdout); return DLT_EXIT_OK;
         case 'V': printf("dltrain-mpi %s\n", PACKAGE_VERSION); return DLT_EXIT_OK;
         default: usage(stderr); return DLT_EXIT_USAGE;
@@ -194,5 +237,7 @@ int main(int argc, char **argv)
     int st = dlt_train_run(&opt, comm);
     dlt_comm_finalize(comm);
     free(command_line);
+    if (st == DLT_TRAIN_PREEMPTED)
+        return DLT_EXIT_PREEMPTED;
     return st == 0 ? DLT_EXIT_OK : DLT_EXIT_FAILURE;
 }

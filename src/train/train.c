@@ -25,6 +25,7 @@
 #include "train/observe.h"
 #include "train/setup.h"
 #include "train/watchdog.h"
+#include "train/stop.h"
 
 #ifdef HAVE_OPENBLAS_SET_NUM_THREADS
 void openblas_set_num_threads(int);
@@ -54,6 +55,8 @@ typedef struct run {
     uint64_t seed;
     char ckpt_dir[3072];
     char last_ckpt[4096];
+    long saved_iter;             /* iteration of the last checkpoint written; -1: none */
+    dlt_stop stop;               /* signals and time limit */
 } run;
 
 static double now_s(void)
@@ -150,14 +153,43 @@ static int save_checkpoint(run *r)
                               r->files.solver_text, all};
         double t0 = now_s();
         st = dlt_ckpt_save(path, r->train_net, r->history, &meta);
+        char why[512];
+        /* Read back before older ones go: the newest valid one is never removed. */
+        if (st == 0 && dlt_ckpt_verify(path, why, sizeof why) < 0) {
+            dlt_error("checkpoint %s does not read back (%s); the previous checkpoints are kept",
+                      path, why);
+            st = DLT_ERR_IO;
+        }
         if (st == 0) {
             dlt_info("checkpoint %s (iter %ld, %.2f s)", path, r->iter, now_s() - t0);
             snprintf(r->last_ckpt, sizeof r->last_ckpt, "%s", path);
+            dlt_ckpt_prune(r->ckpt_dir, r->opt->keep_checkpoints, r->iter);
         }
         free(all);
     }
     dlt_comm_allreduce_sum_doubles(r->comm, &st, 1);
+    if (st == 0)
+        r->saved_iter = r->iter;
     return st < 0 ? DLT_ERR_IO : 0;
+}
+
+/* After each step: one tiny allreduce (max over ranks) of this rank's stop
+ * request, so every rank checkpoints and stops at the same iteration.
+ * Returns 1 when training must stop (checkpoint written), 0 to go on. */
+static int act_on_stop_requests(run *r, int *status)
+{
+    long act = dlt_comm_allreduce_max_long(r->comm, dlt__stop_poll(&r->stop));
+    if (act == DLT_STOP_NONE)
+        return 0;
+    if (r->saved_iter != r->iter && (*status = save_checkpoint(r)) < 0)
+        return 1;
+    if (act == DLT_STOP_CKPT)
+        return 0;
+    dlt_info("stopped by %s at iteration %ld: checkpoint %s; exit status %d means resumable "
+             "(run again with --resume auto)", dlt__stop_reason(&r->stop), r->iter, r->last_ckpt,
+             DLT_EXIT_PREEMPTED);
+    *status = DLT_TRAIN_PREEMPTED;
+    return 1;
 }
 
 /* Rank 0 reads the checkpoint and broadcasts weights, history and state. */
@@ -208,6 +240,8 @@ static int resume(run *r)
                  "the data order differs from an uninterrupted run", ckpt_world, r->world);
     free(meta.rng);
     r->iter = iter;
+    if (strcmp(r->opt->resume, "auto") == 0)
+        r->saved_iter = iter; /* it is in our checkpoint directory already */
     return 0;
 }
 
@@ -329,11 +363,14 @@ static int train_loop(run *r)
             dlt__watchdog_enter(r->watchdog, DLT_STEP_CHECKPOINT, r->iter);
             DLT_TRY(save_checkpoint(r));
         }
+        int status = 0;
+        if (act_on_stop_requests(r, &status))
+            return status;
     }
     if (r->cfg.display > 0) /* the last partial interval, if any */
         dlt__observer_display(r->observer, r->iter, dlt_solver_lr(&r->cfg, r->iter));
     dlt__observer_finish(r->observer);
-    if (r->cfg.snapshot <= 0 || r->iter % r->cfg.snapshot != 0)
+    if (r->saved_iter != r->iter)
         DLT_TRY(save_checkpoint(r));
     if (r->test_net)
         run_test(r);
@@ -440,6 +477,8 @@ int dlt_train_run(const dlt_train_options *opt, dlt_comm *comm)
     r.comm = comm;
     r.rank = dlt_comm_rank(comm);
     r.world = dlt_comm_size(comm);
+    r.saved_iter = -1;
+    dlt__stop_init(&r.stop, opt->stop_before_min, opt->time_limit_min);
     int st = agree(&r, setup(&r));
     if (st == 0) {
         int threads = choose_threads(&r);
@@ -467,6 +506,7 @@ int dlt_train_run(const dlt_train_options *opt, dlt_comm *comm)
                          r.last_ckpt);
         }
     }
+    dlt__stop_fini();
     run_free(&r);
     return st;
 }
