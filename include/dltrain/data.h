@@ -27,6 +27,21 @@ typedef struct dlt_dataset_writer dlt_dataset_writer;
 int dlt_dataset_writer_open(const char *path, int c, int h, int w,
                             const char *const *class_names, int nclasses,
                             dlt_dataset_writer **out);
+/* Storage choices (dltrain-prep --encoding, --chunk). */
+typedef struct dlt_dataset_writer_options {
+    int jpeg;          /* 1: /jpeg, variable-length uint8 [N] of JPEG bytes, not /data */
+    size_t chunk;      /* samples per HDF5 chunk; 0: about 1 MiB (10 MiB of raw for jpeg) */
+} dlt_dataset_writer_options;
+int dlt_dataset_writer_open_ex(const char *path, int c, int h, int w,
+                               const char *const *class_names, int nclasses,
+                               const dlt_dataset_writer_options *opt, dlt_dataset_writer **out);
+/* JPEG storage: N encoded images (JPEGS[i] of SIZES[i] bytes); PIXELS, if
+ * not NULL, N*c*h*w decoded bytes for /mean. */
+int dlt_dataset_writer_append_jpeg(dlt_dataset_writer *wr, const uint8_t *const *jpegs,
+                                   const size_t *sizes, const uint8_t *pixels,
+                                   const int32_t *labels, size_t n);
+/* The temporary file being written (a SIGINT handler unlinks it). */
+const char *dlt_dataset_writer_tmp_path(const dlt_dataset_writer *wr);
 /* Append N samples: IMAGES is N*c*h*w bytes, LABELS N ints. */
 int dlt_dataset_writer_append(dlt_dataset_writer *wr, const uint8_t *images,
                               const int32_t *labels, size_t n);
