@@ -13,6 +13,8 @@ typedef struct dlt_train_options {
     const char *resume;     /* NULL, "auto" or a checkpoint file */
     long seed;              /* <0: solver's random_seed, else 1 */
     const char *command_line; /* recorded in RUN/config/command.txt */
+    int prefetch;           /* loader batches prepared ahead (0: 2) */
+    const char *stage_dir;  /* node-local copy of the datasets, or NULL */
 } dlt_train_options;
 
 /* Returns 0 or a status after reporting the error. */

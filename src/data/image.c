@@ -139,6 +139,23 @@ int dlt__jpeg_decode(dlt__jpeg_codec *jc, const uint8_t *buf, size_t n, int c, i
     return 0;
 }
 
+int dlt__jpeg_decode_chw(dlt__jpeg_codec *jc, const uint8_t *buf, size_t n, int c, int w, int h,
+                         uint8_t *chw, char *why, size_t why_size)
+{
+    dlt__image im;
+    if (dlt__jpeg_decode(jc, buf, n, c, 0, 0, &im, why, why_size) < 0)
+        return -1;
+    if (im.w != w || im.h != h) {
+        snprintf(why, why_size, "JPEG is %d x %d, the dataset's shape says %d x %d", im.w,
+                 im.h, w, h);
+        dlt__image_free(&im);
+        return -1;
+    }
+    dlt__image_to_chw(&im, chw);
+    dlt__image_free(&im);
+    return 0;
+}
+
 int dlt__jpeg_encode(dlt__jpeg_codec *jc, const dlt__image *im, int quality, uint8_t **out,
                      size_t *out_n, char *why, size_t why_size)
 {

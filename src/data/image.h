@@ -42,6 +42,9 @@ int dlt__jpeg_header(dlt__jpeg_codec *jc, const uint8_t *buf, size_t n, int *w, 
  * error (TurboJPEG's warnings are treated as errors), reason in WHY. */
 int dlt__jpeg_decode(dlt__jpeg_codec *jc, const uint8_t *buf, size_t n, int c, int min_w,
                      int min_h, dlt__image *out, char *why, size_t why_size);
+/* Decode a stored sample that must be exactly C x H x W, into CHW planes. */
+int dlt__jpeg_decode_chw(dlt__jpeg_codec *jc, const uint8_t *buf, size_t n, int c, int w, int h,
+                         uint8_t *chw, char *why, size_t why_size);
 /* Encode IM at QUALITY (1..100), 4:2:0 for colour; *OUT malloc'd. */
 int dlt__jpeg_encode(dlt__jpeg_codec *jc, const dlt__image *im, int quality, uint8_t **out,
                      size_t *out_n, char *why, size_t why_size);

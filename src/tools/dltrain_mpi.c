@@ -25,6 +25,9 @@ static void usage(FILE *f)
             "  --resume auto|FILE  continue from the newest checkpoint in DIR/checkpoints,\n"
             "                    or from FILE (default: start from scratch)\n"
             "  --seed N          initialization and shuffling seed (default: random_seed, else 1)\n"
+            "  --prefetch N      batches the loader prepares ahead, one thread each (default: 2)\n"
+            "  --stage-dir DIR   copy the datasets to node-local DIR once per node (verified by\n"
+            "                    CRC-32, reused by later runs) and read them from there\n"
             "  --help, --version\n"
             "\n"
             "Exit status: 0 success, 1 error (the message names the file), 2 bad command line.\n");
@@ -64,7 +67,9 @@ int main(int argc, char **argv)
         {"val", required_argument, 0, 'v'},    {"run-dir", required_argument, 0, 'r'},
         {"max-iter", required_argument, 0, 'm'}, {"resume", required_argument, 0, 'R'},
         {"seed", required_argument, 0, 'S'},   {"help", no_argument, 0, 'h'},
-        {"version", no_argument, 0, 'V'},      {0, 0, 0, 0}};
+        {"version", no_argument, 0, 'V'},      {"prefetch", required_argument, 0, 'P'},
+        {"stage-dir", required_argument, 0, 'D'}, {0, 0, 0, 0}};
+    long prefetch = 0;
     char *command_line = join_args(argc, argv);
     dlt_train_options opt = {0};
     opt.max_iter = -1;
@@ -86,6 +91,14 @@ int main(int argc, char **argv)
             if (parse_long(optarg, "--seed", &opt.seed) < 0)
                 return DLT_EXIT_USAGE;
             break;
+        case 'P':
+            if (parse_long(optarg, "--prefetch", &prefetch) < 0 || prefetch < 1 || prefetch > 64) {
+                fprintf(stderr, "dltrain-mpi: --prefetch expects 1..64\n");
+                return DLT_EXIT_USAGE;
+            }
+            opt.prefetch = (int)prefetch;
+            break;
+        case 'D': opt.stage_dir = optarg; break;
         case 'h': usage(stdout); return DLT_EXIT_OK;
         case 'V': printf("dltrain-mpi %s\n", PACKAGE_VERSION); return DLT_EXIT_OK;
         default: usage(stderr); return DLT_EXIT_USAGE;
