@@ -35,7 +35,6 @@ typedef struct dlt_prep_options {
     int quality;                /* re-encoding quality */
     long chunk;                 /* samples per HDF5 chunk (0: automatic) */
     int threads;                /* decode threads (0: the cores we may use) */
-    int rank, world;            /* MPI: this rank's share of the inputs */
     int quiet;
     int progress_tty;           /* -1: detect, 0: periodic lines, 1: bar */
 } dlt_prep_options;

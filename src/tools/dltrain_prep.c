@@ -125,7 +125,7 @@ static int parse_options(int argc, char **argv, prep_options *o)
     memset(o, 0, sizeof *o);
     o->format = "idx";
     dlt_prep_options *m = &o->img;
-    m->channels = 3, m->resize = "squash", m->seed = 1, m->quality = 90, m->world = 1;
+    m->channels = 3, m->resize = "squash", m->seed = 1, m->quality = 90;
     m->progress_tty = -1;
     int ch;
     double d;
