@@ -662,9 +662,18 @@ static void test_data(void)
     destroy(&t);
 
     memset(&t, 0, sizeof t);
-    st = make(&t, "Data", "data_param { batch_size: 5 } transform_param { mirror: true }",
+    st = make(&t, "Data", "data_param { batch_size: 5 } transform_param { mirror: true "
+              "crop_size: 2 mean_value: 1 mean_value: 2 }", 0, 2, 0, &ctx);
+    dp = st == 0 ? dlt_layer_data_params(&t.l) : NULL;
+    TEST_OK(dp && dp->mirror && dp->crop_size == 2 && dp->n_mean_value == 2 &&
+            dp->mean_value[1] == 2.0f && t.top[0].h == 2 && t.top[0].w == 2,
+            "Data: mirror, crop_size (top is cropped), mean_value read (status %d)", st);
+    destroy(&t);
+
+    memset(&t, 0, sizeof t);
+    st = make(&t, "Data", "data_param { batch_size: 5 } transform_param { force_gray: true }",
               0, 2, 0, &ctx);
-    ASSERT_EQ(st, DLT_ERR_PARSE, "Data: transform_param mirror is reported as not supported yet");
+    ASSERT_EQ(st, DLT_ERR_PARSE, "Data: transform_param force_gray is rejected (fixed at prep)");
     destroy(&t);
 
     memset(&t, 0, sizeof t);

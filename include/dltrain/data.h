@@ -27,6 +27,21 @@ typedef struct dlt_dataset_writer dlt_dataset_writer;
 int dlt_dataset_writer_open(const char *path, int c, int h, int w,
                             const char *const *class_names, int nclasses,
                             dlt_dataset_writer **out);
+/* Storage choices (dltrain-prep --encoding, --chunk). */
+typedef struct dlt_dataset_writer_options {
+    int jpeg;          /* 1: /jpeg, variable-length uint8 [N] of JPEG bytes, not /data */
+    size_t chunk;      /* samples per HDF5 chunk; 0: about 1 MiB (10 MiB of raw for jpeg) */
+} dlt_dataset_writer_options;
+int dlt_dataset_writer_open_ex(const char *path, int c, int h, int w,
+                               const char *const *class_names, int nclasses,
+                               const dlt_dataset_writer_options *opt, dlt_dataset_writer **out);
+/* JPEG storage: N encoded images (JPEGS[i] of SIZES[i] bytes); PIXELS, if
+ * not NULL, N*c*h*w decoded bytes for /mean. */
+int dlt_dataset_writer_append_jpeg(dlt_dataset_writer *wr, const uint8_t *const *jpegs,
+                                   const size_t *sizes, const uint8_t *pixels,
+                                   const int32_t *labels, size_t n);
+/* The temporary file being written (a SIGINT handler unlinks it). */
+const char *dlt_dataset_writer_tmp_path(const dlt_dataset_writer *wr);
 /* Append N samples: IMAGES is N*c*h*w bytes, LABELS N ints. */
 int dlt_dataset_writer_append(dlt_dataset_writer *wr, const uint8_t *images,
                               const int32_t *labels, size_t n);
@@ -54,19 +69,42 @@ int dlt_dataset_sample(const dlt_dataset *ds, size_t index, float scale, float *
  * B-slice, so P ranks with batch B see exactly the samples one rank with
  * batch P*B sees. Steps per epoch = floor(N / (W*B)).
  * TEST: no shuffle; step s, rank r reads samples (s*W + r)*B + k, mod N. */
+typedef struct dlt_loader dlt_loader;
 typedef struct dlt_loader_config {
     int batch_size;   /* per rank */
     int rank, world;
     int shuffle;      /* 1 for TRAIN */
     uint64_t seed;
     float scale;      /* transform_param scale */
+    /* Caffe's transform_param, applied as (pixel - mean) * scale:
+     * crop_size: random offset at TRAIN, centred at TEST (0: no crop);
+     * mirror: random horizontal flip, TRAIN only. Crop offsets and flips
+     * of a sample come from an RNG seeded by (seed, step, position in the
+     * global batch): the same on any number of ranks and after a resume. */
+    int crop_size;
+    int mirror;
+    const float *mean;     /* (c, h, w) of the dataset (mean_file), or NULL */
+    const float *mean_value; /* per channel (mean_value; one value = all), or NULL */
+    int n_mean_value;
+    int prefetch;     /* batches prepared ahead, each by its own thread (0: 2) */
 } dlt_loader_config;
-typedef struct dlt_loader dlt_loader;
+/* Sample shape the loader produces (crop_size applied). */
+void dlt_loader_output_shape(const dlt_loader *ld, int *c, int *h, int *w);
+/* A mean image (c, h, w) for transform_param mean_file: Caffe's
+ * .binaryproto (BlobProto), or an HDF5 file with /mean (dltrain-prep's). */
+int dlt_mean_file_read(const char *path, int c, int h, int w, float **out);
 int dlt_loader_create(const dlt_dataset *ds, const dlt_loader_config *cfg, dlt_loader **out);
 void dlt_loader_free(dlt_loader *ld);
 long dlt_loader_steps_per_epoch(const dlt_loader *ld);
 /* Copy the batch of global step STEP into DATA (B*c*h*w) and LABEL (B),
  * then start preparing STEP+1 in the background. */
 int dlt_loader_fetch(dlt_loader *ld, long step, float *data, float *label);
+
+/* ---- node-local staging (--stage-dir) ----
+ * Node-local rank 0 calls dlt_stage_dataset; the others wait (barrier) and
+ * open dlt_stage_path's result. A copy is reused when its size, CRC-32 and
+ * the source's size and date match DIR/NAME.crc32; otherwise replaced. */
+void dlt_stage_path(const char *src, const char *dir, char *out, size_t size);
+int dlt_stage_dataset(const char *src, const char *dir, char *out, size_t size);
 
 #endif

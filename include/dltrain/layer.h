@@ -95,6 +95,11 @@ const char *dlt_layer_type_list(void);
 typedef struct dlt_data_params {
     int batch_size;  /* per rank: data_param / hdf5_data_param batch_size */
     float scale;     /* transform_param scale, default 1 */
+    int crop_size;   /* transform_param crop_size, 0: none */
+    int mirror;      /* transform_param mirror */
+    const char *mean_file;  /* transform_param mean_file (.binaryproto or .h5 with /mean), or NULL */
+    float mean_value[4];    /* transform_param mean_value, repeated */
+    int n_mean_value;
 } dlt_data_params;
 /* NULL when L is not a data layer. */
 const dlt_data_params *dlt_layer_data_params(const dlt_layer *l);

@@ -24,6 +24,8 @@ typedef struct dlt_train_options {
     int keep_checkpoints;   /* keep the newest K checkpoints; <= 0: all */
     double stop_before_min; /* checkpoint and exit this long before the job's end; <0: never */
     double time_limit_min;  /* the job's length when the scheduler does not say; <=0: unknown */
+    int prefetch;           /* loader batches prepared ahead (0: 2) */
+    const char *stage_dir;  /* node-local copy of the datasets, or NULL */
 } dlt_train_options;
 
 /* dlt_train_run's status after a signal or the time limit stopped training

@@ -7,7 +7,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "data/dataset_internal.h"
 #include "data/h5util.h"
+#include "data/image.h"
 #include "dltrain/data.h"
 #include "dltrain/error.h"
 
@@ -19,6 +21,8 @@ struct dlt_dataset {
     int shape_attr[3];   /* the shape attribute, {0,0,0} if none */
     uint8_t *u8;         /* (n, c, h, w) for our schema, or NULL */
     float *f32;          /* (n, c, h, w) for float /data, or NULL */
+    uint8_t *jpeg;       /* /jpeg: all JPEG bytes back to back, or NULL */
+    size_t *jpeg_off;    /* (n + 1) offsets into jpeg */
     int32_t *labels;     /* (n) */
 };
 
@@ -67,6 +71,60 @@ static int read_schema(hid_t f, dlt_dataset *ds)
     return DLT_OK;
 }
 
+/* /jpeg (variable-length uint8 [N]) into one buffer, a block of records
+ * at a time so that HDF5's per-record allocations stay bounded. */
+static int read_jpeg(hid_t f, dlt_dataset *ds)
+{
+    const char *p = ds->path;
+    int st = DLT_OK;
+    hid_t dset = H5I_INVALID_HID, fspace = H5I_INVALID_HID, mspace = H5I_INVALID_HID;
+    hid_t mtype = H5I_INVALID_HID;
+    hsize_t dims[1];
+    enum { BLOCK = 4096 };
+    hvl_t *vl = dlt_malloc(BLOCK * sizeof *vl);
+    size_t cap = 0;
+    DLT_H5_GOTO(dset = H5Dopen2(f, "jpeg", H5P_DEFAULT), p, st, out);
+    DLT_H5_GOTO(fspace = H5Dget_space(dset), p, st, out);
+    if (H5Sget_simple_extent_ndims(fspace) != 1) {
+        dlt_error("%s: /jpeg must be 1-D (variable-length uint8 [N])", p);
+        st = DLT_ERR_FORMAT;
+        goto out;
+    }
+    H5Sget_simple_extent_dims(fspace, dims, NULL);
+    DLT_H5_GOTO(mtype = H5Tvlen_create(H5T_NATIVE_UCHAR), p, st, out);
+    ds->n = (size_t)dims[0];
+    ds->jpeg_off = dlt_calloc(ds->n + 1, sizeof *ds->jpeg_off);
+    for (size_t s = 0; s < ds->n; s += BLOCK) {
+        hsize_t start = s, count = ds->n - s < BLOCK ? ds->n - s : BLOCK;
+        DLT_H5_GOTO(H5Sselect_hyperslab(fspace, H5S_SELECT_SET, &start, NULL, &count, NULL),
+                    p, st, out);
+        DLT_H5_GOTO(mspace = H5Screate_simple(1, &count, NULL), p, st, out);
+        DLT_H5_GOTO(H5Dread(dset, mtype, mspace, fspace, H5P_DEFAULT, vl), p, st, out);
+        for (size_t i = 0; i < count; i++) {
+            size_t at = ds->jpeg_off[s + i];
+            if (at + vl[i].len > cap) {
+                cap = (at + vl[i].len) * 2;
+                ds->jpeg = dlt_realloc(ds->jpeg, cap);
+            }
+            memcpy(ds->jpeg + at, vl[i].p, vl[i].len);
+            ds->jpeg_off[s + i + 1] = at + vl[i].len;
+        }
+        H5Dvlen_reclaim(mtype, mspace, H5P_DEFAULT, vl);
+        H5Sclose(mspace);
+        mspace = H5I_INVALID_HID;
+    }
+out:
+    free(vl);
+    if (mtype >= 0) H5Tclose(mtype);
+    if (mspace >= 0) H5Sclose(mspace);
+    if (fspace >= 0) H5Sclose(fspace);
+    if (dset >= 0) H5Dclose(dset);
+    if (st >= 0 && !ds->shape_attr[0])
+        DLT_FAIL(DLT_ERR_FORMAT, "%s: /jpeg needs the shape attribute (C, H, W)", p);
+    ds->c = ds->shape_attr[0], ds->h = ds->shape_attr[1], ds->w = ds->shape_attr[2];
+    return st;
+}
+
 static int read_data(hid_t f, dlt_dataset *ds)
 {
     const char *p = ds->path;
@@ -76,10 +134,14 @@ static int read_data(hid_t f, dlt_dataset *ds)
     int rank = 0;
     htri_t exists;
     DLT_H5_TRY(exists = H5Lexists(f, "data", H5P_DEFAULT), p);
-    if (!exists)
-        DLT_FAIL(DLT_ERR_FORMAT, "%s: no /data dataset (expected uint8 /data [N,C,H,W] or "
-                 "float32 /data as Caffe's HDF5Data writes); HINT: build datasets with "
-                 "dltrain-prep", p);
+    if (!exists) {
+        DLT_H5_TRY(exists = H5Lexists(f, "jpeg", H5P_DEFAULT), p);
+        if (exists)
+            return read_jpeg(f, ds);
+        DLT_FAIL(DLT_ERR_FORMAT, "%s: no /data or /jpeg dataset (expected uint8 /data "
+                 "[N,C,H,W], JPEG /jpeg [N], or float32 /data as Caffe's HDF5Data writes); "
+                 "HINT: build datasets with dltrain-prep", p);
+    }
     DLT_H5_GOTO(dset = H5Dopen2(f, "data", H5P_DEFAULT), p, st, out);
     DLT_H5_GOTO(space = H5Dget_space(dset), p, st, out);
     DLT_H5_GOTO(rank = H5Sget_simple_extent_dims(space, dims, NULL), p, st, out);
@@ -227,6 +289,8 @@ void dlt_dataset_close(dlt_dataset *ds)
     free(ds->path);
     free(ds->u8);
     free(ds->f32);
+    free(ds->jpeg);
+    free(ds->jpeg_off);
     free(ds->labels);
     free(ds);
 }
@@ -250,7 +314,20 @@ int dlt_dataset_sample(const dlt_dataset *ds, size_t index, float scale, float *
         DLT_FAIL(DLT_ERR_ARG, "%s: sample %zu requested but the dataset has %zu", ds->path,
                  index, ds->n);
     size_t m = (size_t)ds->c * ds->h * ds->w;
-    if (ds->u8) {
+    if (ds->jpeg_off) { /* one-off decode; the loader keeps a codec per thread */
+        dlt__jpeg_codec *jc = dlt__jpeg_codec_new();
+        uint8_t *chw = dlt_malloc(m);
+        char why[256];
+        int st = dlt__jpeg_decode_chw(jc, ds->jpeg + ds->jpeg_off[index],
+                                      ds->jpeg_off[index + 1] - ds->jpeg_off[index], ds->c,
+                                      ds->w, ds->h, chw, why, sizeof why);
+        for (size_t i = 0; st == 0 && i < m; i++)
+            out[i] = (float)chw[i] * scale;
+        free(chw);
+        dlt__jpeg_codec_free(jc);
+        if (st < 0)
+            DLT_FAIL(DLT_ERR_FORMAT, "%s: record %zu: %s", ds->path, index, why);
+    } else if (ds->u8) {
         const uint8_t *src = ds->u8 + index * m;
         for (size_t i = 0; i < m; i++)
             out[i] = (float)src[i] * scale;
@@ -260,4 +337,19 @@ int dlt_dataset_sample(const dlt_dataset *ds, size_t index, float scale, float *
             out[i] = src[i] * scale;
     }
     return ds->labels[index];
+}
+
+void dlt__dataset_ref(const dlt_dataset *ds, size_t index, dlt__sample_ref *ref)
+{
+    size_t m = (size_t)ds->c * ds->h * ds->w;
+    memset(ref, 0, sizeof *ref);
+    if (ds->jpeg_off) {
+        ref->jpeg = ds->jpeg + ds->jpeg_off[index];
+        ref->jpeg_n = ds->jpeg_off[index + 1] - ds->jpeg_off[index];
+    } else if (ds->u8) {
+        ref->u8 = ds->u8 + index * m;
+    } else {
+        ref->f32 = ds->f32 + index * m;
+    }
+    ref->label = ds->labels[index];
 }

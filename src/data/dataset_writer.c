@@ -25,8 +25,11 @@ struct dlt_dataset_writer {
     char **class_names;     /* (nclasses) */
     int nclasses;
     hid_t file, data, label;
+    int jpeg;               /* /jpeg (variable-length uint8) instead of /data */
+    hid_t vlen_type;        /* variable-length uint8, when jpeg */
     size_t n;               /* samples written */
     double *sum;            /* (c, h, w) running pixel sums for /mean */
+    size_t n_mean;          /* samples summed into sum */
 };
 
 static void close_handles(dlt_dataset_writer *wr)
@@ -34,7 +37,8 @@ static void close_handles(dlt_dataset_writer *wr)
     if (wr->data >= 0) H5Dclose(wr->data);
     if (wr->label >= 0) H5Dclose(wr->label);
     if (wr->file >= 0) H5Fclose(wr->file);
-    wr->data = wr->label = wr->file = H5I_INVALID_HID;
+    if (wr->vlen_type >= 0) H5Tclose(wr->vlen_type);
+    wr->data = wr->label = wr->file = wr->vlen_type = H5I_INVALID_HID;
 }
 
 static void writer_free(dlt_dataset_writer *wr)
@@ -70,13 +74,21 @@ int dlt_dataset_writer_open(const char *path, int c, int h, int w,
                             const char *const *class_names, int nclasses,
                             dlt_dataset_writer **out)
 {
+    return dlt_dataset_writer_open_ex(path, c, h, w, class_names, nclasses, NULL, out);
+}
+
+int dlt_dataset_writer_open_ex(const char *path, int c, int h, int w,
+                               const char *const *class_names, int nclasses,
+                               const dlt_dataset_writer_options *opt, dlt_dataset_writer **out)
+{
     *out = NULL;
     if (c <= 0 || h <= 0 || w <= 0 || nclasses < 0 || (nclasses > 0 && !class_names))
         DLT_FAIL(DLT_ERR_ARG, "%s: bad dataset shape %d x %d x %d or %d classes", path, c, h, w,
                  nclasses);
     dlt__h5_init();
     dlt_dataset_writer *wr = dlt_calloc(1, sizeof *wr);
-    wr->file = wr->data = wr->label = H5I_INVALID_HID;
+    wr->file = wr->data = wr->label = wr->vlen_type = H5I_INVALID_HID;
+    wr->jpeg = opt && opt->jpeg;
     wr->path = dlt_strdup(path);
     size_t tmp_len = strlen(path) + 32;
     wr->tmp_path = dlt_malloc(tmp_len);
@@ -92,10 +104,18 @@ int dlt_dataset_writer_open(const char *path, int c, int h, int w,
     int st = DLT_OK;
     DLT_H5_GOTO(wr->file = H5Fcreate(wr->tmp_path, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT),
                 wr->tmp_path, st, fail);
-    size_t per_chunk = CHUNK_BYTES / wr->sample_bytes;
+    /* A JPEG is about a tenth of the raw bytes: chunks of 10x the samples. */
+    size_t per_chunk = (wr->jpeg ? 10 * CHUNK_BYTES : CHUNK_BYTES) / wr->sample_bytes;
+    if (opt && opt->chunk > 0)
+        per_chunk = opt->chunk;
     hsize_t dims[4] = {0, (hsize_t)c, (hsize_t)h, (hsize_t)w};
     hsize_t chunk[4] = {per_chunk ? per_chunk : 1, (hsize_t)c, (hsize_t)h, (hsize_t)w};
-    st = create_extendible(wr, "data", H5T_STD_U8LE, 4, dims, chunk, &wr->data);
+    if (wr->jpeg) {
+        DLT_H5_GOTO(wr->vlen_type = H5Tvlen_create(H5T_STD_U8LE), wr->tmp_path, st, fail);
+        st = create_extendible(wr, "jpeg", wr->vlen_type, 1, dims, chunk, &wr->data);
+    } else {
+        st = create_extendible(wr, "data", H5T_STD_U8LE, 4, dims, chunk, &wr->data);
+    }
     if (st < 0)
         goto fail;
     hsize_t ldims[1] = {0}, lchunk[1] = {LABEL_CHUNK};
@@ -136,25 +156,67 @@ out:
     return st;
 }
 
+static int check_labels(const dlt_dataset_writer *wr, const int32_t *labels, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (labels[i] < 0 || (wr->nclasses > 0 && labels[i] >= wr->nclasses))
+            DLT_FAIL(DLT_ERR_ARG, "%s: record %zu has label %d, outside [0, %d) of the %d "
+                     "classes", wr->path, wr->n + i, (int)labels[i], wr->nclasses, wr->nclasses);
+    return DLT_OK;
+}
+
+static void add_to_mean(dlt_dataset_writer *wr, const uint8_t *images, size_t n);
+
 int dlt_dataset_writer_append(dlt_dataset_writer *wr, const uint8_t *images,
                               const int32_t *labels, size_t n)
 {
     if (n == 0)
         return DLT_OK;
-    for (size_t i = 0; i < n; i++)
-        if (labels[i] < 0 || (wr->nclasses > 0 && labels[i] >= wr->nclasses))
-            DLT_FAIL(DLT_ERR_ARG, "%s: record %zu has label %d, outside [0, %d) of the %d "
-                     "classes", wr->path, wr->n + i, (int)labels[i], wr->nclasses, wr->nclasses);
+    DLT_TRY(check_labels(wr, labels, n));
+    if (wr->jpeg)
+        DLT_FAIL(DLT_ERR_ARG, "%s: opened for JPEG storage: use dlt_dataset_writer_append_jpeg",
+                 wr->path);
     DLT_TRY(append_rows(wr, wr->data, H5T_NATIVE_UCHAR, images, n));
     DLT_TRY(append_rows(wr, wr->label, H5T_NATIVE_INT32, labels, n));
+    add_to_mean(wr, images, n);
+    wr->n += n;
+    return DLT_OK;
+}
+
+int dlt_dataset_writer_append_jpeg(dlt_dataset_writer *wr, const uint8_t *const *jpegs,
+                                   const size_t *sizes, const uint8_t *pixels,
+                                   const int32_t *labels, size_t n)
+{
+    if (n == 0)
+        return DLT_OK;
+    if (!wr->jpeg)
+        DLT_FAIL(DLT_ERR_ARG, "%s: opened for raw storage: use dlt_dataset_writer_append",
+                 wr->path);
+    DLT_TRY(check_labels(wr, labels, n));
+    hvl_t *vl = dlt_malloc(n * sizeof *vl);
+    for (size_t i = 0; i < n; i++)
+        vl[i].len = sizes[i], vl[i].p = (void *)jpegs[i];
+    int st = append_rows(wr, wr->data, wr->vlen_type, vl, n);
+    free(vl);
+    DLT_TRY(st);
+    DLT_TRY(append_rows(wr, wr->label, H5T_NATIVE_INT32, labels, n));
+    if (pixels)
+        add_to_mean(wr, pixels, n);
+    wr->n += n;
+    return DLT_OK;
+}
+
+const char *dlt_dataset_writer_tmp_path(const dlt_dataset_writer *wr) { return wr->tmp_path; }
+
+static void add_to_mean(dlt_dataset_writer *wr, const uint8_t *images, size_t n)
+{
     size_t sb = wr->sample_bytes;
     for (size_t i = 0; i < n; i++) {
         const uint8_t *img = images + i * sb;
         for (size_t p = 0; p < sb; p++)
             wr->sum[p] += img[p];
     }
-    wr->n += n;
-    return DLT_OK;
+    wr->n_mean += n;
 }
 
 static int write_mean(dlt_dataset_writer *wr)
@@ -164,7 +226,7 @@ static int write_mean(dlt_dataset_writer *wr)
     hid_t space = H5I_INVALID_HID, dset = H5I_INVALID_HID;
     float *mean = dlt_malloc(wr->sample_bytes * sizeof *mean);
     for (size_t p = 0; p < wr->sample_bytes; p++)
-        mean[p] = wr->n ? (float)(wr->sum[p] / (double)wr->n) : 0.0f;
+        mean[p] = wr->n_mean ? (float)(wr->sum[p] / (double)wr->n_mean) : 0.0f;
     DLT_H5_GOTO(space = H5Screate_simple(3, dims, NULL), wr->tmp_path, st, out);
     DLT_H5_GOTO(dset = H5Dcreate2(wr->file, "mean", H5T_IEEE_F32LE, space, H5P_DEFAULT,
                                   H5P_DEFAULT, H5P_DEFAULT), wr->tmp_path, st, out);
@@ -188,6 +250,8 @@ static int write_attrs(dlt_dataset_writer *wr)
                                         (const char *const *)wr->class_names, wr->nclasses, p));
     DLT_TRY(dlt__h5_write_attr_ints(wr->file, "shape", shape, 3, p));
     DLT_TRY(dlt__h5_write_attr_int(wr->file, "num_samples", (long long)wr->n, p));
+    if (wr->jpeg)
+        DLT_TRY(dlt__h5_write_attr_str(wr->file, "encoding", "jpeg", p));
     return DLT_OK;
 }
 
@@ -207,7 +271,9 @@ int dlt_dataset_writer_close(dlt_dataset_writer *wr)
     wr->file = H5I_INVALID_HID;
     H5Dclose(wr->data);
     H5Dclose(wr->label);
-    wr->data = wr->label = H5I_INVALID_HID;
+    if (wr->vlen_type >= 0)
+        H5Tclose(wr->vlen_type);
+    wr->data = wr->label = wr->vlen_type = H5I_INVALID_HID;
     if (H5Fclose(file) < 0) {
         st = dlt__h5_error("H5Fclose", wr->tmp_path, __FILE__, __LINE__);
         dlt_dataset_writer_abort(wr);

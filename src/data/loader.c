@@ -1,12 +1,15 @@
 /* loader.c - one rank's batches from an in-memory dataset, with the
- * sharding rule of data.h and a thread that prepares the next step's batch
- * while the caller trains on the current one. */
+ * sharding rule of data.h, Caffe's transform_param, and PREFETCH worker
+ * threads that prepare (and JPEG-decode) the next steps' batches while the
+ * caller trains on the current one. */
 #include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "data/dataset_internal.h"
+#include "data/image.h"
 #include "dltrain/data.h"
 #include "dltrain/error.h"
 #include "dltrain/tensor.h"
@@ -20,31 +23,50 @@
             dlt_fatal("%s failed: %s", #call, strerror(pt_rc_));         \
     } while (0)
 
+#define MAX_PREFETCH 64
+
+enum { SLOT_FREE, SLOT_QUEUED, SLOT_BUSY, SLOT_READY };
+
+typedef struct slot {
+    long step;
+    int state;
+    int status;         /* prepare()'s result, for READY */
+    float *data;        /* (B, c, oh, ow) */
+    float *label;       /* (B) */
+} slot;
+
+/* What one worker thread owns: its permutation cache and JPEG codec. */
+typedef struct worker {
+    struct dlt_loader *ld;
+    pthread_t thread;
+    uint32_t *perm;     /* (n), TRAIN only */
+    long perm_epoch;    /* -1: none cached */
+    dlt__jpeg_codec *jc;
+    uint8_t *pix;       /* (c, h, w) decode buffer */
+} worker;
+
 struct dlt_loader {
     const dlt_dataset *ds;
     dlt_loader_config cfg;
     size_t n;              /* dataset size */
-    size_t sample;         /* c*h*w floats per sample */
+    int c, h, w;           /* dataset sample shape */
+    int oh, ow;            /* output sample shape (crop) */
+    size_t out_sample;     /* c*oh*ow */
     long steps_per_epoch;
+    float *mean;           /* (c, h, w) or NULL */
+    float mean_value[4];   /* per channel; zeros if unused */
 
-    uint32_t *perm;        /* (n) permutation of perm_epoch, TRAIN only */
-    long perm_epoch;       /* -1: none cached */
-
-    /* Prefetch state, guarded by mu. The thread prepares pending_step into
-     * (pre_data, pre_label) and then sets ready_step. fetch() waits while
-     * the thread is busy, so prepare() never runs in two threads at once
-     * and the permutation cache needs no lock of its own. */
-    pthread_t thread;
+    int nslots;
+    slot slots[MAX_PREFETCH];
+    worker workers[MAX_PREFETCH];
+    int nworkers;
     pthread_mutex_t mu;
     pthread_cond_t cv;
-    int stop, busy;
-    long pending_step, ready_step;
-    float *pre_data;       /* (B, c, h, w) */
-    float *pre_label;      /* (B) */
+    int stop;
 };
 
 /* The dataset index of sample K of this rank's batch at STEP. */
-static size_t sample_index(dlt_loader *ld, long step, int k)
+static size_t sample_index(dlt_loader *ld, worker *wk, long step, int k)
 {
     uint64_t W = (uint64_t)ld->cfg.world, B = (uint64_t)ld->cfg.batch_size;
     uint64_t r = (uint64_t)ld->cfg.rank;
@@ -52,42 +74,113 @@ static size_t sample_index(dlt_loader *ld, long step, int k)
         return (size_t)((((uint64_t)step * W + r) * B + (uint64_t)k) % ld->n);
     long epoch = step / ld->steps_per_epoch;
     uint64_t j = (uint64_t)(step % ld->steps_per_epoch);
-    if (epoch != ld->perm_epoch) {
-        dlt_permutation(ld->perm, ld->n, ld->cfg.seed, (uint64_t)epoch);
-        ld->perm_epoch = epoch;
+    if (epoch != wk->perm_epoch) {
+        dlt_permutation(wk->perm, ld->n, ld->cfg.seed, (uint64_t)epoch);
+        wk->perm_epoch = epoch;
     }
-    return ld->perm[(j * W + r) * B + (uint64_t)k];
+    return wk->perm[(j * W + r) * B + (uint64_t)k];
 }
 
-static int prepare(dlt_loader *ld, long step, float *data, float *label)
+/* splitmix64 finaliser: decorrelates nearby (seed, step, position). */
+static uint64_t mix64(uint64_t z)
+{
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+    return z ^ (z >> 31);
+}
+
+/* Caffe's DataTransformer::Transform order: mirror draw, then h_off, w_off;
+ * top[c][y][mirror ? ow-1-x : x] = (src[c][y+h_off][x+w_off] - mean) * scale,
+ * the mean image indexed at the source position. */
+static void transform(dlt_loader *ld, long step, int k, const uint8_t *u8, const float *f32,
+                      float *out)
+{
+    const dlt_loader_config *cf = &ld->cfg;
+    int train = cf->shuffle;
+    int h_off = 0, w_off = 0, flip = 0;
+    if (cf->crop_size || (cf->mirror && train)) {
+        dlt_rng rng;
+        uint64_t pos = (uint64_t)cf->rank * (uint64_t)cf->batch_size + (uint64_t)k;
+        dlt_rng_seed(&rng, mix64(cf->seed ^ mix64(((uint64_t)step << 20) ^ pos ^ 0x7472616eULL)));
+        flip = cf->mirror && train && dlt_rng_below(&rng, 2);
+        if (cf->crop_size) {
+            if (train) {
+                h_off = (int)dlt_rng_below(&rng, (uint64_t)(ld->h - ld->oh + 1));
+                w_off = (int)dlt_rng_below(&rng, (uint64_t)(ld->w - ld->ow + 1));
+            } else {
+                h_off = (ld->h - ld->oh) / 2;
+                w_off = (ld->w - ld->ow) / 2;
+            }
+        }
+    }
+    float scale = cf->scale;
+    for (int c = 0; c < ld->c; c++) {
+        float mv = ld->mean_value[c < 4 ? c : 0];
+        for (int y = 0; y < ld->oh; y++) {
+            size_t src_row = ((size_t)c * ld->h + (size_t)(y + h_off)) * ld->w + (size_t)w_off;
+            float *dst = out + ((size_t)c * ld->oh + y) * ld->ow;
+            const float *mrow = ld->mean ? ld->mean + src_row : NULL;
+            for (int x = 0; x < ld->ow; x++) {
+                float v = u8 ? (float)u8[src_row + x] : f32[src_row + x];
+                v -= mrow ? mrow[x] : mv;
+                dst[flip ? ld->ow - 1 - x : x] = v * scale;
+            }
+        }
+    }
+}
+
+static int prepare(dlt_loader *ld, worker *wk, long step, float *data, float *label)
 {
     for (int k = 0; k < ld->cfg.batch_size; k++) {
-        int l = dlt_dataset_sample(ld->ds, sample_index(ld, step, k), ld->cfg.scale,
-                                   data + (size_t)k * ld->sample);
-        DLT_TRY(l);
-        label[k] = (float)l;
+        size_t idx = sample_index(ld, wk, step, k);
+        dlt__sample_ref ref;
+        dlt__dataset_ref(ld->ds, idx, &ref);
+        const uint8_t *u8 = ref.u8;
+        if (ref.jpeg) {
+            char why[256];
+            if (dlt__jpeg_decode_chw(wk->jc, ref.jpeg, ref.jpeg_n, ld->c, ld->w, ld->h, wk->pix,
+                                     why, sizeof why) < 0)
+                DLT_FAIL(DLT_ERR_FORMAT, "%s: record %zu: %s; HINT: rebuild the dataset with "
+                         "dltrain-prep", dlt_dataset_path(ld->ds), idx, why);
+            u8 = wk->pix;
+        }
+        transform(ld, step, k, u8, ref.f32, data + (size_t)k * ld->out_sample);
+        label[k] = (float)ref.label;
     }
     return DLT_OK;
 }
 
-static void *prefetch_main(void *arg)
+static slot *find_slot(dlt_loader *ld, long step)
 {
-    dlt_loader *ld = arg;
+    for (int i = 0; i < ld->nslots; i++)
+        if (ld->slots[i].state != SLOT_FREE && ld->slots[i].step == step)
+            return &ld->slots[i];
+    return NULL;
+}
+
+static void *worker_main(void *arg)
+{
+    worker *wk = arg;
+    dlt_loader *ld = wk->ld;
     PT_CHECK(pthread_mutex_lock(&ld->mu));
     for (;;) {
-        while (!ld->stop && ld->pending_step < 0)
-            PT_CHECK(pthread_cond_wait(&ld->cv, &ld->mu));
+        slot *todo = NULL;
+        for (int i = 0; i < ld->nslots; i++) /* the earliest queued step first */
+            if (ld->slots[i].state == SLOT_QUEUED && (!todo || ld->slots[i].step < todo->step))
+                todo = &ld->slots[i];
         if (ld->stop)
             break;
-        long step = ld->pending_step;
-        ld->pending_step = -1;
-        ld->busy = 1;
+        if (!todo) {
+            PT_CHECK(pthread_cond_wait(&ld->cv, &ld->mu));
+            continue;
+        }
+        todo->state = SLOT_BUSY;
+        long step = todo->step;
         PT_CHECK(pthread_mutex_unlock(&ld->mu));
-        /* On failure fetch() prepares the step again itself and reports. */
-        int st = prepare(ld, step, ld->pre_data, ld->pre_label);
+        int st = prepare(ld, wk, step, todo->data, todo->label);
         PT_CHECK(pthread_mutex_lock(&ld->mu));
-        ld->busy = 0;
-        ld->ready_step = st < 0 ? -1 : step;
+        todo->status = st;
+        todo->state = SLOT_READY;
         PT_CHECK(pthread_cond_broadcast(&ld->cv));
     }
     PT_CHECK(pthread_mutex_unlock(&ld->mu));
@@ -98,9 +191,23 @@ static int check_config(const dlt_dataset *ds, const dlt_loader_config *cfg, lon
 {
     const char *p = dlt_dataset_path(ds);
     size_t n = dlt_dataset_size(ds);
+    int c, h, w;
+    dlt_dataset_shape(ds, &c, &h, &w);
     if (cfg->batch_size <= 0 || cfg->world <= 0 || cfg->rank < 0 || cfg->rank >= cfg->world)
         DLT_FAIL(DLT_ERR_ARG, "%s: bad loader settings: batch_size %d, rank %d of %d", p,
                  cfg->batch_size, cfg->rank, cfg->world);
+    if (cfg->crop_size < 0 || cfg->crop_size > h || cfg->crop_size > w)
+        DLT_FAIL(DLT_ERR_ARG, "%s: crop_size %d does not fit the dataset's %d x %d images", p,
+                 cfg->crop_size, h, w);
+    if (cfg->mean && cfg->mean_value)
+        DLT_FAIL(DLT_ERR_ARG, "%s: give mean_file or mean_value, not both (as Caffe)", p);
+    if (cfg->mean_value && cfg->n_mean_value != 1 && cfg->n_mean_value != c)
+        DLT_FAIL(DLT_ERR_ARG, "%s: %d mean_value entries for %d channels; give one, or one per "
+                 "channel", p, cfg->n_mean_value, c);
+    if (cfg->mean_value && c > 4)
+        DLT_FAIL(DLT_ERR_ARG, "%s: mean_value per channel supports at most 4 channels", p);
+    if (cfg->prefetch < 0 || cfg->prefetch > MAX_PREFETCH)
+        DLT_FAIL(DLT_ERR_ARG, "prefetch depth %d outside [1, %d]", cfg->prefetch, MAX_PREFETCH);
     if (n == 0)
         DLT_FAIL(DLT_ERR_FORMAT, "%s: the dataset has no samples", p);
     if (n > UINT32_MAX)
@@ -119,6 +226,20 @@ static int check_config(const dlt_dataset *ds, const dlt_loader_config *cfg, lon
     return DLT_OK;
 }
 
+static void free_buffers(dlt_loader *ld)
+{
+    for (int i = 0; i < ld->nslots; i++) {
+        free(ld->slots[i].data);
+        free(ld->slots[i].label);
+    }
+    for (int i = 0; i < ld->nslots; i++) {
+        free(ld->workers[i].perm);
+        free(ld->workers[i].pix);
+        dlt__jpeg_codec_free(ld->workers[i].jc);
+    }
+    free(ld->mean);
+}
+
 int dlt_loader_create(const dlt_dataset *ds, const dlt_loader_config *cfg, dlt_loader **out)
 {
     long steps;
@@ -128,34 +249,52 @@ int dlt_loader_create(const dlt_dataset *ds, const dlt_loader_config *cfg, dlt_l
     ld->ds = ds;
     ld->cfg = *cfg;
     ld->n = dlt_dataset_size(ds);
-    int c, h, w;
-    dlt_dataset_shape(ds, &c, &h, &w);
-    ld->sample = (size_t)c * h * w;
+    dlt_dataset_shape(ds, &ld->c, &ld->h, &ld->w);
+    ld->oh = cfg->crop_size ? cfg->crop_size : ld->h;
+    ld->ow = cfg->crop_size ? cfg->crop_size : ld->w;
+    ld->out_sample = (size_t)ld->c * ld->oh * ld->ow;
     ld->steps_per_epoch = steps;
-    ld->perm_epoch = -1;
-    if (cfg->shuffle)
-        ld->perm = dlt_malloc(ld->n * sizeof *ld->perm);
-    ld->pre_data = dlt_malloc((size_t)cfg->batch_size * ld->sample * sizeof(float));
-    ld->pre_label = dlt_malloc((size_t)cfg->batch_size * sizeof(float));
-    ld->pending_step = ld->ready_step = -1;
+    size_t sample = (size_t)ld->c * ld->h * ld->w;
+    if (cfg->mean) {
+        ld->mean = dlt_malloc(sample * sizeof *ld->mean);
+        memcpy(ld->mean, cfg->mean, sample * sizeof *ld->mean);
+    }
+    for (int c = 0; cfg->mean_value && c < ld->c && c < 4; c++)
+        ld->mean_value[c] = cfg->mean_value[cfg->n_mean_value == 1 ? 0 : c];
+    ld->cfg.mean = ld->mean;
+    ld->cfg.mean_value = NULL;
+    ld->nslots = cfg->prefetch > 0 ? cfg->prefetch : 2;
+    for (int i = 0; i < ld->nslots; i++) {
+        ld->slots[i].data = dlt_malloc((size_t)cfg->batch_size * ld->out_sample * sizeof(float));
+        ld->slots[i].label = dlt_malloc((size_t)cfg->batch_size * sizeof(float));
+        worker *wk = &ld->workers[i];
+        wk->ld = ld;
+        wk->perm_epoch = -1;
+        if (cfg->shuffle)
+            wk->perm = dlt_malloc(ld->n * sizeof *wk->perm);
+        wk->jc = dlt__jpeg_codec_new();
+        wk->pix = dlt_malloc(sample);
+    }
     int rc;
     if ((rc = pthread_mutex_init(&ld->mu, NULL)) != 0)
         goto fail_mu;
     if ((rc = pthread_cond_init(&ld->cv, NULL)) != 0)
         goto fail_cv;
-    if ((rc = pthread_create(&ld->thread, NULL, prefetch_main, ld)) != 0)
-        goto fail_thread;
+    for (; ld->nworkers < ld->nslots; ld->nworkers++)
+        if ((rc = pthread_create(&ld->workers[ld->nworkers].thread, NULL, worker_main,
+                                 &ld->workers[ld->nworkers])) != 0)
+            goto fail_thread;
     *out = ld;
     return DLT_OK;
 fail_thread:
-    pthread_cond_destroy(&ld->cv);
+    dlt_loader_free(ld);
+    dlt_error("%s: cannot start a loader thread: %s", dlt_dataset_path(ds), strerror(rc));
+    return DLT_ERR_INTERNAL;
 fail_cv:
     pthread_mutex_destroy(&ld->mu);
 fail_mu:
-    dlt_error("%s: cannot start the prefetch thread: %s", dlt_dataset_path(ds), strerror(rc));
-    free(ld->perm);
-    free(ld->pre_data);
-    free(ld->pre_label);
+    dlt_error("%s: cannot start the loader: %s", dlt_dataset_path(ds), strerror(rc));
+    free_buffers(ld);
     free(ld);
     return DLT_ERR_INTERNAL;
 }
@@ -168,37 +307,66 @@ void dlt_loader_free(dlt_loader *ld)
     ld->stop = 1;
     PT_CHECK(pthread_cond_broadcast(&ld->cv));
     PT_CHECK(pthread_mutex_unlock(&ld->mu));
-    PT_CHECK(pthread_join(ld->thread, NULL));
+    for (int i = 0; i < ld->nworkers; i++)
+        PT_CHECK(pthread_join(ld->workers[i].thread, NULL));
     PT_CHECK(pthread_cond_destroy(&ld->cv));
     PT_CHECK(pthread_mutex_destroy(&ld->mu));
-    free(ld->perm);
-    free(ld->pre_data);
-    free(ld->pre_label);
+    free_buffers(ld);
     free(ld);
 }
 
 long dlt_loader_steps_per_epoch(const dlt_loader *ld) { return ld->steps_per_epoch; }
+
+void dlt_loader_output_shape(const dlt_loader *ld, int *c, int *h, int *w)
+{
+    if (c) *c = ld->c;
+    if (h) *h = ld->oh;
+    if (w) *w = ld->ow;
+}
 
 int dlt_loader_fetch(dlt_loader *ld, long step, float *data, float *label)
 {
     if (step < 0)
         DLT_FAIL(DLT_ERR_ARG, "%s: negative step %ld", dlt_dataset_path(ld->ds), step);
     size_t B = (size_t)ld->cfg.batch_size;
-    int st = DLT_OK;
+    long ahead = ld->nslots;
+    slot *s;
     PT_CHECK(pthread_mutex_lock(&ld->mu));
-    while (ld->busy || ld->pending_step >= 0)
+    for (;;) {
+        /* Slots holding steps outside [step, step+ahead) are stale (steps
+         * were skipped or repeated): free them unless a worker has them. */
+        for (int i = 0; i < ld->nslots; i++) {
+            slot *o = &ld->slots[i];
+            if (o->state != SLOT_FREE && o->state != SLOT_BUSY &&
+                (o->step < step || o->step >= step + ahead))
+                o->state = SLOT_FREE;
+        }
+        for (long t = step; t < step + ahead; t++) {
+            if (find_slot(ld, t))
+                continue;
+            for (int i = 0; i < ld->nslots; i++)
+                if (ld->slots[i].state == SLOT_FREE) {
+                    ld->slots[i].state = SLOT_QUEUED;
+                    ld->slots[i].step = t;
+                    break;
+                }
+        }
+        PT_CHECK(pthread_cond_broadcast(&ld->cv));
+        s = find_slot(ld, step);
+        if (s && s->state == SLOT_READY)
+            break;
         PT_CHECK(pthread_cond_wait(&ld->cv, &ld->mu));
-    if (ld->ready_step == step) {
-        memcpy(data, ld->pre_data, B * ld->sample * sizeof(float));
-        memcpy(label, ld->pre_label, B * sizeof(float));
-    } else {
-        /* Not prefetched (first call, or steps out of order): the thread is
-         * idle, so prepare here, holding the lock so it stays idle. */
-        st = prepare(ld, step, data, label);
     }
-    ld->ready_step = -1;
+    int st = s->status;
     if (st >= 0) {
-        ld->pending_step = step + 1;
+        memcpy(data, s->data, B * ld->out_sample * sizeof(float));
+        memcpy(label, s->label, B * sizeof(float));
+    }
+    s->state = SLOT_FREE;
+    /* Queue the step that keeps the pipeline `ahead` deep. */
+    if (!find_slot(ld, step + ahead)) {
+        s->state = SLOT_QUEUED;
+        s->step = step + ahead;
         PT_CHECK(pthread_cond_broadcast(&ld->cv));
     }
     PT_CHECK(pthread_mutex_unlock(&ld->mu));

@@ -11,26 +11,43 @@ typedef struct data_state {
     dlt_data_params params;
 } data_state;
 
-/* Transform fields a later issue implements; harmless values are accepted. */
-static int check_transform(const dlt_pnode *tp, const char *layer, float *scale)
+/* Caffe's TransformationParameter; force_color/force_gray concern
+ * decoding, which dltrain-prep fixes (--color/--gray) when building. */
+static int read_transform(const dlt_pnode *tp, const char *layer, dlt_data_params *dp)
 {
     char wb[256];
     double sc;
     long crop;
-    int mirror, fc, fg;
+    int fc, fg;
     DLT_TRY(dlt_pt_float(tp, "scale", 1, &sc));
-    *scale = (float)sc;
-    DLT_TRY(dlt_pt_bool(tp, "mirror", 0, &mirror));
+    dp->scale = (float)sc;
+    DLT_TRY(dlt_pt_bool(tp, "mirror", 0, &dp->mirror));
     DLT_TRY(dlt_pt_int(tp, "crop_size", 0, &crop));
+    if (crop < 0 || crop > 65535)
+        DLT_FAIL(DLT_ERR_PARSE, "%s: layer '%s': crop_size %ld is out of range",
+                 dlt_pt_where(dlt_pt_get(tp, "crop_size"), wb, sizeof wb), layer, crop);
+    dp->crop_size = (int)crop;
     DLT_TRY(dlt_pt_bool(tp, "force_color", 0, &fc));
     DLT_TRY(dlt_pt_bool(tp, "force_gray", 0, &fg));
-    const char *bad = mirror ? "mirror" : crop ? "crop_size" : fc ? "force_color"
-                    : fg ? "force_gray" : NULL;
-    if (bad)
-        DLT_FAIL(DLT_ERR_PARSE, "%s: layer '%s': transform_param %s is not supported yet",
-                 dlt_pt_where(dlt_pt_get(tp, bad), wb, sizeof wb), layer, bad);
-    DLT_TRY(dlt__pt_reject(tp, layer, "mean_file", "in transform_param"));
-    DLT_TRY(dlt__pt_reject(tp, layer, "mean_value", "in transform_param"));
+    if (fc || fg)
+        DLT_FAIL(DLT_ERR_PARSE, "%s: layer '%s': transform_param %s is not supported: the "
+                 "dataset's channels are fixed when it is built (dltrain-prep --color/--gray)",
+                 dlt_pt_where(dlt_pt_get(tp, fc ? "force_color" : "force_gray"), wb, sizeof wb),
+                 layer, fc ? "force_color" : "force_gray");
+    DLT_TRY(dlt_pt_string(tp, "mean_file", NULL, &dp->mean_file));
+    int nmv = dlt_pt_count(tp, "mean_value");
+    if (nmv > 4)
+        DLT_FAIL(DLT_ERR_PARSE, "%s: layer '%s': %d mean_value entries; at most 4 (one per "
+                 "channel)", dlt_pt_where(tp, wb, sizeof wb), layer, nmv);
+    if (nmv && dp->mean_file)
+        DLT_FAIL(DLT_ERR_PARSE, "%s: layer '%s': give mean_file or mean_value, not both",
+                 dlt_pt_where(tp, wb, sizeof wb), layer);
+    for (int i = 0; i < nmv; i++) {
+        double v;
+        DLT_TRY(dlt_pt_node_float(dlt_pt_nth(tp, "mean_value", i), &v));
+        dp->mean_value[i] = (float)v;
+    }
+    dp->n_mean_value = nmv;
     return 0;
 }
 
@@ -78,19 +95,24 @@ static int data_setup(dlt_layer *l, const dlt_pnode *msg, const dlt_layer_contex
             DLT_TRY(dlt__pt_reject(p, name, old[i], "in data_param (use transform_param)"));
     }
 
-    float scale = 1;
+    dlt_data_params dp = {.batch_size = (int)batch, .scale = 1};
     const dlt_pnode *tp = dlt_pt_get(msg, "transform_param");
     if (tp)
-        DLT_TRY(check_transform(tp, name, &scale));
+        DLT_TRY(read_transform(tp, name, &dp));
 
     if (ctx->input_c <= 0 || ctx->input_h <= 0 || ctx->input_w <= 0)
         DLT_FAIL(DLT_ERR_INTERNAL, "layer '%s': the dataset's sample shape is unknown "
                  "(%dx%dx%d)", name, ctx->input_c, ctx->input_h, ctx->input_w);
+    if (dp.crop_size > ctx->input_h || dp.crop_size > ctx->input_w)
+        DLT_FAIL(DLT_ERR_PARSE, "%s: layer '%s': crop_size %d is larger than the dataset's %d x "
+                 "%d images", dlt_pt_where(dlt_pt_get(tp, "crop_size"), wb, sizeof wb), name,
+                 dp.crop_size, ctx->input_h, ctx->input_w);
     data_state *s = dlt_calloc(1, sizeof *s);
-    s->params.batch_size = (int)batch;
-    s->params.scale = scale;
+    s->params = dp;
     l->state = s;
-    dlt_tensor_reshape(l->top[0], (int)batch, ctx->input_c, ctx->input_h, ctx->input_w);
+    int oh = dp.crop_size ? dp.crop_size : ctx->input_h;
+    int ow = dp.crop_size ? dp.crop_size : ctx->input_w;
+    dlt_tensor_reshape(l->top[0], (int)batch, ctx->input_c, oh, ow);
     if (l->ntop == 2)
         dlt_tensor_reshape(l->top[1], (int)batch, 1, 1, 1);
     return 0;

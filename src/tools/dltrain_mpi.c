@@ -45,6 +45,9 @@ static void usage(FILE *f)
             "                    else from --time-limit\n"
             "  --time-limit MIN  the job's length in minutes from now, when the scheduler\n"
             "                    does not say (PBS walltime, SGE h_rt)\n"
+            "  --prefetch N      batches the loader prepares ahead, one thread each (default: 2)\n"
+            "  --stage-dir DIR   copy the datasets to node-local DIR once per node (verified by\n"
+            "                    CRC-32, reused by later runs) and read them from there\n"
             "  --help, --version\n"
             "\n"
             "Signals: SIGUSR1 writes a checkpoint at the next iteration and goes on;\n"
@@ -140,7 +143,10 @@ int main(int argc, char **argv)
         {"sample-interval", required_argument, 0, 'I'}, {"doctor", no_argument, 0, 'd'},
         {"version", no_argument, 0, 'V'},
         {"keep-checkpoints", required_argument, 0, 'K'}, {"stop-before", required_argument, 0, 'b'},
-        {"time-limit", required_argument, 0, 'L'}, {0, 0, 0, 0}};
+        {"time-limit", required_argument, 0, 'L'},
+        {"prefetch", required_argument, 0, 'P'}, {"stage-dir", required_argument, 0, 'T'},
+        {0, 0, 0, 0}};
+    long prefetch = 0;
     char *command_line = join_args(argc, argv);
     dlt_train_options opt = {0};
     opt.max_iter = -1;
@@ -213,6 +219,14 @@ int main(int argc, char **argv)
             if (parse_minutes(optarg, "--time-limit", &opt.time_limit_min) < 0)
                 return DLT_EXIT_USAGE;
             break;
+        case 'P':
+            if (parse_long(optarg, "--prefetch", &prefetch) < 0 || prefetch < 1 || prefetch > 64) {
+                fprintf(stderr, "dltrain-mpi: --prefetch expects 1..64\n");
+                return DLT_EXIT_USAGE;
+            }
+            opt.prefetch = (int)prefetch;
+            break;
+        case 'T': opt.stage_dir = optarg; break;
         case 'h': usage(stdout); return DLT_EXIT_OK;
         case 'V': printf("dltrain-mpi %s\n", PACKAGE_VERSION); return DLT_EXIT_OK;
         default: usage(stderr); return DLT_EXIT_USAGE;

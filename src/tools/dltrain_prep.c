@@ -1,6 +1,7 @@
 /* dltrain_prep.c - dltrain-prep: builds an HDF5 dataset (DESIGN.md schema)
- * from input files; this version converts IDX (MNIST, Fashion-MNIST).
- * Exit status: 0 ok, 1 bad input or I/O error, 2 bad command line. */
+ * from image folders, list files, CIFAR-10/100 binaries or IDX files.
+ * Exit status: 0 ok, 1 bad input or I/O error, 2 bad command line,
+ * 3 written but some inputs skipped (OUT.skipped.txt lists them). */
 #include <errno.h>
 #include <getopt.h>
 #include <stdint.h>
@@ -11,9 +12,11 @@
 
 #include "dltrain/data.h"
 #include "dltrain/error.h"
+#include "dltrain/prep.h"
 
 typedef struct prep_options {
-    const char *format;       /* input format: "idx" */
+    const char *format;       /* input format */
+    dlt_prep_options img;     /* everything but idx */
     const char *classes_file; /* one class name per line, or NULL for defaults */
     const char *images, *labels, *out;
     int quiet;
@@ -32,56 +35,181 @@ static const char *const fashion_classes[10] = {
 static void usage(FILE *f)
 {
     fprintf(f,
-            "usage: dltrain-prep --format idx IMAGES.idx[.gz] LABELS.idx[.gz] OUT.h5\n"
-            "Builds an HDF5 dataset (uint8 /data [N,C,H,W], int32 /label [N], /mean)\n"
-            "for dltrain-mpi --train/--val.\n"
+            "usage: dltrain-prep --format folder [options] IMAGE_DIR OUT.h5\n"
+            "       dltrain-prep --format list [--root DIR] [options] LIST.txt OUT.h5\n"
+            "       dltrain-prep --format cifar10|cifar100 [options] BATCH.bin... OUT.h5\n"
+            "       dltrain-prep --format idx IMAGES.idx[.gz] LABELS.idx[.gz] OUT.h5\n"
+            "Builds an HDF5 dataset (uint8 /data [N,C,H,W] or JPEG /jpeg [N], int32 /label [N],\n"
+            "/mean) for dltrain-mpi --train/--val.\n"
             "\n"
             "options:\n"
-            "  --format FMT     input format (default: idx; supported: idx)\n"
-            "  --classes FILE   class names, one per line (default: the Fashion-MNIST\n"
-            "                   names when the images path contains \"fashion\", else\n"
-            "                   \"0\", \"1\", ... for max(10, largest label + 1) classes)\n"
-            "  -q, --quiet      print nothing but errors\n"
-            "  -h, --help       show this help\n"
+            "  --format FMT       folder (one subfolder per class), list (lines 'PATH LABEL'),\n"
+            "                     cifar10, cifar100 (binary batches), idx (default: idx)\n"
+            "  --root DIR         list: folder that relative paths start from\n"
+            "  --size WxH         output size (default: 32x32 for CIFAR, else 256x256)\n"
+            "  --resize MODE      squash, crop, fill, half_crop, as DIGITS (default: squash)\n"
+            "  --color, --gray    3 channels RGB (default) or 1 channel\n"
+            "  --val-percent P    put P%% of the inputs (seeded choice) into a second file\n"
+            "  --val-out FILE     that file (default: OUT_val.h5)\n"
+            "  --shuffle          store samples in a seeded random order (default: input order)\n"
+            "  --seed N           seed for --shuffle, --val-percent and fill noise (default: 1)\n"
+            "  --classes FILE     class names, one per line (list, cifar, idx)\n"
+            "  --encoding ENC     raw (uint8 /data, default) or jpeg (/jpeg: JPEG bytes, kept\n"
+            "                     as they are when already the output size, else re-encoded)\n"
+            "  --quality Q        JPEG re-encoding quality 1..100 (default: 90)\n"
+            "  --chunk N          samples per HDF5 chunk (default: about 1 MiB raw)\n"
+            "  --threads N        decode threads (default: the cores this process may use)\n"
+            "  --progress MODE    bar, lines or auto (default: bar on a terminal)\n"
+            "  -q, --quiet        print nothing but errors\n"
+            "  -h, --help         show this help\n"
             "\n"
-            "exit status: 0 ok, 1 bad input or I/O error, 2 bad command line\n");
+            "Bad inputs (corrupt, truncated or empty files, PNG and other non-JPEG files,\n"
+            "unreadable files, labels out of range) are skipped and listed with the reason in\n"
+            "OUT.skipped.txt. An interrupted build leaves no file under OUT's name.\n"
+            "\n"
+            "exit status: 0 ok, 1 bad input or I/O error, 2 bad command line,\n"
+            "             3 written, but some inputs were skipped\n");
+}
+
+static int bad_value(const char *opt, const char *v, const char *want)
+{
+    fprintf(stderr, "dltrain-prep: %s expects %s, got '%s'\n", opt, want, v);
+    return -1;
+}
+
+static int parse_num(const char *opt, const char *v, double lo, double hi, double *out)
+{
+    char *end;
+    double d = strtod(v, &end);
+    if (!*v || *end || d < lo || d > hi) {
+        char want[64];
+        snprintf(want, sizeof want, "a number in [%g, %g]", lo, hi);
+        return bad_value(opt, v, want);
+    }
+    *out = d;
+    return 0;
+}
+
+static int parse_format(const char *s, prep_options *o)
+{
+    static const struct { const char *name; dlt_prep_format f; } fmts[] = {
+        {"folder", DLT_PREP_FOLDER}, {"list", DLT_PREP_LIST},
+        {"cifar10", DLT_PREP_CIFAR10}, {"cifar100", DLT_PREP_CIFAR100}};
+    o->format = s;
+    if (strcmp(s, "idx") == 0)
+        return 0;
+    for (size_t i = 0; i < sizeof fmts / sizeof fmts[0]; i++)
+        if (strcmp(s, fmts[i].name) == 0) {
+            o->img.format = fmts[i].f;
+            return 0;
+        }
+    return bad_value("--format", s, "folder, list, cifar10, cifar100 or idx");
 }
 
 /* 0 to run, 1 after --help, -1 on a usage error (already reported). */
 static int parse_options(int argc, char **argv, prep_options *o)
 {
+    enum { O_ROOT = 256, O_SIZE, O_RESIZE, O_COLOR, O_GRAY, O_VALP, O_VALO, O_SHUF, O_SEED,
+           O_ENC, O_QUAL, O_CHUNK, O_THR, O_PROG };
     static const struct option longopts[] = {
-        {"format", required_argument, NULL, 'f'},
-        {"classes", required_argument, NULL, 'c'},
-        {"quiet", no_argument, NULL, 'q'},
-        {"help", no_argument, NULL, 'h'},
+        {"format", required_argument, NULL, 'f'}, {"classes", required_argument, NULL, 'c'},
+        {"root", required_argument, NULL, O_ROOT}, {"size", required_argument, NULL, O_SIZE},
+        {"resize", required_argument, NULL, O_RESIZE}, {"color", no_argument, NULL, O_COLOR},
+        {"gray", no_argument, NULL, O_GRAY}, {"val-percent", required_argument, NULL, O_VALP},
+        {"val-out", required_argument, NULL, O_VALO}, {"shuffle", no_argument, NULL, O_SHUF},
+        {"seed", required_argument, NULL, O_SEED}, {"encoding", required_argument, NULL, O_ENC},
+        {"quality", required_argument, NULL, O_QUAL}, {"chunk", required_argument, NULL, O_CHUNK},
+        {"threads", required_argument, NULL, O_THR}, {"progress", required_argument, NULL, O_PROG},
+        {"quiet", no_argument, NULL, 'q'}, {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0}};
     memset(o, 0, sizeof *o);
     o->format = "idx";
+    dlt_prep_options *m = &o->img;
+    m->channels = 3, m->resize = "squash", m->seed = 1, m->quality = 90;
+    m->progress_tty = -1;
     int ch;
+    double d;
     while ((ch = getopt_long(argc, argv, "f:c:qh", longopts, NULL)) != -1) {
         switch (ch) {
-        case 'f': o->format = optarg; break;
-        case 'c': o->classes_file = optarg; break;
-        case 'q': o->quiet = 1; break;
+        case 'f': if (parse_format(optarg, o) < 0) return -1; break;
+        case 'c': o->classes_file = m->classes_file = optarg; break;
+        case O_ROOT: m->root = optarg; break;
+        case O_SIZE:
+            if (sscanf(optarg, "%dx%d", &m->width, &m->height) != 2 || m->width <= 0 ||
+                m->height <= 0 || m->width > 65535 || m->height > 65535)
+                return bad_value("--size", optarg, "WIDTHxHEIGHT, e.g. 256x256");
+            break;
+        case O_RESIZE:
+            if (strcmp(optarg, "squash") && strcmp(optarg, "crop") && strcmp(optarg, "fill") &&
+                strcmp(optarg, "half_crop"))
+                return bad_value("--resize", optarg, "squash, crop, fill or half_crop");
+            m->resize = optarg;
+            break;
+        case O_COLOR: m->channels = 3; break;
+        case O_GRAY: m->channels = 1; break;
+        case O_VALP:
+            if (parse_num("--val-percent", optarg, 0, 99.999, &m->val_percent) < 0) return -1;
+            break;
+        case O_VALO: m->val_out = optarg; break;
+        case O_SHUF: m->shuffle = 1; break;
+        case O_SEED:
+            if (parse_num("--seed", optarg, 0, 9e15, &d) < 0) return -1;
+            m->seed = (uint64_t)d;
+            break;
+        case O_ENC:
+            if (strcmp(optarg, "raw") && strcmp(optarg, "jpeg"))
+                return bad_value("--encoding", optarg, "raw or jpeg");
+            m->jpeg = strcmp(optarg, "jpeg") == 0;
+            break;
+        case O_QUAL:
+            if (parse_num("--quality", optarg, 1, 100, &d) < 0) return -1;
+            m->quality = (int)d;
+            break;
+        case O_CHUNK:
+            if (parse_num("--chunk", optarg, 1, 1e9, &d) < 0) return -1;
+            m->chunk = (long)d;
+            break;
+        case O_THR:
+            if (parse_num("--threads", optarg, 1, 256, &d) < 0) return -1;
+            m->threads = (int)d;
+            break;
+        case O_PROG:
+            if (strcmp(optarg, "bar") == 0) m->progress_tty = 1;
+            else if (strcmp(optarg, "lines") == 0) m->progress_tty = 0;
+            else if (strcmp(optarg, "auto") == 0) m->progress_tty = -1;
+            else return bad_value("--progress", optarg, "bar, lines or auto");
+            break;
+        case 'q': o->quiet = m->quiet = 1; break;
         case 'h': usage(stdout); return 1;
         default: usage(stderr); return -1;
         }
     }
-    if (strcmp(o->format, "idx") != 0) {
-        fprintf(stderr, "dltrain-prep: format '%s' is not supported yet (supported: idx)\n",
-                o->format);
-        return -1;
+    int nargs = argc - optind;
+    if (strcmp(o->format, "idx") == 0) {
+        if (nargs != 3) {
+            fprintf(stderr, "dltrain-prep: expected IMAGES LABELS OUT, got %d argument%s\n",
+                    nargs, nargs == 1 ? "" : "s");
+            usage(stderr);
+            return -1;
+        }
+        o->images = argv[optind];
+        o->labels = argv[optind + 1];
+        o->out = argv[optind + 2];
+        return 0;
     }
-    if (argc - optind != 3) {
-        fprintf(stderr, "dltrain-prep: expected IMAGES LABELS OUT, got %d argument%s\n",
-                argc - optind, argc - optind == 1 ? "" : "s");
+    int cifar = m->format == DLT_PREP_CIFAR10 || m->format == DLT_PREP_CIFAR100;
+    if (cifar ? nargs < 2 : nargs != 2) {
+        fprintf(stderr, "dltrain-prep: --format %s expects %s OUT.h5, got %d argument%s\n",
+                o->format, cifar ? "BATCH.bin..." : m->format == DLT_PREP_LIST ? "LIST.txt"
+                : "IMAGE_DIR", nargs, nargs == 1 ? "" : "s");
         usage(stderr);
         return -1;
     }
-    o->images = argv[optind];
-    o->labels = argv[optind + 1];
-    o->out = argv[optind + 2];
+    m->inputs = (const char *const *)argv + optind;
+    m->ninputs = nargs - 1;
+    m->out = argv[argc - 1];
+    if (m->root && m->format != DLT_PREP_LIST)
+        fprintf(stderr, "dltrain-prep: note: --root is only used by --format list\n");
     return 0;
 }
 
@@ -237,5 +365,10 @@ int main(int argc, char **argv)
     int st = parse_options(argc, argv, &o);
     if (st != 0)
         return st > 0 ? DLT_EXIT_OK : DLT_EXIT_USAGE;
-    return run_idx(&o) < 0 ? DLT_EXIT_FAILURE : DLT_EXIT_OK;
+    if (strcmp(o.format, "idx") == 0)
+        return run_idx(&o) < 0 ? DLT_EXIT_FAILURE : DLT_EXIT_OK;
+    dlt_prep_result res;
+    if (dlt_prep_run(&o.img, &res) < 0)
+        return DLT_EXIT_FAILURE;
+    return res.skipped > 0 ? DLT_EXIT_SKIPPED : DLT_EXIT_OK;
 }

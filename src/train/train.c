@@ -87,11 +87,26 @@ static int choose_threads(const run *r)
     return t < 1 ? 1 : t;
 }
 
+/* --stage-dir: node-local rank 0 copies (or verifies) each file, the
+ * other ranks wait at the barrier; a failure is fatal so none waits. */
+static const char *staged(run *r, const char *path, char *buf, size_t size)
+{
+    if (!r->opt->stage_dir || !path)
+        return path;
+    if (dlt_comm_local_rank(r->comm) == 0 &&
+        dlt_stage_dataset(path, r->opt->stage_dir, buf, size) < 0)
+        dlt_fatal("staging %s into %s failed", path, r->opt->stage_dir);
+    dlt_comm_barrier(r->comm);
+    dlt_stage_path(path, r->opt->stage_dir, buf, size);
+    return buf;
+}
+
 static int open_datasets(run *r)
 {
-    DLT_TRY(dlt_dataset_open(r->opt->train_path, &r->train_set));
+    char tb[4096], vb[4096];
+    DLT_TRY(dlt_dataset_open(staged(r, r->opt->train_path, tb, sizeof tb), &r->train_set));
     if (r->opt->val_path)
-        DLT_TRY(dlt_dataset_open(r->opt->val_path, &r->val_set));
+        DLT_TRY(dlt_dataset_open(staged(r, r->opt->val_path, vb, sizeof vb), &r->val_set));
     return 0;
 }
 
@@ -119,17 +134,38 @@ static int build_nets(run *r)
     return 0;
 }
 
+/* A loader for SET with the data layer's transform_param. */
+static int create_loader(run *r, const dlt_dataset *set, const dlt_data_params *dp, int train,
+                         dlt_loader **out)
+{
+    dlt_loader_config lc = {.batch_size = dp->batch_size, .rank = r->rank, .world = r->world,
+                            .shuffle = train, .seed = r->seed, .scale = dp->scale};
+    float *mean = NULL;
+    lc.crop_size = dp->crop_size;
+    lc.mirror = dp->mirror;
+    lc.mean_value = dp->n_mean_value ? dp->mean_value : NULL;
+    lc.n_mean_value = dp->n_mean_value;
+    lc.prefetch = r->opt->prefetch;
+    if (dp->mean_file) {
+        int c, h, w;
+        dlt_dataset_shape(set, &c, &h, &w);
+        DLT_TRY(dlt_mean_file_read(dp->mean_file, c, h, w, &mean));
+        lc.mean = mean;
+    }
+    int st = dlt_loader_create(set, &lc, out);
+    free(mean);
+    return st;
+}
+
 static int create_loaders(run *r)
 {
     const dlt_data_params *dp = dlt_layer_data_params(dlt_net_data_layer(r->train_net));
-    dlt_loader_config lc = {dp->batch_size, r->rank, r->world, 1, r->seed, dp->scale};
-    DLT_TRY(dlt_loader_create(r->train_set, &lc, &r->train_loader));
+    DLT_TRY(create_loader(r, r->train_set, dp, 1, &r->train_loader));
     r->steps_per_epoch = dlt_loader_steps_per_epoch(r->train_loader);
     r->global_batch = dp->batch_size * r->world;
     if (r->val_set) {
         const dlt_data_params *tp = dlt_layer_data_params(dlt_net_data_layer(r->test_net));
-        dlt_loader_config vc = {tp->batch_size, r->rank, r->world, 0, r->seed, tp->scale};
-        DLT_TRY(dlt_loader_create(r->val_set, &vc, &r->val_loader));
+        DLT_TRY(create_loader(r, r->val_set, tp, 0, &r->val_loader));
     }
     return 0;
 }

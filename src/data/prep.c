@@ -1,0 +1,482 @@
+/* prep.c - dltrain-prep's builder: shuffles and splits the inputs, decodes
+ * and resizes them in worker threads a block at a time (bounded memory),
+ * appends the good ones in order, and lists the bad ones in OUT.skipped.txt. */
+#include <errno.h>
+#include <pthread.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "data/image.h"
+#include "data/prep_inputs.h"
+#include "dltrain/data.h"
+#include "dltrain/error.h"
+#include "dltrain/prep.h"
+#include "dltrain/tensor.h"
+
+/* Samples decoded per block: the memory in flight is about this many
+ * images (plus their JPEG bytes), whatever the dataset size. */
+#define BLOCK_PER_THREAD 64
+
+/* ---- interrupt: never leave a temporary file behind ---- */
+
+#define MAX_TMP 2
+static char tmp_paths[MAX_TMP][4096];
+static volatile sig_atomic_t tmp_count;
+
+static void on_signal(int sig)
+{
+    for (int i = 0; i < tmp_count; i++)
+        if (tmp_paths[i][0])
+            unlink(tmp_paths[i]);
+    signal(sig, SIG_DFL);
+    raise(sig);
+}
+
+static void track_tmp(int slot, const char *path)
+{
+    snprintf(tmp_paths[slot], sizeof tmp_paths[slot], "%s", path ? path : "");
+    if (slot + 1 > tmp_count)
+        tmp_count = slot + 1;
+}
+
+/* ---- one output file ---- */
+
+typedef struct output {
+    const char *path;
+    dlt_dataset_writer *wr;
+    long written;
+} output;
+
+/* ---- work on a block of items ---- */
+
+typedef struct result {
+    int ok;
+    char why[256];
+    uint8_t *chw;     /* (c, h, w) */
+    uint8_t *jpeg;    /* JPEG storage: encoded bytes */
+    size_t jpeg_n;
+} result;
+
+typedef struct block {
+    const dlt_prep_options *o;
+    const dlt__prep_inputs *in;
+    const size_t *order;  /* item indices of this block */
+    size_t n;
+    result *res;
+    size_t next;          /* next index to take, under mu */
+    pthread_mutex_t mu;
+    dlt__resize_mode mode;
+    int c, w, h;
+} block;
+
+static int read_file(const char *path, uint8_t **buf, size_t *n, char *why, size_t ws)
+{
+    FILE *f = fopen(path, "rb");
+    *buf = NULL;
+    if (!f) {
+        snprintf(why, ws, "cannot read: %s", strerror(errno));
+        return -1;
+    }
+    struct stat sb;
+    if (fstat(fileno(f), &sb) != 0 || S_ISDIR(sb.st_mode)) {
+        snprintf(why, ws, "cannot read: not a regular file");
+        fclose(f);
+        return -1;
+    }
+    *buf = dlt_malloc((size_t)sb.st_size + 1);
+    *n = fread(*buf, 1, (size_t)sb.st_size, f);
+    int err = ferror(f);
+    fclose(f);
+    if (err) {
+        snprintf(why, ws, "cannot read: I/O error");
+        free(*buf);
+        *buf = NULL;
+        return -1;
+    }
+    return 0;
+}
+
+/* CIFAR record (3, 32, 32) planes -> interleaved image of C channels. */
+static void cifar_image(const uint8_t *rec, int c, dlt__image *im)
+{
+    size_t plane = DLT_CIFAR_SIDE * DLT_CIFAR_SIDE;
+    im->w = im->h = DLT_CIFAR_SIDE, im->c = c;
+    im->px = dlt_malloc(plane * c);
+    for (size_t p = 0; p < plane; p++) {
+        uint8_t r = rec[p], g = rec[plane + p], b = rec[2 * plane + p];
+        if (c == 3)
+            im->px[3 * p] = r, im->px[3 * p + 1] = g, im->px[3 * p + 2] = b;
+        else /* ITU-R BT.601 luma, as libjpeg converts RGB to grey */
+            im->px[p] = (uint8_t)(0.299f * r + 0.587f * g + 0.114f * b + 0.5f);
+    }
+}
+
+static void process(block *b, dlt__jpeg_codec *jc, size_t k)
+{
+    const dlt_prep_options *o = b->o;
+    const dlt__prep_item *it = &b->in->items[b->order[k]];
+    result *r = &b->res[k];
+    char *why = r->why;
+    size_t ws = sizeof r->why;
+    uint8_t *buf = NULL;
+    size_t n = 0;
+    int keep_bytes = 0;
+    dlt__image src = {0}, out = {0};
+    if (it->label < 0 || it->label >= b->in->nclasses) {
+        snprintf(why, ws, "label %d outside [0, %d)", (int)it->label, b->in->nclasses);
+        return;
+    }
+    if (it->rec) {
+        cifar_image(it->rec, b->c, &src);
+    } else {
+        if (read_file(it->path, &buf, &n, why, ws) < 0)
+            return;
+        if (n == 0) {
+            snprintf(why, ws, "empty file (0 bytes)");
+            goto done;
+        }
+        const char *kind = dlt__image_sniff(buf, n);
+        if (!kind) {
+            snprintf(why, ws, "not an image file");
+            goto done;
+        }
+        if (strcmp(kind, "jpeg") != 0) {
+            snprintf(why, ws, "unsupported image format %s (only JPEG is read)", kind);
+            goto done;
+        }
+        int sw, sh, gray, iw, ih;
+        if (dlt__jpeg_header(jc, buf, n, &sw, &sh, &gray, why, ws) < 0)
+            goto done;
+        dlt__resize_intermediate(sw, sh, b->w, b->h, b->mode, &iw, &ih);
+        if (dlt__jpeg_decode(jc, buf, n, b->c, iw, ih, &src, why, ws) < 0)
+            goto done;
+        keep_bytes = sw == b->w && sh == b->h && gray == (b->c == 1);
+    }
+    /* Noise of fill modes: a function of the item, so builds repeat. */
+    dlt__image_resize_mode(&src, b->w, b->h, b->mode, o->seed * 1000003u + b->order[k], &out);
+    r->chw = dlt_malloc((size_t)b->c * b->w * b->h);
+    dlt__image_to_chw(&out, r->chw);
+    if (o->jpeg) {
+        if (keep_bytes) { /* already the stored size: no second lossy pass */
+            r->jpeg = buf, r->jpeg_n = n;
+            buf = NULL;
+        } else if (dlt__jpeg_encode(jc, &out, o->quality, &r->jpeg, &r->jpeg_n, why, ws) < 0) {
+            free(r->chw);
+            r->chw = NULL;
+            goto done;
+        }
+    }
+    r->ok = 1;
+done:
+    free(buf);
+    dlt__image_free(&src);
+    dlt__image_free(&out);
+}
+
+static void *worker(void *arg)
+{
+    block *b = arg;
+    dlt__jpeg_codec *jc = dlt__jpeg_codec_new();
+    for (;;) {
+        pthread_mutex_lock(&b->mu);
+        size_t k = b->next++;
+        pthread_mutex_unlock(&b->mu);
+        if (k >= b->n)
+            break;
+        process(b, jc, k);
+    }
+    dlt__jpeg_codec_free(jc);
+    return NULL;
+}
+
+static void run_block(block *b, int threads)
+{
+    pthread_t tid[256];
+    int started = 0;
+    b->next = 0;
+    for (int t = 1; t < threads && t < 256; t++)
+        if (pthread_create(&tid[started], NULL, worker, b) == 0)
+            started++;
+    worker(b); /* this thread works too; with no extra threads it does all */
+    for (int t = 0; t < started; t++)
+        pthread_join(tid[t], NULL);
+}
+
+/* ---- progress ---- */
+
+typedef struct progress {
+    int tty, quiet;
+    size_t total;
+    double t0, last;
+} progress;
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+static void progress_show(progress *p, size_t done, long skipped, int final)
+{
+    double t = now_s();
+    if (p->quiet || (!final && t - p->last < (p->tty ? 0.2 : 10.0)))
+        return;
+    p->last = t;
+    double el = t - p->t0, rate = el > 0 ? (double)done / el : 0;
+    double eta = rate > 0 ? (double)(p->total - done) / rate : 0;
+    double frac = p->total ? (double)done / (double)p->total : 1;
+    if (p->tty) {
+        char bar[31];
+        int fill = (int)(frac * 30);
+        for (int i = 0; i < 30; i++)
+            bar[i] = i < fill ? '#' : '.';
+        bar[30] = '\0';
+        fprintf(stderr, "\r[%s] %5.1f%% %zu/%zu  %.0f images/s  ETA %.0f s  skipped %ld%s", bar,
+                100 * frac, done, p->total, rate, eta, skipped, final ? "\n" : "");
+    } else {
+        fprintf(stderr, "dltrain-prep: %zu/%zu (%.1f%%)  %.0f images/s  ETA %.0f s  skipped %ld\n",
+                done, p->total, 100 * frac, rate, eta, skipped);
+    }
+    fflush(stderr);
+}
+
+/* ---- the build ---- */
+
+static int open_output(const dlt_prep_options *o, const dlt__prep_inputs *in, const char *path,
+                       int slot, output *out)
+{
+    dlt_dataset_writer_options wo = {o->jpeg, o->chunk > 0 ? (size_t)o->chunk : 0};
+    out->path = path;
+    out->written = 0;
+    DLT_TRY(dlt_dataset_writer_open_ex(path, o->channels, o->height, o->width,
+                                       (const char *const *)in->classes, in->nclasses, &wo,
+                                       &out->wr));
+    track_tmp(slot, dlt_dataset_writer_tmp_path(out->wr));
+    return DLT_OK;
+}
+
+/* Append the good results of B in order to OUT; bad ones to the report. */
+static int flush_block(const dlt_prep_options *o, block *b, output *out, FILE *report,
+                       long *skipped)
+{
+    size_t sample = (size_t)b->c * b->w * b->h, good = 0;
+    uint8_t *px = dlt_malloc(b->n * sample);
+    int32_t *labels = dlt_malloc(b->n * sizeof *labels);
+    const uint8_t **jp = dlt_malloc(b->n * sizeof *jp);
+    size_t *jn = dlt_malloc(b->n * sizeof *jn);
+    for (size_t k = 0; k < b->n; k++) {
+        const dlt__prep_item *it = &b->in->items[b->order[k]];
+        result *r = &b->res[k];
+        if (!r->ok) {
+            (*skipped)++;
+            if (it->rec)
+                fprintf(report, "%s\trecord %ld\t%s\n", it->path, it->record, r->why);
+            else
+                fprintf(report, "%s\t%s\n", it->path, r->why);
+            continue;
+        }
+        memcpy(px + good * sample, r->chw, sample);
+        labels[good] = it->label;
+        jp[good] = r->jpeg, jn[good] = r->jpeg_n;
+        good++;
+    }
+    int st = o->jpeg ? dlt_dataset_writer_append_jpeg(out->wr, jp, jn, px, labels, good)
+                     : dlt_dataset_writer_append(out->wr, px, labels, good);
+    out->written += (long)good;
+    free(px), free(labels), free(jp), free(jn);
+    return st;
+}
+
+static int build(const dlt_prep_options *o, const dlt__prep_inputs *in, const size_t *order,
+                 size_t n, output *out, FILE *report, progress *pg, size_t *done, long *skipped)
+{
+    int threads = o->threads;
+    size_t per = (size_t)threads * BLOCK_PER_THREAD;
+    block b = {.o = o, .in = in, .c = o->channels, .w = o->width, .h = o->height};
+    if (dlt__resize_mode_parse(o->resize, &b.mode) < 0)
+        DLT_FAIL(DLT_ERR_ARG, "unknown resize mode '%s' (squash, crop, fill, half_crop)",
+                 o->resize);
+    pthread_mutex_init(&b.mu, NULL);
+    b.res = dlt_malloc(per * sizeof *b.res);
+    int st = DLT_OK;
+    for (size_t s = 0; s < n && st >= 0; s += per) {
+        b.order = order + s;
+        b.n = n - s < per ? n - s : per;
+        memset(b.res, 0, b.n * sizeof *b.res);
+        run_block(&b, threads);
+        st = flush_block(o, &b, out, report, skipped);
+        for (size_t k = 0; k < b.n; k++) {
+            free(b.res[k].chw);
+            free(b.res[k].jpeg);
+        }
+        *done += b.n;
+        progress_show(pg, *done, *skipped, 0);
+    }
+    free(b.res);
+    pthread_mutex_destroy(&b.mu);
+    return st;
+}
+
+static int default_threads(void)
+{
+    cpu_set_t set;
+    if (sched_getaffinity(0, sizeof set, &set) == 0 && CPU_COUNT(&set) > 0)
+        return CPU_COUNT(&set);
+    return 1;
+}
+
+static char *report_path(const char *out)
+{
+    size_t n = strlen(out) + 16;
+    char *p = dlt_malloc(n);
+    snprintf(p, n, "%s.skipped.txt", out);
+    return p;
+}
+
+static char *default_val_path(const char *out)
+{
+    size_t n = strlen(out) + 8;
+    char *p = dlt_malloc(n);
+    const char *dot = strrchr(out, '.');
+    const char *slash = strrchr(out, '/');
+    if (dot && (!slash || dot > slash))
+        snprintf(p, n, "%.*s_val%s", (int)(dot - out), out, dot);
+    else
+        snprintf(p, n, "%s_val", out);
+    return p;
+}
+
+int dlt_prep_run(const dlt_prep_options *opt, dlt_prep_result *res)
+{
+    dlt_prep_options o = *opt;
+    memset(res, 0, sizeof *res);
+    double t0 = now_s();
+    if (o.threads <= 0)
+        o.threads = default_threads();
+    if (o.quality <= 0)
+        o.quality = 90;
+    if (o.channels != 1 && o.channels != 3)
+        DLT_FAIL(DLT_ERR_ARG, "channels must be 1 (gray) or 3 (color), got %d", o.channels);
+    int cifar = o.format == DLT_PREP_CIFAR10 || o.format == DLT_PREP_CIFAR100;
+    if (o.width <= 0 || o.height <= 0)
+        o.width = o.height = cifar ? DLT_CIFAR_SIDE : 256;
+    if (o.val_percent < 0 || o.val_percent >= 100)
+        DLT_FAIL(DLT_ERR_ARG, "--val-percent must be in [0, 100), got %g", o.val_percent);
+
+    dlt__prep_inputs in;
+    int st = dlt__prep_inputs_collect(&o, &in);
+    if (st < 0) {
+        dlt__prep_inputs_free(&in);
+        return st;
+    }
+    size_t n = in.n;
+    /* Validation share: the first round(n * pct / 100) of a seeded
+     * permutation (independent of --shuffle); each split keeps input order
+     * unless --shuffle, then takes the permutation's order. */
+    uint32_t *perm = dlt_malloc((n ? n : 1) * sizeof *perm);
+    dlt_permutation(perm, n, o.seed, 0x7661); /* stream "va" */
+    size_t nval = (size_t)((double)n * o.val_percent / 100.0 + 0.5);
+    char *is_val = dlt_calloc(n ? n : 1, 1);
+    for (size_t i = 0; i < nval; i++)
+        is_val[perm[i]] = 1;
+    if (o.shuffle)
+        dlt_permutation(perm, n, o.seed, 0x7368); /* stream "sh" */
+    else
+        for (size_t i = 0; i < n; i++)
+            perm[i] = (uint32_t)i;
+    size_t *order_train = dlt_malloc((n ? n : 1) * sizeof(size_t));
+    size_t *order_val = dlt_malloc((nval ? nval : 1) * sizeof(size_t));
+    size_t ntr = 0, nva = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (is_val[perm[i]])
+            order_val[nva++] = perm[i];
+        else
+            order_train[ntr++] = perm[i];
+    }
+    free(perm), free(is_val);
+
+    char *val_path = nva ? (o.val_out ? dlt_strdup(o.val_out) : default_val_path(o.out)) : NULL;
+    char *rpath = report_path(o.out);
+    char *rtmp = dlt_malloc(strlen(rpath) + 32);
+    sprintf(rtmp, "%s.tmp-%ld", rpath, (long)getpid());
+    FILE *report = fopen(rtmp, "w");
+    output out = {0}, vout = {0};
+    struct sigaction sa, old_int, old_term;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sigaction(SIGINT, &sa, &old_int);
+    sigaction(SIGTERM, &sa, &old_term);
+    progress pg = {o.progress_tty < 0 ? isatty(2) : o.progress_tty, o.quiet, n, now_s(), 0};
+    size_t done = 0;
+    if (!report) {
+        dlt_error("%s: cannot create the skip report: %s", rtmp, strerror(errno));
+        st = DLT_ERR_IO;
+        goto out;
+    }
+    track_tmp(0, rtmp);
+    if ((st = open_output(&o, &in, o.out, 1, &out)) < 0)
+        goto out;
+    st = build(&o, &in, order_train, ntr, &out, report, &pg, &done, &res->skipped);
+    if (st >= 0 && nva) {
+        /* One writer at a time: close (rename) train, then build val. */
+        st = dlt_dataset_writer_close(out.wr);
+        out.wr = NULL;
+        if (st >= 0 && (st = open_output(&o, &in, val_path, 1, &vout)) >= 0)
+            st = build(&o, &in, order_val, nva, &vout, report, &pg, &done, &res->skipped);
+        if (st >= 0) {
+            st = dlt_dataset_writer_close(vout.wr);
+            vout.wr = NULL;
+        }
+    } else if (st >= 0) {
+        st = dlt_dataset_writer_close(out.wr);
+        out.wr = NULL;
+    }
+    progress_show(&pg, done, res->skipped, 1);
+out:
+    track_tmp(1, NULL);
+    if (out.wr) dlt_dataset_writer_abort(out.wr);
+    if (vout.wr) dlt_dataset_writer_abort(vout.wr);
+    if (report) {
+        fclose(report);
+        /* The report lands next to the output only with it, and only when
+         * something was skipped; a stale one from an earlier run goes. */
+        if (st >= 0 && res->skipped > 0)
+            rename(rtmp, rpath);
+        else
+            unlink(rtmp);
+        if (st >= 0 && res->skipped == 0)
+            unlink(rpath);
+    }
+    track_tmp(0, NULL);
+    sigaction(SIGINT, &old_int, NULL);
+    sigaction(SIGTERM, &old_term, NULL);
+    res->written = out.written;
+    res->val_written = vout.written;
+    res->ignored = in.ignored;
+    res->seconds = now_s() - t0;
+    if (st >= 0 && !o.quiet) {
+        printf("dltrain-prep: wrote %s (%ld samples)", o.out, res->written);
+        if (val_path)
+            printf(" and %s (%ld samples)", val_path, res->val_written);
+        printf("\n  shape    %d x %d x %d (C x H x W), %s, resize %s\n", o.channels, o.height,
+               o.width, o.jpeg ? "JPEG" : "uint8", o.resize);
+        printf("  classes  %d (%s ... %s)\n", in.nclasses, in.classes[0],
+               in.classes[in.nclasses - 1]);
+        printf("  time     %.2f s, %.0f images/s, %d threads\n", res->seconds,
+               res->seconds > 0 ? (double)n / res->seconds : 0, o.threads);
+        if (in.ignored)
+            printf("  ignored  %ld files without an image extension\n", in.ignored);
+        if (res->skipped)
+            printf("  skipped  %ld bad inputs, listed in %s\n", res->skipped, rpath);
+    }
+    free(rpath), free(rtmp), free(val_path), free(order_train), free(order_val);
+    dlt__prep_inputs_free(&in);
+    return st;
+}
