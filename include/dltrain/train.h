@@ -13,6 +13,9 @@ typedef struct dlt_train_options {
     const char *resume;     /* NULL, "auto" or a checkpoint file */
     long seed;              /* <0: solver's random_seed, else 1 */
     const char *command_line; /* recorded in RUN/config/command.txt */
+    int device;             /* dlt_device_kind: 0 cpu (default), 1 gpu, 2 auto */
+    int cudnn_deterministic;      /* GPU: deterministic cuDNN algorithms only */
+    long cudnn_workspace_mb;      /* GPU: cuDNN workspace limit per convolution; <=0: 512 */
 } dlt_train_options;
 
 /* Returns 0 or a status after reporting the error. */

@@ -7,6 +7,7 @@
 
 #include "config.h"
 #include "dltrain/comm.h"
+#include "dltrain/device.h"
 #include "dltrain/error.h"
 #include "dltrain/train.h"
 
@@ -25,6 +26,10 @@ static void usage(FILE *f)
             "  --resume auto|FILE  continue from the newest checkpoint in DIR/checkpoints,\n"
             "                    or from FILE (default: start from scratch)\n"
             "  --seed N          initialization and shuffling seed (default: random_seed, else 1)\n"
+            "  --device cpu|gpu|auto  where to compute (default cpu); gpu: one GPU per rank from\n"
+            "                    the node-local rank; auto: GPU if one is usable, else CPU\n"
+            "  --cudnn-deterministic  deterministic cuDNN algorithms only (GPU)\n"
+            "  --cudnn-workspace-mb N  cuDNN workspace limit per convolution (default 512)\n"
             "  --help, --version\n"
             "\n"
             "Exit status: 0 success, 1 error (the message names the file), 2 bad command line.\n");
@@ -64,7 +69,9 @@ int main(int argc, char **argv)
         {"val", required_argument, 0, 'v'},    {"run-dir", required_argument, 0, 'r'},
         {"max-iter", required_argument, 0, 'm'}, {"resume", required_argument, 0, 'R'},
         {"seed", required_argument, 0, 'S'},   {"help", no_argument, 0, 'h'},
-        {"version", no_argument, 0, 'V'},      {0, 0, 0, 0}};
+        {"version", no_argument, 0, 'V'},      {"device", required_argument, 0, 'D'},
+        {"cudnn-deterministic", no_argument, 0, 'd'}, {"cudnn-workspace-mb", required_argument, 0, 'W'},
+        {0, 0, 0, 0}};
     char *command_line = join_args(argc, argv);
     dlt_train_options opt = {0};
     opt.max_iter = -1;
@@ -84,6 +91,18 @@ int main(int argc, char **argv)
             break;
         case 'S':
             if (parse_long(optarg, "--seed", &opt.seed) < 0)
+                return DLT_EXIT_USAGE;
+            break;
+        case 'D': {
+            dlt_device_kind k;
+            if (dlt_device_parse(optarg, &k) < 0)
+                return DLT_EXIT_USAGE;
+            opt.device = (int)k;
+            break;
+        }
+        case 'd': opt.cudnn_deterministic = 1; break;
+        case 'W':
+            if (parse_long(optarg, "--cudnn-workspace-mb", &opt.cudnn_workspace_mb) < 0)
                 return DLT_EXIT_USAGE;
             break;
         case 'h': usage(stdout); return DLT_EXIT_OK;
