@@ -46,6 +46,14 @@ typedef struct dlt_layer_ops {
      * where l->propagate_down[i] is set. */
     void (*backward)(dlt_layer *l);
     void (*destroy)(dlt_layer *l); /* frees l->state contents; may be NULL */
+    /* GPU code (src/cuda/NAME.cu), NULL when the type has none or the
+     * build has no CUDA. setup_gpu runs after setup, once the tensors have
+     * device copies; forward_gpu/backward_gpu follow forward/backward's
+     * contract on gdata/gdiff; destroy_gpu frees l->gpu_state. */
+    int (*setup_gpu)(dlt_layer *l);
+    void (*forward_gpu)(dlt_layer *l);
+    void (*backward_gpu)(dlt_layer *l);
+    void (*destroy_gpu)(dlt_layer *l);
 } dlt_layer_ops;
 
 #define DLT_MAX_BLOBS 8
@@ -76,11 +84,21 @@ struct dlt_layer {
      * themselves (BatchNorm, as Caffe): the net forces lr_mult and
      * decay_mult to 0 so no solver changes them. */
     int params_not_trained;
+    int on_gpu;                        /* set by dlt_layer_to_gpu */
+    void *gpu_state;                   /* layer-private GPU state (descriptors, workspaces) */
 };
 
 /* Declare parameter blob l->nparam with shape and filler; the net
  * allocates it in its flat buffer after setup and runs the filler. */
 void dlt_layer_add_param(dlt_layer *l, int n, int c, int h, int w, const dlt_filler *filler);
+
+/* Run the layer where it lives (CPU, or GPU after dlt_layer_to_gpu). */
+void dlt_layer_forward(dlt_layer *l);
+void dlt_layer_backward(dlt_layer *l);
+/* Give the layer's tops, bottoms and parameters device copies first;
+ * fails naming the layer when its type has no GPU implementation. */
+int dlt_layer_to_gpu(dlt_layer *l);
+void dlt_layer_free_gpu(dlt_layer *l);
 
 /* Registry: one row per layer type (src/layers/registry.c). */
 const dlt_layer_ops *dlt_layer_find(const char *type);

@@ -4,6 +4,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include "dltrain/device.h"
 #include "dltrain/layer.h"
 
 typedef struct dlt_net dlt_net;
@@ -61,5 +62,19 @@ const char *dlt_net_output_name(const dlt_net *net, int index);
 float dlt_net_output_value(const dlt_net *net, int index);
 /* 1 if output INDEX comes from a loss layer. */
 int dlt_net_output_is_loss(const dlt_net *net, int index);
+
+/* GPU runs. Move the net to KIND (DLT_DEVICE_CPU: nothing to do): device
+ * copies of every blob and of the flat parameter/gradient buffers, then
+ * each layer's setup_gpu; a layer type without GPU code is an error that
+ * names it. A net sharing parameters moves after its owner. The host
+ * buffers stay the interface: grads_to_host before host code reads the
+ * gradients, params_to_device after host code changed the parameters
+ * (both no-ops on the CPU). */
+int dlt_net_to_device(dlt_net *net, dlt_device_kind kind);
+void dlt_net_grads_to_host(dlt_net *net);
+void dlt_net_params_to_device(dlt_net *net);
+/* Device copies of the flat buffers; NULL on the CPU. */
+float *dlt_net_device_params(dlt_net *net);
+float *dlt_net_device_grads(dlt_net *net);
 
 #endif

@@ -14,6 +14,11 @@ typedef struct dlt_tensor {
     float *data;      /* (n, c, h, w) values */
     float *diff;      /* (n, c, h, w) gradient of the loss w.r.t. data */
     int owned;        /* 1: data/diff allocated by the tensor; 0: views */
+    /* GPU runs: device copies of data/diff (NULL on CPU). The host buffers
+     * stay the tensor's interface; src/core/tensor_device.c moves values. */
+    float *gdata;     /* (n, c, h, w) on the device */
+    float *gdiff;     /* (n, c, h, w) on the device */
+    int gowned;       /* 1: gdata/gdiff allocated for this tensor; 0: views */
 } dlt_tensor;
 
 /* Set the shape and (for owned tensors) grow the buffers; new memory is 0. */
@@ -21,6 +26,18 @@ void dlt_tensor_reshape(dlt_tensor *t, int n, int c, int h, int w);
 /* Point data/diff at external memory (parameters in the net's flat buffer). */
 void dlt_tensor_view(dlt_tensor *t, int n, int c, int h, int w, float *data, float *diff);
 void dlt_tensor_release(dlt_tensor *t); /* frees owned buffers, zeroes t */
+/* Device side (all no-ops for a tensor without device copies):
+ * allocate gdata/gdiff for COUNT elements (zeroed), point them at
+ * external device memory, copy values between host and device. */
+void dlt_tensor_to_device(dlt_tensor *t);
+void dlt_tensor_device_view(dlt_tensor *t, float *gdata, float *gdiff);
+void dlt_tensor_upload(dlt_tensor *t);         /* data: host -> device */
+void dlt_tensor_download(dlt_tensor *t);       /* data: device -> host */
+void dlt_tensor_download_diff(dlt_tensor *t);  /* diff: device -> host */
+/* DST's diff = sum of the diffs of SRCS[0..n) (split blobs), on the device
+ * when DST has device copies, else on the host. */
+void dlt_tensor_sum_diffs(dlt_tensor *dst, dlt_tensor *const *srcs, int n);
+static inline int dlt_tensor_on_device(const dlt_tensor *t) { return t->gdata != NULL; }
 static inline size_t dlt_tensor_sample_size(const dlt_tensor *t)
 {
     return (size_t)t->c * t->h * t->w;

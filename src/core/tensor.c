@@ -2,6 +2,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/device_impl.h"
 #include "dltrain/error.h"
 #include "dltrain/tensor.h"
 
@@ -38,6 +39,10 @@ void dlt_tensor_release(dlt_tensor *t)
     if (t->owned) {
         free(t->data);
         free(t->diff);
+    }
+    if (t->gowned) {
+        dlt__dev_free(t->gdata);
+        dlt__dev_free(t->gdiff);
     }
     memset(t, 0, sizeof *t);
 }

@@ -7,11 +7,7 @@
 
 #include "dltrain/error.h"
 #include "layers/layers.h"
-
-typedef struct accuracy_config {
-    int top_k;
-    int has_ignore, ignore_label;
-} accuracy_config;
+#include "layers/accuracy.h"
 
 static int acc_setup(dlt_layer *l, const dlt_pnode *msg, const dlt_layer_context *ctx)
 {
@@ -105,4 +101,8 @@ const dlt_layer_ops dlt__accuracy_ops = {
     .forward = acc_forward,
     .backward = acc_backward,
     .destroy = acc_destroy,
+    .setup_gpu = DLT__GPU(dlt__accuracy_setup_gpu),
+    .forward_gpu = DLT__GPU(dlt__accuracy_forward_gpu),
+    .backward_gpu = DLT__GPU(dlt__accuracy_backward_gpu),
+    .destroy_gpu = DLT__GPU(dlt__accuracy_destroy_gpu),
 };

@@ -7,6 +7,7 @@
 
 #include "dltrain/error.h"
 #include "layers/im2col.h"
+#include "layers/conv.h"
 #include "layers/layers.h"
 
 /* Patch matrix size per GEMM (floats): as many samples as fit in about
@@ -16,13 +17,6 @@
 #ifndef CONV_WORKSPACE_MAX
 #define CONV_WORKSPACE_MAX (256u << 10)
 #endif
-
-typedef struct conv_config {
-    int num_output;    /* K */
-    int group;
-    int bias_term;
-    dlt__conv_geom g;  /* per image: C, H, W, kernel, stride, pad, Ho, Wo */
-} conv_config;
 
 typedef struct conv_state {
     conv_config cfg;
@@ -258,10 +252,16 @@ static void conv_destroy(dlt_layer *l)
     l->state = NULL;
 }
 
+const conv_config *dlt__conv_config(const dlt_layer *l) { return &((const conv_state *)l->state)->cfg; }
+
 const dlt_layer_ops dlt__conv_ops = {
     .type = "Convolution",
     .setup = conv_setup,
     .forward = conv_forward,
     .backward = conv_backward,
     .destroy = conv_destroy,
+    .setup_gpu = DLT__GPU(dlt__conv_setup_gpu),
+    .forward_gpu = DLT__GPU(dlt__conv_forward_gpu),
+    .backward_gpu = DLT__GPU(dlt__conv_backward_gpu),
+    .destroy_gpu = DLT__GPU(dlt__conv_destroy_gpu),
 };

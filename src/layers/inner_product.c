@@ -7,14 +7,7 @@
 
 #include "dltrain/error.h"
 #include "layers/layers.h"
-
-typedef struct ip_config {
-    int num_output;  /* K */
-    int dim;         /* D: product of the bottom's axes from axis on */
-    int rows;        /* M: product of the axes before axis */
-    int bias_term;
-    int transpose;   /* weight stored (D, K) */
-} ip_config;
+#include "layers/inner_product.h"
 
 static int ip_setup(dlt_layer *l, const dlt_pnode *msg, const dlt_layer_context *ctx)
 {
@@ -129,4 +122,8 @@ const dlt_layer_ops dlt__inner_product_ops = {
     .forward = ip_forward,
     .backward = ip_backward,
     .destroy = ip_destroy,
+    .setup_gpu = DLT__GPU(dlt__inner_product_setup_gpu),
+    .forward_gpu = DLT__GPU(dlt__inner_product_forward_gpu),
+    .backward_gpu = DLT__GPU(dlt__inner_product_backward_gpu),
+    .destroy_gpu = DLT__GPU(dlt__inner_product_destroy_gpu),
 };

@@ -3,7 +3,22 @@
 #ifndef DLTRAIN_LAYERS_H
 #define DLTRAIN_LAYERS_H
 
+#include "config.h"
 #include "dltrain/layer.h"
+
+/* A GPU entry point in an ops table: the function with --with-cuda,
+ * NULL otherwise (then dlt_layer_to_gpu names the layer type). */
+#ifdef HAVE_CUDA
+#define DLT__GPU(fn) fn
+#else
+#define DLT__GPU(fn) NULL
+#endif
+
+/* GPU code of the Data/HDF5Data layers (src/cuda/data.cu). */
+int dlt__data_setup_gpu(dlt_layer *l);
+void dlt__data_forward_gpu(dlt_layer *l);
+void dlt__data_backward_gpu(dlt_layer *l);
+void dlt__data_destroy_gpu(dlt_layer *l);
 
 extern const dlt_layer_ops dlt__data_ops;       /* "Data" */
 extern const dlt_layer_ops dlt__hdf5_data_ops;  /* "HDF5Data" (same code) */

@@ -6,15 +6,7 @@
 
 #include "dltrain/error.h"
 #include "layers/layers.h"
-
-enum { POOL_MAX, POOL_AVE, POOL_STOCHASTIC };
-
-typedef struct pool_config {
-    int method;        /* POOL_MAX or POOL_AVE */
-    int kh, kw, sh, sw, ph, pw;
-    int c, h, w;       /* input channels and size */
-    int ho, wo;        /* output size */
-} pool_config;
+#include "layers/pooling.h"
 
 typedef struct pool_state {
     pool_config cfg;
@@ -219,10 +211,16 @@ static void pool_destroy(dlt_layer *l)
     l->state = NULL;
 }
 
+const pool_config *dlt__pooling_config(const dlt_layer *l) { return &((const pool_state *)l->state)->cfg; }
+
 const dlt_layer_ops dlt__pooling_ops = {
     .type = "Pooling",
     .setup = pool_setup,
     .forward = pool_forward,
     .backward = pool_backward,
     .destroy = pool_destroy,
+    .setup_gpu = DLT__GPU(dlt__pooling_setup_gpu),
+    .forward_gpu = DLT__GPU(dlt__pooling_forward_gpu),
+    .backward_gpu = DLT__GPU(dlt__pooling_backward_gpu),
+    .destroy_gpu = DLT__GPU(dlt__pooling_destroy_gpu),
 };

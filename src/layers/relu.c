@@ -4,10 +4,7 @@
 
 #include "dltrain/error.h"
 #include "layers/layers.h"
-
-typedef struct relu_config {
-    float negative_slope;
-} relu_config;
+#include "layers/relu.h"
 
 static int relu_setup(dlt_layer *l, const dlt_pnode *msg, const dlt_layer_context *ctx)
 {
@@ -76,4 +73,8 @@ const dlt_layer_ops dlt__relu_ops = {
     .forward = relu_forward,
     .backward = relu_backward,
     .destroy = relu_destroy,
+    .setup_gpu = DLT__GPU(dlt__relu_setup_gpu),
+    .forward_gpu = DLT__GPU(dlt__relu_forward_gpu),
+    .backward_gpu = DLT__GPU(dlt__relu_backward_gpu),
+    .destroy_gpu = DLT__GPU(dlt__relu_destroy_gpu),
 };

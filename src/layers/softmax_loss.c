@@ -8,16 +8,7 @@
 
 #include "dltrain/error.h"
 #include "layers/layers.h"
-
-enum { NORM_FULL, NORM_VALID, NORM_BATCH_SIZE, NORM_NONE };
-
-typedef struct softmax_loss_state {
-    int has_ignore, ignore_label;
-    int normalization;   /* NORM_* */
-    float *prob;         /* (N, C, H, W) softmax of the bottom */
-    size_t prob_count;
-    double normalizer;   /* of the last forward, used by backward */
-} softmax_loss_state;
+#include "layers/softmax_loss.h"
 
 static int sml_setup(dlt_layer *l, const dlt_pnode *msg, const dlt_layer_context *ctx)
 {
@@ -171,4 +162,8 @@ const dlt_layer_ops dlt__softmax_loss_ops = {
     .forward = sml_forward,
     .backward = sml_backward,
     .destroy = sml_destroy,
+    .setup_gpu = DLT__GPU(dlt__softmax_loss_setup_gpu),
+    .forward_gpu = DLT__GPU(dlt__softmax_loss_forward_gpu),
+    .backward_gpu = DLT__GPU(dlt__softmax_loss_backward_gpu),
+    .destroy_gpu = DLT__GPU(dlt__softmax_loss_destroy_gpu),
 };

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/device_impl.h"
 #include "dltrain/error.h"
 #include "dltrain/net.h"
 
@@ -44,6 +45,10 @@ struct dlt_net {
     dlt_backward_hook backward_hook; /* NULL: none (see dlt_net_set_backward_hook) */
     void *backward_hook_ctx;
     size_t *grads_done_from; /* (nlayers+1) [i]: lowest grad offset of layers >= i */
+    /* GPU runs (dlt_net_to_device): device copies of params/grads. */
+    float *gparams;      /* (nparams) on the device */
+    float *ggrads;       /* (nparams) on the device */
+    const dlt_net *param_owner; /* set by dlt_net_share_params */
 };
 
 static int find_blob(const dlt_net *net, const char *name)
@@ -366,6 +371,7 @@ void dlt_net_free(dlt_net *net)
         return;
     for (int i = 0; i < net->nlayers; i++) {
         dlt_layer *l = &net->layers[i];
+        dlt_layer_free_gpu(l);
         if (l->ops && l->ops->destroy)
             l->ops->destroy(l);
         free(l->name);
@@ -378,6 +384,7 @@ void dlt_net_free(dlt_net *net)
     for (int s = 0; s < net->nsplits; s++) {
         for (int c = 0; c < net->splits[s].ncopies; c++) {
             free(net->splits[s].copies[c]->diff);
+            dlt__dev_free(net->splits[s].copies[c]->gdiff);
             free(net->splits[s].copies[c]);
         }
         free(net->splits[s].copies);
@@ -385,6 +392,8 @@ void dlt_net_free(dlt_net *net)
     if (net->owns_params) {
         free(net->params);
         free(net->grads);
+        dlt__dev_free(net->gparams);
+        dlt__dev_free(net->ggrads);
     }
     free(net->splits);
     free(net->blobs);
@@ -426,6 +435,7 @@ int dlt_net_share_params(dlt_net *net, const dlt_net *other)
     net->grads = other->grads;
     net->nparams = other->nparams;
     net->owns_params = 0;
+    net->param_owner = other;
     return 0;
 }
 
@@ -434,10 +444,12 @@ float dlt_net_forward(dlt_net *net)
     double loss = 0;
     for (int i = 0; i < net->nlayers; i++) {
         dlt_layer *l = &net->layers[i];
-        l->ops->forward(l);
+        dlt_layer_forward(l);
         for (int t = 0; t < l->ntop; t++)
-            if (l->loss_weight[t] != 0)
+            if (l->loss_weight[t] != 0) {
+                dlt_tensor_download(l->top[t]); /* GPU runs: the loss value */
                 loss += (double)l->loss_weight[t] * l->top[t]->data[0];
+            }
     }
     return (float)loss;
 }
@@ -447,15 +459,8 @@ static void sum_split_diffs(dlt_net *net, dlt_layer *l)
     for (int t = 0; t < l->ntop; t++)
         for (int s = 0; s < net->nsplits; s++) {
             split *sp = &net->splits[s];
-            if (sp->orig != l->top[t])
-                continue;
-            float *d = sp->orig->diff;
-            memcpy(d, sp->copies[0]->diff, sp->orig->count * sizeof(float));
-            for (int c = 1; c < sp->ncopies; c++) {
-                const float *e = sp->copies[c]->diff;
-                for (size_t k = 0; k < sp->orig->count; k++)
-                    d[k] += e[k];
-            }
+            if (sp->orig == l->top[t])
+                dlt_tensor_sum_diffs(sp->orig, sp->copies, sp->ncopies);
         }
 }
 
@@ -491,13 +496,18 @@ void dlt_net_backward(dlt_net *net)
         if (!any)
             continue;
         sum_split_diffs(net, l);
-        l->ops->backward(l);
+        dlt_layer_backward(l);
     }
     if (net->backward_hook)
         net->backward_hook(net->backward_hook_ctx, 0, net->grads_done_from[0]);
 }
 
-void dlt_net_zero_grads(dlt_net *net) { memset(net->grads, 0, net->nparams * sizeof(float)); }
+void dlt_net_zero_grads(dlt_net *net)
+{
+    memset(net->grads, 0, net->nparams * sizeof(float));
+    if (net->ggrads)
+        dlt__dev_zero(net->ggrads, net->nparams * sizeof(float));
+}
 size_t dlt_net_param_count(const dlt_net *net) { return net->nparams; }
 float *dlt_net_params(dlt_net *net) { return net->params; }
 float *dlt_net_grads(dlt_net *net) { return net->grads; }
@@ -527,7 +537,8 @@ const char *dlt_net_output_name(const dlt_net *net, int i) { return net->blobs[n
 
 float dlt_net_output_value(const dlt_net *net, int i)
 {
-    const dlt_tensor *t = net->blobs[net->outputs[i]].t;
+    dlt_tensor *t = net->blobs[net->outputs[i]].t;
+    dlt_tensor_download(t);
     double s = 0;
     for (size_t k = 0; k < t->count; k++)
         s += t->data[k];
@@ -539,3 +550,59 @@ int dlt_net_output_is_loss(const dlt_net *net, int i)
     const blob *b = &net->blobs[net->outputs[i]];
     return b->producer >= 0 && net->layers[b->producer].is_loss;
 }
+
+int dlt_net_to_device(dlt_net *net, dlt_device_kind kind)
+{
+    if (kind != DLT_DEVICE_GPU || net->nlayers == 0 || net->layers[0].on_gpu)
+        return 0;
+    for (int li = 0; li < net->nlayers; li++) /* fail before allocating anything */
+        if (!net->layers[li].ops->forward_gpu)
+            DLT_FAIL(DLT_ERR_ARG, "layer '%s': layer type %s has no GPU implementation; use --device cpu",
+                     net->layers[li].name, net->layers[li].ops->type);
+    if (net->owns_params) {
+        size_t bytes = (net->nparams ? net->nparams : 1) * sizeof(float);
+        net->gparams = dlt__dev_alloc(bytes);
+        net->ggrads = dlt__dev_alloc(bytes);
+        if (net->nparams)
+            dlt__dev_upload(net->gparams, net->params, net->nparams * sizeof(float));
+    } else {
+        if (!net->param_owner->gparams)
+            DLT_FAIL(DLT_ERR_INTERNAL, "internal: move the TRAIN net to the device before the TEST net");
+        net->gparams = net->param_owner->gparams;
+        net->ggrads = net->param_owner->ggrads;
+    }
+    for (int li = 0; li < net->nlayers; li++) {
+        dlt_layer *l = &net->layers[li];
+        for (int p = 0; p < l->nparam; p++) {
+            size_t off = (size_t)(l->param[p].data - net->params);
+            dlt_tensor_device_view(&l->param[p], net->gparams + off, net->ggrads + off);
+        }
+    }
+    for (int s = 0; s < net->nsplits; s++) {
+        split *sp = &net->splits[s];
+        dlt_tensor_to_device(sp->orig);
+        for (int c = 0; c < sp->ncopies; c++) {
+            dlt_tensor *v = sp->copies[c];
+            dlt_tensor_device_view(v, sp->orig->gdata,
+                                   dlt__dev_alloc((v->count ? v->count : 1) * sizeof(float)));
+        }
+    }
+    for (int li = 0; li < net->nlayers; li++)
+        DLT_TRY(dlt_layer_to_gpu(&net->layers[li]));
+    return 0;
+}
+
+void dlt_net_grads_to_host(dlt_net *net)
+{
+    if (net->ggrads && net->nparams)
+        dlt__dev_download(net->grads, net->ggrads, net->nparams * sizeof(float));
+}
+
+void dlt_net_params_to_device(dlt_net *net)
+{
+    if (net->gparams && net->nparams)
+        dlt__dev_upload(net->gparams, net->params, net->nparams * sizeof(float));
+}
+
+float *dlt_net_device_params(dlt_net *net) { return net->gparams; }
+float *dlt_net_device_grads(dlt_net *net) { return net->ggrads; }

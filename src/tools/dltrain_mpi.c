@@ -8,6 +8,7 @@
 #include "config.h"
 #include "dltrain/comm.h"
 #include "dltrain/doctor.h"
+#include "dltrain/device.h"
 #include "dltrain/error.h"
 #include "dltrain/train.h"
 
@@ -48,6 +49,10 @@ static void usage(FILE *f)
             "  --prefetch N      batches the loader prepares ahead, one thread each (default: 2)\n"
             "  --stage-dir DIR   copy the datasets to node-local DIR once per node (verified by\n"
             "                    CRC-32, reused by later runs) and read them from there\n"
+            "  --device cpu|gpu|auto  where to compute (default cpu); gpu: one GPU per rank from\n"
+            "                    the node-local rank; auto: GPU if one is usable, else CPU\n"
+            "  --cudnn-deterministic  deterministic cuDNN algorithms only (GPU)\n"
+            "  --cudnn-workspace-mb N  cuDNN workspace limit per convolution (default 512)\n"
             "  --help, --version\n"
             "\n"
             "Signals: SIGUSR1 writes a checkpoint at the next iteration and goes on;\n"
@@ -130,6 +135,9 @@ static const char *const allreduce_modes[] = {"overlap", "blocking", NULL}; /* d
 static const char *const reducer_kinds[] = {"auto", "mpi", "shm", NULL};    /* dlt_reducer_kind */
 static const char *const nan_actions[] = {"stop", "skip", NULL};
 
+/* Long options without a short letter. */
+enum { OPT_DEVICE = 256, OPT_CUDNN_DETERMINISTIC, OPT_CUDNN_WORKSPACE };
+
 int main(int argc, char **argv)
 {
     static const struct option longopts[] = {
@@ -145,6 +153,9 @@ int main(int argc, char **argv)
         {"keep-checkpoints", required_argument, 0, 'K'}, {"stop-before", required_argument, 0, 'b'},
         {"time-limit", required_argument, 0, 'L'},
         {"prefetch", required_argument, 0, 'P'}, {"stage-dir", required_argument, 0, 'T'},
+        {"device", required_argument, 0, OPT_DEVICE},
+        {"cudnn-deterministic", no_argument, 0, OPT_CUDNN_DETERMINISTIC},
+        {"cudnn-workspace-mb", required_argument, 0, OPT_CUDNN_WORKSPACE},
         {0, 0, 0, 0}};
     long prefetch = 0;
     char *command_line = join_args(argc, argv);
@@ -227,6 +238,18 @@ int main(int argc, char **argv)
             opt.prefetch = (int)prefetch;
             break;
         case 'T': opt.stage_dir = optarg; break;
+        case OPT_DEVICE: {
+            dlt_device_kind k;
+            if (dlt_device_parse(optarg, &k) < 0)
+                return DLT_EXIT_USAGE;
+            opt.device = (int)k;
+            break;
+        }
+        case OPT_CUDNN_DETERMINISTIC: opt.cudnn_deterministic = 1; break;
+        case OPT_CUDNN_WORKSPACE:
+            if (parse_long(optarg, "--cudnn-workspace-mb", &opt.cudnn_workspace_mb) < 0)
+                return DLT_EXIT_USAGE;
+            break;
         case 'h': usage(stdout); return DLT_EXIT_OK;
         case 'V': printf("dltrain-mpi %s\n", PACKAGE_VERSION); return DLT_EXIT_OK;
         default: usage(stderr); return DLT_EXIT_USAGE;

@@ -13,6 +13,7 @@
 
 #include "config.h"
 #include "dltrain/ckpt.h"
+#include "dltrain/device.h"
 #include "dltrain/data.h"
 #include "dltrain/error.h"
 #include "dltrain/monitor.h"
@@ -382,6 +383,7 @@ static int train_loop(run *r)
         dlt__watchdog_enter(r->watchdog, DLT_STEP_BACKWARD, r->iter);
         dlt_reducer_begin(r->reducer); /* overlap: buckets start inside backward */
         dlt_net_backward(r->train_net);
+        dlt_net_grads_to_host(r->train_net); /* GPU runs; no-op on the CPU */
         double t3 = now_s();
         dlt__watchdog_enter(r->watchdog, DLT_STEP_ALLREDUCE, r->iter);
         int skip = !dlt_reducer_finish(r->reducer) && bad_grads(r);
@@ -389,6 +391,7 @@ static int train_loop(run *r)
         dlt__watchdog_enter(r->watchdog, DLT_STEP_UPDATE, r->iter);
         if (!skip)
             dlt_sgd_update(&r->cfg, r->train_net, r->history, dlt_solver_lr(&r->cfg, r->iter));
+        dlt_net_params_to_device(r->train_net);
         double t5 = now_s();
         r->iter++;
         double phases[DLT__NPHASES] = {t1 - t0, t2 - t1, t3 - t2, t4 - t3, t5 - t4};
@@ -505,6 +508,22 @@ static int setup(run *r)
     return 0;
 }
 
+/* Pick this rank's device (one GPU per node-local rank) and move both
+ * nets there; the weights are final (broadcast, resumed) at this point. */
+static int to_device(run *r)
+{
+    dlt_device_kind got;
+    size_t ws = r->opt->cudnn_workspace_mb > 0 ? (size_t)r->opt->cudnn_workspace_mb << 20 : (size_t)512 << 20;
+    dlt_device_set_cudnn_options(r->opt->cudnn_deterministic, ws);
+    DLT_TRY(dlt_device_select((dlt_device_kind)r->opt->device, dlt_comm_local_rank(r->comm),
+                              dlt_comm_local_size(r->comm), &got));
+    DLT_TRY(dlt_net_to_device(r->train_net, got));
+    if (r->test_net)
+        DLT_TRY(dlt_net_to_device(r->test_net, got));
+    dlt_info("device: %s", got == DLT_DEVICE_GPU ? "GPU (gradients averaged over MPI on the host)" : "CPU");
+    return 0;
+}
+
 int dlt_train_run(const dlt_train_options *opt, dlt_comm *comm)
 {
     run r;
@@ -527,6 +546,8 @@ int dlt_train_run(const dlt_train_options *opt, dlt_comm *comm)
         dlt_comm_bcast_floats(comm, dlt_net_params(r.train_net), dlt_net_param_count(r.train_net), 0);
         if (opt->resume)
             st = agree(&r, resume(&r));
+        if (st == 0)
+            st = agree(&r, to_device(&r));
         if (st == 0) {
             print_summary(&r, threads);
             start_distributed(&r, threads);

@@ -1,0 +1,31 @@
+/* device.h - where a process computes: CPU, or one GPU per rank picked
+ * from the node-local rank. No CUDA types: the GPU code is in src/cuda/. */
+#ifndef DLTRAIN_DEVICE_H
+#define DLTRAIN_DEVICE_H
+
+#include <stddef.h>
+
+typedef enum { DLT_DEVICE_CPU = 0, DLT_DEVICE_GPU = 1, DLT_DEVICE_AUTO = 2 } dlt_device_kind;
+
+/* "cpu", "gpu" or "auto"; returns DLT_ERR_ARG for anything else. */
+int dlt_device_parse(const char *s, dlt_device_kind *out);
+const char *dlt_device_name(dlt_device_kind k);
+
+/* 1 when this build has the CUDA backend (configure --with-cuda). */
+int dlt_device_built_with_cuda(void);
+/* Number of GPUs this process can see; 0 with the reason in WHY
+ * ("built without CUDA", or cudaGetDeviceCount's error string). */
+int dlt_device_gpu_count(char *why, size_t n);
+
+/* Resolve WANT for a rank that is LOCAL_RANK of LOCAL_SIZE on its node:
+ * GPU binds device local_rank % count (with Slurm/CUDA_VISIBLE_DEVICES
+ * binding each rank may see only its own GPU, then it takes device 0);
+ * AUTO falls back to CPU with one info line when no GPU is usable; GPU
+ * with no usable GPU is an error naming the reason. *GOT is the result. */
+int dlt_device_select(dlt_device_kind want, int local_rank, int local_size, dlt_device_kind *got);
+
+/* cuDNN options (effective before nets are moved to the GPU):
+ * deterministic algorithms only; workspace limit per convolution. */
+void dlt_device_set_cudnn_options(int deterministic, size_t workspace_limit_bytes);
+
+#endif

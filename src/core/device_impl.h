@@ -1,0 +1,34 @@
+/* device_impl.h - internal: the device primitives host code calls. With
+ * --with-cuda they are in src/cuda/ (device.cu, memory.cu); without, in
+ * src/core/device_none.c, where no tensor ever gets device copies. */
+#ifndef DLTRAIN_DEVICE_IMPL_H
+#define DLTRAIN_DEVICE_IMPL_H
+
+#include <stddef.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Visible GPUs; 0 with the reason in WHY (never fatal: no driver is normal). */
+int dlt__dev_count(char *why, size_t n);
+/* Make DEVICE current and create its streams and library handles. */
+int dlt__dev_bind(int device, char *why, size_t n);
+int dlt__dev_current(void); /* bound device, -1 when none */
+void dlt__dev_set_cudnn_options(int deterministic, size_t workspace_limit);
+
+void *dlt__dev_alloc(size_t bytes);  /* zeroed */
+void dlt__dev_free(void *p);
+/* Copies ordered with the compute stream; they return when done. */
+void dlt__dev_upload(void *dst, const void *src, size_t bytes);
+void dlt__dev_download(void *dst, const void *src, size_t bytes);
+void dlt__dev_zero(void *p, size_t bytes);
+void dlt__dev_copy(float *dst, const float *src, size_t n); /* dst = src */
+void dlt__dev_add(float *dst, const float *src, size_t n);  /* dst += src */
+void dlt__dev_synchronize(void);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

@@ -1,0 +1,24 @@
+/* conv.h - internal: the Convolution configuration shared by conv.c and src/cuda/conv.cu. */
+#ifndef DLTRAIN_LAYERS_CONV_H
+#define DLTRAIN_LAYERS_CONV_H
+
+#include "layers/layers.h"
+
+#include "layers/im2col.h"
+
+typedef struct conv_config {
+    int num_output;    /* K */
+    int group;
+    int bias_term;
+    dlt__conv_geom g;  /* per image: C, H, W, kernel, stride, pad, Ho, Wo */
+} conv_config;
+
+const conv_config *dlt__conv_config(const dlt_layer *l);
+
+/* GPU code: src/cuda/conv.cu (linked only with --with-cuda). */
+int dlt__conv_setup_gpu(dlt_layer *l);
+void dlt__conv_forward_gpu(dlt_layer *l);
+void dlt__conv_backward_gpu(dlt_layer *l);
+void dlt__conv_destroy_gpu(dlt_layer *l);
+
+#endif
