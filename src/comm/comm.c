@@ -23,17 +23,8 @@ struct dlt_comm {
     int we_initialized;
 };
 
-#define MPI_CHECK(call)                                                          \
-    do {                                                                         \
-        int mpi_rc_ = (call);                                                    \
-        if (mpi_rc_ != MPI_SUCCESS) {                                            \
-            char mpi_msg_[MPI_MAX_ERROR_STRING];                                 \
-            int mpi_len_ = 0;                                                    \
-            MPI_Error_string(mpi_rc_, mpi_msg_, &mpi_len_);                      \
-            dlt_fatal_at(__FILE__, __LINE__, "MPI call %s failed: %s", #call,    \
-                         mpi_msg_);                                              \
-        }                                                                        \
-    } while (0)
+/* Every MPI call is checked: see comm_internal.h. */
+#define MPI_CHECK(call) DLT__MPI_CHECK(call)
 
 void dlt_comm_abort(int exit_code)
 {

@@ -164,23 +164,23 @@ static void *worker_main(void *arg)
     dlt_loader *ld = wk->ld;
     PT_CHECK(pthread_mutex_lock(&ld->mu));
     for (;;) {
-        slot *todo = NULL;
+        slot *next_slot = NULL;
         for (int i = 0; i < ld->nslots; i++) /* the earliest queued step first */
-            if (ld->slots[i].state == SLOT_QUEUED && (!todo || ld->slots[i].step < todo->step))
-                todo = &ld->slots[i];
+            if (ld->slots[i].state == SLOT_QUEUED && (!next_slot || ld->slots[i].step < next_slot->step))
+                next_slot = &ld->slots[i];
         if (ld->stop)
             break;
-        if (!todo) {
+        if (!next_slot) {
             PT_CHECK(pthread_cond_wait(&ld->cv, &ld->mu));
             continue;
         }
-        todo->state = SLOT_BUSY;
-        long step = todo->step;
+        next_slot->state = SLOT_BUSY;
+        long step = next_slot->step;
         PT_CHECK(pthread_mutex_unlock(&ld->mu));
-        int st = prepare(ld, wk, step, todo->data, todo->label);
+        int st = prepare(ld, wk, step, next_slot->data, next_slot->label);
         PT_CHECK(pthread_mutex_lock(&ld->mu));
-        todo->status = st;
-        todo->state = SLOT_READY;
+        next_slot->status = st;
+        next_slot->state = SLOT_READY;
         PT_CHECK(pthread_cond_broadcast(&ld->cv));
     }
     PT_CHECK(pthread_mutex_unlock(&ld->mu));
