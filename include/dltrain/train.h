@@ -13,6 +13,10 @@ typedef struct dlt_train_options {
     const char *resume;     /* NULL, "auto" or a checkpoint file */
     long seed;              /* <0: solver's random_seed, else 1 */
     const char *command_line; /* recorded in RUN/config/command.txt */
+    /* Beyond Caffe (Goyal et al. 2017), 0 = off: the LR is multiplied by
+     * global batch / lr_scale_ref_batch and ramped up over warmup_iters. */
+    long lr_scale_ref_batch;
+    long warmup_iters;
 } dlt_train_options;
 
 /* Returns 0 or a status after reporting the error. */

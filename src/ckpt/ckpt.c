@@ -124,8 +124,24 @@ static int sync_path(const char *path)
     return 0;
 }
 
+/* Group name of solver-state buffer K: history, history2, ... */
+static const char *history_group(int k, char *buf, size_t size)
+{
+    if (k == 0)
+        snprintf(buf, size, "history");
+    else
+        snprintf(buf, size, "history%d", k + 1);
+    return buf;
+}
+
 int dlt_ckpt_save(const char *path, const dlt_net *net, const float *history,
                   const dlt_ckpt_meta *meta)
+{
+    return dlt_ckpt_save_state(path, net, &history, history ? 1 : 0, meta);
+}
+
+int dlt_ckpt_save_state(const char *path, const dlt_net *net, const float *const *history,
+                        int nhistory, const dlt_ckpt_meta *meta)
 {
     dlt__h5_init();
     char tmp[4096];
@@ -136,8 +152,10 @@ int dlt_ckpt_save(const char *path, const dlt_net *net, const float *history,
     int st = write_attrs(file, meta, tmp);
     if (st == 0)
         st = write_blobs(file, "data", net, base, base, tmp);
-    if (st == 0 && history)
-        st = write_blobs(file, "history", net, base, history, tmp);
+    for (int k = 0; k < nhistory && st == 0; k++) {
+        char group[32];
+        st = write_blobs(file, history_group(k, group, sizeof group), net, base, history[k], tmp);
+    }
     if (st == 0 && meta->rng)
         st = write_rng(file, meta, tmp);
     if (H5Fclose(file) < 0 && st == 0)
@@ -268,14 +286,29 @@ static int read_meta(hid_t file, dlt_ckpt_meta *meta, const char *path)
 
 int dlt_ckpt_load(const char *path, dlt_net *net, float *history, dlt_ckpt_meta *meta)
 {
+    return dlt_ckpt_load_state(path, net, &history, history ? 1 : 0, meta);
+}
+
+int dlt_ckpt_load_state(const char *path, dlt_net *net, float *const *history, int nhistory,
+                        dlt_ckpt_meta *meta)
+{
     hid_t file;
     memset(meta, 0, sizeof *meta);
     DLT_TRY(dlt__h5_open_read(path, &file));
     int st = read_meta(file, meta, path);
     if (st == 0)
         st = read_blobs(file, "data", net, dlt_net_params(net), path);
-    if (st == 0 && history)
-        st = read_blobs(file, "history", net, history, path);
+    for (int k = 0; k < nhistory && st == 0; k++) {
+        char group[32];
+        history_group(k, group, sizeof group);
+        if (H5Lexists(file, group, H5P_DEFAULT) <= 0) {
+            dlt_error("%s: checkpoint has no /%s: it was written by a solver with less state "
+                      "(e.g. SGD) than this one (e.g. Adam needs /history and /history2)", path, group);
+            st = DLT_ERR_FORMAT;
+        } else {
+            st = read_blobs(file, group, net, history[k], path);
+        }
+    }
     if (st == 0)
         st = read_rng(file, meta, path);
     H5Fclose(file);

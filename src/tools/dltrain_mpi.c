@@ -25,6 +25,11 @@ static void usage(FILE *f)
             "  --resume auto|FILE  continue from the newest checkpoint in DIR/checkpoints,\n"
             "                    or from FILE (default: start from scratch)\n"
             "  --seed N          initialization and shuffling seed (default: random_seed, else 1)\n"
+            "  --lr-scale-ref-batch B  linear scaling rule: multiply the solver's learning rate\n"
+            "                    by global_batch / B (global batch = ranks x batch_size x iter_size;\n"
+            "                    default: off)\n"
+            "  --warmup-iters N  gradual warmup: ramp the rate linearly over the first N iterations,\n"
+            "                    from the unscaled rate when scaling, else from lr/N (default 0: off)\n"
             "  --help, --version\n"
             "\n"
             "Exit status: 0 success, 1 error (the message names the file), 2 bad command line.\n");
@@ -64,6 +69,8 @@ int main(int argc, char **argv)
         {"val", required_argument, 0, 'v'},    {"run-dir", required_argument, 0, 'r'},
         {"max-iter", required_argument, 0, 'm'}, {"resume", required_argument, 0, 'R'},
         {"seed", required_argument, 0, 'S'},   {"help", no_argument, 0, 'h'},
+        {"lr-scale-ref-batch", required_argument, 0, 'L'},
+        {"warmup-iters", required_argument, 0, 'W'},
         {"version", no_argument, 0, 'V'},      {0, 0, 0, 0}};
     char *command_line = join_args(argc, argv);
     dlt_train_options opt = {0};
@@ -84,6 +91,14 @@ int main(int argc, char **argv)
             break;
         case 'S':
             if (parse_long(optarg, "--seed", &opt.seed) < 0)
+                return DLT_EXIT_USAGE;
+            break;
+        case 'L':
+            if (parse_long(optarg, "--lr-scale-ref-batch", &opt.lr_scale_ref_batch) < 0)
+                return DLT_EXIT_USAGE;
+            break;
+        case 'W':
+            if (parse_long(optarg, "--warmup-iters", &opt.warmup_iters) < 0)
                 return DLT_EXIT_USAGE;
             break;
         case 'h': usage(stdout); return DLT_EXIT_OK;

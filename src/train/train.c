@@ -19,6 +19,7 @@
 #include "dltrain/solver.h"
 #include "dltrain/train.h"
 #include "train/setup.h"
+#include "train/step.h"
 
 #ifdef HAVE_OPENBLAS_SET_NUM_THREADS
 void openblas_set_num_threads(int);
@@ -34,7 +35,7 @@ typedef struct run {
     dlt_dataset *train_set, *val_set;
     dlt_net *train_net, *test_net;
     dlt_loader *train_loader, *val_loader;
-    float *history;              /* (nparams) SGD momentum */
+    dlt_solver *solver;          /* update rule and its history buffers */
     dlt_rng rng;                 /* this rank's RNG (dropout, crops: later layers) */
     dlt_monitor *monitor;        /* rank 0 only */
     long iter;                   /* iterations completed */
@@ -108,8 +109,12 @@ static int create_loaders(run *r)
     const dlt_data_params *dp = dlt_layer_data_params(dlt_net_data_layer(r->train_net));
     dlt_loader_config lc = {dp->batch_size, r->rank, r->world, 1, r->seed, dp->scale};
     DLT_TRY(dlt_loader_create(r->train_set, &lc, &r->train_loader));
-    r->steps_per_epoch = dlt_loader_steps_per_epoch(r->train_loader);
-    r->global_batch = dp->batch_size * r->world;
+    /* An iteration consumes iter_size loader steps (gradient accumulation). */
+    long iter_size = r->cfg.iter_size;
+    r->steps_per_epoch = dlt_loader_steps_per_epoch(r->train_loader) / iter_size;
+    if (r->steps_per_epoch < 1)
+        r->steps_per_epoch = 1;
+    r->global_batch = dp->batch_size * r->world * (int)iter_size;
     if (r->val_set) {
         const dlt_data_params *tp = dlt_layer_data_params(dlt_net_data_layer(r->test_net));
         dlt_loader_config vc = {tp->batch_size, r->rank, r->world, 0, r->seed, tp->scale};
@@ -136,7 +141,11 @@ static int save_checkpoint(run *r)
                               dlt_solver_lr(&r->cfg, r->iter), r->files.net_text,
                               r->files.solver_text, all};
         double t0 = now_s();
-        st = dlt_ckpt_save(path, r->train_net, r->history, &meta);
+        const float *hist[DLT_CKPT_MAX_HISTORY];
+        int nh = dlt_solver_num_history(r->solver);
+        for (int k = 0; k < nh; k++)
+            hist[k] = dlt_solver_history(r->solver, k);
+        st = dlt_ckpt_save_state(path, r->train_net, hist, nh, &meta);
         if (st == 0) {
             dlt_info("checkpoint %s (iter %ld, %.2f s)", path, r->iter, now_s() - t0);
             snprintf(r->last_ckpt, sizeof r->last_ckpt, "%s", path);
@@ -169,7 +178,10 @@ static int resume(run *r)
     dlt_ckpt_meta meta = {0};
     double st = 0;
     if (r->rank == 0) {
-        st = dlt_ckpt_load(path, r->train_net, r->history, &meta);
+        float *hist[DLT_CKPT_MAX_HISTORY];
+        for (int k = 0; k < dlt_solver_num_history(r->solver); k++)
+            hist[k] = dlt_solver_history(r->solver, k);
+        st = dlt_ckpt_load_state(path, r->train_net, hist, dlt_solver_num_history(r->solver), &meta);
         if (st == 0)
             dlt_info("resumed from %s at iteration %ld (written by %d ranks)", path, meta.iter,
                      meta.world_size);
@@ -185,7 +197,8 @@ static int resume(run *r)
     dlt_comm_bcast_bytes(r->comm, &ckpt_world, sizeof ckpt_world, 0);
     size_t n = dlt_net_param_count(r->train_net);
     dlt_comm_bcast_floats(r->comm, dlt_net_params(r->train_net), n, 0);
-    dlt_comm_bcast_floats(r->comm, r->history, n, 0);
+    for (int k = 0; k < dlt_solver_num_history(r->solver); k++)
+        dlt_comm_bcast_floats(r->comm, dlt_solver_history(r->solver, k), n, 0);
     int has_rng = meta.rng != NULL;
     dlt_comm_bcast_bytes(r->comm, &has_rng, sizeof has_rng, 0);
     if (ckpt_world == r->world && has_rng)
@@ -259,9 +272,6 @@ static void display(run *r, interval *iv)
 
 static int train_loop(run *r)
 {
-    dlt_layer *dl = dlt_net_data_layer(r->train_net);
-    float *grads = dlt_net_grads(r->train_net);
-    size_t nparams = dlt_net_param_count(r->train_net);
     interval iv = {0};
     iv.start = now_s();
     while (r->iter < r->max_iter) {
@@ -271,25 +281,16 @@ static int train_loop(run *r)
             run_test(r);
             iv.start += now_s() - ts; /* images/s counts training time only */
         }
-        double t0 = now_s();
+        float loss;
+        dlt_step_times t;
         /* After setup a failure on one rank must end all of them: fatal. */
-        if (dlt_loader_fetch(r->train_loader, r->iter, dl->top[0]->data, dl->top[1]->data) < 0)
+        if (dlt__train_step(r->train_net, r->train_loader, r->comm, r->solver, r->iter, &loss, &t) < 0)
             dlt_fatal("reading the training set %s failed at iteration %ld", r->opt->train_path,
                       r->iter);
-        double t1 = now_s();
-        dlt_net_zero_grads(r->train_net);
-        float loss = dlt_net_forward(r->train_net);
-        double t2 = now_s();
-        dlt_net_backward(r->train_net);
-        double t3 = now_s();
-        dlt_comm_allreduce_mean(r->comm, grads, nparams);
-        double t4 = now_s();
-        dlt_sgd_update(&r->cfg, r->train_net, r->history, dlt_solver_lr(&r->cfg, r->iter));
-        double t5 = now_s();
         r->iter++;
         iv.loss += loss;
-        iv.t_data += t1 - t0, iv.t_forward += t2 - t1, iv.t_backward += t3 - t2;
-        iv.t_allreduce += t4 - t3, iv.t_update += t5 - t4;
+        iv.t_data += t.data, iv.t_forward += t.forward, iv.t_backward += t.backward;
+        iv.t_allreduce += t.allreduce, iv.t_update += t.update;
         iv.steps++;
         if (!isfinite(loss))
             dlt_fatal("loss is %f at iteration %ld; lower base_lr (now %g) or check the data",
@@ -317,8 +318,11 @@ static void print_summary(const run *r, int threads)
              r->files.net_path, r->opt->solver_path);
     dlt_info("ranks %d (%d on this node), BLAS threads per rank %d", r->world,
              dlt_comm_local_size(r->comm), threads);
-    dlt_info("global batch %d = %d ranks x batch_size %d; %ld iterations per epoch", r->global_batch,
-             r->world, dp->batch_size, r->steps_per_epoch);
+    dlt_info("global batch %d = %d ranks x batch_size %d x iter_size %ld; %ld iterations per epoch",
+             r->global_batch, r->world, dp->batch_size, r->cfg.iter_size, r->steps_per_epoch);
+    char sched[1024];
+    dlt_solver_describe(&r->cfg, sched, sizeof sched);
+    dlt_info("solver %s", sched);
     dlt_info("train set %s: %zu samples of %dx%dx%d", r->opt->train_path,
              dlt_dataset_size(r->train_set), c, h, w);
     if (r->val_set)
@@ -340,7 +344,7 @@ static void run_free(run *r)
     dlt_net_free(r->train_net);
     dlt_dataset_close(r->train_set);
     dlt_dataset_close(r->val_set);
-    free(r->history);
+    dlt_solver_free(r->solver);
     dlt_run_files_free(&r->files);
     dlt_monitor_close(r->monitor);
 }
@@ -370,6 +374,9 @@ static int setup(run *r)
     DLT_TRY(build_nets(r));
     DLT_TRY(dlt_run_files_check_unused(&r->files));
     DLT_TRY(create_loaders(r));
+    /* Goyal et al. 2017: lr x global_batch / reference batch, warmed up. */
+    double k = opt->lr_scale_ref_batch > 0 ? (double)r->global_batch / opt->lr_scale_ref_batch : 1;
+    dlt_solver_set_scaling(&r->cfg, k, opt->warmup_iters);
     if (r->rank == 0) {
         DLT_TRY(dlt_monitor_open(opt->run_dir, &r->monitor));
         DLT_TRY(dlt_run_dir_save_config(opt->run_dir, &r->files, opt->command_line));
@@ -392,7 +399,7 @@ int dlt_train_run(const dlt_train_options *opt, dlt_comm *comm)
         openblas_set_num_threads(threads);
 #endif
         dlt_rng_seed(&r.rng, r.seed * 7919 + (uint64_t)r.rank);
-        r.history = dlt_calloc(dlt_net_param_count(r.train_net), sizeof(float));
+        r.solver = dlt_solver_create(&r.cfg, dlt_net_param_count(r.train_net));
         /* Every rank starts from rank 0's weights. */
         dlt_comm_bcast_floats(comm, dlt_net_params(r.train_net), dlt_net_param_count(r.train_net), 0);
         if (opt->resume)
