@@ -6,7 +6,7 @@ set -eu
 
 PACKAGES="build-essential autoconf automake libtool pkg-config
   libopenmpi-dev openmpi-bin libhdf5-dev libturbojpeg0-dev libopenblas-dev zlib1g-dev
-  python3 python3-h5py python3-numpy dataset-fashion-mnist"
+  python3 python3-h5py python3-numpy python3-pil dataset-fashion-mnist"
 for arg in "$@"; do
     case "$arg" in
     --bench) PACKAGES="$PACKAGES python3-torch" ;;
