@@ -59,7 +59,7 @@ static void test_lr_policies(void)
                              &root);
     TEST_OK(dlt_solver_config_parse(root, &cfg) < 0, "unsupported lr_policy is an error");
     dlt_pt_free(root);
-    st = dlt_pt_parse_string("net: 'x' max_iter: 10 lr_policy: 'step'", "bad.prototxt", &root);
+    st = dlt_pt_parse_string("net: 'x' max_iter: 10 lr_policy: 'step' gamma: 0.1", "bad.prototxt", &root);
     TEST_OK(dlt_solver_config_parse(root, &cfg) < 0, "step without stepsize is an error");
     dlt_pt_free(root);
 }
