@@ -1,6 +1,6 @@
 """compare_ckpt.py A.h5 B.h5 MODE - compare two dltrain checkpoints with h5py.
 
-MODE "exact": every dataset under /data and /history is bit-for-bit equal.
+MODE "exact": every dataset under /data, /history (and /history2, Adam) is bit-for-bit equal.
 MODE "rel=T": for every /data blob, max|a-b| / max|b| <= T.
 Prints one line per blob and exits non-zero on any mismatch."""
 import sys
@@ -21,6 +21,8 @@ def main():
     ok = True
     with h5py.File(a_path, "r") as fa, h5py.File(b_path, "r") as fb:
         roots = ["data", "history"] if mode == "exact" else ["data"]
+        if mode == "exact" and ("history2" in fa or "history2" in fb):
+            roots.append("history2")
         for root in roots:
             a, b = blobs(fa, root), blobs(fb, root)
             if sorted(a) != sorted(b) or not a:

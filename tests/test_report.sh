@@ -15,7 +15,7 @@ sed -e 's/^test_interval:.*/test_interval: 20/' -e 's/^test_iter:.*/test_iter: 2
     "$top_srcdir/nets/lenet_fashion_solver.prototxt" > "$WORK/solver.prototxt"
 RUN="$WORK/run"
 "$MPIRUN" -np 2 "$TRAIN" --solver "$WORK/solver.prototxt" --train "$FMNIST_TRAIN" --val "$FMNIST_TEST" \
-    --run-dir "$RUN" --max-iter 40 --sample-interval 0.5 > "$WORK/out.txt" 2> "$WORK/err.txt"
+    --run-dir "$RUN" --max-iter 40 --sample-interval 0.1 > "$WORK/out.txt" 2> "$WORK/err.txt"
 rc=$?
 if [ $rc -eq 0 ]; then ok "np=2 training run for the report (exit 0)"; else fail "training exit $rc"; diag_file "$WORK/err.txt"; fi
 check "the run has system samples" test -s "$RUN/system.jsonl"

@@ -1,8 +1,13 @@
-/* test_solver.c - solver parsing, LR policies against Caffe's formulas,
- * SGD updates against hand-computed values, net wiring (phases, in-place,
- * outputs, parameter sharing between TRAIN and TEST nets). */
+/* test_solver.c - solver parsing (and its error messages), all LR
+ * policies against Caffe's formulas, warmup and linear scaling, SGD,
+ * Nesterov and Adam updates, L1, clipping and iter_size against
+ * hand-computed values, net wiring (phases, in-place, outputs, parameter
+ * sharing between TRAIN and TEST nets). */
 #include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "dltrain/net.h"
 #include "dltrain/solver.h"
@@ -54,7 +59,7 @@ static void test_lr_policies(void)
                              &root);
     TEST_OK(dlt_solver_config_parse(root, &cfg) < 0, "unsupported lr_policy is an error");
     dlt_pt_free(root);
-    st = dlt_pt_parse_string("net: 'x' max_iter: 10 lr_policy: 'step'", "bad.prototxt", &root);
+    st = dlt_pt_parse_string("net: 'x' max_iter: 10 lr_policy: 'step' gamma: 0.1", "bad.prototxt", &root);
     TEST_OK(dlt_solver_config_parse(root, &cfg) < 0, "step without stepsize is an error");
     dlt_pt_free(root);
 }
@@ -148,10 +153,341 @@ static void test_bad_nets(void)
     }
 }
 
+/* Parse solver TEXT (named "s.prototxt") into CFG; 0 or the status. */
+static int parse_solver(const char *text, dlt_solver_config *cfg, dlt_pnode **root)
+{
+    int st = dlt_pt_parse_string(text, "s.prototxt", root);
+    return st < 0 ? st : dlt_solver_config_parse(*root, cfg);
+}
+
+static void test_more_policies(void)
+{
+    dlt_pnode *root;
+    dlt_solver_config cfg;
+    ASSERT_EQ(parse_solver("net: 'x' base_lr: 0.1 lr_policy: 'exp' gamma: 0.99 max_iter: 10",
+                           &cfg, &root), 0, "exp solver");
+    ASSERT_NEAR(dlt_solver_lr(&cfg, 0), 0.1, 1e-15, "exp lr at 0");
+    ASSERT_NEAR(dlt_solver_lr(&cfg, 100), 0.1 * pow(0.99, 100), 1e-15, "exp lr at 100 = base*gamma^100");
+    dlt_pt_free(root);
+
+    ASSERT_EQ(parse_solver("net: 'x' base_lr: 0.1 lr_policy: 'multistep' gamma: 0.1\n"
+                           "stepvalue: 100 stepvalue: 250 stepvalue: 400 max_iter: 500",
+                           &cfg, &root), 0, "multistep solver");
+    ASSERT_EQ(cfg.nstepvalue, 3, "three stepvalues read");
+    ASSERT_NEAR(dlt_solver_lr(&cfg, 99), 0.1, 1e-15, "multistep lr at 99 (before first boundary)");
+    ASSERT_NEAR(dlt_solver_lr(&cfg, 100), 0.01, 1e-15, "multistep lr at 100 (first boundary)");
+    ASSERT_NEAR(dlt_solver_lr(&cfg, 249), 0.01, 1e-15, "multistep lr at 249");
+    ASSERT_NEAR(dlt_solver_lr(&cfg, 250), 0.001, 1e-15, "multistep lr at 250");
+    ASSERT_NEAR(dlt_solver_lr(&cfg, 400), 1e-4, 1e-15, "multistep lr at 400 (last boundary)");
+    ASSERT_NEAR(dlt_solver_lr(&cfg, 100000), 1e-4, 1e-15, "multistep lr after the last boundary");
+    dlt_pt_free(root);
+
+    ASSERT_EQ(parse_solver("net: 'x' base_lr: 0.1 lr_policy: 'poly' power: 2 max_iter: 1000",
+                           &cfg, &root), 0, "poly solver");
+    ASSERT_NEAR(dlt_solver_lr(&cfg, 0), 0.1, 1e-15, "poly lr at 0");
+    ASSERT_NEAR(dlt_solver_lr(&cfg, 250), 0.1 * 0.75 * 0.75, 1e-15, "poly lr at 250 = base*(1-1/4)^2");
+    ASSERT_NEAR(dlt_solver_lr(&cfg, 1000), 0.0, 1e-15, "poly lr at max_iter is 0");
+    dlt_pt_free(root);
+
+    ASSERT_EQ(parse_solver("net: 'x' base_lr: 0.1 lr_policy: 'sigmoid' gamma: -0.01 stepsize: 500\n"
+                           "max_iter: 1000", &cfg, &root), 0, "sigmoid solver");
+    ASSERT_NEAR(dlt_solver_lr(&cfg, 500), 0.05, 1e-15, "sigmoid lr at stepsize = base/2");
+    ASSERT_NEAR(dlt_solver_lr(&cfg, 700), 0.1 / (1 + exp(0.01 * 200)), 1e-15,
+                "sigmoid lr at 700 = base/(1+exp(-gamma*(700-500)))");
+    ASSERT_NEAR(dlt_solver_lr(&cfg, 0), 0.1 / (1 + exp(-5.0)), 1e-15,
+                "sigmoid lr at 0 = base/(1+exp(gamma*500)), close to base for gamma < 0");
+    dlt_pt_free(root);
+}
+
+/* Goyal et al. 2017: scaled rate, linear warmup from the unscaled rate. */
+static void test_scaling(void)
+{
+    dlt_pnode *root;
+    dlt_solver_config cfg;
+    ASSERT_EQ(parse_solver("net: 'x' base_lr: 0.1 lr_policy: 'step' gamma: 0.1 stepsize: 100\n"
+                           "max_iter: 500", &cfg, &root), 0, "solver for scaling");
+    dlt_solver_set_scaling(&cfg, 4.0, 0);
+    ASSERT_NEAR(dlt_solver_lr(&cfg, 0), 0.4, 1e-15, "linear scaling x4 at 0");
+    ASSERT_NEAR(dlt_solver_lr(&cfg, 150), 0.04, 1e-15, "linear scaling x4 keeps the step policy");
+    dlt_solver_set_scaling(&cfg, 4.0, 20);
+    ASSERT_NEAR(dlt_solver_lr(&cfg, 0), 0.1, 1e-15, "warmup starts at the unscaled rate");
+    ASSERT_NEAR(dlt_solver_lr(&cfg, 10), 0.1 * 2.5, 1e-15, "warmup halfway: (1 + 3/2) x base");
+    ASSERT_NEAR(dlt_solver_lr(&cfg, 20), 0.4, 1e-15, "warmup done at 20: 4 x base");
+    ASSERT_NEAR(dlt_solver_lr(&cfg, 99), 0.4, 1e-15, "after warmup: scaled policy");
+    dlt_solver_set_scaling(&cfg, 1.0, 10);
+    ASSERT_NEAR(dlt_solver_lr(&cfg, 0), 0.01, 1e-15, "unscaled warmup starts at base/N");
+    ASSERT_NEAR(dlt_solver_lr(&cfg, 5), 0.1 * (0.1 + 0.9 * 0.5), 1e-15, "unscaled warmup at N/2");
+    ASSERT_NEAR(dlt_solver_lr(&cfg, 10), 0.1, 1e-15, "unscaled warmup reaches base_lr at N");
+    dlt_pt_free(root);
+}
+
+static void test_solver_types(void)
+{
+    const struct { const char *text; dlt_solver_type type; int nhist; } cases[] = {
+        {"net: 'x' max_iter: 1", DLT_SOLVER_SGD, 1},
+        {"net: 'x' max_iter: 1 type: 'Nesterov'", DLT_SOLVER_NESTEROV, 1},
+        {"net: 'x' max_iter: 1 type: 'Adam'", DLT_SOLVER_ADAM, 2},
+        {"net: 'x' max_iter: 1 solver_type: NESTEROV", DLT_SOLVER_NESTEROV, 1},
+        {"net: 'x' max_iter: 1 solver_type: ADAM", DLT_SOLVER_ADAM, 2},
+        {"net: 'x' max_iter: 1 solver_type: SGD", DLT_SOLVER_SGD, 1},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        dlt_pnode *root;
+        dlt_solver_config cfg;
+        int st = parse_solver(cases[i].text, &cfg, &root);
+        TEST_OK(st == 0 && cfg.type == cases[i].type, "'%s' selects %s", cases[i].text,
+                dlt_solver_type_name(cases[i].type));
+        dlt_solver *s = dlt_solver_create(&cfg, 5);
+        ASSERT_EQ(dlt_solver_num_history(s), cases[i].nhist, "%s has %d history buffers",
+                  dlt_solver_type_name(cases[i].type), cases[i].nhist);
+        dlt_solver_free(s);
+        dlt_pt_free(root);
+    }
+    dlt_pnode *root;
+    dlt_solver_config cfg;
+    parse_solver("net: 'x' max_iter: 1 type: 'Adam'", &cfg, &root);
+    ASSERT_NEAR(cfg.momentum2, 0.999, 1e-12, "Adam momentum2 defaults to 0.999 (Caffe)");
+    ASSERT_NEAR(cfg.delta, 1e-8, 1e-20, "Adam delta defaults to 1e-8 (Caffe)");
+    dlt_pt_free(root);
+}
+
+/* Each bad solver fails, and its message names the place (s.prototxt:L:C). */
+static void test_bad_solvers(void)
+{
+    const char *bad[][3] = {
+        {"net: 'x' max_iter: 10\nlr_policy: 'cosine'", "s.prototxt:2:1", "unknown lr_policy"},
+        {"net: 'x' max_iter: 10\nlr_policy: 'step' gamma: 0.1", "s.prototxt:2:1", "step without stepsize"},
+        {"net: 'x' max_iter: 10\nlr_policy: 'step' stepsize: 3", "s.prototxt:2:1", "step without gamma"},
+        {"net: 'x' max_iter: 10\nlr_policy: 'inv' gamma: 0.1", "s.prototxt:2:1", "inv without power"},
+        {"net: 'x' max_iter: 10\nlr_policy: 'multistep' gamma: 0.1", "s.prototxt:2:1",
+         "multistep without stepvalue"},
+        {"net: 'x' max_iter: 10 lr_policy: 'multistep' gamma: 0.1\nstepvalue: 5\nstepvalue: 3",
+         "s.prototxt:3:1", "decreasing stepvalues"},
+        {"net: 'x' max_iter: 10\nlr_policy: 'sigmoid' gamma: 0.1", "s.prototxt:2:1",
+         "sigmoid without stepsize"},
+        {"net: 'x' max_iter: 10\n  type: 'AdaGrad'", "s.prototxt:2:3", "unsupported solver type"},
+        {"net: 'x' max_iter: 10\ntype: 'Adam'\nsolver_type: ADAM", "s.prototxt:3:1",
+         "type and solver_type together"},
+        {"net: 'x' max_iter: 10\nsolver_type: FOO", "s.prototxt:2:1", "unknown solver_type enum"},
+        {"net: 'x' max_iter: 10\nregularization_type: 'L3'", "s.prototxt:2:1", "unknown regularization"},
+        {"net: 'x' max_iter: 10\niter_size: 0", "s.prototxt:2:1", "iter_size 0"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        dlt_pnode *root = NULL;
+        dlt_solver_config cfg;
+        char path[] = "/tmp/test_solver_errXXXXXX";
+        int fd = mkstemp(path), saved = dup(2);
+        fflush(stderr);
+        dup2(fd, 2);
+        int st = parse_solver(bad[i][0], &cfg, &root);
+        fflush(stderr);
+        dup2(saved, 2);
+        close(saved);
+        char msg[2048] = {0};
+        lseek(fd, 0, SEEK_SET);
+        ssize_t got = read(fd, msg, sizeof msg - 1);
+        close(fd);
+        unlink(path);
+        msg[got > 0 ? got : 0] = '\0';
+        TEST_OK(st < 0 && strstr(msg, bad[i][1]) != NULL, "%s is an error naming %s", bad[i][2],
+                bad[i][1]);
+        if (!(st < 0 && strstr(msg, bad[i][1])))
+            printf("#   status %d, message: %s\n", st, msg);
+        dlt_pt_free(root);
+    }
+}
+
+/* Reference update in double, written from Caffe's solvers
+ * (sgd_solver.cpp, nesterov_solver.cpp, adam_solver.cpp). Parameter i of
+ * the tiny net is a weight (lr_mult 1, decay_mult 1) for i < 6, a bias
+ * (lr_mult 2, decay_mult 0) otherwise. */
+static void reference_step(const dlt_solver_config *c, double *w, double *h, double *v,
+                           const double *grad, size_t n, long iter)
+{
+    double lr = dlt_solver_lr(c, iter);
+    for (size_t i = 0; i < n; i++) {
+        int bias = i >= 6;
+        double rate = lr * (bias ? 2 : 1), decay = bias ? 0 : c->weight_decay;
+        double g = grad[i] / (double)c->iter_size;
+        if (c->regularization == DLT_REG_L1)
+            g += decay * (w[i] > 0 ? 1 : w[i] < 0 ? -1 : 0);
+        else
+            g += decay * w[i];
+        if (c->type == DLT_SOLVER_SGD) {
+            h[i] = c->momentum * h[i] + rate * g;
+            w[i] -= h[i];
+        } else if (c->type == DLT_SOLVER_NESTEROV) {
+            double old = h[i];
+            h[i] = c->momentum * h[i] + rate * g;
+            w[i] -= (1 + c->momentum) * h[i] - c->momentum * old;
+        } else {
+            double t = (double)iter + 1;
+            h[i] = c->momentum * h[i] + (1 - c->momentum) * g;
+            v[i] = c->momentum2 * v[i] + (1 - c->momentum2) * g * g;
+            /* Kingma & Ba's bias corrections as Caffe applies them: folded
+             * into the step, eps added to sqrt(v) (not sqrt(v_hat)). */
+            double correction = sqrt(1 - pow(c->momentum2, t)) / (1 - pow(c->momentum, t));
+            w[i] -= rate * correction * h[i] / (sqrt(v[i]) + c->delta);
+        }
+    }
+}
+
+/* Three steps of each solver on the tiny net's 9 parameters. */
+static void test_updates(void)
+{
+    const char *solvers[][2] = {
+        {"net: 'x' base_lr: 0.1 momentum: 0.9 weight_decay: 0.01 max_iter: 9", "SGD momentum L2"},
+        {"net: 'x' base_lr: 0.1 momentum: 0.9 weight_decay: 0.01 max_iter: 9 type: 'Nesterov'",
+         "Nesterov"},
+        {"net: 'x' base_lr: 0.01 momentum: 0.9 momentum2: 0.999 delta: 1e-8 weight_decay: 0.01\n"
+         "max_iter: 9 type: 'Adam'", "Adam (bias-corrected)"},
+        {"net: 'x' base_lr: 0.1 momentum: 0.5 weight_decay: 0.05 regularization_type: 'L1'\n"
+         "max_iter: 9", "SGD with L1"},
+        {"net: 'x' base_lr: 0.1 momentum: 0.9 weight_decay: 0.01 max_iter: 9 iter_size: 4\n"
+         "lr_policy: 'exp' gamma: 0.5", "SGD, iter_size 4 normalization, exp policy"},
+    };
+    dlt_pnode *nroot;
+    ASSERT_EQ(dlt_pt_parse_string(net_text, "tiny.prototxt", &nroot), 0, "parse tiny net");
+    for (size_t k = 0; k < sizeof solvers / sizeof solvers[0]; k++) {
+        dlt_pnode *sroot;
+        dlt_solver_config cfg;
+        ASSERT_EQ(parse_solver(solvers[k][0], &cfg, &sroot), 0, "parse %s solver", solvers[k][1]);
+        dlt_net *net;
+        dlt_net_create(nroot, DLT_PHASE_TRAIN, 2, 1, 1, 7, &net);
+        size_t n = dlt_net_param_count(net);
+        float *w = dlt_net_params(net), *g = dlt_net_grads(net);
+        double wr[9], hr[9] = {0}, vr[9] = {0}, gr[9];
+        for (size_t i = 0; i < n; i++)
+            w[i] = 0.1f * (float)i - 0.35f, wr[i] = w[i];
+        dlt_solver *s = dlt_solver_create(&cfg, n);
+        for (long it = 0; it < 3; it++) {
+            for (size_t i = 0; i < n; i++)
+                g[i] = 0.05f * (float)(i + 1) * (it == 1 ? -1.0f : 1.0f) + 0.01f * (float)it,
+                gr[i] = g[i];
+            reference_step(&cfg, wr, hr, vr, gr, n, it);
+            dlt_solver_step(s, net, it);
+        }
+        double maxdiff = 0, moved = 0;
+        for (size_t i = 0; i < n; i++) {
+            maxdiff = fmax(maxdiff, fabs(w[i] - wr[i]));
+            moved = fmax(moved, fabs(wr[i] - (0.1 * i - 0.35)));
+        }
+        ASSERT_NEAR(maxdiff, 0, 1e-6, "%s: three steps match the hand-computed update", solvers[k][1]);
+        TEST_OK(moved > 1e-3, "%s: weights moved (%g)", solvers[k][1], moved);
+        dlt_solver_free(s);
+        dlt_net_free(net);
+        dlt_pt_free(sroot);
+    }
+    dlt_pt_free(nroot);
+}
+
+/* clip_gradients scales by clip/||g|| above the threshold and not below. */
+static void test_clip(void)
+{
+    dlt_pnode *nroot, *sroot;
+    dlt_pt_parse_string(net_text, "tiny.prototxt", &nroot);
+    dlt_solver_config cfg;
+    ASSERT_EQ(parse_solver("net: 'x' base_lr: 1 max_iter: 9 clip_gradients: 0.5", &cfg, &sroot), 0,
+              "parse clipping solver");
+    dlt_net *net;
+    dlt_net_create(nroot, DLT_PHASE_TRAIN, 2, 1, 1, 7, &net);
+    size_t n = dlt_net_param_count(net);
+    float *w = dlt_net_params(net), *g = dlt_net_grads(net);
+    dlt_solver *s = dlt_solver_create(&cfg, n);
+    for (int pass = 0; pass < 2; pass++) {
+        double scale = pass == 0 ? 1.0 : 0.01; /* norm 1 (clipped), then 0.01 (not) */
+        double gv[9], norm = 0;
+        for (size_t i = 0; i < n; i++)
+            w[i] = 0, gv[i] = (i % 2 ? -1.0 : 1.0) / 3.0 * scale, g[i] = (float)gv[i],
+            norm += gv[i] * gv[i];
+        norm = sqrt(norm);
+        double got = dlt_solver_step(s, net, 0);
+        ASSERT_NEAR(got, norm, 1e-6, "clip: reports the global gradient norm %g", norm);
+        double f = norm > 0.5 ? 0.5 / norm : 1, maxdiff = 0;
+        for (size_t i = 0; i < n; i++) /* lr 1, no momentum; bias lr_mult 2 */
+            maxdiff = fmax(maxdiff, fabs(w[i] + (i >= 6 ? 2 : 1) * gv[i] * f));
+        ASSERT_NEAR(maxdiff, 0, 1e-6, "clip: norm %g %s", norm, f < 1 ? "is scaled down to 0.5"
+                                                                     : "below 0.5 is untouched");
+    }
+    dlt_solver_free(s);
+    dlt_net_free(net);
+    dlt_pt_free(sroot);
+    dlt_pt_free(nroot);
+}
+
+/* iter_size 2 with batch 4 gives the same update as one step at batch 8
+ * (the loss normalizes by the batch; Caffe divides the sum by iter_size). */
+static void test_iter_size(void)
+{
+    char big[2048], small[2048];
+    const char *fmt =
+        "name: 'tiny'\n"
+        "layer { name: 'd' type: 'Data' top: 'data' top: 'label' data_param { batch_size: %d } }\n"
+        "layer { name: 'ip' type: 'InnerProduct' bottom: 'data' top: 'ip'\n"
+        "        inner_product_param { num_output: 3 weight_filler { type: 'gaussian' std: 0.5 } } }\n"
+        "layer { name: 'loss' type: 'SoftmaxWithLoss' bottom: 'ip' bottom: 'label' top: 'loss' }\n";
+    snprintf(big, sizeof big, fmt, 8);
+    snprintf(small, sizeof small, fmt, 4);
+    dlt_pnode *rb, *rs, *sb, *ss;
+    dlt_pt_parse_string(big, "big.prototxt", &rb);
+    dlt_pt_parse_string(small, "small.prototxt", &rs);
+    dlt_solver_config cb, cs;
+    parse_solver("net: 'x' base_lr: 0.5 momentum: 0.9 weight_decay: 0.01 max_iter: 9", &cb, &sb);
+    parse_solver("net: 'x' base_lr: 0.5 momentum: 0.9 weight_decay: 0.01 max_iter: 9 iter_size: 2",
+                 &cs, &ss);
+    dlt_net *nb, *ns;
+    ASSERT_EQ(dlt_net_create(rb, DLT_PHASE_TRAIN, 5, 1, 1, 3, &nb), 0, "batch-8 net");
+    ASSERT_EQ(dlt_net_create(rs, DLT_PHASE_TRAIN, 5, 1, 1, 3, &ns), 0, "batch-4 net");
+    size_t n = dlt_net_param_count(nb);
+    memcpy(dlt_net_params(ns), dlt_net_params(nb), n * sizeof(float));
+    dlt_solver *sbig = dlt_solver_create(&cb, n), *ssmall = dlt_solver_create(&cs, n);
+    float x[8 * 5], y[8];
+    for (int i = 0; i < 40; i++)
+        x[i] = (float)sin(1.7 * i) * 2.0f;
+    for (int i = 0; i < 8; i++)
+        y[i] = (float)(i % 3);
+    dlt_layer *db = dlt_net_data_layer(nb), *ds = dlt_net_data_layer(ns);
+    for (long it = 0; it < 3; it++) {
+        memcpy(db->top[0]->data, x, sizeof x);
+        memcpy(db->top[1]->data, y, sizeof y);
+        dlt_net_zero_grads(nb);
+        dlt_net_forward(nb);
+        dlt_net_backward(nb);
+        dlt_solver_step(sbig, nb, it);
+        dlt_net_zero_grads(ns);
+        for (int half = 0; half < 2; half++) {
+            memcpy(ds->top[0]->data, x + half * 20, 20 * sizeof(float));
+            memcpy(ds->top[1]->data, y + half * 4, 4 * sizeof(float));
+            dlt_net_forward(ns);
+            dlt_net_backward(ns);
+        }
+        dlt_solver_step(ssmall, ns, it);
+    }
+    double maxdiff = 0;
+    for (size_t i = 0; i < n; i++)
+        maxdiff = fmax(maxdiff, fabs(dlt_net_params(nb)[i] - dlt_net_params(ns)[i]));
+    ASSERT_NEAR(maxdiff, 0, 1e-6, "iter_size 2 x batch 4 == batch 8 after three steps");
+    dlt_solver_free(sbig);
+    dlt_solver_free(ssmall);
+    dlt_net_free(nb);
+    dlt_net_free(ns);
+    dlt_pt_free(rb);
+    dlt_pt_free(rs);
+    dlt_pt_free(sb);
+    dlt_pt_free(ss);
+}
+
 int main(void)
 {
     test_lr_policies();
     test_sgd();
     test_bad_nets();
+    test_more_policies();
+    test_scaling();
+    test_solver_types();
+    test_bad_solvers();
+    test_updates();
+    test_clip();
+    test_iter_size();
     TEST_DONE();
 }

@@ -27,6 +27,13 @@ int dlt_ckpt_save(const char *path, const dlt_net *net, const float *history,
  * (rng is allocated, caller frees; texts are not loaded). Shapes are
  * checked against the net; a mismatch names the layer and blob. */
 int dlt_ckpt_load(const char *path, dlt_net *net, float *history, dlt_ckpt_meta *meta);
+/* The same with NHISTORY solver-state buffers (Adam has two): buffer 0
+ * is /history/LAYER/I, buffer k > 0 is /historyK+1/LAYER/I (/history2). */
+#define DLT_CKPT_MAX_HISTORY 2
+int dlt_ckpt_save_state(const char *path, const dlt_net *net, const float *const *history,
+                        int nhistory, const dlt_ckpt_meta *meta);
+int dlt_ckpt_load_state(const char *path, dlt_net *net, float *const *history, int nhistory,
+                        dlt_ckpt_meta *meta);
 /* Check that PATH is a complete, intact checkpoint without knowing its net:
  * format and version, every dataset's crc32, the number of datasets. 0 if
  * valid; else <0 with the reason in WHY (nothing is printed). */

@@ -59,6 +59,8 @@ void dlt_dataset_close(dlt_dataset *ds);
 size_t dlt_dataset_size(const dlt_dataset *ds);
 void dlt_dataset_shape(const dlt_dataset *ds, int *c, int *h, int *w);
 int dlt_dataset_num_classes(const dlt_dataset *ds); /* 0 if unknown */
+/* Name of class INDEX from the classes attribute; NULL if unknown. */
+const char *dlt_dataset_class_name(const dlt_dataset *ds, int index);
 const char *dlt_dataset_path(const dlt_dataset *ds);
 /* Sample INDEX as floats times SCALE into OUT (c*h*w); returns its label. */
 int dlt_dataset_sample(const dlt_dataset *ds, size_t index, float scale, float *out);

@@ -100,12 +100,22 @@ out:
     return st;
 }
 
-static long count_datasets(const dlt_net *net, const float *history, const dlt_ckpt_meta *meta)
+static long count_datasets(const dlt_net *net, int nhistory, const dlt_ckpt_meta *meta)
 {
     long n = 0;
     for (int li = 0; li < dlt_net_num_layers(net); li++)
         n += dlt_net_layer(net, li)->nparam;
-    return n * (history ? 2 : 1) + (meta->rng ? 1 : 0);
+    return n * (1 + nhistory) + (meta->rng ? 1 : 0);
+}
+
+/* Group name of solver-state buffer K: history, history2, ... (Adam has two). */
+static const char *history_group(int k, char *buf, size_t size)
+{
+    if (k == 0)
+        snprintf(buf, size, "history");
+    else
+        snprintf(buf, size, "history%d", k + 1);
+    return buf;
 }
 
 static int write_attrs(hid_t file, const dlt_ckpt_meta *meta, const char *path)
@@ -172,11 +182,11 @@ static int write_image(const char *tmp, const void *image, size_t n)
 }
 
 /* Build the checkpoint in memory (HDF5's core driver, no backing file). */
-static int build_image(const dlt_net *net, const float *history, const dlt_ckpt_meta *meta,
-                       const char *path, void **image, size_t *size)
+static int build_image(const dlt_net *net, const float *const *history, int nhistory,
+                       const dlt_ckpt_meta *meta, const char *path, void **image, size_t *size)
 {
     size_t params = dlt_net_param_count((dlt_net *)net);
-    size_t guess = params * sizeof(float) * (history ? 2 : 1) + (1u << 20);
+    size_t guess = params * sizeof(float) * (size_t)(1 + nhistory) + (1u << 20);
     hid_t fapl, file;
     DLT_H5_TRY(fapl = H5Pcreate(H5P_FILE_ACCESS), path);
     if (H5Pset_fapl_core(fapl, guess, 0) < 0) {
@@ -191,14 +201,16 @@ static int build_image(const dlt_net *net, const float *history, const dlt_ckpt_
     int st = write_attrs(file, meta, path);
     if (st == 0)
         st = write_blobs(file, "data", net, base, base, path);
-    if (st == 0 && history)
-        st = write_blobs(file, "history", net, base, history, path);
+    for (int k = 0; k < nhistory && st == 0; k++) {
+        char group[32];
+        st = write_blobs(file, history_group(k, group, sizeof group), net, base, history[k], path);
+    }
     if (st == 0 && meta->rng)
         st = write_rng(file, meta, path);
     /* Written last: a loader that counts fewer checksummed datasets than
      * this knows the file is incomplete. */
     if (st == 0)
-        st = dlt__h5_write_attr_int(file, "num_datasets", count_datasets(net, history, meta), path);
+        st = dlt__h5_write_attr_int(file, "num_datasets", count_datasets(net, nhistory, meta), path);
     if (st == 0 && H5Fflush(file, H5F_SCOPE_LOCAL) < 0)
         st = dlt__h5_error("H5Fflush", path, __FILE__, __LINE__);
     ssize_t n = st == 0 ? H5Fget_file_image(file, NULL, 0) : -1;
@@ -220,12 +232,18 @@ static int build_image(const dlt_net *net, const float *history, const dlt_ckpt_
 int dlt_ckpt_save(const char *path, const dlt_net *net, const float *history,
                   const dlt_ckpt_meta *meta)
 {
+    return dlt_ckpt_save_state(path, net, &history, history ? 1 : 0, meta);
+}
+
+int dlt_ckpt_save_state(const char *path, const dlt_net *net, const float *const *history,
+                        int nhistory, const dlt_ckpt_meta *meta)
+{
     dlt__h5_init();
     char tmp[4096];
     snprintf(tmp, sizeof tmp, "%s.tmp", path);
     void *image = NULL;
     size_t size = 0;
-    int st = build_image(net, history, meta, path, &image, &size);
+    int st = build_image(net, history, nhistory, meta, path, &image, &size);
     if (st == 0)
         st = write_image(tmp, image, size);
     free(image);
@@ -355,14 +373,29 @@ static int read_meta(hid_t file, dlt_ckpt_meta *meta, const char *path)
 
 int dlt_ckpt_load(const char *path, dlt_net *net, float *history, dlt_ckpt_meta *meta)
 {
+    return dlt_ckpt_load_state(path, net, &history, history ? 1 : 0, meta);
+}
+
+int dlt_ckpt_load_state(const char *path, dlt_net *net, float *const *history, int nhistory,
+                        dlt_ckpt_meta *meta)
+{
     hid_t file;
     memset(meta, 0, sizeof *meta);
     DLT_TRY(dlt__h5_open_read(path, &file));
     int st = read_meta(file, meta, path);
     if (st == 0)
         st = read_blobs(file, "data", net, dlt_net_params(net), path);
-    if (st == 0 && history)
-        st = read_blobs(file, "history", net, history, path);
+    for (int k = 0; k < nhistory && st == 0; k++) {
+        char group[32];
+        history_group(k, group, sizeof group);
+        if (H5Lexists(file, group, H5P_DEFAULT) <= 0) {
+            dlt_error("%s: checkpoint has no /%s: it was written by a solver with less state "
+                      "(e.g. SGD) than this one (e.g. Adam needs /history and /history2)", path, group);
+            st = DLT_ERR_FORMAT;
+        } else {
+            st = read_blobs(file, group, net, history[k], path);
+        }
+    }
     if (st == 0)
         st = read_rng(file, meta, path);
     H5Fclose(file);

@@ -18,6 +18,7 @@ struct dlt_dataset {
     size_t n;            /* samples */
     int c, h, w;
     int nclasses;        /* from the classes attribute, 0 if none */
+    char **class_names;  /* (nclasses) the classes attribute, or NULL */
     int shape_attr[3];   /* the shape attribute, {0,0,0} if none */
     uint8_t *u8;         /* (n, c, h, w) for our schema, or NULL */
     float *f32;          /* (n, c, h, w) for float /data, or NULL */
@@ -65,7 +66,7 @@ static int read_schema(hid_t f, dlt_dataset *ds)
         char **names;
         int n;
         DLT_TRY(dlt__h5_read_attr_strs(f, "classes", &names, &n, p));
-        dlt__h5_free_strs(names, n);
+        ds->class_names = names;
         ds->nclasses = n;
     }
     return DLT_OK;
@@ -286,6 +287,8 @@ void dlt_dataset_close(dlt_dataset *ds)
 {
     if (!ds)
         return;
+    if (ds->class_names)
+        dlt__h5_free_strs(ds->class_names, ds->nclasses);
     free(ds->path);
     free(ds->u8);
     free(ds->f32);
@@ -305,6 +308,10 @@ void dlt_dataset_shape(const dlt_dataset *ds, int *c, int *h, int *w)
 }
 
 int dlt_dataset_num_classes(const dlt_dataset *ds) { return ds->nclasses; }
+const char *dlt_dataset_class_name(const dlt_dataset *ds, int index)
+{
+    return ds->class_names && index >= 0 && index < ds->nclasses ? ds->class_names[index] : NULL;
+}
 
 const char *dlt_dataset_path(const dlt_dataset *ds) { return ds->path; }
 

@@ -1,17 +1,120 @@
-/* solver.c - Caffe's SolverParameter, its learning-rate policies, and the
- * SGD-with-momentum update in Caffe's order (SGDSolver::ApplyUpdate). */
+/* solver.c - Caffe's SolverParameter and its learning-rate policies, the
+ * warmup / linear-scaling multiplier (Goyal et al. 2017), and the SGD,
+ * Nesterov and Adam updates in Caffe's order (Solver::ApplyUpdate). */
 #include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "dltrain/error.h"
 #include "dltrain/solver.h"
 
+static const char *const policy_names[] = {"fixed", "step", "exp", "inv", "multistep", "poly",
+                                           "sigmoid", NULL};
+static const char *const type_names[] = {"SGD", "Nesterov", "Adam", NULL};
+
+const char *dlt_lr_policy_name(dlt_lr_policy p) { return policy_names[p]; }
+const char *dlt_solver_type_name(dlt_solver_type t) { return type_names[t]; }
+
+static int find_name(const char *const *names, const char *name)
+{
+    for (int i = 0; names[i]; i++)
+        if (strcmp(names[i], name) == 0)
+            return i;
+    return -1;
+}
+
+/* `type: "Adam"` or the deprecated `solver_type: ADAM`, not both (as Caffe's
+ * UpgradeSolverType). Caffe's other solvers are named as unsupported. */
+static int parse_type(const dlt_pnode *root, dlt_solver_config *cfg)
+{
+    static const char *const old_names[] = {"SGD", "NESTEROV", "ADAGRAD", "RMSPROP", "ADADELTA",
+                                            "ADAM", NULL};
+    char where[256];
+    const dlt_pnode *tn = dlt_pt_get(root, "type"), *on = dlt_pt_get(root, "solver_type");
+    if (tn && on)
+        DLT_FAIL(DLT_ERR_PARSE, "%s: solver_type (deprecated enum) and type (string) cannot both "
+                 "be given; keep `type`", dlt_pt_where(on, where, sizeof where));
+    cfg->type = DLT_SOLVER_SGD;
+    const char *name = NULL;
+    if (tn) {
+        DLT_TRY(dlt_pt_node_string(tn, &name));
+    } else if (on) {
+        int st;
+        DLT_TRY(dlt_pt_enum(root, "solver_type", old_names, 0, &st));
+        static const char *const as_type[] = {"SGD", "Nesterov", "AdaGrad", "RMSProp", "AdaDelta",
+                                              "Adam"};
+        name = as_type[st];
+    }
+    if (name) {
+        int t = find_name(type_names, name);
+        if (t < 0)
+            DLT_FAIL(DLT_ERR_PARSE, "%s: solver type \"%s\" is not supported (supported: SGD, "
+                     "Nesterov, Adam)", dlt_pt_where(tn ? tn : on, where, sizeof where), name);
+        cfg->type = (dlt_solver_type)t;
+    }
+    return 0;
+}
+
+/* lr_policy and the fields each policy needs (Caffe's GetLearningRate). */
+static int parse_policy(const dlt_pnode *root, dlt_solver_config *cfg)
+{
+    char where[256];
+    const dlt_pnode *pn = dlt_pt_get(root, "lr_policy");
+    cfg->lr_policy = DLT_LR_FIXED;
+    if (pn) {
+        const char *name;
+        DLT_TRY(dlt_pt_node_string(pn, &name));
+        int found = find_name(policy_names, name);
+        if (found < 0)
+            DLT_FAIL(DLT_ERR_PARSE, "%s: lr_policy \"%s\" is not supported (supported: fixed, step, "
+                     "exp, inv, multistep, poly, sigmoid)", dlt_pt_where(pn, where, sizeof where),
+                     name);
+        cfg->lr_policy = (dlt_lr_policy)found;
+    }
+    const char *pname = policy_names[cfg->lr_policy];
+    dlt_lr_policy p = cfg->lr_policy;
+    int needs_gamma = p == DLT_LR_STEP || p == DLT_LR_EXP || p == DLT_LR_INV ||
+                      p == DLT_LR_MULTISTEP || p == DLT_LR_SIGMOID;
+    int needs_power = p == DLT_LR_INV || p == DLT_LR_POLY;
+    if (needs_gamma && !dlt_pt_get(root, "gamma"))
+        DLT_FAIL(DLT_ERR_PARSE, "%s: lr_policy \"%s\" needs gamma", dlt_pt_where(pn, where, sizeof where),
+                 pname);
+    if (needs_power && !dlt_pt_get(root, "power"))
+        DLT_FAIL(DLT_ERR_PARSE, "%s: lr_policy \"%s\" needs power", dlt_pt_where(pn, where, sizeof where),
+                 pname);
+    if (p == DLT_LR_STEP && cfg->stepsize <= 0)
+        DLT_FAIL(DLT_ERR_PARSE, "%s: lr_policy \"step\" needs stepsize > 0",
+                 dlt_pt_where(pn, where, sizeof where));
+    if (p == DLT_LR_SIGMOID && !dlt_pt_get(root, "stepsize"))
+        DLT_FAIL(DLT_ERR_PARSE, "%s: lr_policy \"sigmoid\" needs stepsize (the midpoint iteration)",
+                 dlt_pt_where(pn, where, sizeof where));
+    int nsv = dlt_pt_count(root, "stepvalue");
+    if (nsv > DLT_MAX_STEPVALUES)
+        DLT_FAIL(DLT_ERR_PARSE, "%s: more than %d stepvalue entries",
+                 dlt_pt_where(dlt_pt_nth(root, "stepvalue", DLT_MAX_STEPVALUES), where, sizeof where),
+                 DLT_MAX_STEPVALUES);
+    for (int i = 0; i < nsv; i++) {
+        const dlt_pnode *sv = dlt_pt_nth(root, "stepvalue", i);
+        DLT_TRY(dlt_pt_node_int(sv, &cfg->stepvalue[i]));
+        /* Caffe walks the list in order and stops at the first value not
+         * reached, so a decreasing list would silently skip steps. */
+        if (i > 0 && cfg->stepvalue[i] <= cfg->stepvalue[i - 1])
+            DLT_FAIL(DLT_ERR_PARSE, "%s: stepvalue %ld is not greater than the previous one (%ld)",
+                     dlt_pt_where(sv, where, sizeof where), cfg->stepvalue[i], cfg->stepvalue[i - 1]);
+    }
+    cfg->nstepvalue = nsv;
+    if (p == DLT_LR_MULTISTEP && nsv == 0)
+        DLT_FAIL(DLT_ERR_PARSE, "%s: lr_policy \"multistep\" needs one or more stepvalue fields",
+                 dlt_pt_where(pn, where, sizeof where));
+    return 0;
+}
+
 int dlt_solver_config_parse(const dlt_pnode *root, dlt_solver_config *cfg)
 {
-    static const char *const policies[] = {"fixed", "step", "inv", NULL};
-    static const char *const solver_types[] = {"SGD", NULL};
     char where[256];
     memset(cfg, 0, sizeof *cfg);
+    cfg->lr_scale = 1;
     DLT_TRY(dlt_pt_string(root, "net", NULL, &cfg->net));
     if (!cfg->net) {
         if (dlt_pt_get(root, "train_net") || dlt_pt_get(root, "net_param"))
@@ -21,6 +124,8 @@ int dlt_solver_config_parse(const dlt_pnode *root, dlt_solver_config *cfg)
     }
     DLT_TRY(dlt_pt_float(root, "base_lr", 0.01, &cfg->base_lr));
     DLT_TRY(dlt_pt_float(root, "momentum", 0.0, &cfg->momentum));
+    DLT_TRY(dlt_pt_float(root, "momentum2", 0.999, &cfg->momentum2));
+    DLT_TRY(dlt_pt_float(root, "delta", 1e-8, &cfg->delta));
     DLT_TRY(dlt_pt_float(root, "weight_decay", 0.0, &cfg->weight_decay));
     DLT_TRY(dlt_pt_float(root, "gamma", 0.0, &cfg->gamma));
     DLT_TRY(dlt_pt_float(root, "power", 0.0, &cfg->power));
@@ -37,51 +142,27 @@ int dlt_solver_config_parse(const dlt_pnode *root, dlt_solver_config *cfg)
         DLT_FAIL(DLT_ERR_PARSE, "%s: several test_iter values (several test nets) are not supported",
                  dlt_pt_where(dlt_pt_nth(root, "test_iter", 1), where, sizeof where));
     DLT_TRY(dlt_pt_int(root, "test_iter", 0, &cfg->test_iter));
+    DLT_TRY(parse_type(root, cfg));
+    DLT_TRY(parse_policy(root, cfg));
 
-    int policy = DLT_LR_FIXED;
-    const dlt_pnode *pn = dlt_pt_get(root, "lr_policy");
-    if (pn) {
-        const char *name;
-        DLT_TRY(dlt_pt_node_string(pn, &name));
-        int found = -1;
-        for (int i = 0; policies[i]; i++)
-            if (strcmp(name, policies[i]) == 0)
-                found = i;
-        if (found < 0)
-            DLT_FAIL(DLT_ERR_PARSE, "%s: lr_policy \"%s\" is not supported (supported: fixed, step, inv)",
-                     dlt_pt_where(pn, where, sizeof where), name);
-        policy = found;
-    }
-    cfg->lr_policy = (dlt_lr_policy)policy;
-    if (cfg->lr_policy == DLT_LR_STEP && cfg->stepsize <= 0)
-        DLT_FAIL(DLT_ERR_PARSE, "%s: lr_policy \"step\" needs stepsize > 0",
-                 dlt_pt_where(pn, where, sizeof where));
-
-    const dlt_pnode *tn = dlt_pt_get(root, "type");
-    if (tn) {
-        const char *type;
-        DLT_TRY(dlt_pt_node_string(tn, &type));
-        if (strcmp(type, "SGD") != 0)
-            DLT_FAIL(DLT_ERR_PARSE, "%s: solver type \"%s\" is not supported yet (supported: SGD)",
-                     dlt_pt_where(tn, where, sizeof where), type);
-    }
-    int st;
-    DLT_TRY(dlt_pt_enum(root, "solver_type", solver_types, 0, &st));
     const char *reg;
     DLT_TRY(dlt_pt_string(root, "regularization_type", "L2", &reg));
-    if (strcmp(reg, "L2") != 0)
-        DLT_FAIL(DLT_ERR_PARSE, "%s: regularization_type \"%s\" is not supported yet (supported: L2)",
+    if (strcmp(reg, "L2") == 0)
+        cfg->regularization = DLT_REG_L2;
+    else if (strcmp(reg, "L1") == 0)
+        cfg->regularization = DLT_REG_L1;
+    else
+        DLT_FAIL(DLT_ERR_PARSE, "%s: regularization_type \"%s\" is not supported (supported: L1, L2)",
                  dlt_pt_where(dlt_pt_get(root, "regularization_type"), where, sizeof where), reg);
-    long iter_size;
-    DLT_TRY(dlt_pt_int(root, "iter_size", 1, &iter_size));
-    if (iter_size != 1)
-        DLT_FAIL(DLT_ERR_PARSE, "%s: iter_size other than 1 is not supported yet",
-                 dlt_pt_where(dlt_pt_get(root, "iter_size"), where, sizeof where));
-    double clip;
-    DLT_TRY(dlt_pt_float(root, "clip_gradients", -1, &clip));
-    if (clip >= 0)
-        DLT_FAIL(DLT_ERR_PARSE, "%s: clip_gradients is not supported yet",
-                 dlt_pt_where(dlt_pt_get(root, "clip_gradients"), where, sizeof where));
+    DLT_TRY(dlt_pt_int(root, "iter_size", 1, &cfg->iter_size));
+    if (cfg->iter_size < 1)
+        DLT_FAIL(DLT_ERR_PARSE, "%s: iter_size must be >= 1 (got %ld)",
+                 dlt_pt_where(dlt_pt_get(root, "iter_size"), where, sizeof where), cfg->iter_size);
+    DLT_TRY(dlt_pt_float(root, "clip_gradients", -1, &cfg->clip_gradients));
+    if (cfg->type == DLT_SOLVER_ADAM && (cfg->momentum < 0 || cfg->momentum >= 1 ||
+                                         cfg->momentum2 < 0 || cfg->momentum2 >= 1))
+        DLT_FAIL(DLT_ERR_PARSE, "%s: Adam needs 0 <= momentum (beta1) < 1 and 0 <= momentum2 "
+                 "(beta2) < 1 (got %g, %g)", root->file, cfg->momentum, cfg->momentum2);
     DLT_TRY(dlt_pt_int(root, "average_loss", 1, &cfg->average_loss));
     if (cfg->average_loss < 1)
         cfg->average_loss = 1;
@@ -92,17 +173,212 @@ int dlt_solver_config_parse(const dlt_pnode *root, dlt_solver_config *cfg)
     return 0;
 }
 
-double dlt_solver_lr(const dlt_solver_config *cfg, long iter)
+void dlt_solver_set_scaling(dlt_solver_config *cfg, double lr_scale, long warmup_iter)
 {
+    cfg->lr_scale = lr_scale > 0 ? lr_scale : 1;
+    cfg->warmup_iter = warmup_iter > 0 ? warmup_iter : 0;
+}
+
+double dlt_solver_policy_lr(const dlt_solver_config *cfg, long iter)
+{
+    const double it = (double)iter;
     switch (cfg->lr_policy) {
     case DLT_LR_STEP:
-        return cfg->base_lr * pow(cfg->gamma, floor((double)iter / cfg->stepsize));
+        return cfg->base_lr * pow(cfg->gamma, floor(it / cfg->stepsize));
+    case DLT_LR_EXP:
+        return cfg->base_lr * pow(cfg->gamma, it);
     case DLT_LR_INV:
-        return cfg->base_lr * pow(1.0 + cfg->gamma * iter, -cfg->power);
+        return cfg->base_lr * pow(1.0 + cfg->gamma * it, -cfg->power);
+    case DLT_LR_MULTISTEP: {
+        int step = 0;
+        while (step < cfg->nstepvalue && iter >= cfg->stepvalue[step])
+            step++;
+        return cfg->base_lr * pow(cfg->gamma, step);
+    }
+    case DLT_LR_POLY:
+        return cfg->base_lr * pow(1.0 - it / (double)cfg->max_iter, cfg->power);
+    case DLT_LR_SIGMOID:
+        return cfg->base_lr * (1.0 / (1.0 + exp(-cfg->gamma * (it - (double)cfg->stepsize))));
     case DLT_LR_FIXED:
     default:
         return cfg->base_lr;
     }
+}
+
+double dlt_solver_lr(const dlt_solver_config *cfg, long iter)
+{
+    double k = cfg->lr_scale > 0 ? cfg->lr_scale : 1, mult = k;
+    if (cfg->warmup_iter > 0 && iter < cfg->warmup_iter) {
+        double start = k > 1 ? 1.0 : 1.0 / (double)cfg->warmup_iter;
+        mult = start + (k - start) * (double)iter / (double)cfg->warmup_iter;
+    }
+    return mult * dlt_solver_policy_lr(cfg, iter);
+}
+
+void dlt_solver_describe(const dlt_solver_config *cfg, char *buf, size_t size)
+{
+    int n = 0;
+#define ADD(...) (n += snprintf(buf + n, size > (size_t)n ? size - n : 0, __VA_ARGS__))
+    ADD("%s, lr_policy %s: ", type_names[cfg->type], policy_names[cfg->lr_policy]);
+    switch (cfg->lr_policy) {
+    case DLT_LR_FIXED: ADD("base_lr %g", cfg->base_lr); break;
+    case DLT_LR_STEP:
+        ADD("%g x %g^floor(iter/%ld)", cfg->base_lr, cfg->gamma, cfg->stepsize);
+        break;
+    case DLT_LR_EXP: ADD("%g x %g^iter", cfg->base_lr, cfg->gamma); break;
+    case DLT_LR_INV: ADD("%g x (1 + %g iter)^-%g", cfg->base_lr, cfg->gamma, cfg->power); break;
+    case DLT_LR_MULTISTEP:
+        ADD("%g x %g^(steps passed of", cfg->base_lr, cfg->gamma);
+        for (int i = 0; i < cfg->nstepvalue; i++)
+            ADD(" %ld", cfg->stepvalue[i]);
+        ADD(")");
+        break;
+    case DLT_LR_POLY:
+        ADD("%g x (1 - iter/%ld)^%g", cfg->base_lr, cfg->max_iter, cfg->power);
+        break;
+    case DLT_LR_SIGMOID:
+        ADD("%g / (1 + exp(-%g (iter - %ld)))", cfg->base_lr, cfg->gamma, cfg->stepsize);
+        break;
+    }
+    if (cfg->lr_scale != 1)
+        ADD("; linear scaling x%g", cfg->lr_scale);
+    if (cfg->warmup_iter > 0)
+        ADD("; linear warmup over %ld iterations from lr %g", cfg->warmup_iter, dlt_solver_lr(cfg, 0));
+    ADD("; momentum %g", cfg->momentum);
+    if (cfg->type == DLT_SOLVER_ADAM)
+        ADD(", momentum2 %g, delta %g", cfg->momentum2, cfg->delta);
+    ADD("; weight_decay %g (%s)", cfg->weight_decay, cfg->regularization == DLT_REG_L1 ? "L1" : "L2");
+    if (cfg->clip_gradients >= 0)
+        ADD("; clip_gradients %g", cfg->clip_gradients);
+    if (cfg->iter_size > 1)
+        ADD("; iter_size %ld", cfg->iter_size);
+#undef ADD
+}
+
+/* ---- the solver object ---- */
+
+struct dlt_solver {
+    dlt_solver_config cfg;
+    size_t n;
+    int nhistory;
+    float *history[2]; /* (nparams) each: momentum / Adam's m and v */
+};
+
+dlt_solver *dlt_solver_create(const dlt_solver_config *cfg, size_t nparams)
+{
+    dlt_solver *s = dlt_calloc(1, sizeof *s);
+    s->cfg = *cfg;
+    s->n = nparams;
+    s->nhistory = cfg->type == DLT_SOLVER_ADAM ? 2 : 1;
+    for (int i = 0; i < s->nhistory; i++)
+        s->history[i] = dlt_calloc(nparams ? nparams : 1, sizeof(float));
+    return s;
+}
+
+void dlt_solver_free(dlt_solver *s)
+{
+    if (!s)
+        return;
+    for (int i = 0; i < s->nhistory; i++)
+        free(s->history[i]);
+    free(s);
+}
+
+const dlt_solver_config *dlt_solver_get_config(const dlt_solver *s) { return &s->cfg; }
+int dlt_solver_num_history(const dlt_solver *s) { return s->nhistory; }
+float *dlt_solver_history(dlt_solver *s, int index)
+{
+    return index >= 0 && index < s->nhistory ? s->history[index] : NULL;
+}
+
+/* Caffe's ClipGradients: scale all gradients by clip/||g|| when the
+ * global L2 norm exceeds clip_gradients (summed in double here). */
+static double clip_gradients(float *g, size_t n, double clip)
+{
+    double sumsq = 0;
+    for (size_t i = 0; i < n; i++)
+        sumsq += (double)g[i] * g[i];
+    double norm = sqrt(sumsq);
+    if (norm > clip) {
+        const float f = (float)(clip / norm);
+        for (size_t i = 0; i < n; i++)
+            g[i] *= f;
+    }
+    return norm;
+}
+
+/* Regularize then the solver's ComputeUpdateValue and Blob::Update for
+ * one parameter blob of COUNT values at offset OFF. */
+static void update_blob(dlt_solver *s, float *w, float *g, size_t off, size_t count, float rate,
+                        float decay, long iter)
+{
+    const dlt_solver_config *c = &s->cfg;
+    const float m = (float)c->momentum;
+    float *h = s->history[0] + off;
+    if (decay != 0) {
+        if (c->regularization == DLT_REG_L1)
+            for (size_t i = 0; i < count; i++)
+                g[i] += decay * (float)((w[i] > 0) - (w[i] < 0));
+        else
+            for (size_t i = 0; i < count; i++)
+                g[i] += decay * w[i];
+    }
+    switch (c->type) {
+    case DLT_SOLVER_SGD:
+        for (size_t i = 0; i < count; i++) {
+            h[i] = m * h[i] + rate * g[i];
+            w[i] -= h[i];
+        }
+        break;
+    case DLT_SOLVER_NESTEROV: /* step back along the old momentum, then over-step */
+        for (size_t i = 0; i < count; i++) {
+            float old = h[i];
+            h[i] = m * h[i] + rate * g[i];
+            w[i] -= (1.0f + m) * h[i] - m * old;
+        }
+        break;
+    case DLT_SOLVER_ADAM: {
+        /* Caffe's AdamSolver: t = iter + 1, the bias corrections folded
+         * into the step size, eps added to sqrt(v) (Kingma & Ba, Alg. 1). */
+        float *v = s->history[1] + off;
+        const float b1 = (float)c->momentum, b2 = (float)c->momentum2, eps = (float)c->delta;
+        const double t = (double)iter + 1;
+        const float step = (float)(rate * (sqrt(1.0 - pow(c->momentum2, t)) /
+                                           (1.0 - pow(c->momentum, t))));
+        for (size_t i = 0; i < count; i++) {
+            h[i] = b1 * h[i] + (1.0f - b1) * g[i];
+            v[i] = b2 * v[i] + (1.0f - b2) * g[i] * g[i];
+            w[i] -= step * (h[i] / (sqrtf(v[i]) + eps));
+        }
+        break;
+    }
+    }
+}
+
+double dlt_solver_step(dlt_solver *s, dlt_net *net, long iter)
+{
+    const dlt_solver_config *c = &s->cfg;
+    const double lr = dlt_solver_lr(c, iter);
+    float *base = dlt_net_params(net), *grads = dlt_net_grads(net);
+    size_t n = dlt_net_param_count(net);
+    double norm = 0;
+    if (c->clip_gradients >= 0)
+        norm = clip_gradients(grads, n, c->clip_gradients);
+    if (c->iter_size > 1) { /* Caffe's Normalize: the accumulated sum becomes a mean */
+        const float f = 1.0f / (float)c->iter_size;
+        for (size_t i = 0; i < n; i++)
+            grads[i] *= f;
+    }
+    for (int li = 0; li < dlt_net_num_layers(net); li++) {
+        dlt_layer *l = dlt_net_layer(net, li);
+        for (int p = 0; p < l->nparam; p++) {
+            dlt_tensor *t = &l->param[p];
+            size_t off = (size_t)(t->data - base);
+            update_blob(s, t->data, t->diff, off, t->count, (float)(lr * l->lr_mult[p]),
+                        (float)(c->weight_decay * l->decay_mult[p]), iter);
+        }
+    }
+    return norm;
 }
 
 void dlt_sgd_update(const dlt_solver_config *cfg, dlt_net *net, float *history, double lr)

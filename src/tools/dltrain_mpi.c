@@ -53,6 +53,11 @@ static void usage(FILE *f)
             "                    the node-local rank; auto: GPU if one is usable, else CPU\n"
             "  --cudnn-deterministic  deterministic cuDNN algorithms only (GPU)\n"
             "  --cudnn-workspace-mb N  cuDNN workspace limit per convolution (default 512)\n"
+            "  --lr-scale-ref-batch B  linear scaling rule: multiply the solver's learning rate\n"
+            "                    by global_batch / B (global batch = ranks x batch_size x iter_size;\n"
+            "                    default: off)\n"
+            "  --warmup-iters N  gradual warmup: ramp the rate linearly over the first N iterations,\n"
+            "                    from the unscaled rate when scaling, else from lr/N (default 0: off)\n"
             "  --help, --version\n"
             "\n"
             "Signals: SIGUSR1 writes a checkpoint at the next iteration and goes on;\n"
@@ -136,7 +141,7 @@ static const char *const reducer_kinds[] = {"auto", "mpi", "shm", NULL};    /* d
 static const char *const nan_actions[] = {"stop", "skip", NULL};
 
 /* Long options without a short letter. */
-enum { OPT_DEVICE = 256, OPT_CUDNN_DETERMINISTIC, OPT_CUDNN_WORKSPACE };
+enum { OPT_DEVICE = 256, OPT_CUDNN_DETERMINISTIC, OPT_CUDNN_WORKSPACE, OPT_LR_SCALE_REF, OPT_WARMUP_ITERS };
 
 int main(int argc, char **argv)
 {
@@ -156,6 +161,8 @@ int main(int argc, char **argv)
         {"device", required_argument, 0, OPT_DEVICE},
         {"cudnn-deterministic", no_argument, 0, OPT_CUDNN_DETERMINISTIC},
         {"cudnn-workspace-mb", required_argument, 0, OPT_CUDNN_WORKSPACE},
+        {"lr-scale-ref-batch", required_argument, 0, OPT_LR_SCALE_REF},
+        {"warmup-iters", required_argument, 0, OPT_WARMUP_ITERS},
         {0, 0, 0, 0}};
     long prefetch = 0;
     char *command_line = join_args(argc, argv);
@@ -248,6 +255,14 @@ int main(int argc, char **argv)
         case OPT_CUDNN_DETERMINISTIC: opt.cudnn_deterministic = 1; break;
         case OPT_CUDNN_WORKSPACE:
             if (parse_long(optarg, "--cudnn-workspace-mb", &opt.cudnn_workspace_mb) < 0)
+                return DLT_EXIT_USAGE;
+            break;
+        case OPT_LR_SCALE_REF:
+            if (parse_long(optarg, "--lr-scale-ref-batch", &opt.lr_scale_ref_batch) < 0)
+                return DLT_EXIT_USAGE;
+            break;
+        case OPT_WARMUP_ITERS:
+            if (parse_long(optarg, "--warmup-iters", &opt.warmup_iters) < 0)
                 return DLT_EXIT_USAGE;
             break;
         case 'h': usage(stdout); return DLT_EXIT_OK;

@@ -23,6 +23,7 @@
 #include "dltrain/train.h"
 #include "train/nancheck.h"
 #include "train/placement.h"
+#include "train/input.h"
 #include "train/observe.h"
 #include "train/setup.h"
 #include "train/watchdog.h"
@@ -42,7 +43,9 @@ typedef struct run {
     dlt_dataset *train_set, *val_set;
     dlt_net *train_net, *test_net;
     dlt_loader *train_loader, *val_loader;
-    float *history;              /* (nparams) SGD momentum */
+    dlt_solver *solver;          /* update rule and its history buffers */
+    int overlap;                 /* allreduce buckets start during backward */
+    int on_gpu;                  /* the nets run on this rank's GPU */
     dlt_rng rng;                 /* this rank's RNG (dropout, crops: later layers) */
     dlt_monitor *monitor;        /* rank 0 only */
     dlt_reducer *reducer;        /* gradient averaging, overlapped with backward */
@@ -139,31 +142,20 @@ static int build_nets(run *r)
 static int create_loader(run *r, const dlt_dataset *set, const dlt_data_params *dp, int train,
                          dlt_loader **out)
 {
-    dlt_loader_config lc = {.batch_size = dp->batch_size, .rank = r->rank, .world = r->world,
-                            .shuffle = train, .seed = r->seed, .scale = dp->scale};
-    float *mean = NULL;
-    lc.crop_size = dp->crop_size;
-    lc.mirror = dp->mirror;
-    lc.mean_value = dp->n_mean_value ? dp->mean_value : NULL;
-    lc.n_mean_value = dp->n_mean_value;
-    lc.prefetch = r->opt->prefetch;
-    if (dp->mean_file) {
-        int c, h, w;
-        dlt_dataset_shape(set, &c, &h, &w);
-        DLT_TRY(dlt_mean_file_read(dp->mean_file, c, h, w, &mean));
-        lc.mean = mean;
-    }
-    int st = dlt_loader_create(set, &lc, out);
-    free(mean);
-    return st;
+    return dlt__loader_for_data_layer(set, dp, r->rank, r->world, train, r->seed, r->opt->prefetch,
+                                      out);
 }
 
 static int create_loaders(run *r)
 {
     const dlt_data_params *dp = dlt_layer_data_params(dlt_net_data_layer(r->train_net));
     DLT_TRY(create_loader(r, r->train_set, dp, 1, &r->train_loader));
-    r->steps_per_epoch = dlt_loader_steps_per_epoch(r->train_loader);
-    r->global_batch = dp->batch_size * r->world;
+    /* An iteration consumes iter_size loader steps (gradient accumulation). */
+    long iter_size = r->cfg.iter_size;
+    r->steps_per_epoch = dlt_loader_steps_per_epoch(r->train_loader) / iter_size;
+    if (r->steps_per_epoch < 1)
+        r->steps_per_epoch = 1;
+    r->global_batch = dp->batch_size * r->world * (int)iter_size;
     if (r->val_set) {
         const dlt_data_params *tp = dlt_layer_data_params(dlt_net_data_layer(r->test_net));
         DLT_TRY(create_loader(r, r->val_set, tp, 0, &r->val_loader));
@@ -189,7 +181,11 @@ static int save_checkpoint(run *r)
                               dlt_solver_lr(&r->cfg, r->iter), r->files.net_text,
                               r->files.solver_text, all};
         double t0 = now_s();
-        st = dlt_ckpt_save(path, r->train_net, r->history, &meta);
+        const float *hist[DLT_CKPT_MAX_HISTORY];
+        int nh = dlt_solver_num_history(r->solver);
+        for (int k = 0; k < nh; k++)
+            hist[k] = dlt_solver_history(r->solver, k);
+        st = dlt_ckpt_save_state(path, r->train_net, hist, nh, &meta);
         char why[512];
         /* Read back before older ones go: the newest valid one is never removed. */
         if (st == 0 && dlt_ckpt_verify(path, why, sizeof why) < 0) {
@@ -251,7 +247,10 @@ static int resume(run *r)
     dlt_ckpt_meta meta = {0};
     double st = 0;
     if (r->rank == 0) {
-        st = dlt_ckpt_load(path, r->train_net, r->history, &meta);
+        float *hist[DLT_CKPT_MAX_HISTORY];
+        for (int k = 0; k < dlt_solver_num_history(r->solver); k++)
+            hist[k] = dlt_solver_history(r->solver, k);
+        st = dlt_ckpt_load_state(path, r->train_net, hist, dlt_solver_num_history(r->solver), &meta);
         if (st == 0)
             dlt_info("resumed from %s at iteration %ld (written by %d ranks)", path, meta.iter,
                      meta.world_size);
@@ -267,7 +266,8 @@ static int resume(run *r)
     dlt_comm_bcast_bytes(r->comm, &ckpt_world, sizeof ckpt_world, 0);
     size_t n = dlt_net_param_count(r->train_net);
     dlt_comm_bcast_floats(r->comm, dlt_net_params(r->train_net), n, 0);
-    dlt_comm_bcast_floats(r->comm, r->history, n, 0);
+    for (int k = 0; k < dlt_solver_num_history(r->solver); k++)
+        dlt_comm_bcast_floats(r->comm, dlt_solver_history(r->solver, k), n, 0);
     int has_rng = meta.rng != NULL;
     dlt_comm_bcast_bytes(r->comm, &has_rng, sizeof has_rng, 0);
     if (ckpt_world == r->world && has_rng)
@@ -355,9 +355,60 @@ static int bad_grads(run *r)
               r->iter, l >= 0 ? dlt_net_layer(r->train_net, l)->name : "?");
 }
 
-static int train_loop(run *r)
+/* One iteration in Caffe's order (Solver::Step): iter_size forward and
+ * backward passes accumulating gradients, the allreduce (overlapped with
+ * the last backward pass on the CPU), then the solver update. The
+ * watchdog is told each phase; PHASES receives the seconds spent in each. */
+static void train_step(run *r, float *loss, double phases[DLT__NPHASES])
 {
     dlt_layer *dl = dlt_net_data_layer(r->train_net);
+    const long iter_size = r->cfg.iter_size;
+    double t_data = 0, t_fwd = 0, t_bwd = 0, sum = 0;
+    dlt_net_zero_grads(r->train_net);
+    dlt_reducer_begin(r->reducer);
+    for (long k = 0; k < iter_size; k++) {
+        double t0 = now_s();
+        dlt__watchdog_enter(r->watchdog, DLT_STEP_DATA, r->iter);
+        dlt__test_hang_point(r->rank, r->iter);
+        /* After setup a failure on one rank must end all of them: fatal. */
+        if (dlt_loader_fetch(r->train_loader, r->iter * iter_size + k, dl->top[0]->data,
+                             dl->top[1]->data) < 0)
+            dlt_fatal("reading the training set %s failed at iteration %ld", r->opt->train_path,
+                      r->iter);
+        dlt__test_nan_point(r->rank, r->iter, dl->top[0]->data);
+        double t1 = now_s();
+        dlt__watchdog_enter(r->watchdog, DLT_STEP_FORWARD, r->iter);
+        float l = dlt_net_forward(r->train_net);
+        if (!isfinite(l))
+            bad_loss(r, l);
+        sum += l;
+        double t2 = now_s();
+        dlt__watchdog_enter(r->watchdog, DLT_STEP_BACKWARD, r->iter);
+        /* Buckets may only start once their gradients are final: on the last
+         * pass, and on the host (GPU gradients reach it after backward). */
+        int overlap = r->overlap && !r->on_gpu && k == iter_size - 1;
+        dlt_net_set_backward_hook(r->train_net, overlap ? dlt_reducer_hook : NULL,
+                                  overlap ? r->reducer : NULL);
+        dlt_net_backward(r->train_net);
+        t_data += t1 - t0, t_fwd += t2 - t1, t_bwd += now_s() - t2;
+    }
+    dlt_net_grads_to_host(r->train_net); /* GPU runs; no-op on the CPU */
+    double t3 = now_s();
+    dlt__watchdog_enter(r->watchdog, DLT_STEP_ALLREDUCE, r->iter);
+    int skip = !dlt_reducer_finish(r->reducer) && bad_grads(r);
+    double t4 = now_s();
+    dlt__watchdog_enter(r->watchdog, DLT_STEP_UPDATE, r->iter);
+    if (!skip)
+        dlt_solver_step(r->solver, r->train_net, r->iter);
+    dlt_net_params_to_device(r->train_net);
+    double t5 = now_s();
+    *loss = (float)(sum / (double)iter_size);
+    phases[0] = t_data, phases[1] = t_fwd, phases[2] = t_bwd;
+    phases[3] = t4 - t3, phases[4] = t5 - t4;
+}
+
+static int train_loop(run *r)
+{
     while (r->iter < r->max_iter) {
         if (r->test_net && r->cfg.test_interval > 0 && r->iter % r->cfg.test_interval == 0 &&
             (r->iter > 0 || r->cfg.test_initialization)) {
@@ -365,36 +416,10 @@ static int train_loop(run *r)
             run_test(r);
             dlt__observer_exclude(r->observer, now_s() - ts); /* images/s: training time only */
         }
-        double t0 = now_s();
-        dlt__watchdog_enter(r->watchdog, DLT_STEP_DATA, r->iter);
-        dlt__test_hang_point(r->rank, r->iter);
-        /* After setup a failure on one rank must end all of them: fatal. */
-        if (dlt_loader_fetch(r->train_loader, r->iter, dl->top[0]->data, dl->top[1]->data) < 0)
-            dlt_fatal("reading the training set %s failed at iteration %ld", r->opt->train_path,
-                      r->iter);
-        dlt__test_nan_point(r->rank, r->iter, dl->top[0]->data);
-        double t1 = now_s();
-        dlt__watchdog_enter(r->watchdog, DLT_STEP_FORWARD, r->iter);
-        dlt_net_zero_grads(r->train_net);
-        float loss = dlt_net_forward(r->train_net);
-        if (!isfinite(loss))
-            bad_loss(r, loss);
-        double t2 = now_s();
-        dlt__watchdog_enter(r->watchdog, DLT_STEP_BACKWARD, r->iter);
-        dlt_reducer_begin(r->reducer); /* overlap: buckets start inside backward */
-        dlt_net_backward(r->train_net);
-        dlt_net_grads_to_host(r->train_net); /* GPU runs; no-op on the CPU */
-        double t3 = now_s();
-        dlt__watchdog_enter(r->watchdog, DLT_STEP_ALLREDUCE, r->iter);
-        int skip = !dlt_reducer_finish(r->reducer) && bad_grads(r);
-        double t4 = now_s();
-        dlt__watchdog_enter(r->watchdog, DLT_STEP_UPDATE, r->iter);
-        if (!skip)
-            dlt_sgd_update(&r->cfg, r->train_net, r->history, dlt_solver_lr(&r->cfg, r->iter));
-        dlt_net_params_to_device(r->train_net);
-        double t5 = now_s();
+        float loss;
+        double phases[DLT__NPHASES];
+        train_step(r, &loss, phases);
         r->iter++;
-        double phases[DLT__NPHASES] = {t1 - t0, t2 - t1, t3 - t2, t4 - t3, t5 - t4};
         dlt__observer_step(r->observer, r->iter, loss, phases, dlt_solver_lr(&r->cfg, r->iter));
         if (r->cfg.display > 0 && r->iter % r->cfg.display == 0)
             dlt__observer_display(r->observer, r->iter, dlt_solver_lr(&r->cfg, r->iter));
@@ -425,8 +450,11 @@ static void print_summary(const run *r, int threads)
              r->files.net_path, r->opt->solver_path);
     dlt_info("ranks %d (%d on this node), BLAS threads per rank %d", r->world,
              dlt_comm_local_size(r->comm), threads);
-    dlt_info("global batch %d = %d ranks x batch_size %d; %ld iterations per epoch", r->global_batch,
-             r->world, dp->batch_size, r->steps_per_epoch);
+    dlt_info("global batch %d = %d ranks x batch_size %d x iter_size %ld; %ld iterations per epoch",
+             r->global_batch, r->world, dp->batch_size, r->cfg.iter_size, r->steps_per_epoch);
+    char sched[1024];
+    dlt_solver_describe(&r->cfg, sched, sizeof sched);
+    dlt_info("solver %s", sched);
     dlt_info("train set %s: %zu samples of %dx%dx%d", r->opt->train_path,
              dlt_dataset_size(r->train_set), c, h, w);
     if (r->val_set)
@@ -449,8 +477,7 @@ static void start_distributed(run *r, int threads)
                              (dlt_allreduce_mode)o->allreduce_mode, (dlt_reducer_kind)o->reducer_kind, 0};
     r->reducer = dlt_reducer_create(r->comm, dlt_net_grads(r->train_net),
                                     dlt_net_param_count(r->train_net), &rc);
-    if (o->allreduce_mode == DLT_ALLREDUCE_OVERLAP)
-        dlt_net_set_backward_hook(r->train_net, dlt_reducer_hook, r->reducer);
+    r->overlap = o->allreduce_mode == DLT_ALLREDUCE_OVERLAP; /* hook set per pass */
     dlt_info("gradient allreduce: %s, %zu buckets of <= %.2f MB, reducer %s", o->allreduce_mode ==
              DLT_ALLREDUCE_OVERLAP ? "overlapped with backward" : "blocking after backward",
              dlt_reducer_bucket_count(r->reducer), rc.bucket_bytes / 1048576.0,
@@ -469,7 +496,7 @@ static void run_free(run *r)
     dlt_net_free(r->train_net);
     dlt_dataset_close(r->train_set);
     dlt_dataset_close(r->val_set);
-    free(r->history);
+    dlt_solver_free(r->solver);
     dlt__watchdog_stop(r->watchdog);
     dlt_reducer_free(r->reducer);
     dlt_run_files_free(&r->files);
@@ -501,6 +528,9 @@ static int setup(run *r)
     DLT_TRY(build_nets(r));
     DLT_TRY(dlt_run_files_check_unused(&r->files));
     DLT_TRY(create_loaders(r));
+    /* Goyal et al. 2017: lr x global_batch / reference batch, warmed up. */
+    double k = opt->lr_scale_ref_batch > 0 ? (double)r->global_batch / opt->lr_scale_ref_batch : 1;
+    dlt_solver_set_scaling(&r->cfg, k, opt->warmup_iters);
     if (r->rank == 0) {
         DLT_TRY(dlt_monitor_open(opt->run_dir, &r->monitor));
         DLT_TRY(dlt_run_dir_save_config(opt->run_dir, &r->files, opt->command_line));
@@ -518,6 +548,7 @@ static int to_device(run *r)
     DLT_TRY(dlt_device_select((dlt_device_kind)r->opt->device, dlt_comm_local_rank(r->comm),
                               dlt_comm_local_size(r->comm), &got));
     DLT_TRY(dlt_net_to_device(r->train_net, got));
+    r->on_gpu = got == DLT_DEVICE_GPU;
     if (r->test_net)
         DLT_TRY(dlt_net_to_device(r->test_net, got));
     dlt_info("device: %s", got == DLT_DEVICE_GPU ? "GPU (gradients averaged over MPI on the host)" : "CPU");
@@ -541,7 +572,7 @@ int dlt_train_run(const dlt_train_options *opt, dlt_comm *comm)
         openblas_set_num_threads(threads);
 #endif
         dlt_rng_seed(&r.rng, r.seed * 7919 + (uint64_t)r.rank);
-        r.history = dlt_calloc(dlt_net_param_count(r.train_net), sizeof(float));
+        r.solver = dlt_solver_create(&r.cfg, dlt_net_param_count(r.train_net));
         /* Every rank starts from rank 0's weights. */
         dlt_comm_bcast_floats(comm, dlt_net_params(r.train_net), dlt_net_param_count(r.train_net), 0);
         if (opt->resume)

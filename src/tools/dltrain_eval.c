@@ -1,0 +1,223 @@
+/* dltrain-eval - evaluate a checkpoint on a dataset (top-1, top-5,
+ * per-class accuracy, confusion matrix) or classify JPEG files. */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "config.h"
+#include "dltrain/data.h"
+#include "dltrain/error.h"
+#include "dltrain/eval.h"
+#include "dltrain/prototxt.h"
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+            "usage: dltrain-eval --net NET.prototxt --weights CKPT.h5 --data SET.h5\n"
+            "       dltrain-eval --run-dir RUN --data SET.h5\n"
+            "       dltrain-eval (--net N --weights W | --run-dir RUN) (--data SET.h5 | --labels FILE\n"
+            "                    --shape CxHxW) --classify a.jpg [b.jpg ...]\n"
+            "\n"
+            "  --net FILE        train_val prototxt; its TEST phase is evaluated (batch size and\n"
+            "                    transform scale from its Data layer)\n"
+            "  --weights FILE    dltrain checkpoint (HDF5, /data/LAYER/I)\n"
+            "  --run-dir DIR     use DIR/config/net.prototxt and the newest DIR/checkpoints/*.h5\n"
+            "  --data FILE       dataset: prints top-1, top-5, per-class accuracy and the confusion\n"
+            "                    matrix; with --classify it gives the input shape and class names\n"
+            "  --predictions FILE  also write \"index label predicted\" per sample\n"
+            "  --classify        the remaining arguments are JPEG files: prints each one's top-5\n"
+            "                    classes with probabilities (gray for 1 channel, BGR for 3;\n"
+            "                    bilinear resize to the net input)\n"
+            "  --labels FILE     class names, one per line (instead of the dataset's)\n"
+            "  --shape CxHxW     net input shape when --classify has no --data\n"
+            "  --help, --version\n"
+            "\n"
+            "Exit status: 0 success, 1 error (the message names the file), 2 bad command line.\n");
+}
+
+typedef struct names {
+    char **v;
+    int n;
+} names;
+
+static int read_labels(const char *path, names *out)
+{
+    FILE *f = fopen(path, "r");
+    if (!f)
+        DLT_FAIL(DLT_ERR_IO, "cannot open labels file '%s'", path);
+    char line[1024];
+    while (fgets(line, sizeof line, f)) {
+        line[strcspn(line, "\r\n")] = '\0';
+        out->v = dlt_realloc(out->v, (out->n + 1) * sizeof(char *));
+        out->v[out->n++] = dlt_strdup(line);
+    }
+    fclose(f);
+    return 0;
+}
+
+static const char *class_name(const names *labels, const dlt_dataset *ds, int c)
+{
+    if (labels->n > 0)
+        return c < labels->n ? labels->v[c] : "?";
+    const char *s = ds ? dlt_dataset_class_name(ds, c) : NULL;
+    return s ? s : "";
+}
+
+static void print_report(const dlt_eval_result *r, const names *labels, const dlt_dataset *ds)
+{
+    const int K = r->nclasses;
+    printf("top-1 accuracy: %.4f (%ld/%ld)\n", (double)r->top1 / r->count, r->top1, r->count);
+    printf("top-5 accuracy: %.4f (%ld/%ld)\n", (double)r->top5 / r->count, r->top5, r->count);
+    printf("\nper-class accuracy:\n%5s  %-20s %8s %8s %8s\n", "class", "name", "count", "correct",
+           "accuracy");
+    for (int c = 0; c < K; c++) {
+        long count = 0;
+        for (int p = 0; p < K; p++)
+            count += r->confusion[(size_t)c * K + p];
+        long right = r->confusion[(size_t)c * K + c];
+        printf("%5d  %-20.20s %8ld %8ld %8.4f\n", c, class_name(labels, ds, c), count, right,
+               count ? (double)right / count : 0.0);
+    }
+    printf("\nconfusion matrix (rows: true class, columns: predicted class):\n%5s", "");
+    for (int p = 0; p < K; p++)
+        printf(" %6d", p);
+    printf("\n");
+    for (int c = 0; c < K; c++) {
+        printf("%5d", c);
+        for (int p = 0; p < K; p++)
+            printf(" %6ld", r->confusion[(size_t)c * K + p]);
+        printf("\n");
+    }
+}
+
+static int classify(dlt_evaluator *ev, int c, int h, int w, char **files, int nfiles,
+                    const names *labels, const dlt_dataset *ds)
+{
+    const int K = dlt_evaluator_num_classes(ev);
+    size_t per = (size_t)c * h * w;
+    float *images = dlt_calloc((size_t)nfiles * per, sizeof(float));
+    float *probs = dlt_calloc((size_t)nfiles * K, sizeof(float));
+    int st = 0;
+    for (int i = 0; i < nfiles && st == 0; i++)
+        st = dlt_image_load_jpeg(files[i], c, h, w, dlt_evaluator_scale(ev), images + i * per);
+    if (st == 0) {
+        dlt_evaluator_classify(ev, images, nfiles, probs);
+        for (int i = 0; i < nfiles; i++) {
+            const float *p = probs + (size_t)i * K;
+            int used[4096] = {0};
+            printf("%s\n", files[i]);
+            for (int r = 0; r < 5 && r < K && K <= 4096; r++) {
+                int best = -1;
+                for (int k = 0; k < K; k++)
+                    if (!used[k] && (best < 0 || p[k] > p[best]))
+                        best = k;
+                used[best] = 1;
+                printf("  %d. %.6f %4d  %s\n", r + 1, p[best], best, class_name(labels, ds, best));
+            }
+        }
+    }
+    free(images);
+    free(probs);
+    return st;
+}
+
+int main(int argc, char **argv)
+{
+    static const struct option longopts[] = {
+        {"net", required_argument, 0, 'n'},      {"weights", required_argument, 0, 'w'},
+        {"run-dir", required_argument, 0, 'r'},  {"data", required_argument, 0, 'd'},
+        {"predictions", required_argument, 0, 'p'}, {"classify", no_argument, 0, 'c'},
+        {"labels", required_argument, 0, 'l'},   {"shape", required_argument, 0, 's'},
+        {"help", no_argument, 0, 'h'},           {"version", no_argument, 0, 'V'},
+        {0, 0, 0, 0}};
+    const char *net_path = NULL, *weights = NULL, *run_dir = NULL, *data = NULL, *pred_path = NULL,
+               *labels_path = NULL, *shape = NULL;
+    int do_classify = 0, opt;
+    while ((opt = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+        switch (opt) {
+        case 'n': net_path = optarg; break;
+        case 'w': weights = optarg; break;
+        case 'r': run_dir = optarg; break;
+        case 'd': data = optarg; break;
+        case 'p': pred_path = optarg; break;
+        case 'c': do_classify = 1; break;
+        case 'l': labels_path = optarg; break;
+        case 's': shape = optarg; break;
+        case 'h': usage(stdout); return DLT_EXIT_OK;
+        case 'V': printf("dltrain-eval %s\n", PACKAGE_VERSION); return DLT_EXIT_OK;
+        default: usage(stderr); return DLT_EXIT_USAGE;
+        }
+    }
+    const char *why = NULL;
+    int c = 0, h = 0, w = 0;
+    if (!run_dir && (!net_path || !weights))
+        why = "give --net and --weights, or --run-dir";
+    else if (!do_classify && !data)
+        why = "--data is required (or --classify FILES)";
+    else if (do_classify && optind >= argc)
+        why = "--classify needs one or more JPEG files";
+    else if (!do_classify && optind < argc)
+        why = "unexpected argument (JPEG files need --classify)";
+    else if (do_classify && !data && (!shape || sscanf(shape, "%dx%dx%d", &c, &h, &w) != 3 ||
+                                      c < 1 || h < 1 || w < 1))
+        why = "--classify without --data needs --shape CxHxW (e.g. 1x28x28)";
+    if (why) {
+        fprintf(stderr, "dltrain-eval: %s\n", why);
+        usage(stderr);
+        return DLT_EXIT_USAGE;
+    }
+    char run_net[4096], run_ckpt[4096];
+    dlt_dataset *ds = NULL;
+    dlt_pnode *root = NULL;
+    dlt_evaluator *ev = NULL;
+    names labels = {0};
+    int st = 0;
+    if (run_dir) {
+        st = dlt_run_dir_latest(run_dir, run_net, sizeof run_net, run_ckpt, sizeof run_ckpt);
+        net_path = net_path ? net_path : run_net;
+        weights = weights ? weights : run_ckpt;
+    }
+    if (st == 0 && labels_path)
+        st = read_labels(labels_path, &labels);
+    if (st == 0 && data) {
+        st = dlt_dataset_open(data, &ds);
+        if (st == 0)
+            dlt_dataset_shape(ds, &c, &h, &w);
+    }
+    if (st == 0)
+        st = dlt_pt_parse_file(net_path, &root);
+    if (st == 0)
+        st = dlt_evaluator_create(root, c, h, w, weights, &ev);
+    if (st == 0)
+        printf("net %s; weights %s (iteration %ld); %d classes; batch %d\n", net_path, weights,
+               dlt_evaluator_iter(ev), dlt_evaluator_num_classes(ev), dlt_evaluator_batch_size(ev));
+    if (st == 0 && do_classify) {
+        st = classify(ev, c, h, w, argv + optind, argc - optind, &labels, ds);
+    } else if (st == 0) {
+        FILE *pf = NULL;
+        if (pred_path && !(pf = fopen(pred_path, "w"))) {
+            dlt_error("cannot write '%s'", pred_path);
+            st = DLT_ERR_IO;
+        }
+        dlt_eval_result res;
+        if (st == 0)
+            st = dlt_evaluate_dataset(ev, ds, pf, &res);
+        if (pf && fclose(pf) != 0 && st == 0) {
+            dlt_error("writing '%s' failed", pred_path);
+            st = DLT_ERR_IO;
+        }
+        if (st == 0) {
+            printf("data %s: %zu samples\n", data, dlt_dataset_size(ds));
+            print_report(&res, &labels, ds);
+            dlt_eval_result_free(&res);
+        }
+    }
+    for (int i = 0; i < labels.n; i++)
+        free(labels.v[i]);
+    free(labels.v);
+    dlt_evaluator_free(ev);
+    dlt_pt_free(root);
+    dlt_dataset_close(ds);
+    return st == 0 ? DLT_EXIT_OK : DLT_EXIT_FAILURE;
+}

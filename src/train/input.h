@@ -1,0 +1,17 @@
+/* input.h - a loader configured from a net's data layer (batch size and
+ * Caffe's transform_param), shared by the trainer and dltrain-eval. */
+#ifndef DLTRAIN_TRAIN_INPUT_H
+#define DLTRAIN_TRAIN_INPUT_H
+
+#include <stdint.h>
+
+#include "dltrain/data.h"
+#include "dltrain/layer.h"
+
+/* TRAIN: shuffled, random crops and mirrors; else sequential, centre crops.
+ * PREFETCH 0 takes the loader's default. */
+int dlt__loader_for_data_layer(const dlt_dataset *set, const dlt_data_params *dp, int rank,
+                               int world, int train, uint64_t seed, int prefetch,
+                               dlt_loader **out);
+
+#endif
