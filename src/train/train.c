@@ -55,13 +55,18 @@ static double now_s(void)
 
 /* BLAS threads per rank: the cores this rank may use, shared by the ranks
  * on its node, unless the user chose (OPENBLAS_NUM_THREADS/OMP_NUM_THREADS). */
-static int choose_threads(const run *r)
+static int choose_threads(const run *r, const char **from)
 {
-    const char *env = getenv("OPENBLAS_NUM_THREADS");
-    if (!env)
-        env = getenv("OMP_NUM_THREADS");
-    if (env && atoi(env) > 0)
-        return atoi(env);
+    static const char *const vars[] = {"OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS",
+                                       "SLURM_CPUS_PER_TASK"}; /* Slurm's is per rank */
+    for (int i = 0; i < 3; i++) {
+        const char *env = getenv(vars[i]);
+        if (env && atoi(env) > 0) {
+            *from = vars[i];
+            return atoi(env);
+        }
+    }
+    *from = "affinity mask";
     cpu_set_t set;
     int cores = 1;
     if (sched_getaffinity(0, sizeof set, &set) == 0)
@@ -309,15 +314,15 @@ static int train_loop(run *r)
     return 0;
 }
 
-static void print_summary(const run *r, int threads)
+static void print_summary(const run *r, int threads, const char *threads_from)
 {
     const dlt_data_params *dp = dlt_layer_data_params(dlt_net_data_layer(r->train_net));
     int c, h, w;
     dlt_dataset_shape(r->train_set, &c, &h, &w);
     dlt_info("dltrain %s: net '%s' (%s), solver %s", PACKAGE_VERSION, dlt_net_name(r->train_net),
              r->files.net_path, r->opt->solver_path);
-    dlt_info("ranks %d (%d on this node), BLAS threads per rank %d", r->world,
-             dlt_comm_local_size(r->comm), threads);
+    dlt_info("ranks %d (%d on this node), BLAS threads per rank %d (from %s)", r->world,
+             dlt_comm_local_size(r->comm), threads, threads_from);
     dlt_info("global batch %d = %d ranks x batch_size %d; %ld iterations per epoch", r->global_batch,
              r->world, dp->batch_size, r->steps_per_epoch);
     dlt_info("train set %s: %zu samples of %dx%dx%d", r->opt->train_path,
@@ -388,7 +393,8 @@ int dlt_train_run(const dlt_train_options *opt, dlt_comm *comm)
     r.world = dlt_comm_size(comm);
     int st = agree(&r, setup(&r));
     if (st == 0) {
-        int threads = choose_threads(&r);
+        const char *threads_from;
+        int threads = choose_threads(&r, &threads_from);
 #ifdef HAVE_OPENBLAS_SET_NUM_THREADS
         openblas_set_num_threads(threads);
 #endif
@@ -399,7 +405,7 @@ int dlt_train_run(const dlt_train_options *opt, dlt_comm *comm)
         if (opt->resume)
             st = agree(&r, resume(&r));
         if (st == 0) {
-            print_summary(&r, threads);
+            print_summary(&r, threads, threads_from);
             double t0 = now_s();
             st = train_loop(&r);
             if (st == 0)
