@@ -27,6 +27,10 @@ float dlt_net_forward(dlt_net *net);
  * buffer, so call dlt_net_zero_grads first (iter_size accumulates). */
 void dlt_net_backward(dlt_net *net);
 void dlt_net_zero_grads(dlt_net *net);
+/* Layer I's part of dlt_net_backward (split-blob gradients summed, then its
+ * backward), for per-layer profiles; returns 0 when the layer has nothing
+ * to do. */
+int dlt_net_backward_layer(dlt_net *net, int index);
 
 /* All parameters / gradients as one contiguous buffer each. */
 size_t dlt_net_param_count(const dlt_net *net);

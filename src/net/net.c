@@ -455,18 +455,23 @@ static void sum_split_diffs(dlt_net *net, dlt_layer *l)
         }
 }
 
+int dlt_net_backward_layer(dlt_net *net, int i)
+{
+    dlt_layer *l = &net->layers[i];
+    int any = l->nparam > 0;
+    for (int b = 0; b < l->nbottom; b++)
+        any |= l->propagate_down[b];
+    if (!any)
+        return 0;
+    sum_split_diffs(net, l);
+    l->ops->backward(l);
+    return 1;
+}
+
 void dlt_net_backward(dlt_net *net)
 {
-    for (int i = net->nlayers - 1; i >= 0; i--) {
-        dlt_layer *l = &net->layers[i];
-        int any = l->nparam > 0;
-        for (int b = 0; b < l->nbottom; b++)
-            any |= l->propagate_down[b];
-        if (!any)
-            continue;
-        sum_split_diffs(net, l);
-        l->ops->backward(l);
-    }
+    for (int i = net->nlayers - 1; i >= 0; i--)
+        dlt_net_backward_layer(net, i);
 }
 
 void dlt_net_zero_grads(dlt_net *net) { memset(net->grads, 0, net->nparams * sizeof(float)); }
