@@ -392,13 +392,32 @@ static void print_profile(bench *b, const bench_options *o)
     free(bwd);
 }
 
+/* VmHWM, the peak RSS since exec (ru_maxrss would include the pages of the
+ * Python runner that forked this process). */
+static long peak_rss_kb(void)
+{
+    long kb = -1;
+    char line[256];
+    FILE *f = fopen("/proc/self/status", "r");
+    while (f && fgets(line, sizeof line, f))
+        if (sscanf(line, "VmHWM: %ld", &kb) == 1)
+            break;
+    if (f)
+        fclose(f);
+    if (kb < 0) {
+        struct rusage ru;
+        getrusage(RUSAGE_SELF, &ru);
+        kb = ru.ru_maxrss;
+    }
+    return kb;
+}
+
 static void print_results(const bench_options *o, const bench *b, measure tr, measure in)
 {
     double tr_ips = tr.iters * o->batch / tr.seconds, in_ips = in.iters * o->batch / in.seconds;
     double tr_flop = dlt_bench_net_flops(b->train, 1) / o->batch;
     double in_flop = dlt_bench_net_flops(b->test, 0) / o->batch;
-    struct rusage ru;
-    getrusage(RUSAGE_SELF, &ru);
+    long rss = peak_rss_kb();
     const char *config = "unknown", *core = "unknown";
 #ifdef HAVE_OPENBLAS_SET_NUM_THREADS
     config = openblas_get_config();
@@ -409,11 +428,11 @@ static void print_results(const bench_options *o, const bench *b, measure tr, me
                "\"train_iters\": %ld, \"train_s\": %.4f, \"infer_img_s\": %.2f, "
                "\"infer_iters\": %ld, \"infer_s\": %.4f, \"final_loss\": %.5f, "
                "\"train_gflop_per_img\": %.6f, \"infer_gflop_per_img\": %.6f, "
-               "\"maxrss_kb\": %ld, \"solver\": \"%s\", \"base_lr\": %g, \"momentum\": %g, "
+               "\"peak_rss_kb\": %ld, \"solver\": \"%s\", \"base_lr\": %g, \"momentum\": %g, "
                "\"weight_decay\": %g, \"openblas_config\": \"%s\", \"openblas_core\": \"%s\"}\n",
                o->batch, o->threads, o->input_c, o->input_h, o->input_w, tr_ips, tr.iters,
                tr.seconds, in_ips, in.iters, in.seconds, b->loss, tr_flop * 1e-9, in_flop * 1e-9,
-               ru.ru_maxrss, o->solver_path, b->cfg.base_lr, b->cfg.momentum,
+               rss, o->solver_path, b->cfg.base_lr, b->cfg.momentum,
                b->cfg.weight_decay, config, core);
         return;
     }
@@ -424,7 +443,7 @@ static void print_results(const bench_options *o, const bench *b, measure tr, me
            tr_ips * tr_flop * 1e-9);
     printf("infer: %8.1f img/s  (%ld iters in %.2f s, %.3f ms/iter, %.1f GFLOP/s)\n", in_ips,
            in.iters, in.seconds, 1e3 * in.seconds / in.iters, in_ips * in_flop * 1e-9);
-    printf("peak RSS: %.1f MiB\n", ru.ru_maxrss / 1024.0);
+    printf("peak RSS: %.1f MiB\n", rss / 1024.0);
 }
 
 int main(int argc, char **argv)
