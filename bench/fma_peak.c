@@ -17,33 +17,41 @@ typedef struct job {
     double flops, sink;
 } job;
 
+/* Twelve named accumulators (an array is kept in memory at -O2, and then
+ * each FMA waits for a store and a load). */
+#define FMA12(fma, m, a)                                                                  \
+    do {                                                                                  \
+        c0 = fma(c0, m, a), c1 = fma(c1, m, a), c2 = fma(c2, m, a), c3 = fma(c3, m, a);   \
+        c4 = fma(c4, m, a), c5 = fma(c5, m, a), c6 = fma(c6, m, a), c7 = fma(c7, m, a);   \
+        c8 = fma(c8, m, a), c9 = fma(c9, m, a), c10 = fma(c10, m, a), c11 = fma(c11, m, a); \
+    } while (0)
+#define SUM12() (((c0 + c1) + (c2 + c3)) + ((c4 + c5) + (c6 + c7)) + ((c8 + c9) + (c10 + c11)))
+
 __attribute__((target("avx512f"))) static double run_avx512(long rounds)
 {
-    __m512 acc[CHAINS], m = _mm512_set1_ps(0.999999f), a = _mm512_set1_ps(1e-7f);
-    for (int c = 0; c < CHAINS; c++)
-        acc[c] = _mm512_set1_ps((float)c);
+    __m512 m = _mm512_set1_ps(0.999999f), a = _mm512_set1_ps(1e-7f);
+    __m512 c0 = _mm512_set1_ps(0), c1 = _mm512_set1_ps(1), c2 = _mm512_set1_ps(2),
+           c3 = _mm512_set1_ps(3), c4 = _mm512_set1_ps(4), c5 = _mm512_set1_ps(5),
+           c6 = _mm512_set1_ps(6), c7 = _mm512_set1_ps(7), c8 = _mm512_set1_ps(8),
+           c9 = _mm512_set1_ps(9), c10 = _mm512_set1_ps(10), c11 = _mm512_set1_ps(11);
     for (long r = 0; r < rounds; r++)
-        for (int c = 0; c < CHAINS; c++)
-            acc[c] = _mm512_fmadd_ps(acc[c], m, a);
+        FMA12(_mm512_fmadd_ps, m, a);
     float out[16];
-    for (int c = 1; c < CHAINS; c++)
-        acc[0] = _mm512_add_ps(acc[0], acc[c]);
-    _mm512_storeu_ps(out, acc[0]);
+    _mm512_storeu_ps(out, SUM12());
     return out[0];
 }
 
 __attribute__((target("avx2,fma"))) static double run_avx2(long rounds)
 {
-    __m256 acc[CHAINS], m = _mm256_set1_ps(0.999999f), a = _mm256_set1_ps(1e-7f);
-    for (int c = 0; c < CHAINS; c++)
-        acc[c] = _mm256_set1_ps((float)c);
+    __m256 m = _mm256_set1_ps(0.999999f), a = _mm256_set1_ps(1e-7f);
+    __m256 c0 = _mm256_set1_ps(0), c1 = _mm256_set1_ps(1), c2 = _mm256_set1_ps(2),
+           c3 = _mm256_set1_ps(3), c4 = _mm256_set1_ps(4), c5 = _mm256_set1_ps(5),
+           c6 = _mm256_set1_ps(6), c7 = _mm256_set1_ps(7), c8 = _mm256_set1_ps(8),
+           c9 = _mm256_set1_ps(9), c10 = _mm256_set1_ps(10), c11 = _mm256_set1_ps(11);
     for (long r = 0; r < rounds; r++)
-        for (int c = 0; c < CHAINS; c++)
-            acc[c] = _mm256_fmadd_ps(acc[c], m, a);
+        FMA12(_mm256_fmadd_ps, m, a);
     float out[8];
-    for (int c = 1; c < CHAINS; c++)
-        acc[0] = _mm256_add_ps(acc[0], acc[c]);
-    _mm256_storeu_ps(out, acc[0]);
+    _mm256_storeu_ps(out, SUM12());
     return out[0];
 }
 
