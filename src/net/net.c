@@ -391,6 +391,36 @@ void dlt_net_free(dlt_net *net)
     free(net);
 }
 
+int dlt_net_share_blobs(dlt_net *net, const dlt_net *other)
+{
+    const dlt_layer *data = dlt_net_data_layer(net);
+    const dlt_tensor **used = dlt_calloc((size_t)other->nblobs + 1, sizeof *used);
+    int nused = 0, shared = 0;
+    for (int b = 0; b < net->nblobs; b++) {
+        dlt_tensor *t = net->blobs[b].t;
+        int is_input = 0;
+        for (int k = 0; data && k < data->ntop; k++)
+            is_input |= data->top[k] == t; /* the loader may fill these ahead */
+        const dlt_tensor *o = dlt_net_blob(other, net->blobs[b].name);
+        int taken = 0;
+        for (int u = 0; u < nused; u++)
+            taken |= used[u] == o;
+        if (!t->owned || is_input || !o || taken || o->capacity < t->count || !o->data || !o->diff)
+            continue;
+        used[nused++] = o;
+        int n = t->n, c = t->c, h = t->h, w = t->w;
+        dlt_tensor_release(t);
+        dlt_tensor_view(t, n, c, h, w, o->data, o->diff);
+        for (int s = 0; s < net->nsplits; s++) /* split views read the producer's data */
+            if (net->splits[s].orig == t)
+                for (int k = 0; k < net->splits[s].ncopies; k++)
+                    net->splits[s].copies[k]->data = t->data;
+        shared++;
+    }
+    free(used);
+    return shared;
+}
+
 int dlt_net_share_params(dlt_net *net, const dlt_net *other)
 {
     for (int li = 0; li < net->nlayers; li++) {

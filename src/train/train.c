@@ -99,6 +99,7 @@ static int build_nets(run *r)
         dlt_dataset_shape(r->val_set, &c, &h, &w);
     DLT_TRY(dlt_net_create(r->files.net, DLT_PHASE_TEST, c, h, w, r->seed, &r->test_net));
     DLT_TRY(dlt_net_share_params(r->test_net, r->train_net));
+    dlt_net_share_blobs(r->test_net, r->train_net); /* tests run between steps */
     if (r->val_set && !dlt_net_data_layer(r->test_net))
         DLT_FAIL(DLT_ERR_PARSE, "%s: --val was given but the TEST phase has no Data layer",
                  r->files.net_path);
