@@ -22,12 +22,23 @@ void dlt_net_free(dlt_net *net);
  * net's weights, as in Caffe). Parameter shapes must match by layer name. */
 int dlt_net_share_params(dlt_net *net, const dlt_net *other);
 
+/* Make NET's activation blobs (data and diff) views of OTHER's blobs of the
+ * same name where those are large enough (not the data layer's tops): a
+ * TEST net that runs only between TRAIN steps then needs almost no memory
+ * of its own. Each NET forward overwrites OTHER's activations, so run
+ * OTHER's forward again before its backward. Returns the blobs shared. */
+int dlt_net_share_blobs(dlt_net *net, const dlt_net *other);
+
 /* Forward pass; returns the weighted sum of losses. */
 float dlt_net_forward(dlt_net *net);
 /* Backward pass; parameter gradients are accumulated (+=) into the grad
  * buffer, so call dlt_net_zero_grads first (iter_size accumulates). */
 void dlt_net_backward(dlt_net *net);
 void dlt_net_zero_grads(dlt_net *net);
+/* Layer I's part of dlt_net_backward (split-blob gradients summed, then its
+ * backward), for per-layer profiles; returns 0 when the layer has nothing
+ * to do. */
+int dlt_net_backward_layer(dlt_net *net, int index);
 
 /* Called by dlt_net_backward before each layer's backward and once at the
  * end: layers >= LAYER are done, so gradients at offsets >= DONE_FROM in

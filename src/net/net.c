@@ -404,6 +404,36 @@ void dlt_net_free(dlt_net *net)
     free(net);
 }
 
+int dlt_net_share_blobs(dlt_net *net, const dlt_net *other)
+{
+    const dlt_layer *data = dlt_net_data_layer(net);
+    const dlt_tensor **used = dlt_calloc((size_t)other->nblobs + 1, sizeof *used);
+    int nused = 0, shared = 0;
+    for (int b = 0; b < net->nblobs; b++) {
+        dlt_tensor *t = net->blobs[b].t;
+        int is_input = 0;
+        for (int k = 0; data && k < data->ntop; k++)
+            is_input |= data->top[k] == t; /* the loader may fill these ahead */
+        const dlt_tensor *o = dlt_net_blob(other, net->blobs[b].name);
+        int taken = 0;
+        for (int u = 0; u < nused; u++)
+            taken |= used[u] == o;
+        if (!t->owned || is_input || !o || taken || o->capacity < t->count || !o->data || !o->diff)
+            continue;
+        used[nused++] = o;
+        int n = t->n, c = t->c, h = t->h, w = t->w;
+        dlt_tensor_release(t);
+        dlt_tensor_view(t, n, c, h, w, o->data, o->diff);
+        for (int s = 0; s < net->nsplits; s++) /* split views read the producer's data */
+            if (net->splits[s].orig == t)
+                for (int k = 0; k < net->splits[s].ncopies; k++)
+                    net->splits[s].copies[k]->data = t->data;
+        shared++;
+    }
+    free(used);
+    return shared;
+}
+
 int dlt_net_share_params(dlt_net *net, const dlt_net *other)
 {
     for (int li = 0; li < net->nlayers; li++) {
@@ -468,8 +498,9 @@ void dlt_net_set_backward_hook(dlt_net *net, dlt_backward_hook fn, void *ctx)
 {
     net->backward_hook = fn;
     net->backward_hook_ctx = ctx;
-    if (!net->grads_done_from)
-        net->grads_done_from = dlt_malloc((net->nlayers + 1) * sizeof(size_t));
+    if (net->grads_done_from)
+        return; /* the layout does not change */
+    net->grads_done_from = dlt_malloc((net->nlayers + 1) * sizeof(size_t));
     size_t lo = net->nparams;
     net->grads_done_from[net->nlayers] = lo;
     for (int i = net->nlayers - 1; i >= 0; i--) {
@@ -483,20 +514,26 @@ void dlt_net_set_backward_hook(dlt_net *net, dlt_backward_hook fn, void *ctx)
     }
 }
 
+int dlt_net_backward_layer(dlt_net *net, int i)
+{
+    dlt_layer *l = &net->layers[i];
+    int any = l->nparam > 0;
+    for (int b = 0; b < l->nbottom; b++)
+        any |= l->propagate_down[b];
+    if (!any)
+        return 0;
+    sum_split_diffs(net, l);
+    dlt_layer_backward(l); /* CPU or GPU code of the layer */
+    return 1;
+}
+
 void dlt_net_backward(dlt_net *net)
 {
     for (int i = net->nlayers - 1; i >= 0; i--) {
         /* Layers above i are done: their gradients may travel now. */
         if (net->backward_hook)
             net->backward_hook(net->backward_hook_ctx, i + 1, net->grads_done_from[i + 1]);
-        dlt_layer *l = &net->layers[i];
-        int any = l->nparam > 0;
-        for (int b = 0; b < l->nbottom; b++)
-            any |= l->propagate_down[b];
-        if (!any)
-            continue;
-        sum_split_diffs(net, l);
-        dlt_layer_backward(l);
+        dlt_net_backward_layer(net, i);
     }
     if (net->backward_hook)
         net->backward_hook(net->backward_hook_ctx, 0, net->grads_done_from[0]);

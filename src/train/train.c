@@ -72,15 +72,18 @@ static double now_s(void)
 
 /* BLAS threads per rank: the cores this rank may use, shared by the ranks
  * on its node, unless the user chose (OPENBLAS_NUM_THREADS/OMP_NUM_THREADS). */
-static int choose_threads(const run *r)
+static int choose_threads(const run *r, const char **from)
 {
-    const char *env = getenv("OPENBLAS_NUM_THREADS");
-    if (!env)
-        env = getenv("OMP_NUM_THREADS");
-    if (!env)
-        env = getenv("SLURM_CPUS_PER_TASK");
-    if (env && atoi(env) > 0)
-        return atoi(env);
+    static const char *const vars[] = {"OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS",
+                                       "SLURM_CPUS_PER_TASK"}; /* Slurm's is per rank */
+    for (int i = 0; i < 3; i++) {
+        const char *env = getenv(vars[i]);
+        if (env && atoi(env) > 0) {
+            *from = vars[i];
+            return atoi(env);
+        }
+    }
+    *from = "affinity mask";
     cpu_set_t set;
     int cores = 1;
     if (sched_getaffinity(0, sizeof set, &set) == 0)
@@ -128,6 +131,7 @@ static int build_nets(run *r)
         dlt_dataset_shape(r->val_set, &c, &h, &w);
     DLT_TRY(dlt_net_create(r->files.net, DLT_PHASE_TEST, c, h, w, r->seed, &r->test_net));
     DLT_TRY(dlt_net_share_params(r->test_net, r->train_net));
+    dlt_net_share_blobs(r->test_net, r->train_net); /* tests run between steps */
     if (r->val_set && !dlt_net_data_layer(r->test_net))
         DLT_FAIL(DLT_ERR_PARSE, "%s: --val was given but the TEST phase has no Data layer",
                  r->files.net_path);
@@ -441,15 +445,15 @@ static int train_loop(run *r)
     return 0;
 }
 
-static void print_summary(const run *r, int threads)
+static void print_summary(const run *r, int threads, const char *threads_from)
 {
     const dlt_data_params *dp = dlt_layer_data_params(dlt_net_data_layer(r->train_net));
     int c, h, w;
     dlt_dataset_shape(r->train_set, &c, &h, &w);
     dlt_info("dltrain %s: net '%s' (%s), solver %s", PACKAGE_VERSION, dlt_net_name(r->train_net),
              r->files.net_path, r->opt->solver_path);
-    dlt_info("ranks %d (%d on this node), BLAS threads per rank %d", r->world,
-             dlt_comm_local_size(r->comm), threads);
+    dlt_info("ranks %d (%d on this node), BLAS threads per rank %d (from %s)", r->world,
+             dlt_comm_local_size(r->comm), threads, threads_from);
     dlt_info("global batch %d = %d ranks x batch_size %d x iter_size %ld; %ld iterations per epoch",
              r->global_batch, r->world, dp->batch_size, r->cfg.iter_size, r->steps_per_epoch);
     char sched[1024];
@@ -567,7 +571,8 @@ int dlt_train_run(const dlt_train_options *opt, dlt_comm *comm)
     dlt__stop_init(&r.stop, opt->stop_before_min, opt->time_limit_min);
     int st = agree(&r, setup(&r));
     if (st == 0) {
-        int threads = choose_threads(&r);
+        const char *threads_from;
+        int threads = choose_threads(&r, &threads_from);
 #ifdef HAVE_OPENBLAS_SET_NUM_THREADS
         openblas_set_num_threads(threads);
 #endif
@@ -580,7 +585,7 @@ int dlt_train_run(const dlt_train_options *opt, dlt_comm *comm)
         if (st == 0)
             st = agree(&r, to_device(&r));
         if (st == 0) {
-            print_summary(&r, threads);
+            print_summary(&r, threads, threads_from);
             start_distributed(&r, threads);
             dlt__observer_config oc = {comm, r.monitor, r.cfg.average_loss, r.global_batch,
                                        r.steps_per_epoch, r.max_iter, opt->sample_interval};

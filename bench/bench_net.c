@@ -1,15 +1,19 @@
-/* bench_lenet.c - images/s of one LeNet training step (zero grads, forward,
- * backward, SGD update) and of inference (TEST net forward) on random data,
- * single process, for bench/lenet_vs_pytorch.py. --profile adds the time of
- * each layer's forward and backward. Exit status: 0 ok, 1 error, 2 usage. */
+/* bench_net.c - images/s of one training step (zero grads, forward,
+ * backward, SGD update) and of inference (TEST net forward) of any net
+ * prototxt on random data, single process, for bench/net_vs_pytorch.py.
+ * --profile adds each layer's forward/backward time; --conv-gemm times each
+ * convolution against a bare sgemm of the same shape (bench/conv_gemm.c).
+ * Exit status: 0 ok, 1 error, 2 usage. */
 #ifdef HAVE_CONFIG_H
 #include "config.h"
 #endif
+#include <ctype.h>
 #include <getopt.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
 
 #ifdef HAVE_OPENBLAS_SET_NUM_THREADS
@@ -21,6 +25,7 @@
 #include "dltrain/net.h"
 #include "dltrain/prototxt.h"
 #include "dltrain/solver.h"
+#include "bench/bench_util.h"
 
 #ifndef DLT_TOP_SRCDIR
 #define DLT_TOP_SRCDIR "."
@@ -28,7 +33,8 @@
 
 typedef struct bench_options {
     char net_path[4096], solver_path[4096];
-    int batch, threads, warmup, iters, json, profile;
+    int batch, threads, warmup, iters, json, profile, conv_gemm;
+    int input_c, input_h, input_w; /* 0: from the net's header comment */
     double min_time;  /* seconds per measurement when iters == 0 */
 } bench_options;
 
@@ -39,39 +45,42 @@ typedef struct bench {
     float *history;
     long iter;        /* SGD iterations done (for the lr policy) */
     float loss;
-    float *pool_x;    /* (POOL, batch, 1, 28, 28) random images */
-    float *pool_y;    /* (POOL, batch) random labels */
+    int pool;         /* random batches in the pool */
+    float *pool_x;    /* (pool, batch, C, H, W) random images */
+    float *pool_y;    /* (pool, batch) random labels */
 } bench;
 
-/* Training cycles through POOL random batches, as torch_lenet.py does: on
- * one fixed batch the loss collapses to ~0 within a few hundred steps and
- * the gradients turn denormal, which times something no real run does. */
-#define POOL 32
+/* Training cycles through random batches, as torch_net.py does: on one
+ * fixed batch the loss collapses to ~0 within a few hundred steps and the
+ * gradients turn denormal, which times something no real run does. Up to
+ * 32 batches, at most POOL_BYTES of images (at least 2 batches): the same
+ * rule as torch_net.py, so both processes hold the same data. */
+#define POOL_MAX 32
+#define POOL_BYTES (32u << 20)
 
 typedef struct measure {
     long iters;
     double seconds;
 } measure;
 
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec + ts.tv_nsec * 1e-9;
-}
+#define now dlt_bench_now
 
 static void usage(FILE *f)
 {
     fprintf(f,
-            "usage: bench_lenet [options] [NET.prototxt]\n"
-            "Times a LeNet training step and inference on random data.\n"
-            "  --solver FILE   SGD settings (default: nets/lenet_fashion_solver.prototxt)\n"
+            "usage: bench_net [options] [NET.prototxt]\n"
+            "Times a training step and inference of NET on random data.\n"
+            "  NET.prototxt    default: nets/lenet_fashion_train_val.prototxt\n"
+            "  --solver FILE   SGD settings (default: NET's name with _solver for _train_val)\n"
             "  --batch N       batch size of the TRAIN and TEST nets (default 64)\n"
+            "  --input CxHxW   sample shape (default: the first CxHxW in NET's header\n"
+            "                  comment, else 1x28x28)\n"
             "  --threads N     OpenBLAS threads (default 2)\n"
             "  --warmup N      untimed iterations first (default 10)\n"
             "  --iters N       timed iterations (default 0: as many as fit --min-time)\n"
             "  --min-time S    seconds per measurement (default 3)\n"
             "  --profile       also print per-layer forward/backward ms\n"
+            "  --conv-gemm     only time each Convolution vs cblas_sgemm of its shape\n"
             "  --json          print the results as one JSON line\n");
 }
 
@@ -91,6 +100,17 @@ static void default_path(char *buf, size_t size, const char *file)
     snprintf(buf, size, "%s/nets/%s", srcdir ? srcdir : DLT_TOP_SRCDIR, file);
 }
 
+/* nets/X_train_val.prototxt -> nets/X_solver.prototxt (Caffe's naming). */
+static void solver_for(const char *net, char *buf, size_t size)
+{
+    const char *tv = strstr(net, "_train_val.prototxt");
+    if (!tv) {
+        snprintf(buf, size, "%s", net); /* the error then names the net file */
+        return;
+    }
+    snprintf(buf, size, "%.*s_solver.prototxt", (int)(tv - net), net);
+}
+
 static int parse_options(int argc, char **argv, bench_options *o)
 {
     static const struct option longopts[] = {
@@ -98,10 +118,10 @@ static int parse_options(int argc, char **argv, bench_options *o)
         {"threads", required_argument, 0, 't'}, {"warmup", required_argument, 0, 'w'},
         {"iters", required_argument, 0, 'i'}, {"min-time", required_argument, 0, 'm'},
         {"profile", no_argument, 0, 'p'}, {"json", no_argument, 0, 'j'},
+        {"input", required_argument, 0, 'I'}, {"conv-gemm", no_argument, 0, 'g'},
         {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
     *o = (bench_options){.batch = 64, .threads = 2, .warmup = 10, .min_time = 3.0};
     default_path(o->net_path, sizeof o->net_path, "lenet_fashion_train_val.prototxt");
-    default_path(o->solver_path, sizeof o->solver_path, "lenet_fashion_solver.prototxt");
     int c, st = 0;
     while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
         switch (c) {
@@ -112,6 +132,12 @@ static int parse_options(int argc, char **argv, bench_options *o)
         case 'i': st |= parse_int(optarg, 0, &o->iters); break;
         case 'm': o->min_time = atof(optarg); break;
         case 'p': o->profile = 1; break;
+        case 'g': o->conv_gemm = 1; break;
+        case 'I':
+            if (sscanf(optarg, "%dx%dx%d", &o->input_c, &o->input_h, &o->input_w) != 3 ||
+                o->input_c < 1 || o->input_h < 1 || o->input_w < 1)
+                st = DLT_ERR_ARG;
+            break;
         case 'j': o->json = 1; break;
         case 'h': usage(stdout); exit(DLT_EXIT_OK);
         default: return DLT_ERR_ARG;
@@ -121,6 +147,8 @@ static int parse_options(int argc, char **argv, bench_options *o)
         snprintf(o->net_path, sizeof o->net_path, "%s", argv[optind++]);
     if (st || optind != argc || !(o->min_time >= 0))
         DLT_FAIL(DLT_ERR_ARG, "bad command line (see --help)");
+    if (!o->solver_path[0])
+        solver_for(o->net_path, o->solver_path, sizeof o->solver_path);
     return 0;
 }
 
@@ -157,6 +185,25 @@ static int read_text(const char *path, char **out)
     return 0;
 }
 
+/* The first "CxHxW" in the comment lines that open TEXT (nets/ headers
+ * say e.g. "(3x32x32, 10 classes)"); 0 if there is none. */
+static int header_shape(const char *text, int *c, int *h, int *w)
+{
+    const char *p = text;
+    while (*p == '#') {
+        const char *end = strchr(p, '\n');
+        size_t len = end ? (size_t)(end - p) : strlen(p);
+        for (size_t i = 0; i < len; i++)
+            if (isdigit((unsigned char)p[i]) && (i == 0 || !isdigit((unsigned char)p[i - 1])) &&
+                sscanf(p + i, "%dx%dx%d", c, h, w) == 3)
+                return 1;
+        if (!end)
+            break;
+        p = end + 1;
+    }
+    return 0;
+}
+
 /* Copy of TEXT with the value of every `batch_size:` replaced by BATCH. */
 static char *with_batch(const char *text, int batch)
 {
@@ -178,6 +225,34 @@ static char *with_batch(const char *text, int batch)
     return out;
 }
 
+/* The lines of a solver prototxt that set the step's work: base_lr,
+ * momentum, weight_decay (and the required net, max_iter). The bench runs
+ * at a fixed rate, so the lr policy (poly, multistep... in nets/) does not
+ * matter to the timing. */
+static char *sgd_lines(const char *text)
+{
+    static const char *const keep[] = {"net", "max_iter", "base_lr", "momentum", "weight_decay", NULL};
+    char *out = dlt_malloc(strlen(text) + 1), *o = out;
+    for (const char *p = text; *p;) {
+        const char *end = strchr(p, '\n');
+        size_t len = end ? (size_t)(end - p + 1) : strlen(p);
+        const char *q = p + strspn(p, " \t");
+        for (int k = 0; keep[k]; k++) {
+            size_t kl = strlen(keep[k]);
+            if (!strncmp(q, keep[k], kl) && (q[kl] == ':' || q[kl] == ' ')) {
+                memcpy(o, p, len);
+                o += len;
+                if (!end)
+                    *o++ = '\n';
+                break;
+            }
+        }
+        p += len;
+    }
+    *o = '\0';
+    return out;
+}
+
 static void fill_random(float *x, size_t nx, float *y, size_t ny, uint64_t seed)
 {
     dlt_rng rng;
@@ -193,31 +268,43 @@ static void load_batch(bench *b, long i)
 {
     dlt_layer *d = dlt_net_data_layer(b->train);
     size_t nx = d->top[0]->count, ny = d->top[1]->count;
-    memcpy(d->top[0]->data, b->pool_x + (size_t)(i % POOL) * nx, nx * sizeof(float));
-    memcpy(d->top[1]->data, b->pool_y + (size_t)(i % POOL) * ny, ny * sizeof(float));
+    memcpy(d->top[0]->data, b->pool_x + (size_t)(i % b->pool) * nx, nx * sizeof(float));
+    memcpy(d->top[1]->data, b->pool_y + (size_t)(i % b->pool) * ny, ny * sizeof(float));
 }
 
-static int bench_open(bench *b, const bench_options *o)
+static int bench_open(bench *b, bench_options *o)
 {
     char *text, *batched;
     DLT_TRY(read_text(o->net_path, &text));
+    if (!o->input_c && !header_shape(text, &o->input_c, &o->input_h, &o->input_w))
+        o->input_c = 1, o->input_h = 28, o->input_w = 28;
     batched = with_batch(text, o->batch);
     free(text);
     int st = dlt_pt_parse_string(batched, o->net_path, &b->net_tree);
     free(batched);
     DLT_TRY(st);
-    DLT_TRY(dlt_pt_parse_file(o->solver_path, &b->solver_tree));
+    DLT_TRY(read_text(o->solver_path, &text));
+    char *sgd = sgd_lines(text);
+    free(text);
+    st = dlt_pt_parse_string(sgd, o->solver_path, &b->solver_tree);
+    free(sgd);
+    DLT_TRY(st);
     DLT_TRY(dlt_solver_config_parse(b->solver_tree, &b->cfg));
-    DLT_TRY(dlt_net_create(b->net_tree, DLT_PHASE_TRAIN, 1, 28, 28, 1, &b->train));
-    DLT_TRY(dlt_net_create(b->net_tree, DLT_PHASE_TEST, 1, 28, 28, 1, &b->test));
+    DLT_TRY(dlt_net_create(b->net_tree, DLT_PHASE_TRAIN, o->input_c, o->input_h, o->input_w, 1,
+                           &b->train));
+    DLT_TRY(dlt_net_create(b->net_tree, DLT_PHASE_TEST, o->input_c, o->input_h, o->input_w, 1,
+                           &b->test));
     DLT_TRY(dlt_net_share_params(b->test, b->train));
+    dlt_net_share_blobs(b->test, b->train); /* as the training loop does */
     if (!dlt_net_data_layer(b->train) || !dlt_net_data_layer(b->test))
         DLT_FAIL(DLT_ERR_FORMAT, "%s: the TRAIN and TEST nets need a data layer", o->net_path);
     dlt_layer *dt = dlt_net_data_layer(b->train), *dv = dlt_net_data_layer(b->test);
     size_t nx = dt->top[0]->count, ny = dt->top[1]->count;
-    b->pool_x = dlt_malloc(POOL * nx * sizeof(float));
-    b->pool_y = dlt_malloc(POOL * ny * sizeof(float));
-    fill_random(b->pool_x, POOL * nx, b->pool_y, POOL * ny, 2);
+    size_t fit = POOL_BYTES / (nx * sizeof(float));
+    b->pool = fit > POOL_MAX ? POOL_MAX : fit < 2 ? 2 : (int)fit;
+    b->pool_x = dlt_malloc(b->pool * nx * sizeof(float));
+    b->pool_y = dlt_malloc(b->pool * ny * sizeof(float));
+    fill_random(b->pool_x, b->pool * nx, b->pool_y, b->pool * ny, 2);
     load_batch(b, 0);
     fill_random(dv->top[0]->data, dv->top[0]->count, dv->top[1]->data, dv->top[1]->count, 3);
     b->history = dlt_calloc(dlt_net_param_count(b->train), sizeof(float));
@@ -261,8 +348,7 @@ static measure run_timed(bench *b, void (*step)(bench *), const bench_options *o
     return m;
 }
 
-/* Same work as train_step, layer by layer (LeNet's TRAIN net has no split
- * blobs, so calling the ops directly is what dlt_net_backward does). */
+/* Same work as train_step, layer by layer. */
 static void profile_step(bench *b, double *fwd, double *bwd)
 {
     dlt_net *net = b->train;
@@ -275,14 +361,8 @@ static void profile_step(bench *b, double *fwd, double *bwd)
         fwd[i] += now() - t;
     }
     for (int i = n - 1; i >= 0; i--) {
-        dlt_layer *l = dlt_net_layer(net, i);
-        int any = l->nparam > 0;
-        for (int k = 0; k < l->nbottom; k++)
-            any |= l->propagate_down[k];
-        if (!any)
-            continue;
         double t = now();
-        l->ops->backward(l);
+        dlt_net_backward_layer(net, i);
         bwd[i] += now() - t;
     }
     double t = now();
@@ -298,43 +378,73 @@ static void print_profile(bench *b, const bench_options *o)
     for (int r = 0; r < reps; r++)
         profile_step(b, fwd, bwd);
     double scale = 1e3 / reps, total = 0;
-    printf("%s#  %-10s %-16s %10s %10s %10s\n", o->json ? "" : "\n", "layer", "type", "fwd", "bwd",
+    printf("%s#  %-28s %-16s %10s %10s %10s\n", o->json ? "" : "\n", "layer", "type", "fwd", "bwd",
            "total");
-    printf("#  %-10s %-16s %10s %10s %10s\n", "", "", "(ms)", "(ms)", "(ms)");
+    printf("#  %-28s %-16s %10s %10s %10s\n", "", "", "(ms)", "(ms)", "(ms)");
     for (int i = 0; i <= n; i++) {
         const char *name = i < n ? dlt_net_layer(b->train, i)->name : "sgd";
         const char *type = i < n ? dlt_net_layer(b->train, i)->ops->type : "update";
         double f = fwd[i] * scale, g = bwd[i] * scale;
         total += f + g;
-        printf("   %-10s %-16s %10.3f %10.3f %10.3f\n", name, type, f, g, f + g);
+        printf("   %-28s %-16s %10.3f %10.3f %10.3f\n", name, type, f, g, f + g);
     }
-    printf("   %-10s %-16s %10s %10s %10.3f\n", "step", "", "", "", total);
+    printf("   %-28s %-16s %10s %10s %10.3f\n", "step", "", "", "", total);
     free(fwd);
     free(bwd);
+}
+
+/* VmHWM, the peak RSS since exec (ru_maxrss would include the pages of the
+ * Python runner that forked this process). */
+static long peak_rss_kb(void)
+{
+    long kb = -1;
+    char line[256];
+    FILE *f = fopen("/proc/self/status", "r");
+    while (f && fgets(line, sizeof line, f))
+        if (sscanf(line, "VmHWM: %ld", &kb) == 1)
+            break;
+    if (f)
+        fclose(f);
+    if (kb < 0) {
+        struct rusage ru;
+        getrusage(RUSAGE_SELF, &ru);
+        kb = ru.ru_maxrss;
+    }
+    return kb;
 }
 
 static void print_results(const bench_options *o, const bench *b, measure tr, measure in)
 {
     double tr_ips = tr.iters * o->batch / tr.seconds, in_ips = in.iters * o->batch / in.seconds;
+    double tr_flop = dlt_bench_net_flops(b->train, 1) / o->batch;
+    double in_flop = dlt_bench_net_flops(b->test, 0) / o->batch;
+    long rss = peak_rss_kb();
     const char *config = "unknown", *core = "unknown";
 #ifdef HAVE_OPENBLAS_SET_NUM_THREADS
     config = openblas_get_config();
     core = openblas_get_corename();
 #endif
     if (o->json) {
-        printf("{\"batch\": %d, \"threads\": %d, \"train_img_s\": %.2f, \"train_iters\": %ld, "
-               "\"train_s\": %.4f, \"infer_img_s\": %.2f, \"infer_iters\": %ld, "
-               "\"infer_s\": %.4f, \"final_loss\": %.5f, \"base_lr\": %g, \"momentum\": %g, "
+        printf("{\"batch\": %d, \"threads\": %d, \"input\": \"%dx%dx%d\", \"train_img_s\": %.2f, "
+               "\"train_iters\": %ld, \"train_s\": %.4f, \"infer_img_s\": %.2f, "
+               "\"infer_iters\": %ld, \"infer_s\": %.4f, \"final_loss\": %.5f, "
+               "\"train_gflop_per_img\": %.6f, \"infer_gflop_per_img\": %.6f, "
+               "\"peak_rss_kb\": %ld, \"solver\": \"%s\", \"base_lr\": %g, \"momentum\": %g, "
                "\"weight_decay\": %g, \"openblas_config\": \"%s\", \"openblas_core\": \"%s\"}\n",
-               o->batch, o->threads, tr_ips, tr.iters, tr.seconds, in_ips, in.iters, in.seconds,
-               b->loss, b->cfg.base_lr, b->cfg.momentum, b->cfg.weight_decay, config, core);
+               o->batch, o->threads, o->input_c, o->input_h, o->input_w, tr_ips, tr.iters,
+               tr.seconds, in_ips, in.iters, in.seconds, b->loss, tr_flop * 1e-9, in_flop * 1e-9,
+               rss, o->solver_path, b->cfg.base_lr, b->cfg.momentum,
+               b->cfg.weight_decay, config, core);
         return;
     }
-    printf("# OpenBLAS %s (core %s), threads %d, batch %d\n", config, core, o->threads, o->batch);
-    printf("train: %8.1f img/s  (%ld iters in %.2f s, %.3f ms/iter, loss %.4f)\n", tr_ips,
-           tr.iters, tr.seconds, 1e3 * tr.seconds / tr.iters, b->loss);
-    printf("infer: %8.1f img/s  (%ld iters in %.2f s, %.3f ms/iter)\n", in_ips, in.iters,
-           in.seconds, 1e3 * in.seconds / in.iters);
+    printf("# OpenBLAS %s (core %s), threads %d, batch %d, input %dx%dx%d\n", config, core,
+           o->threads, o->batch, o->input_c, o->input_h, o->input_w);
+    printf("train: %8.1f img/s  (%ld iters in %.2f s, %.3f ms/iter, loss %.4f, %.1f GFLOP/s)\n",
+           tr_ips, tr.iters, tr.seconds, 1e3 * tr.seconds / tr.iters, b->loss,
+           tr_ips * tr_flop * 1e-9);
+    printf("infer: %8.1f img/s  (%ld iters in %.2f s, %.3f ms/iter, %.1f GFLOP/s)\n", in_ips,
+           in.iters, in.seconds, 1e3 * in.seconds / in.iters, in_ips * in_flop * 1e-9);
+    printf("peak RSS: %.1f MiB\n", rss / 1024.0);
 }
 
 int main(int argc, char **argv)
@@ -349,6 +459,12 @@ int main(int argc, char **argv)
     if (bench_open(&b, &o) < 0) {
         bench_close(&b);
         return DLT_EXIT_FAILURE;
+    }
+    if (o.conv_gemm) {
+        train_step(&b); /* sets every buffer once */
+        dlt_bench_conv_gemm(b.train, o.iters ? 0 : o.min_time / 10, o.iters);
+        bench_close(&b);
+        return DLT_EXIT_OK;
     }
     measure tr = run_timed(&b, train_step, &o);
     measure in = run_timed(&b, infer_step, &o);
