@@ -205,11 +205,14 @@ static int apply_option(int c, const char *arg, dlt_train_options *opt, int *doc
     case OPT_BUCKET_MB: return parse_positive(arg, "--bucket-mb", &opt->bucket_mb);
     case OPT_WATCHDOG: return parse_positive(arg, "--watchdog", &opt->watchdog_s);
     case OPT_ALLREDUCE:
-        return (opt->allreduce_mode = parse_choice(arg, "--allreduce", allreduce_modes)) < 0 ? -1 : 0;
+        opt->allreduce_mode = parse_choice(arg, "--allreduce", allreduce_modes);
+        return opt->allreduce_mode < 0 ? -1 : 0;
     case OPT_REDUCER:
-        return (opt->reducer_kind = parse_choice(arg, "--reducer", reducer_kinds)) < 0 ? -1 : 0;
+        opt->reducer_kind = parse_choice(arg, "--reducer", reducer_kinds);
+        return opt->reducer_kind < 0 ? -1 : 0;
     case OPT_ON_NAN:
-        return (opt->on_nan_skip = parse_choice(arg, "--on-nan", nan_actions)) < 0 ? -1 : 0;
+        opt->on_nan_skip = parse_choice(arg, "--on-nan", nan_actions);
+        return opt->on_nan_skip < 0 ? -1 : 0;
     case OPT_SAMPLE_INTERVAL: {
         char *end;
         opt->sample_interval = strtod(arg, &end);
