@@ -1,6 +1,6 @@
 /* prep.h - dltrain-prep's library side: building HDF5 datasets from image
- * folders, list files and CIFAR binaries, with threads, a skip report for
- * bad inputs, and optional JPEG storage. */
+ * folders, list files, CIFAR binaries and IDX files, with threads, a skip
+ * report for bad inputs, and optional JPEG storage. */
 #ifndef DLTRAIN_PREP_H
 #define DLTRAIN_PREP_H
 
@@ -14,12 +14,13 @@ typedef enum {
     DLT_PREP_FOLDER,    /* ROOT/CLASS/.../IMAGE, classes sorted by name */
     DLT_PREP_LIST,      /* lines "PATH LABEL", PATH relative to --root */
     DLT_PREP_CIFAR10,   /* data_batch_*.bin: 1 label byte + 3072 pixel bytes */
-    DLT_PREP_CIFAR100   /* train.bin/test.bin: coarse, fine label bytes + 3072 */
+    DLT_PREP_CIFAR100,  /* train.bin/test.bin: coarse, fine label bytes + 3072 */
+    DLT_PREP_IDX        /* inputs IMAGES, LABELS: IDX (MNIST) files, gzipped or not */
 } dlt_prep_format;
 
 typedef struct dlt_prep_options {
     dlt_prep_format format;
-    const char *const *inputs;  /* folder, list file, or CIFAR batch files */
+    const char *const *inputs;  /* folder, list file, CIFAR batch files, or IDX pair */
     int ninputs;
     const char *root;           /* list: prefix of relative paths (default: none) */
     const char *out;            /* OUT.h5 */

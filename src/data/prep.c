@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "data/image.h"
+#include "data/prep_idx.h"
 #include "data/prep_inputs.h"
 #include "dltrain/data.h"
 #include "dltrain/error.h"
@@ -355,6 +356,8 @@ static char *default_val_path(const char *out)
 
 int dlt_prep_run(const dlt_prep_options *opt, dlt_prep_result *res)
 {
+    if (opt->format == DLT_PREP_IDX)
+        return dlt__prep_idx_run(opt, res);
     dlt_prep_options o = *opt;
     memset(res, 0, sizeof *res);
     double t0 = now_s();

@@ -9,6 +9,7 @@
 #include <strings.h>
 #include <sys/stat.h>
 
+#include "data/prep_classes.h"
 #include "data/prep_inputs.h"
 #include "dltrain/error.h"
 
@@ -31,8 +32,7 @@ static void add_item(dlt__prep_inputs *in, const char *path, const uint8_t *rec,
 
 static void add_class(dlt__prep_inputs *in, const char *name)
 {
-    in->classes = dlt_realloc(in->classes, (size_t)(in->nclasses + 1) * sizeof *in->classes);
-    in->classes[in->nclasses++] = dlt_strdup(name);
+    dlt__prep_class_add(&in->classes, &in->nclasses, name);
 }
 
 static char *join(const char *a, const char *b)
@@ -230,41 +230,19 @@ static int collect_cifar(const dlt_prep_options *o, dlt__prep_inputs *in)
     return DLT_OK;
 }
 
-static int read_classes_file(const char *path, dlt__prep_inputs *in)
-{
-    FILE *f = fopen(path, "r");
-    if (!f)
-        DLT_FAIL(DLT_ERR_IO, "%s: cannot open class-name file: %s", path, strerror(errno));
-    char line[1024];
-    int lineno = 0;
-    while (fgets(line, sizeof line, f)) {
-        lineno++;
-        line[strcspn(line, "\r\n")] = '\0';
-        if (!line[0]) {
-            fclose(f);
-            DLT_FAIL(DLT_ERR_FORMAT, "%s:%d: empty class name (one name per line)", path,
-                     lineno);
-        }
-        add_class(in, line);
-    }
-    fclose(f);
-    if (in->nclasses == 0)
-        DLT_FAIL(DLT_ERR_FORMAT, "%s: no class names in the file", path);
-    return DLT_OK;
-}
-
 int dlt__prep_inputs_collect(const dlt_prep_options *o, dlt__prep_inputs *in)
 {
     memset(in, 0, sizeof *in);
     if (o->ninputs < 1)
         DLT_FAIL(DLT_ERR_ARG, "no input given");
     if (o->classes_file && o->format != DLT_PREP_FOLDER)
-        DLT_TRY(read_classes_file(o->classes_file, in));
+        DLT_TRY(dlt__prep_classes_read(o->classes_file, &in->classes, &in->nclasses));
     switch (o->format) {
     case DLT_PREP_FOLDER: DLT_TRY(collect_folder(o, in)); break;
     case DLT_PREP_LIST: DLT_TRY(collect_list(o, in)); break;
     case DLT_PREP_CIFAR10:
     case DLT_PREP_CIFAR100: DLT_TRY(collect_cifar(o, in)); break;
+    case DLT_PREP_IDX: DLT_FAIL(DLT_ERR_ARG, "IDX inputs are read by dlt__prep_idx_run");
     }
     if (o->format == DLT_PREP_LIST && !o->classes_file) {
         /* No names given: classes "0".."max label". */

@@ -1,0 +1,307 @@
+/* train_cli.c - dltrain-mpi's option parsing: getopt_long over long options
+ * (only -h has a short letter), value checks, usage text. */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "config.h"
+#include "dltrain/device.h"
+#include "dltrain/error.h"
+#include "tools/train_cli.h"
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+            "usage: dltrain-mpi --solver SOLVER.prototxt --train TRAIN.h5 --run-dir DIR [options]\n"
+            "       mpirun -np P dltrain-mpi ...   (data-parallel: batch_size is per rank)\n"
+            "\n"
+            "  --solver FILE     Caffe SolverParameter; its net: path is resolved from the\n"
+            "                    current directory, then from the solver's directory\n"
+            "  --train FILE      training set (HDF5, from dltrain-prep or Caffe's HDF5Data layout)\n"
+            "  --val FILE        validation set for test_iter/test_interval (default: no testing)\n"
+            "  --run-dir DIR     log.txt, metrics.jsonl, config/, checkpoints/ (created)\n"
+            "  --max-iter N      stop after N iterations (default: the solver's max_iter)\n"
+            "  --resume auto|FILE  continue from the newest checkpoint in DIR/checkpoints,\n"
+            "                    or from FILE (default: start from scratch)\n"
+            "  --seed N          initialization and shuffling seed (default: random_seed, else 1)\n"
+            "  --bucket-mb X     gradient allreduce bucket size in MB (default 4)\n"
+            "  --allreduce overlap|blocking  start each bucket's allreduce as soon as backward\n"
+            "                    has produced it (default), or reduce all after backward\n"
+            "  --reducer auto|mpi|shm  MPI_Allreduce, the node shared-memory reducer\n"
+            "                    (hierarchical across nodes), or the faster of them (default)\n"
+            "  --watchdog SEC    abort the job when a rank makes no progress for SEC\n"
+            "                    seconds, naming the phase (default 600; 0 disables)\n"
+            "  --on-nan stop|skip  NaN/Inf loss or gradients: stop naming the iteration\n"
+            "                    and layer (default), or skip that step\n"
+            "  --sample-interval SEC  system samples (CPU, memory, network, disk, GPU) to\n"
+            "                    DIR/system.jsonl every SEC seconds; 0 turns it off (default: 30)\n"
+            "  --doctor          check this environment (one row per rank) and exit; with\n"
+            "                    --train/--val/--run-dir, check those paths too\n"
+            "  --keep-checkpoints K  keep the newest K checkpoints, 0 = all (default 3)\n"
+            "  --stop-before MIN checkpoint and exit (status %d) MIN minutes before the job's end, read\n"
+            "                    from SLURM_JOB_END_TIME or DLT_JOB_END_TIME (epoch seconds),\n"
+            "                    else from --time-limit\n"
+            "  --time-limit MIN  the job's length in minutes from now, when the scheduler\n"
+            "                    does not say (PBS walltime, SGE h_rt)\n"
+            "  --prefetch N      batches the loader prepares ahead, one thread each (default: 2)\n"
+            "  --stage-dir DIR   copy the datasets to node-local DIR once per node (verified by\n"
+            "                    CRC-32, reused by later runs) and read them from there\n"
+            "  --device cpu|gpu|auto  where to compute (default cpu); gpu: one GPU per rank from\n"
+            "                    the node-local rank; auto: GPU if one is usable, else CPU\n"
+            "  --cudnn-deterministic  deterministic cuDNN algorithms only (GPU)\n"
+            "  --cudnn-workspace-mb N  cuDNN workspace limit per convolution (default 512)\n"
+            "  --lr-scale-ref-batch B  linear scaling rule: multiply the solver's learning rate\n"
+            "                    by global_batch / B (global batch = ranks x batch_size x iter_size;\n"
+            "                    default: off)\n"
+            "  --warmup-iters N  gradual warmup: ramp the rate linearly over the first N iterations,\n"
+            "                    from the unscaled rate when scaling, else from lr/N (default 0: off)\n"
+            "  --help, --version\n"
+            "\n"
+            "Signals: SIGUSR1 writes a checkpoint at the next iteration and goes on;\n"
+            "SIGTERM, SIGINT, SIGUSR2 write one and exit %d (mpirun forwards SIGUSR1/2).\n"
+            "\n"
+            "Exit status: 0 success, 1 error (the message names the file), 2 bad command line,\n"
+            "%d preempted: stopped by a signal or --stop-before after a checkpoint; resumable\n"
+            "with --resume auto.\n",
+            DLT_EXIT_PREEMPTED, DLT_EXIT_PREEMPTED, DLT_EXIT_PREEMPTED);
+}
+
+/* The command line as one string, for RUN/config/command.txt. */
+static char *join_args(int argc, char **argv)
+{
+    size_t n = 1;
+    for (int i = 0; i < argc; i++)
+        n += strlen(argv[i]) + 1;
+    char *s = dlt_calloc(n, 1);
+    for (int i = 0; i < argc; i++) {
+        strcat(s, argv[i]);
+        if (i + 1 < argc)
+            strcat(s, " ");
+    }
+    return s;
+}
+
+static int parse_long(const char *s, const char *opt, long *out)
+{
+    char *end;
+    long v = strtol(s, &end, 10);
+    if (*s == '\0' || *end != '\0' || v < 0) {
+        fprintf(stderr, "dltrain-mpi: %s expects a non-negative integer, got '%s'\n", opt, s);
+        return -1;
+    }
+    *out = v;
+    return 0;
+}
+
+/* A number >= 0 (--watchdog 0 disables; --bucket-mb must be > 0). */
+static int parse_positive(const char *s, const char *opt, double *out)
+{
+    char *end;
+    double v = strtod(s, &end);
+    int zero_ok = strcmp(opt, "--watchdog") == 0;
+    if (*s == '\0' || *end != '\0' || !(v > 0 || (zero_ok && v == 0))) {
+        fprintf(stderr, "dltrain-mpi: %s expects a %s number, got '%s'\n", opt,
+                zero_ok ? "non-negative" : "positive", s);
+        return -1;
+    }
+    *out = v;
+    return 0;
+}
+
+static int parse_minutes(const char *s, const char *opt, double *out)
+{
+    char *end;
+    double v = strtod(s, &end);
+    if (*s == '\0' || *end != '\0' || !(v >= 0)) {
+        fprintf(stderr, "dltrain-mpi: %s expects minutes (a non-negative number), got '%s'\n", opt, s);
+        return -1;
+    }
+    *out = v;
+    return 0;
+}
+
+/* Index of S in the NULL-terminated CHOICES (the enum order), or -1. */
+static int parse_choice(const char *s, const char *opt, const char *const *choices)
+{
+    for (int i = 0; choices[i]; i++)
+        if (strcmp(s, choices[i]) == 0)
+            return i;
+    fprintf(stderr, "dltrain-mpi: %s expects one of", opt);
+    for (int i = 0; choices[i]; i++)
+        fprintf(stderr, " %s", choices[i]);
+    fprintf(stderr, ", got '%s'\n", s);
+    return -1;
+}
+
+static const char *const allreduce_modes[] = {"overlap", "blocking", NULL}; /* dlt_allreduce_mode */
+static const char *const reducer_kinds[] = {"auto", "mpi", "shm", NULL};    /* dlt_reducer_kind */
+static const char *const nan_actions[] = {"stop", "skip", NULL};
+
+/* Codes of the long options; all above any char, so none can collide with a
+ * short letter (-h is the only one). */
+enum {
+    OPT_SOLVER = 256, OPT_TRAIN, OPT_VAL, OPT_RUN_DIR, OPT_MAX_ITER, OPT_RESUME, OPT_SEED,
+    OPT_BUCKET_MB, OPT_ALLREDUCE, OPT_REDUCER, OPT_WATCHDOG, OPT_ON_NAN, OPT_SAMPLE_INTERVAL,
+    OPT_DOCTOR, OPT_VERSION, OPT_KEEP_CHECKPOINTS, OPT_STOP_BEFORE, OPT_TIME_LIMIT, OPT_PREFETCH,
+    OPT_STAGE_DIR, OPT_DEVICE, OPT_CUDNN_DETERMINISTIC, OPT_CUDNN_WORKSPACE, OPT_LR_SCALE_REF,
+    OPT_WARMUP_ITERS
+};
+
+static const struct option longopts[] = {
+    {"solver", required_argument, 0, OPT_SOLVER},
+    {"train", required_argument, 0, OPT_TRAIN},
+    {"val", required_argument, 0, OPT_VAL},
+    {"run-dir", required_argument, 0, OPT_RUN_DIR},
+    {"max-iter", required_argument, 0, OPT_MAX_ITER},
+    {"resume", required_argument, 0, OPT_RESUME},
+    {"seed", required_argument, 0, OPT_SEED},
+    {"help", no_argument, 0, 'h'},
+    {"bucket-mb", required_argument, 0, OPT_BUCKET_MB},
+    {"allreduce", required_argument, 0, OPT_ALLREDUCE},
+    {"reducer", required_argument, 0, OPT_REDUCER},
+    {"watchdog", required_argument, 0, OPT_WATCHDOG},
+    {"on-nan", required_argument, 0, OPT_ON_NAN},
+    {"sample-interval", required_argument, 0, OPT_SAMPLE_INTERVAL},
+    {"doctor", no_argument, 0, OPT_DOCTOR},
+    {"version", no_argument, 0, OPT_VERSION},
+    {"keep-checkpoints", required_argument, 0, OPT_KEEP_CHECKPOINTS},
+    {"stop-before", required_argument, 0, OPT_STOP_BEFORE},
+    {"time-limit", required_argument, 0, OPT_TIME_LIMIT},
+    {"prefetch", required_argument, 0, OPT_PREFETCH},
+    {"stage-dir", required_argument, 0, OPT_STAGE_DIR},
+    {"device", required_argument, 0, OPT_DEVICE},
+    {"cudnn-deterministic", no_argument, 0, OPT_CUDNN_DETERMINISTIC},
+    {"cudnn-workspace-mb", required_argument, 0, OPT_CUDNN_WORKSPACE},
+    {"lr-scale-ref-batch", required_argument, 0, OPT_LR_SCALE_REF},
+    {"warmup-iters", required_argument, 0, OPT_WARMUP_ITERS},
+    {0, 0, 0, 0}};
+
+static void set_defaults(dlt_train_options *opt)
+{
+    memset(opt, 0, sizeof *opt);
+    opt->max_iter = -1;
+    opt->seed = -1;
+    opt->keep_checkpoints = 3;
+    opt->stop_before_min = -1;
+    opt->watchdog_s = 600;
+    opt->sample_interval = 30;
+}
+
+/* One option with its value: 0, or -1 after reporting a bad value. */
+static int apply_option(int c, const char *arg, dlt_train_options *opt, int *doctor)
+{
+    switch (c) {
+    case OPT_SOLVER: opt->solver_path = arg; return 0;
+    case OPT_TRAIN: opt->train_path = arg; return 0;
+    case OPT_VAL: opt->val_path = arg; return 0;
+    case OPT_RUN_DIR: opt->run_dir = arg; return 0;
+    case OPT_RESUME: opt->resume = arg; return 0;
+    case OPT_STAGE_DIR: opt->stage_dir = arg; return 0;
+    case OPT_DOCTOR: *doctor = 1; return 0;
+    case OPT_CUDNN_DETERMINISTIC: opt->cudnn_deterministic = 1; return 0;
+    case OPT_MAX_ITER: return parse_long(arg, "--max-iter", &opt->max_iter);
+    case OPT_SEED: return parse_long(arg, "--seed", &opt->seed);
+    case OPT_BUCKET_MB: return parse_positive(arg, "--bucket-mb", &opt->bucket_mb);
+    case OPT_WATCHDOG: return parse_positive(arg, "--watchdog", &opt->watchdog_s);
+    case OPT_ALLREDUCE:
+        opt->allreduce_mode = parse_choice(arg, "--allreduce", allreduce_modes);
+        return opt->allreduce_mode < 0 ? -1 : 0;
+    case OPT_REDUCER:
+        opt->reducer_kind = parse_choice(arg, "--reducer", reducer_kinds);
+        return opt->reducer_kind < 0 ? -1 : 0;
+    case OPT_ON_NAN:
+        opt->on_nan_skip = parse_choice(arg, "--on-nan", nan_actions);
+        return opt->on_nan_skip < 0 ? -1 : 0;
+    case OPT_SAMPLE_INTERVAL: {
+        char *end;
+        opt->sample_interval = strtod(arg, &end);
+        if (*arg == '\0' || *end != '\0' || !(opt->sample_interval >= 0)) {
+            fprintf(stderr, "dltrain-mpi: --sample-interval expects seconds >= 0, got '%s'\n", arg);
+            return -1;
+        }
+        return 0;
+    }
+    case OPT_KEEP_CHECKPOINTS: {
+        long k;
+        if (parse_long(arg, "--keep-checkpoints", &k) < 0)
+            return -1;
+        opt->keep_checkpoints = k > 1000000 ? 1000000 : (int)k;
+        return 0;
+    }
+    case OPT_STOP_BEFORE: return parse_minutes(arg, "--stop-before", &opt->stop_before_min);
+    case OPT_TIME_LIMIT: return parse_minutes(arg, "--time-limit", &opt->time_limit_min);
+    case OPT_PREFETCH: {
+        long prefetch = 0;
+        if (parse_long(arg, "--prefetch", &prefetch) < 0 || prefetch < 1 || prefetch > 64) {
+            fprintf(stderr, "dltrain-mpi: --prefetch expects 1..64\n");
+            return -1;
+        }
+        opt->prefetch = (int)prefetch;
+        return 0;
+    }
+    case OPT_DEVICE: {
+        dlt_device_kind k;
+        if (dlt_device_parse(arg, &k) < 0)
+            return -1;
+        opt->device = (int)k;
+        return 0;
+    }
+    case OPT_CUDNN_WORKSPACE:
+        return parse_long(arg, "--cudnn-workspace-mb", &opt->cudnn_workspace_mb);
+    case OPT_LR_SCALE_REF:
+        return parse_long(arg, "--lr-scale-ref-batch", &opt->lr_scale_ref_batch);
+    case OPT_WARMUP_ITERS: return parse_long(arg, "--warmup-iters", &opt->warmup_iters);
+    default: usage(stderr); return -1;
+    }
+}
+
+/* getopt_long over ARGV, then the checks on what is left: DLT__TRAIN_CLI_RUN
+ * or the exit status. */
+static int read_options(int argc, char **argv, dlt_train_options *opt, int *doctor)
+{
+    int c;
+    while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+        if (c == 'h') {
+            usage(stdout);
+            return DLT_EXIT_OK;
+        }
+        if (c == OPT_VERSION) {
+            printf("dltrain-mpi %s\n", PACKAGE_VERSION);
+            return DLT_EXIT_OK;
+        }
+        if (apply_option(c, optarg, opt, doctor) < 0)
+            return DLT_EXIT_USAGE;
+    }
+    if (optind < argc) {
+        fprintf(stderr, "dltrain-mpi: unexpected argument '%s'\n", argv[optind]);
+        usage(stderr);
+        return DLT_EXIT_USAGE;
+    }
+    if (!*doctor && (!opt->solver_path || !opt->train_path || !opt->run_dir)) {
+        fprintf(stderr, "dltrain-mpi: --solver, --train and --run-dir are required\n");
+        usage(stderr);
+        return DLT_EXIT_USAGE;
+    }
+    return DLT__TRAIN_CLI_RUN;
+}
+
+int dlt__train_cli_parse(int argc, char **argv, dlt_train_options *opt, int *doctor)
+{
+    set_defaults(opt);
+    *doctor = 0;
+    /* Joined before getopt_long permutes ARGV. */
+    char *command_line = join_args(argc, argv);
+    int st = read_options(argc, argv, opt, doctor);
+    if (st == DLT__TRAIN_CLI_RUN)
+        opt->command_line = command_line;
+    else
+        free(command_line);
+    return st;
+}
+
+void dlt__train_cli_free(dlt_train_options *opt)
+{
+    free((char *)opt->command_line);
+    opt->command_line = NULL;
+}
