@@ -77,7 +77,7 @@ if qconf -sp smp > /dev/null 2>&1; then qc -Mp "$D/pe_smp.conf"; else qc -Ap "$D
 qconf -sq all.q > /dev/null 2>&1 && qc -dq all.q
 qconf -sq | sed -e "s/^qname .*/qname all.q/" -e "s/^hostlist .*/hostlist $HOST/" \
     -e "s/^slots .*/slots $NCPU/" -e 's/^load_thresholds .*/load_thresholds NONE/' \
-    -e 's/^pe_list .*/pe_list mpi smp/' -e "s/^notify .*/notify ${DLT_SGE_NOTIFY:-00:00:30}/" \
+    -e 's/^pe_list .*/pe_list mpi smp/' -e "s/^notify .*/notify ${DLT_SGE_NOTIFY:-00:01:00}/" \
     -e 's/^shell .*/shell \/bin\/bash/' > "$D/queue.conf"
 qc -Aq "$D/queue.conf"
 
