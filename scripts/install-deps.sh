@@ -2,6 +2,8 @@
 # install-deps.sh - install everything dltrain needs to build, test and run
 # its demo on Debian 12 / Ubuntu (as root, or with sudo). Idempotent: only
 # missing packages are installed. --bench adds PyTorch CPU for bench/.
+# --sge installs only Son of Grid Engine (gridengine-master/-exec/-client,
+# debconf preseeded for a one-node cell on this host; for sge/start.sh).
 set -eu
 
 PACKAGES="build-essential autoconf automake libtool pkg-config
@@ -12,7 +14,15 @@ PACKAGES="build-essential autoconf automake libtool pkg-config
 for arg in "$@"; do
     case "$arg" in
     --bench) PACKAGES="$PACKAGES python3-torch" ;;
-    -h|--help) echo "usage: $0 [--bench]"; exit 0 ;;
+    --sge) PACKAGES="gridengine-master gridengine-exec gridengine-client"
+        # Without these answers the packages ask, or configure no cell.
+        SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+        H=$(hostname -s)
+        for p in gridengine-common gridengine-master gridengine-client gridengine-exec; do
+            printf '%s shared/gridengineconfig boolean true\n%s shared/gridenginecell string default\n%s shared/gridenginemaster string %s\n' \
+                $p $p $p "$H"
+        done | $SUDO debconf-set-selections ;;
+    -h|--help) echo "usage: $0 [--bench] [--sge]"; exit 0 ;;
     *) echo "install-deps.sh: unknown option '$arg'" >&2; exit 2 ;;
     esac
 done

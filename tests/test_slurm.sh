@@ -3,7 +3,10 @@
 # (slurm/start.sh): lenet_cpu.slurm and googlenet.slurm (tiny LeNet config,
 # 2 ranks) complete with a valid checkpoint and metrics; a googlenet.slurm job
 # requeued mid-training (scontrol requeue) checkpoints, restarts, resumes and
-# ends with weights bit-identical to the uninterrupted job.
+# ends with weights bit-identical to the uninterrupted job. Then the scaling
+# study: jobs/scaling_submit.sh --ranks 1 2 (jobs/scaling.slurm), and
+# jobs/scaling_table.sh prints one row per run with images/s > 0. (One test
+# file: two tests starting and stopping the same local Slurm would race.)
 # The first run's own last lines may be lost: Slurm SIGKILLs what is left of
 # a requeued job's batch step after KillWait.
 . "$(dirname "$0")/lib.sh"
@@ -91,5 +94,27 @@ if "$PYTHON_H5PY" "$top_srcdir/tests/compare_ckpt.py" "$WORK/pre/$LAST" "$WORK/r
     ok "requeued + resumed job = uninterrupted job, bit for bit"
 else
     fail "requeued job's weights differ"; diag_file cmp.txt; diag_file "$WORK/preempt.out" 40
+fi
+# 4. scaling study: scaling_submit.sh --ranks 1 2, then scaling_table.sh.
+# This node has one fake GPU and 2 cores: no GPUs, one core per rank.
+sed -e 's/^snapshot:.*/snapshot: 0/' -e 's/^display:.*/display: 5/' \
+    "$top_srcdir/nets/lenet_fashion_solver.prototxt" > scaling_solver.prototxt
+jobs=$(RESULTS="$WORK/results" SOLVER=scaling_solver.prototxt TRAIN_H5="$FMNIST_TRAIN" DLTRAIN="$TRAIN" ITERS=40 \
+    SBATCH_OPTS="--gres=gpu:0 --cpus-per-task=1 --time=10 --output=$WORK/scaling-%j.out" \
+    "$top_srcdir/jobs/scaling_submit.sh" --ranks 1 2 2> submit.err)
+check "scaling_submit.sh --ranks 1 2 submitted 2 jobs ($(echo $jobs))" test "$(echo "$jobs" | grep -c '^[0-9][0-9]*$')" -eq 2 ||
+    diag_file submit.err
+for j in $jobs; do
+    check "scaling job $j ends within 60 s" wait_for 60 job_gone "$j"
+done
+if "$top_srcdir/jobs/scaling_table.sh" "$WORK/results" > table.txt 2> table.err; then
+    sed 's/^/# /' table.txt
+    check "the scaling table has a row for 1 rank and one for 2 ranks, images/s > 0" \
+        test "$(awk 'NR > 1 && $3 > 0 { print $2 }' table.txt | tr '\n' ' ')" = "1 2 "
+    check "speed-up and efficiency of the 1-rank row are 1.00 and 100%" \
+        test "$(awk 'NR == 2 { print $4, $5 }' table.txt)" = "1.00 100%"
+else
+    fail "scaling_table.sh found results"; diag_file table.err
+    for f in scaling-*.out; do diag_file "$f"; done
 fi
 done_testing
