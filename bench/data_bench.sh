@@ -33,7 +33,7 @@ def gen(root, n, wd, ht):
         img = np.clip(base + rng.normal(0, 12, base.shape), 0, 255).astype(np.uint8)
         Image.fromarray(img).save(os.path.join(d, "%05d.jpg" % i), quality=90)
 gen("src32", 2000, 32, 32)
-gen("src256", 240, 500, 375)   # ImageNet-like 500x375 sources, prep resizes to 256x256
+gen("src256", 480, 500, 375)   # ImageNet-like 500x375 sources, prep resizes to 256x256
 EOF
 
 prep() { # NAME TIMEV_FILE ARGS... -> seconds on stdout
@@ -53,7 +53,7 @@ t1=$(prep p1 "$W/tv1" $P --threads 1 --size 256x256 --resize crop --encoding jpe
 t2=$(prep p2 "$W/tv2" $P --threads 2 --size 256x256 --resize crop --encoding jpeg "$W/src256" "$W/jpeg256_t2.h5")
 tm=$(prep pm "$W/tvm" mpirun --oversubscribe -np 2 $P --threads 1 --size 256x256 --resize crop \
      --encoding jpeg "$W/src256" "$W/jpeg256_np2.h5" || echo fail)
-n256=240
+n256=480
 
 # -- training consumption: a few dltrain-mpi iterations on this CPU --
 consume() { # NET DATA.h5 CROP ITERS -> images/s of the last logged iteration
@@ -104,6 +104,7 @@ for i in 1 2 3; do
 done
 cat "$W/io.h5" >/dev/null
 
+f() { printf "%.0f" "${1:-0}"; }
 ratio() { echo "$1 $2" | awk '{ if ($2 > 0) printf "%.2f", $1 / $2; else print "-" }'; }
 ge() { echo "$1 $2" | awk '{ exit !($1 != "-" && $1 >= $2) }'; }
 row() { printf '   %-28s %12s %12s %8s %8s\n' "$@"; }
@@ -111,17 +112,17 @@ row() { printf '   %-28s %12s %12s %8s %8s\n' "$@"; }
 echo "# data bench: $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg) (1/5/15 min), workdir $W"
 printf '#  %-28s %12s %12s %8s %8s\n' "measure" "value" "reference" "ratio" "target"
 printf '#  %-28s %12s %12s %8s %8s\n' "" "" "" "(x)" "(x)"
-r=$(ratio "$raw32" "$c_quick"); row "loader raw 32x32 b100" "$raw32 im/s" "$c_quick im/s" "$r" ">=10"
+r=$(ratio "$raw32" "$c_quick"); row "loader raw 32x32 b100" "$(f "$raw32") im/s" "$(f "$c_quick") im/s" "$r" ">=10"
 ge "$r" 10 || fail "raw 32x32 loader < 10x cifar10_quick training"
-r=$(ratio "$jpg32" "$c_quick"); row "loader jpeg 32x32 b100" "$jpg32 im/s" "$c_quick im/s" "$r" "-"
-r=$(ratio "$raw224" "$c_goog"); row "loader raw 256->224 b32" "$raw224 im/s" "$c_goog im/s" "$r" ">=10"
+r=$(ratio "$jpg32" "$c_quick"); row "loader jpeg 32x32 b100" "$(f "$jpg32") im/s" "$(f "$c_quick") im/s" "$r" "-"
+r=$(ratio "$raw224" "$c_goog"); row "loader raw 256->224 b32" "$(f "$raw224") im/s" "$(f "$c_goog") im/s" "$r" ">=10"
 ge "$r" 10 || fail "raw 256->224 loader < 10x GoogLeNet training"
-r=$(ratio "$jpg224" "$c_goog"); row "loader jpeg 256->224 b32" "$jpg224 im/s" "$c_goog im/s" "$r" "-"
-r=$(ratio "$ours" "${tj:-0}"); row "decode 1 core vs tjbench" "$ours Mpx/s" "${tj:--} Mpx/s" "$r" ">=0.9"
+r=$(ratio "$jpg224" "$c_goog"); row "loader jpeg 256->224 b32" "$(f "$jpg224") im/s" "$(f "$c_goog") im/s" "$r" "-"
+r=$(ratio "$ours" "${tj:-0}"); row "decode 1 core vs tjbench" "$(f "$ours") Mpx/s" "$(f "${tj:-0}") Mpx/s" "$r" ">=0.9"
 ge "$r" 0.9 || fail "JPEG decode per core < 0.9x tjbench"
-r=$(ratio "$warm_h5" "$warm_plain"); row "hdf5 vs read() warm" "$warm_h5 MB/s" "$warm_plain MB/s" "$r" ">=0.8"
+r=$(ratio "$warm_h5" "$warm_plain"); row "hdf5 vs read() warm" "$(f "$warm_h5") MB/s" "$(f "$warm_plain") MB/s" "$r" ">=0.8"
 ge "$r" 0.8 || fail "HDF5 warm read < 0.8x read()"
-r=$(ratio "$cold_h5" "$cold_plain"); row "hdf5 vs read() cold" "$cold_h5 MB/s" "$cold_plain MB/s" "$r" ">=0.8"
+r=$(ratio "$cold_h5" "$cold_plain"); row "hdf5 vs read() cold" "$(f "$cold_h5") MB/s" "$(f "$cold_plain") MB/s" "$r" ">=0.8"
 ge "$r" 0.8 || fail "HDF5 cold read < 0.8x read()"
 for v in "1 thread:$t1:tv1" "2 threads:$t2:tv2" "np=2 x 1 thread:$tm:tvm"; do
     name=${v%%:*}; rest=${v#*:}; t=${rest%%:*}; tv=${rest#*:}
