@@ -11,7 +11,7 @@ PACKAGES="build-essential autoconf automake libtool pkg-config
   slurm-wlm slurm-client munge"  # a one-node Slurm for tests/test_slurm.sh (slurm/start.sh)
 for arg in "$@"; do
     case "$arg" in
-    --bench) PACKAGES="$PACKAGES python3-torch" ;;
+    --bench) PACKAGES="$PACKAGES python3-torch libjpeg-turbo-progs" ;;  # tjbench: bench/data_bench.sh
     -h|--help) echo "usage: $0 [--bench]"; exit 0 ;;
     *) echo "install-deps.sh: unknown option '$arg'" >&2; exit 2 ;;
     esac
