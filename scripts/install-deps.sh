@@ -1,7 +1,7 @@
 #!/bin/sh
 # install-deps.sh - install everything dltrain needs to build, test and run
 # its demo on Debian 12 / Ubuntu (as root, or with sudo). Idempotent: only
-# missing packages are installed. --bench adds PyTorch CPU for bench/.
+# missing packages are installed. --bench adds PyTorch CPU and tjbench for bench/.
 set -eu
 
 PACKAGES="build-essential autoconf automake libtool pkg-config
