@@ -1,7 +1,7 @@
 #!/bin/sh
 # install-deps.sh - install everything dltrain needs to build, test and run
 # its demo on Debian 12 / Ubuntu (as root, or with sudo). Idempotent: only
-# missing packages are installed. --bench adds PyTorch CPU for bench/.
+# missing packages are installed. --bench adds PyTorch CPU and tjbench for bench/.
 # --sge installs only Son of Grid Engine (gridengine-master/-exec/-client,
 # debconf preseeded for a one-node cell on this host; for sge/start.sh).
 set -eu
@@ -13,7 +13,7 @@ PACKAGES="build-essential autoconf automake libtool pkg-config
   slurm-wlm slurm-client munge"  # a one-node Slurm for tests/test_slurm.sh (slurm/start.sh)
 for arg in "$@"; do
     case "$arg" in
-    --bench) PACKAGES="$PACKAGES python3-torch" ;;
+    --bench) PACKAGES="$PACKAGES python3-torch libjpeg-turbo-progs" ;;  # tjbench: bench/data_bench.sh
     --sge) PACKAGES="gridengine-master gridengine-exec gridengine-client"
         # Without these answers the packages ask, or configure no cell.
         SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"

@@ -31,6 +31,10 @@ void dlt_comm_gather_u64(dlt_comm *c, const uint64_t *mine, int n, uint64_t *all
 void dlt_comm_scatter_u64(dlt_comm *c, const uint64_t *all, int n, uint64_t *mine, int root);
 /* Fixed-size records from every rank to ROOT's ALL (world * N bytes). */
 void dlt_comm_gather_bytes(dlt_comm *c, const void *mine, int n, void *all, int root);
+/* Variable-size records: ROOT gets *ALL (malloc'd, rank order) and
+ * COUNTS[r] bytes from rank r; N <= 1 GiB per rank, 2 GiB in all. */
+void dlt_comm_gatherv_bytes(dlt_comm *c, const void *mine, size_t n, void **all,
+                            size_t *counts, int root);
 void dlt_comm_barrier(dlt_comm *c);
 /* Observability: in-place maximum over ranks; the MPI library's version (first line). */
 void dlt_comm_allreduce_max_doubles(dlt_comm *c, double *buf, int n);

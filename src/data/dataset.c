@@ -143,7 +143,15 @@ static int read_data(hid_t f, dlt_dataset *ds)
                  "[N,C,H,W], JPEG /jpeg [N], or float32 /data as Caffe's HDF5Data writes); "
                  "HINT: build datasets with dltrain-prep", p);
     }
-    DLT_H5_GOTO(dset = H5Dopen2(f, "data", H5P_DEFAULT), p, st, out);
+    /* The whole /data is read once: without a chunk cache HDF5 reads each
+     * chunk straight into our buffer (no copy through the cache). */
+    hid_t dapl = H5Pcreate(H5P_DATASET_ACCESS);
+    if (dapl >= 0)
+        H5Pset_chunk_cache(dapl, H5D_CHUNK_CACHE_NSLOTS_DEFAULT, 0, H5D_CHUNK_CACHE_W0_DEFAULT);
+    dset = H5Dopen2(f, "data", dapl >= 0 ? dapl : H5P_DEFAULT);
+    if (dapl >= 0)
+        H5Pclose(dapl);
+    DLT_H5_GOTO(dset, p, st, out);
     DLT_H5_GOTO(space = H5Dget_space(dset), p, st, out);
     DLT_H5_GOTO(rank = H5Sget_simple_extent_dims(space, dims, NULL), p, st, out);
     DLT_H5_GOTO(type = H5Dget_type(dset), p, st, out);

@@ -15,6 +15,7 @@
 #include "data/image.h"
 #include "data/prep_idx.h"
 #include "data/prep_inputs.h"
+#include "data/prep_mpi.h"
 #include "dltrain/data.h"
 #include "dltrain/error.h"
 #include "dltrain/prep.h"
@@ -56,13 +57,7 @@ typedef struct output {
 
 /* ---- work on a block of items ---- */
 
-typedef struct result {
-    int ok;
-    char why[256];
-    uint8_t *chw;     /* (c, h, w) */
-    uint8_t *jpeg;    /* JPEG storage: encoded bytes */
-    size_t jpeg_n;
-} result;
+typedef dlt__prep_result result;
 
 typedef struct block {
     const dlt_prep_options *o;
@@ -295,11 +290,32 @@ static int flush_block(const dlt_prep_options *o, block *b, output *out, FILE *r
     return st;
 }
 
+/* Under mpirun each rank decodes its contiguous share of the block and
+ * rank 0 gathers the rest: one writer, the same appends as one process. */
+static void run_share(block *b, int threads, const dlt__prep_par *par)
+{
+    if (par->size == 1) {
+        run_block(b, threads);
+        return;
+    }
+    size_t lo, hi;
+    dlt__prep_par_share(par, b->n, &lo, &hi);
+    block mine = *b;
+    mine.order = b->order + lo, mine.res = b->res + lo, mine.n = hi - lo;
+    pthread_mutex_init(&mine.mu, NULL);
+    run_block(&mine, threads);
+    pthread_mutex_destroy(&mine.mu);
+    dlt__prep_par_gather(par, b->res, b->n, (size_t)b->c * b->w * b->h);
+}
+
 static int build(const dlt_prep_options *o, const dlt__prep_inputs *in, const size_t *order,
-                 size_t n, output *out, FILE *report, progress *pg, size_t *done, long *skipped)
+                 size_t n, output *out, FILE *report, progress *pg, size_t *done, long *skipped,
+                 const dlt__prep_par *par)
 {
     int threads = o->threads;
-    size_t per = (size_t)threads * BLOCK_PER_THREAD;
+    /* Rank 0's block size for all: blocks must line up across ranks. */
+    size_t per = (size_t)dlt__prep_par_bcast_long(
+        par, (long)threads * BLOCK_PER_THREAD * par->size);
     block b = {.o = o, .in = in, .c = o->channels, .w = o->width, .h = o->height};
     if (dlt__resize_mode_parse(o->resize, &b.mode) < 0)
         DLT_FAIL(DLT_ERR_ARG, "unknown resize mode '%s' (squash, crop, fill, half_crop)",
@@ -311,8 +327,10 @@ static int build(const dlt_prep_options *o, const dlt__prep_inputs *in, const si
         b.order = order + s;
         b.n = n - s < per ? n - s : per;
         memset(b.res, 0, b.n * sizeof *b.res);
-        run_block(&b, threads);
-        st = flush_block(o, &b, out, report, skipped);
+        run_share(&b, threads, par);
+        if (par->rank == 0)
+            st = flush_block(o, &b, out, report, skipped);
+        st = dlt__prep_par_agree(par, st);
         for (size_t k = 0; k < b.n; k++) {
             free(b.res[k].chw);
             free(b.res[k].jpeg);
@@ -354,11 +372,20 @@ static char *default_val_path(const char *out)
     return p;
 }
 
-int dlt_prep_run(const dlt_prep_options *opt, dlt_prep_result *res)
+/* Closes OUT's writer if this rank has one (only rank 0 writes). */
+static int close_output(output *out)
+{
+    int st = out->wr ? dlt_dataset_writer_close(out->wr) : DLT_OK;
+    out->wr = NULL;
+    return st;
+}
+
+static int prep_run(const dlt_prep_options *opt, dlt_prep_result *res, const dlt__prep_par *par)
 {
     if (opt->format == DLT_PREP_IDX)
         return dlt__prep_idx_run(opt, res);
     dlt_prep_options o = *opt;
+    int root = par->rank == 0;
     memset(res, 0, sizeof *res);
     double t0 = now_s();
     if (o.threads <= 0)
@@ -374,7 +401,7 @@ int dlt_prep_run(const dlt_prep_options *opt, dlt_prep_result *res)
         DLT_FAIL(DLT_ERR_ARG, "--val-percent must be in [0, 100), got %g", o.val_percent);
 
     dlt__prep_inputs in;
-    int st = dlt__prep_inputs_collect(&o, &in);
+    int st = dlt__prep_par_agree(par, dlt__prep_inputs_collect(&o, &in));
     if (st < 0) {
         dlt__prep_inputs_free(&in);
         return st;
@@ -409,7 +436,7 @@ int dlt_prep_run(const dlt_prep_options *opt, dlt_prep_result *res)
     char *rpath = report_path(o.out);
     char *rtmp = dlt_malloc(strlen(rpath) + 32);
     sprintf(rtmp, "%s.tmp-%ld", rpath, (long)getpid());
-    FILE *report = fopen(rtmp, "w");
+    FILE *report = root ? fopen(rtmp, "w") : NULL;
     output out = {0}, vout = {0};
     struct sigaction sa, old_int, old_term;
     memset(&sa, 0, sizeof sa);
@@ -418,28 +445,28 @@ int dlt_prep_run(const dlt_prep_options *opt, dlt_prep_result *res)
     sigaction(SIGTERM, &sa, &old_term);
     progress pg = {o.progress_tty < 0 ? isatty(2) : o.progress_tty, o.quiet, n, now_s(), 0};
     size_t done = 0;
-    if (!report) {
+    if (root && !report) {
         dlt_error("%s: cannot create the skip report: %s", rtmp, strerror(errno));
         st = DLT_ERR_IO;
-        goto out;
+    } else if (root) {
+        track_tmp(0, rtmp);
+        st = open_output(&o, &in, o.out, 1, &out);
     }
-    track_tmp(0, rtmp);
-    if ((st = open_output(&o, &in, o.out, 1, &out)) < 0)
+    /* Collective from here on: every rank takes the same branches. */
+    if ((st = dlt__prep_par_agree(par, st)) < 0)
         goto out;
-    st = build(&o, &in, order_train, ntr, &out, report, &pg, &done, &res->skipped);
+    st = build(&o, &in, order_train, ntr, &out, report, &pg, &done, &res->skipped, par);
     if (st >= 0 && nva) {
         /* One writer at a time: close (rename) train, then build val. */
-        st = dlt_dataset_writer_close(out.wr);
-        out.wr = NULL;
-        if (st >= 0 && (st = open_output(&o, &in, val_path, 1, &vout)) >= 0)
-            st = build(&o, &in, order_val, nva, &vout, report, &pg, &done, &res->skipped);
-        if (st >= 0) {
-            st = dlt_dataset_writer_close(vout.wr);
-            vout.wr = NULL;
-        }
+        st = dlt__prep_par_agree(par, close_output(&out));
+        if (st >= 0 && root)
+            st = open_output(&o, &in, val_path, 1, &vout);
+        if (st >= 0 && (st = dlt__prep_par_agree(par, st)) >= 0)
+            st = build(&o, &in, order_val, nva, &vout, report, &pg, &done, &res->skipped, par);
+        if (st >= 0)
+            st = close_output(&vout);
     } else if (st >= 0) {
-        st = dlt_dataset_writer_close(out.wr);
-        out.wr = NULL;
+        st = close_output(&out);
     }
     progress_show(&pg, done, res->skipped, 1);
 out:
@@ -481,5 +508,21 @@ out:
     }
     free(rpath), free(rtmp), free(val_path), free(order_train), free(order_val);
     dlt__prep_inputs_free(&in);
+    return st;
+}
+
+int dlt_prep_run(const dlt_prep_options *opt, dlt_prep_result *res)
+{
+    dlt__prep_par par;
+    dlt__prep_par_begin(&par); /* MPI only when started by mpirun */
+    dlt_prep_options o = *opt;
+    if (par.rank > 0)
+        o.quiet = 1;
+    int st = dlt__prep_par_agree(&par, prep_run(&o, res, &par));
+    /* Every rank reports rank 0's outcome (the same exit status everywhere). */
+    res->written = dlt__prep_par_bcast_long(&par, res->written);
+    res->val_written = dlt__prep_par_bcast_long(&par, res->val_written);
+    res->skipped = dlt__prep_par_bcast_long(&par, res->skipped);
+    dlt__prep_par_end(&par);
     return st;
 }
