@@ -20,6 +20,9 @@ export OPENBLAS_NUM_THREADS=1
 
 TEST_NAME=$(basename "$0" .sh)
 WORK="$top_builddir/tests/tmp/$TEST_NAME"
+# A test killed mid-way may have left a file system (tmpfs) mounted here.
+awk -v w="$WORK/" 'index($2, w) == 1 {print $2}' /proc/mounts 2> /dev/null |
+    while read -r m; do umount "$m" 2> /dev/null; done
 rm -rf "$WORK"
 mkdir -p "$WORK"
 

@@ -50,6 +50,7 @@ mkdir -p "$FS"
 if ! mount -t tmpfs -o size=4m tmpfs "$FS" 2> "$WORK/mount.err"; then
     echo "# full-disk check skipped: cannot mount a tmpfs ($(cat "$WORK/mount.err")); needs root"
 else
+    trap 'umount "$FS" 2> /dev/null' EXIT
     train "$FS/run" 20
     rc=$?
     check "full disk: non-zero exit ($rc)" test $rc -ne 0
