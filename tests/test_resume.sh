@@ -43,6 +43,17 @@ for np in 2 1; do
         fail "np=$np: resumed run differs"; diag_file "$WORK/cmp.txt"
     fi
 done
+# Another rank count: a checkpoint of 2 ranks resumed by 1 rank carries the
+# weights and the solver state over unchanged (read back bit for bit when no
+# iteration runs), and the data-order change is said.
+check "np=2 checkpoint resumed on np=1" train 1 "$WORK/rescale" $N --resume "$WORK/part2/checkpoints/$MID"
+check "... says the rank count changed" grep -q "written by 2 ranks, now 1" "$WORK/rescale.out"
+if cmp_exact "$WORK/rescale/checkpoints/$MID" "$WORK/part2/checkpoints/$MID"; then
+    ok "... weights and history carried over bit for bit"
+else
+    fail "... weights and history carried over"; diag_file "$WORK/cmp.txt"
+fi
+check "... and training goes on from there" train 1 "$WORK/rescale" $((N + 5)) --resume auto
 # --resume auto with no checkpoint starts from scratch, saying so
 check "--resume auto without checkpoints starts fresh" train 1 "$WORK/fresh" 2 --resume auto
 check "... and says so" grep -q "no checkpoint" "$WORK/fresh.out"
