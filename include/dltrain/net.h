@@ -84,6 +84,7 @@ int dlt_net_output_is_loss(const dlt_net *net, int index);
 int dlt_net_to_device(dlt_net *net, dlt_device_kind kind);
 void dlt_net_grads_to_host(dlt_net *net);
 void dlt_net_params_to_device(dlt_net *net);
+void dlt_net_params_to_host(dlt_net *net); /* after a device solver step, before host reads */
 /* Device copies of the flat buffers; NULL on the CPU. */
 float *dlt_net_device_params(dlt_net *net);
 float *dlt_net_device_grads(dlt_net *net);

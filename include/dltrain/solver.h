@@ -85,6 +85,15 @@ float *dlt_solver_history(dlt_solver *s, int index);
  * clipping is on, else 0. */
 double dlt_solver_step(dlt_solver *s, dlt_net *net, long iter);
 
+/* GPU runs: after dlt_solver_to_device (once the host history is final,
+ * i.e. after a resume) the history lives on the device and
+ * dlt_solver_step updates the net's device weights from its device
+ * gradients (the net must be on the device too); the host history is
+ * stale until dlt_solver_history_to_host (before a checkpoint). */
+void dlt_solver_to_device(dlt_solver *s);
+void dlt_solver_history_to_host(dlt_solver *s);
+int dlt_solver_on_device(const dlt_solver *s);
+
 /* One SGD step, Caffe's order: L2 weight decay (decay_mult), then
  * history = momentum*history + lr*lr_mult*grad, then w -= history.
  * HISTORY has dlt_net_param_count elements. (The plain SGD path, kept

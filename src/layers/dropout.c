@@ -54,6 +54,31 @@ static int dropout_setup(dlt_layer *l, const dlt_pnode *msg, const dlt_layer_con
     return 0;
 }
 
+static void draw_mask(dlt_layer *l)
+{
+    dropout_state *s = l->state;
+    dlt_rng *r = l->rng ? l->rng : &s->own_rng;
+    const size_t n = s->count;
+    /* 32-bit thresholds: two mask bits per RNG draw. */
+    const uint64_t thresh = (uint64_t)((double)s->ratio * 4294967296.0);
+    for (size_t i = 0; i < n; i += 2) {
+        uint64_t v = dlt_rng_next(r);
+        s->mask[i] = (v & 0xffffffffu) >= thresh;
+        if (i + 1 < n)
+            s->mask[i + 1] = (v >> 32) >= thresh;
+    }
+}
+
+const unsigned char *dlt__dropout_next_mask(dlt_layer *l, float *scale)
+{
+    dropout_state *s = l->state;
+    if (!s->train)
+        return NULL;
+    draw_mask(l);
+    *scale = s->scale;
+    return s->mask;
+}
+
 static void dropout_forward(dlt_layer *l)
 {
     dropout_state *s = l->state;
@@ -65,15 +90,7 @@ static void dropout_forward(dlt_layer *l)
             memcpy(y, x, n * sizeof(float));
         return;
     }
-    dlt_rng *r = l->rng ? l->rng : &s->own_rng;
-    /* 32-bit thresholds: two mask bits per RNG draw. */
-    const uint64_t thresh = (uint64_t)((double)s->ratio * 4294967296.0);
-    for (size_t i = 0; i < n; i += 2) {
-        uint64_t v = dlt_rng_next(r);
-        s->mask[i] = (v & 0xffffffffu) >= thresh;
-        if (i + 1 < n)
-            s->mask[i + 1] = (v >> 32) >= thresh;
-    }
+    draw_mask(l);
     for (size_t i = 0; i < n; i++)
         y[i] = s->mask[i] ? x[i] * s->scale : 0.0f;
 }
@@ -109,4 +126,8 @@ const dlt_layer_ops dlt__dropout_ops = {
     .forward = dropout_forward,
     .backward = dropout_backward,
     .destroy = dropout_destroy,
+    .setup_gpu = DLT__GPU(dlt__dropout_setup_gpu),
+    .forward_gpu = DLT__GPU(dlt__dropout_forward_gpu),
+    .backward_gpu = DLT__GPU(dlt__dropout_backward_gpu),
+    .destroy_gpu = DLT__GPU(dlt__dropout_destroy_gpu),
 };

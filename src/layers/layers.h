@@ -20,6 +20,27 @@ void dlt__data_forward_gpu(dlt_layer *l);
 void dlt__data_backward_gpu(dlt_layer *l);
 void dlt__data_destroy_gpu(dlt_layer *l);
 
+/* GPU code of layers without a private header: Sigmoid, TanH and Flatten
+ * (src/cuda/activations.cu, flatten.cu; the setup/destroy pair is shared:
+ * they keep no GPU state) and Dropout (src/cuda/dropout.cu). */
+int dlt__activation_setup_gpu(dlt_layer *l);
+void dlt__activation_destroy_gpu(dlt_layer *l);
+void dlt__sigmoid_forward_gpu(dlt_layer *l);
+void dlt__sigmoid_backward_gpu(dlt_layer *l);
+void dlt__tanh_forward_gpu(dlt_layer *l);
+void dlt__tanh_backward_gpu(dlt_layer *l);
+void dlt__flatten_forward_gpu(dlt_layer *l);
+void dlt__flatten_backward_gpu(dlt_layer *l);
+int dlt__dropout_setup_gpu(dlt_layer *l);
+void dlt__dropout_forward_gpu(dlt_layer *l);
+void dlt__dropout_backward_gpu(dlt_layer *l);
+void dlt__dropout_destroy_gpu(dlt_layer *l);
+/* Dropout: draw the next mask from the layer's RNG, as the CPU forward
+ * does, and return it (count bytes, 1 = kept) with the kept-value scale;
+ * NULL at test time (identity). The GPU code uploads it, so both paths
+ * draw identical masks and checkpoints restore them. */
+const unsigned char *dlt__dropout_next_mask(dlt_layer *l, float *scale);
+
 extern const dlt_layer_ops dlt__data_ops;       /* "Data" */
 extern const dlt_layer_ops dlt__hdf5_data_ops;  /* "HDF5Data" (same code) */
 extern const dlt_layer_ops dlt__conv_ops;

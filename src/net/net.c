@@ -635,6 +635,12 @@ void dlt_net_grads_to_host(dlt_net *net)
         dlt__dev_download(net->grads, net->ggrads, net->nparams * sizeof(float));
 }
 
+void dlt_net_params_to_host(dlt_net *net)
+{
+    if (net->gparams && net->nparams)
+        dlt__dev_download(net->params, net->gparams, net->nparams * sizeof(float));
+}
+
 void dlt_net_params_to_device(dlt_net *net)
 {
     if (net->gparams && net->nparams)

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/device_impl.h"
 #include "dltrain/error.h"
 #include "dltrain/solver.h"
 
@@ -262,6 +263,7 @@ struct dlt_solver {
     size_t n;
     int nhistory;
     float *history[2]; /* (nparams) each: momentum / Adam's m and v */
+    float *ghistory[2]; /* their device copies in GPU runs, else NULL */
 };
 
 dlt_solver *dlt_solver_create(const dlt_solver_config *cfg, size_t nparams)
@@ -279,8 +281,10 @@ void dlt_solver_free(dlt_solver *s)
 {
     if (!s)
         return;
-    for (int i = 0; i < s->nhistory; i++)
+    for (int i = 0; i < s->nhistory; i++) {
         free(s->history[i]);
+        dlt__dev_free(s->ghistory[i]);
+    }
     free(s);
 }
 
@@ -305,6 +309,13 @@ static double clip_gradients(float *g, size_t n, double clip)
             g[i] *= f;
     }
     return norm;
+}
+
+/* Adam's step size with the bias corrections folded in (t = iter + 1). */
+static float adam_step(const dlt_solver_config *c, float rate, long iter)
+{
+    const double t = (double)iter + 1;
+    return (float)(rate * (sqrt(1.0 - pow(c->momentum2, t)) / (1.0 - pow(c->momentum, t))));
 }
 
 /* Regularize then the solver's ComputeUpdateValue and Blob::Update for
@@ -342,9 +353,7 @@ static void update_blob(dlt_solver *s, float *w, float *g, size_t off, size_t co
          * into the step size, eps added to sqrt(v) (Kingma & Ba, Alg. 1). */
         float *v = s->history[1] + off;
         const float b1 = (float)c->momentum, b2 = (float)c->momentum2, eps = (float)c->delta;
-        const double t = (double)iter + 1;
-        const float step = (float)(rate * (sqrt(1.0 - pow(c->momentum2, t)) /
-                                           (1.0 - pow(c->momentum, t))));
+        const float step = adam_step(c, rate, iter);
         for (size_t i = 0; i < count; i++) {
             h[i] = b1 * h[i] + (1.0f - b1) * g[i];
             v[i] = b2 * v[i] + (1.0f - b2) * g[i] * g[i];
@@ -355,12 +364,62 @@ static void update_blob(dlt_solver *s, float *w, float *g, size_t off, size_t co
     }
 }
 
+void dlt_solver_to_device(dlt_solver *s)
+{
+    for (int i = 0; i < s->nhistory && !s->ghistory[i]; i++) {
+        size_t bytes = (s->n ? s->n : 1) * sizeof(float);
+        s->ghistory[i] = dlt__dev_alloc(bytes);
+        dlt__dev_upload(s->ghistory[i], s->history[i], bytes);
+    }
+}
+
+void dlt_solver_history_to_host(dlt_solver *s)
+{
+    for (int i = 0; i < s->nhistory && s->ghistory[i]; i++)
+        dlt__dev_download(s->history[i], s->ghistory[i], (s->n ? s->n : 1) * sizeof(float));
+}
+
+int dlt_solver_on_device(const dlt_solver *s) { return s->ghistory[0] != NULL; }
+
+/* dlt_solver_step on the device: the same steps, each a kernel (solver.cu). */
+static double step_on_device(dlt_solver *s, dlt_net *net, double lr, long iter)
+{
+    const dlt_solver_config *c = &s->cfg;
+    float *w = dlt_net_device_params(net), *g = dlt_net_device_grads(net), *base = dlt_net_params(net);
+    size_t n = dlt_net_param_count(net);
+    if (!w)
+        dlt_fatal("internal: the solver is on the device but the net is not");
+    double norm = 0;
+    if (c->clip_gradients >= 0) {
+        norm = sqrt(dlt__dev_sumsq(g, n));
+        if (norm > c->clip_gradients)
+            dlt__dev_scale(g, n, (float)(c->clip_gradients / norm));
+    }
+    if (c->iter_size > 1)
+        dlt__dev_scale(g, n, 1.0f / (float)c->iter_size);
+    for (int li = 0; li < dlt_net_num_layers(net); li++) {
+        dlt_layer *l = dlt_net_layer(net, li);
+        for (int p = 0; p < l->nparam; p++) {
+            size_t off = (size_t)(l->param[p].data - base);
+            const float rate = (float)(lr * l->lr_mult[p]);
+            dlt__dev_solver_update((int)c->type, c->regularization == DLT_REG_L1, w + off, g + off,
+                                   s->ghistory[0] + off, s->ghistory[1] ? s->ghistory[1] + off : NULL,
+                                   l->param[p].count, rate, (float)(c->weight_decay * l->decay_mult[p]),
+                                   (float)c->momentum, (float)c->momentum2, (float)c->delta,
+                                   c->type == DLT_SOLVER_ADAM ? adam_step(c, rate, iter) : 0.0f);
+        }
+    }
+    return norm;
+}
+
 double dlt_solver_step(dlt_solver *s, dlt_net *net, long iter)
 {
     const dlt_solver_config *c = &s->cfg;
     const double lr = dlt_solver_lr(c, iter);
     float *base = dlt_net_params(net), *grads = dlt_net_grads(net);
     size_t n = dlt_net_param_count(net);
+    if (dlt_solver_on_device(s))
+        return step_on_device(s, net, lr, iter);
     double norm = 0;
     if (c->clip_gradients >= 0)
         norm = clip_gradients(grads, n, c->clip_gradients);
