@@ -1,30 +1,32 @@
-/* test_gpu_layers.c - every layer type on the GPU against the same layer
- * on the CPU, inside a small net built twice from one prototxt and seed:
- * each layer's top after forward, each parameter gradient and blob
- * gradient after backward, then an SGD step with the device kernel.
- * Skips (TAP "1..0 # SKIP reason") without CUDA or without a usable GPU.
- * Tolerances (max relative error, |a-b| / max(1, |b|)):
- *   Data, ReLU, MAX pooling, Accuracy: exact (0);  AVE pooling: 1e-6;
- *   Convolution, InnerProduct: 1e-4 (cuDNN/cuBLAS sum in another order);
- *   SoftmaxWithLoss: 1e-5;  gradients: 1e-3;  SGD step: 1e-6. */
+/* test_gpu_layers.c - every layer type, with the options the CPU layers
+ * support, on the GPU against the same layer on the CPU: three small nets
+ * built twice from one prototxt and seed (gpu_compare.h compares each top
+ * after forward, each gradient after backward, and the statistics
+ * BatchNorm keeps); then the solvers' device kernels against the host
+ * update, and NCCL on one rank. Skips ("1..0 # SKIP reason") without CUDA
+ * or without a usable GPU.
+ * Error per blob: max |gpu - cpu| / max |cpu|. Tolerances:
+ *   Data, ReLU, Dropout, Flatten, Concat, MAX pooling, Accuracy: 0 (copies
+ *   and selections); elementwise math (Sigmoid, TanH, Eltwise, Scale, LRN,
+ *   Softmax): 1e-5 (GPU libm differs in the last bits); sums in another
+ *   order (Convolution, InnerProduct, AVE pooling, BatchNorm,
+ *   SoftmaxWithLoss): 1e-4; every gradient: 1e-3; solver steps: 1e-6. */
 #include <string.h>
 
 #include "config.h"
 #include "core/device_impl.h"
 #ifdef HAVE_CUDA
 #include "cuda/nccl_comm.h"
-#include "cuda/sgd.h"
 #endif
 #include "dltrain/comm.h"
-#include "dltrain/device.h"
-#include "dltrain/error.h"
-#include "dltrain/net.h"
+#include "dltrain/prototxt.h"
 #include "dltrain/solver.h"
-#include "test.h"
+#include "gpu_compare.h"
 
-static const char *net_text =
-    "name: 'gpu_test'\n"
-    "layer { name: 'data' type: 'Data' top: 'data' top: 'label' data_param { batch_size: 8 } }\n"
+#define DATA(b) "layer { name: 'data' type: 'Data' top: 'data' top: 'label' data_param { batch_size: " #b " } }\n"
+
+/* Convolution (groups, AVE/MAX pooling with padding), leaky ReLU, InnerProduct, loss, top-2 accuracy. */
+static const char *net_basic = DATA(8)
     "layer { name: 'conv1' type: 'Convolution' bottom: 'data' top: 'conv1'\n"
     "  convolution_param { num_output: 6 kernel_size: 3 pad: 1 stride: 1\n"
     "    weight_filler { type: 'xavier' } bias_filler { type: 'gaussian' std: 0.1 } } }\n"
@@ -43,126 +45,194 @@ static const char *net_text =
     "layer { name: 'acc' type: 'Accuracy' bottom: 'ip1' bottom: 'label' top: 'acc'\n"
     "  accuracy_param { top_k: 2 } }\n";
 
-static double rel_err(const float *a, const float *b, size_t n)
-{
-    double m = 0;
-    for (size_t i = 0; i < n; i++) {
-        double d = fabs((double)a[i] - b[i]) / (fabs(b[i]) > 1 ? fabs(b[i]) : 1);
-        m = d > m ? d : m;
-    }
-    return m;
-}
+/* Rectangular dilated convolution; Sigmoid, TanH and Softmax (axis 2) on
+ * one blob (split gradients summed on the device); Concat; LRN both
+ * regions; BatchNorm (batch statistics); Scale in place with bias;
+ * Eltwise SUM with coefficients, PROD, MAX of three; ReLU; Dropout;
+ * global AVE and rectangular padded MAX pooling; Flatten; InnerProduct
+ * with transpose; Softmax; loss with loss_weight 2. */
+static const char *net_mix = DATA(4)
+    "layer { name: 'conv1' type: 'Convolution' bottom: 'data' top: 'conv1'\n"
+    "  convolution_param { num_output: 8 kernel_h: 3 kernel_w: 2 pad_h: 1 pad_w: 0 stride_h: 1 stride_w: 2\n"
+    "    dilation: 2 weight_filler { type: 'xavier' } bias_filler { type: 'gaussian' std: 0.1 } } }\n"
+    "layer { name: 'sig' type: 'Sigmoid' bottom: 'conv1' top: 'sig' }\n"
+    "layer { name: 'th' type: 'TanH' bottom: 'conv1' top: 'th' }\n"
+    "layer { name: 'sm2' type: 'Softmax' bottom: 'conv1' top: 'sm2' softmax_param { axis: 2 } }\n"
+    "layer { name: 'cat' type: 'Concat' bottom: 'sig' bottom: 'th' bottom: 'sm2' top: 'cat' }\n"
+    "layer { name: 'lrn1' type: 'LRN' bottom: 'cat' top: 'lrn1'\n"
+    "  lrn_param { local_size: 5 alpha: 0.3 beta: 0.75 k: 2 } }\n"
+    "layer { name: 'lrn2' type: 'LRN' bottom: 'lrn1' top: 'lrn2'\n"
+    "  lrn_param { local_size: 3 alpha: 0.5 beta: 0.75 norm_region: WITHIN_CHANNEL } }\n"
+    "layer { name: 'bn' type: 'BatchNorm' bottom: 'lrn2' top: 'bn'\n"
+    "  batch_norm_param { moving_average_fraction: 0.9 } }\n"
+    "layer { name: 'sc' type: 'Scale' bottom: 'bn' top: 'bn'\n"
+    "  scale_param { bias_term: true filler { type: 'gaussian' mean: 1 std: 0.3 }\n"
+    "    bias_filler { type: 'gaussian' std: 0.2 } } }\n"
+    "layer { name: 'esum' type: 'Eltwise' bottom: 'bn' bottom: 'cat' top: 'esum'\n"
+    "  eltwise_param { operation: SUM coeff: 0.5 coeff: -1.5 } }\n"
+    "layer { name: 'eprod' type: 'Eltwise' bottom: 'esum' bottom: 'lrn1' top: 'eprod'\n"
+    "  eltwise_param { operation: PROD } }\n"
+    "layer { name: 'emax' type: 'Eltwise' bottom: 'eprod' bottom: 'esum' bottom: 'bn' top: 'emax'\n"
+    "  eltwise_param { operation: MAX } }\n"
+    "layer { name: 'relu' type: 'ReLU' bottom: 'emax' top: 'emax' }\n"
+    "layer { name: 'drop' type: 'Dropout' bottom: 'emax' top: 'drop' dropout_param { dropout_ratio: 0.3 } }\n"
+    "layer { name: 'gpool' type: 'Pooling' bottom: 'drop' top: 'gpool'\n"
+    "  pooling_param { pool: AVE global_pooling: true } }\n"
+    "layer { name: 'mpool' type: 'Pooling' bottom: 'drop' top: 'mpool'\n"
+    "  pooling_param { pool: MAX kernel_h: 3 kernel_w: 2 stride: 2 pad: 1 } }\n"
+    "layer { name: 'flat' type: 'Flatten' bottom: 'mpool' top: 'flat' }\n"
+    "layer { name: 'ip1' type: 'InnerProduct' bottom: 'flat' top: 'ip1'\n"
+    "  inner_product_param { num_output: 6 transpose: true weight_filler { type: 'xavier' } } }\n"
+    "layer { name: 'ip2' type: 'InnerProduct' bottom: 'gpool' top: 'ip2'\n"
+    "  inner_product_param { num_output: 6 weight_filler { type: 'xavier' }\n"
+    "    bias_filler { type: 'constant' value: 0.1 } } }\n"
+    "layer { name: 'e2' type: 'Eltwise' bottom: 'ip1' bottom: 'ip2' top: 'e2' }\n"
+    "layer { name: 'prob' type: 'Softmax' bottom: 'e2' top: 'prob' }\n"
+    "layer { name: 'ip3' type: 'InnerProduct' bottom: 'prob' top: 'ip3'\n"
+    "  inner_product_param { num_output: 5 weight_filler { type: 'gaussian' std: 1 } } }\n"
+    "layer { name: 'loss' type: 'SoftmaxWithLoss' bottom: 'ip3' bottom: 'label' top: 'loss' loss_weight: 2 }\n"
+    "layer { name: 'acc' type: 'Accuracy' bottom: 'ip3' bottom: 'label' top: 'acc' }\n";
+
+/* Concat along H of one blob with itself; BatchNorm with global
+ * statistics; InnerProduct on axis 2; loss with ignore_label and no
+ * normalization; Sigmoid in place. */
+static const char *net_axes = DATA(3)
+    "layer { name: 'c1' type: 'Convolution' bottom: 'data' top: 'c1'\n"
+    "  convolution_param { num_output: 4 kernel_size: 3 pad: 1 group: 2 bias_term: false\n"
+    "    weight_filler { type: 'gaussian' std: 0.3 } } }\n"
+    "layer { name: 'cat0' type: 'Concat' bottom: 'c1' bottom: 'c1' top: 'cat0' concat_param { axis: 2 } }\n"
+    "layer { name: 'bn0' type: 'BatchNorm' bottom: 'cat0' top: 'bn0' batch_norm_param { use_global_stats: true } }\n"
+    "layer { name: 's0' type: 'Sigmoid' bottom: 'bn0' top: 'bn0' }\n"
+    "layer { name: 'ipa' type: 'InnerProduct' bottom: 'bn0' top: 'ipa'\n"
+    "  inner_product_param { num_output: 3 axis: 2 weight_filler { type: 'xavier' }\n"
+    "    bias_filler { type: 'constant' value: 0.2 } } }\n"
+    "layer { name: 'ipb' type: 'InnerProduct' bottom: 'ipa' top: 'ipb'\n"
+    "  inner_product_param { num_output: 5 weight_filler { type: 'xavier' } } }\n"
+    "layer { name: 'loss' type: 'SoftmaxWithLoss' bottom: 'ipb' bottom: 'label' top: 'loss'\n"
+    "  loss_param { ignore_label: 1 normalization: NONE } }\n";
 
 static double tolerance(const char *type)
 {
-    if (!strcmp(type, "Convolution") || !strcmp(type, "InnerProduct"))
-        return 1e-4;
-    if (!strcmp(type, "SoftmaxWithLoss"))
-        return 1e-5;
-    if (!strcmp(type, "Pooling"))
-        return 1e-6; /* MAX is exact in practice; AVE sums in another order */
-    return 0;
+    static const char *const exact[] = {"Data", "ReLU", "Dropout", "Flatten", "Concat", "Accuracy", NULL};
+    static const char *const elementwise[] = {"Sigmoid", "TanH", "Eltwise", "Scale", "LRN", "Softmax", NULL};
+    for (int i = 0; exact[i]; i++)
+        if (!strcmp(type, exact[i]))
+            return 0;
+    for (int i = 0; elementwise[i]; i++)
+        if (!strcmp(type, elementwise[i]))
+            return 1e-5;
+    return 1e-4; /* Convolution, InnerProduct, Pooling (AVE sums), BatchNorm, SoftmaxWithLoss */
 }
+
+static void compare_text(const char *what, const char *text, int c, int h, int w)
+{
+    dlt_pnode *root = NULL;
+    int st = dlt_pt_parse_string(text, what, &root);
+    TEST_OK(st == 0, "%s: prototxt parses", what);
+    if (st == 0)
+        gc_compare_net(what, root, c, h, w, 5, tolerance, 1e-4, 1e-3, 1);
+    dlt_pt_free(root);
+}
+
+#ifdef HAVE_CUDA
+/* The device solver against the host one: both nets start from the same
+ * weights; each step both get the CPU net's gradients (so only the update
+ * arithmetic differs), three steps, then the weights and histories. */
+static void compare_solver(const char *label, const char *solver_text)
+{
+    dlt_pnode *root = NULL, *sroot = NULL;
+    dlt_net *cpu = NULL, *gpu = NULL;
+    dlt_solver_config cfg;
+    int st = dlt_pt_parse_string(net_basic, "basic", &root);
+    if (st == 0)
+        st = dlt_pt_parse_string(solver_text, label, &sroot);
+    if (st == 0)
+        st = dlt_solver_config_parse(sroot, &cfg);
+    if (st == 0)
+        st = dlt_net_create(root, DLT_PHASE_TRAIN, 3, 11, 11, 7, &cpu);
+    if (st == 0)
+        st = dlt_net_create(root, DLT_PHASE_TRAIN, 3, 11, 11, 7, &gpu);
+    if (st == 0)
+        st = dlt_net_to_device(gpu, DLT_DEVICE_GPU);
+    TEST_OK(st == 0, "solver %s: setup (status %d)", label, st);
+    if (st) {
+        dlt_net_free(cpu), dlt_net_free(gpu), dlt_pt_free(root), dlt_pt_free(sroot);
+        return;
+    }
+    size_t n = dlt_net_param_count(cpu);
+    dlt_solver *sc = dlt_solver_create(&cfg, n), *sg = dlt_solver_create(&cfg, n);
+    dlt_solver_to_device(sg);
+    TEST_OK(dlt_solver_on_device(sg) && !dlt_solver_on_device(sc), "solver %s: one on the device, one on the host",
+            label);
+    gc_fill_batch(cpu, gpu, 5, 3);
+    double norm_c = 0, norm_g = 0;
+    for (long it = 0; it < 3; it++) {
+        dlt_net_zero_grads(cpu);
+        dlt_net_forward(cpu);
+        dlt_net_backward(cpu);
+        for (size_t i = 0; i < n; i++) /* large enough for clip_gradients to act */
+            dlt_net_grads(cpu)[i] *= 50.0f;
+        dlt__dev_upload(dlt_net_device_grads(gpu), dlt_net_grads(cpu), n * sizeof(float));
+        norm_c = dlt_solver_step(sc, cpu, it);
+        norm_g = dlt_solver_step(sg, gpu, it);
+    }
+    dlt_net_params_to_host(gpu);
+    dlt_solver_history_to_host(sg);
+    double e = gc_blob_err(dlt_net_params(gpu), dlt_net_params(cpu), n);
+    TEST_OK(e <= 1e-6, "solver %s: weights after 3 device steps match the host (err %.2g <= 1e-6)", label, e);
+    for (int k = 0; k < dlt_solver_num_history(sc); k++) {
+        double he = gc_blob_err(dlt_solver_history(sg, k), dlt_solver_history(sc, k), n);
+        TEST_OK(he <= 1e-6, "solver %s: history %d matches (err %.2g <= 1e-6)", label, k, he);
+    }
+    ASSERT_NEAR(norm_g, norm_c, 1e-6 * (norm_c > 1 ? norm_c : 1), "solver %s: gradient norm %.6g on the device",
+                label, norm_g);
+    dlt_solver_free(sg), dlt_solver_free(sc);
+    dlt_net_free(gpu), dlt_net_free(cpu);
+    dlt_pt_free(root), dlt_pt_free(sroot);
+}
+
+/* NCCL on one rank: bootstrap through MPI; a one-rank average leaves the
+ * buffer as it is, through both the whole-buffer and the bucketed calls. */
+static void nccl_one_rank(void)
+{
+    dlt_comm *comm = dlt_comm_init(NULL, NULL);
+    dlt__nccl *nc = dlt__nccl_create(comm);
+    const size_t n = 3 << 20;
+    float *h = dlt_malloc(n * sizeof(float)), *back = dlt_malloc(n * sizeof(float));
+    for (size_t i = 0; i < n; i++)
+        h[i] = (float)i * 0.25f;
+    float *d = dlt__dev_alloc(n * sizeof(float));
+    dlt__dev_upload(d, h, n * sizeof(float));
+    dlt__nccl_allreduce_mean(nc, d, n, 1u << 20);
+    dlt__nccl_begin(nc, d, n, 1u << 20);
+    dlt__nccl_ready(nc, n / 2);
+    dlt__nccl_finish(nc);
+    dlt__dev_download(back, d, n * sizeof(float));
+    TEST_OK(memcmp(back, h, n * sizeof(float)) == 0, "NCCL average over 1 rank leaves 12 MB unchanged");
+    dlt__dev_free(d);
+    free(h), free(back);
+    dlt__nccl_free(nc);
+    dlt_comm_finalize(comm);
+}
+#endif
 
 int main(void)
 {
-    char why[256];
-    if (!dlt_device_built_with_cuda())
-        TEST_SKIP_ALL("built without CUDA (configure --with-cuda)");
-    if (dlt_device_gpu_count(why, sizeof why) == 0) {
-        char msg[300];
-        snprintf(msg, sizeof msg, "no CUDA device (%s)", why);
-        TEST_SKIP_ALL(msg);
-    }
-    dlt_device_kind got;
-    dlt_device_set_cudnn_options(1, (size_t)64 << 20);
-    if (dlt_device_select(DLT_DEVICE_GPU, 0, 1, &got) < 0 || got != DLT_DEVICE_GPU)
-        TEST_SKIP_ALL("a GPU is visible but could not be bound");
-
-    dlt_pnode *root = NULL;
-    if (dlt_pt_parse_string(net_text, "gpu_test.prototxt", &root) != 0)
-        return 1;
-    dlt_net *cpu = NULL, *gpu = NULL;
-    int st = dlt_net_create(root, DLT_PHASE_TRAIN, 3, 11, 11, 7, &cpu);
-    if (st == 0)
-        st = dlt_net_create(root, DLT_PHASE_TRAIN, 3, 11, 11, 7, &gpu);
-    ASSERT_EQ(st, 0, "both nets build");
-    if (st)
-        TEST_DONE();
-    ASSERT_EQ(dlt_net_to_device(gpu, DLT_DEVICE_GPU), 0, "the net moves to the GPU");
-
-    /* The same batch in both nets' data tops (pinned host memory on the GPU side). */
-    dlt_layer *dc = dlt_net_data_layer(cpu), *dg = dlt_net_data_layer(gpu);
-    dlt_rng rng;
-    dlt_rng_seed(&rng, 11);
-    for (size_t i = 0; i < dc->top[0]->count; i++)
-        dc->top[0]->data[i] = dg->top[0]->data[i] = (float)(dlt_rng_uniform(&rng) * 2 - 1);
-    for (size_t i = 0; i < dc->top[1]->count; i++)
-        dc->top[1]->data[i] = dg->top[1]->data[i] = (float)dlt_rng_below(&rng, 5);
-
-    float lc = dlt_net_forward(cpu), lg = dlt_net_forward(gpu);
-    ASSERT_NEAR(lg, lc, 1e-5 * (fabs(lc) > 1 ? fabs(lc) : 1), "loss on the GPU matches the CPU");
-    for (int i = 0; i < dlt_net_num_layers(cpu); i++) {
-        dlt_layer *a = dlt_net_layer(gpu, i), *b = dlt_net_layer(cpu, i);
-        for (int t = 0; t < a->ntop; t++) {
-            dlt_tensor_download(a->top[t]);
-            double e = rel_err(a->top[t]->data, b->top[t]->data, b->top[t]->count);
-            TEST_OK(e <= tolerance(b->ops->type), "%s '%s' top %d forward (%zu values): max rel err %.2g <= %.0g",
-                    b->ops->type, b->name, t, b->top[t]->count, e, tolerance(b->ops->type));
-        }
-    }
-    dlt_net_zero_grads(cpu);
-    dlt_net_zero_grads(gpu);
-    dlt_net_forward(cpu);
-    dlt_net_forward(gpu);
-    dlt_net_backward(cpu);
-    dlt_net_backward(gpu);
-    dlt_net_grads_to_host(gpu);
-    for (int i = 0; i < dlt_net_num_layers(cpu); i++) {
-        dlt_layer *a = dlt_net_layer(gpu, i), *b = dlt_net_layer(cpu, i);
-        for (int p = 0; p < b->nparam; p++) {
-            double e = rel_err(a->param[p].diff, b->param[p].diff, b->param[p].count);
-            TEST_OK(e <= 1e-3, "%s '%s' param %d gradient: max rel err %.2g <= 1e-3", b->ops->type, b->name, p, e);
-        }
-        for (int k = 0; k < b->nbottom; k++)
-            if (b->propagate_down[k]) {
-                dlt_tensor_download_diff(a->bottom[k]);
-                double e = rel_err(a->bottom[k]->diff, b->bottom[k]->diff, b->bottom[k]->count);
-                TEST_OK(e <= 1e-3, "%s '%s' bottom %d gradient: max rel err %.2g <= 1e-3", b->ops->type,
-                        b->name, k, e);
-            }
-    }
+    gc_require_gpu(1);
+    compare_text("basic", net_basic, 3, 11, 11);
+    compare_text("mix", net_mix, 3, 9, 9);
+    compare_text("axes", net_axes, 2, 6, 6);
 #ifdef HAVE_CUDA
-    /* One SGD step: host loop on the CPU net, the device kernel on the GPU
-     * net (all lr_mult/decay_mult are 1 here, so one call covers the buffer). */
-    dlt_solver_config cfg = {0};
-    cfg.momentum = 0.9, cfg.weight_decay = 5e-4;
-    size_t n = dlt_net_param_count(cpu);
-    float *hc = dlt_calloc(n, sizeof(float)), *hg = dlt__dev_alloc(n * sizeof(float));
-    dlt_sgd_update(&cfg, cpu, hc, 0.01);
-    dlt__gpu_sgd_update(dlt_net_device_params(gpu), dlt_net_device_grads(gpu), hg, n, 0.01f, 5e-4f, 0.9f);
-    float *w = dlt_calloc(n, sizeof(float));
-    dlt__dev_download(w, dlt_net_device_params(gpu), n * sizeof(float));
-    double e = rel_err(w, dlt_net_params(cpu), n);
-    TEST_OK(e <= 1e-6, "SGD kernel step matches the host update (%zu weights, max rel err %.2g)", n, e);
-    /* NCCL on one rank: bootstrap through MPI and a (trivial) average. */
-    dlt_comm *comm = dlt_comm_init(NULL, NULL);
-    dlt__nccl *nc = dlt__nccl_create(comm);
-    dlt__nccl_allreduce_mean(nc, dlt_net_device_params(gpu), n, 1u << 20);
-    dlt__dev_download(w, dlt_net_device_params(gpu), n * sizeof(float));
-    TEST_OK(rel_err(w, dlt_net_params(cpu), n) <= 1e-6, "NCCL average over 1 rank leaves the weights");
-    dlt__nccl_free(nc);
-    free(w);
-    dlt__dev_free(hg);
-    dlt_net_forward(cpu);
-    lg = dlt_net_forward(gpu);
-    lc = dlt_net_forward(cpu);
-    ASSERT_NEAR(lg, lc, 1e-4 * (fabs(lc) > 1 ? fabs(lc) : 1), "loss after an SGD step matches");
-    free(hc);
-    dlt_comm_finalize(comm);
+    static const char *const solvers[][2] = {
+        {"SGD L2", "base_lr: 0.01 momentum: 0.9 weight_decay: 0.0005 type: 'SGD'"},
+        {"SGD L1 clip iter_size", "base_lr: 0.01 momentum: 0.9 weight_decay: 0.001 regularization_type: 'L1'"
+                                  " clip_gradients: 1 iter_size: 2 type: 'SGD'"},
+        {"Nesterov", "base_lr: 0.02 momentum: 0.95 weight_decay: 0.0005 type: 'Nesterov'"},
+        {"Adam", "base_lr: 0.001 momentum: 0.9 momentum2: 0.999 delta: 1e-8 weight_decay: 0.0001 type: 'Adam'"},
+    };
+    for (size_t i = 0; i < sizeof solvers / sizeof solvers[0]; i++)
+        compare_solver(solvers[i][0], solvers[i][1]);
+    nccl_one_rank();
 #endif
-    dlt_net_free(gpu);
-    dlt_net_free(cpu);
-    dlt_pt_free(root);
     TEST_DONE();
 }

@@ -10,26 +10,10 @@
 #include "dltrain/error.h"
 #include "dltrain/net.h"
 #include "dltrain/prototxt.h"
+#include "net_files.h"
 #include "test.h"
 
 static dlt_rng rng;
-
-/* Set batch_size of every data layer of ROOT to BATCH. */
-static void set_batch(dlt_pnode *root, int batch)
-{
-    for (dlt_pnode *l = root->child; l; l = l->next) {
-        if (strcmp(l->name, "layer") != 0)
-            continue;
-        for (dlt_pnode *f = l->child; f; f = f->next)
-            if (strcmp(f->name, "data_param") == 0)
-                for (dlt_pnode *b = f->child; b; b = b->next)
-                    if (strcmp(b->name, "batch_size") == 0) {
-                        free(b->text);
-                        b->text = dlt_malloc(16);
-                        snprintf(b->text, 16, "%d", batch);
-                    }
-    }
-}
 
 typedef struct shape_check {
     const char *blob;
@@ -45,16 +29,11 @@ typedef struct net_case {
 
 static void test_net(const net_case *nc)
 {
-    char path[1024];
-    const char *top = getenv("top_srcdir");
-    snprintf(path, sizeof path, "%s/nets/%s", top ? top : ".", nc->file);
     dlt_pnode *root = NULL;
     dlt_net *net = NULL, *test_net = NULL;
-    int st = dlt_pt_parse_file(path, &root);
-    if (st == 0) {
-        set_batch(root, nc->batch);
+    int st = tn_load(nc->file, nc->batch, &root);
+    if (st == 0)
         st = dlt_net_create(root, DLT_PHASE_TRAIN, nc->c, nc->h, nc->w, 7, &net);
-    }
     /* The TEST phase too (sharing the weights), so every field is read. */
     if (st == 0)
         st = dlt_net_create(root, DLT_PHASE_TEST, nc->c, nc->h, nc->w, 7, &test_net);

@@ -73,7 +73,8 @@ extern "C" int dlt__conv_setup_gpu(dlt_layer *l)
     CUDNN_CHECK(cudnnSetTensor4dDescriptor(s->bias, CUDNN_TENSOR_NCHW, CUDNN_DATA_FLOAT, 1, c->num_output, 1, 1));
     CUDNN_CHECK(cudnnSetFilter4dDescriptor(s->w, CUDNN_DATA_FLOAT, CUDNN_TENSOR_NCHW, c->num_output,
                                            c->g.c / c->group, c->g.kh, c->g.kw));
-    CUDNN_CHECK(cudnnSetConvolution2dDescriptor(s->conv, c->g.ph, c->g.pw, c->g.sh, c->g.sw, 1, 1,
+    CUDNN_CHECK(cudnnSetConvolution2dDescriptor(s->conv, c->g.ph, c->g.pw, c->g.sh, c->g.sw,
+                                                c->g.dh ? c->g.dh : 1, c->g.dw ? c->g.dw : 1,
                                                 CUDNN_CROSS_CORRELATION, CUDNN_DATA_FLOAT));
     CUDNN_CHECK(cudnnSetConvolutionGroupCount(s->conv, c->group));
     /* FP32 math: no TF32 tensor-core rounding, so results compare with the CPU. */

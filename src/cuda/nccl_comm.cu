@@ -4,6 +4,7 @@
  * dead peer) instead of a hang. */
 #include <nccl.h>
 #include <sched.h>
+#include <time.h>
 #include <stdlib.h>
 
 #include "cuda/gpu.h"
@@ -22,6 +23,9 @@ struct dlt__nccl {
     cudaEvent_t grads_ready;   /* compute stream: gradients written */
     cudaEvent_t reduced;       /* NCCL stream: last bucket reduced */
     int size;
+    float *buf;                /* this step's buffer (begin) */
+    size_t count, bucket;      /* its length; bucket length in floats */
+    size_t end;                /* buckets at [end, count) are started */
 };
 
 extern "C" dlt__nccl *dlt__nccl_create(dlt_comm *comm)
@@ -78,24 +82,56 @@ static __global__ void scale(float *x, size_t n, float s)
         x[i] *= s;
 }
 
-extern "C" void dlt__nccl_allreduce_mean(dlt__nccl *n, float *buf, size_t count, size_t bucket_bytes)
+extern "C" void dlt__nccl_begin(dlt__nccl *n, float *buf, size_t count, size_t bucket_bytes)
 {
-    if (n->size == 1 || count == 0)
+    n->buf = buf, n->count = count, n->end = count;
+    n->bucket = bucket_bytes / sizeof(float) ? bucket_bytes / sizeof(float) : 1;
+}
+
+/* Start the buckets that lie wholly at offsets >= DONE_FROM, last first. */
+static void start_buckets(dlt__nccl *n, size_t done_from)
+{
+    if (n->size == 1 || n->end == 0)
         return;
-    dlt__gpu *g = dlt__gpu_get();
-    const size_t bucket = bucket_bytes / sizeof(float) ? bucket_bytes / sizeof(float) : 1;
-    CUDA_CHECK(cudaEventRecord(n->grads_ready, g->stream));
+    size_t start = n->end > n->bucket ? n->end - n->bucket : 0;
+    if (start < done_from)
+        return;
+    CUDA_CHECK(cudaEventRecord(n->grads_ready, dlt__gpu_get()->stream));
     CUDA_CHECK(cudaStreamWaitEvent(n->stream, n->grads_ready, 0));
-    size_t end = count;
-    while (end > 0) { /* last layers first, like the MPI path */
-        size_t start = end > bucket ? end - bucket : 0;
-        NCCL_CHECK(ncclAllReduce(buf + start, buf + start, end - start, ncclFloat, ncclSum, n->comm,
+    while (n->end > 0 && start >= done_from) {
+        NCCL_CHECK(ncclAllReduce(n->buf + start, n->buf + start, n->end - start, ncclFloat, ncclSum, n->comm,
                                  n->stream));
-        end = start;
+        n->end = start;
+        start = n->end > n->bucket ? n->end - n->bucket : 0;
     }
-    scale<<<dlt__grid(count), DLT_BLOCK, 0, n->stream>>>(buf, count, 1.0f / (float)n->size);
+}
+
+extern "C" void dlt__nccl_ready(dlt__nccl *n, size_t done_from) { start_buckets(n, done_from); }
+
+extern "C" void dlt__nccl_hook(void *n, int layer, size_t done_from)
+{
+    (void)layer;
+    start_buckets((dlt__nccl *)n, done_from);
+}
+
+extern "C" double dlt__nccl_finish(dlt__nccl *n)
+{
+    if (n->size == 1 || n->count == 0)
+        return 0;
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    start_buckets(n, 0);
+    scale<<<dlt__grid(n->count), DLT_BLOCK, 0, n->stream>>>(n->buf, n->count, 1.0f / (float)n->size);
     CUDA_LAUNCH_CHECK();
     CUDA_CHECK(cudaEventRecord(n->reduced, n->stream));
     wait_or_abort(n, n->reduced);
-    CUDA_CHECK(cudaStreamWaitEvent(g->stream, n->reduced, 0));
+    CUDA_CHECK(cudaStreamWaitEvent(dlt__gpu_get()->stream, n->reduced, 0));
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    return (double)(t1.tv_sec - t0.tv_sec) + 1e-9 * (double)(t1.tv_nsec - t0.tv_nsec);
+}
+
+extern "C" void dlt__nccl_allreduce_mean(dlt__nccl *n, float *buf, size_t count, size_t bucket_bytes)
+{
+    dlt__nccl_begin(n, buf, count, bucket_bytes);
+    dlt__nccl_finish(n);
 }
