@@ -20,6 +20,8 @@
 #include <cblas.h>
 #endif
 
+#include "core/device_impl.h"
+#include "dltrain/device.h"
 #include "dltrain/error.h"
 #include "dltrain/layer.h"
 #include "dltrain/net.h"
@@ -34,6 +36,7 @@
 typedef struct bench_options {
     char net_path[4096], solver_path[4096];
     int batch, threads, warmup, iters, json, profile, conv_gemm;
+    int gpu;          /* --device gpu: the nets and the solver on GPU 0 */
     int input_c, input_h, input_w; /* 0: from the net's header comment */
     double min_time;  /* seconds per measurement when iters == 0 */
 } bench_options;
@@ -43,6 +46,7 @@ typedef struct bench {
     dlt_solver_config cfg;
     dlt_net *train, *test;
     float *history;
+    dlt_solver *solver; /* --device gpu: the device solver (SGD as dlt_sgd_update) */
     long iter;        /* SGD iterations done (for the lr policy) */
     float loss;
     int pool;         /* random batches in the pool */
@@ -76,6 +80,8 @@ static void usage(FILE *f)
             "  --input CxHxW   sample shape (default: the first CxHxW in NET's header\n"
             "                  comment, else 1x28x28)\n"
             "  --threads N     OpenBLAS threads (default 2)\n"
+            "  --device gpu    run on GPU 0 (CUDA build): the nets, their update and the\n"
+            "                  timing include every kernel (each step ends synchronized)\n"
             "  --warmup N      untimed iterations first (default 10)\n"
             "  --iters N       timed iterations (default 0: as many as fit --min-time)\n"
             "  --min-time S    seconds per measurement (default 3)\n"
@@ -119,7 +125,7 @@ static int parse_options(int argc, char **argv, bench_options *o)
         {"iters", required_argument, 0, 'i'}, {"min-time", required_argument, 0, 'm'},
         {"profile", no_argument, 0, 'p'}, {"json", no_argument, 0, 'j'},
         {"input", required_argument, 0, 'I'}, {"conv-gemm", no_argument, 0, 'g'},
-        {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
+        {"device", required_argument, 0, 'd'}, {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
     *o = (bench_options){.batch = 64, .threads = 2, .warmup = 10, .min_time = 3.0};
     default_path(o->net_path, sizeof o->net_path, "lenet_fashion_train_val.prototxt");
     int c, st = 0;
@@ -139,6 +145,11 @@ static int parse_options(int argc, char **argv, bench_options *o)
                 st = DLT_ERR_ARG;
             break;
         case 'j': o->json = 1; break;
+        case 'd':
+            if (strcmp(optarg, "gpu") && strcmp(optarg, "cpu"))
+                st = DLT_ERR_ARG;
+            o->gpu = !strcmp(optarg, "gpu");
+            break;
         case 'h': usage(stdout); exit(DLT_EXIT_OK);
         default: return DLT_ERR_ARG;
         }
@@ -308,6 +319,15 @@ static int bench_open(bench *b, bench_options *o)
     load_batch(b, 0);
     fill_random(dv->top[0]->data, dv->top[0]->count, dv->top[1]->data, dv->top[1]->count, 3);
     b->history = dlt_calloc(dlt_net_param_count(b->train), sizeof(float));
+    if (o->gpu) {
+        dlt_device_kind got;
+        dlt_device_set_cudnn_options(0, (size_t)1 << 30);
+        DLT_TRY(dlt_device_select(DLT_DEVICE_GPU, 0, 1, &got));
+        DLT_TRY(dlt_net_to_device(b->train, DLT_DEVICE_GPU));
+        DLT_TRY(dlt_net_to_device(b->test, DLT_DEVICE_GPU));
+        b->solver = dlt_solver_create(&b->cfg, dlt_net_param_count(b->train));
+        dlt_solver_to_device(b->solver);
+    }
     return 0;
 }
 
@@ -317,6 +337,7 @@ static void bench_close(bench *b)
     dlt_net_free(b->train);
     dlt_pt_free(b->solver_tree);
     dlt_pt_free(b->net_tree);
+    dlt_solver_free(b->solver);
     free(b->history);
     free(b->pool_x);
     free(b->pool_y);
@@ -328,9 +349,15 @@ static void train_step(bench *b)
     dlt_net_zero_grads(b->train);
     b->loss = dlt_net_forward(b->train);
     dlt_net_backward(b->train);
-    dlt_sgd_update(&b->cfg, b->train, b->history, dlt_solver_lr(&b->cfg, b->iter++));
+    if (b->solver) { /* GPU: the same SGD on the device, then wait for it */
+        dlt_solver_step(b->solver, b->train, b->iter++);
+        dlt__dev_synchronize();
+    } else {
+        dlt_sgd_update(&b->cfg, b->train, b->history, dlt_solver_lr(&b->cfg, b->iter++));
+    }
 }
 
+/* The forward ends with the loss read back, which waits for the GPU. */
 static void infer_step(bench *b) { dlt_net_forward(b->test); }
 
 /* Warm up, then run ITERS iterations, or whole iterations until MIN_TIME. */
@@ -459,6 +486,11 @@ int main(int argc, char **argv)
     if (bench_open(&b, &o) < 0) {
         bench_close(&b);
         return DLT_EXIT_FAILURE;
+    }
+    if (o.gpu && (o.profile || o.conv_gemm)) {
+        dlt_error("--profile and --conv-gemm time CPU code; run them without --device gpu");
+        bench_close(&b);
+        return DLT_EXIT_USAGE;
     }
     if (o.conv_gemm) {
         train_step(&b); /* sets every buffer once */

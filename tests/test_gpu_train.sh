@@ -1,0 +1,88 @@
+#!/bin/bash
+# test_gpu_train.sh - training on the GPU (NCCL averaging, solver on the
+# device): LeNet and the BatchNorm net on the GPU end close to the same
+# runs on the CPU; a resumed GPU run equals an uninterrupted one bit for
+# bit (deterministic cuDNN); with 2+ GPUs, np=2 (NCCL) equals np=1 with
+# the global batch. Skips without a CUDA build or a visible GPU.
+. "$(dirname "$0")/lib.sh"
+grep -q "^#define HAVE_CUDA 1" "$top_builddir/config.h" 2>/dev/null || skip_all "built without CUDA (configure --with-cuda)"
+ngpu=$(nvidia-smi -L 2>/dev/null | grep -c '^GPU ')
+[ "$ngpu" -ge 1 ] || skip_all "no GPU visible (nvidia-smi -L lists none)"
+have_h5py || skip_all "python3 with h5py not found (set PYTHON_H5PY)"
+
+# A learnable 10-class 28x28 set (a per-class pattern plus noise, bytes as
+# float32 0..255, Caffe's HDF5 layout): 2048 training, 512 validation images.
+"$PYTHON_H5PY" - "$WORK" <<'PY'
+import sys, h5py, numpy as np
+r = np.random.RandomState(7)
+proto = r.rand(10, 1, 28, 28) * 255
+for name, n in (("train", 2048), ("val", 512)):
+    y = r.randint(0, 10, n)
+    x = np.clip(0.6 * proto[y] + 0.4 * r.rand(n, 1, 28, 28) * 255, 0, 255)
+    with h5py.File("%s/%s.h5" % (sys.argv[1], name), "w") as f:
+        f["data"] = x.astype(np.float32)
+        f["label"] = y.reshape(n, 1).astype(np.float32)
+PY
+for net in lenet_fashion fashion_bn; do
+    cp "$top_srcdir/nets/${net}_train_val.prototxt" "$WORK/"
+    sed -e 's/^display:.*/display: 10/' -e 's/^test_interval:.*/test_interval: 20/' \
+        -e 's/^test_iter:.*/test_iter: 2/' -e 's/^snapshot:.*/snapshot: 20/' \
+        "$top_srcdir/nets/${net}_solver.prototxt" > "$WORK/${net}_solver.prototxt"
+done
+train() { # NP NET RUN MAX_ITER [args]
+    local np=$1 net=$2 dir=$3 iters=$4
+    shift 4
+    "$MPIRUN" -np "$np" "$TRAIN" --solver "$WORK/${net}_solver.prototxt" --train "$WORK/train.h5" \
+        --val "$WORK/val.h5" --run-dir "$dir" --max-iter "$iters" --seed 3 "$@" >> "$dir.out" 2>&1
+}
+compare() { # A B MODE: compare_ckpt.py, its output kept
+    "$PYTHON_H5PY" "$top_srcdir/tests/compare_ckpt.py" "$1" "$2" "$3" > "$WORK/cmp.txt" 2>&1
+    local st=$?
+    sed 's/^/#   /' "$WORK/cmp.txt" | sort -k6 -g | tail -3
+    return $st
+}
+END=checkpoints/iter_00000040.h5 MID=checkpoints/iter_00000020.h5
+
+# GPU against CPU: the same 40 iterations; sums run in another order on the
+# GPU, so the weights agree to a tolerance, not bit for bit.
+for net in lenet_fashion fashion_bn; do
+    check "$net: 40 iterations on the CPU" train 1 $net "$WORK/$net-cpu" 40 --device cpu
+    check "$net: 40 iterations on the GPU" train 1 $net "$WORK/$net-gpu" 40 --device gpu --cudnn-deterministic
+    check "$net: the log says GPU, NCCL averaging and the solver on the GPU" \
+        grep -q "solver on the GPU" "$WORK/$net-gpu/log.txt"
+    tol=1e-3; [ $net = fashion_bn ] && tol=1e-2 # batch statistics amplify the differences
+    if compare "$WORK/$net-gpu/$END" "$WORK/$net-cpu/$END" rel=$tol; then
+        ok "$net: GPU weights after 40 iterations match the CPU run (max rel err <= $tol)"
+    else
+        fail "$net: GPU and CPU weights differ"; diag_file "$WORK/cmp.txt"
+    fi
+    first=$(grep -o '"loss": *[0-9.e+-]*' "$WORK/$net-gpu/metrics.jsonl" | head -1 | grep -o '[0-9.e+-]*$')
+    last=$(grep -o '"loss": *[0-9.e+-]*' "$WORK/$net-gpu/metrics.jsonl" | tail -1 | grep -o '[0-9.e+-]*$')
+    check "$net: the GPU run learns (loss $first -> $last)" awk -v a="$first" -v b="$last" 'BEGIN { exit !(b < a) }'
+done
+
+# Resume on the GPU: 20 + resume + 20 equals 40 uninterrupted, bit for bit.
+check "GPU: first 20 iterations" train 1 lenet_fashion "$WORK/part" 20 --device gpu --cudnn-deterministic
+check "GPU: --resume auto to 40" train 1 lenet_fashion "$WORK/part" 40 --device gpu --cudnn-deterministic \
+    --resume auto
+if compare "$WORK/part/$END" "$WORK/lenet_fashion-gpu/$END" exact; then
+    ok "GPU: resumed weights and history are bit-identical to the uninterrupted run"
+else
+    fail "GPU: resumed run differs"; diag_file "$WORK/cmp.txt"
+fi
+
+# Data parallel with NCCL: np=2 (one GPU each, batch B) against np=1 with 2B.
+if [ "$ngpu" -ge 2 ]; then
+    sed 's/batch_size: 64/batch_size: 128/' "$WORK/lenet_fashion_train_val.prototxt" > "$WORK/big.prototxt"
+    sed 's/lenet_fashion_train_val.prototxt/big.prototxt/' "$WORK/lenet_fashion_solver.prototxt" > "$WORK/big_solver.prototxt"
+    check "np=2 GPUs: 40 iterations with NCCL" train 2 lenet_fashion "$WORK/np2" 40 --device gpu --cudnn-deterministic
+    check "np=1 GPU, global batch: 40 iterations" train 1 big "$WORK/np1" 40 --device gpu --cudnn-deterministic
+    if compare "$WORK/np2/$END" "$WORK/np1/$END" rel=1e-4; then
+        ok "NCCL data parallel (np=2) matches np=1 with the global batch"
+    else
+        fail "np=2 and np=1 differ"; diag_file "$WORK/cmp.txt"
+    fi
+else
+    echo "# data-parallel NCCL equivalence needs 2 GPUs; $ngpu visible: not run"
+fi
+done_testing
