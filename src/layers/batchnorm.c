@@ -14,13 +14,7 @@
 
 #include "dltrain/error.h"
 #include "layers/layers.h"
-
-typedef struct bn_state {
-    int global;          /* use_global_stats */
-    float maf, eps;
-    float *inv_std;      /* (C) 1/sqrt(var + eps) of the last forward */
-    double *acc, *acc2;  /* (C) work */
-} bn_state;
+#include "layers/batchnorm.h"
 
 static int bn_setup(dlt_layer *l, const dlt_pnode *msg, const dlt_layer_context *ctx)
 {
@@ -170,4 +164,8 @@ const dlt_layer_ops dlt__batchnorm_ops = {
     .forward = bn_forward,
     .backward = bn_backward,
     .destroy = bn_destroy,
+    .setup_gpu = DLT__GPU(dlt__batchnorm_setup_gpu),
+    .forward_gpu = DLT__GPU(dlt__batchnorm_forward_gpu),
+    .backward_gpu = DLT__GPU(dlt__batchnorm_backward_gpu),
+    .destroy_gpu = DLT__GPU(dlt__batchnorm_destroy_gpu),
 };

@@ -5,13 +5,7 @@
 
 #include "dltrain/error.h"
 #include "layers/layers.h"
-
-typedef struct concat_state {
-    int axis;
-    size_t outer;              /* product of the axes before AXIS */
-    size_t chunk[DLT_MAX_BLOBS]; /* per bottom: its AXIS extent times the inner size */
-    size_t total;              /* sum of chunk[] */
-} concat_state;
+#include "layers/concat.h"
 
 static int dim(const dlt_tensor *t, int a)
 {
@@ -102,4 +96,8 @@ const dlt_layer_ops dlt__concat_ops = {
     .forward = concat_forward,
     .backward = concat_backward,
     .destroy = dlt__free_state,
+    .setup_gpu = DLT__GPU(dlt__concat_setup_gpu),
+    .forward_gpu = DLT__GPU(dlt__concat_forward_gpu),
+    .backward_gpu = DLT__GPU(dlt__concat_backward_gpu),
+    .destroy_gpu = DLT__GPU(dlt__concat_destroy_gpu),
 };

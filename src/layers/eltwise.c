@@ -6,14 +6,7 @@
 
 #include "dltrain/error.h"
 #include "layers/layers.h"
-
-enum { OP_PROD, OP_SUM, OP_MAX };
-
-typedef struct eltwise_state {
-    int op;
-    float coeff[DLT_MAX_BLOBS];
-    int *argmax;   /* (count) MAX: which bottom won */
-} eltwise_state;
+#include "layers/eltwise.h"
 
 static int eltwise_setup(dlt_layer *l, const dlt_pnode *msg, const dlt_layer_context *ctx)
 {
@@ -150,4 +143,8 @@ const dlt_layer_ops dlt__eltwise_ops = {
     .forward = eltwise_forward,
     .backward = eltwise_backward,
     .destroy = eltwise_destroy,
+    .setup_gpu = DLT__GPU(dlt__eltwise_setup_gpu),
+    .forward_gpu = DLT__GPU(dlt__eltwise_forward_gpu),
+    .backward_gpu = DLT__GPU(dlt__eltwise_backward_gpu),
+    .destroy_gpu = DLT__GPU(dlt__eltwise_destroy_gpu),
 };

@@ -10,15 +10,7 @@
 
 #include "dltrain/error.h"
 #include "layers/layers.h"
-
-enum { ACROSS, WITHIN };
-
-typedef struct lrn_state {
-    int region, size;
-    float alpha, beta, k;
-    float *scale;   /* (N, C, H, W) the normalizer, kept for backward */
-    float *tmp;     /* (H, W) WITHIN: per-plane work */
-} lrn_state;
+#include "layers/lrn.h"
 
 static int lrn_setup(dlt_layer *l, const dlt_pnode *msg, const dlt_layer_context *ctx)
 {
@@ -186,4 +178,8 @@ const dlt_layer_ops dlt__lrn_ops = {
     .forward = lrn_forward,
     .backward = lrn_backward,
     .destroy = lrn_destroy,
+    .setup_gpu = DLT__GPU(dlt__lrn_setup_gpu),
+    .forward_gpu = DLT__GPU(dlt__lrn_forward_gpu),
+    .backward_gpu = DLT__GPU(dlt__lrn_backward_gpu),
+    .destroy_gpu = DLT__GPU(dlt__lrn_destroy_gpu),
 };

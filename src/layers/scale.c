@@ -8,11 +8,7 @@
 
 #include "dltrain/error.h"
 #include "layers/layers.h"
-
-typedef struct scale_state {
-    int bias_term;
-    float *x_saved;   /* (N, C, H, W) in place: the input, for dgamma */
-} scale_state;
+#include "layers/scale.h"
 
 static int scale_setup(dlt_layer *l, const dlt_pnode *msg, const dlt_layer_context *ctx)
 {
@@ -120,4 +116,8 @@ const dlt_layer_ops dlt__scale_ops = {
     .forward = scale_forward,
     .backward = scale_backward,
     .destroy = scale_destroy,
+    .setup_gpu = DLT__GPU(dlt__scale_setup_gpu),
+    .forward_gpu = DLT__GPU(dlt__scale_forward_gpu),
+    .backward_gpu = DLT__GPU(dlt__scale_backward_gpu),
+    .destroy_gpu = DLT__GPU(dlt__scale_destroy_gpu),
 };

@@ -4,11 +4,7 @@
 
 #include "dltrain/error.h"
 #include "layers/layers.h"
-
-/* The softmax axis seen as (outer, dim, inner) over an NCHW tensor. */
-typedef struct softmax_state {
-    int outer, dim, inner;
-} softmax_state;
+#include "layers/softmax.h"
 
 static int softmax_setup(dlt_layer *l, const dlt_pnode *msg, const dlt_layer_context *ctx)
 {
@@ -92,4 +88,8 @@ const dlt_layer_ops dlt__softmax_ops = {
     .forward = softmax_forward,
     .backward = softmax_backward,
     .destroy = dlt__free_state,
+    .setup_gpu = DLT__GPU(dlt__softmax_setup_gpu),
+    .forward_gpu = DLT__GPU(dlt__softmax_forward_gpu),
+    .backward_gpu = DLT__GPU(dlt__softmax_backward_gpu),
+    .destroy_gpu = DLT__GPU(dlt__softmax_destroy_gpu),
 };
