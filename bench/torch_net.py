@@ -17,6 +17,8 @@ decay_mult } becomes its own parameter group.
 
 Run it with /usr/bin/python3 (Debian's python3-torch):
   torch_net.py NET.prototxt --batch B [--input CxHxW] [--solver FILE] [--json]
+--device cuda runs on GPU 0 in FP32 (TF32 off, as dltrain's cuDNN/cuBLAS
+calls) with cudnn.benchmark on, each step ending synchronized.
 """
 import argparse
 import json
@@ -385,16 +387,22 @@ def header_shape(text):
 
 
 def run_benchmark(net_path, batch, shape=None, solver_path=None, threads=2, warmup=10,
-                  iters=0, min_time=3.0, seed=1, profile=False):
+                  iters=0, min_time=3.0, seed=1, profile=False, device="cpu"):
     torch.set_num_threads(threads)
+    dev = torch.device(device)
+    if dev.type == "cuda":
+        torch.backends.cuda.matmul.allow_tf32 = False
+        torch.backends.cudnn.allow_tf32 = False
+        torch.backends.cudnn.benchmark = True
+    sync = torch.cuda.synchronize if dev.type == "cuda" else (lambda: None)
     torch.manual_seed(seed)
     text = open(net_path).read()
     shape = shape or header_shape(text)
     solver_path = solver_path or net_path.replace("_train_val.prototxt", "_solver.prototxt")
-    net = Net(parse_prototxt(text), batch, shape, seed)
+    net = Net(parse_prototxt(text), batch, shape, seed).to(dev)
     opt, lr, mom, wd = sgd(net, parse_prototxt(open(solver_path).read()))
     per = batch * int(math.prod(shape)) * 4
-    pool = [(torch.rand((batch,) + shape), torch.randint(0, 10, (batch,)))
+    pool = [(torch.rand((batch,) + shape, device=dev), torch.randint(0, 10, (batch,), device=dev))
             for _ in range(max(2, min(32, (32 << 20) // per)))]
     data = [s for s in net.steps["TRAIN"] if s[0] == "data"][0][3]
     tdata = [s for s in net.steps["TEST"] if s[0] == "data"][0][3]
@@ -412,6 +420,7 @@ def run_benchmark(net_path, batch, shape=None, solver_path=None, threads=2, warm
     def infer_step():
         with torch.no_grad():
             net.run("TEST", {tdata[0]: pool[0][0], tdata[1]: pool[0][1]})
+        sync()
 
     net.train()
     tn, ts = run_timed(train_step, warmup, iters, min_time)
@@ -423,7 +432,7 @@ def run_benchmark(net_path, batch, shape=None, solver_path=None, threads=2, warm
         "infer_img_s": inn * batch / ins, "infer_iters": inn, "infer_s": ins,
         "final_loss": last["loss"], "torch": torch.__version__,
         "mkldnn": torch.backends.mkldnn.is_available(), "base_lr": lr, "momentum": mom,
-        "weight_decay": wd, "peak_rss_kb": peak_rss_kb(),
+        "weight_decay": wd, "peak_rss_kb": peak_rss_kb(), "device": device,
     }
     if profile:
         net.train()
@@ -448,10 +457,11 @@ def main(argv=None):
     ap.add_argument("--min-time", type=float, default=3.0)
     ap.add_argument("--profile", action="store_true", help="also print torch.profiler's table")
     ap.add_argument("--json", action="store_true")
+    ap.add_argument("--device", default="cpu", help="cpu (default) or cuda")
     a = ap.parse_args(argv)
     shape = tuple(int(v) for v in a.input.split("x")) if a.input else None
     r = run_benchmark(a.net, a.batch, shape, a.solver, a.threads, a.warmup, a.iters,
-                      a.min_time, 1, a.profile)
+                      a.min_time, 1, a.profile, a.device)
     if a.json:
         print(json.dumps(r))
     else:
