@@ -1,9 +1,10 @@
 /* test_gpu_layers.c - every layer type, with the options the CPU layers
  * support, on the GPU against the same layer on the CPU: three small nets
- * built twice from one prototxt and seed (gpu_compare.h compares each top
- * after forward, each gradient after backward, and the statistics
- * BatchNorm keeps); then the solvers' device kernels against the host
- * update, and NCCL on one rank. Skips ("1..0 # SKIP reason") without CUDA
+ * built twice from one prototxt and seed (gpu_compare.h feeds each GPU
+ * layer the CPU layer's inputs and compares each top after forward, each
+ * gradient after backward, the statistics BatchNorm keeps, then the net
+ * end to end); then the solvers' device kernels against the host update,
+ * and NCCL on one rank. Skips ("1..0 # SKIP reason") without CUDA
  * or without a usable GPU.
  * Error per blob: max |gpu - cpu| / max |cpu|. Tolerances:
  *   Data, ReLU, Dropout, Flatten, Concat, MAX pooling, Accuracy: 0 (copies
@@ -224,11 +225,11 @@ int main(void)
     compare_text("axes", net_axes, 2, 6, 6);
 #ifdef HAVE_CUDA
     static const char *const solvers[][2] = {
-        {"SGD L2", "base_lr: 0.01 momentum: 0.9 weight_decay: 0.0005 type: 'SGD'"},
-        {"SGD L1 clip iter_size", "base_lr: 0.01 momentum: 0.9 weight_decay: 0.001 regularization_type: 'L1'"
+        {"SGD L2", "net: 'basic' base_lr: 0.01 momentum: 0.9 weight_decay: 0.0005 type: 'SGD'"},
+        {"SGD L1 clip iter_size", "net: 'basic' base_lr: 0.01 momentum: 0.9 weight_decay: 0.001 regularization_type: 'L1'"
                                   " clip_gradients: 1 iter_size: 2 type: 'SGD'"},
-        {"Nesterov", "base_lr: 0.02 momentum: 0.95 weight_decay: 0.0005 type: 'Nesterov'"},
-        {"Adam", "base_lr: 0.001 momentum: 0.9 momentum2: 0.999 delta: 1e-8 weight_decay: 0.0001 type: 'Adam'"},
+        {"Nesterov", "net: 'basic' base_lr: 0.02 momentum: 0.95 weight_decay: 0.0005 type: 'Nesterov'"},
+        {"Adam", "net: 'basic' base_lr: 0.001 momentum: 0.9 momentum2: 0.999 delta: 1e-8 weight_decay: 0.0001 type: 'Adam'"},
     };
     for (size_t i = 0; i < sizeof solvers / sizeof solvers[0]; i++)
         compare_solver(solvers[i][0], solvers[i][1]);

@@ -1,12 +1,14 @@
 /* test_gpu_nets.c - every network in nets/ on the GPU against the CPU at
- * a small batch, one forward and backward on the same random batch:
- * every layer's output and every gradient (gpu_compare.h). Skips without
- * a usable GPU.
- * Tolerances (max |gpu - cpu| / max |cpu| per blob): the error of each
- * cuDNN/cuBLAS sum (another order, other algorithms such as Winograd)
- * compounds with depth, so forward 1e-3 and gradients 5e-3 here, against
- * 1e-4 / 1e-3 for single layers in test_gpu_layers. cuDNN runs with
- * deterministic algorithms and FP32 math (no TF32). */
+ * a small batch (gpu_compare.h): each layer on the CPU layer's inputs,
+ * forward and backward, then the net end to end. Skips without a usable
+ * GPU. Per-layer tolerances (max |gpu - cpu| / max |cpu| per blob):
+ * forward 5e-4 and gradients 2e-3, looser than test_gpu_layers' 1e-4 /
+ * 1e-3 because these layers are wide (up to 4608-term sums) and cuDNN may
+ * pick Winograd or FFT algorithms; FP32 math (no TF32), deterministic
+ * algorithms. End to end: loss 1e-4, whole gradient 1e-2 (L2). (An
+ * earlier whole-net-only comparison failed on AlexNet, GoogLeNet and
+ * ResNet-50 gradients, max error 0.07-0.56, where a ReLU input near 0
+ * switched on one side only: why each layer is now fed the same inputs.) */
 #include "gpu_compare.h"
 #include "net_files.h"
 
@@ -35,7 +37,7 @@ int main(void)
         int st = tn_load(nc->file, nc->batch, &root);
         TEST_OK(st == 0, "%s parses", nc->file);
         if (st == 0)
-            gc_compare_net(nc->file, root, nc->c, nc->h, nc->w, nc->classes, NULL, 1e-3, 5e-3, 0);
+            gc_compare_net(nc->file, root, nc->c, nc->h, nc->w, nc->classes, NULL, 5e-4, 2e-3, 0);
         dlt_pt_free(root);
     }
     TEST_DONE();

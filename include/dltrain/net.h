@@ -39,6 +39,10 @@ void dlt_net_zero_grads(dlt_net *net);
  * backward), for per-layer profiles; returns 0 when the layer has nothing
  * to do. */
 int dlt_net_backward_layer(dlt_net *net, int index);
+/* The first half of dlt_net_backward_layer: the diffs of split copies of
+ * layer INDEX's tops summed into the tops (for tests that run layers one
+ * at a time); returns 0 when the layer has no backward work. */
+int dlt_net_sum_split_diffs(dlt_net *net, int index);
 
 /* Called by dlt_net_backward before each layer's backward and once at the
  * end: layers >= LAYER are done, so gradients at offsets >= DONE_FROM in

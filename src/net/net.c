@@ -514,16 +514,22 @@ void dlt_net_set_backward_hook(dlt_net *net, dlt_backward_hook fn, void *ctx)
     }
 }
 
-int dlt_net_backward_layer(dlt_net *net, int i)
+int dlt_net_sum_split_diffs(dlt_net *net, int i)
 {
     dlt_layer *l = &net->layers[i];
     int any = l->nparam > 0;
     for (int b = 0; b < l->nbottom; b++)
         any |= l->propagate_down[b];
-    if (!any)
+    if (any)
+        sum_split_diffs(net, l);
+    return any;
+}
+
+int dlt_net_backward_layer(dlt_net *net, int i)
+{
+    if (!dlt_net_sum_split_diffs(net, i))
         return 0;
-    sum_split_diffs(net, l);
-    dlt_layer_backward(l); /* CPU or GPU code of the layer */
+    dlt_layer_backward(&net->layers[i]); /* CPU or GPU code of the layer */
     return 1;
 }
 
