@@ -23,7 +23,8 @@ static double now_s(void)
 static void usage(void)
 {
     fprintf(stderr,
-            "usage: bench_loader loader DATA.h5 [BATCH CROP PREFETCH SECONDS]  -> images/s\n"
+            "usage: bench_loader loader DATA.h5 [BATCH CROP PREFETCH SECONDS BUDGET_MB]  -> images/s\n"
+            "                                       (BUDGET_MB > 0: streamed with that budget)\n"
             "       bench_loader decode FILE.jpg [SECONDS]    -> Mpixels/s, one thread\n"
             "       bench_loader plain FILE                    -> MB/s of read()\n"
             "       bench_loader hdf5 DATA.h5                  -> MB/s (file size) of opening\n"
@@ -33,15 +34,17 @@ static void usage(void)
     exit(2);
 }
 
-/* Whole batches for at least SECONDS after two warm-up batches. */
-static double bench_loader(const char *path, int batch, int crop, int prefetch, double secs)
+/* Whole batches for at least SECONDS after two warm-up batches; the set
+ * in memory, or streamed with BUDGET_MB (> 0). */
+static double bench_loader(const char *path, int batch, int crop, int prefetch, double secs,
+                           long budget_mb)
 {
     dlt_dataset *ds;
-    if (dlt_dataset_open(path, &ds) < 0)
+    if ((budget_mb > 0 ? dlt_dataset_open_lazy(path, &ds) : dlt_dataset_open(path, &ds)) < 0)
         exit(1);
     dlt_loader_config cfg = {.batch_size = batch, .rank = 0, .world = 1, .shuffle = 1,
                              .seed = 1, .scale = 1.0f, .crop_size = crop, .mirror = 1,
-                             .prefetch = prefetch};
+                             .prefetch = prefetch, .memory_budget = (size_t)budget_mb << 20};
     dlt_loader *ld;
     if (dlt_loader_create(ds, &cfg, &ld) < 0)
         exit(1);
@@ -141,7 +144,7 @@ int main(int argc, char **argv)
         int batch = argc > 3 ? atoi(argv[3]) : 64, crop = argc > 4 ? atoi(argv[4]) : 0;
         int prefetch = argc > 5 ? atoi(argv[5]) : 2;
         double secs = argc > 6 ? atof(argv[6]) : 3;
-        r = bench_loader(path, batch, crop, prefetch, secs);
+        r = bench_loader(path, batch, crop, prefetch, secs, argc > 7 ? atol(argv[7]) : 0);
     } else if (strcmp(what, "decode") == 0) {
         r = bench_decode(path, argc > 3 ? atof(argv[3]) : 1);
     } else if (strcmp(what, "plain") == 0) {

@@ -51,10 +51,18 @@ void dlt_dataset_writer_abort(dlt_dataset_writer *wr);
 
 /* ---- reading a dataset ----
  * Accepts our schema (uint8 /data, int32 /label) and Caffe's HDF5Data
- * layout (float32 /data, float /label). Opened read-only; the whole
- * dataset is read into memory (chunk-aware streaming is issue 4). */
+ * layout (float32 /data, float /label). Opened read-only. dlt_dataset_open
+ * reads every sample into memory; dlt_dataset_open_lazy reads only the
+ * labels and the layout, and the samples stay on disk until
+ * dlt_dataset_load (or are streamed by the loader, chunk by chunk). */
 typedef struct dlt_dataset dlt_dataset;
 int dlt_dataset_open(const char *path, dlt_dataset **out);
+int dlt_dataset_open_lazy(const char *path, dlt_dataset **out);
+int dlt_dataset_load(dlt_dataset *ds);
+int dlt_dataset_in_memory(const dlt_dataset *ds);
+/* Bytes the samples take in memory once loaded (for JPEG sets, the file
+ * size: an upper bound known without reading the records). */
+size_t dlt_dataset_memory_bytes(const dlt_dataset *ds);
 void dlt_dataset_close(dlt_dataset *ds);
 size_t dlt_dataset_size(const dlt_dataset *ds);
 void dlt_dataset_shape(const dlt_dataset *ds, int *c, int *h, int *w);
@@ -62,7 +70,8 @@ int dlt_dataset_num_classes(const dlt_dataset *ds); /* 0 if unknown */
 /* Name of class INDEX from the classes attribute; NULL if unknown. */
 const char *dlt_dataset_class_name(const dlt_dataset *ds, int index);
 const char *dlt_dataset_path(const dlt_dataset *ds);
-/* Sample INDEX as floats times SCALE into OUT (c*h*w); returns its label. */
+/* Sample INDEX as floats times SCALE into OUT (c*h*w); returns its label.
+ * The set must be in memory. */
 int dlt_dataset_sample(const dlt_dataset *ds, size_t index, float scale, float *out);
 
 /* ---- loader: batches of one rank, prefetched by a thread ----
@@ -70,7 +79,15 @@ int dlt_dataset_sample(const dlt_dataset *ds, size_t index, float scale, float *
  * covers positions [s*W*B, (s+1)*W*B) of it and rank r takes the r-th
  * B-slice, so P ranks with batch B see exactly the samples one rank with
  * batch P*B sees. Steps per epoch = floor(N / (W*B)).
- * TEST: no shuffle; step s, rank r reads samples (s*W + r)*B + k, mod N. */
+ * TEST: no shuffle; step s, rank r reads samples (s*W + r)*B + k, mod N.
+ * Streaming (TRAIN on a set not in memory, see stream.h): epoch e deals a
+ * permutation of (seed, e) of the HDF5 chunks to the ranks, rank r taking
+ * positions [r*S, (r+1)*S) of the chunks laid end to end, S = steps * B,
+ * and mixes them in a shuffle buffer of memory_budget/4 bytes. Steps per
+ * epoch are the same floor(N / (W*B)); the N mod (W*B) samples at the end
+ * of the epoch's chunk order are not served that epoch (in memory: those
+ * at the end of the permutation). Either way, a sample is served at most
+ * once per epoch, and every rank runs the same number of steps. */
 typedef struct dlt_loader dlt_loader;
 typedef struct dlt_loader_config {
     int batch_size;   /* per rank */
@@ -89,6 +106,7 @@ typedef struct dlt_loader_config {
     const float *mean_value; /* per channel (mean_value; one value = all), or NULL */
     int n_mean_value;
     int prefetch;     /* batches prepared ahead, each by its own thread (0: 2) */
+    size_t memory_budget; /* streaming: bytes for the shuffle buffer and chunk (0: 256 MiB) */
 } dlt_loader_config;
 /* Sample shape the loader produces (crop_size applied). */
 void dlt_loader_output_shape(const dlt_loader *ld, int *c, int *h, int *w);
@@ -98,8 +116,13 @@ int dlt_mean_file_read(const char *path, int c, int h, int w, float **out);
 int dlt_loader_create(const dlt_dataset *ds, const dlt_loader_config *cfg, dlt_loader **out);
 void dlt_loader_free(dlt_loader *ld);
 long dlt_loader_steps_per_epoch(const dlt_loader *ld);
+/* 1 if the loader streams chunks from disk; then the shuffle buffer's
+ * size in bytes (JPEG: estimated from the file's mean record size). */
+int dlt_loader_streaming(const dlt_loader *ld, size_t *buffer_bytes);
 /* Copy the batch of global step STEP into DATA (B*c*h*w) and LABEL (B),
- * then start preparing STEP+1 in the background. */
+ * then start preparing STEP+1 in the background. With the environment
+ * variable DLTRAIN_TRACE_SAMPLES=FILE, a TRAIN loader appends a line
+ * "rank epoch index" to FILE for each sample it serves (tests). */
 int dlt_loader_fetch(dlt_loader *ld, long step, float *data, float *label);
 
 /* ---- node-local staging (--stage-dir) ----

@@ -26,6 +26,8 @@ typedef struct dlt_train_options {
     double time_limit_min;  /* the job's length when the scheduler does not say; <=0: unknown */
     int prefetch;           /* loader batches prepared ahead (0: 2) */
     const char *stage_dir;  /* node-local copy of the datasets, or NULL */
+    long data_memory_mb;    /* TRAIN set larger than this per rank: streamed from disk;
+                             * 0: half the node's memory over its ranks */
     int device;             /* dlt_device_kind: 0 cpu (default), 1 gpu, 2 auto */
     int cudnn_deterministic;      /* GPU: deterministic cuDNN algorithms only */
     long cudnn_workspace_mb;      /* GPU: cuDNN workspace limit per convolution; <=0: 512 */

@@ -1,6 +1,7 @@
-/* dataset.c - opens an HDF5 dataset read-only and holds it in memory: our
- * schema (uint8 /data, int32 /label, attributes) or Caffe's HDF5Data
- * layout (float /data [N,C,H,W] or [N,D], float /label [N] or [N,1]). */
+/* dataset.c - opens an HDF5 dataset read-only and holds it in memory (or,
+ * opened lazily, only its labels and layout): our schema (uint8 /data,
+ * int32 /label, attributes) or Caffe's HDF5Data layout (float /data
+ * [N,C,H,W] or [N,D], float /label [N] or [N,1]). */
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -20,11 +21,11 @@ struct dlt_dataset {
     int nclasses;        /* from the classes attribute, 0 if none */
     char **class_names;  /* (nclasses) the classes attribute, or NULL */
     int shape_attr[3];   /* the shape attribute, {0,0,0} if none */
-    uint8_t *u8;         /* (n, c, h, w) for our schema, or NULL */
-    float *f32;          /* (n, c, h, w) for float /data, or NULL */
-    uint8_t *jpeg;       /* /jpeg: all JPEG bytes back to back, or NULL */
-    size_t *jpeg_off;    /* (n + 1) offsets into jpeg */
-    int32_t *labels;     /* (n) */
+    dlt__dataset_layout layout;
+    size_t file_bytes;   /* size of the file */
+    int in_memory;       /* all samples are in `all` */
+    dlt__records all;    /* samples [0, n) once loaded */
+    int32_t *labels;     /* (n), always in memory */
 };
 
 /* The root attributes of our schema; a file without dltrain_format is
@@ -72,18 +73,14 @@ static int read_schema(hid_t f, dlt_dataset *ds)
     return DLT_OK;
 }
 
-/* /jpeg (variable-length uint8 [N]) into one buffer, a block of records
- * at a time so that HDF5's per-record allocations stay bounded. */
-static int read_jpeg(hid_t f, dlt_dataset *ds)
+/* /jpeg (variable-length uint8 [N]): its size and the shape attribute; the
+ * records themselves are read by dlt__range_read. */
+static int probe_jpeg(hid_t f, dlt_dataset *ds)
 {
     const char *p = ds->path;
     int st = DLT_OK;
-    hid_t dset = H5I_INVALID_HID, fspace = H5I_INVALID_HID, mspace = H5I_INVALID_HID;
-    hid_t mtype = H5I_INVALID_HID;
-    hsize_t dims[1];
-    enum { BLOCK = 4096 };
-    hvl_t *vl = dlt_malloc(BLOCK * sizeof *vl);
-    size_t cap = 0;
+    hid_t dset = H5I_INVALID_HID, fspace = H5I_INVALID_HID, dcpl = H5I_INVALID_HID;
+    hsize_t dims[1], chunk[1];
     DLT_H5_GOTO(dset = H5Dopen2(f, "jpeg", H5P_DEFAULT), p, st, out);
     DLT_H5_GOTO(fspace = H5Dget_space(dset), p, st, out);
     if (H5Sget_simple_extent_ndims(fspace) != 1) {
@@ -91,33 +88,15 @@ static int read_jpeg(hid_t f, dlt_dataset *ds)
         st = DLT_ERR_FORMAT;
         goto out;
     }
-    H5Sget_simple_extent_dims(fspace, dims, NULL);
-    DLT_H5_GOTO(mtype = H5Tvlen_create(H5T_NATIVE_UCHAR), p, st, out);
+    DLT_H5_GOTO(H5Sget_simple_extent_dims(fspace, dims, NULL), p, st, out);
+    DLT_H5_GOTO(dcpl = H5Dget_create_plist(dset), p, st, out);
     ds->n = (size_t)dims[0];
-    ds->jpeg_off = dlt_calloc(ds->n + 1, sizeof *ds->jpeg_off);
-    for (size_t s = 0; s < ds->n; s += BLOCK) {
-        hsize_t start = s, count = ds->n - s < BLOCK ? ds->n - s : BLOCK;
-        DLT_H5_GOTO(H5Sselect_hyperslab(fspace, H5S_SELECT_SET, &start, NULL, &count, NULL),
-                    p, st, out);
-        DLT_H5_GOTO(mspace = H5Screate_simple(1, &count, NULL), p, st, out);
-        DLT_H5_GOTO(H5Dread(dset, mtype, mspace, fspace, H5P_DEFAULT, vl), p, st, out);
-        for (size_t i = 0; i < count; i++) {
-            size_t at = ds->jpeg_off[s + i];
-            if (at + vl[i].len > cap) {
-                cap = (at + vl[i].len) * 2;
-                ds->jpeg = dlt_realloc(ds->jpeg, cap);
-            }
-            memcpy(ds->jpeg + at, vl[i].p, vl[i].len);
-            ds->jpeg_off[s + i + 1] = at + vl[i].len;
-        }
-        H5Dvlen_reclaim(mtype, mspace, H5P_DEFAULT, vl);
-        H5Sclose(mspace);
-        mspace = H5I_INVALID_HID;
-    }
+    if (H5Pget_layout(dcpl) == H5D_CHUNKED && H5Pget_chunk(dcpl, 1, chunk) == 1)
+        ds->layout.chunk = (size_t)chunk[0];
+    ds->layout.kind = DLT__KIND_JPEG;
+    ds->layout.data_rank = 1;
 out:
-    free(vl);
-    if (mtype >= 0) H5Tclose(mtype);
-    if (mspace >= 0) H5Sclose(mspace);
+    if (dcpl >= 0) H5Pclose(dcpl);
     if (fspace >= 0) H5Sclose(fspace);
     if (dset >= 0) H5Dclose(dset);
     if (st >= 0 && !ds->shape_attr[0])
@@ -126,35 +105,31 @@ out:
     return st;
 }
 
-static int read_data(hid_t f, dlt_dataset *ds)
+/* Which samples the file holds (kind, shape, count, chunking), without
+ * reading them. */
+static int probe_data(hid_t f, dlt_dataset *ds)
 {
     const char *p = ds->path;
     int st = DLT_OK;
     hid_t dset = H5I_INVALID_HID, space = H5I_INVALID_HID, type = H5I_INVALID_HID;
-    hsize_t dims[H5S_MAX_RANK];
+    hid_t dcpl = H5I_INVALID_HID;
+    hsize_t dims[H5S_MAX_RANK], chunk[H5S_MAX_RANK];
     int rank = 0;
     htri_t exists;
     DLT_H5_TRY(exists = H5Lexists(f, "data", H5P_DEFAULT), p);
     if (!exists) {
         DLT_H5_TRY(exists = H5Lexists(f, "jpeg", H5P_DEFAULT), p);
         if (exists)
-            return read_jpeg(f, ds);
+            return probe_jpeg(f, ds);
         DLT_FAIL(DLT_ERR_FORMAT, "%s: no /data or /jpeg dataset (expected uint8 /data "
                  "[N,C,H,W], JPEG /jpeg [N], or float32 /data as Caffe's HDF5Data writes); "
                  "HINT: build datasets with dltrain-prep", p);
     }
-    /* The whole /data is read once: without a chunk cache HDF5 reads each
-     * chunk straight into our buffer (no copy through the cache). */
-    hid_t dapl = H5Pcreate(H5P_DATASET_ACCESS);
-    if (dapl >= 0)
-        H5Pset_chunk_cache(dapl, H5D_CHUNK_CACHE_NSLOTS_DEFAULT, 0, H5D_CHUNK_CACHE_W0_DEFAULT);
-    dset = H5Dopen2(f, "data", dapl >= 0 ? dapl : H5P_DEFAULT);
-    if (dapl >= 0)
-        H5Pclose(dapl);
-    DLT_H5_GOTO(dset, p, st, out);
+    DLT_H5_GOTO(dset = H5Dopen2(f, "data", H5P_DEFAULT), p, st, out);
     DLT_H5_GOTO(space = H5Dget_space(dset), p, st, out);
     DLT_H5_GOTO(rank = H5Sget_simple_extent_dims(space, dims, NULL), p, st, out);
     DLT_H5_GOTO(type = H5Dget_type(dset), p, st, out);
+    DLT_H5_GOTO(dcpl = H5Dget_create_plist(dset), p, st, out);
     if (rank == 4) {
         ds->c = (int)dims[1], ds->h = (int)dims[2], ds->w = (int)dims[3];
     } else if (rank == 2) { /* Caffe: [N, D] feeds an InnerProduct layer */
@@ -165,6 +140,9 @@ static int read_data(hid_t f, dlt_dataset *ds)
         goto out;
     }
     ds->n = (size_t)dims[0];
+    ds->layout.data_rank = rank;
+    if (H5Pget_layout(dcpl) == H5D_CHUNKED && H5Pget_chunk(dcpl, rank, chunk) == rank)
+        ds->layout.chunk = (size_t)chunk[0];
     if (ds->shape_attr[0] && (ds->shape_attr[0] != ds->c || ds->shape_attr[1] != ds->h ||
                               ds->shape_attr[2] != ds->w)) {
         dlt_error("%s: shape attribute says %d x %d x %d but /data is [%zu,%d,%d,%d]", p,
@@ -174,24 +152,23 @@ static int read_data(hid_t f, dlt_dataset *ds)
         goto out;
     }
     H5T_class_t cls = H5Tget_class(type);
-    size_t count = ds->n * (size_t)ds->c * (size_t)ds->h * (size_t)ds->w;
     if (cls == H5T_INTEGER && H5Tget_size(type) == 1 && H5Tget_sign(type) == H5T_SGN_NONE) {
-        ds->u8 = dlt_malloc(count);
-        DLT_H5_GOTO(H5Dread(dset, H5T_NATIVE_UCHAR, H5S_ALL, H5S_ALL, H5P_DEFAULT, ds->u8), p,
-                    st, out);
+        ds->layout.kind = DLT__KIND_U8;
     } else if (cls == H5T_FLOAT || cls == H5T_INTEGER) {
-        /* Caffe's HDF5Data converts any numeric /data to float. */
-        ds->f32 = dlt_malloc(count * sizeof(float));
-        DLT_H5_GOTO(H5Dread(dset, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, ds->f32), p,
-                    st, out);
+        ds->layout.kind = DLT__KIND_F32; /* Caffe's HDF5Data converts any numeric /data to float */
     } else {
         dlt_error("%s: /data has a non-numeric type; expected uint8 or float32", p);
         st = DLT_ERR_FORMAT;
     }
 out:
+    if (dcpl >= 0) H5Pclose(dcpl);
     if (type >= 0) H5Tclose(type);
     if (space >= 0) H5Sclose(space);
     if (dset >= 0) H5Dclose(dset);
+    if (st >= 0) {
+        size_t m = (size_t)ds->c * ds->h * ds->w;
+        ds->layout.sample_bytes = ds->layout.kind == DLT__KIND_F32 ? m * sizeof(float) : m;
+    }
     return st;
 }
 
@@ -267,20 +244,24 @@ static int check_labels(const dlt_dataset *ds)
     return DLT_OK;
 }
 
-int dlt_dataset_open(const char *path, dlt_dataset **out)
+int dlt_dataset_open_lazy(const char *path, dlt_dataset **out)
 {
     hid_t f;
+    hsize_t size = 0;
     *out = NULL;
     DLT_TRY(dlt__h5_open_read(path, &f));
     dlt_dataset *ds = dlt_calloc(1, sizeof *ds);
     ds->path = dlt_strdup(path);
     int st = read_schema(f, ds);
     if (st >= 0)
-        st = read_data(f, ds);
+        st = probe_data(f, ds);
     if (st >= 0)
         st = read_labels(f, ds);
     if (st >= 0)
         st = check_labels(ds);
+    if (st >= 0 && H5Fget_filesize(f, &size) < 0)
+        st = dlt__h5_error("H5Fget_filesize", path, __FILE__, __LINE__);
+    ds->file_bytes = (size_t)size;
     if (H5Fclose(f) < 0 && st >= 0)
         st = dlt__h5_error("H5Fclose", path, __FILE__, __LINE__);
     if (st < 0) {
@@ -291,6 +272,29 @@ int dlt_dataset_open(const char *path, dlt_dataset **out)
     return DLT_OK;
 }
 
+int dlt_dataset_load(dlt_dataset *ds)
+{
+    if (ds->in_memory)
+        return DLT_OK;
+    dlt__range_reader *rr;
+    DLT_TRY(dlt__range_reader_open(ds, &rr));
+    int st = dlt__range_read(rr, 0, ds->n, &ds->all);
+    dlt__range_reader_close(rr);
+    ds->in_memory = st >= 0;
+    return st;
+}
+
+int dlt_dataset_open(const char *path, dlt_dataset **out)
+{
+    DLT_TRY(dlt_dataset_open_lazy(path, out));
+    int st = dlt_dataset_load(*out);
+    if (st < 0) {
+        dlt_dataset_close(*out);
+        *out = NULL;
+    }
+    return st;
+}
+
 void dlt_dataset_close(dlt_dataset *ds)
 {
     if (!ds)
@@ -298,13 +302,24 @@ void dlt_dataset_close(dlt_dataset *ds)
     if (ds->class_names)
         dlt__h5_free_strs(ds->class_names, ds->nclasses);
     free(ds->path);
-    free(ds->u8);
-    free(ds->f32);
-    free(ds->jpeg);
-    free(ds->jpeg_off);
+    dlt__records_free(&ds->all);
     free(ds->labels);
     free(ds);
 }
+
+int dlt_dataset_in_memory(const dlt_dataset *ds) { return ds->in_memory; }
+
+size_t dlt_dataset_memory_bytes(const dlt_dataset *ds)
+{
+    /* JPEG records' total size is only known by reading them all: the file
+     * size (records plus labels and metadata) bounds it from above. */
+    if (ds->layout.kind == DLT__KIND_JPEG)
+        return ds->file_bytes;
+    return ds->n * ds->layout.sample_bytes;
+}
+
+const dlt__dataset_layout *dlt__dataset_get_layout(const dlt_dataset *ds) { return &ds->layout; }
+int32_t dlt__dataset_label(const dlt_dataset *ds, size_t index) { return ds->labels[index]; }
 
 size_t dlt_dataset_size(const dlt_dataset *ds) { return ds->n; }
 
@@ -328,43 +343,34 @@ int dlt_dataset_sample(const dlt_dataset *ds, size_t index, float scale, float *
     if (index >= ds->n)
         DLT_FAIL(DLT_ERR_ARG, "%s: sample %zu requested but the dataset has %zu", ds->path,
                  index, ds->n);
+    if (!ds->in_memory)
+        DLT_FAIL(DLT_ERR_ARG, "%s: samples not loaded (dlt_dataset_load)", ds->path);
     size_t m = (size_t)ds->c * ds->h * ds->w;
-    if (ds->jpeg_off) { /* one-off decode; the loader keeps a codec per thread */
+    dlt__sample_ref ref;
+    dlt__dataset_ref(ds, index, &ref);
+    if (ref.jpeg) { /* one-off decode; the loader keeps a codec per thread */
         dlt__jpeg_codec *jc = dlt__jpeg_codec_new();
         uint8_t *chw = dlt_malloc(m);
         char why[256];
-        int st = dlt__jpeg_decode_chw(jc, ds->jpeg + ds->jpeg_off[index],
-                                      ds->jpeg_off[index + 1] - ds->jpeg_off[index], ds->c,
-                                      ds->w, ds->h, chw, why, sizeof why);
+        int st = dlt__jpeg_decode_chw(jc, ref.jpeg, ref.jpeg_n, ds->c, ds->w, ds->h, chw, why,
+                                      sizeof why);
         for (size_t i = 0; st == 0 && i < m; i++)
             out[i] = (float)chw[i] * scale;
         free(chw);
         dlt__jpeg_codec_free(jc);
         if (st < 0)
             DLT_FAIL(DLT_ERR_FORMAT, "%s: record %zu: %s", ds->path, index, why);
-    } else if (ds->u8) {
-        const uint8_t *src = ds->u8 + index * m;
+    } else if (ref.u8) {
         for (size_t i = 0; i < m; i++)
-            out[i] = (float)src[i] * scale;
+            out[i] = (float)ref.u8[i] * scale;
     } else {
-        const float *src = ds->f32 + index * m;
         for (size_t i = 0; i < m; i++)
-            out[i] = src[i] * scale;
+            out[i] = ref.f32[i] * scale;
     }
-    return ds->labels[index];
+    return ref.label;
 }
 
 void dlt__dataset_ref(const dlt_dataset *ds, size_t index, dlt__sample_ref *ref)
 {
-    size_t m = (size_t)ds->c * ds->h * ds->w;
-    memset(ref, 0, sizeof *ref);
-    if (ds->jpeg_off) {
-        ref->jpeg = ds->jpeg + ds->jpeg_off[index];
-        ref->jpeg_n = ds->jpeg_off[index + 1] - ds->jpeg_off[index];
-    } else if (ds->u8) {
-        ref->u8 = ds->u8 + index * m;
-    } else {
-        ref->f32 = ds->f32 + index * m;
-    }
-    ref->label = ds->labels[index];
+    dlt__records_ref(ds, &ds->all, index, ref);
 }

@@ -1,5 +1,6 @@
 /* dataset_internal.h - raw access to an open dataset's samples for the
- * loader (no copy, no conversion). */
+ * loader (no copy, no conversion), and range reads of a dataset whose
+ * samples stay on disk (dlt_dataset_open_lazy; the streaming loader). */
 #ifndef DLTRAIN_DATA_DATASET_INTERNAL_H
 #define DLTRAIN_DATA_DATASET_INTERNAL_H
 
@@ -17,6 +18,40 @@ typedef struct dlt__sample_ref {
     size_t jpeg_n;
     int32_t label;
 } dlt__sample_ref;
+/* Sample INDEX of a set held in memory (dlt_dataset_in_memory). */
 void dlt__dataset_ref(const dlt_dataset *ds, size_t index, dlt__sample_ref *ref);
+
+/* How the samples are stored in the file. */
+enum { DLT__KIND_U8, DLT__KIND_F32, DLT__KIND_JPEG };
+typedef struct dlt__dataset_layout {
+    int kind;            /* DLT__KIND_* */
+    int data_rank;       /* dimensions of /data (4 or 2; 1 for /jpeg) */
+    size_t chunk;        /* samples per HDF5 chunk; 0 if not chunked */
+    size_t sample_bytes; /* in memory: c*h*w bytes (u8), floats (f32); 0 for JPEG */
+} dlt__dataset_layout;
+const dlt__dataset_layout *dlt__dataset_get_layout(const dlt_dataset *ds);
+int32_t dlt__dataset_label(const dlt_dataset *ds, size_t index);
+
+/* Samples [first, first+count) as read from the file: u8 or f32 samples
+ * back to back in bytes, or JPEG records back to back with (count+1)
+ * offsets. Buffers grow as needed and are reused across reads. */
+typedef struct dlt__records {
+    size_t first, count;
+    uint8_t *bytes;
+    size_t cap;
+    size_t *off;       /* JPEG only */
+    size_t off_cap;
+} dlt__records;
+void dlt__records_free(dlt__records *rec);
+/* Sample INDEX (first <= INDEX < first+count) of REC; label from DS. */
+void dlt__records_ref(const dlt_dataset *ds, const dlt__records *rec, size_t index,
+                      dlt__sample_ref *ref);
+
+/* An open file handle for range reads; one per thread. */
+typedef struct dlt__range_reader dlt__range_reader;
+int dlt__range_reader_open(const dlt_dataset *ds, dlt__range_reader **out);
+void dlt__range_reader_close(dlt__range_reader *rr);
+/* Read samples [FIRST, FIRST+COUNT) into REC (one contiguous hyperslab). */
+int dlt__range_read(dlt__range_reader *rr, size_t first, size_t count, dlt__records *rec);
 
 #endif

@@ -1,15 +1,20 @@
 /* loader.c - one rank's batches from an in-memory dataset, with the
  * sharding rule of data.h, Caffe's transform_param, and PREFETCH worker
  * threads that prepare (and JPEG-decode) the next steps' batches while the
- * caller trains on the current one. */
+ * caller trains on the current one. A TRAIN set not in memory is streamed
+ * (stream.h) by one worker thread, steps in order; the others stay idle. */
+#include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "data/dataset_internal.h"
 #include "data/image.h"
+#include "data/stream.h"
 #include "dltrain/data.h"
 #include "dltrain/error.h"
 #include "dltrain/tensor.h"
@@ -33,6 +38,7 @@ typedef struct slot {
     int status;         /* prepare()'s result, for READY */
     float *data;        /* (B, c, oh, ow) */
     float *label;       /* (B) */
+    uint32_t *index;    /* (B) dataset indices, for DLTRAIN_TRACE_SAMPLES */
 } slot;
 
 /* What one worker thread owns: its permutation cache and JPEG codec. */
@@ -55,6 +61,10 @@ struct dlt_loader {
     long steps_per_epoch;
     float *mean;           /* (c, h, w) or NULL */
     float mean_value[4];   /* per channel; zeros if unused */
+
+    dlt__stream *stream;   /* streaming TRAIN, or NULL */
+    size_t stream_buffer_bytes;
+    int trace_fd;          /* DLTRAIN_TRACE_SAMPLES, or -1 */
 
     int nslots;
     slot slots[MAX_PREFETCH];
@@ -129,12 +139,22 @@ static void transform(dlt_loader *ld, long step, int k, const uint8_t *u8, const
     }
 }
 
-static int prepare(dlt_loader *ld, worker *wk, long step, float *data, float *label)
+static int prepare(dlt_loader *ld, worker *wk, long step, float *data, float *label,
+                   uint32_t *index)
 {
+    if (ld->stream) /* one thread, steps in order: a no-op seek but at epoch starts and resumes */
+        DLT_TRY(dlt__stream_seek(ld->stream, step / ld->steps_per_epoch,
+                                 (size_t)(step % ld->steps_per_epoch) * (size_t)ld->cfg.batch_size));
     for (int k = 0; k < ld->cfg.batch_size; k++) {
-        size_t idx = sample_index(ld, wk, step, k);
+        size_t idx;
         dlt__sample_ref ref;
-        dlt__dataset_ref(ld->ds, idx, &ref);
+        if (ld->stream) {
+            DLT_TRY(dlt__stream_next(ld->stream, &idx, &ref));
+        } else {
+            idx = sample_index(ld, wk, step, k);
+            dlt__dataset_ref(ld->ds, idx, &ref);
+        }
+        index[k] = (uint32_t)idx;
         const uint8_t *u8 = ref.u8;
         if (ref.jpeg) {
             char why[256];
@@ -177,7 +197,7 @@ static void *worker_main(void *arg)
         next_slot->state = SLOT_BUSY;
         long step = next_slot->step;
         PT_CHECK(pthread_mutex_unlock(&ld->mu));
-        int st = prepare(ld, wk, step, next_slot->data, next_slot->label);
+        int st = prepare(ld, wk, step, next_slot->data, next_slot->label, next_slot->index);
         PT_CHECK(pthread_mutex_lock(&ld->mu));
         next_slot->status = st;
         next_slot->state = SLOT_READY;
@@ -214,6 +234,8 @@ static int check_config(const dlt_dataset *ds, const dlt_loader_config *cfg, lon
         DLT_FAIL(DLT_ERR_ARG, "%s: %zu samples; the loader handles at most %u", p, n,
                  UINT32_MAX);
     size_t global = (size_t)cfg->world * (size_t)cfg->batch_size;
+    if (!dlt_dataset_in_memory(ds) && !cfg->shuffle)
+        DLT_FAIL(DLT_ERR_ARG, "%s: a TEST loader needs the set in memory (dlt_dataset_load)", p);
     if (!cfg->shuffle) {
         /* TEST wraps around, so any batch works; this many steps cover the set once. */
         *steps = (long)((n + global - 1) / global);
@@ -231,6 +253,7 @@ static void free_buffers(dlt_loader *ld)
     for (int i = 0; i < ld->nslots; i++) {
         free(ld->slots[i].data);
         free(ld->slots[i].label);
+        free(ld->slots[i].index);
     }
     for (int i = 0; i < ld->nslots; i++) {
         free(ld->workers[i].perm);
@@ -238,6 +261,57 @@ static void free_buffers(dlt_loader *ld)
         dlt__jpeg_codec_free(ld->workers[i].jc);
     }
     free(ld->mean);
+    dlt__stream_close(ld->stream);
+    if (ld->trace_fd >= 0)
+        close(ld->trace_fd);
+}
+
+/* Streaming: a quarter of the budget for the shuffle buffer; the rest is
+ * for the chunk being read, the prefetched float batches and the JPEG
+ * slots' slack. */
+static int open_stream(dlt_loader *ld)
+{
+    const dlt_loader_config *cfg = &ld->cfg;
+    size_t budget = cfg->memory_budget ? cfg->memory_budget : (size_t)256 << 20;
+    size_t per = dlt__dataset_get_layout(ld->ds)->sample_bytes;
+    if (!per) /* JPEG: the mean record size, from the file size */
+        per = dlt_dataset_memory_bytes(ld->ds) / ld->n + 1;
+    size_t samples = budget / 4 / per;
+    size_t share = (size_t)ld->steps_per_epoch * (size_t)cfg->batch_size;
+    if (samples < 1)
+        samples = 1;
+    if (samples > share)
+        samples = share;
+    ld->stream_buffer_bytes = samples * per;
+    return dlt__stream_open(ld->ds, cfg->rank, cfg->world, cfg->seed, share, samples,
+                            &ld->stream);
+}
+
+/* DLTRAIN_TRACE_SAMPLES=FILE: TRAIN loaders append what they serve. */
+static int open_trace(dlt_loader *ld)
+{
+    const char *path = getenv("DLTRAIN_TRACE_SAMPLES");
+    ld->trace_fd = -1;
+    if (!ld->cfg.shuffle || !path || !*path)
+        return DLT_OK;
+    ld->trace_fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+    if (ld->trace_fd < 0)
+        DLT_FAIL(DLT_ERR_IO, "DLTRAIN_TRACE_SAMPLES=%s: cannot open: %s", path, strerror(errno));
+    return DLT_OK;
+}
+
+/* One write per batch (O_APPEND: the ranks' lines do not interleave). */
+static void trace_batch(dlt_loader *ld, long step, const uint32_t *index)
+{
+    size_t B = (size_t)ld->cfg.batch_size, cap = B * 40, len = 0;
+    char *buf = dlt_malloc(cap);
+    long epoch = ld->cfg.shuffle ? step / ld->steps_per_epoch : 0;
+    for (size_t k = 0; k < B; k++)
+        len += (size_t)snprintf(buf + len, cap - len, "%d %ld %u\n", ld->cfg.rank, epoch,
+                                (unsigned)index[k]);
+    if (write(ld->trace_fd, buf, len) != (ssize_t)len)
+        dlt_warn("DLTRAIN_TRACE_SAMPLES: short write: %s", strerror(errno));
+    free(buf);
 }
 
 int dlt_loader_create(const dlt_dataset *ds, const dlt_loader_config *cfg, dlt_loader **out)
@@ -264,13 +338,25 @@ int dlt_loader_create(const dlt_dataset *ds, const dlt_loader_config *cfg, dlt_l
     ld->cfg.mean = ld->mean;
     ld->cfg.mean_value = NULL;
     ld->nslots = cfg->prefetch > 0 ? cfg->prefetch : 2;
+    ld->trace_fd = -1;
+    int st = DLT_OK;
+    if (!dlt_dataset_in_memory(ds))
+        st = open_stream(ld);
+    if (st >= 0)
+        st = open_trace(ld);
+    if (st < 0) {
+        free_buffers(ld);
+        free(ld);
+        return st;
+    }
     for (int i = 0; i < ld->nslots; i++) {
         ld->slots[i].data = dlt_malloc((size_t)cfg->batch_size * ld->out_sample * sizeof(float));
         ld->slots[i].label = dlt_malloc((size_t)cfg->batch_size * sizeof(float));
+        ld->slots[i].index = dlt_malloc((size_t)cfg->batch_size * sizeof(uint32_t));
         worker *wk = &ld->workers[i];
         wk->ld = ld;
         wk->perm_epoch = -1;
-        if (cfg->shuffle)
+        if (cfg->shuffle && !ld->stream)
             wk->perm = dlt_malloc(ld->n * sizeof *wk->perm);
         wk->jc = dlt__jpeg_codec_new();
         wk->pix = dlt_malloc(sample);
@@ -280,7 +366,8 @@ int dlt_loader_create(const dlt_dataset *ds, const dlt_loader_config *cfg, dlt_l
         goto fail_mu;
     if ((rc = pthread_cond_init(&ld->cv, NULL)) != 0)
         goto fail_cv;
-    for (; ld->nworkers < ld->nslots; ld->nworkers++)
+    int nthreads = ld->stream ? 1 : ld->nslots;
+    for (; ld->nworkers < nthreads; ld->nworkers++)
         if ((rc = pthread_create(&ld->workers[ld->nworkers].thread, NULL, worker_main,
                                  &ld->workers[ld->nworkers])) != 0)
             goto fail_thread;
@@ -316,6 +403,13 @@ void dlt_loader_free(dlt_loader *ld)
 }
 
 long dlt_loader_steps_per_epoch(const dlt_loader *ld) { return ld->steps_per_epoch; }
+
+int dlt_loader_streaming(const dlt_loader *ld, size_t *buffer_bytes)
+{
+    if (buffer_bytes)
+        *buffer_bytes = ld->stream_buffer_bytes;
+    return ld->stream != NULL;
+}
 
 void dlt_loader_output_shape(const dlt_loader *ld, int *c, int *h, int *w)
 {
@@ -361,6 +455,8 @@ int dlt_loader_fetch(dlt_loader *ld, long step, float *data, float *label)
     if (st >= 0) {
         memcpy(data, s->data, B * ld->out_sample * sizeof(float));
         memcpy(label, s->label, B * sizeof(float));
+        if (ld->trace_fd >= 0)
+            trace_batch(ld, step, s->index);
     }
     s->state = SLOT_FREE;
     /* Queue the step that keeps the pipeline `ahead` deep. */

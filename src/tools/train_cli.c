@@ -47,6 +47,11 @@ static void usage(FILE *f)
             "  --prefetch N      batches the loader prepares ahead, one thread each (default: 2)\n"
             "  --stage-dir DIR   copy the datasets to node-local DIR once per node (verified by\n"
             "                    CRC-32, reused by later runs) and read them from there\n"
+            "  --data-memory-mb N  memory each rank may spend on the TRAIN set (default: half the\n"
+            "                    node's RAM over its ranks). A set that fits is read once and\n"
+            "                    shuffled exactly each epoch; a larger one is streamed: the HDF5\n"
+            "                    chunks in a per-epoch random order, dealt to the ranks, each read\n"
+            "                    whole and mixed in a shuffle buffer of N/4 MB (a coarser shuffle)\n"
             "  --device cpu|gpu|auto  where to compute (default cpu); gpu: one GPU per rank from\n"
             "                    the node-local rank; auto: GPU if one is usable, else CPU\n"
             "  --cudnn-deterministic  deterministic cuDNN algorithms only (GPU)\n"
@@ -143,7 +148,7 @@ static const char *const nan_actions[] = {"stop", "skip", NULL};
 enum {
     OPT_SOLVER = 256, OPT_TRAIN, OPT_VAL, OPT_RUN_DIR, OPT_MAX_ITER, OPT_RESUME, OPT_SEED,
     OPT_BUCKET_MB, OPT_ALLREDUCE, OPT_REDUCER, OPT_WATCHDOG, OPT_ON_NAN, OPT_SAMPLE_INTERVAL,
-    OPT_DOCTOR, OPT_VERSION, OPT_KEEP_CHECKPOINTS, OPT_STOP_BEFORE, OPT_TIME_LIMIT, OPT_PREFETCH,
+    OPT_DOCTOR, OPT_VERSION, OPT_KEEP_CHECKPOINTS, OPT_STOP_BEFORE, OPT_TIME_LIMIT, OPT_PREFETCH, OPT_DATA_MEMORY,
     OPT_STAGE_DIR, OPT_DEVICE, OPT_CUDNN_DETERMINISTIC, OPT_CUDNN_WORKSPACE, OPT_LR_SCALE_REF,
     OPT_WARMUP_ITERS
 };
@@ -169,6 +174,7 @@ static const struct option longopts[] = {
     {"stop-before", required_argument, 0, OPT_STOP_BEFORE},
     {"time-limit", required_argument, 0, OPT_TIME_LIMIT},
     {"prefetch", required_argument, 0, OPT_PREFETCH},
+    {"data-memory-mb", required_argument, 0, OPT_DATA_MEMORY},
     {"stage-dir", required_argument, 0, OPT_STAGE_DIR},
     {"device", required_argument, 0, OPT_DEVICE},
     {"cudnn-deterministic", no_argument, 0, OPT_CUDNN_DETERMINISTIC},
@@ -231,6 +237,15 @@ static int apply_option(int c, const char *arg, dlt_train_options *opt, int *doc
     }
     case OPT_STOP_BEFORE: return parse_minutes(arg, "--stop-before", &opt->stop_before_min);
     case OPT_TIME_LIMIT: return parse_minutes(arg, "--time-limit", &opt->time_limit_min);
+    case OPT_DATA_MEMORY: {
+        long mb = 0;
+        if (parse_long(arg, "--data-memory-mb", &mb) < 0 || mb < 1) {
+            fprintf(stderr, "dltrain-mpi: --data-memory-mb expects a positive number of MB\n");
+            return -1;
+        }
+        opt->data_memory_mb = mb;
+        return 0;
+    }
     case OPT_PREFETCH: {
         long prefetch = 0;
         if (parse_long(arg, "--prefetch", &prefetch) < 0 || prefetch < 1 || prefetch > 64) {

@@ -112,7 +112,7 @@ int dlt_evaluate_dataset(dlt_evaluator *ev, const dlt_dataset *ds, FILE *predict
     const int K = ev->classes, B = ev->batch;
     dlt_loader *ld;
     /* The TEST phase's transform (centre crop, mean, scale), as in training. */
-    DLT_TRY(dlt__loader_for_data_layer(ds, dlt_layer_data_params(ev->data), 0, 1, 0, 0, 0, &ld));
+    DLT_TRY(dlt__loader_for_data_layer(ds, dlt_layer_data_params(ev->data), 0, 1, 0, 0, 0, 0, &ld));
     res->nclasses = K;
     res->confusion = dlt_calloc((size_t)K * K, sizeof(long));
     size_t n = dlt_dataset_size(ds);

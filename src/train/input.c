@@ -6,7 +6,7 @@
 
 int dlt__loader_for_data_layer(const dlt_dataset *set, const dlt_data_params *dp, int rank,
                                int world, int train, uint64_t seed, int prefetch,
-                               dlt_loader **out)
+                               size_t memory_budget, dlt_loader **out)
 {
     dlt_loader_config lc = {.batch_size = dp->batch_size, .rank = rank, .world = world,
                             .shuffle = train, .seed = seed, .scale = dp->scale};
@@ -16,6 +16,7 @@ int dlt__loader_for_data_layer(const dlt_dataset *set, const dlt_data_params *dp
     lc.mean_value = dp->n_mean_value ? dp->mean_value : NULL;
     lc.n_mean_value = dp->n_mean_value;
     lc.prefetch = prefetch;
+    lc.memory_budget = memory_budget;
     if (dp->mean_file) {
         int c, h, w;
         dlt_dataset_shape(set, &c, &h, &w);

@@ -9,9 +9,10 @@
 #include "dltrain/layer.h"
 
 /* TRAIN: shuffled, random crops and mirrors; else sequential, centre crops.
- * PREFETCH 0 takes the loader's default. */
+ * PREFETCH 0 takes the loader's default; MEMORY_BUDGET sizes the shuffle
+ * buffer when SET is streamed (not in memory). */
 int dlt__loader_for_data_layer(const dlt_dataset *set, const dlt_data_params *dp, int rank,
                                int world, int train, uint64_t seed, int prefetch,
-                               dlt_loader **out);
+                               size_t memory_budget, dlt_loader **out);
 
 #endif

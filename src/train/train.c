@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <math.h>
 #include <sched.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -43,6 +44,7 @@ typedef struct run {
     dlt_run_files files;         /* parsed solver and net, their texts */
     dlt_solver_config cfg;
     dlt_dataset *train_set, *val_set;
+    size_t data_budget;         /* bytes per rank for the TRAIN set (--data-memory-mb) */
     dlt_net *train_net, *test_net;
     dlt_loader *train_loader, *val_loader;
     dlt_solver *solver;          /* update rule and its history buffers */
@@ -112,10 +114,27 @@ static const char *staged(run *r, const char *path, char *buf, size_t size)
     return buf;
 }
 
+/* --data-memory-mb, else half of the node's memory over its ranks. */
+static size_t data_budget(const run *r)
+{
+    if (r->opt->data_memory_mb > 0)
+        return (size_t)r->opt->data_memory_mb << 20;
+    long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGE_SIZE);
+    if (pages <= 0 || page <= 0)
+        return SIZE_MAX; /* unknown: in memory, as before streaming existed */
+    return (size_t)pages * (size_t)page / 2 / (size_t)dlt_comm_local_size(r->comm);
+}
+
+/* The TRAIN set is read into memory when it fits the budget (each rank
+ * holds all of it: the exact per-epoch permutation may hand any sample
+ * to any rank); otherwise the loader streams it (stream.h). */
 static int open_datasets(run *r)
 {
     char tb[4096], vb[4096];
-    DLT_TRY(dlt_dataset_open(staged(r, r->opt->train_path, tb, sizeof tb), &r->train_set));
+    DLT_TRY(dlt_dataset_open_lazy(staged(r, r->opt->train_path, tb, sizeof tb), &r->train_set));
+    r->data_budget = data_budget(r);
+    if (dlt_dataset_memory_bytes(r->train_set) <= r->data_budget)
+        DLT_TRY(dlt_dataset_load(r->train_set));
     if (r->opt->val_path)
         DLT_TRY(dlt_dataset_open(staged(r, r->opt->val_path, vb, sizeof vb), &r->val_set));
     return 0;
@@ -151,7 +170,36 @@ static int create_loader(run *r, const dlt_dataset *set, const dlt_data_params *
                          dlt_loader **out)
 {
     return dlt__loader_for_data_layer(set, dp, r->rank, r->world, train, r->seed, r->opt->prefetch,
-                                      out);
+                                      r->data_budget, out);
+}
+
+/* Once, on rank 0: which loader mode and why. */
+static void log_loader_mode(const run *r)
+{
+    if (r->rank != 0)
+        return;
+    double mb = 1024.0 * 1024.0;
+    size_t need = dlt_dataset_memory_bytes(r->train_set), buffer = 0;
+    char budget[96];
+    if (r->opt->data_memory_mb > 0)
+        snprintf(budget, sizeof budget, "--data-memory-mb %ld", r->opt->data_memory_mb);
+    else if (r->data_budget == SIZE_MAX)
+        snprintf(budget, sizeof budget, "the default budget (node memory unknown: unlimited)");
+    else
+        snprintf(budget, sizeof budget, "the default %.0f MB (half the node's memory over its "
+                 "ranks; --data-memory-mb)", (double)r->data_budget / mb);
+    if (!dlt_loader_streaming(r->train_loader, &buffer)) {
+        dlt_info("loader: rank share %.0f MB (the whole set) <= %s: in memory, read once, exact "
+                 "per-epoch permutation", (double)need / mb, budget);
+        return;
+    }
+    long steps = dlt_loader_steps_per_epoch(r->train_loader);
+    const dlt_data_params *dp = dlt_layer_data_params(dlt_net_data_layer(r->train_net));
+    double per_epoch = (double)need * (double)steps * dp->batch_size /
+                       (double)dlt_dataset_size(r->train_set);
+    dlt_info("loader: rank share %.0f MB (the whole set, in memory) > %s: streaming chunks "
+             "(%.0f MB read per rank per epoch, shuffle buffer %.0f MB)", (double)need / mb,
+             budget, per_epoch / mb, (double)buffer / mb);
 }
 
 static int create_loaders(run *r)
@@ -600,6 +648,7 @@ static int setup(run *r)
     DLT_TRY(build_nets(r));
     DLT_TRY(dlt_run_files_check_unused(&r->files));
     DLT_TRY(create_loaders(r));
+    log_loader_mode(r);
     /* Goyal et al. 2017: lr x global_batch / reference batch, warmed up. */
     double k = opt->lr_scale_ref_batch > 0 ? (double)r->global_batch / opt->lr_scale_ref_batch : 1;
     dlt_solver_set_scaling(&r->cfg, k, opt->warmup_iters);
