@@ -8,16 +8,18 @@
 # (root) it also runs np=2 across two namespace hosts shaped to RATE and
 # writes bench/scaling_netns.json for scaling_model.py --validate.
 # Usage (from the build directory):
-#   bench/bench_scaling.sh [--iters N] [--net lenet_fashion|cifar10_quick|googlenet] [--batch B] [--netns 1gbit]
+#   bench/bench_scaling.sh [--iters N] [--net lenet_fashion|cifar10_quick|googlenet] [--batch B]
+#                          [--allreduce overlap|thread|blocking] [--netns 1gbit]
 set -u
 HERE=$(cd "$(dirname "$0")" && pwd); TOP=$(cd "$HERE/.." && pwd)
-ITERS=60 NETNS="" NET=lenet_fashion BATCH=""
+ITERS=60 NETNS="" NET=lenet_fashion BATCH="" MODE=overlap
 while [ $# -gt 0 ]; do
     case $1 in
     --iters) ITERS=$2; shift 2 ;;
     --netns) NETNS=$2; shift 2 ;;
     --net) NET=$2; shift 2 ;;
     --batch) BATCH=$2; shift 2 ;;
+    --allreduce) MODE=$2; shift 2 ;;
     *) echo "unknown $1"; exit 2 ;;
     esac
 done
@@ -46,12 +48,12 @@ num() { printf "%.6f" "$(echo "$1" | bc -l)"; }
 stats() { grep "^iter" "$1" | tail -1 | sed -E 's/.* ([0-9.]+) images\/s.*fwd ([0-9.]+) bwd ([0-9.]+) allreduce ([0-9.]+) update ([0-9.]+).*/\1 \2 \3 \4 \5/'; }
 OPENBLAS_NUM_THREADS=2 "$TOP/dltrain-mpi" --solver "$W/solver.prototxt" --train "$TRAIN_H5" --run-dir "$W/np1" --max-iter $ITERS > "$W/np1.txt" 2>&1
 OPENBLAS_NUM_THREADS=1 mpirun -np 2 --bind-to core -x OPENBLAS_NUM_THREADS "$TOP/dltrain-mpi" --solver "$W/solver.prototxt" \
-    --train "$TRAIN_H5" --run-dir "$W/np2" --max-iter $ITERS > "$W/np2.txt" 2>&1
+    --train "$TRAIN_H5" --run-dir "$W/np2" --max-iter $ITERS --allreduce "$MODE" > "$W/np2.txt" 2>&1
 read -r i1 f1 b1 a1 u1 <<< "$(stats "$W/np1.txt")"
 read -r i2 f2 b2 a2 u2 <<< "$(stats "$W/np2.txt")"
 printf "%-28s %10s %8s %8s %10s %8s\n" "$NET, batch $BATCH/rank" "images/s" "fwd ms" "bwd ms" "allreduce" "exposed"
 printf "%-28s %10s %8s %8s %10s %8s\n" "np=1 x 2 threads" "$i1" "$f1" "$b1" "$a1" "-"
-printf "%-28s %10s %8s %8s %10s %7.1f%%\n" "np=2 x 1 thread" "$i2" "$f2" "$b2" "$a2" \
+printf "%-28s %10s %8s %8s %10s %7.1f%%\n" "np=2 x 1 thread, $MODE" "$i2" "$f2" "$b2" "$a2" \
     "$(echo "100 * $a2 / ($f2 + $b2 + $a2 + $u2)" | bc -l)"
 printf "weak-scaling efficiency (np=2 images/s / np=1 images/s, same 2 cores): %.3f\n" "$(echo "$i2 / $i1" | bc -l)"
 if [ -n "$NETNS" ]; then

@@ -38,7 +38,8 @@ static long run_case(dlt_comm *c, size_t n, double bucket_mb, dlt_reducer_kind k
     dlt_reducer *r = dlt_reducer_create(c, buf, n, &cfg);
     snprintf(what, what_size, "%zu floats, bucket %.3g MB (%zu buckets), %s, %s%s", n, bucket_mb,
              dlt_reducer_bucket_count(r), dlt_reducer_kind_name(r),
-             mode == DLT_ALLREDUCE_OVERLAP ? "overlap" : "blocking", average ? ", averaged" : "");
+             mode == DLT_ALLREDUCE_OVERLAP ? "overlap" : mode == DLT_ALLREDUCE_THREAD ? "thread" : "blocking",
+             average ? ", averaged" : "");
     dlt_reducer_begin(r);
     /* Like backward: the tail becomes final first, in a few steps. */
     for (int step = 1; step <= 4; step++)
@@ -67,7 +68,7 @@ int main(int argc, char **argv)
     char what[256];
     for (size_t s = 0; s < sizeof sizes / sizeof *sizes; s++)
         for (int k = 0; k < 2; k++)
-            for (int mode = 0; mode < 2; mode++) {
+            for (int mode = 0; mode < 3; mode++) { /* overlap, blocking, thread */
                 long wrong = run_case(c, sizes[s], 0.25, kinds[k], (dlt_allreduce_mode)mode,
                                       s % 2, what, sizeof what);
                 if (rank == 0) {
@@ -82,8 +83,8 @@ int main(int argc, char **argv)
     const size_t big = (64u << 20) / sizeof(float);
     const double big_buckets[] = {64.0, 4.0};
     for (int k = 0; k < 2; k++) {
-        long wrong = run_case(c, big, big_buckets[k], kinds[k], DLT_ALLREDUCE_OVERLAP, 1, what,
-                              sizeof what);
+        long wrong = run_case(c, big, big_buckets[k], kinds[k], k ? DLT_ALLREDUCE_THREAD : DLT_ALLREDUCE_OVERLAP,
+                              1, what, sizeof what);
         if (rank == 0) {
             tap_n++;
             tap_failed += wrong != 0;

@@ -9,7 +9,7 @@ for np in 2 3 4; do
     out="$WORK/np$np.txt"
     if timeout 300 "$MPIRUN" -np $np --oversubscribe "$CHECK" > "$out" 2>&1 &&
         ! grep -q '^not ok' "$out" && [ "$(grep -c '^ok' "$out")" -ge 34 ]; then
-        ok "np=$np: $(grep -c '^ok' "$out") reducer sums exact (1 element .. 64 MB, odd counts, mpi/shm, overlap/blocking)"
+        ok "np=$np: $(grep -c '^ok' "$out") reducer sums exact (1 element .. 64 MB, odd counts, mpi/shm, overlap/blocking/thread)"
     else
         fail "np=$np: reducer sums exact"; diag_file "$out" 40
     fi

@@ -29,7 +29,8 @@ CKPT="run/checkpoints/iter_000000$ITERS.h5"
 run ref 1 48 || { fail "np=1 batch 48 trains"; diag_file "$WORK/ref/out.txt"; done_testing; }
 ok "np=1 batch 48 trains $ITERS iterations"
 for cfg in "2 24 0.05 overlap mpi" "2 24 64 overlap shm" "3 16 0.05 overlap shm" "3 16 64 blocking mpi" \
-           "4 12 0.05 overlap mpi" "4 12 0.05 blocking shm" "4 12 64 overlap auto"; do
+           "4 12 0.05 overlap mpi" "4 12 0.05 blocking shm" "4 12 64 overlap auto" \
+           "2 24 0.05 thread mpi" "3 16 0.05 thread shm"; do
     set -- $cfg
     name="np$1_mb$3_$4_$5" desc="np=$1 x batch $2, bucket $3 MB, $4, reducer $5"
     if ! run "$name" "$1" "$2" --bucket-mb "$3" --allreduce "$4" --reducer "$5"; then
@@ -46,6 +47,8 @@ for cfg in "2 24 0.05 overlap mpi" "2 24 64 overlap shm" "3 16 0.05 overlap shm"
 done
 check "0.05 MB buckets: the model is split into several buckets" \
     grep -qE "gradient allreduce: overlapped with backward, ([2-9]|[1-9][0-9]+) buckets" "$WORK/np2_mb0.05_overlap_mpi/out.txt"
+check "thread mode: the log says a communication thread reduces the buckets" \
+    grep -q "overlapped with backward on a communication thread" "$WORK/np2_mb0.05_thread_mpi/out.txt"
 check "the placement table lists all 4 ranks" \
     grep -q "placement:    3  " "$WORK/np4_mb0.05_overlap_mpi/out.txt"
 check "4 ranks on 2 cores: oversubscription warning" \

@@ -11,7 +11,12 @@
 
 #include "dltrain/comm.h"
 
-typedef enum { DLT_ALLREDUCE_OVERLAP = 0, DLT_ALLREDUCE_BLOCKING = 1 } dlt_allreduce_mode;
+/* OVERLAP: buckets start from the backward hook on the calling thread
+ * (MPI_Iallreduce progressed between layers, or the synchronous shm sum);
+ * THREAD: a communication thread reduces each bucket (blocking calls) as
+ * the hook hands it over, so progress does not depend on backward calling
+ * into MPI; BLOCKING: all buckets after backward. */
+typedef enum { DLT_ALLREDUCE_OVERLAP = 0, DLT_ALLREDUCE_BLOCKING = 1, DLT_ALLREDUCE_THREAD = 2 } dlt_allreduce_mode;
 typedef enum { DLT_REDUCER_AUTO = 0, DLT_REDUCER_MPI = 1, DLT_REDUCER_SHM = 2 } dlt_reducer_kind;
 
 typedef struct dlt_reducer_config {

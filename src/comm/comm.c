@@ -43,8 +43,9 @@ dlt_comm *dlt_comm_init(int *argc, char ***argv)
     MPI_Initialized(&init);
     if (!init) {
         int provided;
-        /* FUNNELED: only the main thread calls MPI (the prefetch thread never does). */
-        if (MPI_Init_thread(argc, argv, MPI_THREAD_FUNNELED, &provided) != MPI_SUCCESS) {
+        /* SERIALIZED: one thread at a time calls MPI, the main thread or, during
+         * backward, the reducer's communication thread (--allreduce thread). */
+        if (MPI_Init_thread(argc, argv, MPI_THREAD_SERIALIZED, &provided) != MPI_SUCCESS) {
             dlt_error("MPI_Init_thread failed; is Open MPI installed (apt-get install openmpi-bin)?");
             exit(DLT_EXIT_FAILURE);
         }
@@ -169,4 +170,11 @@ void dlt_comm_library_version(char *buf, size_t size)
     snprintf(buf, size, "%s", v);
     /* Open MPI's string runs on over several lines; the first says enough. */
     buf[strcspn(buf, "\n")] = '\0';
+}
+
+int dlt__comm_thread_level(void)
+{
+    int level = MPI_THREAD_SINGLE;
+    MPI_CHECK(MPI_Query_thread(&level));
+    return level;
 }

@@ -11,6 +11,8 @@
 #include "dltrain/error.h"
 
 MPI_Comm dlt__comm_world(const dlt_comm *c);
+/* MPI's thread support level (MPI_Query_thread). */
+int dlt__comm_thread_level(void);
 
 #define DLT__MPI_CHECK(call)                                                     \
     do {                                                                         \

@@ -4,8 +4,12 @@
  * hook starts a bucket (MPI_Iallreduce, or the shared-memory reducer,
  * which is synchronous) once every gradient in it is final, and tests the
  * pending requests between layers so MPI makes progress; finish() waits.
- * Blocking mode reduces all buckets after backward. */
+ * Thread mode hands ready buckets to a communication thread that reduces
+ * them one by one with blocking calls (MPI needs MPI_THREAD_SERIALIZED:
+ * while the thread works, the main thread makes no MPI call). Blocking
+ * mode reduces all buckets after backward. */
 #include <math.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,6 +35,12 @@ struct dlt_reducer {
     size_t next;                /* first bucket not started yet */
     size_t bad_local;           /* see dlt_reducer_local_nonfinite */
     char note[256];
+    /* thread mode: buckets [0, handed) may be reduced, [0, reduced) are */
+    pthread_t thread;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    size_t handed, reduced;
+    int has_thread, stop;
 };
 
 #define CHECK DLT__MPI_CHECK
@@ -60,7 +70,7 @@ static void start_bucket(dlt_reducer *r, size_t b)
         return;
     if (r->kind == DLT_REDUCER_SHM)
         dlt__shm_reduce_sum(r->shm, r->buf + lo, hi - lo);
-    else if (r->cfg.mode == DLT_ALLREDUCE_OVERLAP)
+    else if (r->cfg.mode == DLT_ALLREDUCE_OVERLAP) /* THREAD and BLOCKING: blocking calls */
         CHECK(MPI_Iallreduce(MPI_IN_PLACE, r->buf + lo, (int)(hi - lo), MPI_FLOAT, MPI_SUM, r->world,
                              &r->req[b]));
     else
@@ -103,6 +113,51 @@ static void choose_kind(dlt_reducer *r, size_t bucket)
              r->kind == DLT_REDUCER_SHM ? "shm" : "mpi", n, t_shm * 1e3, t_mpi * 1e3);
 }
 
+/* The communication thread: reduce bucket after bucket as they are handed over. */
+static void *comm_thread(void *arg)
+{
+    dlt_reducer *r = arg;
+    pthread_mutex_lock(&r->mu);
+    for (;;) {
+        while (!r->stop && r->reduced == r->handed)
+            pthread_cond_wait(&r->cv, &r->mu);
+        if (r->reduced == r->handed) /* stop, nothing left */
+            break;
+        size_t b = r->reduced;
+        pthread_mutex_unlock(&r->mu);
+        start_bucket(r, b);
+        pthread_mutex_lock(&r->mu);
+        r->reduced = b + 1;
+        pthread_cond_broadcast(&r->cv);
+    }
+    pthread_mutex_unlock(&r->mu);
+    return NULL;
+}
+
+static void hand_over(dlt_reducer *r, size_t upto)
+{
+    pthread_mutex_lock(&r->mu);
+    r->handed = upto;
+    pthread_cond_broadcast(&r->cv);
+    pthread_mutex_unlock(&r->mu);
+}
+
+static void start_thread(dlt_reducer *r)
+{
+    if (dlt__comm_thread_level() < MPI_THREAD_SERIALIZED) {
+        r->cfg.mode = DLT_ALLREDUCE_OVERLAP;
+        snprintf(r->note + strlen(r->note), sizeof r->note - strlen(r->note),
+                 "; no communication thread (MPI gives no MPI_THREAD_SERIALIZED): overlapped instead");
+        return;
+    }
+    pthread_mutex_init(&r->mu, NULL);
+    pthread_cond_init(&r->cv, NULL);
+    int e = pthread_create(&r->thread, NULL, comm_thread, r);
+    if (e != 0)
+        dlt_fatal("cannot start the gradient communication thread: %s", strerror(e));
+    r->has_thread = 1;
+}
+
 dlt_reducer *dlt_reducer_create(dlt_comm *c, float *buf, size_t n, const dlt_reducer_config *cfg)
 {
     dlt_reducer *r = dlt_calloc(1, sizeof *r);
@@ -140,6 +195,8 @@ dlt_reducer *dlt_reducer_create(dlt_comm *c, float *buf, size_t n, const dlt_red
         snprintf(r->note, sizeof r->note, "single rank: nothing to reduce");
     }
     r->bad_local = NONE;
+    if (cfg->mode == DLT_ALLREDUCE_THREAD && r->world_size > 1)
+        start_thread(r);
     return r;
 }
 
@@ -147,6 +204,15 @@ void dlt_reducer_free(dlt_reducer *r)
 {
     if (!r)
         return;
+    if (r->has_thread) {
+        pthread_mutex_lock(&r->mu);
+        r->stop = 1;
+        pthread_cond_broadcast(&r->cv);
+        pthread_mutex_unlock(&r->mu);
+        pthread_join(r->thread, NULL);
+        pthread_cond_destroy(&r->cv);
+        pthread_mutex_destroy(&r->mu);
+    }
     dlt__shm_reduce_free(r->shm);
     free(r->lo);
     free(r->hi);
@@ -163,6 +229,11 @@ void dlt_reducer_begin(dlt_reducer *r)
 {
     r->next = 0;
     r->bad_local = NONE;
+    if (r->has_thread) { /* the thread is idle: every bucket of the last step is reduced */
+        pthread_mutex_lock(&r->mu);
+        r->handed = r->reduced = 0;
+        pthread_mutex_unlock(&r->mu);
+    }
 }
 
 /* Let pending MPI_Iallreduce calls progress (Open MPI advances them only
@@ -178,6 +249,14 @@ static void drive_progress(dlt_reducer *r)
 
 void dlt_reducer_ready(dlt_reducer *r, size_t done_from)
 {
+    if (r->has_thread) {
+        size_t upto = r->next;
+        while (upto < r->nbuckets && r->lo[upto] >= done_from)
+            upto++;
+        if (upto != r->next)
+            hand_over(r, r->next = upto);
+        return;
+    }
     if (r->cfg.mode != DLT_ALLREDUCE_OVERLAP)
         return;
     while (r->next < r->nbuckets && r->lo[r->next] >= done_from)
@@ -194,6 +273,13 @@ void dlt_reducer_hook(void *reducer, int layer, size_t done_from)
 
 int dlt_reducer_finish(dlt_reducer *r)
 {
+    if (r->has_thread) {
+        hand_over(r, r->next = r->nbuckets);
+        pthread_mutex_lock(&r->mu);
+        while (r->reduced < r->nbuckets)
+            pthread_cond_wait(&r->cv, &r->mu);
+        pthread_mutex_unlock(&r->mu);
+    }
     while (r->next < r->nbuckets)
         start_bucket(r, r->next++);
     if (r->world_size > 1 && r->kind == DLT_REDUCER_MPI && r->cfg.mode == DLT_ALLREDUCE_OVERLAP)

@@ -26,8 +26,9 @@ static void usage(FILE *f)
             "                    or from FILE (default: start from scratch)\n"
             "  --seed N          initialization and shuffling seed (default: random_seed, else 1)\n"
             "  --bucket-mb X     gradient allreduce bucket size in MB (default 4)\n"
-            "  --allreduce overlap|blocking  start each bucket's allreduce as soon as backward\n"
-            "                    has produced it (default), or reduce all after backward\n"
+            "  --allreduce overlap|thread|blocking  start each bucket's allreduce as soon as\n"
+            "                    backward has produced it, from backward itself (default) or\n"
+            "                    on a communication thread; or reduce all after backward\n"
             "  --reducer auto|mpi|shm  MPI_Allreduce, the node shared-memory reducer\n"
             "                    (hierarchical across nodes), or the faster of them (default)\n"
             "  --watchdog SEC    abort the job when a rank makes no progress for SEC\n"
@@ -139,7 +140,7 @@ static int parse_choice(const char *s, const char *opt, const char *const *choic
     return -1;
 }
 
-static const char *const allreduce_modes[] = {"overlap", "blocking", NULL}; /* dlt_allreduce_mode */
+static const char *const allreduce_modes[] = {"overlap", "blocking", "thread", NULL}; /* dlt_allreduce_mode */
 static const char *const reducer_kinds[] = {"auto", "mpi", "shm", NULL};    /* dlt_reducer_kind */
 static const char *const nan_actions[] = {"stop", "skip", NULL};
 

@@ -581,7 +581,7 @@ static void start_distributed(run *r, int threads)
     const dlt_train_options *o = r->opt;
     dlt__placement_report(r->comm, threads);
     r->bucket_bytes = (size_t)((o->bucket_mb > 0 ? o->bucket_mb : 4.0) * 1048576.0);
-    r->overlap = o->allreduce_mode == DLT_ALLREDUCE_OVERLAP; /* hook set per pass */
+    r->overlap = o->allreduce_mode != DLT_ALLREDUCE_BLOCKING; /* hook set per pass */
     if (r->on_gpu) {
         /* NCCL on the device; the solver updates the device weights. */
         r->nccl = dlt__nccl_create(r->comm);
@@ -597,8 +597,9 @@ static void start_distributed(run *r, int threads)
                              (dlt_reducer_kind)o->reducer_kind, 0};
     r->reducer = dlt_reducer_create(r->comm, dlt_net_grads(r->train_net),
                                     dlt_net_param_count(r->train_net), &rc);
-    dlt_info("gradient allreduce: %s, %zu buckets of <= %.2f MB, reducer %s", o->allreduce_mode ==
-             DLT_ALLREDUCE_OVERLAP ? "overlapped with backward" : "blocking after backward",
+    static const char *const how[] = {"overlapped with backward", "blocking after backward",
+                                      "overlapped with backward on a communication thread"};
+    dlt_info("gradient allreduce: %s, %zu buckets of <= %.2f MB, reducer %s", how[o->allreduce_mode],
              dlt_reducer_bucket_count(r->reducer), rc.bucket_bytes / 1048576.0,
              dlt_reducer_choice_note(r->reducer));
     if (o->watchdog_s > 0)
