@@ -38,7 +38,7 @@ train() { # NP NET RUN MAX_ITER [args]
 compare() { # A B MODE: compare_ckpt.py, its output kept
     "$PYTHON_H5PY" "$top_srcdir/tests/compare_ckpt.py" "$1" "$2" "$3" > "$WORK/cmp.txt" 2>&1
     local st=$?
-    sed 's/^/#   /' "$WORK/cmp.txt" | sort -k5 -g | tail -3
+    sed 's/^/#   /' "$WORK/cmp.txt" | sort -k6 -g | tail -3
     return $st
 }
 END=checkpoints/iter_00000040.h5 MID=checkpoints/iter_00000020.h5
