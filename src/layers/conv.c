@@ -34,6 +34,23 @@ typedef struct conv_state {
     dlt__conv_dnnl *dnnl; /* oneDNN primitives (backend dnnl), else NULL */
 } conv_state;
 
+/* oneDNN's weight gradient, like the im2col one, is summed per chunk of a
+ * power-of-two size (at most DNNL_WCHUNK_MAX) that divides the batch, then
+ * across chunks in double: P ranks of batch B then sum the same chunks as
+ * one rank of batch P*B. One oneDNN call over the whole batch (a different
+ * float summation order) made test_mpi_equiv.sh differ by 7e-3 after 20
+ * iterations (float rounding, amplified by training). */
+#ifndef DNNL_WCHUNK_MAX
+#define DNNL_WCHUNK_MAX 16
+#endif
+static int dnnl_weight_chunk(int n)
+{
+    int c = 1;
+    while (c * 2 <= DNNL_WCHUNK_MAX && n % (c * 2) == 0)
+        c *= 2;
+    return c < 4 ? n : c; /* odd batch sizes: speed over alignment */
+}
+
 static int conv_setup(dlt_layer *l, const dlt_pnode *msg, const dlt_layer_context *ctx)
 {
     char wb[256];
@@ -115,7 +132,7 @@ static int conv_setup(dlt_layer *l, const dlt_pnode *msg, const dlt_layer_contex
     s->db_acc = dlt_malloc((size_t)cfg.num_output * sizeof(double));
     s->db_one = dlt_malloc((size_t)cfg.num_output * sizeof(float));
     if (dlt_conv_backend_get() == DLT_CONV_DNNL)
-        s->dnnl = dlt__conv_dnnl_create(&cfg, x->n, x->n);
+        s->dnnl = dlt__conv_dnnl_create(&cfg, x->n, dnnl_weight_chunk(x->n));
     l->state = s;
 
     dlt_tensor_reshape(l->top[0], x->n, cfg.num_output, cfg.g.ho, cfg.g.wo);
@@ -194,7 +211,7 @@ static void im2col_forward(dlt_layer *l)
 static int dnnl_backward(dlt_layer *l, conv_state *s)
 {
     const conv_config *c = &s->cfg;
-    const int N = l->bottom[0]->n, K = c->num_output, wchunk = s->n;
+    const int N = l->bottom[0]->n, K = c->num_output, wchunk = dnnl_weight_chunk(s->n);
     const size_t in = (size_t)c->g.c * c->g.h * c->g.w, out = (size_t)K * c->g.ho * c->g.wo;
     const size_t wcount = (size_t)K * (c->g.c / c->group) * c->g.kh * c->g.kw;
     float *db = c->bias_term ? l->param[1].diff : NULL;
