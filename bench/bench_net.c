@@ -21,6 +21,7 @@
 #endif
 
 #include "core/device_impl.h"
+#include "dltrain/cpu.h"
 #include "dltrain/device.h"
 #include "dltrain/error.h"
 #include "dltrain/layer.h"
@@ -79,7 +80,9 @@ static void usage(FILE *f)
             "  --batch N       batch size of the TRAIN and TEST nets (default 64)\n"
             "  --input CxHxW   sample shape (default: the first CxHxW in NET's header\n"
             "                  comment, else 1x28x28)\n"
-            "  --threads N     OpenBLAS threads (default 2)\n"
+            "  --threads N     OpenBLAS and oneDNN (OpenMP) threads (default 2)\n"
+            "  --conv-backend auto|im2col|dnnl  CPU convolutions (default: DLT_CONV_BACKEND,\n"
+            "                  else auto = oneDNN when built with it)\n"
             "  --device gpu    run on GPU 0 (CUDA build): the nets, their update and the\n"
             "                  timing include every kernel (each step ends synchronized)\n"
             "  --warmup N      untimed iterations first (default 10)\n"
@@ -125,7 +128,8 @@ static int parse_options(int argc, char **argv, bench_options *o)
         {"iters", required_argument, 0, 'i'}, {"min-time", required_argument, 0, 'm'},
         {"profile", no_argument, 0, 'p'}, {"json", no_argument, 0, 'j'},
         {"input", required_argument, 0, 'I'}, {"conv-gemm", no_argument, 0, 'g'},
-        {"device", required_argument, 0, 'd'}, {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
+        {"device", required_argument, 0, 'd'}, {"conv-backend", required_argument, 0, 'c'},
+        {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
     *o = (bench_options){.batch = 64, .threads = 2, .warmup = 10, .min_time = 3.0};
     default_path(o->net_path, sizeof o->net_path, "lenet_fashion_train_val.prototxt");
     int c, st = 0;
@@ -145,6 +149,14 @@ static int parse_options(int argc, char **argv, bench_options *o)
                 st = DLT_ERR_ARG;
             break;
         case 'j': o->json = 1; break;
+        case 'c': {
+            dlt_conv_backend cb;
+            if (dlt_conv_backend_parse(optarg, &cb) < 0)
+                st = DLT_ERR_ARG;
+            else
+                dlt_conv_backend_set(cb); /* before the nets are made */
+            break;
+        }
         case 'd':
             if (strcmp(optarg, "gpu") && strcmp(optarg, "cpu"))
                 st = DLT_ERR_ARG;
@@ -168,9 +180,7 @@ static void set_threads(int n)
     char buf[16];
     snprintf(buf, sizeof buf, "%d", n);
     setenv("OPENBLAS_NUM_THREADS", buf, 1); /* read at load time: the runner sets it too */
-#ifdef HAVE_OPENBLAS_SET_NUM_THREADS
-    openblas_set_num_threads(n);
-#endif
+    dlt_cpu_set_threads(n);
 }
 
 static int read_text(const char *path, char **out)
@@ -457,15 +467,17 @@ static void print_results(const bench_options *o, const bench *b, measure tr, me
                "\"infer_iters\": %ld, \"infer_s\": %.4f, \"final_loss\": %.5f, "
                "\"train_gflop_per_img\": %.6f, \"infer_gflop_per_img\": %.6f, "
                "\"peak_rss_kb\": %ld, \"solver\": \"%s\", \"base_lr\": %g, \"momentum\": %g, "
-               "\"weight_decay\": %g, \"openblas_config\": \"%s\", \"openblas_core\": \"%s\"}\n",
+               "\"weight_decay\": %g, \"openblas_config\": \"%s\", \"openblas_core\": \"%s\", "
+               "\"conv_backend\": \"%s\"}\n",
                o->batch, o->threads, o->input_c, o->input_h, o->input_w, tr_ips, tr.iters,
                tr.seconds, in_ips, in.iters, in.seconds, b->loss, tr_flop * 1e-9, in_flop * 1e-9,
                rss, o->solver_path, b->cfg.base_lr, b->cfg.momentum,
-               b->cfg.weight_decay, config, core);
+               b->cfg.weight_decay, config, core, dlt_conv_backend_name(dlt_conv_backend_get()));
         return;
     }
-    printf("# OpenBLAS %s (core %s), threads %d, batch %d, input %dx%dx%d\n", config, core,
-           o->threads, o->batch, o->input_c, o->input_h, o->input_w);
+    printf("# OpenBLAS %s (core %s), threads %d, batch %d, input %dx%dx%d, conv backend %s\n",
+           config, core, o->threads, o->batch, o->input_c, o->input_h, o->input_w,
+           dlt_conv_backend_name(dlt_conv_backend_get()));
     printf("train: %8.1f img/s  (%ld iters in %.2f s, %.3f ms/iter, loss %.4f, %.1f GFLOP/s)\n",
            tr_ips, tr.iters, tr.seconds, 1e3 * tr.seconds / tr.iters, b->loss,
            tr_ips * tr_flop * 1e-9);

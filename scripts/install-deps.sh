@@ -8,6 +8,7 @@ set -eu
 
 PACKAGES="build-essential autoconf automake libtool pkg-config
   libopenmpi-dev openmpi-bin libhdf5-dev libturbojpeg0-dev libopenblas-dev zlib1g-dev
+  libdnnl-dev
   python3 python3-h5py python3-numpy python3-pil dataset-fashion-mnist
   chromium
   slurm-wlm slurm-client munge"  # a one-node Slurm for tests/test_slurm.sh (slurm/start.sh)

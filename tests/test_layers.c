@@ -4,9 +4,11 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "dltrain/cpu.h"
 #include "dltrain/error.h"
 #include "dltrain/layer.h"
 #include "dltrain/prototxt.h"
+#include "layers/conv.h"
 #include "test.h"
 
 #define MAXB 3
@@ -274,9 +276,14 @@ static void ref_conv_backward(const dlt_tensor *x, const float *w, const float *
                 }
 }
 
-static void test_conv_case(const char *what, int N, int C, int H, int W, const conv_ref *c,
+/* The backend under test, for the test names. */
+static const char *conv_backend(void) { return dlt_conv_backend_name(dlt_conv_backend_get()); }
+
+static void test_conv_case(const char *case_name, int N, int C, int H, int W, const conv_ref *c,
                            const char *text, int expect_ho, int expect_wo)
 {
+    char what[160];
+    snprintf(what, sizeof what, "%s, %s", case_name, conv_backend());
     tcase t;
     memset(&t, 0, sizeof t);
     dlt_tensor_reshape(&t.bot[0], N, C, H, W);
@@ -298,6 +305,8 @@ static void test_conv_case(const char *what, int N, int C, int H, int W, const c
             "match the direct loop (max rel err %.2g)", what, st, y->n, y->c, y->h, y->w, e);
     if (shape_ok)
         grad_test(&t, 1, 1e-2, what);
+    if (shape_ok && dlt_conv_backend_get() == DLT_CONV_DNNL)
+        TEST_OK(dlt__conv_uses_dnnl(&t.l), "conv %s: ran on oneDNN (no im2col fallback)", what);
     destroy(&t);
 }
 
@@ -336,8 +345,9 @@ static void test_conv_chunked(void)
     double ex = max_rel_err_f(t.bot[0].diff, dx, t.bot[0].count);
     free(dw), free(dx);
     /* Sums of 144 (forward) and 4032 (dW) float products: looser bounds. */
-    TEST_OK(ef <= 1e-4 && ew <= 1e-4 && ex <= 1e-5, "conv chunked batch (7x16x24x24): "
-            "forward, dW, dx match the direct loops (rel err %.2g, %.2g, %.2g)", ef, ew, ex);
+    TEST_OK(ef <= 1e-4 && ew <= 1e-4 && ex <= 1e-5, "conv chunked batch (7x16x24x24), %s: "
+            "forward, dW, dx match the direct loops (rel err %.2g, %.2g, %.2g)", conv_backend(),
+            ef, ew, ex);
     destroy(&t);
 }
 
@@ -1270,7 +1280,14 @@ int main(void)
     dlt_rng_seed(&rng, 12345);
     test_registry();
     test_fillers();
+    /* Every convolution case on each backend this build has. */
+    dlt_conv_backend_set(DLT_CONV_IM2COL);
     test_conv();
+    if (dlt_conv_dnnl_available()) {
+        dlt_conv_backend_set(DLT_CONV_DNNL);
+        test_conv();
+    }
+    dlt_conv_backend_set(DLT_CONV_AUTO);
     test_pool();
     test_ip();
     test_relu();

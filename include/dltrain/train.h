@@ -31,6 +31,7 @@ typedef struct dlt_train_options {
     int device;             /* dlt_device_kind: 0 cpu (default), 1 gpu, 2 auto */
     int cudnn_deterministic;      /* GPU: deterministic cuDNN algorithms only */
     long cudnn_workspace_mb;      /* GPU: cuDNN workspace limit per convolution; <=0: 512 */
+    const char *conv_backend;     /* CPU: "auto", "im2col" or "dnnl"; NULL: DLT_CONV_BACKEND, else auto */
     /* Beyond Caffe (Goyal et al. 2017), 0 = off: the LR is multiplied by
      * global batch / lr_scale_ref_batch and ramped up over warmup_iters. */
     long lr_scale_ref_batch;

@@ -5,9 +5,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "dltrain/cpu.h"
 #include "dltrain/error.h"
 #include "layers/im2col.h"
 #include "layers/conv.h"
+#include "layers/conv_dnnl.h"
 #include "layers/layers.h"
 
 /* Patch matrix size per GEMM (floats): as many samples as fit in about
@@ -28,7 +30,26 @@ typedef struct conv_state {
     float *dw_one;     /* (K, C/group*kh*kw) one chunk's weight gradient */
     double *dw_acc;    /* (K, C/group*kh*kw) the batch's weight gradient */
     double *db_acc;    /* (K) the batch's bias gradient */
+    float *db_one;     /* (K) one chunk's bias gradient */
+    dlt__conv_dnnl *dnnl; /* oneDNN primitives (backend dnnl), else NULL */
 } conv_state;
+
+/* oneDNN's weight gradient, like the im2col one, is summed per chunk of a
+ * power-of-two size (at most DNNL_WCHUNK_MAX) that divides the batch, then
+ * across chunks in double: P ranks of batch B then sum the same chunks as
+ * one rank of batch P*B. One oneDNN call over the whole batch (a different
+ * float summation order) made test_mpi_equiv.sh differ by 7e-3 after 20
+ * iterations (float rounding, amplified by training). */
+#ifndef DNNL_WCHUNK_MAX
+#define DNNL_WCHUNK_MAX 16
+#endif
+static int dnnl_weight_chunk(int n)
+{
+    int c = 1;
+    while (c * 2 <= DNNL_WCHUNK_MAX && n % (c * 2) == 0)
+        c *= 2;
+    return c < 4 ? n : c; /* odd batch sizes: speed over alignment */
+}
 
 static int conv_setup(dlt_layer *l, const dlt_pnode *msg, const dlt_layer_context *ctx)
 {
@@ -109,6 +130,9 @@ static int conv_setup(dlt_layer *l, const dlt_pnode *msg, const dlt_layer_contex
     s->dw_one = dlt_malloc(wcount * sizeof(float));
     s->dw_acc = dlt_malloc(wcount * sizeof(double));
     s->db_acc = dlt_malloc((size_t)cfg.num_output * sizeof(double));
+    s->db_one = dlt_malloc((size_t)cfg.num_output * sizeof(float));
+    if (dlt_conv_backend_get() == DLT_CONV_DNNL)
+        s->dnnl = dlt__conv_dnnl_create(&cfg, x->n, dnnl_weight_chunk(x->n));
     l->state = s;
 
     dlt_tensor_reshape(l->top[0], x->n, cfg.num_output, cfg.g.ho, cfg.g.wo);
@@ -128,7 +152,16 @@ static void unfold(conv_state *s, const float *x, int n0, int nb)
         dlt__im2col(x + (size_t)(n0 + i) * in, g, s->col + i * P, (size_t)nb * P);
 }
 
-static void conv_forward(dlt_layer *l)
+/* oneDNN declined this shape: the im2col path from now on. */
+static void dnnl_fallback(dlt_layer *l, conv_state *s, const char *what)
+{
+    dlt_note_once(l->name, "layer '%s': oneDNN has no %s for this shape; using im2col",
+                  l->name, what);
+    dlt__conv_dnnl_destroy(s->dnnl);
+    s->dnnl = NULL;
+}
+
+static void im2col_forward(dlt_layer *l)
 {
     conv_state *s = l->state;
     const conv_config *c = &s->cfg;
@@ -173,7 +206,40 @@ static void conv_forward(dlt_layer *l)
  * double. Chunks align with rank boundaries (see setup), so P ranks with
  * batch B reproduce one rank with batch P*B to float rounding
  * (tests/test_mpi_equiv.sh). */
-static void conv_backward(dlt_layer *l)
+/* The weight gradient in chunks of the primitive's batch (summed in
+ * double, as below), then the input gradient: 0, or -1 with nothing added. */
+static int dnnl_backward(dlt_layer *l, conv_state *s)
+{
+    const conv_config *c = &s->cfg;
+    const int N = l->bottom[0]->n, K = c->num_output, wchunk = dnnl_weight_chunk(s->n);
+    const size_t in = (size_t)c->g.c * c->g.h * c->g.w, out = (size_t)K * c->g.ho * c->g.wo;
+    const size_t wcount = (size_t)K * (c->g.c / c->group) * c->g.kh * c->g.kw;
+    float *db = c->bias_term ? l->param[1].diff : NULL;
+    memset(s->dw_acc, 0, wcount * sizeof(double));
+    memset(s->db_acc, 0, (size_t)K * sizeof(double));
+    for (int n0 = 0; n0 < N; n0 += wchunk) {
+        if (dlt__conv_dnnl_backward_weights(s->dnnl, l->bottom[0]->data + n0 * in,
+                                            l->top[0]->diff + n0 * out, s->dw_one,
+                                            db ? s->db_one : NULL) < 0)
+            return -1;
+        for (size_t j = 0; j < wcount; j++)
+            s->dw_acc[j] += s->dw_one[j];
+        for (int k = 0; db && k < K; k++)
+            s->db_acc[k] += s->db_one[k];
+    }
+    if (l->propagate_down[0] &&
+        dlt__conv_dnnl_backward_data(s->dnnl, l->top[0]->diff, l->param[0].data,
+                                     l->bottom[0]->diff) < 0)
+        return -1;
+    float *dw = l->param[0].diff;
+    for (size_t j = 0; j < wcount; j++)
+        dw[j] += (float)s->dw_acc[j];
+    for (int k = 0; db && k < K; k++)
+        db[k] += (float)s->db_acc[k];
+    return 0;
+}
+
+static void im2col_backward(dlt_layer *l)
 {
     conv_state *s = l->state;
     const conv_config *c = &s->cfg;
@@ -238,6 +304,31 @@ static void conv_backward(dlt_layer *l)
             db[k] += (float)s->db_acc[k];
 }
 
+static void conv_forward(dlt_layer *l)
+{
+    conv_state *s = l->state;
+    s->col_valid = 0;
+    if (s->dnnl && l->bottom[0]->n == s->n) {
+        const float *b = s->cfg.bias_term ? l->param[1].data : NULL;
+        if (dlt__conv_dnnl_forward(s->dnnl, l->bottom[0]->data, l->param[0].data, b,
+                                   l->top[0]->data) == 0)
+            return;
+        dnnl_fallback(l, s, "forward");
+    }
+    im2col_forward(l);
+}
+
+static void conv_backward(dlt_layer *l)
+{
+    conv_state *s = l->state;
+    if (s->dnnl && l->bottom[0]->n == s->n) {
+        if (dnnl_backward(l, s) == 0)
+            return;
+        dnnl_fallback(l, s, "backward");
+    }
+    im2col_backward(l);
+}
+
 static void conv_destroy(dlt_layer *l)
 {
     conv_state *s = l->state;
@@ -248,11 +339,14 @@ static void conv_destroy(dlt_layer *l)
     free(s->dw_one);
     free(s->dw_acc);
     free(s->db_acc);
+    free(s->db_one);
+    dlt__conv_dnnl_destroy(s->dnnl);
     free(s);
     l->state = NULL;
 }
 
 const conv_config *dlt__conv_config(const dlt_layer *l) { return &((const conv_state *)l->state)->cfg; }
+int dlt__conv_uses_dnnl(const dlt_layer *l) { return ((const conv_state *)l->state)->dnnl != NULL; }
 
 const dlt_layer_ops dlt__conv_ops = {
     .type = "Convolution",

@@ -14,6 +14,8 @@ typedef struct conv_config {
 } conv_config;
 
 const conv_config *dlt__conv_config(const dlt_layer *l);
+/* 1 while the layer runs on oneDNN (backend dnnl, no fallback so far). */
+int dlt__conv_uses_dnnl(const dlt_layer *l);
 
 /* GPU code: src/cuda/conv.cu (linked only with --with-cuda). */
 int dlt__conv_setup_gpu(dlt_layer *l);

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "config.h"
+#include "dltrain/cpu.h"
 #include "dltrain/device.h"
 #include "dltrain/error.h"
 #include "tools/train_cli.h"
@@ -55,6 +56,9 @@ static void usage(FILE *f)
             "                    whole and mixed in a shuffle buffer of N/4 MB (a coarser shuffle)\n"
             "  --device cpu|gpu|auto  where to compute (default cpu); gpu: one GPU per rank from\n"
             "                    the node-local rank; auto: GPU if one is usable, else CPU\n"
+            "  --conv-backend auto|im2col|dnnl  CPU convolutions: im2col + OpenBLAS sgemm, or\n"
+            "                    oneDNN (when built with it); auto: oneDNN if built (default:\n"
+            "                    DLT_CONV_BACKEND from the environment, else auto)\n"
             "  --cudnn-deterministic  deterministic cuDNN algorithms only (GPU)\n"
             "  --cudnn-workspace-mb N  cuDNN workspace limit per convolution (default 512)\n"
             "  --lr-scale-ref-batch B  linear scaling rule: multiply the solver's learning rate\n"
@@ -151,7 +155,7 @@ enum {
     OPT_BUCKET_MB, OPT_ALLREDUCE, OPT_REDUCER, OPT_WATCHDOG, OPT_ON_NAN, OPT_SAMPLE_INTERVAL,
     OPT_DOCTOR, OPT_VERSION, OPT_KEEP_CHECKPOINTS, OPT_STOP_BEFORE, OPT_TIME_LIMIT, OPT_PREFETCH, OPT_DATA_MEMORY,
     OPT_STAGE_DIR, OPT_DEVICE, OPT_CUDNN_DETERMINISTIC, OPT_CUDNN_WORKSPACE, OPT_LR_SCALE_REF,
-    OPT_WARMUP_ITERS
+    OPT_WARMUP_ITERS, OPT_CONV_BACKEND
 };
 
 static const struct option longopts[] = {
@@ -182,6 +186,7 @@ static const struct option longopts[] = {
     {"cudnn-workspace-mb", required_argument, 0, OPT_CUDNN_WORKSPACE},
     {"lr-scale-ref-batch", required_argument, 0, OPT_LR_SCALE_REF},
     {"warmup-iters", required_argument, 0, OPT_WARMUP_ITERS},
+    {"conv-backend", required_argument, 0, OPT_CONV_BACKEND},
     {0, 0, 0, 0}};
 
 static void set_defaults(dlt_train_options *opt)
@@ -262,6 +267,11 @@ static int apply_option(int c, const char *arg, dlt_train_options *opt, int *doc
             return -1;
         opt->device = (int)k;
         return 0;
+    }
+    case OPT_CONV_BACKEND: {
+        dlt_conv_backend b;
+        opt->conv_backend = arg;
+        return dlt_conv_backend_parse(arg, &b);
     }
     case OPT_CUDNN_WORKSPACE:
         return parse_long(arg, "--cudnn-workspace-mb", &opt->cudnn_workspace_mb);

@@ -22,6 +22,7 @@
 #include "dltrain/monitor.h"
 #include "dltrain/net.h"
 #include "dltrain/reducer.h"
+#include "dltrain/cpu.h"
 #include "dltrain/solver.h"
 #include "dltrain/train.h"
 #include "train/nancheck.h"
@@ -32,9 +33,6 @@
 #include "train/watchdog.h"
 #include "train/stop.h"
 
-#ifdef HAVE_OPENBLAS_SET_NUM_THREADS
-void openblas_set_num_threads(int);
-#endif
 
 /* Everything one run holds; owned here, freed by run_free. */
 typedef struct run {
@@ -557,6 +555,11 @@ static void print_summary(const run *r, int threads, const char *threads_from)
              r->files.net_path, r->opt->solver_path);
     dlt_info("ranks %d (%d on this node), BLAS threads per rank %d (from %s)", r->world,
              dlt_comm_local_size(r->comm), threads, threads_from);
+    if (!r->on_gpu) {
+        dlt_conv_backend cb = dlt_conv_backend_get();
+        dlt_info("convolution backend %s%s", dlt_conv_backend_name(cb),
+                 cb == DLT_CONV_DNNL ? " (oneDNN, OpenMP threads = BLAS threads)" : " (im2col + sgemm)");
+    }
     dlt_info("global batch %d = %d ranks x batch_size %d x iter_size %ld; %ld iterations per epoch",
              r->global_batch, r->world, dp->batch_size, r->cfg.iter_size, r->steps_per_epoch);
     char sched[1024];
@@ -693,13 +696,14 @@ int dlt_train_run(const dlt_train_options *opt, dlt_comm *comm)
     r.world = dlt_comm_size(comm);
     r.saved_iter = -1;
     dlt__stop_init(&r.stop, opt->stop_before_min, opt->time_limit_min);
+    dlt_conv_backend cb;
+    if (opt->conv_backend && dlt_conv_backend_parse(opt->conv_backend, &cb) == 0)
+        dlt_conv_backend_set(cb); /* before setup makes the nets */
     int st = agree(&r, setup(&r));
     if (st == 0) {
         const char *threads_from;
         int threads = choose_threads(&r, &threads_from);
-#ifdef HAVE_OPENBLAS_SET_NUM_THREADS
-        openblas_set_num_threads(threads);
-#endif
+        dlt_cpu_set_threads(threads); /* OpenBLAS and oneDNN's OpenMP */
         dlt_rng_seed(&r.rng, r.seed * 7919 + (uint64_t)r.rank);
         r.solver = dlt_solver_create(&r.cfg, dlt_net_param_count(r.train_net));
         /* Every rank starts from rank 0's weights. */

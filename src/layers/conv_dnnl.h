@@ -1,0 +1,30 @@
+/* conv_dnnl.h - internal: one Convolution layer's oneDNN primitives (forward
+ * with bias, backward data, backward weights and bias) for its fixed shape,
+ * on plain NCHW / OIHW buffers (src/layers/conv_dnnl.c, with HAVE_DNNL). */
+#ifndef DLTRAIN_LAYERS_CONV_DNNL_H
+#define DLTRAIN_LAYERS_CONV_DNNL_H
+
+#include "layers/conv.h"
+
+typedef struct dlt__conv_dnnl dlt__conv_dnnl;
+
+/* Primitives are made on first use, for the OpenMP thread count then in
+ * force (and made again if it changes): the work split depends on it. */
+/* N: the batch of forward and backward data; WCHUNK: the samples of one
+ * backward-weights call (a divisor of N). */
+dlt__conv_dnnl *dlt__conv_dnnl_create(const conv_config *c, int n, int wchunk);
+void dlt__conv_dnnl_destroy(dlt__conv_dnnl *d);
+
+/* Each returns 0, or -1 when oneDNN has no implementation for this shape
+ * (nothing written; the caller falls back to im2col). */
+/* y (N, K, Ho, Wo) = conv(x (N, C, H, W), w (K, C/group, kh, kw)) + b (K, or NULL). */
+int dlt__conv_dnnl_forward(dlt__conv_dnnl *d, const float *x, const float *w, const float *b,
+                           float *y);
+/* dx (N, C, H, W) = the input gradient of dy (N, K, Ho, Wo) (written, not added). */
+int dlt__conv_dnnl_backward_data(dlt__conv_dnnl *d, const float *dy, const float *w, float *dx);
+/* dw (K, C/group, kh, kw) and db (K, or NULL) = the parameter gradients of
+ * the WCHUNK samples at x and dy (written, not added). */
+int dlt__conv_dnnl_backward_weights(dlt__conv_dnnl *d, const float *x, const float *dy,
+                                    float *dw, float *db);
+
+#endif
