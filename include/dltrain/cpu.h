@@ -22,6 +22,15 @@ const char *dlt_conv_backend_name(dlt_conv_backend b);
 /* 1 when this build has the oneDNN backend. */
 int dlt_conv_dnnl_available(void);
 
+/* oneDNN's OpenMP threads spin while idle by default, taking the cores
+ * that OpenBLAS and the other layers need next (LeNet trained slower with
+ * oneDNN than without until OMP_WAIT_POLICY=passive), and libgomp reads
+ * that variable only when it loads. Programs call this first thing in
+ * main, before MPI_Init: in a oneDNN build where the user has not set
+ * OMP_WAIT_POLICY it sets "passive" and re-executes the program (same pid,
+ * arguments and environment otherwise); else, or if that fails, it returns. */
+void dlt_cpu_passive_openmp(char **argv);
+
 /* Threads for OpenBLAS and for OpenMP (oneDNN) on the calling thread. */
 void dlt_cpu_set_threads(int n);
 

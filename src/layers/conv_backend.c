@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #ifdef HAVE_DNNL
 #include <omp.h>
@@ -75,4 +76,13 @@ void dlt_cpu_set_threads(int n)
 #ifdef HAVE_DNNL
     omp_set_num_threads(n); /* oneDNN's primitives size their work split by this */
 #endif
+}
+
+void dlt_cpu_passive_openmp(char **argv)
+{
+    if (!dlt_conv_dnnl_available() || getenv("OMP_WAIT_POLICY"))
+        return;
+    if (setenv("OMP_WAIT_POLICY", "passive", 1) != 0)
+        return;
+    execv("/proc/self/exe", argv); /* returns only on failure: go on as we are */
 }

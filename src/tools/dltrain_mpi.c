@@ -1,6 +1,7 @@
 /* dltrain-mpi - the trainer: parse options, start the communicator, run
  * the training loop. Runs as one process or as P ranks under mpirun/srun. */
 #include "dltrain/comm.h"
+#include "dltrain/cpu.h"
 #include "dltrain/doctor.h"
 #include "dltrain/error.h"
 #include "dltrain/train.h"
@@ -8,6 +9,7 @@
 
 int main(int argc, char **argv)
 {
+    dlt_cpu_passive_openmp(argv);
     dlt_train_options opt;
     int doctor;
     int st = dlt__train_cli_parse(argc, argv, &opt, &doctor);
