@@ -179,8 +179,8 @@ int main(void)
                                      {"pool3", 64, 4, 4}, {"ip2", 10, 1, 1}, {NULL, 0, 0, 0}};
     static const shape_check cf[] = {{"norm1", 32, 16, 16}, {"norm2", 32, 8, 8},
                                      {"pool3", 64, 4, 4}, {"ip1", 10, 1, 1}, {NULL, 0, 0, 0}};
-    static const shape_check fb[] = {{"pool1", 32, 14, 14}, {"pool2", 64, 7, 7},
-                                      {"fc2", 10, 1, 1}, {NULL, 0, 0, 0}};
+    static const shape_check fb[] = {{"pool1", 32, 14, 14}, {"pool2", 96, 7, 7},
+                                      {"fc1", 512, 1, 1}, {"fc2", 10, 1, 1}, {NULL, 0, 0, 0}};
     static const shape_check alex[] = {{"conv1", 96, 55, 55}, {"pool1", 96, 27, 27},
                                        {"conv2", 256, 27, 27}, {"pool2", 256, 13, 13},
                                        {"conv5", 256, 13, 13}, {"pool5", 256, 6, 6},
