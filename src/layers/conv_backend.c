@@ -84,5 +84,12 @@ void dlt_cpu_passive_openmp(char **argv)
         return;
     if (setenv("OMP_WAIT_POLICY", "passive", 1) != 0)
         return;
-    execv("/proc/self/exe", argv); /* returns only on failure: go on as we are */
+    /* The resolved path, not /proc/self/exe, so the process keeps its name
+     * (ps, pgrep, top show "exe" otherwise). */
+    char self[4096];
+    ssize_t len = readlink("/proc/self/exe", self, sizeof self - 1);
+    if (len <= 0)
+        return;
+    self[len] = '\0';
+    execv(self, argv); /* returns only on failure: go on as we are */
 }
