@@ -316,6 +316,8 @@ static int bench_open(bench *b, bench_options *o)
     DLT_TRY(dlt_net_create(b->net_tree, DLT_PHASE_TEST, o->input_c, o->input_h, o->input_w, 1,
                            &b->test));
     DLT_TRY(dlt_net_share_params(b->test, b->train));
+    if (!o->gpu) /* as the trainer does */
+        dlt_net_share_diffs(b->train);
     dlt_net_share_blobs(b->test, b->train); /* as the training loop does */
     if (!dlt_net_data_layer(b->train) || !dlt_net_data_layer(b->test))
         DLT_FAIL(DLT_ERR_FORMAT, "%s: the TRAIN and TEST nets need a data layer", o->net_path);

@@ -44,6 +44,16 @@ int dlt_net_backward_layer(dlt_net *net, int index);
  * at a time); returns 0 when the layer has no backward work. */
 int dlt_net_sum_split_diffs(dlt_net *net, int index);
 
+/* Memory: let blob diffs that are never live at the same time share
+ * buffers. A blob's diff is live during backward only, from the first of
+ * its consumers' backward to its producer's, so blobs whose layer ranges
+ * do not overlap can use the same memory (GoogLeNet b16: 658 MB of diff
+ * buffers). Call before dlt_net_share_blobs and before moving the net to a
+ * device. After it, a blob's diff is only meaningful while backward is
+ * between its consumers and its producer: code that reads blob diffs after
+ * a whole backward (tests) must not use it. Returns the bytes saved. */
+size_t dlt_net_share_diffs(dlt_net *net);
+
 /* Called by dlt_net_backward before each layer's backward and once at the
  * end: layers >= LAYER are done, so gradients at offsets >= DONE_FROM in
  * the flat grad buffer are final (lets the communicator start reducing

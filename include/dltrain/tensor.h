@@ -19,6 +19,7 @@ typedef struct dlt_tensor {
     float *gdata;     /* (n, c, h, w) on the device */
     float *gdiff;     /* (n, c, h, w) on the device */
     int gowned;       /* 1: gdata/gdiff allocated for this tensor; 0: views */
+    int diff_shared;  /* 1: diff points into memory the net owns (dlt_net_share_diffs) */
 } dlt_tensor;
 
 /* Set the shape and (for owned tensors) grow the buffers; new memory is 0. */

@@ -9,11 +9,19 @@
 void dlt_tensor_reshape(dlt_tensor *t, int n, int c, int h, int w)
 {
     size_t count = (size_t)n * c * h * w;
-    if (!t->owned && (t->data || t->diff) && count > t->count)
+    if ((!t->owned || t->diff_shared) && (t->data || t->diff) && count > t->count)
         dlt_fatal("internal: growing a tensor view (%zu -> %zu)", t->count, count);
     if (!t->data && !t->diff)
         t->owned = 1;
-    if (t->owned && count > t->capacity) {
+    if (t->owned && t->capacity == 0 && count > 0) {
+        /* calloc: untouched zero pages until used, so a diff buffer that
+         * dlt_net_share_diffs replaces never counts in the peak RSS. */
+        free(t->data);
+        free(t->diff);
+        t->data = dlt_calloc(count, sizeof(float));
+        t->diff = dlt_calloc(count, sizeof(float));
+        t->capacity = count;
+    } else if (t->owned && count > t->capacity) {
         t->data = dlt_realloc(t->data, count * sizeof(float));
         t->diff = dlt_realloc(t->diff, count * sizeof(float));
         memset(t->data + t->capacity, 0, (count - t->capacity) * sizeof(float));
@@ -38,7 +46,8 @@ void dlt_tensor_release(dlt_tensor *t)
 {
     if (t->owned) {
         free(t->data);
-        free(t->diff);
+        if (!t->diff_shared)
+            free(t->diff);
     }
     if (t->gowned) {
         dlt__dev_free(t->gdata);

@@ -35,6 +35,8 @@ struct dlt_net {
     int nblobs;
     split *splits;
     int nsplits;
+    float **diff_pool;   /* dlt_net_share_diffs's buffers */
+    int ndiff_pool;
     float *params;       /* (nparams) all parameter blobs, layer order */
     float *grads;        /* (nparams) their gradients */
     size_t nparams;
@@ -383,12 +385,16 @@ void dlt_net_free(dlt_net *net)
     }
     for (int s = 0; s < net->nsplits; s++) {
         for (int c = 0; c < net->splits[s].ncopies; c++) {
-            free(net->splits[s].copies[c]->diff);
+            if (!net->splits[s].copies[c]->diff_shared)
+                free(net->splits[s].copies[c]->diff);
             dlt__dev_free(net->splits[s].copies[c]->gdiff);
             free(net->splits[s].copies[c]);
         }
         free(net->splits[s].copies);
     }
+    for (int i = 0; i < net->ndiff_pool; i++)
+        free(net->diff_pool[i]);
+    free(net->diff_pool);
     if (net->owns_params) {
         free(net->params);
         free(net->grads);
@@ -655,3 +661,98 @@ void dlt_net_params_to_device(dlt_net *net)
 
 float *dlt_net_device_params(dlt_net *net) { return net->gparams; }
 float *dlt_net_device_grads(dlt_net *net) { return net->ggrads; }
+
+/* ---- sharing diff buffers by liveness ---- */
+
+typedef struct diff_user {
+    dlt_tensor *t;
+    int lo, hi;     /* layers between which its diff is live in backward */
+    int slot;
+} diff_user;
+
+static diff_user *user_of(diff_user *u, int n, const dlt_tensor *t)
+{
+    for (int i = 0; i < n; i++)
+        if (u[i].t == t)
+            return &u[i];
+    return NULL;
+}
+
+static void widen(diff_user *u, int layer)
+{
+    u->lo = layer < u->lo ? layer : u->lo;
+    u->hi = layer > u->hi ? layer : u->hi;
+}
+
+static int by_size_desc(const void *a, const void *b)
+{
+    size_t x = ((const diff_user *)a)->t->count, y = ((const diff_user *)b)->t->count;
+    return x < y ? 1 : x > y ? -1 : 0;
+}
+
+size_t dlt_net_share_diffs(dlt_net *net)
+{
+    if (net->ndiff_pool || net->layers[0].on_gpu)
+        return 0;
+    int cap = net->nblobs + 1;
+    for (int s = 0; s < net->nsplits; s++)
+        cap += net->splits[s].ncopies;
+    diff_user *u = dlt_calloc((size_t)cap, sizeof *u);
+    int n = 0;
+    for (int b = 0; b < net->nblobs; b++) {
+        dlt_tensor *t = net->blobs[b].t;
+        if (t->owned && t->diff && t->count)
+            u[n++] = (diff_user){t, net->nlayers, -1, -1};
+    }
+    for (int s = 0; s < net->nsplits; s++)
+        for (int c = 0; c < net->splits[s].ncopies; c++)
+            if (net->splits[s].copies[c]->count)
+                u[n++] = (diff_user){net->splits[s].copies[c], net->nlayers, -1, -1};
+    /* Every layer that has the tensor as a bottom or top, and for a split
+     * copy the producer of its original too (it sums the copies' diffs). */
+    for (int i = 0; i < net->nlayers; i++) {
+        const dlt_layer *l = &net->layers[i];
+        for (int k = 0; k < l->nbottom + l->ntop; k++) {
+            const dlt_tensor *t = k < l->nbottom ? l->bottom[k] : l->top[k - l->nbottom];
+            diff_user *x = user_of(u, n, t);
+            if (x)
+                widen(x, i);
+            for (int s = 0; s < net->nsplits; s++)
+                if (k >= l->nbottom && net->splits[s].orig == t)
+                    for (int c = 0; c < net->splits[s].ncopies; c++)
+                        if ((x = user_of(u, n, net->splits[s].copies[c])) != NULL)
+                            widen(x, i);
+        }
+    }
+    qsort(u, (size_t)n, sizeof *u, by_size_desc);
+    size_t *slot_size = dlt_calloc((size_t)n + 1, sizeof *slot_size), before = 0, after = 0;
+    int nslots = 0;
+    for (int i = 0; i < n; i++) {
+        before += u[i].t->count * sizeof(float);
+        for (int s = 0; s < nslots && u[i].slot < 0; s++) {
+            int clash = 0;
+            for (int j = 0; j < i && !clash; j++)
+                clash = u[j].slot == s && !(u[j].hi < u[i].lo || u[i].hi < u[j].lo);
+            if (!clash)
+                u[i].slot = s;
+        }
+        if (u[i].slot < 0) /* sorted by size: a new slot is sized by its first user */
+            slot_size[u[i].slot = nslots++] = u[i].t->count;
+    }
+    net->diff_pool = dlt_calloc((size_t)nslots + 1, sizeof *net->diff_pool);
+    for (int s = 0; s < nslots; s++) {
+        net->diff_pool[s] = dlt_calloc(slot_size[s], sizeof(float));
+        after += slot_size[s] * sizeof(float);
+    }
+    net->ndiff_pool = nslots;
+    for (int i = 0; i < n; i++) {
+        dlt_tensor *t = u[i].t;
+        if (!t->diff_shared)
+            free(t->diff); /* blobs own theirs (reshape); split copies too (split_view) */
+        t->diff = net->diff_pool[u[i].slot];
+        t->diff_shared = 1;
+    }
+    free(slot_size);
+    free(u);
+    return before > after ? before - after : 0;
+}

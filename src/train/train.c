@@ -144,6 +144,10 @@ static int build_nets(run *r)
     dlt_dataset_shape(r->train_set, &c, &h, &w);
     DLT_TRY(dlt_net_create(r->files.net, DLT_PHASE_TRAIN, c, h, w, r->seed, &r->train_net));
     dlt_net_set_rng(r->train_net, &r->rng); /* dropout masks; saved in checkpoints */
+    /* Blob diffs live only part of backward: share their buffers. */
+    size_t saved = dlt_net_share_diffs(r->train_net);
+    if (saved && r->rank == 0)
+        dlt_info("memory: blob gradients share buffers by liveness (%.1f MB saved per rank)", saved / 1048576.0);
     if (!dlt_net_data_layer(r->train_net))
         DLT_FAIL(DLT_ERR_PARSE, "%s: the TRAIN phase has no Data or HDF5Data layer", r->files.net_path);
     /* The TEST net is built even without --val, so that its layers are
