@@ -5,7 +5,7 @@
 #define DLTRAIN_CPU_H
 
 typedef enum dlt_conv_backend {
-    DLT_CONV_AUTO = 0,   /* oneDNN when built with it, else im2col */
+    DLT_CONV_AUTO = 0,   /* im2col for now (oneDNN is opt-in: see conv_backend.c) */
     DLT_CONV_IM2COL = 1, /* im2col + OpenBLAS sgemm */
     DLT_CONV_DNNL = 2    /* oneDNN (configure --with-dnnl) */
 } dlt_conv_backend;

@@ -58,8 +58,13 @@ dlt_conv_backend dlt_conv_backend_get(void)
             b = DLT_CONV_AUTO; /* already reported; a typo should not stop a job */
         chosen = (int)b;
     }
+    /* auto = im2col: with oneDNN, a run that checkpoints on SIGUSR1 and goes on
+     * has aborted in glibc's free() inside a oneDNN call ("corrupted size vs.
+     * prev_size") in about 1 of 3 runs of tests/test_signals.sh under
+     * MALLOC_PERTURB_ (never with im2col, never without the signal); until
+     * that is understood oneDNN is opt-in. */
     if (chosen == DLT_CONV_AUTO)
-        return dlt_conv_dnnl_available() ? DLT_CONV_DNNL : DLT_CONV_IM2COL;
+        return DLT_CONV_IM2COL;
     return (dlt_conv_backend)chosen;
 }
 
