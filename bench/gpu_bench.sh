@@ -1,8 +1,8 @@
 #!/bin/bash
 # gpu_bench.sh - GPU throughput of dltrain on a GPU node: images/s per GPU
 # for each given net on 1 GPU and on NP GPUs (one rank per GPU), the
-# exposed communication fraction (allreduce time / step time; gradients
-# are averaged after backward, so all of it is exposed), and NCCL bus
+# exposed communication fraction (the NCCL wait after the backward kernels
+# have finished / step time; buckets start during backward), and NCCL bus
 # bandwidth from nccl-tests' all_reduce_perf when it is on PATH.
 # NOT RUN YET: written on a machine without a GPU (see README, GPU backend).
 #
