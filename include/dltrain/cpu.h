@@ -22,14 +22,15 @@ const char *dlt_conv_backend_name(dlt_conv_backend b);
 /* 1 when this build has the oneDNN backend. */
 int dlt_conv_dnnl_available(void);
 
-/* oneDNN's OpenMP threads spin while idle by default, taking the cores
- * that OpenBLAS and the other layers need next (LeNet trained slower with
- * oneDNN than without until OMP_WAIT_POLICY=passive), and libgomp reads
- * that variable only when it loads. Programs call this first thing in
- * main, before MPI_Init: in a oneDNN build where the user has not set
- * OMP_WAIT_POLICY it sets "passive" and re-executes the program (same pid,
- * arguments and environment otherwise); else, or if that fails, it returns. */
-void dlt_cpu_passive_openmp(char **argv);
+/* Idle OpenMP threads (oneDNN, pooling) spin for about a millisecond by
+ * default, taking the cores that OpenBLAS's threads need next; sleeping at
+ * once (OMP_WAIT_POLICY=passive) makes every small oneDNN call pay for a
+ * wake-up. libgomp reads its settings only when it loads, so programs call
+ * this first thing in main, before MPI_Init: in an OpenMP build where the
+ * user has set neither OMP_WAIT_POLICY nor GOMP_SPINCOUNT it sets a short
+ * GOMP_SPINCOUNT and re-executes the program (same pid, arguments and
+ * environment otherwise); else, or if that fails, it returns. */
+void dlt_cpu_short_openmp_spin(char **argv);
 
 /* Threads for OpenBLAS and for OpenMP (oneDNN) on the calling thread. */
 void dlt_cpu_set_threads(int n);

@@ -113,6 +113,96 @@ static int max_2x2(const pool_config *c, const float *xp, int oh, float *yp, int
     return full;
 }
 
+/* MAX over one output row's windows (input rows hs..he) for the columns
+ * ow in [owa, owb), whose windows lie inside the plane horizontally: window
+ * element by element across all those columns, so the compares of
+ * different columns are independent (one per cycle, not a select chain).
+ * The first maximum in row-major window order wins, as in Caffe. */
+static void max_row_inner(const pool_config *c, const float *xp, int hs, int he, int owa,
+                          int owb, float *yrow, int *mrow)
+{
+    for (int ow = owa; ow < owb; ow++) {
+        int q = hs * c->w + ow * c->sw - c->pw;
+        yrow[ow] = xp[q];
+        mrow[ow] = q;
+    }
+    for (int i = hs; i < he; i++)
+        for (int j = i == hs ? 1 : 0; j < c->kw; j++) {
+            const int off = i * c->w - c->pw + j;
+            for (int ow = owa; ow < owb; ow++) {
+                int q = off + ow * c->sw;
+                float v = xp[q];
+                int gt = v > yrow[ow];
+                yrow[ow] = gt ? v : yrow[ow];
+                mrow[ow] = gt ? q : mrow[ow];
+            }
+        }
+}
+
+/* One output of any window (edges, AVE): the window clipped to the plane. */
+static void pool_one(const pool_config *c, const float *xp, int oh, int ow, float *yp, int *mp)
+{
+    int h0 = oh * c->sh - c->ph, h1 = h0 + c->kh;
+    int ah1 = h1 < c->h + c->ph ? h1 : c->h + c->ph; /* AVE divisor counts padding */
+    int w0 = ow * c->sw - c->pw, w1 = w0 + c->kw;
+    int aw1 = w1 < c->w + c->pw ? w1 : c->w + c->pw;
+    int area = (ah1 - h0) * (aw1 - w0);
+    int hs = h0 < 0 ? 0 : h0, he = h1 < c->h ? h1 : c->h;
+    int ws = w0 < 0 ? 0 : w0, we = w1 < c->w ? w1 : c->w;
+    if (c->method == POOL_MAX) {
+        /* Branch-free select: random data would mispredict every compare. */
+        int idx = hs * c->w + ws;
+        float m = xp[idx];
+        for (int i = hs; i < he; i++)
+            for (int j = ws; j < we; j++) {
+                int q = i * c->w + j;
+                float v = xp[q];
+                int gt = v > m;
+                m = gt ? v : m;
+                idx += gt * (q - idx);
+            }
+        yp[oh * c->wo + ow] = m;
+        mp[oh * c->wo + ow] = idx;
+    } else {
+        double acc = 0;
+        for (int i = hs; i < he; i++)
+            for (int j = ws; j < we; j++)
+                acc += xp[i * c->w + j];
+        yp[oh * c->wo + ow] = (float)(acc / area);
+    }
+}
+
+static void pool_plane_forward(const pool_config *c, const float *xp, float *yp, int *mp)
+{
+    const int fast = c->method == POOL_MAX && c->kh == 2 && c->kw == 2 && c->sh == 2 &&
+                     c->sw == 2 && c->ph == 0 && c->pw == 0;
+    /* Columns whose windows lie inside the plane horizontally. */
+    int owa = (c->pw + c->sw - 1) / c->sw;
+    int owb = c->w + c->pw >= c->kw ? (c->w + c->pw - c->kw) / c->sw + 1 : 0;
+    if (owb > c->wo)
+        owb = c->wo;
+    if (c->method != POOL_MAX || owb < owa)
+        owa = owb = 0;
+    for (int oh = 0; oh < c->ho; oh++) {
+        int ow = 0;
+        if (fast)
+            ow = max_2x2(c, xp, oh, yp, mp);
+        else if (owb > owa) {
+            int h0 = oh * c->sh - c->ph, h1 = h0 + c->kh;
+            for (; ow < owa; ow++)
+                pool_one(c, xp, oh, ow, yp, mp);
+            max_row_inner(c, xp, h0 < 0 ? 0 : h0, h1 < c->h ? h1 : c->h, owa, owb,
+                          yp + (size_t)oh * c->wo, mp + (size_t)oh * c->wo);
+            ow = owb;
+        }
+        for (; ow < c->wo; ow++)
+            pool_one(c, xp, oh, ow, yp, mp);
+    }
+}
+
+/* Planes in parallel when the layer is big enough to pay for waking threads. */
+#define POOL_PARALLEL_MIN_WORK 65536
+
 static void pool_forward(dlt_layer *l)
 {
     pool_state *s = l->state;
@@ -120,45 +210,36 @@ static void pool_forward(dlt_layer *l)
     const int planes = l->bottom[0]->n * c->c;
     const float *x = l->bottom[0]->data;
     float *y = l->top[0]->data;
-    const int fast = c->method == POOL_MAX && c->kh == 2 && c->kw == 2 && c->sh == 2 &&
-                     c->sw == 2 && c->ph == 0 && c->pw == 0;
-    for (int pl = 0; pl < planes; pl++) {
-        const float *xp = x + (size_t)pl * c->h * c->w;
-        float *yp = y + (size_t)pl * c->ho * c->wo;
-        int *mp = s->mask ? s->mask + (size_t)pl * c->ho * c->wo : NULL;
-        for (int oh = 0; oh < c->ho; oh++) {
-            int ow0 = fast ? max_2x2(c, xp, oh, yp, mp) : 0;
-            int h0 = oh * c->sh - c->ph, h1 = h0 + c->kh;
-            int ah1 = h1 < c->h + c->ph ? h1 : c->h + c->ph; /* AVE divisor counts padding */
-            for (int ow = ow0; ow < c->wo; ow++) {
-                int w0 = ow * c->sw - c->pw, w1 = w0 + c->kw;
-                int aw1 = w1 < c->w + c->pw ? w1 : c->w + c->pw;
-                int area = (ah1 - h0) * (aw1 - w0);
-                int hs = h0 < 0 ? 0 : h0, he = h1 < c->h ? h1 : c->h;
-                int ws = w0 < 0 ? 0 : w0, we = w1 < c->w ? w1 : c->w;
-                if (c->method == POOL_MAX) {
-                    /* Branch-free select: random data would mispredict every compare.
-                     * The first maximum wins, as in Caffe. */
-                    int idx = hs * c->w + ws;
-                    float m = xp[idx];
-                    for (int i = hs; i < he; i++)
-                        for (int j = ws; j < we; j++) {
-                            int q = i * c->w + j;
-                            float v = xp[q];
-                            int gt = v > m;
-                            m = gt ? v : m;
-                            idx += gt * (q - idx);
-                        }
-                    yp[oh * c->wo + ow] = m;
-                    mp[oh * c->wo + ow] = idx;
-                } else {
-                    double acc = 0;
-                    for (int i = hs; i < he; i++)
-                        for (int j = ws; j < we; j++)
-                            acc += xp[i * c->w + j];
-                    yp[oh * c->wo + ow] = (float)(acc / area);
-                }
+    const size_t in = (size_t)c->h * c->w, out = (size_t)c->ho * c->wo;
+    const int parallel = (size_t)planes * out * c->kh * c->kw >= POOL_PARALLEL_MIN_WORK;
+    (void)parallel;
+#pragma omp parallel for schedule(static) if (parallel)
+    for (int pl = 0; pl < planes; pl++)
+        pool_plane_forward(c, x + pl * in, y + pl * out, s->mask ? s->mask + pl * out : NULL);
+}
+
+static void pool_plane_backward(const pool_config *c, const float *dyp, const int *mp, float *dxp)
+{
+    memset(dxp, 0, (size_t)c->h * c->w * sizeof(float));
+    for (int oh = 0; oh < c->ho; oh++) {
+        int h0 = oh * c->sh - c->ph, h1 = h0 + c->kh;
+        int ah1 = h1 < c->h + c->ph ? h1 : c->h + c->ph;
+        for (int ow = 0; ow < c->wo; ow++) {
+            float g = dyp[oh * c->wo + ow];
+            if (c->method == POOL_MAX) {
+                int idx = mp[oh * c->wo + ow];
+                if (idx >= 0)
+                    dxp[idx] += g;
+                continue;
             }
+            int w0 = ow * c->sw - c->pw, w1 = w0 + c->kw;
+            int aw1 = w1 < c->w + c->pw ? w1 : c->w + c->pw;
+            float gs = g / (float)((ah1 - h0) * (aw1 - w0));
+            int hs = h0 < 0 ? 0 : h0, he = h1 < c->h ? h1 : c->h;
+            int ws = w0 < 0 ? 0 : w0, we = w1 < c->w ? w1 : c->w;
+            for (int i = hs; i < he; i++)
+                for (int j = ws; j < we; j++)
+                    dxp[i * c->w + j] += gs;
         }
     }
 }
@@ -172,33 +253,12 @@ static void pool_backward(dlt_layer *l)
     const int planes = l->bottom[0]->n * c->c;
     const float *dy = l->top[0]->diff;
     float *dx = l->bottom[0]->diff;
-    memset(dx, 0, l->bottom[0]->count * sizeof(float));
-    for (int pl = 0; pl < planes; pl++) {
-        float *dxp = dx + (size_t)pl * c->h * c->w;
-        const float *dyp = dy + (size_t)pl * c->ho * c->wo;
-        const int *mp = s->mask ? s->mask + (size_t)pl * c->ho * c->wo : NULL;
-        for (int oh = 0; oh < c->ho; oh++) {
-            int h0 = oh * c->sh - c->ph, h1 = h0 + c->kh;
-            int ah1 = h1 < c->h + c->ph ? h1 : c->h + c->ph;
-            for (int ow = 0; ow < c->wo; ow++) {
-                float g = dyp[oh * c->wo + ow];
-                if (c->method == POOL_MAX) {
-                    int idx = mp[oh * c->wo + ow];
-                    if (idx >= 0)
-                        dxp[idx] += g;
-                    continue;
-                }
-                int w0 = ow * c->sw - c->pw, w1 = w0 + c->kw;
-                int aw1 = w1 < c->w + c->pw ? w1 : c->w + c->pw;
-                float gs = g / (float)((ah1 - h0) * (aw1 - w0));
-                int hs = h0 < 0 ? 0 : h0, he = h1 < c->h ? h1 : c->h;
-                int ws = w0 < 0 ? 0 : w0, we = w1 < c->w ? w1 : c->w;
-                for (int i = hs; i < he; i++)
-                    for (int j = ws; j < we; j++)
-                        dxp[i * c->w + j] += gs;
-            }
-        }
-    }
+    const size_t in = (size_t)c->h * c->w, out = (size_t)c->ho * c->wo;
+    const int parallel = (size_t)planes * out * c->kh * c->kw >= POOL_PARALLEL_MIN_WORK;
+    (void)parallel;
+#pragma omp parallel for schedule(static) if (parallel)
+    for (int pl = 0; pl < planes; pl++)
+        pool_plane_backward(c, dy + pl * out, s->mask ? s->mask + pl * out : NULL, dx + pl * in);
 }
 
 static void pool_destroy(dlt_layer *l)
