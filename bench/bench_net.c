@@ -490,7 +490,7 @@ static void print_results(const bench_options *o, const bench *b, measure tr, me
 
 int main(int argc, char **argv)
 {
-    dlt_cpu_short_openmp_spin(argv);
+    dlt_cpu_short_idle_spins(argv);
     bench_options o;
     if (parse_options(argc, argv, &o) < 0) {
         usage(stderr);

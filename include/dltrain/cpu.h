@@ -22,15 +22,14 @@ const char *dlt_conv_backend_name(dlt_conv_backend b);
 /* 1 when this build has the oneDNN backend. */
 int dlt_conv_dnnl_available(void);
 
-/* Idle OpenMP threads (oneDNN, pooling) spin for about a millisecond by
- * default, taking the cores that OpenBLAS's threads need next; sleeping at
- * once (OMP_WAIT_POLICY=passive) makes every small oneDNN call pay for a
- * wake-up. libgomp reads its settings only when it loads, so programs call
- * this first thing in main, before MPI_Init: in an OpenMP build where the
- * user has set neither OMP_WAIT_POLICY nor GOMP_SPINCOUNT it sets a short
- * GOMP_SPINCOUNT and re-executes the program (same pid, arguments and
- * environment otherwise); else, or if that fails, it returns. */
-void dlt_cpu_short_openmp_spin(char **argv);
+/* Idle worker threads of libgomp (oneDNN, pooling) and of OpenBLAS spin
+ * long by default and take the cores the other library needs next; both
+ * libraries read their settings only when they load. Programs call this
+ * first thing in main, before MPI_Init: where the user has not set them it
+ * sets a short GOMP_SPINCOUNT (unless OMP_WAIT_POLICY is set) and
+ * OPENBLAS_THREAD_TIMEOUT, and re-executes the program (same pid,
+ * arguments and environment otherwise); else, or if that fails, it returns. */
+void dlt_cpu_short_idle_spins(char **argv);
 
 /* Threads for OpenBLAS and for OpenMP (oneDNN) on the calling thread. */
 void dlt_cpu_set_threads(int n);

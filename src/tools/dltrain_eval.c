@@ -125,7 +125,7 @@ static int classify(dlt_evaluator *ev, int c, int h, int w, char **files, int nf
 
 int main(int argc, char **argv)
 {
-    dlt_cpu_short_openmp_spin(argv);
+    dlt_cpu_short_idle_spins(argv);
     static const struct option longopts[] = {
         {"net", required_argument, 0, 'n'},      {"weights", required_argument, 0, 'w'},
         {"run-dir", required_argument, 0, 'r'},  {"data", required_argument, 0, 'd'},

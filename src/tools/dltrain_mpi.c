@@ -9,7 +9,7 @@
 
 int main(int argc, char **argv)
 {
-    dlt_cpu_short_openmp_spin(argv);
+    dlt_cpu_short_idle_spins(argv);
     dlt_train_options opt;
     int doctor;
     int st = dlt__train_cli_parse(argc, argv, &opt, &doctor);
