@@ -82,7 +82,7 @@ static void usage(FILE *f)
             "                  comment, else 1x28x28)\n"
             "  --threads N     OpenBLAS and oneDNN (OpenMP) threads (default 2)\n"
             "  --conv-backend auto|im2col|dnnl  CPU convolutions (default: DLT_CONV_BACKEND,\n"
-            "                  else auto = im2col; dnnl is opt-in, see the README)\n"
+            "                  else auto = oneDNN if built in, else im2col)\n"
             "  --device gpu    run on GPU 0 (CUDA build): the nets, their update and the\n"
             "                  timing include every kernel (each step ends synchronized)\n"
             "  --warmup N      untimed iterations first (default 10)\n"

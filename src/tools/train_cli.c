@@ -57,7 +57,7 @@ static void usage(FILE *f)
             "  --device cpu|gpu|auto  where to compute (default cpu); gpu: one GPU per rank from\n"
             "                    the node-local rank; auto: GPU if one is usable, else CPU\n"
             "  --conv-backend auto|im2col|dnnl  CPU convolutions: im2col + OpenBLAS sgemm, or\n"
-            "                    oneDNN (when built with it; opt-in, see the README); auto:\n"
+            "                    oneDNN (when built with it); auto: oneDNN if built in, else\n"
             "                    im2col (default: DLT_CONV_BACKEND from the environment, else auto)\n"
             "  --cudnn-deterministic  deterministic cuDNN algorithms only (GPU)\n"
             "  --cudnn-workspace-mb N  cuDNN workspace limit per convolution (default 512)\n"
