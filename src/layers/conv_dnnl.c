@@ -249,7 +249,7 @@ static int make_backward(dlt__conv_dnnl *d, int which)
         ? dnnl_dilated_convolution_backward_data_desc_init(&desc, dnnl_convolution_direct,
               &x, &w, &y, s, dl, p, p)
         : dnnl_dilated_convolution_backward_weights_desc_init(&desc, dnnl_convolution_direct,
-              &x, &w, d->cfg.bias_term ? &d->b : NULL, &y, s, dl, p, p);
+              &x, &w, NULL, &y, s, dl, p, p); /* bias gradient: conv.c, in double */
     if (st != dnnl_success)
         return -1;
     dnnl_primitive_desc_t pd = make_pd(&desc, d->fwd_pd);
@@ -265,8 +265,6 @@ static int make_backward(dlt__conv_dnnl *d, int which)
         add_arg(o, pd, DNNL_ARG_SRC, dnnl_query_src_md, 0, &d->xw, 0, SCR_IN);
         add_arg(o, pd, DNNL_ARG_DIFF_DST, dnnl_query_diff_dst_md, 0, &d->yw, 0, SCR_OUT);
         add_arg(o, pd, DNNL_ARG_DIFF_WEIGHTS, dnnl_query_diff_weights_md, 0, &d->w, 1, SCR_WEI);
-        if (d->cfg.bias_term)
-            add_arg(o, pd, DNNL_ARG_DIFF_BIAS, dnnl_query_diff_weights_md, 1, &d->b, 1, SCR_BIAS);
     }
     dnnl_primitive_desc_destroy(pd);
     return 0;
@@ -347,12 +345,12 @@ int dlt__conv_dnnl_backward_data(dlt__conv_dnnl *d, const float *dy, const float
 }
 
 int dlt__conv_dnnl_backward_weights(dlt__conv_dnnl *d, const float *x, const float *dy,
-                                    float *dw, float *db)
+                                    float *dw)
 {
     op *o = get(d, OP_BWD_WEIGHTS);
     if (!o)
         return -1;
-    float *ptr[MAX_ARGS] = {(float *)x, (float *)dy, dw, db};
+    float *ptr[MAX_ARGS] = {(float *)x, (float *)dy, dw, NULL};
     run(o, ptr);
     return 0;
 }

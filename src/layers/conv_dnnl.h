@@ -1,5 +1,5 @@
 /* conv_dnnl.h - internal: one Convolution layer's oneDNN primitives (forward
- * with bias, backward data, backward weights and bias) for its fixed shape,
+ * with bias, backward data, backward weights) for its fixed shape,
  * on plain NCHW / OIHW buffers (src/layers/conv_dnnl.c, with HAVE_DNNL). */
 #ifndef DLTRAIN_LAYERS_CONV_DNNL_H
 #define DLTRAIN_LAYERS_CONV_DNNL_H
@@ -22,9 +22,11 @@ int dlt__conv_dnnl_forward(dlt__conv_dnnl *d, const float *x, const float *w, co
                            float *y);
 /* dx (N, C, H, W) = the input gradient of dy (N, K, Ho, Wo) (written, not added). */
 int dlt__conv_dnnl_backward_data(dlt__conv_dnnl *d, const float *dy, const float *w, float *dx);
-/* dw (K, C/group, kh, kw) and db (K, or NULL) = the parameter gradients of
- * the WCHUNK samples at x and dy (written, not added). */
+/* dw (K, C/group, kh, kw) = the weight gradient of the WCHUNK samples at x
+ * and dy (written, not added). The bias gradient is the caller's: oneDNN
+ * sums it in float, and 1e-6 differences between rank layouts were enough
+ * to flip a max-pooling choice within 4 iterations (tests/test_dist_equiv.sh). */
 int dlt__conv_dnnl_backward_weights(dlt__conv_dnnl *d, const float *x, const float *dy,
-                                    float *dw, float *db);
+                                    float *dw);
 
 #endif
