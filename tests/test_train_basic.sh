@@ -23,6 +23,13 @@ for f in log.txt metrics.jsonl config/solver.prototxt config/net.prototxt config
 done
 check "start summary names global batch and ranks" grep -q "global batch 64 = 1 ranks x batch_size 64" "$WORK/out.txt"
 check "log.txt mirrors the progress lines" grep -q "iter      30" "$RUN/log.txt"
+# The programs set short idle spins for libgomp and OpenBLAS unless the user did.
+check "log names the idle-spin settings dltrain chose (GOMP_SPINCOUNT=10000, OPENBLAS_THREAD_TIMEOUT=4)" \
+    grep -q "idle worker threads: OMP_WAIT_POLICY=(unset) GOMP_SPINCOUNT=10000 OPENBLAS_THREAD_TIMEOUT=4 " "$WORK/out.txt"
+GOMP_SPINCOUNT=123 OPENBLAS_THREAD_TIMEOUT=20 "$TRAIN" --solver "$WORK/solver.prototxt" \
+    --train "$FMNIST_TRAIN" --run-dir "$WORK/spin" --max-iter 1 > "$WORK/spin.txt" 2>&1
+check "the user's GOMP_SPINCOUNT and OPENBLAS_THREAD_TIMEOUT win" \
+    grep -q "GOMP_SPINCOUNT=123 OPENBLAS_THREAD_TIMEOUT=20 " "$WORK/spin.txt"
 check "no temporary checkpoint left" bash -c "! ls '$RUN/checkpoints' | grep -q tmp"
 
 "$PYTHON_H5PY" - "$RUN" > "$WORK/py.txt" 2>&1 <<'PY'

@@ -563,6 +563,12 @@ static void print_summary(const run *r, int threads, const char *threads_from)
         dlt_conv_backend cb = dlt_conv_backend_get();
         dlt_info("convolution backend %s%s", dlt_conv_backend_name(cb),
                  cb == DLT_CONV_DNNL ? " (oneDNN, OpenMP threads = BLAS threads)" : " (im2col + sgemm)");
+        /* What dlt_cpu_short_idle_spins left in force (the user's values win). */
+        const char *wait = getenv("OMP_WAIT_POLICY"), *spin = getenv("GOMP_SPINCOUNT");
+        const char *tmo = getenv("OPENBLAS_THREAD_TIMEOUT");
+        dlt_info("idle worker threads: OMP_WAIT_POLICY=%s GOMP_SPINCOUNT=%s "
+                 "OPENBLAS_THREAD_TIMEOUT=%s (short spins unless set in the environment)",
+                 wait ? wait : "(unset)", spin ? spin : "(unset)", tmo ? tmo : "(unset)");
     }
     dlt_info("global batch %d = %d ranks x batch_size %d x iter_size %ld; %ld iterations per epoch",
              r->global_batch, r->world, dp->batch_size, r->cfg.iter_size, r->steps_per_epoch);
