@@ -24,8 +24,8 @@ int dlt__conv_dnnl_forward(dlt__conv_dnnl *d, const float *x, const float *w, co
 int dlt__conv_dnnl_backward_data(dlt__conv_dnnl *d, const float *dy, const float *w, float *dx);
 /* dw (K, C/group, kh, kw) = the weight gradient of the WCHUNK samples at x
  * and dy (written, not added). The bias gradient is the caller's: oneDNN
- * sums it in float, and 1e-6 differences between rank layouts were enough
- * to flip a max-pooling choice within 4 iterations (tests/test_dist_equiv.sh). */
+ * sums it in float, which made splits of a batch over ranks differ by 1e-6
+ * (in double, as conv.c sums it, they agree to 1e-16). */
 int dlt__conv_dnnl_backward_weights(dlt__conv_dnnl *d, const float *x, const float *dy,
                                     float *dw);
 
