@@ -200,12 +200,9 @@ static void im2col_forward(dlt_layer *l)
     s->col_valid = s->chunk >= N;
 }
 
-/* Parameter gradients are summed per chunk in float and across chunks in
- * double. Chunks align with rank boundaries (see setup), so P ranks with
- * batch B reproduce one rank with batch P*B to float rounding
- * (tests/test_mpi_equiv.sh). */
-/* The weight gradient in chunks of the primitive's batch (summed in
- * double, as below), then the input gradient: 0, or -1 with nothing added. */
+/* The weight gradient in chunks of the primitive's batch (summed across
+ * chunks in double, as im2col_backward does), the input gradient, then the
+ * bias gradient in double: 0, or -1 with nothing added. */
 static int dnnl_backward(dlt_layer *l, conv_state *s)
 {
     const conv_config *c = &s->cfg;
@@ -245,6 +242,10 @@ static int dnnl_backward(dlt_layer *l, conv_state *s)
     return 0;
 }
 
+/* The weight gradient is summed per chunk in float and across chunks in
+ * double, the bias gradient in double. Chunks align with rank boundaries
+ * (see setup), so P ranks with batch B reproduce one rank with batch P*B
+ * to float rounding (tests/test_mpi_equiv.sh). */
 static void im2col_backward(dlt_layer *l)
 {
     conv_state *s = l->state;
