@@ -265,7 +265,7 @@ static void test_bad_solvers(void)
          "s.prototxt:3:1", "decreasing stepvalues"},
         {"net: 'x' max_iter: 10\nlr_policy: 'sigmoid' gamma: 0.1", "s.prototxt:2:1",
          "sigmoid without stepsize"},
-        {"net: 'x' max_iter: 10\n  type: 'AdaGrad'", "s.prototxt:2:3", "unsupported solver type"},
+        {"net: 'x' max_iter: 10\n  type: 'LBFGS'", "s.prototxt:2:3", "unsupported solver type"},
         {"net: 'x' max_iter: 10\ntype: 'Adam'\nsolver_type: ADAM", "s.prototxt:3:1",
          "type and solver_type together"},
         {"net: 'x' max_iter: 10\nsolver_type: FOO", "s.prototxt:2:1", "unknown solver_type enum"},

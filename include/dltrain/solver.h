@@ -13,8 +13,23 @@ typedef enum {
     DLT_LR_SIGMOID
 } dlt_lr_policy;
 
-/* Caffe's solver types we implement (names as in `type:`). */
-typedef enum { DLT_SOLVER_SGD, DLT_SOLVER_NESTEROV, DLT_SOLVER_ADAM } dlt_solver_type;
+/* The solvers, one row each: the enum suffix, the name as in `type:`
+ * (Caffe's), and the history buffers the solver keeps per parameter value
+ * (checkpointed as /history, /history2). Each row's update rule is
+ * dlt__rule_ID in src/net/solver_rules.h, shared by the host loop and the
+ * CUDA kernel. (libuv's UV_HANDLE_TYPE_MAP pattern: the enum, the names and
+ * the step table are all expanded from this one list.) */
+#define DLT_SOLVER_MAP(XX)          \
+    XX(SGD, "SGD", 1)               \
+    XX(NESTEROV, "Nesterov", 1)     \
+    XX(ADAM, "Adam", 2)
+
+typedef enum {
+#define XX(id, name, nhistory) DLT_SOLVER_##id,
+    DLT_SOLVER_MAP(XX)
+#undef XX
+    DLT_SOLVER_NTYPES
+} dlt_solver_type;
 
 typedef enum { DLT_REG_L2, DLT_REG_L1 } dlt_regularization;
 
@@ -23,8 +38,10 @@ typedef enum { DLT_REG_L2, DLT_REG_L1 } dlt_regularization;
 typedef struct dlt_solver_config {
     const char *net;             /* `net:` path as written (owned by the tree) */
     dlt_solver_type type;        /* `type:` or the older `solver_type:` enum */
-    double base_lr, momentum, weight_decay;
-    double momentum2, delta;     /* Adam: beta2 (default 0.999), epsilon (1e-8) */
+    double base_lr, weight_decay;
+    double momentum;             /* SGD, Nesterov; Adam's beta1 */
+    double momentum2;            /* Adam's beta2 (default 0.999) */
+    double delta;                /* Adam's epsilon (default 1e-8) */
     dlt_regularization regularization; /* regularization_type, default L2 */
     double clip_gradients;       /* < 0: off (Caffe's default -1) */
     long iter_size;              /* batches accumulated per iteration, default 1 */
@@ -67,8 +84,8 @@ const char *dlt_lr_policy_name(dlt_lr_policy policy);
 /* One line describing the schedule ("step: 0.01 x 0.1^floor(iter/1000)..."). */
 void dlt_solver_describe(const dlt_solver_config *cfg, char *buf, size_t size);
 
-/* A solver and its state: one history buffer per parameter value for
- * SGD and Nesterov (momentum), two for Adam (first and second moments),
+/* A solver and its state: the row's number of history buffers (one for
+ * SGD and Nesterov (momentum), two for Adam (first and second moments)),
  * each dlt_net_param_count elements, laid out like the parameters. */
 typedef struct dlt_solver dlt_solver;
 dlt_solver *dlt_solver_create(const dlt_solver_config *cfg, size_t nparams);

@@ -27,12 +27,13 @@ void dlt__dev_copy(float *dst, const float *src, size_t n); /* dst = src */
 void dlt__dev_add(float *dst, const float *src, size_t n);  /* dst += src */
 void dlt__dev_synchronize(void);
 
-/* Solver arithmetic on device buffers (src/cuda/solver.cu). TYPE is a
- * dlt_solver_type (SGD 0, Nesterov 1, Adam 2); L1 selects L1
- * regularization; V is Adam's second moment (NULL otherwise); STEP is
- * Adam's bias-corrected step size. Same order of operations as the host. */
-void dlt__dev_solver_update(int type, int l1, float *w, float *g, float *h, float *v, size_t n,
-                            float rate, float decay, float m, float m2, float eps, float step);
+/* Solver arithmetic on device buffers (src/cuda/solver.cu): one blob's
+ * update by solver TYPE (a dlt_solver_type) with the scalars in A, the
+ * same rule as the host's (src/net/solver_rules.h). H1 is NULL for
+ * one-slot solvers. */
+struct dlt__update_args;
+void dlt__dev_solver_update(int type, const struct dlt__update_args *a, float *w, float *g, float *h0,
+                            float *h1, size_t n);
 double dlt__dev_sumsq(const float *x, size_t n);        /* sum of x^2 in double */
 void dlt__dev_scale(float *x, size_t n, float f);       /* x *= f */
 size_t dlt__dev_last_nonfinite(const float *x, size_t n); /* highest NaN/Inf index, or (size_t)-1 */

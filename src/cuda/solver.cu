@@ -1,48 +1,45 @@
-/* solver.cu - the solvers' arithmetic on device buffers: one parameter
- * blob's regularization and update (SGD, Nesterov, Adam) in the host
- * loop's order and rounding (no FMA contraction: __f*_rn), and the vector
- * reductions around it (L2 norm for clip_gradients, scaling, non-finite
- * scan). src/net/solver.c decides what to call; the math lives here. */
+/* solver.cu - the solvers' device step: one kernel per row of
+ * DLT_SOLVER_MAP, each compiled from the same per-value rule as the host
+ * loop (src/net/solver_rules.h, rounded the host's way: __f*_rn, no FMA
+ * contraction); and the vector reductions around it (L2 norm for
+ * clip_gradients, scaling, non-finite scan). src/net/solver.c decides
+ * what to call. */
+#include <math.h>
+#include <stdio.h>
+
 #include "cuda/gpu.h"
 
-enum { SGD = 0, NESTEROV = 1, ADAM = 2 }; /* dlt_solver_type's values */
-
-static __global__ void update(int type, int l1, float *w, float *g, float *h, float *v, size_t n, float rate,
-                              float decay, float m, float m2, float eps, float step)
-{
-    for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < n; i += (size_t)gridDim.x * blockDim.x) {
-        float wi = w[i], gi = g[i];
-        if (decay != 0.0f) {
-            float r = l1 ? (float)((wi > 0.0f) - (wi < 0.0f)) : wi;
-            gi = __fadd_rn(gi, __fmul_rn(decay, r));
-            g[i] = gi;
-        }
-        float hi = h[i];
-        if (type == ADAM) {
-            hi = __fadd_rn(__fmul_rn(m, hi), __fmul_rn(__fsub_rn(1.0f, m), gi));
-            float vi = __fadd_rn(__fmul_rn(m2, v[i]), __fmul_rn(__fmul_rn(__fsub_rn(1.0f, m2), gi), gi));
-            v[i] = vi;
-            wi = __fsub_rn(wi, __fmul_rn(step, __fdiv_rn(hi, __fadd_rn(sqrtf(vi), eps))));
-        } else {
-            float old = hi;
-            hi = __fadd_rn(__fmul_rn(m, hi), __fmul_rn(rate, gi));
-            if (type == NESTEROV)
-                wi = __fsub_rn(wi, __fsub_rn(__fmul_rn(__fadd_rn(1.0f, m), hi), __fmul_rn(m, old)));
-            else
-                wi = __fsub_rn(wi, hi);
-        }
-        h[i] = hi;
-        w[i] = wi;
-    }
+extern "C" {
+#include "net/solver_rules.h"
 }
 
-extern "C" void dlt__dev_solver_update(int type, int l1, float *w, float *g, float *h, float *v, size_t n,
-                                       float rate, float decay, float m, float m2, float eps, float step)
+#define XX(ID, name, nhistory)                                                                         \
+    static __global__ void step_##ID(dlt__update_args a, float *w, float *g, float *h0, float *h1,     \
+                                     size_t n)                                                         \
+    {                                                                                                  \
+        for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < n;                          \
+             i += (size_t)gridDim.x * blockDim.x)                                                      \
+            DLT__UPDATE_VALUE(ID, nhistory, &a, w, g, h0, h1, i);                                      \
+    }
+DLT_SOLVER_MAP(XX)
+#undef XX
+
+extern "C" void dlt__dev_solver_update(int type, const dlt__update_args *a, float *w, float *g, float *h0,
+                                       float *h1, size_t n)
 {
     if (n == 0)
         return;
-    update<<<dlt__grid(n), DLT_BLOCK, 0, dlt__gpu_get()->stream>>>(type, l1, w, g, h, v, n, rate, decay, m, m2,
-                                                                   eps, step);
+    cudaStream_t stream = dlt__gpu_get()->stream;
+    switch (type) {
+#define XX(ID, name, nhistory)                                                                         \
+    case DLT_SOLVER_##ID:                                                                              \
+        step_##ID<<<dlt__grid(n), DLT_BLOCK, 0, stream>>>(*a, w, g, h0, h1, n);                        \
+        break;
+        DLT_SOLVER_MAP(XX)
+#undef XX
+    default:
+        dlt_fatal("internal: dlt__dev_solver_update: no solver type %d", type);
+    }
     CUDA_LAUNCH_CHECK();
 }
 

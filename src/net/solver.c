@@ -1,6 +1,7 @@
 /* solver.c - Caffe's SolverParameter and its learning-rate policies, the
- * warmup / linear-scaling multiplier (Goyal et al. 2017), and the SGD,
- * Nesterov and Adam updates in Caffe's order (Solver::ApplyUpdate). */
+ * warmup / linear-scaling multiplier (Goyal et al. 2017), and the solver
+ * step in Caffe's order (Solver::ApplyUpdate) around the table of solvers
+ * (DLT_SOLVER_MAP; the update rules are in solver_rules.h). */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -9,10 +10,15 @@
 #include "core/device_impl.h"
 #include "dltrain/error.h"
 #include "dltrain/solver.h"
+#include "net/solver_rules.h"
 
 static const char *const policy_names[] = {"fixed", "step", "exp", "inv", "multistep", "poly",
                                            "sigmoid", NULL};
-static const char *const type_names[] = {"SGD", "Nesterov", "Adam", NULL};
+static const char *const type_names[] = {
+#define XX(id, name, nhistory) name,
+    DLT_SOLVER_MAP(XX)
+#undef XX
+    NULL};
 
 const char *dlt_lr_policy_name(dlt_lr_policy p) { return policy_names[p]; }
 const char *dlt_solver_type_name(dlt_solver_type t) { return type_names[t]; }
@@ -25,8 +31,50 @@ static int find_name(const char *const *names, const char *name)
     return -1;
 }
 
+/* ---- the table of solvers (DLT_SOLVER_MAP) ----
+ * A row's step updates COUNT values of one blob: W and G its parameters
+ * and gradients, H0 and H1 its history slots (H1 NULL for one-slot
+ * solvers), host buffers for the host step, device buffers for the device
+ * step (cuda/solver.cu, the same rule). */
+typedef void solver_step_fn(const dlt__update_args *a, float *w, float *g, float *h0, float *h1,
+                            size_t count);
+typedef struct solver_kind {
+    const char *name;
+    int nhistory;
+    int (*check)(const dlt_solver_config *c, char *why, size_t n); /* at parse time */
+    void (*prepare)(dlt__update_args *a, const dlt_solver_config *c, long iter);
+    solver_step_fn *host, *device;
+} solver_kind;
+
+#define XX(ID, name, nhistory)                                                                   \
+    static void host_step_##ID(const dlt__update_args *a, float *w, float *g, float *h0, float *h1, \
+                               size_t count)                                                     \
+    {                                                                                            \
+        for (size_t i = 0; i < count; i++)                                                       \
+            DLT__UPDATE_VALUE(ID, nhistory, a, w, g, h0, h1, i);                                 \
+    }                                                                                            \
+    static void device_step_##ID(const dlt__update_args *a, float *w, float *g, float *h0,        \
+                                 float *h1, size_t count)                                        \
+    {                                                                                            \
+        dlt__dev_solver_update(DLT_SOLVER_##ID, a, w, g, h0, h1, count);                         \
+    }
+DLT_SOLVER_MAP(XX)
+#undef XX
+#define XX(ID, name, nhistory) \
+    _Static_assert(nhistory >= 1 && nhistory <= 2, name ": 1 or 2 history slots (struct dlt_solver, DLT_CKPT_MAX_HISTORY)");
+DLT_SOLVER_MAP(XX)
+#undef XX
+
+static const solver_kind solver_kinds[DLT_SOLVER_NTYPES] = {
+#define XX(ID, name, nhistory)                                                                   \
+    [DLT_SOLVER_##ID] = {name, nhistory, dlt__check_##ID, dlt__prepare_##ID, host_step_##ID,     \
+                         device_step_##ID},
+    DLT_SOLVER_MAP(XX)
+#undef XX
+};
+
 /* `type: "Adam"` or the deprecated `solver_type: ADAM`, not both (as Caffe's
- * UpgradeSolverType). Caffe's other solvers are named as unsupported. */
+ * UpgradeSolverType). A name not in DLT_SOLVER_MAP is an error listing them. */
 static int parse_type(const dlt_pnode *root, dlt_solver_config *cfg)
 {
     static const char *const old_names[] = {"SGD", "NESTEROV", "ADAGRAD", "RMSPROP", "ADADELTA",
@@ -49,9 +97,14 @@ static int parse_type(const dlt_pnode *root, dlt_solver_config *cfg)
     }
     if (name) {
         int t = find_name(type_names, name);
-        if (t < 0)
-            DLT_FAIL(DLT_ERR_PARSE, "%s: solver type \"%s\" is not supported (supported: SGD, "
-                     "Nesterov, Adam)", dlt_pt_where(tn ? tn : on, where, sizeof where), name);
+        if (t < 0) {
+            char list[256] = "";
+            for (int i = 0; type_names[i]; i++)
+                snprintf(list + strlen(list), sizeof list - strlen(list), "%s%s", i ? ", " : "",
+                         type_names[i]);
+            DLT_FAIL(DLT_ERR_PARSE, "%s: solver type \"%s\" is not supported (supported: %s)",
+                     dlt_pt_where(tn ? tn : on, where, sizeof where), name, list);
+        }
         cfg->type = (dlt_solver_type)t;
     }
     return 0;
@@ -160,10 +213,9 @@ int dlt_solver_config_parse(const dlt_pnode *root, dlt_solver_config *cfg)
         DLT_FAIL(DLT_ERR_PARSE, "%s: iter_size must be >= 1 (got %ld)",
                  dlt_pt_where(dlt_pt_get(root, "iter_size"), where, sizeof where), cfg->iter_size);
     DLT_TRY(dlt_pt_float(root, "clip_gradients", -1, &cfg->clip_gradients));
-    if (cfg->type == DLT_SOLVER_ADAM && (cfg->momentum < 0 || cfg->momentum >= 1 ||
-                                         cfg->momentum2 < 0 || cfg->momentum2 >= 1))
-        DLT_FAIL(DLT_ERR_PARSE, "%s: Adam needs 0 <= momentum (beta1) < 1 and 0 <= momentum2 "
-                 "(beta2) < 1 (got %g, %g)", root->file, cfg->momentum, cfg->momentum2);
+    char why[256];
+    if (solver_kinds[cfg->type].check(cfg, why, sizeof why) < 0)
+        DLT_FAIL(DLT_ERR_PARSE, "%s: %s", root->file, why);
     DLT_TRY(dlt_pt_int(root, "average_loss", 1, &cfg->average_loss));
     if (cfg->average_loss < 1)
         cfg->average_loss = 1;
@@ -248,6 +300,8 @@ void dlt_solver_describe(const dlt_solver_config *cfg, char *buf, size_t size)
     ADD("; momentum %g", cfg->momentum);
     if (cfg->type == DLT_SOLVER_ADAM)
         ADD(", momentum2 %g, delta %g", cfg->momentum2, cfg->delta);
+    else if (cfg->type != DLT_SOLVER_SGD && cfg->type != DLT_SOLVER_NESTEROV)
+        ADD(", delta %g", cfg->delta);
     ADD("; weight_decay %g (%s)", cfg->weight_decay, cfg->regularization == DLT_REG_L1 ? "L1" : "L2");
     if (cfg->clip_gradients >= 0)
         ADD("; clip_gradients %g", cfg->clip_gradients);
@@ -260,9 +314,10 @@ void dlt_solver_describe(const dlt_solver_config *cfg, char *buf, size_t size)
 
 struct dlt_solver {
     dlt_solver_config cfg;
+    const struct solver_kind *kind; /* its row of solver_kinds */
     size_t n;
     int nhistory;
-    float *history[2]; /* (nparams) each: momentum / Adam's m and v */
+    float *history[2]; /* (nparams) each: the row's history slots, e.g. Adam's m and v */
     float *ghistory[2]; /* their device copies in GPU runs, else NULL */
 };
 
@@ -270,8 +325,9 @@ dlt_solver *dlt_solver_create(const dlt_solver_config *cfg, size_t nparams)
 {
     dlt_solver *s = dlt_calloc(1, sizeof *s);
     s->cfg = *cfg;
+    s->kind = &solver_kinds[cfg->type];
     s->n = nparams;
-    s->nhistory = cfg->type == DLT_SOLVER_ADAM ? 2 : 1;
+    s->nhistory = s->kind->nhistory;
     for (int i = 0; i < s->nhistory; i++)
         s->history[i] = dlt_calloc(nparams ? nparams : 1, sizeof(float));
     return s;
@@ -295,75 +351,6 @@ float *dlt_solver_history(dlt_solver *s, int index)
     return index >= 0 && index < s->nhistory ? s->history[index] : NULL;
 }
 
-/* Caffe's ClipGradients: scale all gradients by clip/||g|| when the
- * global L2 norm exceeds clip_gradients (summed in double here). */
-static double clip_gradients(float *g, size_t n, double clip)
-{
-    double sumsq = 0;
-    for (size_t i = 0; i < n; i++)
-        sumsq += (double)g[i] * g[i];
-    double norm = sqrt(sumsq);
-    if (norm > clip) {
-        const float f = (float)(clip / norm);
-        for (size_t i = 0; i < n; i++)
-            g[i] *= f;
-    }
-    return norm;
-}
-
-/* Adam's step size with the bias corrections folded in (t = iter + 1). */
-static float adam_step(const dlt_solver_config *c, float rate, long iter)
-{
-    const double t = (double)iter + 1;
-    return (float)(rate * (sqrt(1.0 - pow(c->momentum2, t)) / (1.0 - pow(c->momentum, t))));
-}
-
-/* Regularize then the solver's ComputeUpdateValue and Blob::Update for
- * one parameter blob of COUNT values at offset OFF. */
-static void update_blob(dlt_solver *s, float *w, float *g, size_t off, size_t count, float rate,
-                        float decay, long iter)
-{
-    const dlt_solver_config *c = &s->cfg;
-    const float m = (float)c->momentum;
-    float *h = s->history[0] + off;
-    if (decay != 0) {
-        if (c->regularization == DLT_REG_L1)
-            for (size_t i = 0; i < count; i++)
-                g[i] += decay * (float)((w[i] > 0) - (w[i] < 0));
-        else
-            for (size_t i = 0; i < count; i++)
-                g[i] += decay * w[i];
-    }
-    switch (c->type) {
-    case DLT_SOLVER_SGD:
-        for (size_t i = 0; i < count; i++) {
-            h[i] = m * h[i] + rate * g[i];
-            w[i] -= h[i];
-        }
-        break;
-    case DLT_SOLVER_NESTEROV: /* step back along the old momentum, then over-step */
-        for (size_t i = 0; i < count; i++) {
-            float old = h[i];
-            h[i] = m * h[i] + rate * g[i];
-            w[i] -= (1.0f + m) * h[i] - m * old;
-        }
-        break;
-    case DLT_SOLVER_ADAM: {
-        /* Caffe's AdamSolver: t = iter + 1, the bias corrections folded
-         * into the step size, eps added to sqrt(v) (Kingma & Ba, Alg. 1). */
-        float *v = s->history[1] + off;
-        const float b1 = (float)c->momentum, b2 = (float)c->momentum2, eps = (float)c->delta;
-        const float step = adam_step(c, rate, iter);
-        for (size_t i = 0; i < count; i++) {
-            h[i] = b1 * h[i] + (1.0f - b1) * g[i];
-            v[i] = b2 * v[i] + (1.0f - b2) * g[i] * g[i];
-            w[i] -= step * (h[i] / (sqrtf(v[i]) + eps));
-        }
-        break;
-    }
-    }
-}
-
 void dlt_solver_to_device(dlt_solver *s)
 {
     for (int i = 0; i < s->nhistory && !s->ghistory[i]; i++) {
@@ -381,60 +368,72 @@ void dlt_solver_history_to_host(dlt_solver *s)
 
 int dlt_solver_on_device(const dlt_solver *s) { return s->ghistory[0] != NULL; }
 
-/* dlt_solver_step on the device: the same steps, each a kernel (solver.cu). */
-static double step_on_device(dlt_solver *s, dlt_net *net, double lr, long iter)
+/* Where the step's vectors live: the net's and the solver's host buffers,
+ * or their device copies, with the operations on them. */
+typedef struct place {
+    float *w, *g, *h[2]; /* parameters, gradients, history: (nparams) each */
+    const float *base;   /* the net's host parameters: blob offsets are taken from it */
+    double (*sumsq)(const float *x, size_t n);
+    void (*scale)(float *x, size_t n, float f);
+    int device;          /* selects the row's device step */
+} place;
+
+static double host_sumsq(const float *x, size_t n)
 {
-    const dlt_solver_config *c = &s->cfg;
-    float *w = dlt_net_device_params(net), *g = dlt_net_device_grads(net), *base = dlt_net_params(net);
-    size_t n = dlt_net_param_count(net);
-    if (!w)
-        dlt_fatal("internal: the solver is on the device but the net is not");
-    double norm = 0;
-    if (c->clip_gradients >= 0) {
-        norm = sqrt(dlt__dev_sumsq(g, n));
-        if (norm > c->clip_gradients)
-            dlt__dev_scale(g, n, (float)(c->clip_gradients / norm));
+    double s = 0;
+    for (size_t i = 0; i < n; i++)
+        s += (double)x[i] * x[i];
+    return s;
+}
+
+static void host_scale(float *x, size_t n, float f)
+{
+    for (size_t i = 0; i < n; i++)
+        x[i] *= f;
+}
+
+static place where(dlt_solver *s, dlt_net *net)
+{
+    place p = {dlt_net_params(net), dlt_net_grads(net), {s->history[0], s->history[1]},
+               dlt_net_params(net), host_sumsq, host_scale, 0};
+    if (dlt_solver_on_device(s)) {
+        p.w = dlt_net_device_params(net), p.g = dlt_net_device_grads(net);
+        if (!p.w)
+            dlt_fatal("internal: the solver is on the device but the net is not");
+        p.h[0] = s->ghistory[0], p.h[1] = s->ghistory[1];
+        p.sumsq = dlt__dev_sumsq, p.scale = dlt__dev_scale, p.device = 1;
     }
-    if (c->iter_size > 1)
-        dlt__dev_scale(g, n, 1.0f / (float)c->iter_size);
-    for (int li = 0; li < dlt_net_num_layers(net); li++) {
-        dlt_layer *l = dlt_net_layer(net, li);
-        for (int p = 0; p < l->nparam; p++) {
-            size_t off = (size_t)(l->param[p].data - base);
-            const float rate = (float)(lr * l->lr_mult[p]);
-            dlt__dev_solver_update((int)c->type, c->regularization == DLT_REG_L1, w + off, g + off,
-                                   s->ghistory[0] + off, s->ghistory[1] ? s->ghistory[1] + off : NULL,
-                                   l->param[p].count, rate, (float)(c->weight_decay * l->decay_mult[p]),
-                                   (float)c->momentum, (float)c->momentum2, (float)c->delta,
-                                   c->type == DLT_SOLVER_ADAM ? adam_step(c, rate, iter) : 0.0f);
-        }
-    }
-    return norm;
+    return p;
 }
 
 double dlt_solver_step(dlt_solver *s, dlt_net *net, long iter)
 {
     const dlt_solver_config *c = &s->cfg;
     const double lr = dlt_solver_lr(c, iter);
-    float *base = dlt_net_params(net), *grads = dlt_net_grads(net);
+    const place p = where(s, net);
     size_t n = dlt_net_param_count(net);
-    if (dlt_solver_on_device(s))
-        return step_on_device(s, net, lr, iter);
     double norm = 0;
-    if (c->clip_gradients >= 0)
-        norm = clip_gradients(grads, n, c->clip_gradients);
-    if (c->iter_size > 1) { /* Caffe's Normalize: the accumulated sum becomes a mean */
-        const float f = 1.0f / (float)c->iter_size;
-        for (size_t i = 0; i < n; i++)
-            grads[i] *= f;
+    if (c->clip_gradients >= 0) { /* Caffe's ClipGradients on the global L2 norm (in double here) */
+        norm = sqrt(p.sumsq(p.g, n));
+        if (norm > c->clip_gradients)
+            p.scale(p.g, n, (float)(c->clip_gradients / norm));
     }
+    if (c->iter_size > 1) /* Caffe's Normalize: the accumulated sum becomes a mean */
+        p.scale(p.g, n, 1.0f / (float)c->iter_size);
+    solver_step_fn *step = p.device ? s->kind->device : s->kind->host;
     for (int li = 0; li < dlt_net_num_layers(net); li++) {
         dlt_layer *l = dlt_net_layer(net, li);
-        for (int p = 0; p < l->nparam; p++) {
-            dlt_tensor *t = &l->param[p];
-            size_t off = (size_t)(t->data - base);
-            update_blob(s, t->data, t->diff, off, t->count, (float)(lr * l->lr_mult[p]),
-                        (float)(c->weight_decay * l->decay_mult[p]), iter);
+        for (int k = 0; k < l->nparam; k++) {
+            size_t off = (size_t)(l->param[k].data - p.base);
+            dlt__update_args a = {.rate = (float)(lr * l->lr_mult[k]),
+                                  .decay = (float)(c->weight_decay * l->decay_mult[k]),
+                                  .l1 = c->regularization == DLT_REG_L1,
+                                  .momentum = (float)c->momentum,
+                                  .momentum2 = (float)c->momentum2,
+                                  .delta = (float)c->delta};
+            s->kind->prepare(&a, c, iter);
+            step(&a, p.w + off, p.g + off, p.h[0] + off, p.h[1] ? p.h[1] + off : NULL,
+                 l->param[k].count);
         }
     }
     return norm;
