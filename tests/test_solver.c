@@ -1,7 +1,7 @@
 /* test_solver.c - solver parsing (and its error messages), all LR
  * policies against Caffe's formulas, warmup and linear scaling, SGD,
- * Nesterov and Adam updates, L1, clipping and iter_size against
- * hand-computed values, net wiring (phases, in-place, outputs, parameter
+ * Nesterov, Adam, AdaGrad and AdaDelta updates, L1, clipping and
+ * iter_size against hand-computed values, net wiring (phases, in-place, outputs, parameter
  * sharing between TRAIN and TEST nets). */
 #include <math.h>
 #include <stdio.h>
@@ -230,6 +230,10 @@ static void test_solver_types(void)
         {"net: 'x' max_iter: 1 solver_type: NESTEROV", DLT_SOLVER_NESTEROV, 1},
         {"net: 'x' max_iter: 1 solver_type: ADAM", DLT_SOLVER_ADAM, 2},
         {"net: 'x' max_iter: 1 solver_type: SGD", DLT_SOLVER_SGD, 1},
+        {"net: 'x' max_iter: 1 type: 'AdaGrad'", DLT_SOLVER_ADAGRAD, 1},
+        {"net: 'x' max_iter: 1 solver_type: ADAGRAD", DLT_SOLVER_ADAGRAD, 1},
+        {"net: 'x' max_iter: 1 type: 'AdaDelta' momentum: 0.95", DLT_SOLVER_ADADELTA, 2},
+        {"net: 'x' max_iter: 1 solver_type: ADADELTA", DLT_SOLVER_ADADELTA, 2},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         dlt_pnode *root;
@@ -249,6 +253,20 @@ static void test_solver_types(void)
     ASSERT_NEAR(cfg.momentum2, 0.999, 1e-12, "Adam momentum2 defaults to 0.999 (Caffe)");
     ASSERT_NEAR(cfg.delta, 1e-8, 1e-20, "Adam delta defaults to 1e-8 (Caffe)");
     dlt_pt_free(root);
+    /* Every row of the table: its name selects it, and it has history. */
+    for (int t = 0; t < DLT_SOLVER_NTYPES; t++) {
+        char text[128];
+        snprintf(text, sizeof text, "net: 'x' max_iter: 1 type: '%s'", dlt_solver_type_name(t));
+        int st = parse_solver(text, &cfg, &root);
+        TEST_OK(st == 0 && cfg.type == (dlt_solver_type)t, "table row %d: type '%s' selects it", t,
+                dlt_solver_type_name(t));
+        dlt_solver *s = dlt_solver_create(&cfg, 3);
+        int nh = dlt_solver_num_history(s);
+        TEST_OK(nh >= 1 && nh <= 2 && dlt_solver_history(s, nh - 1) && !dlt_solver_history(s, nh),
+                "table row %d: %d history buffers, zeroed", t, nh);
+        dlt_solver_free(s);
+        dlt_pt_free(root);
+    }
 }
 
 /* Each bad solver fails, and its message names the place (s.prototxt:L:C). */
@@ -269,6 +287,8 @@ static void test_bad_solvers(void)
         {"net: 'x' max_iter: 10\ntype: 'Adam'\nsolver_type: ADAM", "s.prototxt:3:1",
          "type and solver_type together"},
         {"net: 'x' max_iter: 10\nsolver_type: FOO", "s.prototxt:2:1", "unknown solver_type enum"},
+        {"net: 'x' max_iter: 10 type: 'AdaGrad' momentum: 0.9", "momentum cannot be used with AdaGrad",
+         "AdaGrad with momentum (Caffe's CHECK)"},
         {"net: 'x' max_iter: 10\nregularization_type: 'L3'", "s.prototxt:2:1", "unknown regularization"},
         {"net: 'x' max_iter: 10\niter_size: 0", "s.prototxt:2:1", "iter_size 0"},
     };
@@ -298,7 +318,8 @@ static void test_bad_solvers(void)
 }
 
 /* Reference update in double, written from Caffe's solvers
- * (sgd_solver.cpp, nesterov_solver.cpp, adam_solver.cpp). Parameter i of
+ * (sgd_solver.cpp, nesterov_solver.cpp, adam_solver.cpp,
+ * adagrad_solver.cpp, adadelta_solver.cpp). V is the second history slot. Parameter i of
  * the tiny net is a weight (lr_mult 1, decay_mult 1) for i < 6, a bias
  * (lr_mult 2, decay_mult 0) otherwise. */
 static void reference_step(const dlt_solver_config *c, double *w, double *h, double *v,
@@ -320,6 +341,17 @@ static void reference_step(const dlt_solver_config *c, double *w, double *h, dou
             double old = h[i];
             h[i] = c->momentum * h[i] + rate * g;
             w[i] -= (1 + c->momentum) * h[i] - c->momentum * old;
+        } else if (c->type == DLT_SOLVER_ADAGRAD) {
+            h[i] += g * g;
+            w[i] -= rate * g / (sqrt(h[i]) + c->delta);
+        } else if (c->type == DLT_SOLVER_ADADELTA) {
+            /* Zeiler 2012 with Caffe's placement of delta and of the rate:
+             * the squared update is accumulated before the rate scales it. */
+            double m = c->momentum;
+            h[i] = m * h[i] + (1 - m) * g * g;
+            double dx = g * sqrt((v[i] + c->delta) / (h[i] + c->delta));
+            v[i] = m * v[i] + (1 - m) * dx * dx;
+            w[i] -= rate * dx;
         } else {
             double t = (double)iter + 1;
             h[i] = c->momentum * h[i] + (1 - c->momentum) * g;
@@ -345,6 +377,13 @@ static void test_updates(void)
          "max_iter: 9", "SGD with L1"},
         {"net: 'x' base_lr: 0.1 momentum: 0.9 weight_decay: 0.01 max_iter: 9 iter_size: 4\n"
          "lr_policy: 'exp' gamma: 0.5", "SGD, iter_size 4 normalization, exp policy"},
+        {"net: 'x' base_lr: 0.05 delta: 1e-7 weight_decay: 0.01 max_iter: 9 type: 'AdaGrad'", "AdaGrad"},
+        {"net: 'x' base_lr: 0.03 weight_decay: 0.02 regularization_type: 'L1' max_iter: 9\n"
+         "solver_type: ADAGRAD lr_policy: 'step' gamma: 0.5 stepsize: 2", "AdaGrad, L1, step policy"},
+        {"net: 'x' base_lr: 1.0 momentum: 0.95 delta: 1e-6 weight_decay: 0.01 max_iter: 9\n"
+         "type: 'AdaDelta'", "AdaDelta"},
+        {"net: 'x' base_lr: 0.5 momentum: 0.9 delta: 1e-4 weight_decay: 0.01 max_iter: 9 iter_size: 2\n"
+         "type: 'AdaDelta'", "AdaDelta, iter_size 2"},
     };
     dlt_pnode *nroot;
     ASSERT_EQ(dlt_pt_parse_string(net_text, "tiny.prototxt", &nroot), 0, "parse tiny net");

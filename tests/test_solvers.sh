@@ -2,8 +2,9 @@
 # test_solvers.sh - the solvers end to end under mpirun -np 2: Adam with
 # iter_size 2, warmup and linear scaling resumes bit for bit (weights,
 # /history and /history2); the start summary gives the global batch and
-# the schedule; a bad solver field is named FILE:LINE:COL; an SGD
-# checkpoint cannot resume an Adam run.
+# the schedule; AdaGrad and AdaDelta converge and resume bit for bit; a
+# bad solver field is named FILE:LINE:COL; an SGD checkpoint cannot resume
+# an Adam run.
 . "$(dirname "$0")/lib.sh"
 have_fmnist || skip_all "Fashion-MNIST not installed (apt-get install dataset-fashion-mnist)"
 have_h5py || skip_all "python3 with h5py not found (apt-get install python3-h5py)"
@@ -67,6 +68,56 @@ else
     ok "Adam resuming from an SGD checkpoint fails"
 fi
 check "... naming the missing /history2" grep -q "no /history2" "$WORK/sgd.out"
+
+# Each of Caffe's adaptive solvers, np=2 with Caffe's example settings:
+# the loss goes down over 16 iterations, and 8 + checkpoint + resume + 8
+# equals 16 uninterrupted, bit for bit (weights and every history slot).
+cat > "$WORK/AdaGrad.prototxt" <<EOT
+type: "AdaGrad"
+base_lr: 0.01
+delta: 1e-8
+EOT
+cat > "$WORK/AdaDelta.prototxt" <<EOT
+type: "AdaDelta"
+base_lr: 1.0
+momentum: 0.95
+delta: 1e-6
+EOT
+run_np2() { # NAME RUN_DIR [extra args]: no warmup or scaling; output to $WORK/NAME.out
+    local name=$1
+    shift
+    "$MPIRUN" -np 2 "$TRAIN" --solver "$WORK/$name.prototxt" --train "$FMNIST_TRAIN" --run-dir "$@" \
+        >> "$WORK/$name.out" 2>&1
+}
+adaptive() { # NAME: converges, and resumes bit for bit (the comparison in $WORK/NAME.cmp)
+    local name=$1 dir="$WORK/$1"
+    printf 'net: "lenet_fashion_train_val.prototxt"\nweight_decay: 0.0005\ndisplay: 1\n' >> "$dir.prototxt"
+    printf 'snapshot: 8\nmax_iter: 100\nrandom_seed: 5\n' >> "$dir.prototxt"
+    check "$name: 16 iterations uninterrupted" run_np2 "$name" "$dir-full" --max-iter 16
+    check "$name: the schedule line names it" grep -q "solver $name, lr_policy fixed" "$dir.out"
+    if "$PYTHON_H5PY" - "$dir-full/metrics.jsonl" > "$dir.loss" 2>&1 <<'EOP'
+import json, sys
+loss = [json.loads(l)["loss"] for l in open(sys.argv[1]) if '"kind":"train"' in l]
+first, last = sum(loss[:4]) / 4, sum(loss[-4:]) / 4
+print("loss, mean of the first 4 iterations %.4f, of the last 4 %.4f (%d iterations)" % (first, last, len(loss)))
+sys.exit(0 if len(loss) == 16 and last < 0.75 * first else 1)
+EOP
+    then ok "$name: $(cat "$dir.loss")"; else fail "$name: loss does not go down"; diag_file "$dir.loss"; fi
+    check "$name: first 8 iterations" run_np2 "$name" "$dir-part" --max-iter 8
+    check "$name: ... resume auto to 16" run_np2 "$name" "$dir-part" --max-iter 16 --resume auto
+    local last=$(printf 'iter_%08d.h5' 16)
+    if "$PYTHON_H5PY" "$top_srcdir/tests/compare_ckpt.py" "$dir-part/checkpoints/$last" \
+        "$dir-full/checkpoints/$last" exact > "$dir.cmp" 2>&1; then
+        ok "$name: resumed weights and history are bit-identical to the uninterrupted run"
+    else
+        fail "$name: resumed run differs"; diag_file "$dir.cmp"
+    fi
+}
+adaptive AdaGrad
+check "AdaGrad: its one history slot (sum of g^2) is checkpointed as /history" grep -q "^/history/" "$WORK/AdaGrad.cmp"
+adaptive AdaDelta
+check "AdaDelta: both slots are checkpointed, /history and /history2" \
+    sh -c "grep -q '^/history/' '$WORK/AdaDelta.cmp' && grep -q '^/history2/' '$WORK/AdaDelta.cmp'"
 
 # Bad solver fields are named FILE:LINE:COL by dltrain-mpi.
 printf 'net: "lenet_fashion_train_val.prototxt"\nmax_iter: 5\nlr_policy: "step"\ngamma: 0.1\n' \

@@ -1,5 +1,6 @@
 /* solver.h - Caffe SolverParameter, learning-rate policies (with the
- * warmup and linear-scaling extensions) and the solvers SGD, Nesterov, Adam. */
+ * warmup and linear-scaling extensions) and the solvers SGD, Nesterov,
+ * Adam, AdaGrad, AdaDelta. */
 #ifndef DLTRAIN_SOLVER_H
 #define DLTRAIN_SOLVER_H
 
@@ -22,7 +23,9 @@ typedef enum {
 #define DLT_SOLVER_MAP(XX)          \
     XX(SGD, "SGD", 1)               \
     XX(NESTEROV, "Nesterov", 1)     \
-    XX(ADAM, "Adam", 2)
+    XX(ADAM, "Adam", 2)             \
+    XX(ADAGRAD, "AdaGrad", 1)       \
+    XX(ADADELTA, "AdaDelta", 2)
 
 typedef enum {
 #define XX(id, name, nhistory) DLT_SOLVER_##id,
@@ -39,9 +42,9 @@ typedef struct dlt_solver_config {
     const char *net;             /* `net:` path as written (owned by the tree) */
     dlt_solver_type type;        /* `type:` or the older `solver_type:` enum */
     double base_lr, weight_decay;
-    double momentum;             /* SGD, Nesterov; Adam's beta1 */
+    double momentum;             /* SGD, Nesterov; Adam's beta1; AdaDelta's decay */
     double momentum2;            /* Adam's beta2 (default 0.999) */
-    double delta;                /* Adam's epsilon (default 1e-8) */
+    double delta;                /* Adam, AdaGrad, AdaDelta: epsilon (default 1e-8) */
     dlt_regularization regularization; /* regularization_type, default L2 */
     double clip_gradients;       /* < 0: off (Caffe's default -1) */
     long iter_size;              /* batches accumulated per iteration, default 1 */
@@ -85,8 +88,9 @@ const char *dlt_lr_policy_name(dlt_lr_policy policy);
 void dlt_solver_describe(const dlt_solver_config *cfg, char *buf, size_t size);
 
 /* A solver and its state: the row's number of history buffers (one for
- * SGD and Nesterov (momentum), two for Adam (first and second moments)),
- * each dlt_net_param_count elements, laid out like the parameters. */
+ * SGD and Nesterov (momentum) and AdaGrad (sum of g^2); two for Adam (first
+ * and second moments) and AdaDelta (mean of g^2, mean of update^2)), each
+ * dlt_net_param_count elements, laid out like the parameters. */
 typedef struct dlt_solver dlt_solver;
 dlt_solver *dlt_solver_create(const dlt_solver_config *cfg, size_t nparams);
 void dlt_solver_free(dlt_solver *s);

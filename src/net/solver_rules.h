@@ -39,9 +39,9 @@ typedef struct dlt__update_args {
     float rate;      /* lr x lr_mult */
     float decay;     /* weight_decay x decay_mult; 0: no regularization */
     int l1;          /* L1 (sign) instead of L2 regularization */
-    float momentum;  /* SGD/Nesterov momentum, Adam's beta1 */
+    float momentum;  /* SGD/Nesterov momentum, Adam's beta1, AdaDelta's decay */
     float momentum2; /* Adam's beta2 */
-    float delta;     /* Adam's epsilon */
+    float delta;     /* epsilon of Adam, AdaGrad, AdaDelta */
     float step;      /* set by a solver's prepare (Adam: the bias-corrected rate) */
 } dlt__update_args;
 
@@ -129,6 +129,46 @@ DLT__HD float dlt__rule_ADAM(const dlt__update_args *a, float g, float *m, float
     *m = DLT__ADD(DLT__MUL(b1, *m), DLT__MUL(DLT__SUB(1.0f, b1), g));
     *v = DLT__ADD(DLT__MUL(b2, *v), DLT__MUL(DLT__MUL(DLT__SUB(1.0f, b2), g), g));
     return DLT__MUL(a->step, DLT__DIV(*m, DLT__ADD(DLT__SQRT(*v), a->delta)));
+}
+
+/* Caffe: "Momentum cannot be used with AdaGrad" (a CHECK). */
+static inline int dlt__check_no_momentum(const dlt_solver_config *c, const char *solver, char *why,
+                                         size_t n)
+{
+    if (c->momentum != 0) {
+        snprintf(why, n, "momentum cannot be used with %s (got %g, as Caffe requires 0). HINT: "
+                 "remove the momentum line", solver, c->momentum);
+        return -1;
+    }
+    return 0;
+}
+
+/* AdaGrad (adagrad_solver.cpp; Duchi et al. 2011): h += g^2;
+ * update = rate g / (sqrt(h) + delta). */
+static inline int dlt__check_ADAGRAD(const dlt_solver_config *c, char *why, size_t n)
+{
+    return dlt__check_no_momentum(c, "AdaGrad", why, n);
+}
+#define dlt__prepare_ADAGRAD dlt__no_prepare
+DLT__HD float dlt__rule_ADAGRAD(const dlt__update_args *a, float g, float *h, float *h1)
+{
+    (void)h1;
+    *h = DLT__ADD(DLT__MUL(g, g), *h);
+    return DLT__MUL(a->rate, DLT__DIV(g, DLT__ADD(DLT__SQRT(*h), a->delta)));
+}
+
+/* AdaDelta (adadelta_solver.cpp; Zeiler 2012), momentum as the decay:
+ * hg = m hg + (1-m) g^2; dx = g sqrt((hx + delta) / (hg + delta));
+ * hx = m hx + (1-m) dx^2 (before the learning rate); update = rate dx. */
+#define dlt__check_ADADELTA dlt__no_check
+#define dlt__prepare_ADADELTA dlt__no_prepare
+DLT__HD float dlt__rule_ADADELTA(const dlt__update_args *a, float g, float *hg, float *hx)
+{
+    const float m = a->momentum, m1 = DLT__SUB(1.0f, m);
+    *hg = DLT__ADD(DLT__MUL(m1, DLT__MUL(g, g)), DLT__MUL(m, *hg));
+    const float dx = DLT__MUL(g, DLT__SQRT(DLT__DIV(DLT__ADD(*hx, a->delta), DLT__ADD(*hg, a->delta))));
+    *hx = DLT__ADD(DLT__MUL(m1, DLT__MUL(dx, dx)), DLT__MUL(m, *hx));
+    return DLT__MUL(a->rate, dx);
 }
 
 #endif
