@@ -1,6 +1,6 @@
 /* test_solver.c - solver parsing (and its error messages), all LR
  * policies against Caffe's formulas, warmup and linear scaling, SGD,
- * Nesterov, Adam, AdaGrad and AdaDelta updates, L1, clipping and
+ * Nesterov, Adam, AdaGrad, RMSProp and AdaDelta updates, L1, clipping and
  * iter_size against hand-computed values, net wiring (phases, in-place, outputs, parameter
  * sharing between TRAIN and TEST nets). */
 #include <math.h>
@@ -232,6 +232,8 @@ static void test_solver_types(void)
         {"net: 'x' max_iter: 1 solver_type: SGD", DLT_SOLVER_SGD, 1},
         {"net: 'x' max_iter: 1 type: 'AdaGrad'", DLT_SOLVER_ADAGRAD, 1},
         {"net: 'x' max_iter: 1 solver_type: ADAGRAD", DLT_SOLVER_ADAGRAD, 1},
+        {"net: 'x' max_iter: 1 type: 'RMSProp'", DLT_SOLVER_RMSPROP, 1},
+        {"net: 'x' max_iter: 1 solver_type: RMSPROP rms_decay: 0.9", DLT_SOLVER_RMSPROP, 1},
         {"net: 'x' max_iter: 1 type: 'AdaDelta' momentum: 0.95", DLT_SOLVER_ADADELTA, 2},
         {"net: 'x' max_iter: 1 solver_type: ADADELTA", DLT_SOLVER_ADADELTA, 2},
     };
@@ -252,6 +254,9 @@ static void test_solver_types(void)
     parse_solver("net: 'x' max_iter: 1 type: 'Adam'", &cfg, &root);
     ASSERT_NEAR(cfg.momentum2, 0.999, 1e-12, "Adam momentum2 defaults to 0.999 (Caffe)");
     ASSERT_NEAR(cfg.delta, 1e-8, 1e-20, "Adam delta defaults to 1e-8 (Caffe)");
+    dlt_pt_free(root);
+    parse_solver("net: 'x' max_iter: 1 type: 'RMSProp'", &cfg, &root);
+    ASSERT_NEAR(cfg.rms_decay, 0.99, 1e-12, "RMSProp rms_decay defaults to 0.99 (Caffe)");
     dlt_pt_free(root);
     /* Every row of the table: its name selects it, and it has history. */
     for (int t = 0; t < DLT_SOLVER_NTYPES; t++) {
@@ -289,6 +294,10 @@ static void test_bad_solvers(void)
         {"net: 'x' max_iter: 10\nsolver_type: FOO", "s.prototxt:2:1", "unknown solver_type enum"},
         {"net: 'x' max_iter: 10 type: 'AdaGrad' momentum: 0.9", "momentum cannot be used with AdaGrad",
          "AdaGrad with momentum (Caffe's CHECK)"},
+        {"net: 'x' max_iter: 10 type: 'RMSProp' momentum: 0.9", "momentum cannot be used with RMSProp",
+         "RMSProp with momentum (Caffe's CHECK)"},
+        {"net: 'x' max_iter: 10 type: 'RMSProp' rms_decay: 1", "RMSProp needs 0 <= rms_decay < 1",
+         "RMSProp with rms_decay 1"},
         {"net: 'x' max_iter: 10\nregularization_type: 'L3'", "s.prototxt:2:1", "unknown regularization"},
         {"net: 'x' max_iter: 10\niter_size: 0", "s.prototxt:2:1", "iter_size 0"},
     };
@@ -319,7 +328,7 @@ static void test_bad_solvers(void)
 
 /* Reference update in double, written from Caffe's solvers
  * (sgd_solver.cpp, nesterov_solver.cpp, adam_solver.cpp,
- * adagrad_solver.cpp, adadelta_solver.cpp). V is the second history slot. Parameter i of
+ * adagrad_solver.cpp, rmsprop_solver.cpp, adadelta_solver.cpp). V is the second history slot. Parameter i of
  * the tiny net is a weight (lr_mult 1, decay_mult 1) for i < 6, a bias
  * (lr_mult 2, decay_mult 0) otherwise. */
 static void reference_step(const dlt_solver_config *c, double *w, double *h, double *v,
@@ -343,6 +352,9 @@ static void reference_step(const dlt_solver_config *c, double *w, double *h, dou
             w[i] -= (1 + c->momentum) * h[i] - c->momentum * old;
         } else if (c->type == DLT_SOLVER_ADAGRAD) {
             h[i] += g * g;
+            w[i] -= rate * g / (sqrt(h[i]) + c->delta);
+        } else if (c->type == DLT_SOLVER_RMSPROP) {
+            h[i] = c->rms_decay * h[i] + (1 - c->rms_decay) * g * g;
             w[i] -= rate * g / (sqrt(h[i]) + c->delta);
         } else if (c->type == DLT_SOLVER_ADADELTA) {
             /* Zeiler 2012 with Caffe's placement of delta and of the rate:
@@ -380,6 +392,11 @@ static void test_updates(void)
         {"net: 'x' base_lr: 0.05 delta: 1e-7 weight_decay: 0.01 max_iter: 9 type: 'AdaGrad'", "AdaGrad"},
         {"net: 'x' base_lr: 0.03 weight_decay: 0.02 regularization_type: 'L1' max_iter: 9\n"
          "solver_type: ADAGRAD lr_policy: 'step' gamma: 0.5 stepsize: 2", "AdaGrad, L1, step policy"},
+        {"net: 'x' base_lr: 0.01 rms_decay: 0.98 weight_decay: 0.01 max_iter: 9 type: 'RMSProp'",
+         "RMSProp"},
+        {"net: 'x' base_lr: 0.01 delta: 1e-3 weight_decay: 0.01 max_iter: 9 iter_size: 2\n"
+         "solver_type: RMSPROP lr_policy: 'inv' gamma: 0.5 power: 0.75",
+         "RMSProp, default rms_decay, iter_size 2, inv"},
         {"net: 'x' base_lr: 1.0 momentum: 0.95 delta: 1e-6 weight_decay: 0.01 max_iter: 9\n"
          "type: 'AdaDelta'", "AdaDelta"},
         {"net: 'x' base_lr: 0.5 momentum: 0.9 delta: 1e-4 weight_decay: 0.01 max_iter: 9 iter_size: 2\n"

@@ -2,9 +2,9 @@
 # test_solvers.sh - the solvers end to end under mpirun -np 2: Adam with
 # iter_size 2, warmup and linear scaling resumes bit for bit (weights,
 # /history and /history2); the start summary gives the global batch and
-# the schedule; AdaGrad and AdaDelta converge and resume bit for bit; a
-# bad solver field is named FILE:LINE:COL; an SGD checkpoint cannot resume
-# an Adam run.
+# the schedule; AdaGrad, RMSProp and AdaDelta converge and resume bit for
+# bit; a bad solver field is named FILE:LINE:COL; an SGD checkpoint cannot
+# resume an Adam run.
 . "$(dirname "$0")/lib.sh"
 have_fmnist || skip_all "Fashion-MNIST not installed (apt-get install dataset-fashion-mnist)"
 have_h5py || skip_all "python3 with h5py not found (apt-get install python3-h5py)"
@@ -69,13 +69,19 @@ else
 fi
 check "... naming the missing /history2" grep -q "no /history2" "$WORK/sgd.out"
 
-# Each of Caffe's adaptive solvers, np=2 with Caffe's example settings:
+# Each of Caffe's adaptive solvers, np=2 (Caffe's example settings; RMSProp
+# at a tenth of its example rate, whose first steps overshoot at this batch):
 # the loss goes down over 16 iterations, and 8 + checkpoint + resume + 8
 # equals 16 uninterrupted, bit for bit (weights and every history slot).
 cat > "$WORK/AdaGrad.prototxt" <<EOT
 type: "AdaGrad"
 base_lr: 0.01
 delta: 1e-8
+EOT
+cat > "$WORK/RMSProp.prototxt" <<EOT
+type: "RMSProp"
+base_lr: 0.001
+rms_decay: 0.98
 EOT
 cat > "$WORK/AdaDelta.prototxt" <<EOT
 type: "AdaDelta"
@@ -115,6 +121,9 @@ EOP
 }
 adaptive AdaGrad
 check "AdaGrad: its one history slot (sum of g^2) is checkpointed as /history" grep -q "^/history/" "$WORK/AdaGrad.cmp"
+adaptive RMSProp
+check "RMSProp: its one history slot (mean of g^2) is checkpointed as /history" grep -q "^/history/" "$WORK/RMSProp.cmp"
+check "RMSProp: the schedule line gives rms_decay and delta" grep -q "rms_decay 0.98, delta 1e-08" "$WORK/RMSProp.out"
 adaptive AdaDelta
 check "AdaDelta: both slots are checkpointed, /history and /history2" \
     sh -c "grep -q '^/history/' '$WORK/AdaDelta.cmp' && grep -q '^/history2/' '$WORK/AdaDelta.cmp'"

@@ -1,6 +1,6 @@
 /* solver.h - Caffe SolverParameter, learning-rate policies (with the
  * warmup and linear-scaling extensions) and the solvers SGD, Nesterov,
- * Adam, AdaGrad, AdaDelta. */
+ * Adam, AdaGrad, RMSProp, AdaDelta. */
 #ifndef DLTRAIN_SOLVER_H
 #define DLTRAIN_SOLVER_H
 
@@ -25,6 +25,7 @@ typedef enum {
     XX(NESTEROV, "Nesterov", 1)     \
     XX(ADAM, "Adam", 2)             \
     XX(ADAGRAD, "AdaGrad", 1)       \
+    XX(RMSPROP, "RMSProp", 1)       \
     XX(ADADELTA, "AdaDelta", 2)
 
 typedef enum {
@@ -44,7 +45,8 @@ typedef struct dlt_solver_config {
     double base_lr, weight_decay;
     double momentum;             /* SGD, Nesterov; Adam's beta1; AdaDelta's decay */
     double momentum2;            /* Adam's beta2 (default 0.999) */
-    double delta;                /* Adam, AdaGrad, AdaDelta: epsilon (default 1e-8) */
+    double rms_decay;            /* RMSProp's decay of the mean of g^2 (default 0.99) */
+    double delta;                /* Adam, AdaGrad, RMSProp, AdaDelta: epsilon (default 1e-8) */
     dlt_regularization regularization; /* regularization_type, default L2 */
     double clip_gradients;       /* < 0: off (Caffe's default -1) */
     long iter_size;              /* batches accumulated per iteration, default 1 */
@@ -88,7 +90,8 @@ const char *dlt_lr_policy_name(dlt_lr_policy policy);
 void dlt_solver_describe(const dlt_solver_config *cfg, char *buf, size_t size);
 
 /* A solver and its state: the row's number of history buffers (one for
- * SGD and Nesterov (momentum) and AdaGrad (sum of g^2); two for Adam (first
+ * SGD and Nesterov (momentum), AdaGrad (sum of g^2) and RMSProp (mean of
+ * g^2); two for Adam (first
  * and second moments) and AdaDelta (mean of g^2, mean of update^2)), each
  * dlt_net_param_count elements, laid out like the parameters. */
 typedef struct dlt_solver dlt_solver;

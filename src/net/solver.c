@@ -179,6 +179,7 @@ int dlt_solver_config_parse(const dlt_pnode *root, dlt_solver_config *cfg)
     DLT_TRY(dlt_pt_float(root, "base_lr", 0.01, &cfg->base_lr));
     DLT_TRY(dlt_pt_float(root, "momentum", 0.0, &cfg->momentum));
     DLT_TRY(dlt_pt_float(root, "momentum2", 0.999, &cfg->momentum2));
+    DLT_TRY(dlt_pt_float(root, "rms_decay", 0.99, &cfg->rms_decay));
     DLT_TRY(dlt_pt_float(root, "delta", 1e-8, &cfg->delta));
     DLT_TRY(dlt_pt_float(root, "weight_decay", 0.0, &cfg->weight_decay));
     DLT_TRY(dlt_pt_float(root, "gamma", 0.0, &cfg->gamma));
@@ -300,6 +301,8 @@ void dlt_solver_describe(const dlt_solver_config *cfg, char *buf, size_t size)
     ADD("; momentum %g", cfg->momentum);
     if (cfg->type == DLT_SOLVER_ADAM)
         ADD(", momentum2 %g, delta %g", cfg->momentum2, cfg->delta);
+    else if (cfg->type == DLT_SOLVER_RMSPROP)
+        ADD(", rms_decay %g, delta %g", cfg->rms_decay, cfg->delta);
     else if (cfg->type != DLT_SOLVER_SGD && cfg->type != DLT_SOLVER_NESTEROV)
         ADD(", delta %g", cfg->delta);
     ADD("; weight_decay %g (%s)", cfg->weight_decay, cfg->regularization == DLT_REG_L1 ? "L1" : "L2");
@@ -430,6 +433,7 @@ double dlt_solver_step(dlt_solver *s, dlt_net *net, long iter)
                                   .l1 = c->regularization == DLT_REG_L1,
                                   .momentum = (float)c->momentum,
                                   .momentum2 = (float)c->momentum2,
+                                  .rms_decay = (float)c->rms_decay,
                                   .delta = (float)c->delta};
             s->kind->prepare(&a, c, iter);
             step(&a, p.w + off, p.g + off, p.h[0] + off, p.h[1] ? p.h[1] + off : NULL,

@@ -41,7 +41,8 @@ typedef struct dlt__update_args {
     int l1;          /* L1 (sign) instead of L2 regularization */
     float momentum;  /* SGD/Nesterov momentum, Adam's beta1, AdaDelta's decay */
     float momentum2; /* Adam's beta2 */
-    float delta;     /* epsilon of Adam, AdaGrad, AdaDelta */
+    float rms_decay; /* RMSProp */
+    float delta;     /* epsilon of Adam, AdaGrad, RMSProp, AdaDelta */
     float step;      /* set by a solver's prepare (Adam: the bias-corrected rate) */
 } dlt__update_args;
 
@@ -131,7 +132,7 @@ DLT__HD float dlt__rule_ADAM(const dlt__update_args *a, float g, float *m, float
     return DLT__MUL(a->step, DLT__DIV(*m, DLT__ADD(DLT__SQRT(*v), a->delta)));
 }
 
-/* Caffe: "Momentum cannot be used with AdaGrad" (a CHECK). */
+/* Caffe: "Momentum cannot be used with AdaGrad/RMSProp" (a CHECK). */
 static inline int dlt__check_no_momentum(const dlt_solver_config *c, const char *solver, char *why,
                                          size_t n)
 {
@@ -154,6 +155,25 @@ DLT__HD float dlt__rule_ADAGRAD(const dlt__update_args *a, float g, float *h, fl
 {
     (void)h1;
     *h = DLT__ADD(DLT__MUL(g, g), *h);
+    return DLT__MUL(a->rate, DLT__DIV(g, DLT__ADD(DLT__SQRT(*h), a->delta)));
+}
+
+/* RMSProp (rmsprop_solver.cpp; Tieleman & Hinton 2012):
+ * h = rms_decay h + (1 - rms_decay) g^2; update = rate g / (sqrt(h) + delta). */
+static inline int dlt__check_RMSPROP(const dlt_solver_config *c, char *why, size_t n)
+{
+    if (c->rms_decay < 0 || c->rms_decay >= 1) {
+        snprintf(why, n, "RMSProp needs 0 <= rms_decay < 1 (got %g)", c->rms_decay);
+        return -1;
+    }
+    return dlt__check_no_momentum(c, "RMSProp", why, n);
+}
+#define dlt__prepare_RMSPROP dlt__no_prepare
+DLT__HD float dlt__rule_RMSPROP(const dlt__update_args *a, float g, float *h, float *h1)
+{
+    (void)h1;
+    const float d = a->rms_decay;
+    *h = DLT__ADD(DLT__MUL(DLT__SUB(1.0f, d), DLT__MUL(g, g)), DLT__MUL(d, *h));
     return DLT__MUL(a->rate, DLT__DIV(g, DLT__ADD(DLT__SQRT(*h), a->delta)));
 }
 
