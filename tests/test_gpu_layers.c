@@ -225,11 +225,16 @@ int main(void)
     compare_text("axes", net_axes, 2, 6, 6);
 #ifdef HAVE_CUDA
     static const char *const solvers[][2] = {
-        {"SGD L2", "net: 'basic' base_lr: 0.01 momentum: 0.9 weight_decay: 0.0005 type: 'SGD'"},
-        {"SGD L1 clip iter_size", "net: 'basic' base_lr: 0.01 momentum: 0.9 weight_decay: 0.001 regularization_type: 'L1'"
-                                  " clip_gradients: 1 iter_size: 2 type: 'SGD'"},
-        {"Nesterov", "net: 'basic' base_lr: 0.02 momentum: 0.95 weight_decay: 0.0005 type: 'Nesterov'"},
-        {"Adam", "net: 'basic' base_lr: 0.001 momentum: 0.9 momentum2: 0.999 delta: 1e-8 weight_decay: 0.0001 type: 'Adam'"},
+        {"SGD L2", "net: 'basic' max_iter: 9 base_lr: 0.01 momentum: 0.9 weight_decay: 0.0005 type: 'SGD'"},
+        {"SGD L1 clip iter_size", "net: 'basic' max_iter: 9 base_lr: 0.01 momentum: 0.9 weight_decay: 0.001"
+                                  " regularization_type: 'L1' clip_gradients: 1 iter_size: 2 type: 'SGD'"},
+        {"Nesterov", "net: 'basic' max_iter: 9 base_lr: 0.02 momentum: 0.95 weight_decay: 0.0005 type: 'Nesterov'"},
+        {"Adam", "net: 'basic' max_iter: 9 base_lr: 0.001 momentum: 0.9 momentum2: 0.999 delta: 1e-8"
+                 " weight_decay: 0.0001 type: 'Adam'"},
+        {"AdaGrad", "net: 'basic' max_iter: 9 base_lr: 0.01 weight_decay: 0.0005 type: 'AdaGrad'"},
+        {"RMSProp", "net: 'basic' max_iter: 9 base_lr: 0.001 rms_decay: 0.98 weight_decay: 0.0005 type: 'RMSProp'"},
+        {"AdaDelta", "net: 'basic' max_iter: 9 base_lr: 1.0 momentum: 0.95 delta: 1e-6 weight_decay: 0.0005"
+                     " type: 'AdaDelta'"},
     };
     for (size_t i = 0; i < sizeof solvers / sizeof solvers[0]; i++)
         compare_solver(solvers[i][0], solvers[i][1]);

@@ -121,7 +121,8 @@ int dlt_solver_on_device(const dlt_solver *s);
 /* One SGD step, Caffe's order: L2 weight decay (decay_mult), then
  * history = momentum*history + lr*lr_mult*grad, then w -= history.
  * HISTORY has dlt_net_param_count elements. (The plain SGD path, kept
- * for the benchmarks; training uses dlt_solver_step.) */
+ * for the benchmarks: the SGD row's host step without clipping or
+ * iter_size; training uses dlt_solver_step.) */
 void dlt_sgd_update(const dlt_solver_config *cfg, dlt_net *net, float *history, double lr);
 
 #endif

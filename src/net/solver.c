@@ -445,20 +445,16 @@ double dlt_solver_step(dlt_solver *s, dlt_net *net, long iter)
 
 void dlt_sgd_update(const dlt_solver_config *cfg, dlt_net *net, float *history, double lr)
 {
-    const float momentum = (float)cfg->momentum;
     float *base = dlt_net_params(net);
     for (int li = 0; li < dlt_net_num_layers(net); li++) {
         dlt_layer *l = dlt_net_layer(net, li);
         for (int p = 0; p < l->nparam; p++) {
             dlt_tensor *t = &l->param[p];
-            float *w = t->data, *g = t->diff, *h = history + (t->data - base);
-            const float rate = (float)(lr * l->lr_mult[p]);
-            const float decay = (float)(cfg->weight_decay * l->decay_mult[p]);
-            for (size_t i = 0; i < t->count; i++) {
-                float gi = g[i] + decay * w[i];
-                h[i] = momentum * h[i] + rate * gi;
-                w[i] -= h[i];
-            }
+            dlt__update_args a = {.rate = (float)(lr * l->lr_mult[p]),
+                                  .decay = (float)(cfg->weight_decay * l->decay_mult[p]),
+                                  .momentum = (float)cfg->momentum};
+            solver_kinds[DLT_SOLVER_SGD].host(&a, t->data, t->diff, history + (t->data - base), NULL,
+                                              t->count);
         }
     }
 }
