@@ -14,14 +14,8 @@
 
 static const char *const policy_names[] = {"fixed", "step", "exp", "inv", "multistep", "poly",
                                            "sigmoid", NULL};
-static const char *const type_names[] = {
-#define XX(id, name, nhistory) name,
-    DLT_SOLVER_MAP(XX)
-#undef XX
-    NULL};
 
 const char *dlt_lr_policy_name(dlt_lr_policy p) { return policy_names[p]; }
-const char *dlt_solver_type_name(dlt_solver_type t) { return type_names[t]; }
 
 static int find_name(const char *const *names, const char *name)
 {
@@ -61,7 +55,7 @@ typedef struct solver_kind {
 DLT_SOLVER_MAP(XX)
 #undef XX
 #define XX(ID, name, nhistory) \
-    _Static_assert(nhistory >= 1 && nhistory <= 2, name ": 1 or 2 history slots (struct dlt_solver, DLT_CKPT_MAX_HISTORY)");
+    _Static_assert(nhistory >= 1 && nhistory <= 2, name ": 1 or 2 history slots (DLT_CKPT_MAX_HISTORY)");
 DLT_SOLVER_MAP(XX)
 #undef XX
 
@@ -72,6 +66,8 @@ static const solver_kind solver_kinds[DLT_SOLVER_NTYPES] = {
     DLT_SOLVER_MAP(XX)
 #undef XX
 };
+
+const char *dlt_solver_type_name(dlt_solver_type t) { return solver_kinds[t].name; }
 
 /* `type: "Adam"` or the deprecated `solver_type: ADAM`, not both (as Caffe's
  * UpgradeSolverType). A name not in DLT_SOLVER_MAP is an error listing them. */
@@ -96,12 +92,14 @@ static int parse_type(const dlt_pnode *root, dlt_solver_config *cfg)
         name = as_type[st];
     }
     if (name) {
-        int t = find_name(type_names, name);
-        if (t < 0) {
+        int t = 0;
+        while (t < DLT_SOLVER_NTYPES && strcmp(solver_kinds[t].name, name) != 0)
+            t++;
+        if (t == DLT_SOLVER_NTYPES) {
             char list[256] = "";
-            for (int i = 0; type_names[i]; i++)
+            for (int i = 0; i < DLT_SOLVER_NTYPES; i++)
                 snprintf(list + strlen(list), sizeof list - strlen(list), "%s%s", i ? ", " : "",
-                         type_names[i]);
+                         solver_kinds[i].name);
             DLT_FAIL(DLT_ERR_PARSE, "%s: solver type \"%s\" is not supported (supported: %s)",
                      dlt_pt_where(tn ? tn : on, where, sizeof where), name, list);
         }
@@ -214,9 +212,12 @@ int dlt_solver_config_parse(const dlt_pnode *root, dlt_solver_config *cfg)
         DLT_FAIL(DLT_ERR_PARSE, "%s: iter_size must be >= 1 (got %ld)",
                  dlt_pt_where(dlt_pt_get(root, "iter_size"), where, sizeof where), cfg->iter_size);
     DLT_TRY(dlt_pt_float(root, "clip_gradients", -1, &cfg->clip_gradients));
-    char why[256];
-    if (solver_kinds[cfg->type].check(cfg, why, sizeof why) < 0)
-        DLT_FAIL(DLT_ERR_PARSE, "%s: %s", root->file, why);
+    char why[256]; /* the solver's own requirements, named at its type line */
+    if (solver_kinds[cfg->type].check(cfg, why, sizeof why) < 0) {
+        const dlt_pnode *tn = dlt_pt_get(root, "type");
+        DLT_FAIL(DLT_ERR_PARSE, "%s: %s", dlt_pt_where(tn ? tn : dlt_pt_get(root, "solver_type"),
+                                                       where, sizeof where), why);
+    }
     DLT_TRY(dlt_pt_int(root, "average_loss", 1, &cfg->average_loss));
     if (cfg->average_loss < 1)
         cfg->average_loss = 1;
@@ -273,7 +274,7 @@ void dlt_solver_describe(const dlt_solver_config *cfg, char *buf, size_t size)
 {
     int n = 0;
 #define ADD(...) (n += snprintf(buf + n, size > (size_t)n ? size - n : 0, __VA_ARGS__))
-    ADD("%s, lr_policy %s: ", type_names[cfg->type], policy_names[cfg->lr_policy]);
+    ADD("%s, lr_policy %s: ", solver_kinds[cfg->type].name, policy_names[cfg->lr_policy]);
     switch (cfg->lr_policy) {
     case DLT_LR_FIXED: ADD("base_lr %g", cfg->base_lr); break;
     case DLT_LR_STEP:
