@@ -147,6 +147,24 @@ to "$WORK/nw.out" "$EVAL" --net "$RUN/config/net.prototxt" --weights "$RUN"/chec
     --labels "$WORK/classes.txt" --classify "$WORK/held/blue/00.jpg"
 check "--net/--weights: the input spec from the checkpoint's run directory" \
     grep -q "^input 3x16x16 RGB, resize squash (from .*config/input.txt)" "$WORK/nw.out"
+# Files without the channel_order attribute: a dltrain file of an older
+# build is RGB, a file in Caffe's HDF5Data layout BGR (Caffe's convention).
+"$PYTHON_H5PY" - "$WORK" <<'EOT'
+import shutil, sys
+import h5py, numpy as np
+w = sys.argv[1]
+shutil.copy(w + "/held.h5", w + "/old.h5")
+with h5py.File(w + "/old.h5", "a") as f:
+    for a in ("channel_order", "resize", "resize_seed"):
+        del f.attrs[a]
+with h5py.File(w + "/caffe.h5", "w") as f:
+    f["data"] = np.zeros((4, 3, 16, 16), np.float32)
+    f["label"] = np.zeros((4, 1), np.float32)
+EOT
+to "$WORK/old.out" "$EVAL" --run-dir "$RUN" --data "$WORK/old.h5" --classify "$WORK/held/red/00.jpg"
+check "a dltrain dataset without channel_order is taken as RGB" grep -q "^input 3x16x16 RGB, resize squash" "$WORK/old.out"
+to "$WORK/caffe.out" "$EVAL" --run-dir "$RUN" --data "$WORK/caffe.h5" --classify "$WORK/held/red/00.jpg"
+check "a Caffe HDF5Data file is taken as BGR" grep -q "^input 3x16x16 BGR, resize squash" "$WORK/caffe.out"
 "$EVAL" --run-dir "$RUN" --channel-order XYZ --classify "$WORK/held/blue/00.jpg" > "$WORK/bad.out" 2>&1
 rc=$?
 check "--channel-order XYZ: exit 1 naming XYZ" sh -c "[ $rc -eq 1 ] && grep -q XYZ '$WORK/bad.out'"

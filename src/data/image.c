@@ -43,11 +43,6 @@ int dlt_resize_mode_parse(const char *s, dlt_resize_mode *out)
     return -1;
 }
 
-int dlt__resize_mode_parse(const char *s, dlt__resize_mode *out)
-{
-    return dlt_resize_mode_parse(s, out);
-}
-
 void dlt__image_free(dlt__image *im)
 {
     free(im->px);

@@ -11,7 +11,6 @@
 
 /* The public dlt_resize_mode (data.h) under its internal name. */
 typedef dlt_resize_mode dlt__resize_mode;
-int dlt__resize_mode_parse(const char *s, dlt__resize_mode *out);
 
 /* An interleaved 8-bit image (HWC), 1 or 3 channels. */
 typedef struct dlt__image {
