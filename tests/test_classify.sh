@@ -165,6 +165,7 @@ to "$WORK/old.out" "$EVAL" --run-dir "$RUN" --data "$WORK/old.h5" --classify "$W
 check "a dltrain dataset without channel_order is taken as RGB" grep -q "^input 3x16x16 RGB, resize squash" "$WORK/old.out"
 to "$WORK/caffe.out" "$EVAL" --run-dir "$RUN" --data "$WORK/caffe.h5" --classify "$WORK/held/red/00.jpg"
 check "a Caffe HDF5Data file is taken as BGR" grep -q "^input 3x16x16 BGR, resize squash" "$WORK/caffe.out"
+check "... with a warning that the net was trained on RGB samples" grep -q "trained on RGB" "$WORK/caffe.out"
 "$EVAL" --run-dir "$RUN" --channel-order XYZ --classify "$WORK/held/blue/00.jpg" > "$WORK/bad.out" 2>&1
 rc=$?
 check "--channel-order XYZ: exit 1 naming XYZ" sh -c "[ $rc -eq 1 ] && grep -q XYZ '$WORK/bad.out'"

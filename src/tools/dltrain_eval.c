@@ -155,18 +155,23 @@ static int input_spec(const dlt_dataset *ds, const char *run_dir, const char *we
     int found = 0;
     char dir[4096];
     memset(spec, 0, sizeof *spec);
-    if (ds) {
+    if (run_dir)
+        snprintf(dir, sizeof dir, "%s", run_dir);
+    if (run_dir || run_dir_of(weights, dir, sizeof dir)) {
+        found = dlt_run_dir_input_spec(dir, spec);
+        DLT_TRY(found);
+        snprintf(from, from_size, "%s/config/input.txt", dir);
+    }
+    if (ds) { /* the set the images are compared with says how it was built */
+        dlt_input_spec trained = *spec;
         dlt_dataset_input_spec(ds, spec);
+        if (found && trained.order != spec->order && !order)
+            dlt_warn("--classify: %s holds %s samples but the net was trained on %s ones (%s); "
+                     "using %s. HINT: --channel-order chooses", dlt_dataset_path(ds),
+                     dlt_channel_order_name(spec->order), dlt_channel_order_name(trained.order),
+                     from, dlt_channel_order_name(spec->order));
         snprintf(from, from_size, "%s", dlt_dataset_path(ds));
         found = 1;
-    } else {
-        if (run_dir)
-            snprintf(dir, sizeof dir, "%s", run_dir);
-        if (run_dir || run_dir_of(weights, dir, sizeof dir)) {
-            found = dlt_run_dir_input_spec(dir, spec);
-            DLT_TRY(found);
-            snprintf(from, from_size, "%s/config/input.txt", dir);
-        }
     }
     if (shape) {
         sscanf(shape, "%dx%dx%d", &spec->c, &spec->h, &spec->w); /* checked by main */
