@@ -1,7 +1,8 @@
 /* test_transform.c - the loader's transform_param (crop, mirror, mean_file,
  * mean_value, scale) against a direct computation; determinism across
  * prefetch depths, resume and rank counts; every sample once per epoch for
- * P = 1..4 simulated ranks; JPEG (/jpeg) datasets; mean files. */
+ * P = 1..4 simulated ranks; JPEG (/jpeg) datasets; mean files; the
+ * dlt_transform API itself (channel order, input spec files). */
 #include <errno.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -328,6 +329,72 @@ static void test_mean_files(const char *h5)
     free(m);
 }
 
+/* dlt_transform on its own: TEST sample as the direct formula; a decoded
+ * JPEG in RGB and BGR order (planes swapped); the dataset's input spec;
+ * config/input.txt round trip and a malformed line naming file:line. */
+static void test_transform_api(dlt_dataset *ds)
+{
+    dlt_input_spec in;
+    dlt_dataset_input_spec(ds, &in);
+    TEST_OK(in.c == C && in.h == H && in.w == W && in.order == DLT_CHANNELS_RGB &&
+            in.resize == DLT_RESIZE_SQUASH, "input spec of a written dataset: %dx%dx%d %s %s",
+            in.c, in.h, in.w, dlt_channel_order_name(in.order), dlt_resize_mode_name(in.resize));
+    const float mv[3] = {10, 20, 30};
+    dlt_transform_config tc = {.in = in, .scale = 0.25f, .crop_size = CROP, .mean_value = mv,
+                               .n_mean_value = 3};
+    dlt_transform *tf = NULL;
+    float got[C * CROP * CROP], want[C * CROP * CROP];
+    TEST_OK(dlt_transform_create(&tc, &tf) == 0, "transform created");
+    if (!tf)
+        return;
+    dlt_transform_sample(tf, images + 5 * CHW, NULL, NULL, got);
+    direct(5, (H - CROP) / 2, (W - CROP) / 2, 0, NULL, mv, 0.25f, CROP, CROP, want);
+    TEST_OK(same(got, want, C * CROP * CROP), "TEST sample: centre crop, mean_value, scale");
+    dlt_transform_free(tf);
+
+    /* A W x H JPEG: stored size already, so decoding is the only step. */
+    dlt__jpeg_codec *jc = dlt__jpeg_codec_new();
+    dlt__image im = {W, H, C, dlt_malloc(CHW)};
+    for (int p = 0; p < CHW; p++)
+        im.px[p] = (uint8_t)(p % 3 == 0 ? 220 : p % 3 == 1 ? 40 : 90);
+    uint8_t *jpg = NULL, rgb[CHW], bgr[CHW];
+    size_t n = 0;
+    char why[256];
+    int bad = dlt__jpeg_encode(jc, &im, 95, &jpg, &n, why, sizeof why) < 0;
+    tc = (dlt_transform_config){.in = in, .scale = 1};
+    bad |= dlt_transform_create(&tc, &tf) < 0;
+    bad |= dlt_transform_decode(tf, jpg, n, rgb, why, sizeof why) < 0;
+    dlt_transform_free(tf);
+    tc.in.order = DLT_CHANNELS_BGR;
+    bad |= dlt_transform_create(&tc, &tf) < 0;
+    bad |= dlt_transform_decode(tf, jpg, n, bgr, why, sizeof why) < 0;
+    dlt_transform_free(tf);
+    int plane = H * W, swapped = !bad;
+    for (int p = 0; p < plane && swapped; p++)
+        swapped = rgb[p] == bgr[2 * plane + p] && rgb[plane + p] == bgr[plane + p] &&
+                  rgb[2 * plane + p] == bgr[p];
+    TEST_OK(swapped && rgb[0] > 180 && rgb[2 * plane] < 130,
+            "decode: RGB order has red first, BGR the same planes swapped (R %d, B %d)", rgb[0],
+            rgb[2 * plane]);
+    free(jpg);
+    dlt__image_free(&im);
+    dlt__jpeg_codec_free(jc);
+
+    char path[1200];
+    dlt_input_spec a = {3, 32, 24, DLT_CHANNELS_BGR, DLT_RESIZE_HALF_CROP, 12345}, b;
+    snprintf(path, sizeof path, "%s/input.txt", dir);
+    int st = dlt_input_spec_write(path, &a);
+    st = st < 0 ? st : dlt_input_spec_read(path, &b);
+    TEST_OK(st == 0 && a.c == b.c && a.h == b.h && a.w == b.w && a.order == b.order &&
+            a.resize == b.resize && a.resize_seed == b.resize_seed, "input.txt round trip");
+    FILE *f = fopen(path, "a");
+    if (f) {
+        fputs("channel_ordr RGB\n", f);
+        fclose(f);
+    }
+    TEST_OK(dlt_input_spec_read(path, &b) == DLT_ERR_PARSE, "a misspelt key in input.txt is an error");
+}
+
 int main(void)
 {
     char path[1200];
@@ -342,6 +409,7 @@ int main(void)
     test_crop_mirror_mean(ds);
     test_determinism(ds);
     test_once_per_epoch(ds);
+    test_transform_api(ds);
     dlt_dataset_close(ds);
     test_jpeg();
     test_mean_files(path);

@@ -6,8 +6,83 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "dltrain/tensor.h"
+
 #define DLT_DATASET_FORMAT "dltrain-dataset"
 #define DLT_DATASET_VERSION 1
+
+/* ---- how samples were made from image files ----
+ * A dataset records the channel order of its samples and, when they were
+ * decoded from image files, the resize applied: classification (and model
+ * export) decode a new image the same way, so that the net sees in
+ * deployment what it saw in training. */
+typedef enum {
+    DLT_CHANNELS_GRAY,  /* one channel, luma (libjpeg's RGB -> gray) */
+    DLT_CHANNELS_RGB,   /* dltrain-prep's order */
+    DLT_CHANNELS_BGR    /* Caffe's order (OpenCV decoding) */
+} dlt_channel_order;
+/* "GRAY", "RGB", "BGR"; parse accepts those names in any case. */
+const char *dlt_channel_order_name(dlt_channel_order order);
+int dlt_channel_order_parse(const char *s, dlt_channel_order *out);
+
+/* Resize modes as DIGITS defines them (digits/utils/image.py resize_image). */
+typedef enum {
+    DLT_RESIZE_SQUASH,    /* stretch to W x H, aspect ratio not kept */
+    DLT_RESIZE_CROP,      /* scale to cover W x H, cut the centre */
+    DLT_RESIZE_FILL,      /* scale to fit inside, pad both ends with noise */
+    DLT_RESIZE_HALF_CROP  /* scale by the mean ratio: half crop, half fill */
+} dlt_resize_mode;
+/* "squash", "crop", "fill", "half_crop"; parse returns -1 for other names. */
+const char *dlt_resize_mode_name(dlt_resize_mode mode);
+int dlt_resize_mode_parse(const char *s, dlt_resize_mode *out);
+
+typedef struct dlt_input_spec {
+    int c, h, w;              /* the stored sample shape */
+    dlt_channel_order order;
+    dlt_resize_mode resize;
+    uint64_t resize_seed;     /* dltrain-prep --seed: the padding noise of fill modes */
+} dlt_input_spec;
+/* Read/write the spec as "key value" lines (RUN/config/input.txt, which
+ * the trainer writes from its training set). Errors name the file:line. */
+int dlt_input_spec_write(const char *path, const dlt_input_spec *in);
+int dlt_input_spec_read(const char *path, dlt_input_spec *out);
+
+/* ---- the input transform: one pipeline for the loader, classification
+ * and model export ----
+ * An image file is decoded (libjpeg-turbo) into the dataset's channel
+ * order and resized to its stored shape exactly as dltrain-prep builds a
+ * sample; a stored sample then goes through Caffe's transform_param
+ * (DataTransformer::Transform): crop, mirror, (pixel - mean) * scale. */
+typedef struct dlt_transform dlt_transform;
+typedef struct dlt_transform_config {
+    dlt_input_spec in;
+    float scale;             /* transform_param scale */
+    int crop_size;           /* random offset at TRAIN, centred at TEST; 0: none */
+    int mirror;              /* random horizontal flip, TRAIN only */
+    const float *mean;       /* (c, h, w) of the stored samples (mean_file), or NULL */
+    const float *mean_value; /* per channel (one value: all channels), or NULL */
+    int n_mean_value;
+} dlt_transform_config;
+/* Copies what it needs from CFG; errors (DLT_ERR_ARG) say which setting. */
+int dlt_transform_create(const dlt_transform_config *cfg, dlt_transform **out);
+void dlt_transform_free(dlt_transform *tf);
+/* The sample shape the transform produces (crop_size applied). */
+void dlt_transform_output_shape(const dlt_transform *tf, int *c, int *h, int *w);
+/* A stored sample, uint8 U8 or float F32 (c, h, w), into OUT (c, oh, ow).
+ * RNG NULL: TEST (centre crop, no mirror). Else TRAIN, drawing as Caffe
+ * does: the mirror coin (when mirror), then the crop's row and column
+ * offsets (when crop_size). Thread-safe: TF is only read. */
+void dlt_transform_sample(const dlt_transform *tf, const uint8_t *u8, const float *f32,
+                          dlt_rng *rng, float *out);
+/* Image file bytes (JPEG) into the stored sample (c, h, w) as dltrain-prep
+ * makes it: decode (1 channel: gray; 3: the spec's order), resize with the
+ * spec's mode, fill noise from the spec's seed and the bytes. 0, or -1
+ * with a reason in WHY. Not thread-safe (one codec per transform). */
+int dlt_transform_decode(dlt_transform *tf, const uint8_t *buf, size_t n, uint8_t *chw,
+                         char *why, size_t why_size);
+/* The image file PATH, decoded and transformed as a TEST sample into OUT
+ * (c, oh, ow). Errors name the file. */
+int dlt_transform_image_file(dlt_transform *tf, const char *path, float *out);
 
 /* ---- IDX files (MNIST, Fashion-MNIST), plain or gzip-compressed ---- */
 typedef struct dlt_idx {
@@ -31,6 +106,12 @@ int dlt_dataset_writer_open(const char *path, int c, int h, int w,
 typedef struct dlt_dataset_writer_options {
     int jpeg;          /* 1: /jpeg, variable-length uint8 [N] of JPEG bytes, not /data */
     size_t chunk;      /* samples per HDF5 chunk; 0: about 1 MiB (10 MiB of raw for jpeg) */
+    /* Recorded as attributes: channel_order (NULL: "GRAY" for 1 channel,
+     * else "RGB"); resize and resize_seed when the samples were resized
+     * from image files (RESIZE NULL: not recorded). */
+    const char *channel_order;
+    const char *resize;
+    uint64_t resize_seed;
 } dlt_dataset_writer_options;
 int dlt_dataset_writer_open_ex(const char *path, int c, int h, int w,
                                const char *const *class_names, int nclasses,
@@ -70,6 +151,12 @@ int dlt_dataset_num_classes(const dlt_dataset *ds); /* 0 if unknown */
 /* Name of class INDEX from the classes attribute; NULL if unknown. */
 const char *dlt_dataset_class_name(const dlt_dataset *ds, int index);
 const char *dlt_dataset_path(const dlt_dataset *ds);
+/* How the samples were made: shape, the channel_order attribute, or for a
+ * file without one the order its writer used: "RGB" for a dltrain file
+ * (every dltrain-prep stores RGB), "BGR" (Caffe's convention) for a file
+ * in Caffe's HDF5Data layout; always "GRAY" for one channel. The resize
+ * and resize_seed attributes, or squash and 1 (dltrain-prep's defaults). */
+void dlt_dataset_input_spec(const dlt_dataset *ds, dlt_input_spec *out);
 /* Sample INDEX as floats times SCALE into OUT (c*h*w); returns its label.
  * The set must be in memory. */
 int dlt_dataset_sample(const dlt_dataset *ds, size_t index, float scale, float *out);
@@ -119,11 +206,14 @@ long dlt_loader_steps_per_epoch(const dlt_loader *ld);
 /* 1 if the loader streams chunks from disk; then the shuffle buffer's
  * size in bytes (JPEG: estimated from the file's mean record size). */
 int dlt_loader_streaming(const dlt_loader *ld, size_t *buffer_bytes);
-/* Copy the batch of global step STEP into DATA (B*c*h*w) and LABEL (B),
+/* Copy the batch of global step STEP into DATA (B*c*h*w) and LABEL (B, or NULL),
  * then start preparing STEP+1 in the background. With the environment
  * variable DLTRAIN_TRACE_SAMPLES=FILE, a TRAIN loader appends a line
  * "rank epoch index" to FILE for each sample it serves (tests). */
 int dlt_loader_fetch(dlt_loader *ld, long step, float *data, float *label);
+/* The same into DST (LABEL may be NULL), which must have the loader's
+ * batch shape: e.g. the view of dlt_net_input, filled in place. */
+int dlt_loader_fetch_batch(dlt_loader *ld, long step, const dlt_batch *dst);
 
 /* ---- node-local staging (--stage-dir) ----
  * Node-local rank 0 calls dlt_stage_dataset; the others wait (barrier) and

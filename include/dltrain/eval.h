@@ -21,7 +21,6 @@ int dlt_evaluator_create(const dlt_pnode *netparam, int c, int h, int w, const c
 void dlt_evaluator_free(dlt_evaluator *ev);
 int dlt_evaluator_batch_size(const dlt_evaluator *ev);
 int dlt_evaluator_num_classes(const dlt_evaluator *ev);
-float dlt_evaluator_scale(const dlt_evaluator *ev); /* the data layer's transform scale */
 long dlt_evaluator_iter(const dlt_evaluator *ev);   /* the checkpoint's iteration */
 
 typedef struct dlt_eval_result {
@@ -33,21 +32,31 @@ typedef struct dlt_eval_result {
 
 /* Every sample of DS once, in order, in batches of the TEST data layer
  * (the loader's TEST transform). When PREDICTIONS is not NULL, one line
- * "index label predicted" per sample is written to it. */
+ * "index label predicted" per sample is written to it; when PROBABILITIES
+ * is not NULL, one line "index p0 p1 ... p(K-1)" (softmax of the scores). */
 int dlt_evaluate_dataset(dlt_evaluator *ev, const dlt_dataset *ds, FILE *predictions,
-                         dlt_eval_result *res);
+                         FILE *probabilities, dlt_eval_result *res);
 void dlt_eval_result_free(dlt_eval_result *res);
 
 /* Softmax probabilities (N x classes) of N transformed images
- * (N x C x H x W floats), in batches of the TEST data layer. */
-void dlt_evaluator_classify(dlt_evaluator *ev, const float *images, int n, float *probs);
+ * (N x C x H x W floats, the net's input shape), in batches of the TEST
+ * data layer, given to the net through dlt_net_set_input. */
+int dlt_evaluator_classify(dlt_evaluator *ev, const float *images, int n, float *probs);
 
-/* Decode a JPEG (libjpeg-turbo), convert to gray (C 1) or BGR (C 3, Caffe's
- * order), resize bilinearly to H x W and multiply by SCALE into OUT. */
-int dlt_image_load_jpeg(const char *path, int c, int h, int w, float scale, float *out);
+/* The same for N image files (JPEG), through the one input pipeline
+ * (data.h's dlt_transform): decoded and resized as the training set's
+ * samples were made (SPEC: shape, channel order, resize mode), then the
+ * TEST data layer's transform_param (centre crop, mean, scale). Errors
+ * name the file. */
+int dlt_evaluator_classify_files(dlt_evaluator *ev, const dlt_input_spec *spec,
+                                 char *const *files, int n, float *probs);
 
 /* RUN_DIR/config/net.prototxt and the newest checkpoint in RUN_DIR/checkpoints. */
 int dlt_run_dir_latest(const char *run_dir, char *net, size_t net_size, char *ckpt,
                        size_t ckpt_size);
+/* RUN_DIR/config/input.txt (how the training set's samples were made), as
+ * the trainer writes it: 1 read into OUT, 0 no such file (runs of older
+ * builds), <0 error. */
+int dlt_run_dir_input_spec(const char *run_dir, dlt_input_spec *out);
 
 #endif

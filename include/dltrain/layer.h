@@ -107,9 +107,10 @@ const char *dlt_layer_type_list(void);
 
 
 
-/* Data layers (Data, HDF5Data) have no forward work: the training loop
- * copies each batch, already transformed, into their tops (data, label).
- * These are the settings the loader needs from their prototxt. */
+/* Data layers (Data, HDF5Data) have no forward work: each batch, already
+ * transformed, reaches their tops (data, label) through the net's input
+ * API (dlt_net_input, dlt_net_set_input). These are the settings the
+ * input pipeline (loader, transform) needs from their prototxt. */
 typedef struct dlt_data_params {
     int batch_size;  /* per rank: data_param / hdf5_data_param batch_size */
     float scale;     /* transform_param scale, default 1 */

@@ -76,8 +76,20 @@ dlt_tensor *dlt_net_blob(const dlt_net *net, const char *name);
  * from it, so a checkpoint of its state resumes them bit-exactly. */
 void dlt_net_set_rng(dlt_net *net, dlt_rng *rng);
 
-/* The first data layer (whose tops the loop fills), or NULL. */
+/* The first data layer (its transform_param and batch_size), or NULL. */
 dlt_layer *dlt_net_data_layer(const dlt_net *net);
+
+/* Input. The net owns its input buffers (the data layer's tops, copied
+ * to the device by the layer's forward); callers never touch the layer's
+ * tensors. dlt_net_input gives a view of them, (batch_size, c, h, w) and
+ * (batch_size) labels (NULL when the data layer has no label top), for a
+ * loader to fill in place before the next forward (no copy);
+ * dlt_net_set_input copies BATCH in: at most batch_size samples of the
+ * input's shape, the rest of the batch zero, labels zero when BATCH has
+ * none. Both fail (DLT_ERR_ARG) when the net has no data layer; set_input
+ * also on a shape mismatch, naming both shapes. */
+int dlt_net_input(dlt_net *net, dlt_batch *view);
+int dlt_net_set_input(dlt_net *net, const dlt_batch *batch);
 
 /* Net outputs: tops no other layer consumes (losses, accuracies), as in
  * Caffe's "Test net output #i: name = value". */

@@ -44,6 +44,15 @@ static inline size_t dlt_tensor_sample_size(const dlt_tensor *t)
     return (size_t)t->c * t->h * t->w;
 }
 
+/* A batch of samples as a net takes it: N transformed samples (float
+ * NCHW) and their labels. A view: the buffers belong to whoever made it
+ * (the net, for dlt_net_input; a loader's caller; an evaluator). */
+typedef struct dlt_batch {
+    int n, c, h, w;
+    float *data;   /* (n, c, h, w) */
+    float *label;  /* (n) class indices as floats, or NULL: unlabelled */
+} dlt_batch;
+
 /* Deterministic RNG (xoshiro256**), seeded with splitmix64. */
 typedef struct dlt_rng {
     uint64_t s[4];

@@ -21,6 +21,10 @@ struct dlt_dataset {
     int nclasses;        /* from the classes attribute, 0 if none */
     char **class_names;  /* (nclasses) the classes attribute, or NULL */
     int shape_attr[3];   /* the shape attribute, {0,0,0} if none */
+    int dltrain_file;    /* has the dltrain_format attribute */
+    char *channel_order; /* the channel_order attribute, or NULL */
+    char *resize;        /* the resize attribute, or NULL */
+    long long resize_seed;
     dlt__dataset_layout layout;
     size_t file_bytes;   /* size of the file */
     int in_memory;       /* all samples are in `all` */
@@ -60,6 +64,30 @@ static int read_schema(hid_t f, dlt_dataset *ds)
         DLT_TRY(has_shape);
         if (has_shape)
             DLT_TRY(dlt__h5_read_attr_ints(f, "shape", ds->shape_attr, 3, p));
+        ds->dltrain_file = 1;
+    }
+    /* How the samples were made (optional: files of older builds lack them). */
+    has = dlt__h5_attr_exists(f, "channel_order", p);
+    DLT_TRY(has);
+    if (has) {
+        DLT_TRY(dlt__h5_read_attr_str(f, "channel_order", &ds->channel_order, p));
+        dlt_channel_order order;
+        if (dlt_channel_order_parse(ds->channel_order, &order) < 0)
+            DLT_FAIL(DLT_ERR_FORMAT, "%s: channel_order attribute is '%s', expected RGB, BGR "
+                     "or GRAY", p, ds->channel_order);
+    }
+    has = dlt__h5_attr_exists(f, "resize", p);
+    DLT_TRY(has);
+    if (has) {
+        DLT_TRY(dlt__h5_read_attr_str(f, "resize", &ds->resize, p));
+        dlt_resize_mode mode;
+        if (dlt_resize_mode_parse(ds->resize, &mode) < 0)
+            DLT_FAIL(DLT_ERR_FORMAT, "%s: resize attribute is '%s', expected squash, crop, fill "
+                     "or half_crop", p, ds->resize);
+        has = dlt__h5_attr_exists(f, "resize_seed", p);
+        DLT_TRY(has);
+        if (has)
+            DLT_TRY(dlt__h5_read_attr_int(f, "resize_seed", &ds->resize_seed, p));
     }
     int has_classes = dlt__h5_attr_exists(f, "classes", p);
     DLT_TRY(has_classes);
@@ -302,12 +330,33 @@ void dlt_dataset_close(dlt_dataset *ds)
     if (ds->class_names)
         dlt__h5_free_strs(ds->class_names, ds->nclasses);
     free(ds->path);
+    free(ds->channel_order);
+    free(ds->resize);
     dlt__records_free(&ds->all);
     free(ds->labels);
     free(ds);
 }
 
 int dlt_dataset_in_memory(const dlt_dataset *ds) { return ds->in_memory; }
+
+void dlt_dataset_input_spec(const dlt_dataset *ds, dlt_input_spec *out)
+{
+    memset(out, 0, sizeof *out);
+    out->c = ds->c, out->h = ds->h, out->w = ds->w;
+    /* Without the attribute: dltrain-prep has always stored RGB; a file in
+     * Caffe's HDF5Data layout follows Caffe's convention, BGR. */
+    out->order = ds->dltrain_file ? DLT_CHANNELS_RGB : DLT_CHANNELS_BGR;
+    if (ds->channel_order)
+        dlt_channel_order_parse(ds->channel_order, &out->order); /* checked at open */
+    if (ds->c == 1)
+        out->order = DLT_CHANNELS_GRAY;
+    out->resize = DLT_RESIZE_SQUASH;
+    out->resize_seed = 1;
+    if (ds->resize) {
+        dlt_resize_mode_parse(ds->resize, &out->resize);
+        out->resize_seed = (uint64_t)ds->resize_seed;
+    }
+}
 
 size_t dlt_dataset_memory_bytes(const dlt_dataset *ds)
 {

@@ -30,6 +30,9 @@ struct dlt_dataset_writer {
     size_t n;               /* samples written */
     double *sum;            /* (c, h, w) running pixel sums for /mean */
     size_t n_mean;          /* samples summed into sum */
+    char *channel_order;    /* the channel_order attribute */
+    char *resize;           /* the resize attribute, or NULL */
+    uint64_t resize_seed;
 };
 
 static void close_handles(dlt_dataset_writer *wr)
@@ -47,6 +50,8 @@ static void writer_free(dlt_dataset_writer *wr)
     free(wr->tmp_path);
     dlt__h5_free_strs(wr->class_names, wr->nclasses);
     free(wr->sum);
+    free(wr->channel_order);
+    free(wr->resize);
     free(wr);
 }
 
@@ -100,6 +105,10 @@ int dlt_dataset_writer_open_ex(const char *path, int c, int h, int w,
     for (int i = 0; i < nclasses; i++)
         wr->class_names[i] = dlt_strdup(class_names[i]);
     wr->sum = dlt_calloc(wr->sample_bytes, sizeof *wr->sum);
+    wr->channel_order = dlt_strdup(opt && opt->channel_order ? opt->channel_order
+                                   : c == 1 ? "GRAY" : "RGB");
+    wr->resize = opt && opt->resize ? dlt_strdup(opt->resize) : NULL;
+    wr->resize_seed = opt ? opt->resize_seed : 0;
 
     int st = DLT_OK;
     DLT_H5_GOTO(wr->file = H5Fcreate(wr->tmp_path, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT),
@@ -252,6 +261,12 @@ static int write_attrs(dlt_dataset_writer *wr)
     DLT_TRY(dlt__h5_write_attr_int(wr->file, "num_samples", (long long)wr->n, p));
     if (wr->jpeg)
         DLT_TRY(dlt__h5_write_attr_str(wr->file, "encoding", "jpeg", p));
+    /* How the samples were made, for classifying new images the same way. */
+    DLT_TRY(dlt__h5_write_attr_str(wr->file, "channel_order", wr->channel_order, p));
+    if (wr->resize) {
+        DLT_TRY(dlt__h5_write_attr_str(wr->file, "resize", wr->resize, p));
+        DLT_TRY(dlt__h5_write_attr_int(wr->file, "resize_seed", (long long)wr->resize_seed, p));
+    }
     return DLT_OK;
 }
 

@@ -26,12 +26,18 @@ static void reset_decoder(dlt__jpeg_codec *jc)
         dlt_fatal("cannot create a TurboJPEG handle: %s", tjGetErrorStr2(NULL));
 }
 
-int dlt__resize_mode_parse(const char *s, dlt__resize_mode *out)
+static const char *const resize_names[] = {"squash", "crop", "fill", "half_crop"};
+
+const char *dlt_resize_mode_name(dlt_resize_mode mode)
 {
-    static const char *const names[] = {"squash", "crop", "fill", "half_crop"};
+    return (unsigned)mode < 4 ? resize_names[mode] : "?";
+}
+
+int dlt_resize_mode_parse(const char *s, dlt_resize_mode *out)
+{
     for (int i = 0; i < 4; i++)
-        if (strcmp(s, names[i]) == 0) {
-            *out = (dlt__resize_mode)i;
+        if (strcmp(s, resize_names[i]) == 0) {
+            *out = (dlt_resize_mode)i;
             return 0;
         }
     return -1;
@@ -352,6 +358,33 @@ void dlt__image_resize_mode(const dlt__image *src, int w, int h, dlt__resize_mod
         memcpy(dst->px + ((size_t)(y + dy) * w + dx) * c,
                mid.px + ((size_t)(y + sy) * iw + sx) * c, (size_t)cw * c);
     dlt__image_free(&mid);
+}
+
+uint64_t dlt__resize_noise_seed(uint64_t seed, const uint8_t *bytes, size_t n)
+{
+    uint64_t h = 0xcbf29ce484222325ULL; /* FNV-1a over the bytes */
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ bytes[i]) * 0x100000001b3ULL;
+    return seed * 1000003u ^ h;
+}
+
+int dlt__image_prepare(dlt__jpeg_codec *jc, const uint8_t *buf, size_t n, int c, int w, int h,
+                       dlt__resize_mode mode, uint64_t seed, dlt__image *out, int *same_size,
+                       char *why, size_t why_size)
+{
+    int sw, sh, gray, iw, ih;
+    dlt__image src;
+    memset(out, 0, sizeof *out);
+    if (dlt__jpeg_header(jc, buf, n, &sw, &sh, &gray, why, why_size) < 0)
+        return -1;
+    dlt__resize_intermediate(sw, sh, w, h, mode, &iw, &ih);
+    if (dlt__jpeg_decode(jc, buf, n, c, iw, ih, &src, why, why_size) < 0)
+        return -1;
+    if (same_size)
+        *same_size = sw == w && sh == h && gray == (c == 1);
+    dlt__image_resize_mode(&src, w, h, mode, dlt__resize_noise_seed(seed, buf, n), out);
+    dlt__image_free(&src);
+    return 0;
 }
 
 #if defined(__x86_64__)

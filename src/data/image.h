@@ -7,14 +7,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* Resize modes as DIGITS defines them (digits/utils/image.py resize_image). */
-typedef enum {
-    DLT_RESIZE_SQUASH,    /* stretch to W x H, aspect ratio not kept */
-    DLT_RESIZE_CROP,      /* scale to cover W x H, cut the centre */
-    DLT_RESIZE_FILL,      /* scale to fit inside, pad both ends with noise */
-    DLT_RESIZE_HALF_CROP  /* scale by the mean ratio: half crop, half fill */
-} dlt__resize_mode;
-int dlt__resize_mode_parse(const char *s, dlt__resize_mode *out);
+#include "dltrain/data.h"
+
+/* The public dlt_resize_mode (data.h) under its internal name. */
+typedef dlt_resize_mode dlt__resize_mode;
 
 /* An interleaved 8-bit image (HWC), 1 or 3 channels. */
 typedef struct dlt__image {
@@ -62,6 +58,20 @@ void dlt__image_resize_mode(const dlt__image *src, int w, int h, dlt__resize_mod
  * decode may be scaled down to no less than this. */
 void dlt__resize_intermediate(int sw, int sh, int w, int h, dlt__resize_mode mode, int *iw,
                               int *ih);
+
+/* The padding noise seed of an image: a function of the build's SEED
+ * and the image's bytes, so that the same file gets the same noise in a
+ * dataset and when classified. */
+uint64_t dlt__resize_noise_seed(uint64_t seed, const uint8_t *bytes, size_t n);
+
+/* dltrain-prep's path from JPEG bytes to a stored sample: header, decode
+ * at the smallest DCT scale the resize allows, to C channels (gray or
+ * RGB), resized to W x H with MODE and noise from
+ * dlt__resize_noise_seed(SEED, BUF, N). *SAME_SIZE (if not NULL) says the
+ * file was already W x H with C channels (its bytes can be stored as is). */
+int dlt__image_prepare(dlt__jpeg_codec *jc, const uint8_t *buf, size_t n, int c, int w, int h,
+                       dlt__resize_mode mode, uint64_t seed, dlt__image *out, int *same_size,
+                       char *why, size_t why_size);
 
 /* HWC -> CHW planes, as the dataset stores them. */
 void dlt__image_to_chw(const dlt__image *im, uint8_t *chw);

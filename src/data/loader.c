@@ -59,8 +59,7 @@ struct dlt_loader {
     int oh, ow;            /* output sample shape (crop) */
     size_t out_sample;     /* c*oh*ow */
     long steps_per_epoch;
-    float *mean;           /* (c, h, w) or NULL */
-    float mean_value[4];   /* per channel; zeros if unused */
+    dlt_transform *tf;     /* crop, mirror, mean, scale */
 
     dlt__stream *stream;   /* streaming TRAIN, or NULL */
     size_t stream_buffer_bytes;
@@ -99,44 +98,22 @@ static uint64_t mix64(uint64_t z)
     return z ^ (z >> 31);
 }
 
-/* Caffe's DataTransformer::Transform order: mirror draw, then h_off, w_off;
- * top[c][y][mirror ? ow-1-x : x] = (src[c][y+h_off][x+w_off] - mean) * scale,
- * the mean image indexed at the source position. */
+/* Crop offsets and flips of a sample come from an RNG seeded by (seed,
+ * step, position in the global batch): the same on any number of ranks and
+ * after a resume. The transform itself is transform.c's, shared with
+ * classification. */
 static void transform(dlt_loader *ld, long step, int k, const uint8_t *u8, const float *f32,
                       float *out)
 {
     const dlt_loader_config *cf = &ld->cfg;
-    int train = cf->shuffle;
-    int h_off = 0, w_off = 0, flip = 0;
-    if (cf->crop_size || (cf->mirror && train)) {
-        dlt_rng rng;
-        uint64_t pos = (uint64_t)cf->rank * (uint64_t)cf->batch_size + (uint64_t)k;
-        dlt_rng_seed(&rng, mix64(cf->seed ^ mix64(((uint64_t)step << 20) ^ pos ^ 0x7472616eULL)));
-        flip = cf->mirror && train && dlt_rng_below(&rng, 2);
-        if (cf->crop_size) {
-            if (train) {
-                h_off = (int)dlt_rng_below(&rng, (uint64_t)(ld->h - ld->oh + 1));
-                w_off = (int)dlt_rng_below(&rng, (uint64_t)(ld->w - ld->ow + 1));
-            } else {
-                h_off = (ld->h - ld->oh) / 2;
-                w_off = (ld->w - ld->ow) / 2;
-            }
-        }
+    if (!cf->shuffle) {
+        dlt_transform_sample(ld->tf, u8, f32, NULL, out);
+        return;
     }
-    float scale = cf->scale;
-    for (int c = 0; c < ld->c; c++) {
-        float mv = ld->mean_value[c < 4 ? c : 0];
-        for (int y = 0; y < ld->oh; y++) {
-            size_t src_row = ((size_t)c * ld->h + (size_t)(y + h_off)) * ld->w + (size_t)w_off;
-            float *dst = out + ((size_t)c * ld->oh + y) * ld->ow;
-            const float *mrow = ld->mean ? ld->mean + src_row : NULL;
-            for (int x = 0; x < ld->ow; x++) {
-                float v = u8 ? (float)u8[src_row + x] : f32[src_row + x];
-                v -= mrow ? mrow[x] : mv;
-                dst[flip ? ld->ow - 1 - x : x] = v * scale;
-            }
-        }
-    }
+    dlt_rng rng;
+    uint64_t pos = (uint64_t)cf->rank * (uint64_t)cf->batch_size + (uint64_t)k;
+    dlt_rng_seed(&rng, mix64(cf->seed ^ mix64(((uint64_t)step << 20) ^ pos ^ 0x7472616eULL)));
+    dlt_transform_sample(ld->tf, u8, f32, &rng, out);
 }
 
 static int prepare(dlt_loader *ld, worker *wk, long step, float *data, float *label,
@@ -260,7 +237,7 @@ static void free_buffers(dlt_loader *ld)
         free(ld->workers[i].pix);
         dlt__jpeg_codec_free(ld->workers[i].jc);
     }
-    free(ld->mean);
+    dlt_transform_free(ld->tf);
     dlt__stream_close(ld->stream);
     if (ld->trace_fd >= 0)
         close(ld->trace_fd);
@@ -329,18 +306,16 @@ int dlt_loader_create(const dlt_dataset *ds, const dlt_loader_config *cfg, dlt_l
     ld->out_sample = (size_t)ld->c * ld->oh * ld->ow;
     ld->steps_per_epoch = steps;
     size_t sample = (size_t)ld->c * ld->h * ld->w;
-    if (cfg->mean) {
-        ld->mean = dlt_malloc(sample * sizeof *ld->mean);
-        memcpy(ld->mean, cfg->mean, sample * sizeof *ld->mean);
-    }
-    for (int c = 0; cfg->mean_value && c < ld->c && c < 4; c++)
-        ld->mean_value[c] = cfg->mean_value[cfg->n_mean_value == 1 ? 0 : c];
-    ld->cfg.mean = ld->mean;
+    dlt_transform_config tc = {.scale = cfg->scale, .crop_size = cfg->crop_size,
+                               .mirror = cfg->mirror, .mean = cfg->mean,
+                               .mean_value = cfg->mean_value, .n_mean_value = cfg->n_mean_value};
+    dlt_dataset_input_spec(ds, &tc.in);
+    ld->cfg.mean = NULL; /* the transform keeps its own copies */
     ld->cfg.mean_value = NULL;
     ld->nslots = cfg->prefetch > 0 ? cfg->prefetch : 2;
     ld->trace_fd = -1;
-    int st = DLT_OK;
-    if (!dlt_dataset_in_memory(ds))
+    int st = dlt_transform_create(&tc, &ld->tf);
+    if (st >= 0 && !dlt_dataset_in_memory(ds))
         st = open_stream(ld);
     if (st >= 0)
         st = open_trace(ld);
@@ -454,7 +429,8 @@ int dlt_loader_fetch(dlt_loader *ld, long step, float *data, float *label)
     int st = s->status;
     if (st >= 0) {
         memcpy(data, s->data, B * ld->out_sample * sizeof(float));
-        memcpy(label, s->label, B * sizeof(float));
+        if (label)
+            memcpy(label, s->label, B * sizeof(float));
         if (ld->trace_fd >= 0)
             trace_batch(ld, step, s->index);
     }
@@ -467,4 +443,13 @@ int dlt_loader_fetch(dlt_loader *ld, long step, float *data, float *label)
     }
     PT_CHECK(pthread_mutex_unlock(&ld->mu));
     return st;
+}
+
+int dlt_loader_fetch_batch(dlt_loader *ld, long step, const dlt_batch *dst)
+{
+    if (dst->n != ld->cfg.batch_size || dst->c != ld->c || dst->h != ld->oh || dst->w != ld->ow)
+        DLT_FAIL(DLT_ERR_ARG, "%s: the loader makes batches of %d x %d x %d x %d; the input "
+                 "takes %d x %d x %d x %d", dlt_dataset_path(ld->ds), ld->cfg.batch_size, ld->c,
+                 ld->oh, ld->ow, dst->n, dst->c, dst->h, dst->w);
+    return dlt_loader_fetch(ld, step, dst->data, dst->label);
 }

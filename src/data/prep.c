@@ -128,8 +128,11 @@ static void process(block *b, dlt__jpeg_codec *jc, size_t k)
         snprintf(why, ws, "label %d outside [0, %d)", (int)it->label, b->in->nclasses);
         return;
     }
-    if (it->rec) {
+    if (it->rec) { /* fill noise: a function of the bytes, so builds repeat */
+        size_t rec_n = (size_t)3 * DLT_CIFAR_SIDE * DLT_CIFAR_SIDE;
         cifar_image(it->rec, b->c, &src);
+        dlt__image_resize_mode(&src, b->w, b->h, b->mode,
+                               dlt__resize_noise_seed(o->seed, it->rec, rec_n), &out);
     } else {
         if (read_file(it->path, &buf, &n, why, ws) < 0)
             return;
@@ -146,16 +149,10 @@ static void process(block *b, dlt__jpeg_codec *jc, size_t k)
             snprintf(why, ws, "unsupported image format %s (only JPEG is read)", kind);
             goto done;
         }
-        int sw, sh, gray, iw, ih;
-        if (dlt__jpeg_header(jc, buf, n, &sw, &sh, &gray, why, ws) < 0)
+        if (dlt__image_prepare(jc, buf, n, b->c, b->w, b->h, b->mode, o->seed, &out,
+                               &keep_bytes, why, ws) < 0)
             goto done;
-        dlt__resize_intermediate(sw, sh, b->w, b->h, b->mode, &iw, &ih);
-        if (dlt__jpeg_decode(jc, buf, n, b->c, iw, ih, &src, why, ws) < 0)
-            goto done;
-        keep_bytes = sw == b->w && sh == b->h && gray == (b->c == 1);
     }
-    /* Noise of fill modes: a function of the item, so builds repeat. */
-    dlt__image_resize_mode(&src, b->w, b->h, b->mode, o->seed * 1000003u + b->order[k], &out);
     r->chw = dlt_malloc((size_t)b->c * b->w * b->h);
     dlt__image_to_chw(&out, r->chw);
     if (o->jpeg) {
@@ -248,7 +245,9 @@ static void progress_show(progress *p, size_t done, long skipped, int final)
 static int open_output(const dlt_prep_options *o, const dlt__prep_inputs *in, const char *path,
                        int slot, output *out)
 {
-    dlt_dataset_writer_options wo = {o->jpeg, o->chunk > 0 ? (size_t)o->chunk : 0};
+    dlt_dataset_writer_options wo = {.jpeg = o->jpeg, .chunk = o->chunk > 0 ? (size_t)o->chunk : 0};
+    wo.resize = o->resize;
+    wo.resize_seed = o->seed;
     out->path = path;
     out->written = 0;
     DLT_TRY(dlt_dataset_writer_open_ex(path, o->channels, o->height, o->width,
@@ -317,7 +316,7 @@ static int build(const dlt_prep_options *o, const dlt__prep_inputs *in, const si
     size_t per = (size_t)dlt__prep_par_bcast_long(
         par, (long)threads * BLOCK_PER_THREAD * par->size);
     block b = {.o = o, .in = in, .c = o->channels, .w = o->width, .h = o->height};
-    if (dlt__resize_mode_parse(o->resize, &b.mode) < 0)
+    if (dlt_resize_mode_parse(o->resize, &b.mode) < 0)
         DLT_FAIL(DLT_ERR_ARG, "unknown resize mode '%s' (squash, crop, fill, half_crop)",
                  o->resize);
     pthread_mutex_init(&b.mu, NULL);

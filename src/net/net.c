@@ -581,6 +581,41 @@ dlt_layer *dlt_net_data_layer(const dlt_net *net)
     return net->data_layer >= 0 ? &net->layers[net->data_layer] : NULL;
 }
 
+int dlt_net_input(dlt_net *net, dlt_batch *view)
+{
+    memset(view, 0, sizeof *view);
+    dlt_layer *dl = dlt_net_data_layer(net);
+    if (!dl)
+        DLT_FAIL(DLT_ERR_ARG, "net '%s' has no Data or HDF5Data layer to take input",
+                 dlt_net_name(net));
+    const dlt_tensor *x = dl->top[0];
+    view->n = x->n, view->c = x->c, view->h = x->h, view->w = x->w;
+    view->data = x->data;
+    view->label = dl->ntop > 1 ? dl->top[1]->data : NULL;
+    return DLT_OK;
+}
+
+int dlt_net_set_input(dlt_net *net, const dlt_batch *b)
+{
+    dlt_batch in;
+    DLT_TRY(dlt_net_input(net, &in));
+    if (b->n < 0 || b->n > in.n || b->c != in.c || b->h != in.h || b->w != in.w)
+        DLT_FAIL(DLT_ERR_ARG, "net '%s' takes batches of up to %d x %d x %d x %d; got %d x %d x "
+                 "%d x %d", dlt_net_name(net), in.n, in.c, in.h, in.w, b->n, b->c, b->h, b->w);
+    size_t per = (size_t)in.c * in.h * in.w, n = (size_t)b->n;
+    if (b->data != in.data)
+        memcpy(in.data, b->data, n * per * sizeof(float));
+    memset(in.data + n * per, 0, ((size_t)in.n - n) * per * sizeof(float));
+    if (in.label) {
+        if (b->label && b->label != in.label)
+            memcpy(in.label, b->label, n * sizeof(float));
+        else if (!b->label)
+            memset(in.label, 0, n * sizeof(float));
+        memset(in.label + n, 0, ((size_t)in.n - n) * sizeof(float));
+    }
+    return DLT_OK;
+}
+
 int dlt_net_num_outputs(const dlt_net *net) { return net->noutputs; }
 const char *dlt_net_output_name(const dlt_net *net, int i) { return net->blobs[net->outputs[i]].name; }
 

@@ -17,21 +17,27 @@ static void usage(FILE *f)
     fprintf(f,
             "usage: dltrain-eval --net NET.prototxt --weights CKPT.h5 --data SET.h5\n"
             "       dltrain-eval --run-dir RUN --data SET.h5\n"
-            "       dltrain-eval (--net N --weights W | --run-dir RUN) (--data SET.h5 | --labels FILE\n"
-            "                    --shape CxHxW) --classify a.jpg [b.jpg ...]\n"
+            "       dltrain-eval (--net N --weights W | --run-dir RUN) [--data SET.h5 | --shape CxHxW]\n"
+            "                    [--labels FILE] --classify a.jpg [b.jpg ...]\n"
             "\n"
             "  --net FILE        train_val prototxt; its TEST phase is evaluated (batch size and\n"
-            "                    transform scale from its Data layer)\n"
+            "                    transform_param from its Data layer)\n"
             "  --weights FILE    dltrain checkpoint (HDF5, /data/LAYER/I)\n"
             "  --run-dir DIR     use DIR/config/net.prototxt and the newest DIR/checkpoints/*.h5\n"
             "  --data FILE       dataset: prints top-1, top-5, per-class accuracy and the confusion\n"
-            "                    matrix; with --classify it gives the input shape and class names\n"
+            "                    matrix; with --classify it says how images become samples (shape,\n"
+            "                    channel order, resize) and names the classes\n"
             "  --predictions FILE  also write \"index label predicted\" per sample\n"
-            "  --classify        the remaining arguments are JPEG files: prints each one's top-5\n"
-            "                    classes with probabilities (gray for 1 channel, BGR for 3;\n"
-            "                    bilinear resize to the net input)\n"
+            "  --probabilities FILE  also write \"index p0 p1 ...\" (softmax) per sample or file\n"
+            "  --classify        the remaining arguments are JPEG files: each is decoded and resized\n"
+            "                    as dltrain-prep made the training set's samples, then given the TEST\n"
+            "                    transform (crop, mean, scale); prints its top-5 classes\n"
             "  --labels FILE     class names, one per line (instead of the dataset's)\n"
-            "  --shape CxHxW     net input shape when --classify has no --data\n"
+            "  --shape CxHxW     the stored sample shape, when neither --data nor the run directory\n"
+            "                    (config/input.txt, or the one holding --weights) says it\n"
+            "  --channel-order O RGB, BGR or GRAY (default: --data's, else the run directory's,\n"
+            "                    else GRAY for 1 channel and RGB, dltrain-prep's order, for 3)\n"
+            "  --resize MODE     squash, crop, fill or half_crop (default: as --channel-order)\n"
             "  --help, --version\n"
             "\n"
             "Exit status: 0 success, 1 error (the message names the file), 2 bad command line.\n");
@@ -92,35 +98,107 @@ static void print_report(const dlt_eval_result *r, const names *labels, const dl
     }
 }
 
-static int classify(dlt_evaluator *ev, int c, int h, int w, char **files, int nfiles,
-                    const names *labels, const dlt_dataset *ds)
+static int classify(dlt_evaluator *ev, const dlt_input_spec *spec, char **files, int nfiles,
+                    const names *labels, const dlt_dataset *ds, FILE *probabilities)
 {
     const int K = dlt_evaluator_num_classes(ev);
-    size_t per = (size_t)c * h * w;
-    float *images = dlt_calloc((size_t)nfiles * per, sizeof(float));
     float *probs = dlt_calloc((size_t)nfiles * K, sizeof(float));
-    int st = 0;
-    for (int i = 0; i < nfiles && st == 0; i++)
-        st = dlt_image_load_jpeg(files[i], c, h, w, dlt_evaluator_scale(ev), images + i * per);
-    if (st == 0) {
-        dlt_evaluator_classify(ev, images, nfiles, probs);
-        for (int i = 0; i < nfiles; i++) {
-            const float *p = probs + (size_t)i * K;
-            int used[4096] = {0};
-            printf("%s\n", files[i]);
-            for (int r = 0; r < 5 && r < K && K <= 4096; r++) {
-                int best = -1;
-                for (int k = 0; k < K; k++)
-                    if (!used[k] && (best < 0 || p[k] > p[best]))
-                        best = k;
-                used[best] = 1;
-                printf("  %d. %.6f %4d  %s\n", r + 1, p[best], best, class_name(labels, ds, best));
-            }
+    int st = dlt_evaluator_classify_files(ev, spec, files, nfiles, probs);
+    for (int i = 0; i < nfiles && st == 0; i++) {
+        const float *p = probs + (size_t)i * K;
+        int used[4096] = {0};
+        printf("%s\n", files[i]);
+        for (int r = 0; r < 5 && r < K && K <= 4096; r++) {
+            int best = -1;
+            for (int k = 0; k < K; k++)
+                if (!used[k] && (best < 0 || p[k] > p[best]))
+                    best = k;
+            used[best] = 1;
+            printf("  %d. %.6f %4d  %s\n", r + 1, p[best], best, class_name(labels, ds, best));
+        }
+        if (probabilities) {
+            fprintf(probabilities, "%d", i);
+            for (int k = 0; k < K; k++)
+                fprintf(probabilities, " %.9g", p[k]);
+            fputc('\n', probabilities);
         }
     }
-    free(images);
     free(probs);
     return st;
+}
+
+/* RUN from WEIGHTS = RUN/checkpoints/NAME.h5, when it looks like that. */
+static int run_dir_of(const char *weights, char *out, size_t size)
+{
+    snprintf(out, size, "%s", weights);
+    char *slash = strrchr(out, '/');
+    if (!slash)
+        return 0;
+    *slash = '\0';
+    const char *parent = strrchr(out, '/');
+    if (strcmp(parent ? parent + 1 : out, "checkpoints") != 0)
+        return 0;
+    if (parent)
+        out[parent - out] = '\0';
+    else
+        snprintf(out, size, ".");
+    return 1;
+}
+
+/* How images become samples for --classify: --data's attributes, else the
+ * run directory's record, else --shape; --channel-order and --resize win.
+ * FROM says where it came from. */
+static int input_spec(const dlt_dataset *ds, const char *run_dir, const char *weights,
+                      const char *shape, const char *order, const char *resize,
+                      dlt_input_spec *spec, char *from, size_t from_size)
+{
+    int found = 0;
+    char dir[4096];
+    memset(spec, 0, sizeof *spec);
+    if (run_dir)
+        snprintf(dir, sizeof dir, "%s", run_dir);
+    if (run_dir || run_dir_of(weights, dir, sizeof dir)) {
+        found = dlt_run_dir_input_spec(dir, spec);
+        DLT_TRY(found);
+        snprintf(from, from_size, "%s/config/input.txt", dir);
+    }
+    if (ds) { /* the set the images are compared with says how it was built */
+        dlt_input_spec trained = *spec;
+        dlt_dataset_input_spec(ds, spec);
+        if (found && trained.order != spec->order && !order)
+            dlt_warn("--classify: %s holds %s samples but the net was trained on %s ones (%s); "
+                     "using %s. HINT: --channel-order chooses", dlt_dataset_path(ds),
+                     dlt_channel_order_name(spec->order), dlt_channel_order_name(trained.order),
+                     from, dlt_channel_order_name(spec->order));
+        snprintf(from, from_size, "%s", dlt_dataset_path(ds));
+        found = 1;
+    }
+    if (shape) {
+        sscanf(shape, "%dx%dx%d", &spec->c, &spec->h, &spec->w); /* checked by main */
+        if (!found) {
+            spec->order = spec->c == 1 ? DLT_CHANNELS_GRAY : DLT_CHANNELS_RGB;
+            spec->resize = DLT_RESIZE_SQUASH;
+            spec->resize_seed = 1;
+            snprintf(from, from_size, "--shape and defaults");
+            if (spec->c == 3 && !order)
+                dlt_warn("--classify: nothing records the training set's channel order; "
+                         "assuming RGB (dltrain-prep's). HINT: give --data TRAIN.h5 or "
+                         "--channel-order");
+        }
+        found = 1;
+    }
+    if (!found)
+        DLT_FAIL(DLT_ERR_ARG, "--classify: the input shape is unknown (no --data, no "
+                 "config/input.txt in the run directory); give --shape CxHxW");
+    if (order && dlt_channel_order_parse(order, &spec->order) < 0)
+        DLT_FAIL(DLT_ERR_ARG, "--channel-order %s: expected RGB, BGR or GRAY", order);
+    if (resize && dlt_resize_mode_parse(resize, &spec->resize) < 0)
+        DLT_FAIL(DLT_ERR_ARG, "--resize %s: expected squash, crop, fill or half_crop", resize);
+    if (spec->c == 1)
+        spec->order = DLT_CHANNELS_GRAY;
+    else if (spec->order == DLT_CHANNELS_GRAY)
+        DLT_FAIL(DLT_ERR_ARG, "--channel-order GRAY for %d-channel samples", spec->c);
+    return 0;
 }
 
 int main(int argc, char **argv)
@@ -131,10 +209,13 @@ int main(int argc, char **argv)
         {"run-dir", required_argument, 0, 'r'},  {"data", required_argument, 0, 'd'},
         {"predictions", required_argument, 0, 'p'}, {"classify", no_argument, 0, 'c'},
         {"labels", required_argument, 0, 'l'},   {"shape", required_argument, 0, 's'},
+        {"probabilities", required_argument, 0, 'P'}, {"channel-order", required_argument, 0, 'o'},
+        {"resize", required_argument, 0, 'z'},
         {"help", no_argument, 0, 'h'},           {"version", no_argument, 0, 'V'},
         {0, 0, 0, 0}};
     const char *net_path = NULL, *weights = NULL, *run_dir = NULL, *data = NULL, *pred_path = NULL,
-               *labels_path = NULL, *shape = NULL;
+               *labels_path = NULL, *shape = NULL, *prob_path = NULL, *order = NULL,
+               *resize = NULL;
     int do_classify = 0, opt;
     while ((opt = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
         switch (opt) {
@@ -146,6 +227,9 @@ int main(int argc, char **argv)
         case 'c': do_classify = 1; break;
         case 'l': labels_path = optarg; break;
         case 's': shape = optarg; break;
+        case 'P': prob_path = optarg; break;
+        case 'o': order = optarg; break;
+        case 'z': resize = optarg; break;
         case 'h': usage(stdout); return DLT_EXIT_OK;
         case 'V': printf("dltrain-eval %s\n", PACKAGE_VERSION); return DLT_EXIT_OK;
         default: usage(stderr); return DLT_EXIT_USAGE;
@@ -161,9 +245,10 @@ int main(int argc, char **argv)
         why = "--classify needs one or more JPEG files";
     else if (!do_classify && optind < argc)
         why = "unexpected argument (JPEG files need --classify)";
-    else if (do_classify && !data && (!shape || sscanf(shape, "%dx%dx%d", &c, &h, &w) != 3 ||
-                                      c < 1 || h < 1 || w < 1))
-        why = "--classify without --data needs --shape CxHxW (e.g. 1x28x28)";
+    else if (shape && (sscanf(shape, "%dx%dx%d", &c, &h, &w) != 3 || c < 1 || h < 1 || w < 1))
+        why = "--shape takes CxHxW (e.g. 1x28x28)";
+    else if (shape && data)
+        why = "--shape is for --classify without --data (the dataset gives the shape)";
     if (why) {
         fprintf(stderr, "dltrain-eval: %s\n", why);
         usage(stderr);
@@ -187,6 +272,13 @@ int main(int argc, char **argv)
         if (st == 0)
             dlt_dataset_shape(ds, &c, &h, &w);
     }
+    dlt_input_spec spec;
+    char spec_from[4200] = "";
+    if (st == 0 && do_classify) {
+        st = input_spec(ds, run_dir, weights, shape, order, resize, &spec, spec_from,
+                        sizeof spec_from);
+        c = spec.c, h = spec.h, w = spec.w;
+    }
     if (st == 0)
         st = dlt_pt_parse_file(net_path, &root);
     if (st == 0)
@@ -194,26 +286,35 @@ int main(int argc, char **argv)
     if (st == 0)
         printf("net %s; weights %s (iteration %ld); %d classes; batch %d\n", net_path, weights,
                dlt_evaluator_iter(ev), dlt_evaluator_num_classes(ev), dlt_evaluator_batch_size(ev));
+    FILE *pf = NULL, *qf = NULL;
+    if (st == 0 && pred_path && !(pf = fopen(pred_path, "w"))) {
+        dlt_error("cannot write '%s'", pred_path);
+        st = DLT_ERR_IO;
+    }
+    if (st == 0 && prob_path && !(qf = fopen(prob_path, "w"))) {
+        dlt_error("cannot write '%s'", prob_path);
+        st = DLT_ERR_IO;
+    }
     if (st == 0 && do_classify) {
-        st = classify(ev, c, h, w, argv + optind, argc - optind, &labels, ds);
+        printf("input %dx%dx%d %s, resize %s (from %s)\n", spec.c, spec.h, spec.w,
+               dlt_channel_order_name(spec.order), dlt_resize_mode_name(spec.resize), spec_from);
+        st = classify(ev, &spec, argv + optind, argc - optind, &labels, ds, qf);
     } else if (st == 0) {
-        FILE *pf = NULL;
-        if (pred_path && !(pf = fopen(pred_path, "w"))) {
-            dlt_error("cannot write '%s'", pred_path);
-            st = DLT_ERR_IO;
-        }
         dlt_eval_result res;
-        if (st == 0)
-            st = dlt_evaluate_dataset(ev, ds, pf, &res);
-        if (pf && fclose(pf) != 0 && st == 0) {
-            dlt_error("writing '%s' failed", pred_path);
-            st = DLT_ERR_IO;
-        }
+        st = dlt_evaluate_dataset(ev, ds, pf, qf, &res);
         if (st == 0) {
             printf("data %s: %zu samples\n", data, dlt_dataset_size(ds));
             print_report(&res, &labels, ds);
             dlt_eval_result_free(&res);
         }
+    }
+    if (pf && fclose(pf) != 0 && st == 0) {
+        dlt_error("writing '%s' failed", pred_path);
+        st = DLT_ERR_IO;
+    }
+    if (qf && fclose(qf) != 0 && st == 0) {
+        dlt_error("writing '%s' failed", prob_path);
+        st = DLT_ERR_IO;
     }
     for (int i = 0; i < labels.n; i++)
         free(labels.v[i]);

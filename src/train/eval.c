@@ -1,10 +1,12 @@
 /* eval.c - a checkpoint's TEST net run over a dataset (top-1, top-5,
- * per-class counts, confusion matrix) or over given images (softmax
- * probabilities). One process: no communicator is needed. */
+ * per-class counts, confusion matrix) or over image files (softmax
+ * probabilities), both through the TEST data layer's transform and the
+ * net's input API. One process: no communicator is needed. */
 #include <float.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "dltrain/ckpt.h"
 #include "dltrain/error.h"
@@ -15,10 +17,10 @@
 
 struct dlt_evaluator {
     dlt_net *net;
-    dlt_layer *data;          /* tops (B,C,H,W) images and (B) labels */
+    dlt_layer *data;          /* the TEST data layer: batch_size, transform_param */
+    float *labels;            /* (B) when the data layer has no label top */
     const dlt_tensor *scores; /* (B, classes) */
     int batch, classes;
-    float scale;
     long iter;
 };
 
@@ -57,7 +59,6 @@ int dlt_evaluator_create(const dlt_pnode *netparam, int c, int h, int w, const c
     if (st == 0) {
         const dlt_data_params *dp = dlt_layer_data_params(ev->data);
         ev->batch = dp->batch_size;
-        ev->scale = dp->scale;
         ev->classes = (int)(ev->scores->count / (size_t)ev->scores->n);
         dlt_ckpt_meta meta;
         st = dlt_ckpt_load(weights, net, NULL, &meta);
@@ -77,12 +78,12 @@ void dlt_evaluator_free(dlt_evaluator *ev)
     if (!ev)
         return;
     dlt_net_free(ev->net);
+    free(ev->labels);
     free(ev);
 }
 
 int dlt_evaluator_batch_size(const dlt_evaluator *ev) { return ev->batch; }
 int dlt_evaluator_num_classes(const dlt_evaluator *ev) { return ev->classes; }
-float dlt_evaluator_scale(const dlt_evaluator *ev) { return ev->scale; }
 long dlt_evaluator_iter(const dlt_evaluator *ev) { return ev->iter; }
 
 /* Caffe's Accuracy rule: correct in the top K when fewer than K other
@@ -105,8 +106,28 @@ static int argmax(const float *s, int classes)
     return best;
 }
 
+/* Softmax of the K scores S into P (max subtracted, sum in double). */
+static void softmax(const float *s, int K, float *p)
+{
+    float mx = s[argmax(s, K)];
+    double sum = 0;
+    for (int c = 0; c < K; c++)
+        sum += p[c] = expf(s[c] - mx);
+    for (int c = 0; c < K; c++)
+        p[c] = (float)(p[c] / sum);
+}
+
+static void write_probabilities(FILE *f, size_t index, const float *s, int K, float *p)
+{
+    softmax(s, K, p);
+    fprintf(f, "%zu", index);
+    for (int c = 0; c < K; c++)
+        fprintf(f, " %.9g", p[c]);
+    fputc('\n', f);
+}
+
 int dlt_evaluate_dataset(dlt_evaluator *ev, const dlt_dataset *ds, FILE *predictions,
-                         dlt_eval_result *res)
+                         FILE *probabilities, dlt_eval_result *res)
 {
     memset(res, 0, sizeof *res);
     const int K = ev->classes, B = ev->batch;
@@ -115,12 +136,21 @@ int dlt_evaluate_dataset(dlt_evaluator *ev, const dlt_dataset *ds, FILE *predict
     DLT_TRY(dlt__loader_for_data_layer(ds, dlt_layer_data_params(ev->data), 0, 1, 0, 0, 0, 0, &ld));
     res->nclasses = K;
     res->confusion = dlt_calloc((size_t)K * K, sizeof(long));
+    float *p = dlt_malloc((size_t)K * sizeof *p);
     size_t n = dlt_dataset_size(ds);
     const int top5 = K < 5 ? K : 5;
     int st = 0;
     for (long step = 0; (size_t)step * B < n && st == 0; step++) {
-        float *labels = ev->data->top[1]->data;
-        if (dlt_loader_fetch(ld, step, ev->data->top[0]->data, labels) < 0) {
+        dlt_batch in; /* the net's input buffers, filled in place */
+        st = dlt_net_input(ev->net, &in);
+        if (st < 0)
+            break;
+        if (!in.label) {
+            if (!ev->labels)
+                ev->labels = dlt_malloc((size_t)B * sizeof *ev->labels);
+            in.label = ev->labels;
+        }
+        if (dlt_loader_fetch_batch(ld, step, &in) < 0) {
             st = DLT_ERR_IO;
             break;
         }
@@ -128,7 +158,7 @@ int dlt_evaluate_dataset(dlt_evaluator *ev, const dlt_dataset *ds, FILE *predict
         /* The last batch wraps around to the start; those samples were counted. */
         for (int k = 0; k < B && (size_t)step * B + k < n; k++) {
             const float *s = ev->scores->data + (size_t)k * K;
-            int label = (int)labels[k];
+            int label = (int)in.label[k];
             if (label < 0 || label >= K) {
                 dlt_error("%s: sample %zu has label %d; the net has %d classes",
                           dlt_dataset_path(ds), (size_t)step * B + k, label, K);
@@ -142,8 +172,11 @@ int dlt_evaluate_dataset(dlt_evaluator *ev, const dlt_dataset *ds, FILE *predict
             res->confusion[(size_t)label * K + pred]++;
             if (predictions)
                 fprintf(predictions, "%zu %d %d\n", (size_t)step * B + k, label, pred);
+            if (probabilities)
+                write_probabilities(probabilities, (size_t)step * B + k, s, K, p);
         }
     }
+    free(p);
     dlt_loader_free(ld);
     if (st < 0)
         dlt_eval_result_free(res);
@@ -156,28 +189,41 @@ void dlt_eval_result_free(dlt_eval_result *res)
     res->confusion = NULL;
 }
 
-void dlt_evaluator_classify(dlt_evaluator *ev, const float *images, int n, float *probs)
+int dlt_evaluator_classify(dlt_evaluator *ev, const float *images, int n, float *probs)
 {
     const int K = ev->classes, B = ev->batch;
-    dlt_tensor *x = ev->data->top[0];
-    const size_t per = x->count / (size_t)B;
+    dlt_batch in;
+    DLT_TRY(dlt_net_input(ev->net, &in));
+    const size_t per = (size_t)in.c * in.h * in.w;
     for (int start = 0; start < n; start += B) {
         int m = n - start < B ? n - start : B;
-        memset(x->data, 0, x->count * sizeof(float));
-        memcpy(x->data, images + (size_t)start * per, (size_t)m * per * sizeof(float));
-        memset(ev->data->top[1]->data, 0, ev->data->top[1]->count * sizeof(float));
+        dlt_batch b = {.n = m, .c = in.c, .h = in.h, .w = in.w,
+                       .data = (float *)images + (size_t)start * per};
+        DLT_TRY(dlt_net_set_input(ev->net, &b));
         dlt_net_forward(ev->net);
-        for (int k = 0; k < m; k++) {
-            const float *s = ev->scores->data + (size_t)k * K;
-            float *p = probs + (size_t)(start + k) * K;
-            float mx = s[argmax(s, K)];
-            double sum = 0;
-            for (int c = 0; c < K; c++)
-                sum += p[c] = expf(s[c] - mx);
-            for (int c = 0; c < K; c++)
-                p[c] = (float)(p[c] / sum);
-        }
+        for (int k = 0; k < m; k++)
+            softmax(ev->scores->data + (size_t)k * K, K, probs + (size_t)(start + k) * K);
     }
+    return DLT_OK;
+}
+
+int dlt_evaluator_classify_files(dlt_evaluator *ev, const dlt_input_spec *spec,
+                                 char *const *files, int n, float *probs)
+{
+    dlt_transform *tf;
+    DLT_TRY(dlt__transform_for_data_layer(dlt_layer_data_params(ev->data), spec, &tf));
+    int c, h, w;
+    dlt_transform_output_shape(tf, &c, &h, &w);
+    size_t per = (size_t)c * h * w;
+    float *images = dlt_malloc((size_t)(n > 0 ? n : 1) * per * sizeof *images);
+    int st = DLT_OK;
+    for (int i = 0; i < n && st == DLT_OK; i++)
+        st = dlt_transform_image_file(tf, files[i], images + (size_t)i * per);
+    if (st == DLT_OK)
+        st = dlt_evaluator_classify(ev, images, n, probs);
+    free(images);
+    dlt_transform_free(tf);
+    return st;
 }
 
 int dlt_run_dir_latest(const char *run_dir, char *net, size_t net_size, char *ckpt,
@@ -191,4 +237,14 @@ int dlt_run_dir_latest(const char *run_dir, char *net, size_t net_size, char *ck
     if (found == 0)
         DLT_FAIL(DLT_ERR_IO, "%s: no checkpoint in %s", run_dir, dir);
     return 0;
+}
+
+int dlt_run_dir_input_spec(const char *run_dir, dlt_input_spec *out)
+{
+    char path[4096];
+    snprintf(path, sizeof path, "%s/config/input.txt", run_dir);
+    if (access(path, F_OK) != 0)
+        return 0;
+    DLT_TRY(dlt_input_spec_read(path, out));
+    return 1;
 }

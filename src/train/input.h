@@ -15,4 +15,9 @@ int dlt__loader_for_data_layer(const dlt_dataset *set, const dlt_data_params *dp
                                int world, int train, uint64_t seed, int prefetch,
                                size_t memory_budget, dlt_loader **out);
 
+/* The same transform_param for images that are not in a dataset
+ * (classification): IN says how the training set's samples were made. */
+int dlt__transform_for_data_layer(const dlt_data_params *dp, const dlt_input_spec *in,
+                                  dlt_transform **out);
+
 #endif

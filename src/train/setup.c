@@ -160,3 +160,12 @@ int dlt_run_dir_save_config(const char *run_dir, const dlt_run_files *f, const c
     }
     return 0;
 }
+
+int dlt_run_dir_save_input(const char *run_dir, const dlt_dataset *train_set)
+{
+    char path[4096];
+    dlt_input_spec in;
+    dlt_dataset_input_spec(train_set, &in);
+    snprintf(path, sizeof path, "%s/config/input.txt", run_dir);
+    return dlt_input_spec_write(path, &in);
+}

@@ -5,6 +5,7 @@
 
 #include <stddef.h>
 
+#include "dltrain/data.h"
 #include "dltrain/prototxt.h"
 
 typedef struct dlt_run_files {
@@ -28,5 +29,8 @@ int dlt_run_files_check_unused(const dlt_run_files *f);
 int dlt_run_dir_create(const char *run_dir, char *ckpt_dir, size_t size);
 /* Write RUN/config/{solver,net}.prototxt and command.txt. */
 int dlt_run_dir_save_config(const char *run_dir, const dlt_run_files *f, const char *command_line);
+/* Write RUN/config/input.txt: how TRAIN_SET's samples were made (shape,
+ * channel order, resize), which dltrain-eval --classify repeats. */
+int dlt_run_dir_save_input(const char *run_dir, const dlt_dataset *train_set);
 
 #endif

@@ -350,10 +350,10 @@ static void run_test(run *r)
     dlt__watchdog_enter(r->watchdog, DLT_STEP_TEST, r->iter);
     int nout = dlt_net_num_outputs(r->test_net);
     double *sums = dlt_calloc(nout + 1, sizeof(double));
-    dlt_layer *dl = dlt_net_data_layer(r->test_net);
+    dlt_batch in; /* the net's input buffers, filled in place */
     long test_iter = r->cfg.test_iter > 0 ? r->cfg.test_iter : 1;
     for (long i = 0; i < test_iter; i++) {
-        if (dlt_loader_fetch(r->val_loader, i, dl->top[0]->data, dl->top[1]->data) < 0)
+        if (dlt_net_input(r->test_net, &in) < 0 || dlt_loader_fetch_batch(r->val_loader, i, &in) < 0)
             dlt_fatal("reading the validation set %s failed", r->opt->val_path);
         dlt_net_forward(r->test_net);
         for (int o = 0; o < nout; o++)
@@ -464,7 +464,7 @@ static int average_gradients(run *r, double *t_comm)
  * watchdog is told each phase; PHASES receives the seconds spent in each. */
 static void train_step(run *r, float *loss, double phases[DLT__NPHASES])
 {
-    dlt_layer *dl = dlt_net_data_layer(r->train_net);
+    dlt_batch in; /* the net's input buffers, filled in place */
     const long iter_size = r->cfg.iter_size;
     double t_data = 0, t_fwd = 0, t_bwd = 0, sum = 0;
     dlt_net_zero_grads(r->train_net);
@@ -478,11 +478,11 @@ static void train_step(run *r, float *loss, double phases[DLT__NPHASES])
         dlt__watchdog_enter(r->watchdog, DLT_STEP_DATA, r->iter);
         dlt__test_hang_point(r->rank, r->iter);
         /* After setup a failure on one rank must end all of them: fatal. */
-        if (dlt_loader_fetch(r->train_loader, r->iter * iter_size + k, dl->top[0]->data,
-                             dl->top[1]->data) < 0)
+        if (dlt_net_input(r->train_net, &in) < 0 ||
+            dlt_loader_fetch_batch(r->train_loader, r->iter * iter_size + k, &in) < 0)
             dlt_fatal("reading the training set %s failed at iteration %ld", r->opt->train_path,
                       r->iter);
-        dlt__test_nan_point(r->rank, r->iter, dl->top[0]->data);
+        dlt__test_nan_point(r->rank, r->iter, in.data);
         double t1 = now_s();
         dlt__watchdog_enter(r->watchdog, DLT_STEP_FORWARD, r->iter);
         float l = dlt_net_forward(r->train_net);
@@ -669,6 +669,7 @@ static int setup(run *r)
     if (r->rank == 0) {
         DLT_TRY(dlt_monitor_open(opt->run_dir, &r->monitor));
         DLT_TRY(dlt_run_dir_save_config(opt->run_dir, &r->files, opt->command_line));
+        DLT_TRY(dlt_run_dir_save_input(opt->run_dir, r->train_set));
     }
     return 0;
 }
