@@ -159,6 +159,14 @@ static void dnnl_fallback(dlt_layer *l, conv_state *s, const char *what)
     s->dnnl = NULL;
 }
 
+/* Each sample's output is its own GEMM, (Kg, P) = W (Kg, Rg) x its patch
+ * columns (Rg, P), written straight into its NCHW slot: a sample's result
+ * then has the same arithmetic whatever the batch. (One GEMM over a chunk
+ * of samples did not: OpenBLAS 0.3.21's Haswell/Zen sgemm computes the last
+ * ~230 columns of a call differently, so conv1 of LeNet at chunk 16
+ * (9,216 columns) and chunk 8 (4,608) differed in 6,644 of 552,960
+ * activations, and np=2 x 24 drifted 1e-2 from np=1 x 48 within 10
+ * iterations through max pooling.) */
 static void im2col_forward(dlt_layer *l)
 {
     conv_state *s = l->state;
@@ -175,26 +183,16 @@ static void im2col_forward(dlt_layer *l)
         int nb = N - n0 < s->chunk ? N - n0 : s->chunk;
         size_t ld = (size_t)nb * P;
         unfold(s, l->bottom[0]->data, n0, nb);
-        /* One image: (K, P) is already its NCHW layout; else reorder after. */
-        float *out = nb == 1 ? y + (size_t)n0 * K * P : s->tmp;
-        for (int gi = 0; gi < G; gi++)
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Kg, (int)ld, Rg, 1.0f,
-                        w + (size_t)gi * Kg * Rg, Rg, s->col + (size_t)gi * Rg * ld, (int)ld,
-                        0.0f, out + (size_t)gi * Kg * ld, (int)ld);
         for (int i = 0; i < nb; i++) {
-            for (int k = 0; k < K; k++) {
-                float *dst = y + ((size_t)(n0 + i) * K + k) * P;
-                const float *src = out + (size_t)k * ld + (size_t)i * P;
-                float bk = b ? b[k] : 0.0f;
-                if (dst == src) {
-                    if (b)
-                        for (size_t p = 0; p < P; p++)
-                            dst[p] += bk;
-                } else {
+            float *yi = y + (size_t)(n0 + i) * K * P;
+            for (int gi = 0; gi < G; gi++)
+                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Kg, (int)P, Rg, 1.0f,
+                            w + (size_t)gi * Kg * Rg, Rg, s->col + (size_t)gi * Rg * ld + i * P,
+                            (int)ld, 0.0f, yi + (size_t)gi * Kg * P, (int)P);
+            if (b)
+                for (int k = 0; k < K; k++)
                     for (size_t p = 0; p < P; p++)
-                        dst[p] = src[p] + bk;
-                }
-            }
+                        yi[(size_t)k * P + p] += b[k];
         }
     }
     s->col_valid = s->chunk >= N;
@@ -242,10 +240,11 @@ static int dnnl_backward(dlt_layer *l, conv_state *s)
     return 0;
 }
 
-/* The weight gradient is summed per chunk in float and across chunks in
- * double, the bias gradient in double. Chunks align with rank boundaries
- * (see setup), so P ranks with batch B reproduce one rank with batch P*B
- * to float rounding (tests/test_mpi_equiv.sh). */
+/* Per sample, as the forward: its weight gradient (a GEMM over its P
+ * positions, in float) is added in double in sample order, the bias
+ * gradient summed in double, and its patch gradient W^T dy is its own GEMM.
+ * P ranks with batch B then reproduce one rank with batch P*B up to the
+ * final rounding of the sums (tests/test_mpi_equiv.sh). */
 static void im2col_backward(dlt_layer *l)
 {
     conv_state *s = l->state;
@@ -266,43 +265,36 @@ static void im2col_backward(dlt_layer *l)
     for (int n0 = 0; n0 < N; n0 += s->chunk) {
         int nb = N - n0 < s->chunk ? N - n0 : s->chunk;
         size_t ld = (size_t)nb * P;
-        /* Output grad as (K, nb*P), channel-major like the forward GEMM. */
-        const float *dyt = dy + (size_t)n0 * K * P;
-        if (nb > 1) {
-            for (int i = 0; i < nb; i++)
-                for (int k = 0; k < K; k++)
-                    memcpy(s->tmp + (size_t)k * ld + (size_t)i * P,
-                           dy + ((size_t)(n0 + i) * K + k) * P, P * sizeof(float));
-            dyt = s->tmp;
-        }
-        if (db) {
-            for (int k = 0; k < K; k++) {
-                const float *r = dyt + (size_t)k * ld;
-                double acc = 0;
-                for (size_t j = 0; j < ld; j++)
-                    acc += r[j];
-                s->db_acc[k] += acc;
-            }
-        }
         if (!s->col_valid)
             unfold(s, l->bottom[0]->data, n0, nb);
-        for (int gi = 0; gi < G; gi++)
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Kg, Rg, (int)ld, 1.0f,
-                        dyt + (size_t)gi * Kg * ld, (int)ld, s->col + (size_t)gi * Rg * ld,
-                        (int)ld, 0.0f, s->dw_one + (size_t)gi * Kg * Rg, Rg);
-        for (size_t j = 0; j < wcount; j++)
-            s->dw_acc[j] += s->dw_one[j];
+        for (int i = 0; i < nb; i++) {
+            const float *dyi = dy + (size_t)(n0 + i) * K * P; /* (K, P) */
+            float *coli = s->col + (size_t)i * P;              /* (C*kh*kw, P), ld */
+            if (db)
+                for (int k = 0; k < K; k++) {
+                    double acc = 0;
+                    for (size_t j = 0; j < P; j++)
+                        acc += dyi[(size_t)k * P + j];
+                    s->db_acc[k] += acc;
+                }
+            for (int gi = 0; gi < G; gi++)
+                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Kg, Rg, (int)P, 1.0f,
+                            dyi + (size_t)gi * Kg * P, (int)P, coli + (size_t)gi * Rg * ld, (int)ld,
+                            0.0f, s->dw_one + (size_t)gi * Kg * Rg, Rg);
+            for (size_t j = 0; j < wcount; j++)
+                s->dw_acc[j] += s->dw_one[j];
+            if (!dx)
+                continue;
+            /* Patch gradient W^T dy overwrites the sample's patches, then folds back. */
+            for (int gi = 0; gi < G; gi++)
+                cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, Rg, (int)P, Kg, 1.0f,
+                            w + (size_t)gi * Kg * Rg, Rg, dyi + (size_t)gi * Kg * P, (int)P,
+                            0.0f, coli + (size_t)gi * Rg * ld, (int)ld);
+            float *dxi = dx + (size_t)(n0 + i) * in;
+            memset(dxi, 0, in * sizeof(float));
+            dlt__col2im(coli, ld, g, dxi);
+        }
         s->col_valid = 0;
-        if (!dx)
-            continue;
-        /* Patch gradient W^T dy overwrites the patch matrix, then folds back. */
-        for (int gi = 0; gi < G; gi++)
-            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, Rg, (int)ld, Kg, 1.0f,
-                        w + (size_t)gi * Kg * Rg, Rg, dyt + (size_t)gi * Kg * ld, (int)ld,
-                        0.0f, s->col + (size_t)gi * Rg * ld, (int)ld);
-        memset(dx + (size_t)n0 * in, 0, (size_t)nb * in * sizeof(float));
-        for (int i = 0; i < nb; i++)
-            dlt__col2im(s->col + (size_t)i * P, ld, g, dx + (size_t)(n0 + i) * in);
     }
     for (size_t j = 0; j < wcount; j++)
         dw[j] += (float)s->dw_acc[j];
