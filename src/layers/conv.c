@@ -1,6 +1,7 @@
 /* conv.c - Convolution (Caffe's ConvolutionParameter, 2-D, with groups) on
- * the CPU: the whole batch (or a large chunk of it) is unfolded into one
- * patch matrix so each group is one big sgemm instead of N small ones. */
+ * the CPU: a chunk of the batch is unfolded into one patch matrix, then
+ * each sample is one sgemm per group (its arithmetic independent of the
+ * batch size: the data-parallel equivalence), or oneDNN. */
 #include <cblas.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,10 +13,11 @@
 #include "layers/conv_dnnl.h"
 #include "layers/layers.h"
 
-/* Patch matrix size per GEMM (floats): as many samples as fit in about
+/* Patch matrix size per unfold (floats): as many samples as fit in about
  * 1 MB, so the matrix im2col writes is still in L2 when sgemm reads it.
  * On LeNet conv2 (batch 64) this took the forward from 7.7 ms (whole batch,
- * 8 MB) to 3.8 ms on one core; GEMMs stay wide (>= 512 columns there). */
+ * 8 MB) to 3.8 ms on one core, with one GEMM per chunk; since 2026-12-03
+ * each sample of the chunk is its own GEMM (see im2col_forward). */
 #ifndef CONV_WORKSPACE_MAX
 #define CONV_WORKSPACE_MAX (256u << 10)
 #endif
@@ -25,7 +27,6 @@ typedef struct conv_state {
     int n;             /* batch size at setup */
     int chunk;         /* samples per sgemm */
     float *col;        /* (C*kh*kw, chunk*Ho*Wo) patch matrix, then its gradient */
-    float *tmp;        /* (K, chunk*Ho*Wo) output or output grad, channel-major */
     int col_valid;     /* col holds the patches of the whole batch (chunk == n) */
     float *dw_one;     /* (K, C/group*kh*kw) one chunk's weight gradient */
     double *dw_acc;    /* (K, C/group*kh*kw) the batch's weight gradient */
@@ -115,16 +116,14 @@ static int conv_setup(dlt_layer *l, const dlt_pnode *msg, const dlt_layer_contex
     size_t rows = (size_t)cfg.g.c * cfg.g.kh * cfg.g.kw;
     size_t P = (size_t)cfg.g.ho * cfg.g.wo;
     size_t fit = CONV_WORKSPACE_MAX / (rows * P > 0 ? rows * P : 1);
-    /* A power of two that divides the batch: then chunks of a rank's batch
-     * are chunks of the global batch too, and the parameter gradients
-     * (summed per chunk, then in double) do not depend on the rank count. */
+    /* A power of two that divides the batch (from when a chunk was one
+     * GEMM; the GEMMs are per sample now, so any chunk gives the same result). */
     s->chunk = 1;
     while ((size_t)s->chunk * 2 <= fit && x->n % (s->chunk * 2) == 0)
         s->chunk *= 2;
     if (s->chunk < 4 && fit >= 4) /* odd batch sizes: speed over alignment */
         s->chunk = fit > (size_t)x->n ? x->n : (int)fit;
     s->col = dlt_malloc(rows * P * s->chunk * sizeof(float));
-    s->tmp = dlt_malloc((size_t)cfg.num_output * P * s->chunk * sizeof(float));
     size_t wcount = (size_t)cfg.num_output * (rows / cfg.group);
     s->dw_one = dlt_malloc(wcount * sizeof(float));
     s->dw_acc = dlt_malloc(wcount * sizeof(double));
@@ -334,7 +333,6 @@ static void conv_destroy(dlt_layer *l)
     if (!s)
         return;
     free(s->col);
-    free(s->tmp);
     free(s->dw_one);
     free(s->dw_acc);
     free(s->db_acc);

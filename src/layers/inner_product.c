@@ -79,7 +79,8 @@ static int ip_setup(dlt_layer *l, const dlt_pnode *msg, const dlt_layer_context 
  * exactly IP_ROWS rows at multiples of IP_ROWS (the last one padded with
  * zero rows) give every row the same arithmetic for any batch that is a
  * multiple of IP_ROWS. Cost on LeNet ip1 (batch 48, one Zen 3 core): the
- * forward 1.9 -> 3.1 ms in isolation (bench/README.md has whole-net figures). */
+ * forward 1.9 -> 3.1 ms in isolation; whole-net figures: README.md, the
+ * paragraph on data parallelism. */
 #ifndef IP_ROWS
 #define IP_ROWS 4
 #endif
