@@ -25,19 +25,20 @@
 typedef struct conv_state {
     conv_config cfg;
     int n;             /* batch size at setup */
-    int chunk;         /* samples per sgemm */
+    int chunk;         /* samples per unfold */
     float *col;        /* (C*kh*kw, chunk*Ho*Wo) patch matrix, then its gradient */
     int col_valid;     /* col holds the patches of the whole batch (chunk == n) */
-    float *dw_one;     /* (K, C/group*kh*kw) one chunk's weight gradient */
+    float *dw_one;     /* (K, C/group*kh*kw) one sample's (oneDNN: chunk's) weight gradient */
     double *dw_acc;    /* (K, C/group*kh*kw) the batch's weight gradient */
     double *db_acc;    /* (K) the batch's bias gradient */
     dlt__conv_dnnl *dnnl; /* oneDNN primitives (backend dnnl), else NULL */
 } conv_state;
 
-/* oneDNN's weight gradient, like the im2col one, is summed per chunk of a
- * power-of-two size (at most DNNL_WCHUNK_MAX) that divides the batch, then
- * across chunks in double: P ranks of batch B then sum the same chunks as
- * one rank of batch P*B. One oneDNN call over the whole batch (a different
+/* oneDNN's weight gradient is summed per chunk of a power-of-two size (at
+ * most DNNL_WCHUNK_MAX) that divides the batch, then across chunks in
+ * double (the im2col one per sample): where the ranks' chunks are the
+ * single rank's (batch 16 or more per rank, a multiple of 16), they sum the
+ * same chunks. One oneDNN call over the whole batch (a different
  * float summation order) made test_mpi_equiv.sh differ by 7e-3 after 20
  * iterations (float rounding, amplified by training). */
 #ifndef DNNL_WCHUNK_MAX

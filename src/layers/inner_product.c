@@ -75,7 +75,7 @@ static int ip_setup(dlt_layer *l, const dlt_pnode *msg, const dlt_layer_context 
  * OpenBLAS 0.3.21's Haswell/Zen sgemm computes a row differently by where
  * it falls in the driver's column blocks (3, 2 or 1 times UNROLL_N = 4), so
  * rows 12-15 of a 16-row call differ from the same rows of a 64-row call
- * (up to 1e-7 relative; 5,649 of 32,000 outputs of LeNet's ip1). Calls of
+ * by float rounding (5,649 of 32,000 outputs of LeNet's ip1 shape). Calls of
  * exactly IP_ROWS rows at multiples of IP_ROWS (the last one padded with
  * zero rows) give every row the same arithmetic for any batch that is a
  * multiple of IP_ROWS. Cost on LeNet ip1 (batch 48, one Zen 3 core): the
