@@ -1,6 +1,7 @@
 /* conv.c - Convolution (Caffe's ConvolutionParameter, 2-D, with groups) on
- * the CPU: the whole batch (or a large chunk of it) is unfolded into one
- * patch matrix so each group is one big sgemm instead of N small ones. */
+ * the CPU: a chunk of the batch is unfolded into one patch matrix, then
+ * each sample is one sgemm per group (its arithmetic independent of the
+ * batch size: the data-parallel equivalence), or oneDNN. */
 #include <cblas.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,10 +13,11 @@
 #include "layers/conv_dnnl.h"
 #include "layers/layers.h"
 
-/* Patch matrix size per GEMM (floats): as many samples as fit in about
+/* Patch matrix size per unfold (floats): as many samples as fit in about
  * 1 MB, so the matrix im2col writes is still in L2 when sgemm reads it.
  * On LeNet conv2 (batch 64) this took the forward from 7.7 ms (whole batch,
- * 8 MB) to 3.8 ms on one core; GEMMs stay wide (>= 512 columns there). */
+ * 8 MB) to 3.8 ms on one core, with one GEMM per chunk; since 2026-12-03
+ * each sample of the chunk is its own GEMM (see im2col_forward). */
 #ifndef CONV_WORKSPACE_MAX
 #define CONV_WORKSPACE_MAX (256u << 10)
 #endif
@@ -23,20 +25,20 @@
 typedef struct conv_state {
     conv_config cfg;
     int n;             /* batch size at setup */
-    int chunk;         /* samples per sgemm */
+    int chunk;         /* samples per unfold */
     float *col;        /* (C*kh*kw, chunk*Ho*Wo) patch matrix, then its gradient */
-    float *tmp;        /* (K, chunk*Ho*Wo) output or output grad, channel-major */
     int col_valid;     /* col holds the patches of the whole batch (chunk == n) */
-    float *dw_one;     /* (K, C/group*kh*kw) one chunk's weight gradient */
+    float *dw_one;     /* (K, C/group*kh*kw) one sample's (oneDNN: chunk's) weight gradient */
     double *dw_acc;    /* (K, C/group*kh*kw) the batch's weight gradient */
     double *db_acc;    /* (K) the batch's bias gradient */
     dlt__conv_dnnl *dnnl; /* oneDNN primitives (backend dnnl), else NULL */
 } conv_state;
 
-/* oneDNN's weight gradient, like the im2col one, is summed per chunk of a
- * power-of-two size (at most DNNL_WCHUNK_MAX) that divides the batch, then
- * across chunks in double: P ranks of batch B then sum the same chunks as
- * one rank of batch P*B. One oneDNN call over the whole batch (a different
+/* oneDNN's weight gradient is summed per chunk of a power-of-two size (at
+ * most DNNL_WCHUNK_MAX) that divides the batch, then across chunks in
+ * double (the im2col one per sample): where the ranks' chunks are the
+ * single rank's (batch 16 or more per rank, a multiple of 16), they sum the
+ * same chunks. One oneDNN call over the whole batch (a different
  * float summation order) made test_mpi_equiv.sh differ by 7e-3 after 20
  * iterations (float rounding, amplified by training). */
 #ifndef DNNL_WCHUNK_MAX
@@ -115,16 +117,14 @@ static int conv_setup(dlt_layer *l, const dlt_pnode *msg, const dlt_layer_contex
     size_t rows = (size_t)cfg.g.c * cfg.g.kh * cfg.g.kw;
     size_t P = (size_t)cfg.g.ho * cfg.g.wo;
     size_t fit = CONV_WORKSPACE_MAX / (rows * P > 0 ? rows * P : 1);
-    /* A power of two that divides the batch: then chunks of a rank's batch
-     * are chunks of the global batch too, and the parameter gradients
-     * (summed per chunk, then in double) do not depend on the rank count. */
+    /* A power of two that divides the batch (from when a chunk was one
+     * GEMM; the GEMMs are per sample now, so any chunk gives the same result). */
     s->chunk = 1;
     while ((size_t)s->chunk * 2 <= fit && x->n % (s->chunk * 2) == 0)
         s->chunk *= 2;
     if (s->chunk < 4 && fit >= 4) /* odd batch sizes: speed over alignment */
         s->chunk = fit > (size_t)x->n ? x->n : (int)fit;
     s->col = dlt_malloc(rows * P * s->chunk * sizeof(float));
-    s->tmp = dlt_malloc((size_t)cfg.num_output * P * s->chunk * sizeof(float));
     size_t wcount = (size_t)cfg.num_output * (rows / cfg.group);
     s->dw_one = dlt_malloc(wcount * sizeof(float));
     s->dw_acc = dlt_malloc(wcount * sizeof(double));
@@ -159,6 +159,14 @@ static void dnnl_fallback(dlt_layer *l, conv_state *s, const char *what)
     s->dnnl = NULL;
 }
 
+/* Each sample's output is its own GEMM, (Kg, P) = W (Kg, Rg) x its patch
+ * columns (Rg, P), written straight into its NCHW slot: a sample's result
+ * then has the same arithmetic whatever the batch. (One GEMM over a chunk
+ * of samples did not: OpenBLAS 0.3.21's Haswell/Zen sgemm computes the last
+ * ~230 columns of a call differently, so conv1 of LeNet at chunk 16
+ * (9,216 columns) and chunk 8 (4,608) differed in 6,644 of 552,960
+ * activations, and np=2 x 24 drifted 1e-2 from np=1 x 48 within 10
+ * iterations through max pooling.) */
 static void im2col_forward(dlt_layer *l)
 {
     conv_state *s = l->state;
@@ -175,26 +183,16 @@ static void im2col_forward(dlt_layer *l)
         int nb = N - n0 < s->chunk ? N - n0 : s->chunk;
         size_t ld = (size_t)nb * P;
         unfold(s, l->bottom[0]->data, n0, nb);
-        /* One image: (K, P) is already its NCHW layout; else reorder after. */
-        float *out = nb == 1 ? y + (size_t)n0 * K * P : s->tmp;
-        for (int gi = 0; gi < G; gi++)
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Kg, (int)ld, Rg, 1.0f,
-                        w + (size_t)gi * Kg * Rg, Rg, s->col + (size_t)gi * Rg * ld, (int)ld,
-                        0.0f, out + (size_t)gi * Kg * ld, (int)ld);
         for (int i = 0; i < nb; i++) {
-            for (int k = 0; k < K; k++) {
-                float *dst = y + ((size_t)(n0 + i) * K + k) * P;
-                const float *src = out + (size_t)k * ld + (size_t)i * P;
-                float bk = b ? b[k] : 0.0f;
-                if (dst == src) {
-                    if (b)
-                        for (size_t p = 0; p < P; p++)
-                            dst[p] += bk;
-                } else {
+            float *yi = y + (size_t)(n0 + i) * K * P;
+            for (int gi = 0; gi < G; gi++)
+                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Kg, (int)P, Rg, 1.0f,
+                            w + (size_t)gi * Kg * Rg, Rg, s->col + (size_t)gi * Rg * ld + i * P,
+                            (int)ld, 0.0f, yi + (size_t)gi * Kg * P, (int)P);
+            if (b)
+                for (int k = 0; k < K; k++)
                     for (size_t p = 0; p < P; p++)
-                        dst[p] = src[p] + bk;
-                }
-            }
+                        yi[(size_t)k * P + p] += b[k];
         }
     }
     s->col_valid = s->chunk >= N;
@@ -242,10 +240,11 @@ static int dnnl_backward(dlt_layer *l, conv_state *s)
     return 0;
 }
 
-/* The weight gradient is summed per chunk in float and across chunks in
- * double, the bias gradient in double. Chunks align with rank boundaries
- * (see setup), so P ranks with batch B reproduce one rank with batch P*B
- * to float rounding (tests/test_mpi_equiv.sh). */
+/* Per sample, as the forward: its weight gradient (a GEMM over its P
+ * positions, in float) is added in double in sample order, the bias
+ * gradient summed in double, and its patch gradient W^T dy is its own GEMM.
+ * P ranks with batch B then reproduce one rank with batch P*B up to the
+ * final rounding of the sums (tests/test_mpi_equiv.sh). */
 static void im2col_backward(dlt_layer *l)
 {
     conv_state *s = l->state;
@@ -266,43 +265,36 @@ static void im2col_backward(dlt_layer *l)
     for (int n0 = 0; n0 < N; n0 += s->chunk) {
         int nb = N - n0 < s->chunk ? N - n0 : s->chunk;
         size_t ld = (size_t)nb * P;
-        /* Output grad as (K, nb*P), channel-major like the forward GEMM. */
-        const float *dyt = dy + (size_t)n0 * K * P;
-        if (nb > 1) {
-            for (int i = 0; i < nb; i++)
-                for (int k = 0; k < K; k++)
-                    memcpy(s->tmp + (size_t)k * ld + (size_t)i * P,
-                           dy + ((size_t)(n0 + i) * K + k) * P, P * sizeof(float));
-            dyt = s->tmp;
-        }
-        if (db) {
-            for (int k = 0; k < K; k++) {
-                const float *r = dyt + (size_t)k * ld;
-                double acc = 0;
-                for (size_t j = 0; j < ld; j++)
-                    acc += r[j];
-                s->db_acc[k] += acc;
-            }
-        }
         if (!s->col_valid)
             unfold(s, l->bottom[0]->data, n0, nb);
-        for (int gi = 0; gi < G; gi++)
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Kg, Rg, (int)ld, 1.0f,
-                        dyt + (size_t)gi * Kg * ld, (int)ld, s->col + (size_t)gi * Rg * ld,
-                        (int)ld, 0.0f, s->dw_one + (size_t)gi * Kg * Rg, Rg);
-        for (size_t j = 0; j < wcount; j++)
-            s->dw_acc[j] += s->dw_one[j];
+        for (int i = 0; i < nb; i++) {
+            const float *dyi = dy + (size_t)(n0 + i) * K * P; /* (K, P) */
+            float *coli = s->col + (size_t)i * P;              /* (C*kh*kw, P), ld */
+            if (db)
+                for (int k = 0; k < K; k++) {
+                    double acc = 0;
+                    for (size_t j = 0; j < P; j++)
+                        acc += dyi[(size_t)k * P + j];
+                    s->db_acc[k] += acc;
+                }
+            for (int gi = 0; gi < G; gi++)
+                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Kg, Rg, (int)P, 1.0f,
+                            dyi + (size_t)gi * Kg * P, (int)P, coli + (size_t)gi * Rg * ld, (int)ld,
+                            0.0f, s->dw_one + (size_t)gi * Kg * Rg, Rg);
+            for (size_t j = 0; j < wcount; j++)
+                s->dw_acc[j] += s->dw_one[j];
+            if (!dx)
+                continue;
+            /* Patch gradient W^T dy overwrites the sample's patches, then folds back. */
+            for (int gi = 0; gi < G; gi++)
+                cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, Rg, (int)P, Kg, 1.0f,
+                            w + (size_t)gi * Kg * Rg, Rg, dyi + (size_t)gi * Kg * P, (int)P,
+                            0.0f, coli + (size_t)gi * Rg * ld, (int)ld);
+            float *dxi = dx + (size_t)(n0 + i) * in;
+            memset(dxi, 0, in * sizeof(float));
+            dlt__col2im(coli, ld, g, dxi);
+        }
         s->col_valid = 0;
-        if (!dx)
-            continue;
-        /* Patch gradient W^T dy overwrites the patch matrix, then folds back. */
-        for (int gi = 0; gi < G; gi++)
-            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, Rg, (int)ld, Kg, 1.0f,
-                        w + (size_t)gi * Kg * Rg, Rg, dyt + (size_t)gi * Kg * ld, (int)ld,
-                        0.0f, s->col + (size_t)gi * Rg * ld, (int)ld);
-        memset(dx + (size_t)n0 * in, 0, (size_t)nb * in * sizeof(float));
-        for (int i = 0; i < nb; i++)
-            dlt__col2im(s->col + (size_t)i * P, ld, g, dx + (size_t)(n0 + i) * in);
     }
     for (size_t j = 0; j < wcount; j++)
         dw[j] += (float)s->dw_acc[j];
@@ -342,7 +334,6 @@ static void conv_destroy(dlt_layer *l)
     if (!s)
         return;
     free(s->col);
-    free(s->tmp);
     free(s->dw_one);
     free(s->dw_acc);
     free(s->db_acc);
