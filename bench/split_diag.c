@@ -7,9 +7,7 @@
  * against the whole batch's. Both nets then take the same SGD step from
  * the whole batch's gradient, so each step shows one step's rounding.
  *   split_diag [net.prototxt] [B] [S] [steps]   (defaults: LeNet-Fashion, 48, 2, 3)
- * Not built by make (a diagnostic); from the build tree:
- *   ./libtool --mode=link gcc -O2 -fopenmp -Iinclude -Isrc -D_GNU_SOURCE bench/split_diag.c \
- *     libdltrain.la -lopenblas -ldnnl -lgomp -lm -o split_diag
+ * Built by `make bench` (or `make bench/split_diag`).
  * (tests/test_nets.c asserts the same property.) */
 #include <math.h>
 #include <stdio.h>

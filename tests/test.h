@@ -7,7 +7,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-static int test_count_, test_failed_;
+/* One count per program: weak, so that a test program of several files
+ * (tests/layers/: a shared harness and the layer's tests) has one plan. */
+__attribute__((weak)) int test_count_, test_failed_;
 
 #define TEST_OK(cond, ...)                                                 \
     do {                                                                   \

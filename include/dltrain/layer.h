@@ -46,15 +46,19 @@ typedef struct dlt_layer_ops {
      * where l->propagate_down[i] is set. */
     void (*backward)(dlt_layer *l);
     void (*destroy)(dlt_layer *l); /* frees l->state contents; may be NULL */
-    /* GPU code (src/cuda/NAME.cu), NULL when the type has none or the
-     * build has no CUDA. setup_gpu runs after setup, once the tensors have
-     * device copies; forward_gpu/backward_gpu follow forward/backward's
-     * contract on gdata/gdiff; destroy_gpu frees l->gpu_state. */
-    int (*setup_gpu)(dlt_layer *l);
-    void (*forward_gpu)(dlt_layer *l);
-    void (*backward_gpu)(dlt_layer *l);
-    void (*destroy_gpu)(dlt_layer *l);
 } dlt_layer_ops;
+
+/* A layer type's GPU code (src/cuda/NAME.cu), registered from the table of
+ * layer types (src/layers/layers.def) in a CUDA build. setup runs after
+ * the CPU setup, once the tensors have device copies; forward/backward
+ * follow the CPU functions' contract on gdata/gdiff; destroy frees
+ * l->gpu_state. */
+typedef struct dlt_layer_gpu_ops {
+    int (*setup)(dlt_layer *l);
+    void (*forward)(dlt_layer *l);
+    void (*backward)(dlt_layer *l);
+    void (*destroy)(dlt_layer *l);
+} dlt_layer_gpu_ops;
 
 #define DLT_MAX_BLOBS 8
 #define DLT_MAX_PARAMS 4
@@ -85,6 +89,7 @@ struct dlt_layer {
      * decay_mult to 0 so no solver changes them. */
     int params_not_trained;
     int on_gpu;                        /* set by dlt_layer_to_gpu */
+    const dlt_layer_gpu_ops *gpu_ops;  /* set by dlt_layer_to_gpu */
     void *gpu_state;                   /* layer-private GPU state (descriptors, workspaces) */
 };
 
@@ -102,6 +107,9 @@ void dlt_layer_free_gpu(dlt_layer *l);
 
 /* Registry: one row per layer type (src/layers/registry.c). */
 const dlt_layer_ops *dlt_layer_find(const char *type);
+/* The GPU code of the type OPS implements; NULL when it has none or the
+ * build has no CUDA. */
+const dlt_layer_gpu_ops *dlt_layer_find_gpu(const dlt_layer_ops *ops);
 /* Comma-separated list of known types, for error messages. */
 const char *dlt_layer_type_list(void);
 

@@ -101,8 +101,4 @@ const dlt_layer_ops dlt__accuracy_ops = {
     .forward = acc_forward,
     .backward = acc_backward,
     .destroy = acc_destroy,
-    .setup_gpu = DLT__GPU(dlt__accuracy_setup_gpu),
-    .forward_gpu = DLT__GPU(dlt__accuracy_forward_gpu),
-    .backward_gpu = DLT__GPU(dlt__accuracy_backward_gpu),
-    .destroy_gpu = DLT__GPU(dlt__accuracy_destroy_gpu),
 };

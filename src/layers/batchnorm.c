@@ -164,8 +164,4 @@ const dlt_layer_ops dlt__batchnorm_ops = {
     .forward = bn_forward,
     .backward = bn_backward,
     .destroy = bn_destroy,
-    .setup_gpu = DLT__GPU(dlt__batchnorm_setup_gpu),
-    .forward_gpu = DLT__GPU(dlt__batchnorm_forward_gpu),
-    .backward_gpu = DLT__GPU(dlt__batchnorm_backward_gpu),
-    .destroy_gpu = DLT__GPU(dlt__batchnorm_destroy_gpu),
 };

@@ -96,8 +96,4 @@ const dlt_layer_ops dlt__concat_ops = {
     .forward = concat_forward,
     .backward = concat_backward,
     .destroy = dlt__free_state,
-    .setup_gpu = DLT__GPU(dlt__concat_setup_gpu),
-    .forward_gpu = DLT__GPU(dlt__concat_forward_gpu),
-    .backward_gpu = DLT__GPU(dlt__concat_backward_gpu),
-    .destroy_gpu = DLT__GPU(dlt__concat_destroy_gpu),
 };

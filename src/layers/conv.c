@@ -351,8 +351,4 @@ const dlt_layer_ops dlt__conv_ops = {
     .forward = conv_forward,
     .backward = conv_backward,
     .destroy = conv_destroy,
-    .setup_gpu = DLT__GPU(dlt__conv_setup_gpu),
-    .forward_gpu = DLT__GPU(dlt__conv_forward_gpu),
-    .backward_gpu = DLT__GPU(dlt__conv_backward_gpu),
-    .destroy_gpu = DLT__GPU(dlt__conv_destroy_gpu),
 };

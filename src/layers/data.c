@@ -140,10 +140,6 @@ const dlt_layer_ops dlt__data_ops = {
     .forward = data_forward,
     .backward = data_backward,
     .destroy = data_destroy,
-    .setup_gpu = DLT__GPU(dlt__data_setup_gpu),
-    .forward_gpu = DLT__GPU(dlt__data_forward_gpu),
-    .backward_gpu = DLT__GPU(dlt__data_backward_gpu),
-    .destroy_gpu = DLT__GPU(dlt__data_destroy_gpu),
 };
 
 const dlt_layer_ops dlt__hdf5_data_ops = {
@@ -152,8 +148,4 @@ const dlt_layer_ops dlt__hdf5_data_ops = {
     .forward = data_forward,
     .backward = data_backward,
     .destroy = data_destroy,
-    .setup_gpu = DLT__GPU(dlt__data_setup_gpu),
-    .forward_gpu = DLT__GPU(dlt__data_forward_gpu),
-    .backward_gpu = DLT__GPU(dlt__data_backward_gpu),
-    .destroy_gpu = DLT__GPU(dlt__data_destroy_gpu),
 };

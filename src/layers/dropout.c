@@ -126,8 +126,4 @@ const dlt_layer_ops dlt__dropout_ops = {
     .forward = dropout_forward,
     .backward = dropout_backward,
     .destroy = dropout_destroy,
-    .setup_gpu = DLT__GPU(dlt__dropout_setup_gpu),
-    .forward_gpu = DLT__GPU(dlt__dropout_forward_gpu),
-    .backward_gpu = DLT__GPU(dlt__dropout_backward_gpu),
-    .destroy_gpu = DLT__GPU(dlt__dropout_destroy_gpu),
 };

@@ -143,8 +143,4 @@ const dlt_layer_ops dlt__eltwise_ops = {
     .forward = eltwise_forward,
     .backward = eltwise_backward,
     .destroy = eltwise_destroy,
-    .setup_gpu = DLT__GPU(dlt__eltwise_setup_gpu),
-    .forward_gpu = DLT__GPU(dlt__eltwise_forward_gpu),
-    .backward_gpu = DLT__GPU(dlt__eltwise_backward_gpu),
-    .destroy_gpu = DLT__GPU(dlt__eltwise_destroy_gpu),
 };

@@ -44,8 +44,4 @@ const dlt_layer_ops dlt__flatten_ops = {
     .setup = flatten_setup,
     .forward = flatten_forward,
     .backward = flatten_backward,
-    .setup_gpu = DLT__GPU(dlt__activation_setup_gpu),
-    .forward_gpu = DLT__GPU(dlt__flatten_forward_gpu),
-    .backward_gpu = DLT__GPU(dlt__flatten_backward_gpu),
-    .destroy_gpu = DLT__GPU(dlt__activation_destroy_gpu),
 };

@@ -162,8 +162,4 @@ const dlt_layer_ops dlt__inner_product_ops = {
     .forward = ip_forward,
     .backward = ip_backward,
     .destroy = ip_destroy,
-    .setup_gpu = DLT__GPU(dlt__inner_product_setup_gpu),
-    .forward_gpu = DLT__GPU(dlt__inner_product_forward_gpu),
-    .backward_gpu = DLT__GPU(dlt__inner_product_backward_gpu),
-    .destroy_gpu = DLT__GPU(dlt__inner_product_destroy_gpu),
 };

@@ -1,12 +1,13 @@
 /* layer_device.c - run a layer where it lives, and move it to the GPU:
- * the one place that chooses between ops->forward and ops->forward_gpu. */
+ * the one place that chooses between the CPU ops and the GPU ops the
+ * registry holds for the layer's type. */
 #include "dltrain/error.h"
 #include "layers/layers.h"
 
 void dlt_layer_forward(dlt_layer *l)
 {
     if (l->on_gpu)
-        l->ops->forward_gpu(l);
+        l->gpu_ops->forward(l);
     else
         l->ops->forward(l);
 }
@@ -14,32 +15,34 @@ void dlt_layer_forward(dlt_layer *l)
 void dlt_layer_backward(dlt_layer *l)
 {
     if (l->on_gpu)
-        l->ops->backward_gpu(l);
+        l->gpu_ops->backward(l);
     else
         l->ops->backward(l);
 }
 
 int dlt_layer_to_gpu(dlt_layer *l)
 {
-    const dlt_layer_ops *o = l->ops;
-    if (!o->setup_gpu || !o->forward_gpu || !o->backward_gpu)
+    const dlt_layer_gpu_ops *g = dlt_layer_find_gpu(l->ops);
+    if (!g)
         DLT_FAIL(DLT_ERR_ARG, "layer '%s': layer type %s has no GPU implementation; use --device cpu",
-                 l->name ? l->name : "?", o->type);
+                 l->name ? l->name : "?", l->ops->type);
     for (int i = 0; i < l->nbottom; i++)
         dlt_tensor_to_device(l->bottom[i]);
     for (int i = 0; i < l->ntop; i++)
         dlt_tensor_to_device(l->top[i]);
     for (int i = 0; i < l->nparam; i++)
         dlt_tensor_to_device(&l->param[i]);
-    DLT_TRY(o->setup_gpu(l));
+    l->gpu_ops = g;
+    DLT_TRY(g->setup(l));
     l->on_gpu = 1;
     return 0;
 }
 
 void dlt_layer_free_gpu(dlt_layer *l)
 {
-    if (l->on_gpu && l->ops->destroy_gpu)
-        l->ops->destroy_gpu(l);
+    if (l->on_gpu && l->gpu_ops->destroy)
+        l->gpu_ops->destroy(l);
     l->gpu_state = NULL;
+    l->gpu_ops = NULL;
     l->on_gpu = 0;
 }

@@ -6,59 +6,23 @@
 #include "config.h"
 #include "dltrain/layer.h"
 
-/* A GPU entry point in an ops table: the function with --with-cuda,
- * NULL otherwise (then dlt_layer_to_gpu names the layer type). */
-#ifdef HAVE_CUDA
-#define DLT__GPU(fn) fn
-#else
-#define DLT__GPU(fn) NULL
-#endif
+/* The ops table of each type in layers.def (src/layers/NAME.c), and the
+ * GPU entry points of each GPU row (src/cuda/; defined only with
+ * --with-cuda, referenced only by registry.c in that build). */
+#define DLT_LAYER(TYPE, NAME) extern const dlt_layer_ops dlt__##NAME##_ops;
+#define DLT_LAYER_GPU(TYPE, NAME, SETUP, RUN)                 \
+    extern const dlt_layer_ops dlt__##NAME##_ops;             \
+    int dlt__##SETUP##_setup_gpu(dlt_layer *l);               \
+    void dlt__##RUN##_forward_gpu(dlt_layer *l);              \
+    void dlt__##RUN##_backward_gpu(dlt_layer *l);             \
+    void dlt__##SETUP##_destroy_gpu(dlt_layer *l);
+#include "layers/layers.def"
 
-/* GPU code of the Data/HDF5Data layers (src/cuda/data.cu). */
-int dlt__data_setup_gpu(dlt_layer *l);
-void dlt__data_forward_gpu(dlt_layer *l);
-void dlt__data_backward_gpu(dlt_layer *l);
-void dlt__data_destroy_gpu(dlt_layer *l);
-
-/* GPU code of layers without a private header: Sigmoid, TanH and Flatten
- * (src/cuda/activations.cu, flatten.cu; the setup/destroy pair is shared:
- * they keep no GPU state) and Dropout (src/cuda/dropout.cu). */
-int dlt__activation_setup_gpu(dlt_layer *l);
-void dlt__activation_destroy_gpu(dlt_layer *l);
-void dlt__sigmoid_forward_gpu(dlt_layer *l);
-void dlt__sigmoid_backward_gpu(dlt_layer *l);
-void dlt__tanh_forward_gpu(dlt_layer *l);
-void dlt__tanh_backward_gpu(dlt_layer *l);
-void dlt__flatten_forward_gpu(dlt_layer *l);
-void dlt__flatten_backward_gpu(dlt_layer *l);
-int dlt__dropout_setup_gpu(dlt_layer *l);
-void dlt__dropout_forward_gpu(dlt_layer *l);
-void dlt__dropout_backward_gpu(dlt_layer *l);
-void dlt__dropout_destroy_gpu(dlt_layer *l);
 /* Dropout: draw the next mask from the layer's RNG, as the CPU forward
  * does, and return it (count bytes, 1 = kept) with the kept-value scale;
  * NULL at test time (identity). The GPU code uploads it, so both paths
  * draw identical masks and checkpoints restore them. */
 const unsigned char *dlt__dropout_next_mask(dlt_layer *l, float *scale);
-
-extern const dlt_layer_ops dlt__data_ops;       /* "Data" */
-extern const dlt_layer_ops dlt__hdf5_data_ops;  /* "HDF5Data" (same code) */
-extern const dlt_layer_ops dlt__conv_ops;
-extern const dlt_layer_ops dlt__pooling_ops;
-extern const dlt_layer_ops dlt__inner_product_ops;
-extern const dlt_layer_ops dlt__relu_ops;
-extern const dlt_layer_ops dlt__softmax_loss_ops;
-extern const dlt_layer_ops dlt__accuracy_ops;
-extern const dlt_layer_ops dlt__sigmoid_ops;
-extern const dlt_layer_ops dlt__tanh_ops;
-extern const dlt_layer_ops dlt__dropout_ops;
-extern const dlt_layer_ops dlt__softmax_ops;
-extern const dlt_layer_ops dlt__concat_ops;
-extern const dlt_layer_ops dlt__eltwise_ops;
-extern const dlt_layer_ops dlt__flatten_ops;
-extern const dlt_layer_ops dlt__lrn_ops;
-extern const dlt_layer_ops dlt__batchnorm_ops;
-extern const dlt_layer_ops dlt__scale_ops;
 
 /* Read a 2-D size the way Caffe's ConvolutionParameter/PoolingParameter
  * spell it: NAME once (both axes), NAME twice (h then w, repeated field),

@@ -178,8 +178,4 @@ const dlt_layer_ops dlt__lrn_ops = {
     .forward = lrn_forward,
     .backward = lrn_backward,
     .destroy = lrn_destroy,
-    .setup_gpu = DLT__GPU(dlt__lrn_setup_gpu),
-    .forward_gpu = DLT__GPU(dlt__lrn_forward_gpu),
-    .backward_gpu = DLT__GPU(dlt__lrn_backward_gpu),
-    .destroy_gpu = DLT__GPU(dlt__lrn_destroy_gpu),
 };

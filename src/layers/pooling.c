@@ -297,8 +297,4 @@ const dlt_layer_ops dlt__pooling_ops = {
     .forward = pool_forward,
     .backward = pool_backward,
     .destroy = pool_destroy,
-    .setup_gpu = DLT__GPU(dlt__pooling_setup_gpu),
-    .forward_gpu = DLT__GPU(dlt__pooling_forward_gpu),
-    .backward_gpu = DLT__GPU(dlt__pooling_backward_gpu),
-    .destroy_gpu = DLT__GPU(dlt__pooling_destroy_gpu),
 };

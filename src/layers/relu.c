@@ -73,8 +73,4 @@ const dlt_layer_ops dlt__relu_ops = {
     .forward = relu_forward,
     .backward = relu_backward,
     .destroy = relu_destroy,
-    .setup_gpu = DLT__GPU(dlt__relu_setup_gpu),
-    .forward_gpu = DLT__GPU(dlt__relu_forward_gpu),
-    .backward_gpu = DLT__GPU(dlt__relu_backward_gpu),
-    .destroy_gpu = DLT__GPU(dlt__relu_destroy_gpu),
 };

@@ -116,8 +116,4 @@ const dlt_layer_ops dlt__scale_ops = {
     .forward = scale_forward,
     .backward = scale_backward,
     .destroy = scale_destroy,
-    .setup_gpu = DLT__GPU(dlt__scale_setup_gpu),
-    .forward_gpu = DLT__GPU(dlt__scale_forward_gpu),
-    .backward_gpu = DLT__GPU(dlt__scale_backward_gpu),
-    .destroy_gpu = DLT__GPU(dlt__scale_destroy_gpu),
 };

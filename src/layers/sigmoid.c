@@ -44,8 +44,4 @@ const dlt_layer_ops dlt__sigmoid_ops = {
     .setup = sigmoid_setup,
     .forward = sigmoid_forward,
     .backward = sigmoid_backward,
-    .setup_gpu = DLT__GPU(dlt__activation_setup_gpu),
-    .forward_gpu = DLT__GPU(dlt__sigmoid_forward_gpu),
-    .backward_gpu = DLT__GPU(dlt__sigmoid_backward_gpu),
-    .destroy_gpu = DLT__GPU(dlt__activation_destroy_gpu),
 };

@@ -88,8 +88,4 @@ const dlt_layer_ops dlt__softmax_ops = {
     .forward = softmax_forward,
     .backward = softmax_backward,
     .destroy = dlt__free_state,
-    .setup_gpu = DLT__GPU(dlt__softmax_setup_gpu),
-    .forward_gpu = DLT__GPU(dlt__softmax_forward_gpu),
-    .backward_gpu = DLT__GPU(dlt__softmax_backward_gpu),
-    .destroy_gpu = DLT__GPU(dlt__softmax_destroy_gpu),
 };

@@ -162,8 +162,4 @@ const dlt_layer_ops dlt__softmax_loss_ops = {
     .forward = sml_forward,
     .backward = sml_backward,
     .destroy = sml_destroy,
-    .setup_gpu = DLT__GPU(dlt__softmax_loss_setup_gpu),
-    .forward_gpu = DLT__GPU(dlt__softmax_loss_forward_gpu),
-    .backward_gpu = DLT__GPU(dlt__softmax_loss_backward_gpu),
-    .destroy_gpu = DLT__GPU(dlt__softmax_loss_destroy_gpu),
 };

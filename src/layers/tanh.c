@@ -44,8 +44,4 @@ const dlt_layer_ops dlt__tanh_ops = {
     .setup = tanh_setup,
     .forward = tanh_forward,
     .backward = tanh_backward,
-    .setup_gpu = DLT__GPU(dlt__activation_setup_gpu),
-    .forward_gpu = DLT__GPU(dlt__tanh_forward_gpu),
-    .backward_gpu = DLT__GPU(dlt__tanh_backward_gpu),
-    .destroy_gpu = DLT__GPU(dlt__activation_destroy_gpu),
 };

@@ -640,7 +640,7 @@ int dlt_net_to_device(dlt_net *net, dlt_device_kind kind)
     if (kind != DLT_DEVICE_GPU || net->nlayers == 0 || net->layers[0].on_gpu)
         return 0;
     for (int li = 0; li < net->nlayers; li++) /* fail before allocating anything */
-        if (!net->layers[li].ops->forward_gpu)
+        if (!dlt_layer_find_gpu(net->layers[li].ops))
             DLT_FAIL(DLT_ERR_ARG, "layer '%s': layer type %s has no GPU implementation; use --device cpu",
                      net->layers[li].name, net->layers[li].ops->type);
     if (net->owns_params) {

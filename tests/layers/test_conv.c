@@ -1,0 +1,225 @@
+/* test_conv.c - Convolution against a direct loop and finite differences,
+ * on each CPU backend this build has (im2col + sgemm, oneDNN). */
+#include "fd_harness.h"
+#include "layers/conv.h"
+
+typedef struct conv_ref {
+    int K, G, kh, kw, sh, sw, ph, pw, bias;
+    int dh, dw; /* dilation; 0 = 1 */
+} conv_ref;
+
+static void ref_conv(const dlt_tensor *x, const float *w, const float *b, const conv_ref *c,
+                     int Ho, int Wo, double *y)
+{
+    int Cg = x->c / c->G, Kg = c->K / c->G;
+    for (int n = 0; n < x->n; n++)
+        for (int k = 0; k < c->K; k++)
+            for (int oh = 0; oh < Ho; oh++)
+                for (int ow = 0; ow < Wo; ow++) {
+                    double acc = b ? b[k] : 0;
+                    int g = k / Kg;
+                    for (int ci = 0; ci < Cg; ci++)
+                        for (int i = 0; i < c->kh; i++)
+                            for (int j = 0; j < c->kw; j++) {
+                                int ih = oh * c->sh - c->ph + i * (c->dh ? c->dh : 1),
+                                    iw = ow * c->sw - c->pw + j * (c->dw ? c->dw : 1);
+                                if (ih < 0 || ih >= x->h || iw < 0 || iw >= x->w)
+                                    continue;
+                                acc += (double)w[((k * Cg + ci) * c->kh + i) * c->kw + j] *
+                                       x->data[((n * x->c + g * Cg + ci) * x->h + ih) * x->w + iw];
+                            }
+                    y[((n * c->K + k) * Ho + oh) * Wo + ow] = acc;
+                }
+}
+
+/* dW and dx of the direct loop for top grad dy. */
+static void ref_conv_backward(const dlt_tensor *x, const float *w, const float *dy,
+                              const conv_ref *c, int Ho, int Wo, double *dw, double *dx)
+{
+    int Cg = x->c / c->G, Kg = c->K / c->G;
+    memset(dw, 0, (size_t)c->K * Cg * c->kh * c->kw * sizeof(double));
+    memset(dx, 0, x->count * sizeof(double));
+    for (int n = 0; n < x->n; n++)
+        for (int k = 0; k < c->K; k++)
+            for (int oh = 0; oh < Ho; oh++)
+                for (int ow = 0; ow < Wo; ow++) {
+                    double gy = dy[((n * c->K + k) * Ho + oh) * Wo + ow];
+                    int g = k / Kg;
+                    for (int ci = 0; ci < Cg; ci++)
+                        for (int i = 0; i < c->kh; i++)
+                            for (int j = 0; j < c->kw; j++) {
+                                int ih = oh * c->sh - c->ph + i * (c->dh ? c->dh : 1),
+                                    iw = ow * c->sw - c->pw + j * (c->dw ? c->dw : 1);
+                                if (ih < 0 || ih >= x->h || iw < 0 || iw >= x->w)
+                                    continue;
+                                size_t wi = ((size_t)(k * Cg + ci) * c->kh + i) * c->kw + j;
+                                size_t xi = ((size_t)(n * x->c + g * Cg + ci) * x->h + ih) * x->w + iw;
+                                dw[wi] += gy * x->data[xi];
+                                dx[xi] += gy * w[wi];
+                            }
+                }
+}
+
+/* The backend under test, for the test names. */
+static const char *conv_backend(void) { return dlt_conv_backend_name(dlt_conv_backend_get()); }
+
+static void test_conv_case(const char *case_name, int N, int C, int H, int W, const conv_ref *c,
+                           const char *text, int expect_ho, int expect_wo)
+{
+    char what[160];
+    snprintf(what, sizeof what, "%s, %s", case_name, conv_backend());
+    tcase t;
+    memset(&t, 0, sizeof t);
+    dlt_tensor_reshape(&t.bot[0], N, C, H, W);
+    fill_uniform(t.bot[0].data, t.bot[0].count, -1, 1);
+    int st = make(&t, "Convolution", text, 1, 1, 0, NULL);
+    const dlt_tensor *y = &t.top[0];
+    int shape_ok = st == 0 && y->n == N && y->c == c->K && y->h == expect_ho && y->w == expect_wo &&
+                   t.l.nparam == 1 + c->bias;
+    double e = INFINITY;
+    if (shape_ok) {
+        t.l.ops->forward(&t.l);
+        double *ref = dlt_malloc(y->count * sizeof(double));
+        ref_conv(&t.bot[0], t.l.param[0].data, c->bias ? t.l.param[1].data : NULL, c, y->h,
+                 y->w, ref);
+        e = max_rel_err_f(y->data, ref, y->count);
+        free(ref);
+    }
+    TEST_OK(shape_ok && e <= 1e-5, "conv %s: setup (status %d, top %dx%dx%dx%d) and forward "
+            "match the direct loop (max rel err %.2g)", what, st, y->n, y->c, y->h, y->w, e);
+    if (shape_ok)
+        grad_test(&t, 1, 1e-2, what);
+    if (shape_ok && dlt_conv_backend_get() == DLT_CONV_DNNL)
+        TEST_OK(dlt__conv_uses_dnnl(&t.l), "conv %s: ran on oneDNN (no im2col fallback)", what);
+    destroy(&t);
+}
+
+/* A batch processed in chunks (im2col: patch matrices; oneDNN: weight
+ * gradient chunks, blocked layouts): forward and all three gradients
+ * against the direct loops, on the layer shapes of LeNet at the per-rank
+ * batches of tests/test_dist_equiv.sh. */
+static void test_conv_batch(int N, int C, int H, int W, int K, int k, int p)
+{
+    conv_ref c = {.K = K, .G = 1, .kh = k, .kw = k, .sh = 1, .sw = 1, .ph = p, .pw = p, .bias = 1};
+    char text[128], what[96];
+    snprintf(text, sizeof text, "convolution_param { num_output: %d kernel_size: %d pad: %d }", K,
+             k, p);
+    snprintf(what, sizeof what, "%dx%dx%dx%d, %d outputs, k%d p%d, %s", N, C, H, W, K, k, p,
+             conv_backend());
+    const int Ho = H + 2 * p - k + 1, Wo = W + 2 * p - k + 1;
+    tcase t;
+    memset(&t, 0, sizeof t);
+    dlt_tensor_reshape(&t.bot[0], N, C, H, W);
+    fill_uniform(t.bot[0].data, t.bot[0].count, -1, 1);
+    int st = make(&t, "Convolution", text, 1, 1, 0, NULL);
+    if (st) {
+        TEST_OK(0, "conv batch %s: setup failed (%d)", what, st);
+        destroy(&t);
+        return;
+    }
+    dlt_tensor *y = &t.top[0];
+    t.l.ops->forward(&t.l);
+    double *ref = dlt_malloc(y->count * sizeof(double));
+    ref_conv(&t.bot[0], t.l.param[0].data, t.l.param[1].data, &c, Ho, Wo, ref);
+    double ef = max_rel_err_f(y->data, ref, y->count);
+    free(ref);
+
+    fill_uniform(y->diff, y->count, -1, 1);
+    memset(t.l.param[0].diff, 0, t.l.param[0].count * sizeof(float));
+    memset(t.l.param[1].diff, 0, t.l.param[1].count * sizeof(float));
+    t.l.propagate_down[0] = 1;
+    t.l.ops->backward(&t.l);
+    double *dw = dlt_malloc(t.l.param[0].count * sizeof(double));
+    double *dx = dlt_malloc(t.bot[0].count * sizeof(double));
+    double *db = dlt_calloc(K, sizeof(double));
+    ref_conv_backward(&t.bot[0], t.l.param[0].data, y->diff, &c, Ho, Wo, dw, dx);
+    for (int n = 0; n < N; n++)
+        for (int o = 0; o < K; o++)
+            for (int q = 0; q < Ho * Wo; q++)
+                db[o] += y->diff[((size_t)n * K + o) * Ho * Wo + q];
+    double ew = max_rel_err_f(t.l.param[0].diff, dw, t.l.param[0].count);
+    double eb = max_rel_err_f(t.l.param[1].diff, db, K);
+    double ex = max_rel_err_f(t.bot[0].diff, dx, t.bot[0].count);
+    free(dw), free(dx), free(db);
+    /* Training runs the same layer every step: a second forward and
+     * backward must give the same bits (no state left from the first). */
+    size_t nw = t.l.param[0].count, nx = t.bot[0].count;
+    float *first = dlt_malloc((nw + K + nx) * sizeof(float));
+    memcpy(first, t.l.param[0].diff, nw * sizeof(float));
+    memcpy(first + nw, t.l.param[1].diff, K * sizeof(float));
+    memcpy(first + nw + K, t.bot[0].diff, nx * sizeof(float));
+    memset(t.l.param[0].diff, 0, nw * sizeof(float));
+    memset(t.l.param[1].diff, 0, K * sizeof(float));
+    t.l.ops->forward(&t.l);
+    t.l.ops->backward(&t.l);
+    int same = memcmp(first, t.l.param[0].diff, nw * sizeof(float)) == 0 &&
+               memcmp(first + nw, t.l.param[1].diff, K * sizeof(float)) == 0 &&
+               memcmp(first + nw + K, t.bot[0].diff, nx * sizeof(float)) == 0;
+    free(first);
+    TEST_OK(same, "conv batch %s: a second forward and backward give the same dW, db, dx", what);
+    /* Sums of up to 1,250 (forward, dx) and 27,648 (dW) float products of
+     * values up to 1 (the error is absolute below 1); the bias gradient is
+     * summed in double on both backends (ranks must not change it). */
+    TEST_OK(ef <= 1e-4 && ew <= 1e-3 && eb <= 1e-6 && ex <= 1e-4, "conv batch %s: forward, dW, "
+            "db, dx match the direct loops (rel err %.2g, %.2g, %.2g, %.2g)", what, ef, ew, eb, ex);
+    destroy(&t);
+}
+
+static void test_conv_chunked(void)
+{
+    test_conv_batch(7, 16, 24, 24, 2, 3, 1); /* im2col: 3 samples per chunk, 3+3+1 */
+    static const int batches[] = {12, 16, 24, 48};
+    for (int i = 0; i < 4; i++) {
+        test_conv_batch(batches[i], 1, 28, 28, 20, 5, 0);  /* LeNet conv1 */
+        test_conv_batch(batches[i], 20, 12, 12, 50, 5, 0); /* LeNet conv2 */
+    }
+}
+
+static void test_conv(void)
+{
+    conv_ref c1 = {.K = 4, .G = 1, .kh = 3, .kw = 3, .sh = 1, .sw = 1, .bias = 1};
+    test_conv_case("k3 s1 p0", 2, 3, 7, 6, &c1,
+                   "convolution_param { num_output: 4 kernel_size: 3 }", 5, 4);
+    conv_ref c2 = {.K = 3, .G = 1, .kh = 3, .kw = 3, .sh = 2, .sw = 2, .ph = 1, .pw = 1, .bias = 1};
+    test_conv_case("k3 s2 p1", 2, 2, 7, 8, &c2,
+                   "convolution_param { num_output: 3 kernel_size: 3 stride: 2 pad: 1 "
+                   "weight_filler { type: \"xavier\" } bias_filler { type: \"constant\" value: 0.1 } }",
+                   4, 4);
+    conv_ref c3 = {.K = 2, .G = 1, .kh = 3, .kw = 2, .sh = 2, .sw = 1, .ph = 1, .pw = 0, .bias = 1};
+    test_conv_case("3x2 kernel, stride 2x1, pad 1x0", 2, 2, 6, 5, &c3,
+                   "convolution_param { num_output: 2 kernel_h: 3 kernel_w: 2 stride_h: 2 "
+                   "stride_w: 1 pad_h: 1 pad_w: 0 }", 3, 4);
+    conv_ref c4 = {.K = 6, .G = 2, .kh = 3, .kw = 3, .sh = 1, .sw = 1, .ph = 1, .pw = 1, .bias = 1};
+    test_conv_case("group 2", 2, 4, 5, 5, &c4,
+                   "convolution_param { num_output: 6 kernel_size: 3 pad: 1 group: 2 }", 5, 5);
+    conv_ref c5 = {.K = 3, .G = 1, .kh = 2, .kw = 2, .sh = 2, .sw = 2, .ph = 1, .pw = 1, .bias = 0};
+    test_conv_case("no bias, k2 s2 p1, batch 1", 1, 3, 5, 5, &c5,
+                   "convolution_param { num_output: 3 kernel_size: 2 stride: 2 pad: 1 "
+                   "bias_term: false }", 3, 3);
+    test_conv_chunked();
+
+    conv_ref c6 = {.K = 3, .G = 1, .kh = 3, .kw = 3, .sh = 1, .sw = 1, .ph = 2, .pw = 2, .bias = 1,
+                   .dh = 2, .dw = 2};
+    test_conv_case("dilation 2 pad 2", 2, 2, 7, 6, &c6,
+                   "convolution_param { num_output: 3 kernel_size: 3 pad: 2 dilation: 2 }", 7, 6);
+    conv_ref c7 = {.K = 4, .G = 2, .kh = 2, .kw = 3, .sh = 2, .sw = 1, .ph = 0, .pw = 1, .bias = 0,
+                   .dh = 3, .dw = 2};
+    test_conv_case("dilation 3x2, group 2, stride 2x1, 2x3 kernel, no bias", 2, 2, 8, 7, &c7,
+                   "convolution_param { num_output: 4 kernel_h: 2 kernel_w: 3 stride_h: 2 "
+                   "stride_w: 1 pad_h: 0 pad_w: 1 dilation: 3 dilation: 2 group: 2 "
+                   "bias_term: false }", 3, 5);
+}
+
+int main(void)
+{
+    fd_init();
+    /* Every convolution case on each backend this build has. */
+    dlt_conv_backend_set(DLT_CONV_IM2COL);
+    test_conv();
+    if (dlt_conv_dnnl_available()) {
+        dlt_conv_backend_set(DLT_CONV_DNNL);
+        test_conv();
+    }
+    dlt_conv_backend_set(DLT_CONV_AUTO);
+    TEST_DONE();
+}
