@@ -229,7 +229,7 @@ int main(int argc, char **argv)
     o.net_path = argv[optind];
 
     char *text, *batched;
-    dlt_pnode *tree = NULL;
+    dlt_cfg *tree = NULL;
     dlt_net *net = NULL;
     if (read_text(o.net_path, &text) < 0)
         return DLT_EXIT_FAILURE;
@@ -255,7 +255,7 @@ int main(int argc, char **argv)
                    mb / t.plain_write, t.load, mb / t.load, t.plain_read, mb / t.plain_read);
     }
     dlt_net_free(net);
-    dlt_pt_free(tree);
+    dlt_cfg_free(tree);
     free(batched);
     free(text);
     return st == 0 ? DLT_EXIT_OK : DLT_EXIT_FAILURE;

@@ -43,7 +43,7 @@ typedef struct bench_options {
 } bench_options;
 
 typedef struct bench {
-    dlt_pnode *net_tree, *solver_tree;
+    dlt_cfg *net_tree, *solver_tree;
     dlt_solver_config cfg;
     dlt_net *train, *test;
     float *history;
@@ -347,8 +347,8 @@ static void bench_close(bench *b)
 {
     dlt_net_free(b->test);
     dlt_net_free(b->train);
-    dlt_pt_free(b->solver_tree);
-    dlt_pt_free(b->net_tree);
+    dlt_cfg_free(b->solver_tree);
+    dlt_cfg_free(b->net_tree);
     dlt_solver_free(b->solver);
     free(b->history);
     free(b->pool_x);

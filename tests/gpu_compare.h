@@ -109,7 +109,7 @@ static int gc_check_blob(const char *what, const dlt_layer *b, const char *kind,
  * of this file). VERBOSE: one TAP line per blob; else one line for all
  * forward tops and one for all gradients, naming the worst blob. Returns
  * the number of failed checks. */
-static int gc_compare_net(const char *what, const dlt_pnode *root, int c, int h, int w, int classes,
+static int gc_compare_net(const char *what, const dlt_cfg *root, int c, int h, int w, int classes,
                           gc_tolerance_fn tol_fwd, double fwd_default, double tol_grad, int verbose)
 {
     dlt_net *cpu = NULL, *gpu = NULL;

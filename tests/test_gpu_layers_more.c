@@ -89,7 +89,7 @@ int main(void)
     if (dlt_device_select(DLT_DEVICE_GPU, 0, 1, &got) < 0 || got != DLT_DEVICE_GPU)
         TEST_SKIP_ALL("a GPU is visible but could not be bound");
 
-    dlt_pnode *root = NULL;
+    dlt_cfg *root = NULL;
     if (dlt_pt_parse_string(net_text, "gpu_test_more.prototxt", &root) != 0)
         return 1;
     dlt_net *cpu = NULL, *gpu = NULL;
@@ -168,6 +168,6 @@ int main(void)
     }
     dlt_net_free(gpu);
     dlt_net_free(cpu);
-    dlt_pt_free(root);
+    dlt_cfg_free(root);
     TEST_DONE();
 }

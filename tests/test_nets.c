@@ -29,7 +29,7 @@ typedef struct net_case {
 
 static void test_net(const net_case *nc)
 {
-    dlt_pnode *root = NULL;
+    dlt_cfg *root = NULL;
     dlt_net *net = NULL, *test_net = NULL;
     int st = tn_load(nc->file, nc->batch, &root);
     if (st == 0)
@@ -40,12 +40,12 @@ static void test_net(const net_case *nc)
     if (st == 0)
         st = dlt_net_share_params(test_net, net);
     dlt_net_free(test_net);
-    int unused = st == 0 ? dlt_pt_check_unused(root, NULL) : -1;
+    int unused = st == 0 ? dlt_cfg_check_unused(root, NULL) : -1;
     TEST_OK(st == 0 && unused == 0, "%s: TRAIN and TEST nets build for %dx%dx%d, batch %d, "
             "every field used (status %d)", nc->file, nc->c, nc->h, nc->w, nc->batch, st);
     if (st) {
         dlt_net_free(net);
-        dlt_pt_free(root);
+        dlt_cfg_free(root);
         return;
     }
     int shapes_ok = 1;
@@ -98,7 +98,7 @@ static void test_net(const net_case *nc)
             "non-zero, none NaN", nc->file, secs, loss, nc->classes, log(nc->classes), nz,
             dlt_net_param_count(net));
     dlt_net_free(net);
-    dlt_pt_free(root);
+    dlt_cfg_free(root);
 }
 
 /* dlt_net_share_diffs changes no result: the same net with and without
@@ -106,7 +106,7 @@ static void test_net(const net_case *nc)
  * over two steps (the second after an SGD update). */
 static void test_shared_diffs(const net_case *nc)
 {
-    dlt_pnode *root = NULL;
+    dlt_cfg *root = NULL;
     dlt_net *a = NULL, *b = NULL;
     int st = tn_load(nc->file, nc->batch, &root);
     if (st == 0)
@@ -136,7 +136,7 @@ static void test_shared_diffs(const net_case *nc)
             "gradients over 2 steps", nc->file, saved / 1048576.0, lb);
     dlt_net_free(a);
     dlt_net_free(b);
-    dlt_pt_free(root);
+    dlt_cfg_free(root);
 }
 
 /* Build TEXT; expect a parse error whose message (stderr) holds every
@@ -148,7 +148,7 @@ static void expect_setup_error(const char *what, const char *text, const char *c
     fflush(stderr);
     int saved = dup(2);
     dup2(fd, 2);
-    dlt_pnode *root = NULL;
+    dlt_cfg *root = NULL;
     dlt_net *net = NULL;
     int st = dlt_pt_parse_string(text, "bad.prototxt", &root);
     if (st == 0)
@@ -172,7 +172,7 @@ static void expect_setup_error(const char *what, const char *text, const char *c
     TEST_OK(st == DLT_ERR_PARSE && !net && has, "%s: setup fails, message names the layer and "
             "shapes (status %d)", what, st);
     dlt_net_free(net);
-    dlt_pt_free(root);
+    dlt_cfg_free(root);
 }
 
 #define DATA "layer { name: 'd' type: 'Data' top: 'data' top: 'label' data_param { batch_size: 2 } }\n"

@@ -14,7 +14,7 @@ typedef struct dlt_net dlt_net;
  * in one flat buffer (layer order, so a reverse-order bucket is one
  * contiguous range) and fill them from SEED. input_* is the dataset's
  * sample shape for data layers. Errors name the prototxt FILE:LINE:COL. */
-int dlt_net_create(const dlt_pnode *netparam, int phase, int input_c, int input_h,
+int dlt_net_create(const dlt_cfg *netparam, int phase, int input_c, int input_h,
                    int input_w, uint64_t seed, dlt_net **out);
 void dlt_net_free(dlt_net *net);
 

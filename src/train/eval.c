@@ -34,7 +34,7 @@ static const dlt_tensor *find_scores(dlt_net *net)
     return NULL;
 }
 
-int dlt_evaluator_create(const dlt_pnode *netparam, int c, int h, int w, const char *weights,
+int dlt_evaluator_create(const dlt_cfg *netparam, int c, int h, int w, const char *weights,
                          dlt_evaluator **out)
 {
     *out = NULL;
