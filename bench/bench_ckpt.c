@@ -236,7 +236,7 @@ int main(int argc, char **argv)
     batched = with_batch_one(text);
     int st = dlt_pt_parse_string(batched, o.net_path, &tree);
     if (st == 0)
-        st = dlt_net_create(tree, DLT_PHASE_TRAIN, o.c, o.h, o.w, 1, &net);
+        st = dlt_net_create(tree, DLT_PHASE_TRAIN, o.c, o.h, o.w, 1, NULL, &net);
     timings t;
     long bytes = 0;
     if (st == 0)

@@ -150,9 +150,9 @@ static void compare_solver(const char *label, const char *solver_text)
     if (st == 0)
         st = dlt_solver_config_parse(sroot, &cfg);
     if (st == 0)
-        st = dlt_net_create(root, DLT_PHASE_TRAIN, 3, 11, 11, 7, &cpu);
+        st = dlt_net_create(root, DLT_PHASE_TRAIN, 3, 11, 11, 7, &gc_compute, &cpu);
     if (st == 0)
-        st = dlt_net_create(root, DLT_PHASE_TRAIN, 3, 11, 11, 7, &gpu);
+        st = dlt_net_create(root, DLT_PHASE_TRAIN, 3, 11, 11, 7, &gc_compute, &gpu);
     if (st == 0)
         st = dlt_net_to_device(gpu, DLT_DEVICE_GPU);
     TEST_OK(st == 0, "solver %s: setup (status %d)", label, st);

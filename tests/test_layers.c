@@ -23,6 +23,8 @@ typedef struct tcase {
 
 static dlt_rng rng;
 static const dlt_layer_context ctx0 = {DLT_PHASE_TRAIN, 1, 28, 28};
+/* The compute settings of every layer made here (main picks the backend). */
+static dlt_compute_ctx compute;
 
 static void fill_uniform(float *x, size_t n, double a, double b)
 {
@@ -51,6 +53,7 @@ static int make(tcase *t, const char *type, const char *text, int nb, int nt, in
     snprintf(t->name, sizeof t->name, "test_%s", type);
     l->ops = dlt_layer_find(type);
     l->name = t->name;
+    l->compute = &compute;
     t->nb = nb, t->nt = nt, t->inplace = inplace;
     for (int i = 0; i < nb; i++)
         l->bottom[i] = &t->bot[i];
@@ -277,7 +280,7 @@ static void ref_conv_backward(const dlt_tensor *x, const float *w, const float *
 }
 
 /* The backend under test, for the test names. */
-static const char *conv_backend(void) { return dlt_conv_backend_name(dlt_conv_backend_get()); }
+static const char *conv_backend(void) { return dlt_conv_backend_name(dlt_compute_conv_backend(&compute)); }
 
 static void test_conv_case(const char *case_name, int N, int C, int H, int W, const conv_ref *c,
                            const char *text, int expect_ho, int expect_wo)
@@ -305,7 +308,7 @@ static void test_conv_case(const char *case_name, int N, int C, int H, int W, co
             "match the direct loop (max rel err %.2g)", what, st, y->n, y->c, y->h, y->w, e);
     if (shape_ok)
         grad_test(&t, 1, 1e-2, what);
-    if (shape_ok && dlt_conv_backend_get() == DLT_CONV_DNNL)
+    if (shape_ok && dlt_compute_conv_backend(&compute) == DLT_CONV_DNNL)
         TEST_OK(dlt__conv_uses_dnnl(&t.l), "conv %s: ran on oneDNN (no im2col fallback)", what);
     destroy(&t);
 }
@@ -1390,13 +1393,14 @@ int main(void)
     test_registry();
     test_fillers();
     /* Every convolution case on each backend this build has. */
-    dlt_conv_backend_set(DLT_CONV_IM2COL);
+    dlt_compute_ctx_init(&compute);
+    compute.conv_backend = DLT_CONV_IM2COL;
     test_conv();
     if (dlt_conv_dnnl_available()) {
-        dlt_conv_backend_set(DLT_CONV_DNNL);
+        compute.conv_backend = DLT_CONV_DNNL;
         test_conv();
     }
-    dlt_conv_backend_set(DLT_CONV_AUTO);
+    compute.conv_backend = DLT_CONV_AUTO;
     test_pool();
     test_ip();
     test_relu();

@@ -33,10 +33,10 @@ static void test_net(const net_case *nc)
     dlt_net *net = NULL, *test_net = NULL;
     int st = tn_load(nc->file, nc->batch, &root);
     if (st == 0)
-        st = dlt_net_create(root, DLT_PHASE_TRAIN, nc->c, nc->h, nc->w, 7, &net);
+        st = dlt_net_create(root, DLT_PHASE_TRAIN, nc->c, nc->h, nc->w, 7, NULL, &net);
     /* The TEST phase too (sharing the weights), so every field is read. */
     if (st == 0)
-        st = dlt_net_create(root, DLT_PHASE_TEST, nc->c, nc->h, nc->w, 7, &test_net);
+        st = dlt_net_create(root, DLT_PHASE_TEST, nc->c, nc->h, nc->w, 7, NULL, &test_net);
     if (st == 0)
         st = dlt_net_share_params(test_net, net);
     dlt_net_free(test_net);
@@ -110,9 +110,9 @@ static void test_shared_diffs(const net_case *nc)
     dlt_net *a = NULL, *b = NULL;
     int st = tn_load(nc->file, nc->batch, &root);
     if (st == 0)
-        st = dlt_net_create(root, DLT_PHASE_TRAIN, nc->c, nc->h, nc->w, 7, &a);
+        st = dlt_net_create(root, DLT_PHASE_TRAIN, nc->c, nc->h, nc->w, 7, NULL, &a);
     if (st == 0)
-        st = dlt_net_create(root, DLT_PHASE_TRAIN, nc->c, nc->h, nc->w, 7, &b);
+        st = dlt_net_create(root, DLT_PHASE_TRAIN, nc->c, nc->h, nc->w, 7, NULL, &b);
     size_t saved = st == 0 ? dlt_net_share_diffs(b) : 0;
     int same = st == 0;
     float la = 0, lb = 0;
@@ -152,7 +152,7 @@ static void expect_setup_error(const char *what, const char *text, const char *c
     dlt_net *net = NULL;
     int st = dlt_pt_parse_string(text, "bad.prototxt", &root);
     if (st == 0)
-        st = dlt_net_create(root, DLT_PHASE_TRAIN, 3, 8, 8, 1, &net);
+        st = dlt_net_create(root, DLT_PHASE_TRAIN, 3, 8, 8, 1, NULL, &net);
     fflush(stderr);
     dup2(saved, 2);
     close(saved);

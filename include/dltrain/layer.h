@@ -3,6 +3,7 @@
 #define DLTRAIN_LAYER_H
 
 #include "dltrain/cfg.h"
+#include "dltrain/compute.h"
 #include "dltrain/tensor.h"
 
 enum { DLT_PHASE_TRAIN = 0, DLT_PHASE_TEST = 1 };
@@ -36,8 +37,9 @@ typedef struct dlt_layer dlt_layer;
 
 typedef struct dlt_layer_ops {
     const char *type;  /* prototxt type name, e.g. "Convolution" */
-    /* Read the layer's parameters from MSG (the whole `layer { }` message),
-     * check bottom shapes, reshape tops, declare parameters with
+    /* Read the layer's parameters from MSG (the whole `layer { }` message)
+     * and its compute settings from l->compute, check bottom shapes,
+     * reshape tops, declare parameters with
      * dlt_layer_add_param. Returns 0 or a status after printing an error
      * naming the layer and, for prototxt problems, FILE:LINE:COL. */
     int (*setup)(dlt_layer *l, const dlt_cfg *msg, const dlt_layer_context *ctx);
@@ -62,6 +64,9 @@ typedef struct dlt_layer_ops {
 struct dlt_layer {
     const dlt_layer_ops *ops;
     char *name;
+    /* The net's compute settings (backend, threads, cuDNN), set before
+     * setup; setup, setup_gpu and the run read them, never a global. */
+    const dlt_compute_ctx *compute;
     dlt_tensor *bottom[DLT_MAX_BLOBS];
     int nbottom;
     dlt_tensor *top[DLT_MAX_BLOBS];

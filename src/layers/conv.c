@@ -129,7 +129,7 @@ static int conv_setup(dlt_layer *l, const dlt_cfg *msg, const dlt_layer_context 
     s->dw_one = dlt_malloc(wcount * sizeof(float));
     s->dw_acc = dlt_malloc(wcount * sizeof(double));
     s->db_acc = dlt_malloc((size_t)cfg.num_output * sizeof(double));
-    if (dlt_conv_backend_get() == DLT_CONV_DNNL)
+    if (dlt_compute_conv_backend(l->compute) == DLT_CONV_DNNL)
         s->dnnl = dlt__conv_dnnl_create(&cfg, x->n, dnnl_weight_chunk(x->n));
     l->state = s;
 

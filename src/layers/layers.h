@@ -77,6 +77,10 @@ int dlt__check_arity(const dlt_layer *l, const dlt_cfg *msg, const char *type, i
 /* "(N,C,H,W)" of T into BUF, for shape error messages. */
 const char *dlt__shape_str(const dlt_tensor *t, char *buf, int size);
 
+/* Apply a net's thread count (dlt_compute_ctx.threads; 0: leave the
+ * libraries as they are) on the calling thread, once per change. */
+void dlt__cpu_use_threads(int n);
+
 /* Free l->state (for layers whose state is one allocation). */
 void dlt__free_state(dlt_layer *l);
 

@@ -51,6 +51,7 @@ struct dlt_net {
     float *gparams;      /* (nparams) on the device */
     float *ggrads;       /* (nparams) on the device */
     const dlt_net *param_owner; /* set by dlt_net_share_params */
+    dlt_compute_ctx compute; /* how its layers compute; each layer's ->compute points here */
 };
 
 static int find_blob(const dlt_net *net, const char *name)
@@ -198,6 +199,7 @@ static int build_layer(dlt_net *net, const dlt_cfg *lp, int phase,
     l->ops = ops;
     l->name = dlt_strdup(name);
     l->phase = phase;
+    l->compute = &net->compute;
     l->nbottom = dlt_cfg_count(lp, "bottom");
     l->ntop = dlt_cfg_count(lp, "top");
     if (l->nbottom > DLT_MAX_BLOBS || l->ntop > DLT_MAX_BLOBS)
@@ -316,7 +318,7 @@ static void find_outputs(dlt_net *net)
 }
 
 int dlt_net_create(const dlt_cfg *np, int phase, int input_c, int input_h, int input_w,
-                   uint64_t seed, dlt_net **out)
+                   uint64_t seed, const dlt_compute_ctx *compute, dlt_net **out)
 {
     char where[256];
     *out = NULL;
@@ -326,6 +328,10 @@ int dlt_net_create(const dlt_cfg *np, int phase, int input_c, int input_h, int i
                  dlt_cfg_where(dlt_cfg_get(np, "layers"), where, sizeof where));
     dlt_net *net = dlt_calloc(1, sizeof *net);
     net->data_layer = -1;
+    if (compute)
+        net->compute = *compute;
+    else
+        dlt_compute_ctx_init(&net->compute);
     const char *name;
     int force_backward;
     int st = dlt_cfg_string(np, "name", "", &name);
@@ -562,6 +568,7 @@ float *dlt_net_params(dlt_net *net) { return net->params; }
 float *dlt_net_grads(dlt_net *net) { return net->grads; }
 int dlt_net_num_layers(const dlt_net *net) { return net->nlayers; }
 dlt_layer *dlt_net_layer(const dlt_net *net, int i) { return &net->layers[i]; }
+const dlt_compute_ctx *dlt_net_compute(const dlt_net *net) { return &net->compute; }
 const char *dlt_net_name(const dlt_net *net) { return net->name; }
 
 dlt_tensor *dlt_net_blob(const dlt_net *net, const char *name)
