@@ -7,6 +7,7 @@
 #include "dltrain/cpu.h"
 #include "dltrain/error.h"
 #include "dltrain/layer.h"
+#include "dltrain/net.h"
 #include "dltrain/prototxt.h"
 #include "layers/conv.h"
 #include "test.h"
@@ -1387,6 +1388,61 @@ static void test_bad_shapes(void)
     destroy(&t);
 }
 
+/* The compute context belongs to the net (issue 19): two nets of one
+ * process built with different settings keep their own, each layer reads
+ * its net's, and the two backends compute the same outputs. */
+static void test_compute_per_net(void)
+{
+    static const char *text =
+        "layer { name: 'd' type: 'Data' top: 'data' top: 'label' data_param { batch_size: 2 } }\n"
+        "layer { name: 'conv' type: 'Convolution' bottom: 'data' top: 'conv'\n"
+        "        convolution_param { num_output: 4 kernel_size: 3 weight_filler { type: 'xavier' } } }\n";
+    dlt_cfg *root = NULL;
+    dlt_net *a = NULL, *b = NULL;
+    dlt_compute_ctx ca, cb;
+    dlt_compute_ctx_init(&ca);
+    dlt_compute_ctx_init(&cb);
+    ca.conv_backend = DLT_CONV_IM2COL;
+    ca.threads = 1;
+    cb.conv_backend = dlt_conv_dnnl_available() ? DLT_CONV_DNNL : DLT_CONV_IM2COL;
+    cb.cudnn_workspace_limit = 1 << 20;
+    int st = dlt_pt_parse_string(text, "compute.prototxt", &root);
+    if (st == 0)
+        st = dlt_net_create(root, DLT_PHASE_TRAIN, 3, 6, 6, 5, &ca, &a);
+    if (st == 0)
+        st = dlt_net_create(root, DLT_PHASE_TRAIN, 3, 6, 6, 5, &cb, &b);
+    ASSERT_EQ(st, 0, "compute: two nets with different contexts build");
+    if (st) {
+        dlt_net_free(a);
+        dlt_cfg_free(root);
+        return;
+    }
+    ca.conv_backend = DLT_CONV_DNNL; /* the nets hold copies */
+    const dlt_layer *la = dlt_net_layer(a, 1), *lb = dlt_net_layer(b, 1);
+    TEST_OK(dlt_net_compute(a)->conv_backend == DLT_CONV_IM2COL && dlt_net_compute(a)->threads == 1 &&
+            dlt_net_compute(b)->cudnn_workspace_limit == 1 << 20 && la->compute == dlt_net_compute(a) &&
+            lb->compute == dlt_net_compute(b),
+            "compute: each net keeps a copy of its context, its layers point at it");
+    TEST_OK(!dlt__conv_uses_dnnl(la) && dlt__conv_uses_dnnl(lb) == (cb.conv_backend == DLT_CONV_DNNL),
+            "compute: each net's convolution uses its own backend (im2col; %s)",
+            dlt_conv_backend_name(cb.conv_backend));
+    dlt_tensor *xa = dlt_net_blob(a, "data"), *xb = dlt_net_blob(b, "data");
+    fill_uniform(xa->data, xa->count, -1, 1);
+    memcpy(xb->data, xa->data, xa->count * sizeof(float));
+    dlt_net_forward(a);
+    dlt_net_forward(b);
+    const dlt_tensor *ya = dlt_net_blob(a, "conv"), *yb = dlt_net_blob(b, "conv");
+    double *ref = dlt_malloc(ya->count * sizeof(double));
+    for (size_t i = 0; i < ya->count; i++)
+        ref[i] = ya->data[i];
+    double e = max_rel_err_f(yb->data, ref, ya->count);
+    free(ref);
+    TEST_OK(e <= 1e-5, "compute: both backends give the same convolution (max rel err %.2g)", e);
+    dlt_net_free(a);
+    dlt_net_free(b);
+    dlt_cfg_free(root);
+}
+
 int main(void)
 {
     dlt_rng_seed(&rng, 12345);
@@ -1416,5 +1472,6 @@ int main(void)
     test_reshaping();
     test_dropout();
     test_bad_shapes();
+    test_compute_per_net();
     TEST_DONE();
 }
