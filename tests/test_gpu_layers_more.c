@@ -14,6 +14,7 @@
 #include "dltrain/device.h"
 #include "dltrain/error.h"
 #include "dltrain/net.h"
+#include "dltrain/prototxt.h"
 #include "test.h"
 
 static const char *net_text =
