@@ -229,14 +229,14 @@ int main(int argc, char **argv)
     o.net_path = argv[optind];
 
     char *text, *batched;
-    dlt_pnode *tree = NULL;
+    dlt_cfg *tree = NULL;
     dlt_net *net = NULL;
     if (read_text(o.net_path, &text) < 0)
         return DLT_EXIT_FAILURE;
     batched = with_batch_one(text);
     int st = dlt_pt_parse_string(batched, o.net_path, &tree);
     if (st == 0)
-        st = dlt_net_create(tree, DLT_PHASE_TRAIN, o.c, o.h, o.w, 1, &net);
+        st = dlt_net_create(tree, DLT_PHASE_TRAIN, o.c, o.h, o.w, 1, NULL, &net);
     timings t;
     long bytes = 0;
     if (st == 0)
@@ -255,7 +255,7 @@ int main(int argc, char **argv)
                    mb / t.plain_write, t.load, mb / t.load, t.plain_read, mb / t.plain_read);
     }
     dlt_net_free(net);
-    dlt_pt_free(tree);
+    dlt_cfg_free(tree);
     free(batched);
     free(text);
     return st == 0 ? DLT_EXIT_OK : DLT_EXIT_FAILURE;

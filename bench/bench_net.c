@@ -40,10 +40,11 @@ typedef struct bench_options {
     int gpu;          /* --device gpu: the nets and the solver on GPU 0 */
     int input_c, input_h, input_w; /* 0: from the net's header comment */
     double min_time;  /* seconds per measurement when iters == 0 */
+    dlt_compute_ctx compute; /* the nets' settings: --conv-backend; cuDNN as below */
 } bench_options;
 
 typedef struct bench {
-    dlt_pnode *net_tree, *solver_tree;
+    dlt_cfg *net_tree, *solver_tree;
     dlt_solver_config cfg;
     dlt_net *train, *test;
     float *history;
@@ -132,6 +133,8 @@ static int parse_options(int argc, char **argv, bench_options *o)
         {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
     *o = (bench_options){.batch = 64, .threads = 2, .warmup = 10, .min_time = 3.0};
     default_path(o->net_path, sizeof o->net_path, "lenet_fashion_train_val.prototxt");
+    dlt_compute_ctx_init(&o->compute);
+    o->compute.cudnn_workspace_limit = (size_t)1 << 30; /* speed first */
     int c, st = 0;
     while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
         switch (c) {
@@ -154,7 +157,7 @@ static int parse_options(int argc, char **argv, bench_options *o)
             if (dlt_conv_backend_parse(optarg, &cb) < 0)
                 st = DLT_ERR_ARG;
             else
-                dlt_conv_backend_set(cb); /* before the nets are made */
+                o->compute.conv_backend = cb;
             break;
         }
         case 'd':
@@ -311,9 +314,9 @@ static int bench_open(bench *b, bench_options *o)
     free(sgd);
     DLT_TRY(st);
     DLT_TRY(dlt_solver_config_parse(b->solver_tree, &b->cfg));
-    DLT_TRY(dlt_net_create(b->net_tree, DLT_PHASE_TRAIN, o->input_c, o->input_h, o->input_w, 1,
+    DLT_TRY(dlt_net_create(b->net_tree, DLT_PHASE_TRAIN, o->input_c, o->input_h, o->input_w, 1, &o->compute,
                            &b->train));
-    DLT_TRY(dlt_net_create(b->net_tree, DLT_PHASE_TEST, o->input_c, o->input_h, o->input_w, 1,
+    DLT_TRY(dlt_net_create(b->net_tree, DLT_PHASE_TEST, o->input_c, o->input_h, o->input_w, 1, &o->compute,
                            &b->test));
     DLT_TRY(dlt_net_share_params(b->test, b->train));
     if (!o->gpu) /* as the trainer does */
@@ -333,7 +336,6 @@ static int bench_open(bench *b, bench_options *o)
     b->history = dlt_calloc(dlt_net_param_count(b->train), sizeof(float));
     if (o->gpu) {
         dlt_device_kind got;
-        dlt_device_set_cudnn_options(0, (size_t)1 << 30);
         DLT_TRY(dlt_device_select(DLT_DEVICE_GPU, 0, 1, &got));
         DLT_TRY(dlt_net_to_device(b->train, DLT_DEVICE_GPU));
         DLT_TRY(dlt_net_to_device(b->test, DLT_DEVICE_GPU));
@@ -347,8 +349,8 @@ static void bench_close(bench *b)
 {
     dlt_net_free(b->test);
     dlt_net_free(b->train);
-    dlt_pt_free(b->solver_tree);
-    dlt_pt_free(b->net_tree);
+    dlt_cfg_free(b->solver_tree);
+    dlt_cfg_free(b->net_tree);
     dlt_solver_free(b->solver);
     free(b->history);
     free(b->pool_x);
@@ -474,12 +476,13 @@ static void print_results(const bench_options *o, const bench *b, measure tr, me
                o->batch, o->threads, o->input_c, o->input_h, o->input_w, tr_ips, tr.iters,
                tr.seconds, in_ips, in.iters, in.seconds, b->loss, tr_flop * 1e-9, in_flop * 1e-9,
                rss, o->solver_path, b->cfg.base_lr, b->cfg.momentum,
-               b->cfg.weight_decay, config, core, dlt_conv_backend_name(dlt_conv_backend_get()));
+               b->cfg.weight_decay, config, core,
+               dlt_conv_backend_name(dlt_compute_conv_backend(&o->compute)));
         return;
     }
     printf("# OpenBLAS %s (core %s), threads %d, batch %d, input %dx%dx%d, conv backend %s\n",
            config, core, o->threads, o->batch, o->input_c, o->input_h, o->input_w,
-           dlt_conv_backend_name(dlt_conv_backend_get()));
+           dlt_conv_backend_name(dlt_compute_conv_backend(&o->compute)));
     printf("train: %8.1f img/s  (%ld iters in %.2f s, %.3f ms/iter, loss %.4f, %.1f GFLOP/s)\n",
            tr_ips, tr.iters, tr.seconds, 1e3 * tr.seconds / tr.iters, b->loss,
            tr_ips * tr_flop * 1e-9);

@@ -43,13 +43,13 @@ int main(int argc, char **argv)
     const char *file = argc > 1 ? argv[1] : "nets/lenet_fashion_train_val.prototxt";
     int B = argc > 2 ? atoi(argv[2]) : 48, S = argc > 3 ? atoi(argv[3]) : 2;
     int steps = argc > 4 ? atoi(argv[4]) : 3, b = B / S;
-    dlt_pnode *ra, *rb;
+    dlt_cfg *ra, *rb;
     dlt_net *A, *Bn;
     if (dlt_pt_parse_file(file, &ra) || dlt_pt_parse_file(file, &rb))
         return 1;
     tn_set_batch(ra, B), tn_set_batch(rb, b);
-    if (dlt_net_create(ra, DLT_PHASE_TRAIN, 1, 28, 28, 7, &A) ||
-        dlt_net_create(rb, DLT_PHASE_TRAIN, 1, 28, 28, 7, &Bn))
+    if (dlt_net_create(ra, DLT_PHASE_TRAIN, 1, 28, 28, 7, NULL, &A) ||
+        dlt_net_create(rb, DLT_PHASE_TRAIN, 1, 28, 28, 7, NULL, &Bn))
         return 1;
     size_t np = dlt_net_param_count(A);
     memcpy(dlt_net_params(Bn), dlt_net_params(A), np * sizeof(float));

@@ -34,6 +34,9 @@ static double gc_blob_err(const float *gpu, const float *cpu, size_t n)
     return dmax == 0 ? 0 : scale == 0 ? INFINITY : dmax / scale;
 }
 
+/* How the nets of a test compute (gc_require_gpu sets the cuDNN part). */
+static dlt_compute_ctx gc_compute;
+
 /* Bind this process's GPU (device 0) or skip the whole test program. */
 static void gc_require_gpu(int deterministic)
 {
@@ -45,7 +48,9 @@ static void gc_require_gpu(int deterministic)
         TEST_SKIP_ALL(msg);
     }
     dlt_device_kind got;
-    dlt_device_set_cudnn_options(deterministic, (size_t)256 << 20);
+    dlt_compute_ctx_init(&gc_compute);
+    gc_compute.cudnn_deterministic = deterministic;
+    gc_compute.cudnn_workspace_limit = (size_t)256 << 20;
     if (dlt_device_select(DLT_DEVICE_GPU, 0, 1, &got) < 0 || got != DLT_DEVICE_GPU)
         TEST_SKIP_ALL("a GPU is visible but could not be bound");
 }
@@ -109,13 +114,13 @@ static int gc_check_blob(const char *what, const dlt_layer *b, const char *kind,
  * of this file). VERBOSE: one TAP line per blob; else one line for all
  * forward tops and one for all gradients, naming the worst blob. Returns
  * the number of failed checks. */
-static int gc_compare_net(const char *what, const dlt_pnode *root, int c, int h, int w, int classes,
+static int gc_compare_net(const char *what, const dlt_cfg *root, int c, int h, int w, int classes,
                           gc_tolerance_fn tol_fwd, double fwd_default, double tol_grad, int verbose)
 {
     dlt_net *cpu = NULL, *gpu = NULL;
-    int st = dlt_net_create(root, DLT_PHASE_TRAIN, c, h, w, 7, &cpu);
+    int st = dlt_net_create(root, DLT_PHASE_TRAIN, c, h, w, 7, &gc_compute, &cpu);
     if (st == 0)
-        st = dlt_net_create(root, DLT_PHASE_TRAIN, c, h, w, 7, &gpu);
+        st = dlt_net_create(root, DLT_PHASE_TRAIN, c, h, w, 7, &gc_compute, &gpu);
     TEST_OK(st == 0, "%s: both nets build (status %d)", what, st);
     if (st == 0)
         st = dlt_net_to_device(gpu, DLT_DEVICE_GPU);

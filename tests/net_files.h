@@ -11,14 +11,14 @@
 #include "dltrain/prototxt.h"
 
 /* Set batch_size of every data layer of ROOT to BATCH. */
-static void tn_set_batch(dlt_pnode *root, int batch)
+static void tn_set_batch(dlt_cfg *root, int batch)
 {
-    for (dlt_pnode *l = root->child; l; l = l->next) {
+    for (dlt_cfg *l = root->child; l; l = l->next) {
         if (strcmp(l->name, "layer") != 0)
             continue;
-        for (dlt_pnode *f = l->child; f; f = f->next)
+        for (dlt_cfg *f = l->child; f; f = f->next)
             if (strcmp(f->name, "data_param") == 0)
-                for (dlt_pnode *b = f->child; b; b = b->next)
+                for (dlt_cfg *b = f->child; b; b = b->next)
                     if (strcmp(b->name, "batch_size") == 0) {
                         free(b->text);
                         b->text = dlt_malloc(16);
@@ -28,7 +28,7 @@ static void tn_set_batch(dlt_pnode *root, int batch)
 }
 
 /* Parse nets/FILE into *ROOT with batch BATCH; 0 or the parser's status. */
-static int tn_load(const char *file, int batch, dlt_pnode **root)
+static int tn_load(const char *file, int batch, dlt_cfg **root)
 {
     char path[1024];
     const char *top = getenv("top_srcdir");

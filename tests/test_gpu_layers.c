@@ -127,12 +127,12 @@ static double tolerance(const char *type)
 
 static void compare_text(const char *what, const char *text, int c, int h, int w)
 {
-    dlt_pnode *root = NULL;
+    dlt_cfg *root = NULL;
     int st = dlt_pt_parse_string(text, what, &root);
     TEST_OK(st == 0, "%s: prototxt parses", what);
     if (st == 0)
         gc_compare_net(what, root, c, h, w, 5, tolerance, 1e-4, 1e-3, 1);
-    dlt_pt_free(root);
+    dlt_cfg_free(root);
 }
 
 #ifdef HAVE_CUDA
@@ -141,7 +141,7 @@ static void compare_text(const char *what, const char *text, int c, int h, int w
  * arithmetic differs), three steps, then the weights and histories. */
 static void compare_solver(const char *label, const char *solver_text)
 {
-    dlt_pnode *root = NULL, *sroot = NULL;
+    dlt_cfg *root = NULL, *sroot = NULL;
     dlt_net *cpu = NULL, *gpu = NULL;
     dlt_solver_config cfg;
     int st = dlt_pt_parse_string(net_basic, "basic", &root);
@@ -150,14 +150,14 @@ static void compare_solver(const char *label, const char *solver_text)
     if (st == 0)
         st = dlt_solver_config_parse(sroot, &cfg);
     if (st == 0)
-        st = dlt_net_create(root, DLT_PHASE_TRAIN, 3, 11, 11, 7, &cpu);
+        st = dlt_net_create(root, DLT_PHASE_TRAIN, 3, 11, 11, 7, &gc_compute, &cpu);
     if (st == 0)
-        st = dlt_net_create(root, DLT_PHASE_TRAIN, 3, 11, 11, 7, &gpu);
+        st = dlt_net_create(root, DLT_PHASE_TRAIN, 3, 11, 11, 7, &gc_compute, &gpu);
     if (st == 0)
         st = dlt_net_to_device(gpu, DLT_DEVICE_GPU);
     TEST_OK(st == 0, "solver %s: setup (status %d)", label, st);
     if (st) {
-        dlt_net_free(cpu), dlt_net_free(gpu), dlt_pt_free(root), dlt_pt_free(sroot);
+        dlt_net_free(cpu), dlt_net_free(gpu), dlt_cfg_free(root), dlt_cfg_free(sroot);
         return;
     }
     size_t n = dlt_net_param_count(cpu);
@@ -189,7 +189,7 @@ static void compare_solver(const char *label, const char *solver_text)
                 label, norm_g);
     dlt_solver_free(sg), dlt_solver_free(sc);
     dlt_net_free(gpu), dlt_net_free(cpu);
-    dlt_pt_free(root), dlt_pt_free(sroot);
+    dlt_cfg_free(root), dlt_cfg_free(sroot);
 }
 
 /* NCCL on one rank: bootstrap through MPI; a one-rank average leaves the

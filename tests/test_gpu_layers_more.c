@@ -14,6 +14,7 @@
 #include "dltrain/device.h"
 #include "dltrain/error.h"
 #include "dltrain/net.h"
+#include "dltrain/prototxt.h"
 #include "test.h"
 
 static const char *net_text =
@@ -85,17 +86,20 @@ int main(void)
         TEST_SKIP_ALL(msg);
     }
     dlt_device_kind got;
-    dlt_device_set_cudnn_options(1, (size_t)64 << 20);
+    dlt_compute_ctx compute;
+    dlt_compute_ctx_init(&compute);
+    compute.cudnn_deterministic = 1;
+    compute.cudnn_workspace_limit = (size_t)64 << 20;
     if (dlt_device_select(DLT_DEVICE_GPU, 0, 1, &got) < 0 || got != DLT_DEVICE_GPU)
         TEST_SKIP_ALL("a GPU is visible but could not be bound");
 
-    dlt_pnode *root = NULL;
+    dlt_cfg *root = NULL;
     if (dlt_pt_parse_string(net_text, "gpu_test_more.prototxt", &root) != 0)
         return 1;
     dlt_net *cpu = NULL, *gpu = NULL;
-    int st = dlt_net_create(root, DLT_PHASE_TRAIN, 3, 7, 9, 7, &cpu);
+    int st = dlt_net_create(root, DLT_PHASE_TRAIN, 3, 7, 9, 7, &compute, &cpu);
     if (st == 0)
-        st = dlt_net_create(root, DLT_PHASE_TRAIN, 3, 7, 9, 7, &gpu);
+        st = dlt_net_create(root, DLT_PHASE_TRAIN, 3, 7, 9, 7, &compute, &gpu);
     ASSERT_EQ(st, 0, "both nets build");
     if (st)
         TEST_DONE();
@@ -168,6 +172,6 @@ int main(void)
     }
     dlt_net_free(gpu);
     dlt_net_free(cpu);
-    dlt_pt_free(root);
+    dlt_cfg_free(root);
     TEST_DONE();
 }

@@ -33,12 +33,12 @@ int main(void)
     };
     for (size_t i = 0; i < sizeof nets / sizeof nets[0]; i++) {
         const net_case *nc = &nets[i];
-        dlt_pnode *root = NULL;
+        dlt_cfg *root = NULL;
         int st = tn_load(nc->file, nc->batch, &root);
         TEST_OK(st == 0, "%s parses", nc->file);
         if (st == 0)
             gc_compare_net(nc->file, root, nc->c, nc->h, nc->w, nc->classes, NULL, 5e-4, 2e-3, 0);
-        dlt_pt_free(root);
+        dlt_cfg_free(root);
     }
     TEST_DONE();
 }

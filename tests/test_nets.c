@@ -7,6 +7,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "dltrain/compute.h"
 #include "dltrain/cpu.h"
 #include "dltrain/error.h"
 #include "dltrain/net.h"
@@ -30,23 +31,23 @@ typedef struct net_case {
 
 static void test_net(const net_case *nc)
 {
-    dlt_pnode *root = NULL;
+    dlt_cfg *root = NULL;
     dlt_net *net = NULL, *test_net = NULL;
     int st = tn_load(nc->file, nc->batch, &root);
     if (st == 0)
-        st = dlt_net_create(root, DLT_PHASE_TRAIN, nc->c, nc->h, nc->w, 7, &net);
+        st = dlt_net_create(root, DLT_PHASE_TRAIN, nc->c, nc->h, nc->w, 7, NULL, &net);
     /* The TEST phase too (sharing the weights), so every field is read. */
     if (st == 0)
-        st = dlt_net_create(root, DLT_PHASE_TEST, nc->c, nc->h, nc->w, 7, &test_net);
+        st = dlt_net_create(root, DLT_PHASE_TEST, nc->c, nc->h, nc->w, 7, NULL, &test_net);
     if (st == 0)
         st = dlt_net_share_params(test_net, net);
     dlt_net_free(test_net);
-    int unused = st == 0 ? dlt_pt_check_unused(root, NULL) : -1;
+    int unused = st == 0 ? dlt_cfg_check_unused(root, NULL) : -1;
     TEST_OK(st == 0 && unused == 0, "%s: TRAIN and TEST nets build for %dx%dx%d, batch %d, "
             "every field used (status %d)", nc->file, nc->c, nc->h, nc->w, nc->batch, st);
     if (st) {
         dlt_net_free(net);
-        dlt_pt_free(root);
+        dlt_cfg_free(root);
         return;
     }
     int shapes_ok = 1;
@@ -99,7 +100,7 @@ static void test_net(const net_case *nc)
             "non-zero, none NaN", nc->file, secs, loss, nc->classes, log(nc->classes), nz,
             dlt_net_param_count(net));
     dlt_net_free(net);
-    dlt_pt_free(root);
+    dlt_cfg_free(root);
 }
 
 /* dlt_net_share_diffs changes no result: the same net with and without
@@ -107,13 +108,13 @@ static void test_net(const net_case *nc)
  * over two steps (the second after an SGD update). */
 static void test_shared_diffs(const net_case *nc)
 {
-    dlt_pnode *root = NULL;
+    dlt_cfg *root = NULL;
     dlt_net *a = NULL, *b = NULL;
     int st = tn_load(nc->file, nc->batch, &root);
     if (st == 0)
-        st = dlt_net_create(root, DLT_PHASE_TRAIN, nc->c, nc->h, nc->w, 7, &a);
+        st = dlt_net_create(root, DLT_PHASE_TRAIN, nc->c, nc->h, nc->w, 7, NULL, &a);
     if (st == 0)
-        st = dlt_net_create(root, DLT_PHASE_TRAIN, nc->c, nc->h, nc->w, 7, &b);
+        st = dlt_net_create(root, DLT_PHASE_TRAIN, nc->c, nc->h, nc->w, 7, NULL, &b);
     size_t saved = st == 0 ? dlt_net_share_diffs(b) : 0;
     int same = st == 0;
     float la = 0, lb = 0;
@@ -137,7 +138,7 @@ static void test_shared_diffs(const net_case *nc)
             "gradients over 2 steps", nc->file, saved / 1048576.0, lb);
     dlt_net_free(a);
     dlt_net_free(b);
-    dlt_pt_free(root);
+    dlt_cfg_free(root);
 }
 
 /* Build TEXT; expect a parse error whose message (stderr) holds every
@@ -149,11 +150,11 @@ static void expect_setup_error(const char *what, const char *text, const char *c
     fflush(stderr);
     int saved = dup(2);
     dup2(fd, 2);
-    dlt_pnode *root = NULL;
+    dlt_cfg *root = NULL;
     dlt_net *net = NULL;
     int st = dlt_pt_parse_string(text, "bad.prototxt", &root);
     if (st == 0)
-        st = dlt_net_create(root, DLT_PHASE_TRAIN, 3, 8, 8, 1, &net);
+        st = dlt_net_create(root, DLT_PHASE_TRAIN, 3, 8, 8, 1, NULL, &net);
     fflush(stderr);
     dup2(saved, 2);
     close(saved);
@@ -173,7 +174,7 @@ static void expect_setup_error(const char *what, const char *text, const char *c
     TEST_OK(st == DLT_ERR_PARSE && !net && has, "%s: setup fails, message names the layer and "
             "shapes (status %d)", what, st);
     dlt_net_free(net);
-    dlt_pt_free(root);
+    dlt_cfg_free(root);
 }
 
 #define DATA "layer { name: 'd' type: 'Data' top: 'data' top: 'label' data_param { batch_size: 2 } }\n"
@@ -219,17 +220,19 @@ static void test_bad_nets(void)
  * Two steps, the second after an SGD update. */
 static void test_split(dlt_conv_backend be, int B, int S)
 {
-    dlt_pnode *ra = NULL, *rb = NULL;
+    dlt_cfg *ra = NULL, *rb = NULL;
     dlt_net *a = NULL, *b = NULL;
     const int nb = B / S;
-    dlt_conv_backend_set(be);
+    dlt_compute_ctx compute;
+    dlt_compute_ctx_init(&compute);
+    compute.conv_backend = be;
     int st = tn_load("lenet_fashion_train_val.prototxt", B, &ra);
     if (st == 0)
         st = tn_load("lenet_fashion_train_val.prototxt", nb, &rb);
     if (st == 0)
-        st = dlt_net_create(ra, DLT_PHASE_TRAIN, 1, 28, 28, 7, &a);
+        st = dlt_net_create(ra, DLT_PHASE_TRAIN, 1, 28, 28, 7, &compute, &a);
     if (st == 0)
-        st = dlt_net_create(rb, DLT_PHASE_TRAIN, 1, 28, 28, 7, &b);
+        st = dlt_net_create(rb, DLT_PHASE_TRAIN, 1, 28, 28, 7, &compute, &b);
     const char *bname = dlt_conv_backend_name(be);
     if (st) {
         TEST_OK(0, "split %d = %d x %d (%s): nets build (status %d)", B, S, nb, bname, st);
@@ -307,9 +310,8 @@ static void test_split(dlt_conv_backend be, int B, int S)
 out:
     dlt_net_free(a);
     dlt_net_free(b);
-    dlt_pt_free(ra);
-    dlt_pt_free(rb);
-    dlt_conv_backend_set(DLT_CONV_AUTO);
+    dlt_cfg_free(ra);
+    dlt_cfg_free(rb);
 }
 
 int main(void)

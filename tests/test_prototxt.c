@@ -55,21 +55,21 @@ static const char *capture_end(capture *c, char *buf, size_t size)
 /* Parse TEXT expecting failure; stderr lands in ERR. */
 static int parse_fail(const char *text, const char *name, char *err, size_t size)
 {
-    dlt_pnode *root = (dlt_pnode *)1;
+    dlt_cfg *root = (dlt_cfg *)1;
     capture cap;
     capture_begin(&cap, 2);
     int st = dlt_pt_parse_string(text, name, &root);
     capture_end(&cap, err, size);
     if (root) { /* a failed parse must leave nothing behind */
-        dlt_pt_free(root);
+        dlt_cfg_free(root);
         return 1;
     }
     return st;
 }
 
-static dlt_pnode *parse_ok(const char *text)
+static dlt_cfg *parse_ok(const char *text)
 {
-    dlt_pnode *root = NULL;
+    dlt_cfg *root = NULL;
     int st = dlt_pt_parse_string(text, "t.prototxt", &root);
     if (st != 0)
         printf("# parse of <<%s>> failed: %d\n", text, st);
@@ -84,7 +84,7 @@ static void test_lenet_net(const char *path)
 {
     static const char *const phases[] = { "TRAIN", "TEST", NULL };
     static const char *const pools[] = { "MAX", "AVE", "STOCHASTIC", NULL };
-    dlt_pnode *root = NULL;
+    dlt_cfg *root = NULL;
     const char *s = NULL;
     long n = 0;
     double f = 0;
@@ -93,54 +93,54 @@ static void test_lenet_net(const char *path)
     ASSERT_EQ(dlt_pt_parse_file(path, &root), 0, "lenet_train_test.prototxt parses");
     if (!root)
         return;
-    ASSERT_EQ(dlt_pt_count(root, "layer"), 11, "lenet has 11 layers");
-    TEST_OK(dlt_pt_string(root, "name", NULL, &s) == 0 && s && !strcmp(s, "LeNet"),
+    ASSERT_EQ(dlt_cfg_count(root, "layer"), 11, "lenet has 11 layers");
+    TEST_OK(dlt_cfg_string(root, "name", NULL, &s) == 0 && s && !strcmp(s, "LeNet"),
             "net name is LeNet");
 
-    const dlt_pnode *data = dlt_pt_nth(root, "layer", 0);
-    TEST_OK(dlt_pt_enum(dlt_pt_get(data, "include"), "phase", phases, -1, &e) == 0 && e == 0,
+    const dlt_cfg *data = dlt_cfg_nth(root, "layer", 0);
+    TEST_OK(dlt_cfg_enum(dlt_cfg_get(data, "include"), "phase", phases, -1, &e) == 0 && e == 0,
             "first layer is in phase TRAIN");
-    ASSERT_NEAR((dlt_pt_float(dlt_pt_get(data, "transform_param"), "scale", 0, &f), f),
+    ASSERT_NEAR((dlt_cfg_float(dlt_cfg_get(data, "transform_param"), "scale", 0, &f), f),
                 0.00390625, 0, "transform_param.scale is 1/256");
-    TEST_OK(dlt_pt_count(data, "top") == 2 &&
-                dlt_pt_node_string(dlt_pt_nth(data, "top", 1), &s) == 0 && !strcmp(s, "label"),
+    TEST_OK(dlt_cfg_count(data, "top") == 2 &&
+                dlt_cfg_node_string(dlt_cfg_nth(data, "top", 1), &s) == 0 && !strcmp(s, "label"),
             "data layer's second top is 'label'");
 
-    const dlt_pnode *conv1 = dlt_pt_nth(root, "layer", 2);
-    TEST_OK(dlt_pt_string(conv1, "name", NULL, &s) == 0 && s && !strcmp(s, "conv1") &&
-                dlt_pt_string(conv1, "type", NULL, &s) == 0 && !strcmp(s, "Convolution"),
+    const dlt_cfg *conv1 = dlt_cfg_nth(root, "layer", 2);
+    TEST_OK(dlt_cfg_string(conv1, "name", NULL, &s) == 0 && s && !strcmp(s, "conv1") &&
+                dlt_cfg_string(conv1, "type", NULL, &s) == 0 && !strcmp(s, "Convolution"),
             "third layer is conv1 of type Convolution");
-    const dlt_pnode *cp = dlt_pt_get(conv1, "convolution_param");
-    ASSERT_EQ((dlt_pt_int(cp, "num_output", 0, &n), n), 20,
+    const dlt_cfg *cp = dlt_cfg_get(conv1, "convolution_param");
+    ASSERT_EQ((dlt_cfg_int(cp, "num_output", 0, &n), n), 20,
               "conv1 convolution_param.num_output");
-    TEST_OK(dlt_pt_string(dlt_pt_get(cp, "weight_filler"), "type", NULL, &s) == 0 && s &&
+    TEST_OK(dlt_cfg_string(dlt_cfg_get(cp, "weight_filler"), "type", NULL, &s) == 0 && s &&
                 !strcmp(s, "xavier"),
             "conv1 weight_filler.type is xavier");
-    ASSERT_NEAR((dlt_pt_node_float(dlt_pt_get(dlt_pt_nth(conv1, "param", 1), "lr_mult"), &f), f),
+    ASSERT_NEAR((dlt_cfg_node_float(dlt_cfg_get(dlt_cfg_nth(conv1, "param", 1), "lr_mult"), &f), f),
                 2.0, 0, "conv1's second param has lr_mult 2");
-    TEST_OK(dlt_pt_enum(dlt_pt_get(dlt_pt_nth(root, "layer", 3), "pooling_param"), "pool",
+    TEST_OK(dlt_cfg_enum(dlt_cfg_get(dlt_cfg_nth(root, "layer", 3), "pooling_param"), "pool",
                         pools, -1, &e) == 0 && e == 0,
             "pool1 uses MAX pooling");
-    TEST_OK(dlt_pt_count(conv1, "nonexistent") == 0 && dlt_pt_get(conv1, "nonexistent") == NULL,
+    TEST_OK(dlt_cfg_count(conv1, "nonexistent") == 0 && dlt_cfg_get(conv1, "nonexistent") == NULL,
             "absent field: count 0, get NULL");
 
     /* Only a few fields were read: the rest must show up as unknown. */
     capture cap;
     char out[16384];
     capture_begin(&cap, 2);
-    int errs = dlt_pt_check_unused(root, NULL);
+    int errs = dlt_cfg_check_unused(root, NULL);
     capture_end(&cap, out, sizeof out);
     TEST_OK(errs > 0 && contains(out, "unknown field 'bias_filler' in 'convolution_param'"),
             "unread lenet fields are reported (%d)", errs);
-    dlt_pt_mark_used(root);
-    ASSERT_EQ(dlt_pt_check_unused(root, NULL), 0, "after dlt_pt_mark_used nothing is unknown");
-    dlt_pt_free(root);
+    dlt_cfg_mark_used(root);
+    ASSERT_EQ(dlt_cfg_check_unused(root, NULL), 0, "after dlt_cfg_mark_used nothing is unknown");
+    dlt_cfg_free(root);
 }
 
 static void test_lenet_solver(const char *path)
 {
     static const char *const ignorable[] = { "solver_mode", NULL };
-    dlt_pnode *root = NULL;
+    dlt_cfg *root = NULL;
     const char *s = NULL;
     double f = 0;
     long n = 0;
@@ -148,27 +148,27 @@ static void test_lenet_solver(const char *path)
     ASSERT_EQ(dlt_pt_parse_file(path, &root), 0, "lenet_solver.prototxt parses");
     if (!root)
         return;
-    ASSERT_NEAR((dlt_pt_float(root, "base_lr", 0, &f), f), 0.01, 1e-15, "base_lr");
-    TEST_OK(dlt_pt_string(root, "lr_policy", NULL, &s) == 0 && s && !strcmp(s, "inv"),
+    ASSERT_NEAR((dlt_cfg_float(root, "base_lr", 0, &f), f), 0.01, 1e-15, "base_lr");
+    TEST_OK(dlt_cfg_string(root, "lr_policy", NULL, &s) == 0 && s && !strcmp(s, "inv"),
             "lr_policy is \"inv\"");
-    ASSERT_EQ((dlt_pt_int(root, "max_iter", 0, &n), n), 10000, "max_iter");
+    ASSERT_EQ((dlt_cfg_int(root, "max_iter", 0, &n), n), 10000, "max_iter");
 
     static const char *const read[] = { "net", "test_iter", "test_interval", "momentum",
                                         "weight_decay", "gamma", "power", "display",
                                         "snapshot", "snapshot_prefix", NULL };
     for (int i = 0; read[i]; i++)
-        dlt_pt_get(root, read[i]);
+        dlt_cfg_get(root, read[i]);
     capture co, ce;
     char out[4096], err[4096];
     capture_begin(&co, 1);
     capture_begin(&ce, 2);
-    int errs = dlt_pt_check_unused(root, ignorable);
+    int errs = dlt_cfg_check_unused(root, ignorable);
     capture_end(&co, out, sizeof out); /* stdout first: capture_end echoes there */
     capture_end(&ce, err, sizeof err);
     TEST_OK(errs == 0 && err[0] == '\0', "ignorable solver_mode is not an error");
     TEST_OK(contains(out, "solver_mode") && contains(out, "lenet_solver.prototxt:"),
             "ignorable solver_mode is noted with its location");
-    dlt_pt_free(root);
+    dlt_cfg_free(root);
 }
 
 /* ---- text format ------------------------------------------------------------ */
@@ -176,7 +176,7 @@ static void test_lenet_solver(const char *path)
 static void test_strings(void)
 {
     const char *s = NULL;
-    dlt_pnode *r = parse_ok("a: \"t\\tn\\n q\\\" b\\\\ s\\'\"\n"
+    dlt_cfg *r = parse_ok("a: \"t\\tn\\n q\\\" b\\\\ s\\'\"\n"
                             "b: 'it\\'s \"x\"'\n"
                             "c: \"foo\" 'bar'  # comment between\n   \"baz\"\n"
                             "d: \"\\101\\x42\\103\"\n"
@@ -184,15 +184,15 @@ static void test_strings(void)
     TEST_OK(r != NULL, "strings parse");
     if (!r)
         return;
-    TEST_OK(dlt_pt_string(r, "a", NULL, &s) == 0 && !strcmp(s, "t\tn\n q\" b\\ s'"),
+    TEST_OK(dlt_cfg_string(r, "a", NULL, &s) == 0 && !strcmp(s, "t\tn\n q\" b\\ s'"),
             "C escapes are decoded");
-    TEST_OK(dlt_pt_string(r, "b", NULL, &s) == 0 && !strcmp(s, "it's \"x\""),
+    TEST_OK(dlt_cfg_string(r, "b", NULL, &s) == 0 && !strcmp(s, "it's \"x\""),
             "single-quoted string");
-    TEST_OK(dlt_pt_string(r, "c", NULL, &s) == 0 && !strcmp(s, "foobarbaz"),
+    TEST_OK(dlt_cfg_string(r, "c", NULL, &s) == 0 && !strcmp(s, "foobarbaz"),
             "adjacent literals are joined across lines and comments");
-    TEST_OK(dlt_pt_string(r, "d", NULL, &s) == 0 && !strcmp(s, "ABC"), "octal and hex escapes");
-    TEST_OK(dlt_pt_string(r, "e", NULL, &s) == 0 && !strcmp(s, ""), "empty string");
-    dlt_pt_free(r);
+    TEST_OK(dlt_cfg_string(r, "d", NULL, &s) == 0 && !strcmp(s, "ABC"), "octal and hex escapes");
+    TEST_OK(dlt_cfg_string(r, "e", NULL, &s) == 0 && !strcmp(s, ""), "empty string");
+    dlt_cfg_free(r);
 }
 
 static void test_syntax(void)
@@ -201,7 +201,7 @@ static void test_syntax(void)
     double f = 0;
     const char *s = NULL;
     char where[256];
-    dlt_pnode *r = parse_ok("# leading comment\n"
+    dlt_cfg *r = parse_ok("# leading comment\n"
                             "  a: 1 # trailing\n"
                             "b: \"x#y\" m: { x: 5 }; n < y: 6 >, neg: -3 pos: +4\n"
                             "exp: 1e-4 half: .5 suf: 2.5f hex: 0x10 minf: -inf\n"
@@ -209,38 +209,38 @@ static void test_syntax(void)
     TEST_OK(r != NULL, "comments, separators, ':{' and '<>' forms parse");
     if (!r)
         return;
-    ASSERT_EQ((dlt_pt_int(r, "a", 0, &n), n), 1, "field after comment");
-    TEST_OK(dlt_pt_string(r, "b", NULL, &s) == 0 && !strcmp(s, "x#y"), "'#' inside a string");
-    ASSERT_EQ((dlt_pt_int(dlt_pt_get(r, "m"), "x", 0, &n), n), 5, "'name: { }' message");
-    ASSERT_EQ((dlt_pt_int(dlt_pt_get(r, "n"), "y", 0, &n), n), 6, "'name < >' message");
-    TEST_OK(dlt_pt_int(r, "neg", 0, &n) == 0 && n == -3 && dlt_pt_int(r, "pos", 0, &n) == 0 &&
+    ASSERT_EQ((dlt_cfg_int(r, "a", 0, &n), n), 1, "field after comment");
+    TEST_OK(dlt_cfg_string(r, "b", NULL, &s) == 0 && !strcmp(s, "x#y"), "'#' inside a string");
+    ASSERT_EQ((dlt_cfg_int(dlt_cfg_get(r, "m"), "x", 0, &n), n), 5, "'name: { }' message");
+    ASSERT_EQ((dlt_cfg_int(dlt_cfg_get(r, "n"), "y", 0, &n), n), 6, "'name < >' message");
+    TEST_OK(dlt_cfg_int(r, "neg", 0, &n) == 0 && n == -3 && dlt_cfg_int(r, "pos", 0, &n) == 0 &&
                 n == 4,
             "signed integers");
-    ASSERT_NEAR((dlt_pt_float(r, "exp", 0, &f), f), 1e-4, 1e-18, "exponent");
-    ASSERT_NEAR((dlt_pt_float(r, "half", 0, &f), f), 0.5, 0, "leading '.'");
-    ASSERT_NEAR((dlt_pt_float(r, "suf", 0, &f), f), 2.5, 0, "'f' suffix");
-    ASSERT_EQ((dlt_pt_int(r, "hex", 0, &n), n), 16, "hex integer");
-    TEST_OK(dlt_pt_float(r, "minf", 0, &f) == 0 && f < -1e308, "-inf");
-    ASSERT_NEAR((dlt_pt_float(r, "a", 0, &f), f), 1.0, 0, "float getter accepts an integer");
+    ASSERT_NEAR((dlt_cfg_float(r, "exp", 0, &f), f), 1e-4, 1e-18, "exponent");
+    ASSERT_NEAR((dlt_cfg_float(r, "half", 0, &f), f), 0.5, 0, "leading '.'");
+    ASSERT_NEAR((dlt_cfg_float(r, "suf", 0, &f), f), 2.5, 0, "'f' suffix");
+    ASSERT_EQ((dlt_cfg_int(r, "hex", 0, &n), n), 16, "hex integer");
+    TEST_OK(dlt_cfg_float(r, "minf", 0, &f) == 0 && f < -1e308, "-inf");
+    ASSERT_NEAR((dlt_cfg_float(r, "a", 0, &f), f), 1.0, 0, "float getter accepts an integer");
 
-    ASSERT_EQ(dlt_pt_count(r, "v"), 3, "repeated field counted");
-    ASSERT_EQ((dlt_pt_node_int(dlt_pt_nth(r, "v", 1), &n), n), 2, "nth occurrence in order");
-    ASSERT_EQ((dlt_pt_int(r, "v", 0, &n), n), 3, "last repeated scalar wins");
-    TEST_OK(dlt_pt_count(r, "l") == 3 && dlt_pt_node_int(dlt_pt_nth(r, "l", 2), &n) == 0 &&
-                n == 6 && dlt_pt_count(r, "empty") == 0,
+    ASSERT_EQ(dlt_cfg_count(r, "v"), 3, "repeated field counted");
+    ASSERT_EQ((dlt_cfg_node_int(dlt_cfg_nth(r, "v", 1), &n), n), 2, "nth occurrence in order");
+    ASSERT_EQ((dlt_cfg_int(r, "v", 0, &n), n), 3, "last repeated scalar wins");
+    TEST_OK(dlt_cfg_count(r, "l") == 3 && dlt_cfg_node_int(dlt_cfg_nth(r, "l", 2), &n) == 0 &&
+                n == 6 && dlt_cfg_count(r, "empty") == 0,
             "list syntax [4, 5, 6] expands to repeated fields");
-    ASSERT_EQ((dlt_pt_int(r, "absent", 7, &n), n), 7, "absent field gives the default");
+    ASSERT_EQ((dlt_cfg_int(r, "absent", 7, &n), n), 7, "absent field gives the default");
 
-    dlt_pt_where(dlt_pt_get(r, "a"), where, sizeof where);
+    dlt_cfg_where(dlt_cfg_get(r, "a"), where, sizeof where);
     TEST_OK(!strcmp(where, "t.prototxt:2:3"), "location of a field is its name: %s", where);
-    dlt_pt_free(r);
+    dlt_cfg_free(r);
 
     r = parse_ok("");
-    TEST_OK(r && r->kind == DLT_PT_MESSAGE && r->child == NULL, "empty input is an empty message");
-    dlt_pt_free(r);
+    TEST_OK(r && r->kind == DLT_CFG_MESSAGE && r->child == NULL, "empty input is an empty message");
+    dlt_cfg_free(r);
     r = parse_ok("# only a comment, no newline");
     TEST_OK(r && r->child == NULL, "comment-only input without final newline");
-    dlt_pt_free(r);
+    dlt_cfg_free(r);
 }
 
 static void test_getters(void)
@@ -251,7 +251,7 @@ static void test_getters(void)
     int b = -1, e = -1;
     long n = 0;
     const char *s = NULL;
-    dlt_pnode *r = parse_ok("t: true f: False one: 1 zero: 0 two: 2\n"
+    dlt_cfg *r = parse_ok("t: true f: False one: 1 zero: 0 two: 2\n"
                             "p: AVE q: \"STOCHASTIC\" bad: MAXX\n"
                             "num_output: \"abc\"\n"
                             "  frac: 2.5 id: abc msg { }\n"
@@ -260,17 +260,17 @@ static void test_getters(void)
         TEST_OK(0, "getter input parses");
         return;
     }
-    TEST_OK(dlt_pt_bool(r, "t", 0, &b) == 0 && b == 1 && dlt_pt_bool(r, "f", 1, &b) == 0 &&
+    TEST_OK(dlt_cfg_bool(r, "t", 0, &b) == 0 && b == 1 && dlt_cfg_bool(r, "f", 1, &b) == 0 &&
                 b == 0,
             "bool true / False");
-    TEST_OK(dlt_pt_bool(r, "one", 0, &b) == 0 && b == 1 && dlt_pt_bool(r, "zero", 1, &b) == 0 &&
+    TEST_OK(dlt_cfg_bool(r, "one", 0, &b) == 0 && b == 1 && dlt_cfg_bool(r, "zero", 1, &b) == 0 &&
                 b == 0,
             "bool 1 / 0");
-    ASSERT_EQ((dlt_pt_enum(r, "p", pools, -1, &e), e), 1, "enum AVE");
-    ASSERT_EQ((dlt_pt_enum(r, "q", pools, -1, &e), e), 2, "enum given as a string is tolerated");
+    ASSERT_EQ((dlt_cfg_enum(r, "p", pools, -1, &e), e), 1, "enum AVE");
+    ASSERT_EQ((dlt_cfg_enum(r, "q", pools, -1, &e), e), 2, "enum given as a string is tolerated");
 
     capture_begin(&cap, 2);
-    int st = dlt_pt_enum(r, "bad", pools, -1, &e);
+    int st = dlt_cfg_enum(r, "bad", pools, -1, &e);
     capture_end(&cap, err, sizeof err);
     TEST_OK(st == DLT_ERR_PARSE &&
                 contains(err, "t.prototxt:2:24: error: bad value 'MAXX' for field 'bad' "
@@ -278,7 +278,7 @@ static void test_getters(void)
             "bad enum names the value, location and choices");
 
     capture_begin(&cap, 2);
-    st = dlt_pt_int(r, "num_output", 0, &n);
+    st = dlt_cfg_int(r, "num_output", 0, &n);
     capture_end(&cap, err, sizeof err);
     TEST_OK(st == DLT_ERR_PARSE && n == 0 &&
                 contains(err, "t.prototxt:3:1: error: field 'num_output' expects an integer, "
@@ -286,17 +286,17 @@ static void test_getters(void)
             "string for an integer is rejected");
 
     capture_begin(&cap, 2);
-    st = dlt_pt_int(r, "frac", 0, &n);
+    st = dlt_cfg_int(r, "frac", 0, &n);
     capture_end(&cap, err, sizeof err);
     TEST_OK(st == DLT_ERR_PARSE && contains(err, "t.prototxt:4:3:") && contains(err, "got 2.5"),
             "float for an integer is rejected");
 
     capture_begin(&cap, 2);
-    int st2 = dlt_pt_int(r, "id", 0, &n);
-    int st3 = dlt_pt_int(r, "msg", 0, &n);
-    int st4 = dlt_pt_bool(r, "two", 0, &b);
-    int st5 = dlt_pt_string(r, "type", NULL, &s);
-    int st6 = dlt_pt_float(r, "num_output", 0, &(double){ 0 });
+    int st2 = dlt_cfg_int(r, "id", 0, &n);
+    int st3 = dlt_cfg_int(r, "msg", 0, &n);
+    int st4 = dlt_cfg_bool(r, "two", 0, &b);
+    int st5 = dlt_cfg_string(r, "type", NULL, &s);
+    int st6 = dlt_cfg_float(r, "num_output", 0, &(double){ 0 });
     capture_end(&cap, err, sizeof err);
     TEST_OK(st2 == DLT_ERR_PARSE && st3 == DLT_ERR_PARSE && contains(err, "got a message"),
             "identifier or message for an integer is rejected");
@@ -304,7 +304,7 @@ static void test_getters(void)
     TEST_OK(st5 == DLT_ERR_PARSE && contains(err, "expects a quoted string, got Convolution"),
             "unquoted identifier for a string is rejected");
     ASSERT_EQ(st6, DLT_ERR_PARSE, "string for a float is rejected");
-    dlt_pt_free(r);
+    dlt_cfg_free(r);
 }
 
 static void test_unknown_fields(void)
@@ -313,7 +313,7 @@ static void test_unknown_fields(void)
     char out[4096], err[4096];
     capture co, ce;
     const char *s;
-    dlt_pnode *r = parse_ok("layer { name: \"x\" bogus: 1 }\n"
+    dlt_cfg *r = parse_ok("layer { name: \"x\" bogus: 1 }\n"
                             "top_bogus: 2\n"
                             "solver_type: SGD\n"
                             "unused_msg { a: 1 b { c: 2 } }\n"
@@ -322,10 +322,10 @@ static void test_unknown_fields(void)
         TEST_OK(0, "unknown-field input parses");
         return;
     }
-    dlt_pt_string(dlt_pt_get(r, "layer"), "name", NULL, &s);
+    dlt_cfg_string(dlt_cfg_get(r, "layer"), "name", NULL, &s);
     capture_begin(&co, 1);
     capture_begin(&ce, 2);
-    int errs = dlt_pt_check_unused(r, ignorable);
+    int errs = dlt_cfg_check_unused(r, ignorable);
     capture_end(&co, out, sizeof out); /* stdout first: capture_end echoes there */
     capture_end(&ce, err, sizeof err);
     ASSERT_EQ(errs, 3, "unknown fields counted, an unused message once, ignorables not");
@@ -338,7 +338,7 @@ static void test_unknown_fields(void)
     TEST_OK(contains(out, "solver_type") && contains(out, "debug_info") &&
                 !contains(err, "solver_type") && !contains(err, "debug_info"),
             "ignorable fields are noted, not errors");
-    dlt_pt_free(r);
+    dlt_cfg_free(r);
 }
 
 /* ---- malformed input ------------------------------------------------------- */
@@ -393,16 +393,16 @@ static void test_malformed(void)
     TEST_OK(st == DLT_ERR_PARSE && contains(err, "nested deeper than"), "5000-deep nesting");
     free(deep);
     deep = nested(50);
-    dlt_pnode *r = parse_ok(deep);
+    dlt_cfg *r = parse_ok(deep);
     TEST_OK(r != NULL, "50-deep nesting is fine");
-    dlt_pt_free(r);
+    dlt_cfg_free(r);
     free(deep);
 }
 
 static void test_files(void)
 {
     char err[4096], path[] = "/tmp/test_prototxt_XXXXXX";
-    dlt_pnode *r = (dlt_pnode *)1;
+    dlt_cfg *r = (dlt_cfg *)1;
     capture cap;
 
     capture_begin(&cap, 2);
@@ -434,11 +434,11 @@ static void test_files(void)
     fclose(f);
     st = dlt_pt_parse_file(path, &r);
     const char *s = NULL;
-    TEST_OK(st == 0 && dlt_pt_count(r, "layer") == 200000 &&
-                dlt_pt_string(dlt_pt_nth(r, "layer", 199999), "name", NULL, &s) == 0 &&
+    TEST_OK(st == 0 && dlt_cfg_count(r, "layer") == 200000 &&
+                dlt_cfg_string(dlt_cfg_nth(r, "layer", 199999), "name", NULL, &s) == 0 &&
                 !strcmp(s, "l199999"),
             "200000-layer file parses");
-    dlt_pt_free(r);
+    dlt_cfg_free(r);
     unlink(path);
 }
 

@@ -75,7 +75,7 @@ static void test_sgd(void)
     dlt_solver_config cfg;
     dlt_solver_config_parse(sroot, &cfg);
     dlt_net *net;
-    ASSERT_EQ(dlt_net_create(root, DLT_PHASE_TRAIN, 2, 1, 1, 7, &net), 0, "build tiny TRAIN net");
+    ASSERT_EQ(dlt_net_create(root, DLT_PHASE_TRAIN, 2, 1, 1, 7, NULL, &net), 0, "build tiny TRAIN net");
     size_t n = dlt_net_param_count(net);
     ASSERT_EQ(n, 3 * 2 + 3, "parameter count: weight 3x2 + bias 3");
     float *w = dlt_net_params(net), *g = dlt_net_grads(net);
@@ -107,7 +107,7 @@ static void test_sgd(void)
     TEST_OK(strcmp(dlt_net_output_name(net, 0), "loss") == 0 && dlt_net_output_is_loss(net, 0),
             "TRAIN output is the loss");
     dlt_net *test;
-    ASSERT_EQ(dlt_net_create(root, DLT_PHASE_TEST, 2, 1, 1, 7, &test), 0, "build tiny TEST net");
+    ASSERT_EQ(dlt_net_create(root, DLT_PHASE_TEST, 2, 1, 1, 7, NULL, &test), 0, "build tiny TEST net");
     ASSERT_EQ(dlt_net_num_outputs(test), 2, "TEST net outputs acc and loss");
     ASSERT_EQ(dlt_net_share_params(test, net), 0, "TEST net shares TRAIN weights");
     TEST_OK(dlt_net_params(test) == dlt_net_params(net), "shared parameter buffer");
@@ -147,7 +147,7 @@ static void test_bad_nets(void)
         dlt_net *net = NULL;
         int st = dlt_pt_parse_string(bad[i][0], "bad_net.prototxt", &root);
         if (st == 0)
-            st = dlt_net_create(root, DLT_PHASE_TRAIN, 1, 2, 2, 1, &net);
+            st = dlt_net_create(root, DLT_PHASE_TRAIN, 1, 2, 2, 1, NULL, &net);
         TEST_OK(st < 0 && net == NULL, "net error: %s", bad[i][1]);
         dlt_pt_free(root);
     }
@@ -409,7 +409,7 @@ static void test_updates(void)
         dlt_solver_config cfg;
         ASSERT_EQ(parse_solver(solvers[k][0], &cfg, &sroot), 0, "parse %s solver", solvers[k][1]);
         dlt_net *net;
-        dlt_net_create(nroot, DLT_PHASE_TRAIN, 2, 1, 1, 7, &net);
+        dlt_net_create(nroot, DLT_PHASE_TRAIN, 2, 1, 1, 7, NULL, &net);
         size_t n = dlt_net_param_count(net);
         float *w = dlt_net_params(net), *g = dlt_net_grads(net);
         double wr[9], hr[9] = {0}, vr[9] = {0}, gr[9];
@@ -446,7 +446,7 @@ static void test_clip(void)
     ASSERT_EQ(parse_solver("net: 'x' base_lr: 1 max_iter: 9 clip_gradients: 0.5", &cfg, &sroot), 0,
               "parse clipping solver");
     dlt_net *net;
-    dlt_net_create(nroot, DLT_PHASE_TRAIN, 2, 1, 1, 7, &net);
+    dlt_net_create(nroot, DLT_PHASE_TRAIN, 2, 1, 1, 7, NULL, &net);
     size_t n = dlt_net_param_count(net);
     float *w = dlt_net_params(net), *g = dlt_net_grads(net);
     dlt_solver *s = dlt_solver_create(&cfg, n);
@@ -492,8 +492,8 @@ static void test_iter_size(void)
     parse_solver("net: 'x' base_lr: 0.5 momentum: 0.9 weight_decay: 0.01 max_iter: 9 iter_size: 2",
                  &cs, &ss);
     dlt_net *nb, *ns;
-    ASSERT_EQ(dlt_net_create(rb, DLT_PHASE_TRAIN, 5, 1, 1, 3, &nb), 0, "batch-8 net");
-    ASSERT_EQ(dlt_net_create(rs, DLT_PHASE_TRAIN, 5, 1, 1, 3, &ns), 0, "batch-4 net");
+    ASSERT_EQ(dlt_net_create(rb, DLT_PHASE_TRAIN, 5, 1, 1, 3, NULL, &nb), 0, "batch-8 net");
+    ASSERT_EQ(dlt_net_create(rs, DLT_PHASE_TRAIN, 5, 1, 1, 3, NULL, &ns), 0, "batch-4 net");
     size_t n = dlt_net_param_count(nb);
     memcpy(dlt_net_params(ns), dlt_net_params(nb), n * sizeof(float));
     dlt_solver *sbig = dlt_solver_create(&cb, n), *ssmall = dlt_solver_create(&cs, n);

@@ -1,11 +1,12 @@
 /* cpu.h - CPU compute settings shared by the trainer, the tools and the
- * benchmarks: which Convolution backend new nets use, and how many threads
- * the CPU libraries (OpenBLAS; oneDNN's OpenMP) run per process. */
+ * benchmarks: the Convolution backends (a net chooses one in its
+ * dlt_compute_ctx, compute.h), and how many threads the CPU libraries
+ * (OpenBLAS; oneDNN's OpenMP) run. */
 #ifndef DLTRAIN_CPU_H
 #define DLTRAIN_CPU_H
 
 typedef enum dlt_conv_backend {
-    DLT_CONV_AUTO = 0,   /* im2col for now (oneDNN is opt-in: see conv_backend.c) */
+    DLT_CONV_AUTO = 0,   /* oneDNN where the build has it, else im2col */
     DLT_CONV_IM2COL = 1, /* im2col + OpenBLAS sgemm */
     DLT_CONV_DNNL = 2    /* oneDNN (configure --with-dnnl) */
 } dlt_conv_backend;
@@ -13,11 +14,6 @@ typedef enum dlt_conv_backend {
 /* "auto", "im2col" or "dnnl" into *OUT: 0, or -1 (after a message on
  * stderr) for another word or for "dnnl" in a build without oneDNN. */
 int dlt_conv_backend_parse(const char *s, dlt_conv_backend *out);
-/* Backend for Convolution layers set up from now on (process-wide). Until
- * called, DLT_CONV_BACKEND from the environment chooses; default auto. */
-void dlt_conv_backend_set(dlt_conv_backend b);
-/* The backend new layers use, auto resolved: DLT_CONV_IM2COL or DLT_CONV_DNNL. */
-dlt_conv_backend dlt_conv_backend_get(void);
 const char *dlt_conv_backend_name(dlt_conv_backend b);
 /* 1 when this build has the oneDNN backend. */
 int dlt_conv_dnnl_available(void);

@@ -24,8 +24,4 @@ int dlt_device_gpu_count(char *why, size_t n);
  * with no usable GPU is an error naming the reason. *GOT is the result. */
 int dlt_device_select(dlt_device_kind want, int local_rank, int local_size, dlt_device_kind *got);
 
-/* cuDNN options (effective before nets are moved to the GPU):
- * deterministic algorithms only; workspace limit per convolution. */
-void dlt_device_set_cudnn_options(int deterministic, size_t workspace_limit_bytes);
-
 #endif

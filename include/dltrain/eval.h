@@ -16,7 +16,7 @@ typedef struct dlt_evaluator dlt_evaluator;
  * /data blobs of checkpoint WEIGHTS (a blob of another net is an error
  * naming the layer and blob). The scores are the first bottom of the
  * first Accuracy, SoftmaxWithLoss or Softmax layer. */
-int dlt_evaluator_create(const dlt_pnode *netparam, int c, int h, int w, const char *weights,
+int dlt_evaluator_create(const dlt_cfg *netparam, int c, int h, int w, const char *weights,
                          dlt_evaluator **out);
 void dlt_evaluator_free(dlt_evaluator *ev);
 int dlt_evaluator_batch_size(const dlt_evaluator *ev);

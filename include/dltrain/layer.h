@@ -2,7 +2,8 @@
 #ifndef DLTRAIN_LAYER_H
 #define DLTRAIN_LAYER_H
 
-#include "dltrain/prototxt.h"
+#include "dltrain/cfg.h"
+#include "dltrain/compute.h"
 #include "dltrain/tensor.h"
 
 enum { DLT_PHASE_TRAIN = 0, DLT_PHASE_TEST = 1 };
@@ -21,7 +22,7 @@ typedef struct dlt_filler {
     dlt_variance_norm variance_norm; /* xavier/msra: FAN_IN */
 } dlt_filler;
 /* Read a filler message (NULL msg = defaults of type constant 0). */
-int dlt_filler_parse(const dlt_pnode *msg, dlt_filler *f);
+int dlt_filler_parse(const dlt_cfg *msg, dlt_filler *f);
 /* Fill t->data following Caffe: xavier uses fan_in = count/n,
  * fan_out = count/c, uniform in +-sqrt(3/fan). */
 void dlt_filler_fill(const dlt_filler *f, dlt_tensor *t, dlt_rng *rng);
@@ -36,11 +37,12 @@ typedef struct dlt_layer dlt_layer;
 
 typedef struct dlt_layer_ops {
     const char *type;  /* prototxt type name, e.g. "Convolution" */
-    /* Read the layer's parameters from MSG (the whole `layer { }` message),
-     * check bottom shapes, reshape tops, declare parameters with
+    /* Read the layer's parameters from MSG (the whole `layer { }` message)
+     * and its compute settings from l->compute, check bottom shapes,
+     * reshape tops, declare parameters with
      * dlt_layer_add_param. Returns 0 or a status after printing an error
      * naming the layer and, for prototxt problems, FILE:LINE:COL. */
-    int (*setup)(dlt_layer *l, const dlt_pnode *msg, const dlt_layer_context *ctx);
+    int (*setup)(dlt_layer *l, const dlt_cfg *msg, const dlt_layer_context *ctx);
     void (*forward)(dlt_layer *l);
     /* Accumulates (+=) into parameter diffs; writes (=) bottom diffs
      * where l->propagate_down[i] is set. */
@@ -66,6 +68,9 @@ typedef struct dlt_layer_gpu_ops {
 struct dlt_layer {
     const dlt_layer_ops *ops;
     char *name;
+    /* The net's compute settings (backend, threads, cuDNN), set before
+     * setup; setup, setup_gpu and the run read them, never a global. */
+    const dlt_compute_ctx *compute;
     dlt_tensor *bottom[DLT_MAX_BLOBS];
     int nbottom;
     dlt_tensor *top[DLT_MAX_BLOBS];

@@ -13,9 +13,13 @@ typedef struct dlt_net dlt_net;
  * wire bottoms/tops by name (in-place allowed), allocate all parameters
  * in one flat buffer (layer order, so a reverse-order bucket is one
  * contiguous range) and fill them from SEED. input_* is the dataset's
- * sample shape for data layers. Errors name the prototxt FILE:LINE:COL. */
-int dlt_net_create(const dlt_pnode *netparam, int phase, int input_c, int input_h,
-                   int input_w, uint64_t seed, dlt_net **out);
+ * sample shape for data layers. COMPUTE (copied; NULL: the defaults of
+ * dlt_compute_ctx_init) is how the net's layers compute: convolution
+ * backend, threads, cuDNN settings. Errors name the prototxt FILE:LINE:COL. */
+int dlt_net_create(const dlt_cfg *netparam, int phase, int input_c, int input_h,
+                   int input_w, uint64_t seed, const dlt_compute_ctx *compute, dlt_net **out);
+/* The settings the net was built with. */
+const dlt_compute_ctx *dlt_net_compute(const dlt_net *net);
 void dlt_net_free(dlt_net *net);
 
 /* Make NET use OTHER's parameter buffer (the TEST net shares the TRAIN

@@ -36,11 +36,6 @@ int dlt_device_built_with_cuda(void)
 
 int dlt_device_gpu_count(char *why, size_t n) { return dlt__dev_count(why, n); }
 
-void dlt_device_set_cudnn_options(int deterministic, size_t workspace_limit_bytes)
-{
-    dlt__dev_set_cudnn_options(deterministic, workspace_limit_bytes);
-}
-
 int dlt_device_select(dlt_device_kind want, int local_rank, int local_size, dlt_device_kind *got)
 {
     char why[256] = "";

@@ -15,7 +15,9 @@ int dlt__dev_count(char *why, size_t n);
 /* Make DEVICE current and create its streams and library handles. */
 int dlt__dev_bind(int device, char *why, size_t n);
 int dlt__dev_current(void); /* bound device, -1 when none */
-void dlt__dev_set_cudnn_options(int deterministic, size_t workspace_limit);
+/* cuBLAS without atomics (reproducible sums) when DETERMINISTIC, for
+ * the net about to run; a no-op when unchanged or no GPU is bound. */
+void dlt__dev_set_deterministic(int deterministic);
 
 void *dlt__dev_alloc(size_t bytes);  /* zeroed */
 void dlt__dev_free(void *p);

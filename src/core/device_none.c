@@ -19,10 +19,7 @@ int dlt__dev_bind(int device, char *why, size_t n)
 }
 
 int dlt__dev_current(void) { return -1; }
-void dlt__dev_set_cudnn_options(int deterministic, size_t workspace_limit)
-{
-    (void)deterministic, (void)workspace_limit;
-}
+void dlt__dev_set_deterministic(int deterministic) { (void)deterministic; }
 
 #define NO_DEVICE(what) dlt_fatal("internal: %s called in a build without CUDA", what)
 void *dlt__dev_alloc(size_t bytes) { (void)bytes; NO_DEVICE("dlt__dev_alloc"); }

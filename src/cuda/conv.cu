@@ -33,21 +33,23 @@ typedef struct conv_gpu {
             }                                                                            \
     } while (0)
 
-static void choose_algorithms(conv_gpu *s, const dlt__gpu *g)
+static void choose_algorithms(conv_gpu *s, const dlt__gpu *g, const dlt_compute_ctx *cc)
 {
+    size_t limit = cc ? cc->cudnn_workspace_limit : DLT_CUDNN_WORKSPACE_DEFAULT;
+    int det = cc ? cc->cudnn_deterministic : 0;
     int n = 0;
     cudnnConvolutionFwdAlgoPerf_t pf[CUDNN_CONVOLUTION_FWD_ALGO_COUNT];
     CUDNN_CHECK(cudnnGetConvolutionForwardAlgorithm_v7(g->cudnn, s->x, s->w, s->conv, s->y,
                                                        CUDNN_CONVOLUTION_FWD_ALGO_COUNT, &n, pf));
-    PICK(pf, n, g->workspace_limit, g->deterministic, CUDNN_CONVOLUTION_FWD_ALGO_IMPLICIT_GEMM, s->fwd);
+    PICK(pf, n, limit, det, CUDNN_CONVOLUTION_FWD_ALGO_IMPLICIT_GEMM, s->fwd);
     cudnnConvolutionBwdDataAlgoPerf_t pd[CUDNN_CONVOLUTION_BWD_DATA_ALGO_COUNT];
     CUDNN_CHECK(cudnnGetConvolutionBackwardDataAlgorithm_v7(g->cudnn, s->w, s->y, s->conv, s->x,
                                                             CUDNN_CONVOLUTION_BWD_DATA_ALGO_COUNT, &n, pd));
-    PICK(pd, n, g->workspace_limit, g->deterministic, CUDNN_CONVOLUTION_BWD_DATA_ALGO_1, s->bwd_data);
+    PICK(pd, n, limit, det, CUDNN_CONVOLUTION_BWD_DATA_ALGO_1, s->bwd_data);
     cudnnConvolutionBwdFilterAlgoPerf_t pw[CUDNN_CONVOLUTION_BWD_FILTER_ALGO_COUNT];
     CUDNN_CHECK(cudnnGetConvolutionBackwardFilterAlgorithm_v7(g->cudnn, s->x, s->y, s->conv, s->w,
                                                               CUDNN_CONVOLUTION_BWD_FILTER_ALGO_COUNT, &n, pw));
-    PICK(pw, n, g->workspace_limit, g->deterministic, CUDNN_CONVOLUTION_BWD_FILTER_ALGO_1, s->bwd_filter);
+    PICK(pw, n, limit, det, CUDNN_CONVOLUTION_BWD_FILTER_ALGO_1, s->bwd_filter);
     size_t a = 0, b = 0, c = 0;
     CUDNN_CHECK(cudnnGetConvolutionForwardWorkspaceSize(g->cudnn, s->x, s->w, s->conv, s->y, s->fwd, &a));
     CUDNN_CHECK(cudnnGetConvolutionBackwardDataWorkspaceSize(g->cudnn, s->w, s->y, s->conv, s->x,
@@ -84,7 +86,7 @@ extern "C" int dlt__conv_setup_gpu(dlt_layer *l)
     if (n != y->n || k != y->c || h != y->h || w != y->w)
         DLT_FAIL(DLT_ERR_INTERNAL, "layer '%s': cuDNN output %dx%dx%dx%d differs from %dx%dx%dx%d",
                  l->name, n, k, h, w, y->n, y->c, y->h, y->w);
-    choose_algorithms(s, g);
+    choose_algorithms(s, g, l->compute);
     if (s->workspace_bytes)
         s->workspace = dlt__dev_alloc(s->workspace_bytes);
     l->gpu_state = s;

@@ -6,8 +6,10 @@
 
 #include "cuda/gpu.h"
 
-/* The device module owns the one bound GPU of this process. */
-static dlt__gpu gpu = {-1, 0, 0, 0, 0, 0, (size_t)512 << 20};
+/* The device module owns the one bound GPU of this process. Its handles
+ * hold no net's settings: cuDNN choices are each net's (dlt_compute_ctx),
+ * cuBLAS's atomics mode follows the net that runs (set_deterministic). */
+static dlt__gpu gpu = {-1, 0, 0, 0, 0, 0};
 static int bound = 0;
 
 void dlt__gpu_fail(const char *file, int line, const char *lib, const char *call, const char *msg)
@@ -57,30 +59,28 @@ extern "C" int dlt__dev_bind(int device, char *why, size_t n)
     CUDA_CHECK(cudaStreamCreateWithFlags(&gpu.copy_stream, cudaStreamNonBlocking));
     CUBLAS_CHECK(cublasCreate(&gpu.cublas));
     CUBLAS_CHECK(cublasSetStream(gpu.cublas, gpu.stream));
-    /* Reproducible sums: no atomics-based split-K in cuBLAS when asked. */
-    if (gpu.deterministic)
-        CUBLAS_CHECK(cublasSetAtomicsMode(gpu.cublas, CUBLAS_ATOMICS_NOT_ALLOWED));
+    gpu.no_atomics = 0; /* cuBLAS's default: atomics allowed */
     CUDNN_CHECK(cudnnCreate(&gpu.cudnn));
     CUDNN_CHECK(cudnnSetStream(gpu.cudnn, gpu.stream));
     bound = 1;
     cudaDeviceProp prop;
     CUDA_CHECK(cudaGetDeviceProperties(&prop, device));
-    dlt_info("GPU %d: %s, %.1f GiB, compute capability %d.%d; cuDNN %zu, workspace limit %zu MiB%s",
-             device, prop.name, prop.totalGlobalMem / 1073741824.0, prop.major, prop.minor,
-             cudnnGetVersion(), gpu.workspace_limit >> 20,
-             gpu.deterministic ? ", deterministic algorithms" : "");
+    dlt_info("GPU %d: %s, %.1f GiB, compute capability %d.%d; cuDNN %zu", device, prop.name,
+             prop.totalGlobalMem / 1073741824.0, prop.major, prop.minor, cudnnGetVersion());
     return 0;
 }
 
 extern "C" int dlt__dev_current(void) { return bound ? gpu.device : -1; }
 
-extern "C" void dlt__dev_set_cudnn_options(int deterministic, size_t workspace_limit)
+extern "C" void dlt__dev_set_deterministic(int deterministic)
 {
-    gpu.deterministic = deterministic;
-    gpu.workspace_limit = workspace_limit;
-    if (bound)
-        CUBLAS_CHECK(cublasSetAtomicsMode(gpu.cublas, deterministic ? CUBLAS_ATOMICS_NOT_ALLOWED
-                                                                    : CUBLAS_ATOMICS_ALLOWED));
+    /* Reproducible sums: no atomics-based split-K in cuBLAS when asked. */
+    deterministic = deterministic != 0;
+    if (!bound || gpu.no_atomics == deterministic)
+        return;
+    CUBLAS_CHECK(cublasSetAtomicsMode(gpu.cublas, deterministic ? CUBLAS_ATOMICS_NOT_ALLOWED
+                                                                : CUBLAS_ATOMICS_ALLOWED));
+    gpu.no_atomics = deterministic;
 }
 
 extern "C" void dlt__dev_synchronize(void)

@@ -22,8 +22,7 @@ typedef struct dlt__gpu {
     cudaStream_t copy_stream;  /* input batches host -> device */
     cublasHandle_t cublas;     /* bound to stream */
     cudnnHandle_t cudnn;       /* bound to stream */
-    int deterministic;         /* cuDNN: deterministic algorithms only */
-    size_t workspace_limit;    /* cuDNN: bytes per convolution algorithm */
+    int no_atomics;            /* cuBLAS atomics mode now set: 1 = not allowed */
 } dlt__gpu;
 
 /* The bound GPU; fatal when dlt__dev_bind has not run. */

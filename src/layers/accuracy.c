@@ -9,33 +9,33 @@
 #include "layers/layers.h"
 #include "layers/accuracy.h"
 
-static int acc_setup(dlt_layer *l, const dlt_pnode *msg, const dlt_layer_context *ctx)
+static int acc_setup(dlt_layer *l, const dlt_cfg *msg, const dlt_layer_context *ctx)
 {
     char wb[256];
     const char *name = l->name;
     if (l->nbottom != 2 || l->ntop != 1)
         DLT_FAIL(DLT_ERR_PARSE, "%s: layer '%s': Accuracy takes 2 bottoms (scores, labels) "
-                 "and 1 top (got %d and %d)", dlt_pt_where(msg, wb, sizeof wb), name,
+                 "and 1 top (got %d and %d)", dlt_cfg_where(msg, wb, sizeof wb), name,
                  l->nbottom, l->ntop);
     accuracy_config cfg = {.top_k = 1};
-    const dlt_pnode *p = dlt_pt_get(msg, "accuracy_param");
+    const dlt_cfg *p = dlt_cfg_get(msg, "accuracy_param");
     if (p) {
         long k, axis, ig;
-        DLT_TRY(dlt_pt_int(p, "top_k", 1, &k));
+        DLT_TRY(dlt_cfg_int(p, "top_k", 1, &k));
         if (k < 1)
             DLT_FAIL(DLT_ERR_PARSE, "%s: layer '%s': top_k must be >= 1 (got %ld)",
-                     dlt_pt_where(dlt_pt_get(p, "top_k"), wb, sizeof wb), name, k);
+                     dlt_cfg_where(dlt_cfg_get(p, "top_k"), wb, sizeof wb), name, k);
         if (k > l->bottom[0]->c)
             DLT_FAIL(DLT_ERR_PARSE, "%s: layer '%s': top_k %ld is more than the %d classes",
-                     dlt_pt_where(dlt_pt_get(p, "top_k"), wb, sizeof wb), name, k,
+                     dlt_cfg_where(dlt_cfg_get(p, "top_k"), wb, sizeof wb), name, k,
                      l->bottom[0]->c);
         cfg.top_k = (int)k;
-        DLT_TRY(dlt_pt_int(p, "axis", 1, &axis));
+        DLT_TRY(dlt_cfg_int(p, "axis", 1, &axis));
         if (axis != 1)
             DLT_FAIL(DLT_ERR_PARSE, "%s: layer '%s': only axis: 1 is supported (got %ld)",
-                     dlt_pt_where(dlt_pt_get(p, "axis"), wb, sizeof wb), name, axis);
-        if (dlt_pt_get(p, "ignore_label")) {
-            DLT_TRY(dlt_pt_int(p, "ignore_label", 0, &ig));
+                     dlt_cfg_where(dlt_cfg_get(p, "axis"), wb, sizeof wb), name, axis);
+        if (dlt_cfg_get(p, "ignore_label")) {
+            DLT_TRY(dlt_cfg_int(p, "ignore_label", 0, &ig));
             cfg.has_ignore = 1, cfg.ignore_label = (int)ig;
         }
     }
@@ -43,7 +43,7 @@ static int acc_setup(dlt_layer *l, const dlt_pnode *msg, const dlt_layer_context
     size_t want = (size_t)x->n * x->h * x->w;
     if (lab->count != want)
         DLT_FAIL(DLT_ERR_PARSE, "%s: layer '%s': %zu labels for %zu predictions; the label "
-                 "blob must have N*H*W = %d*%d*%d entries", dlt_pt_where(msg, wb, sizeof wb),
+                 "blob must have N*H*W = %d*%d*%d entries", dlt_cfg_where(msg, wb, sizeof wb),
                  name, lab->count, want, x->n, x->h, x->w);
     accuracy_config *c = dlt_malloc(sizeof *c);
     *c = cfg;

@@ -16,25 +16,25 @@
 #include "layers/layers.h"
 #include "layers/batchnorm.h"
 
-static int bn_setup(dlt_layer *l, const dlt_pnode *msg, const dlt_layer_context *ctx)
+static int bn_setup(dlt_layer *l, const dlt_cfg *msg, const dlt_layer_context *ctx)
 {
     char wb[256];
     DLT_TRY(dlt__check_arity(l, msg, "BatchNorm", 1, 1));
-    const dlt_pnode *p = dlt_pt_get(msg, "batch_norm_param");
+    const dlt_cfg *p = dlt_cfg_get(msg, "batch_norm_param");
     int global = ctx->phase == DLT_PHASE_TEST;
     double maf = 0.999, eps = 1e-5;
     if (p) {
-        DLT_TRY(dlt_pt_bool(p, "use_global_stats", global, &global));
-        DLT_TRY(dlt_pt_float(p, "moving_average_fraction", 0.999, &maf));
-        DLT_TRY(dlt_pt_float(p, "eps", 1e-5, &eps));
+        DLT_TRY(dlt_cfg_bool(p, "use_global_stats", global, &global));
+        DLT_TRY(dlt_cfg_float(p, "moving_average_fraction", 0.999, &maf));
+        DLT_TRY(dlt_cfg_float(p, "eps", 1e-5, &eps));
     }
     if (!(eps > 0) || !(maf >= 0 && maf <= 1))
         DLT_FAIL(DLT_ERR_PARSE, "%s: layer '%s': batch_norm_param needs eps > 0 and "
-                 "moving_average_fraction in [0, 1]", dlt_pt_where(p, wb, sizeof wb), l->name);
+                 "moving_average_fraction in [0, 1]", dlt_cfg_where(p, wb, sizeof wb), l->name);
     const dlt_tensor *x = l->bottom[0];
     if (!global && (size_t)x->n * x->h * x->w < 2)
         DLT_FAIL(DLT_ERR_PARSE, "%s: layer '%s': batch statistics need more than one value per "
-                 "channel, but the bottom is (%d,%d,%d,%d)", dlt_pt_where(msg, wb, sizeof wb),
+                 "channel, but the bottom is (%d,%d,%d,%d)", dlt_cfg_where(msg, wb, sizeof wb),
                  l->name, x->n, x->c, x->h, x->w);
     bn_state *s = dlt_calloc(1, sizeof *s);
     s->global = global, s->maf = (float)maf, s->eps = (float)eps;

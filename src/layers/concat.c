@@ -12,21 +12,21 @@ static int dim(const dlt_tensor *t, int a)
     return a == 0 ? t->n : a == 1 ? t->c : a == 2 ? t->h : t->w;
 }
 
-static int concat_setup(dlt_layer *l, const dlt_pnode *msg, const dlt_layer_context *ctx)
+static int concat_setup(dlt_layer *l, const dlt_cfg *msg, const dlt_layer_context *ctx)
 {
     char wb[256], sb[64], s0[64];
     DLT_TRY(dlt__check_arity(l, msg, "Concat", -1, 1));
-    const dlt_pnode *p = dlt_pt_get(msg, "concat_param");
+    const dlt_cfg *p = dlt_cfg_get(msg, "concat_param");
     long axis = 1;
-    if (p && dlt_pt_get(p, "concat_dim"))
-        DLT_TRY(dlt_pt_int(p, "concat_dim", 1, &axis));
-    if (p && dlt_pt_get(p, "axis"))
-        DLT_TRY(dlt_pt_int(p, "axis", 1, &axis));
+    if (p && dlt_cfg_get(p, "concat_dim"))
+        DLT_TRY(dlt_cfg_int(p, "concat_dim", 1, &axis));
+    if (p && dlt_cfg_get(p, "axis"))
+        DLT_TRY(dlt_cfg_int(p, "axis", 1, &axis));
     if (axis < 0)
         axis += 4;
     if (axis < 0 || axis > 3)
         DLT_FAIL(DLT_ERR_PARSE, "%s: layer '%s': concat axis must be in [-4, 3] for NCHW blobs",
-                 dlt_pt_where(p, wb, sizeof wb), l->name);
+                 dlt_cfg_where(p, wb, sizeof wb), l->name);
     const dlt_tensor *b0 = l->bottom[0];
     int a = (int)axis, total = 0;
     for (int i = 0; i < l->nbottom; i++) {
@@ -35,7 +35,7 @@ static int concat_setup(dlt_layer *l, const dlt_pnode *msg, const dlt_layer_cont
             if (k != a && dim(b, k) != dim(b0, k))
                 DLT_FAIL(DLT_ERR_PARSE, "%s: layer '%s': Concat along axis %d needs equal sizes on "
                          "the other axes, but bottom 0 is %s and bottom %d is %s",
-                         dlt_pt_where(msg, wb, sizeof wb), l->name, a,
+                         dlt_cfg_where(msg, wb, sizeof wb), l->name, a,
                          dlt__shape_str(b0, s0, sizeof s0), i, dlt__shape_str(b, sb, sizeof sb));
         total += dim(b, a);
     }
@@ -56,7 +56,7 @@ static int concat_setup(dlt_layer *l, const dlt_pnode *msg, const dlt_layer_cont
     d[a] = total;
     if (l->top[0] == l->bottom[0] && l->nbottom > 1)
         DLT_FAIL(DLT_ERR_PARSE, "%s: layer '%s': Concat cannot work in place",
-                 dlt_pt_where(msg, wb, sizeof wb), l->name);
+                 dlt_cfg_where(msg, wb, sizeof wb), l->name);
     dlt_tensor_reshape(l->top[0], d[0], d[1], d[2], d[3]);
     (void)ctx;
     return 0;

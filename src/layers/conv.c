@@ -52,46 +52,46 @@ static int dnnl_weight_chunk(int n)
     return c < 4 ? n : c; /* odd batch sizes: speed over alignment */
 }
 
-static int conv_setup(dlt_layer *l, const dlt_pnode *msg, const dlt_layer_context *ctx)
+static int conv_setup(dlt_layer *l, const dlt_cfg *msg, const dlt_layer_context *ctx)
 {
     char wb[256];
     const char *name = l->name;
     if (l->nbottom != 1 || l->ntop != 1)
         DLT_FAIL(DLT_ERR_PARSE, "%s: layer '%s': Convolution takes 1 bottom and 1 top "
-                 "(got %d and %d)", dlt_pt_where(msg, wb, sizeof wb), name, l->nbottom, l->ntop);
-    const dlt_pnode *p = dlt_pt_get(msg, "convolution_param");
+                 "(got %d and %d)", dlt_cfg_where(msg, wb, sizeof wb), name, l->nbottom, l->ntop);
+    const dlt_cfg *p = dlt_cfg_get(msg, "convolution_param");
     if (!p)
         DLT_FAIL(DLT_ERR_PARSE, "%s: layer '%s': Convolution needs convolution_param "
-                 "{ num_output, kernel_size }", dlt_pt_where(msg, wb, sizeof wb), name);
+                 "{ num_output, kernel_size }", dlt_cfg_where(msg, wb, sizeof wb), name);
 
     conv_config cfg = {0};
     long k, group, axis;
     int bias;
-    DLT_TRY(dlt_pt_int(p, "num_output", 0, &k));
+    DLT_TRY(dlt_cfg_int(p, "num_output", 0, &k));
     if (k <= 0)
         DLT_FAIL(DLT_ERR_PARSE, "%s: layer '%s': convolution_param needs num_output > 0",
-                 dlt_pt_where(p, wb, sizeof wb), name);
-    DLT_TRY(dlt_pt_bool(p, "bias_term", 1, &bias));
-    DLT_TRY(dlt_pt_int(p, "group", 1, &group));
-    DLT_TRY(dlt__pt_hw(p, name, "kernel_size", "kernel", 0, 1, &cfg.g.kh, &cfg.g.kw));
-    DLT_TRY(dlt__pt_hw(p, name, "stride", "stride", 1, 1, &cfg.g.sh, &cfg.g.sw));
-    DLT_TRY(dlt__pt_hw(p, name, "pad", "pad", 0, 0, &cfg.g.ph, &cfg.g.pw));
-    DLT_TRY(dlt__pt_hw(p, name, "dilation", "dilation", 1, 1, &cfg.g.dh, &cfg.g.dw));
-    DLT_TRY(dlt_pt_int(p, "axis", 1, &axis));
+                 dlt_cfg_where(p, wb, sizeof wb), name);
+    DLT_TRY(dlt_cfg_bool(p, "bias_term", 1, &bias));
+    DLT_TRY(dlt_cfg_int(p, "group", 1, &group));
+    DLT_TRY(dlt__cfg_hw(p, name, "kernel_size", "kernel", 0, 1, &cfg.g.kh, &cfg.g.kw));
+    DLT_TRY(dlt__cfg_hw(p, name, "stride", "stride", 1, 1, &cfg.g.sh, &cfg.g.sw));
+    DLT_TRY(dlt__cfg_hw(p, name, "pad", "pad", 0, 0, &cfg.g.ph, &cfg.g.pw));
+    DLT_TRY(dlt__cfg_hw(p, name, "dilation", "dilation", 1, 1, &cfg.g.dh, &cfg.g.dw));
+    DLT_TRY(dlt_cfg_int(p, "axis", 1, &axis));
     if (axis != 1)
         DLT_FAIL(DLT_ERR_PARSE, "%s: layer '%s': only axis: 1 (NCHW channels) is supported",
-                 dlt_pt_where(dlt_pt_get(p, "axis"), wb, sizeof wb), name);
+                 dlt_cfg_where(dlt_cfg_get(p, "axis"), wb, sizeof wb), name);
     int force_nd, engine;
     static const char *const engines[] = {"DEFAULT", "CAFFE", "CUDNN", NULL};
-    DLT_TRY(dlt_pt_bool(p, "force_nd_im2col", 0, &force_nd)); /* layout hint; same result */
-    DLT_TRY(dlt_pt_enum(p, "engine", engines, 0, &engine));   /* the backend chooses */
+    DLT_TRY(dlt_cfg_bool(p, "force_nd_im2col", 0, &force_nd)); /* layout hint; same result */
+    DLT_TRY(dlt_cfg_enum(p, "engine", engines, 0, &engine));   /* the backend chooses */
     if (cfg.g.kh == 0)
         DLT_FAIL(DLT_ERR_PARSE, "%s: layer '%s': convolution_param needs kernel_size "
-                 "(or kernel_h and kernel_w)", dlt_pt_where(p, wb, sizeof wb), name);
+                 "(or kernel_h and kernel_w)", dlt_cfg_where(p, wb, sizeof wb), name);
 
     dlt_filler wf, bf;
-    DLT_TRY(dlt_filler_parse(dlt_pt_get(p, "weight_filler"), &wf));
-    DLT_TRY(dlt_filler_parse(dlt_pt_get(p, "bias_filler"), &bf));
+    DLT_TRY(dlt_filler_parse(dlt_cfg_get(p, "weight_filler"), &wf));
+    DLT_TRY(dlt_filler_parse(dlt_cfg_get(p, "bias_filler"), &bf));
 
     const dlt_tensor *x = l->bottom[0];
     cfg.num_output = (int)k;
@@ -101,12 +101,12 @@ static int conv_setup(dlt_layer *l, const dlt_pnode *msg, const dlt_layer_contex
     if (group < 1 || x->c % group || k % group)
         DLT_FAIL(DLT_ERR_PARSE, "%s: layer '%s': group %ld must divide both the input "
                  "channels (%d) and num_output (%ld)",
-                 dlt_pt_where(p, wb, sizeof wb), name, group, x->c, k);
+                 dlt_cfg_where(p, wb, sizeof wb), name, group, x->c, k);
     const int ekh = cfg.g.dh * (cfg.g.kh - 1) + 1, ekw = cfg.g.dw * (cfg.g.kw - 1) + 1;
     int eh = x->h + 2 * cfg.g.ph - ekh, ew = x->w + 2 * cfg.g.pw - ekw;
     if (eh < 0 || ew < 0)
         DLT_FAIL(DLT_ERR_PARSE, "%s: layer '%s': (dilated) kernel %dx%d is larger than the padded "
-                 "input %dx%d", dlt_pt_where(p, wb, sizeof wb), name, ekh, ekw,
+                 "input %dx%d", dlt_cfg_where(p, wb, sizeof wb), name, ekh, ekw,
                  x->h + 2 * cfg.g.ph, x->w + 2 * cfg.g.pw);
     cfg.g.ho = eh / cfg.g.sh + 1;
     cfg.g.wo = ew / cfg.g.sw + 1;
@@ -129,7 +129,7 @@ static int conv_setup(dlt_layer *l, const dlt_pnode *msg, const dlt_layer_contex
     s->dw_one = dlt_malloc(wcount * sizeof(float));
     s->dw_acc = dlt_malloc(wcount * sizeof(double));
     s->db_acc = dlt_malloc((size_t)cfg.num_output * sizeof(double));
-    if (dlt_conv_backend_get() == DLT_CONV_DNNL)
+    if (dlt_compute_conv_backend(l->compute) == DLT_CONV_DNNL)
         s->dnnl = dlt__conv_dnnl_create(&cfg, x->n, dnnl_weight_chunk(x->n));
     l->state = s;
 

@@ -1,5 +1,5 @@
-/* conv_backend.c - which Convolution backend new layers use (option or
- * DLT_CONV_BACKEND), and the CPU libraries' thread count. */
+/* conv_backend.c - a net's compute settings (dlt_compute_ctx: which
+ * Convolution backend, threads), and the CPU libraries' thread count. */
 #ifdef HAVE_CONFIG_H
 #include "config.h"
 #endif
@@ -12,7 +12,8 @@
 #include <omp.h>
 #endif
 
-#include "dltrain/cpu.h"
+#include "dltrain/compute.h"
+#include "layers/layers.h"
 
 #ifdef HAVE_OPENBLAS_SET_NUM_THREADS
 void openblas_set_num_threads(int);
@@ -34,7 +35,6 @@ void openblas_set_num_threads(int);
 #endif
 
 static const char *const names[] = {"auto", "im2col", "dnnl", NULL}; /* dlt_conv_backend */
-static int chosen = -1; /* -1: not set, read the environment */
 
 int dlt_conv_dnnl_available(void)
 {
@@ -62,24 +62,28 @@ int dlt_conv_backend_parse(const char *s, dlt_conv_backend *out)
     return -1;
 }
 
-void dlt_conv_backend_set(dlt_conv_backend b) { chosen = (int)b; }
-
-dlt_conv_backend dlt_conv_backend_get(void)
+void dlt_compute_ctx_init(dlt_compute_ctx *c)
 {
-    if (chosen < 0) {
-        const char *env = getenv("DLT_CONV_BACKEND");
-        dlt_conv_backend b = DLT_CONV_AUTO;
-        if (env && *env && dlt_conv_backend_parse(env, &b) < 0)
-            b = DLT_CONV_AUTO; /* already reported; a typo should not stop a job */
-        chosen = (int)b;
-    }
+    const char *env = getenv("DLT_CONV_BACKEND");
+    dlt_conv_backend b = DLT_CONV_AUTO;
+    if (env && *env && dlt_conv_backend_parse(env, &b) < 0)
+        b = DLT_CONV_AUTO; /* already reported; a typo should not stop a job */
+    c->conv_backend = b;
+    c->threads = 0;
+    c->cudnn_deterministic = 0;
+    c->cudnn_workspace_limit = DLT_CUDNN_WORKSPACE_DEFAULT;
+}
+
+dlt_conv_backend dlt_compute_conv_backend(const dlt_compute_ctx *c)
+{
+    dlt_conv_backend b = c ? c->conv_backend : DLT_CONV_AUTO;
     /* auto = oneDNN where the build has it. (It was opt-in while its GEMM
      * path on plain NCHW, used until 2026-11-30, aborted in glibc's free()
      * after SIGUSR1 checkpoints in tests/test_signals.sh; the blocked-layout
      * path has not, see conv_dnnl.c.) */
-    if (chosen == DLT_CONV_AUTO)
+    if (b == DLT_CONV_AUTO)
         return dlt_conv_dnnl_available() ? DLT_CONV_DNNL : DLT_CONV_IM2COL;
-    return (dlt_conv_backend)chosen;
+    return b;
 }
 
 const char *dlt_conv_backend_name(dlt_conv_backend b)
@@ -95,6 +99,17 @@ void dlt_cpu_set_threads(int n)
 #ifdef _OPENMP
     omp_set_num_threads(n); /* oneDNN's primitives size their work split by this */
 #endif
+}
+
+void dlt__cpu_use_threads(int n)
+{
+    /* Per thread, as OpenMP's setting is: the loop's thread and a
+     * prefetch or test thread each apply it once. */
+    static _Thread_local int applied = 0;
+    if (n > 0 && n != applied) {
+        dlt_cpu_set_threads(n);
+        applied = n;
+    }
 }
 
 /* Sets NAME to VALUE unless the user set it; 1 when it did. */

@@ -1,5 +1,5 @@
 /* conv_dnnl_none.c - a build without oneDNN: no layer gets primitives
- * (dlt_conv_backend_get never answers dnnl), so conv.c keeps im2col. */
+ * (dlt_compute_conv_backend never answers dnnl), so conv.c keeps im2col. */
 #include "layers/conv_dnnl.h"
 
 dlt__conv_dnnl *dlt__conv_dnnl_create(const conv_config *c, int n, int wchunk) { return NULL; }

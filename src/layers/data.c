@@ -13,45 +13,45 @@ typedef struct data_state {
 
 /* Caffe's TransformationParameter; force_color/force_gray concern
  * decoding, which dltrain-prep fixes (--color/--gray) when building. */
-static int read_transform(const dlt_pnode *tp, const char *layer, dlt_data_params *dp)
+static int read_transform(const dlt_cfg *tp, const char *layer, dlt_data_params *dp)
 {
     char wb[256];
     double sc;
     long crop;
     int fc, fg;
-    DLT_TRY(dlt_pt_float(tp, "scale", 1, &sc));
+    DLT_TRY(dlt_cfg_float(tp, "scale", 1, &sc));
     dp->scale = (float)sc;
-    DLT_TRY(dlt_pt_bool(tp, "mirror", 0, &dp->mirror));
-    DLT_TRY(dlt_pt_int(tp, "crop_size", 0, &crop));
+    DLT_TRY(dlt_cfg_bool(tp, "mirror", 0, &dp->mirror));
+    DLT_TRY(dlt_cfg_int(tp, "crop_size", 0, &crop));
     if (crop < 0 || crop > 65535)
         DLT_FAIL(DLT_ERR_PARSE, "%s: layer '%s': crop_size %ld is out of range",
-                 dlt_pt_where(dlt_pt_get(tp, "crop_size"), wb, sizeof wb), layer, crop);
+                 dlt_cfg_where(dlt_cfg_get(tp, "crop_size"), wb, sizeof wb), layer, crop);
     dp->crop_size = (int)crop;
-    DLT_TRY(dlt_pt_bool(tp, "force_color", 0, &fc));
-    DLT_TRY(dlt_pt_bool(tp, "force_gray", 0, &fg));
+    DLT_TRY(dlt_cfg_bool(tp, "force_color", 0, &fc));
+    DLT_TRY(dlt_cfg_bool(tp, "force_gray", 0, &fg));
     if (fc || fg)
         DLT_FAIL(DLT_ERR_PARSE, "%s: layer '%s': transform_param %s is not supported: the "
                  "dataset's channels are fixed when it is built (dltrain-prep --color/--gray)",
-                 dlt_pt_where(dlt_pt_get(tp, fc ? "force_color" : "force_gray"), wb, sizeof wb),
+                 dlt_cfg_where(dlt_cfg_get(tp, fc ? "force_color" : "force_gray"), wb, sizeof wb),
                  layer, fc ? "force_color" : "force_gray");
-    DLT_TRY(dlt_pt_string(tp, "mean_file", NULL, &dp->mean_file));
-    int nmv = dlt_pt_count(tp, "mean_value");
+    DLT_TRY(dlt_cfg_string(tp, "mean_file", NULL, &dp->mean_file));
+    int nmv = dlt_cfg_count(tp, "mean_value");
     if (nmv > 4)
         DLT_FAIL(DLT_ERR_PARSE, "%s: layer '%s': %d mean_value entries; at most 4 (one per "
-                 "channel)", dlt_pt_where(tp, wb, sizeof wb), layer, nmv);
+                 "channel)", dlt_cfg_where(tp, wb, sizeof wb), layer, nmv);
     if (nmv && dp->mean_file)
         DLT_FAIL(DLT_ERR_PARSE, "%s: layer '%s': give mean_file or mean_value, not both",
-                 dlt_pt_where(tp, wb, sizeof wb), layer);
+                 dlt_cfg_where(tp, wb, sizeof wb), layer);
     for (int i = 0; i < nmv; i++) {
         double v;
-        DLT_TRY(dlt_pt_node_float(dlt_pt_nth(tp, "mean_value", i), &v));
+        DLT_TRY(dlt_cfg_node_float(dlt_cfg_nth(tp, "mean_value", i), &v));
         dp->mean_value[i] = (float)v;
     }
     dp->n_mean_value = nmv;
     return 0;
 }
 
-static int data_setup(dlt_layer *l, const dlt_pnode *msg, const dlt_layer_context *ctx)
+static int data_setup(dlt_layer *l, const dlt_cfg *msg, const dlt_layer_context *ctx)
 {
     char wb[256];
     const char *name = l->name;
@@ -59,44 +59,44 @@ static int data_setup(dlt_layer *l, const dlt_pnode *msg, const dlt_layer_contex
     const char *pname = hdf5 ? "hdf5_data_param" : "data_param";
     if (l->nbottom != 0 || l->ntop < 1 || l->ntop > 2)
         DLT_FAIL(DLT_ERR_PARSE, "%s: layer '%s': %s takes no bottom and 1 or 2 tops (data, "
-                 "label); got %d and %d", dlt_pt_where(msg, wb, sizeof wb), name,
+                 "label); got %d and %d", dlt_cfg_where(msg, wb, sizeof wb), name,
                  l->ops->type, l->nbottom, l->ntop);
-    const dlt_pnode *p = dlt_pt_get(msg, pname);
+    const dlt_cfg *p = dlt_cfg_get(msg, pname);
     if (!p)
         DLT_FAIL(DLT_ERR_PARSE, "%s: layer '%s': %s needs %s { batch_size }",
-                 dlt_pt_where(msg, wb, sizeof wb), name, l->ops->type, pname);
+                 dlt_cfg_where(msg, wb, sizeof wb), name, l->ops->type, pname);
     long batch;
-    DLT_TRY(dlt_pt_int(p, "batch_size", 0, &batch));
+    DLT_TRY(dlt_cfg_int(p, "batch_size", 0, &batch));
     if (batch <= 0 || batch > 1L << 24)
         DLT_FAIL(DLT_ERR_PARSE, "%s: layer '%s': %s needs batch_size > 0 (per rank)",
-                 dlt_pt_where(dlt_pt_get(p, "batch_size") ? dlt_pt_get(p, "batch_size") : p,
+                 dlt_cfg_where(dlt_cfg_get(p, "batch_size") ? dlt_cfg_get(p, "batch_size") : p,
                               wb, sizeof wb), name, pname);
-    const dlt_pnode *src = dlt_pt_get(p, "source"), *backend = dlt_pt_get(p, "backend");
+    const dlt_cfg *src = dlt_cfg_get(p, "source"), *backend = dlt_cfg_get(p, "backend");
     if (src || backend) {
-        dlt_pt_mark_used(src);
-        dlt_pt_mark_used(backend);
+        dlt_cfg_mark_used(src);
+        dlt_cfg_mark_used(backend);
         dlt_note_once("data source", "layer '%s': source/backend in the prototxt are replaced "
                       "by --train/--val", name);
     }
     if (hdf5) {
         int shuffle; /* the loader shuffles the TRAIN phase every epoch either way */
-        DLT_TRY(dlt_pt_bool(p, "shuffle", 0, &shuffle));
+        DLT_TRY(dlt_cfg_bool(p, "shuffle", 0, &shuffle));
     } else {
         long skip, prefetch;
-        DLT_TRY(dlt_pt_int(p, "rand_skip", 0, &skip));
+        DLT_TRY(dlt_cfg_int(p, "rand_skip", 0, &skip));
         if (skip)
             DLT_FAIL(DLT_ERR_PARSE, "%s: layer '%s': rand_skip is not supported yet",
-                     dlt_pt_where(dlt_pt_get(p, "rand_skip"), wb, sizeof wb), name);
-        DLT_TRY(dlt_pt_int(p, "prefetch", 4, &prefetch)); /* our loader has its own queue */
+                     dlt_cfg_where(dlt_cfg_get(p, "rand_skip"), wb, sizeof wb), name);
+        DLT_TRY(dlt_cfg_int(p, "prefetch", 4, &prefetch)); /* our loader has its own queue */
         /* Deprecated DataParameter transforms (Caffe moved them to transform_param). */
         static const char *const old[] = {"scale", "mean_file", "crop_size", "mirror",
                                           "force_encoded_color", NULL};
         for (int i = 0; old[i]; i++)
-            DLT_TRY(dlt__pt_reject(p, name, old[i], "in data_param (use transform_param)"));
+            DLT_TRY(dlt__cfg_reject(p, name, old[i], "in data_param (use transform_param)"));
     }
 
     dlt_data_params dp = {.batch_size = (int)batch, .scale = 1};
-    const dlt_pnode *tp = dlt_pt_get(msg, "transform_param");
+    const dlt_cfg *tp = dlt_cfg_get(msg, "transform_param");
     if (tp)
         DLT_TRY(read_transform(tp, name, &dp));
 
@@ -105,7 +105,7 @@ static int data_setup(dlt_layer *l, const dlt_pnode *msg, const dlt_layer_contex
                  "(%dx%dx%d)", name, ctx->input_c, ctx->input_h, ctx->input_w);
     if (dp.crop_size > ctx->input_h || dp.crop_size > ctx->input_w)
         DLT_FAIL(DLT_ERR_PARSE, "%s: layer '%s': crop_size %d is larger than the dataset's %d x "
-                 "%d images", dlt_pt_where(dlt_pt_get(tp, "crop_size"), wb, sizeof wb), name,
+                 "%d images", dlt_cfg_where(dlt_cfg_get(tp, "crop_size"), wb, sizeof wb), name,
                  dp.crop_size, ctx->input_h, ctx->input_w);
     data_state *s = dlt_calloc(1, sizeof *s);
     s->params = dp;

@@ -18,24 +18,24 @@ typedef struct dropout_state {
     dlt_rng own_rng;   /* used while no net RNG is set (unit tests) */
 } dropout_state;
 
-static int dropout_setup(dlt_layer *l, const dlt_pnode *msg, const dlt_layer_context *ctx)
+static int dropout_setup(dlt_layer *l, const dlt_cfg *msg, const dlt_layer_context *ctx)
 {
     char wb[256];
     DLT_TRY(dlt__check_arity(l, msg, "Dropout", 1, 1));
-    const dlt_pnode *p = dlt_pt_get(msg, "dropout_param");
+    const dlt_cfg *p = dlt_cfg_get(msg, "dropout_param");
     double ratio = 0.5;
     int scale_train = 1;
     if (p) {
-        DLT_TRY(dlt_pt_float(p, "dropout_ratio", 0.5, &ratio));
-        DLT_TRY(dlt_pt_bool(p, "scale_train", 1, &scale_train));
+        DLT_TRY(dlt_cfg_float(p, "dropout_ratio", 0.5, &ratio));
+        DLT_TRY(dlt_cfg_bool(p, "scale_train", 1, &scale_train));
     }
     if (!(ratio >= 0 && ratio < 1))
         DLT_FAIL(DLT_ERR_PARSE, "%s: layer '%s': dropout_ratio must be in [0, 1), got %g",
-                 dlt_pt_where(p ? dlt_pt_get(p, "dropout_ratio") : msg, wb, sizeof wb), l->name,
+                 dlt_cfg_where(p ? dlt_cfg_get(p, "dropout_ratio") : msg, wb, sizeof wb), l->name,
                  ratio);
     if (!scale_train)
         DLT_FAIL(DLT_ERR_PARSE, "%s: layer '%s': scale_train: false (scaling at test time) is "
-                 "not supported", dlt_pt_where(dlt_pt_get(p, "scale_train"), wb, sizeof wb),
+                 "not supported", dlt_cfg_where(dlt_cfg_get(p, "scale_train"), wb, sizeof wb),
                  l->name);
     dropout_state *s = dlt_calloc(1, sizeof *s);
     s->ratio = (float)ratio;

@@ -8,14 +8,14 @@
 #include "layers/layers.h"
 #include "layers/eltwise.h"
 
-static int eltwise_setup(dlt_layer *l, const dlt_pnode *msg, const dlt_layer_context *ctx)
+static int eltwise_setup(dlt_layer *l, const dlt_cfg *msg, const dlt_layer_context *ctx)
 {
     char wb[256], s0[64], sb[64];
     DLT_TRY(dlt__check_arity(l, msg, "Eltwise", -1, 1));
     if (l->nbottom < 2)
         DLT_FAIL(DLT_ERR_PARSE, "%s: layer '%s': Eltwise needs at least 2 bottoms (got %d)",
-                 dlt_pt_where(msg, wb, sizeof wb), l->name, l->nbottom);
-    const dlt_pnode *p = dlt_pt_get(msg, "eltwise_param");
+                 dlt_cfg_where(msg, wb, sizeof wb), l->name, l->nbottom);
+    const dlt_cfg *p = dlt_cfg_get(msg, "eltwise_param");
     static const char *const ops[] = {"PROD", "SUM", "MAX", NULL};
     eltwise_state *s = dlt_calloc(1, sizeof *s);
     l->state = s;
@@ -24,16 +24,16 @@ static int eltwise_setup(dlt_layer *l, const dlt_pnode *msg, const dlt_layer_con
         s->coeff[i] = 1.0f;
     if (p) {
         int stable;
-        DLT_TRY(dlt_pt_enum(p, "operation", ops, OP_SUM, &s->op));
-        DLT_TRY(dlt_pt_bool(p, "stable_prod_grad", 1, &stable)); /* we always divide-free */
-        int nc = dlt_pt_count(p, "coeff");
+        DLT_TRY(dlt_cfg_enum(p, "operation", ops, OP_SUM, &s->op));
+        DLT_TRY(dlt_cfg_bool(p, "stable_prod_grad", 1, &stable)); /* we always divide-free */
+        int nc = dlt_cfg_count(p, "coeff");
         if (nc && (nc != l->nbottom || s->op != OP_SUM))
             DLT_FAIL(DLT_ERR_PARSE, "%s: layer '%s': coeff needs operation SUM and one value per "
                      "bottom (%d given for %d bottoms)",
-                     dlt_pt_where(dlt_pt_get(p, "coeff"), wb, sizeof wb), l->name, nc, l->nbottom);
+                     dlt_cfg_where(dlt_cfg_get(p, "coeff"), wb, sizeof wb), l->name, nc, l->nbottom);
         for (int i = 0; i < nc; i++) {
             double c;
-            DLT_TRY(dlt_pt_node_float(dlt_pt_nth(p, "coeff", i), &c));
+            DLT_TRY(dlt_cfg_node_float(dlt_cfg_nth(p, "coeff", i), &c));
             s->coeff[i] = (float)c;
         }
     }
@@ -42,13 +42,13 @@ static int eltwise_setup(dlt_layer *l, const dlt_pnode *msg, const dlt_layer_con
         const dlt_tensor *b = l->bottom[i];
         if (b->n != b0->n || b->c != b0->c || b->h != b0->h || b->w != b0->w)
             DLT_FAIL(DLT_ERR_PARSE, "%s: layer '%s': Eltwise needs bottoms of one shape, but "
-                     "bottom 0 is %s and bottom %d is %s", dlt_pt_where(msg, wb, sizeof wb),
+                     "bottom 0 is %s and bottom %d is %s", dlt_cfg_where(msg, wb, sizeof wb),
                      l->name, dlt__shape_str(b0, s0, sizeof s0), i, dlt__shape_str(b, sb, sizeof sb));
     }
     for (int i = 1; i < l->nbottom; i++)
         if (l->top[0] == l->bottom[i] || (l->top[0] == b0 && s->op != OP_SUM))
             DLT_FAIL(DLT_ERR_PARSE, "%s: layer '%s': Eltwise works in place only for SUM on "
-                     "bottom 0", dlt_pt_where(msg, wb, sizeof wb), l->name);
+                     "bottom 0", dlt_cfg_where(msg, wb, sizeof wb), l->name);
     if (s->op == OP_MAX)
         s->argmax = dlt_malloc(b0->count * sizeof(int) + 1);
     if (l->top[0] != b0)

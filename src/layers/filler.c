@@ -10,7 +10,7 @@ static const char *const filler_names[] = {"constant", "gaussian", "xavier", "un
                                            NULL};
 static const char *const norm_names[] = {"FAN_IN", "FAN_OUT", "AVERAGE", NULL};
 
-int dlt_filler_parse(const dlt_pnode *msg, dlt_filler *f)
+int dlt_filler_parse(const dlt_cfg *msg, dlt_filler *f)
 {
     char wb[256];
     memset(f, 0, sizeof *f);
@@ -21,7 +21,7 @@ int dlt_filler_parse(const dlt_pnode *msg, dlt_filler *f)
         return 0;
 
     const char *type;
-    DLT_TRY(dlt_pt_string(msg, "type", "constant", &type));
+    DLT_TRY(dlt_cfg_string(msg, "type", "constant", &type));
     int found = -1;
     for (int i = 0; filler_names[i]; i++)
         if (strcmp(type, filler_names[i]) == 0)
@@ -29,27 +29,27 @@ int dlt_filler_parse(const dlt_pnode *msg, dlt_filler *f)
     if (found < 0)
         DLT_FAIL(DLT_ERR_PARSE, "%s: filler type '%s' is not supported (expected one of: "
                  "constant, gaussian, xavier, uniform, msra)",
-                 dlt_pt_where(dlt_pt_get(msg, "type"), wb, sizeof wb), type);
+                 dlt_cfg_where(dlt_cfg_get(msg, "type"), wb, sizeof wb), type);
     f->type = (dlt_filler_type)found;
     int norm;
-    DLT_TRY(dlt_pt_float(msg, "value", 0, &f->value));
-    DLT_TRY(dlt_pt_float(msg, "min", 0, &f->min));
-    DLT_TRY(dlt_pt_float(msg, "max", 1, &f->max));
-    DLT_TRY(dlt_pt_float(msg, "mean", 0, &f->mean));
-    DLT_TRY(dlt_pt_float(msg, "std", 1, &f->std));
-    DLT_TRY(dlt_pt_enum(msg, "variance_norm", norm_names, DLT_NORM_FAN_IN, &norm));
+    DLT_TRY(dlt_cfg_float(msg, "value", 0, &f->value));
+    DLT_TRY(dlt_cfg_float(msg, "min", 0, &f->min));
+    DLT_TRY(dlt_cfg_float(msg, "max", 1, &f->max));
+    DLT_TRY(dlt_cfg_float(msg, "mean", 0, &f->mean));
+    DLT_TRY(dlt_cfg_float(msg, "std", 1, &f->std));
+    DLT_TRY(dlt_cfg_enum(msg, "variance_norm", norm_names, DLT_NORM_FAN_IN, &norm));
     f->variance_norm = (dlt_variance_norm)norm;
     long sparse;
-    DLT_TRY(dlt_pt_int(msg, "sparse", -1, &sparse));
+    DLT_TRY(dlt_cfg_int(msg, "sparse", -1, &sparse));
     if (sparse != -1)
         DLT_FAIL(DLT_ERR_PARSE, "%s: filler field 'sparse' is not supported yet",
-                 dlt_pt_where(dlt_pt_get(msg, "sparse"), wb, sizeof wb));
+                 dlt_cfg_where(dlt_cfg_get(msg, "sparse"), wb, sizeof wb));
     if (f->type == DLT_FILLER_UNIFORM && f->min > f->max)
         DLT_FAIL(DLT_ERR_PARSE, "%s: uniform filler needs min <= max (got %g > %g)",
-                 dlt_pt_where(msg, wb, sizeof wb), f->min, f->max);
+                 dlt_cfg_where(msg, wb, sizeof wb), f->min, f->max);
     if (f->type == DLT_FILLER_GAUSSIAN && f->std < 0)
         DLT_FAIL(DLT_ERR_PARSE, "%s: gaussian filler needs std >= 0 (got %g)",
-                 dlt_pt_where(msg, wb, sizeof wb), f->std);
+                 dlt_cfg_where(msg, wb, sizeof wb), f->std);
     return 0;
 }
 

@@ -5,23 +5,23 @@
 #include "dltrain/error.h"
 #include "layers/layers.h"
 
-static int flatten_setup(dlt_layer *l, const dlt_pnode *msg, const dlt_layer_context *ctx)
+static int flatten_setup(dlt_layer *l, const dlt_cfg *msg, const dlt_layer_context *ctx)
 {
     char wb[256];
     DLT_TRY(dlt__check_arity(l, msg, "Flatten", 1, 1));
-    const dlt_pnode *p = dlt_pt_get(msg, "flatten_param");
+    const dlt_cfg *p = dlt_cfg_get(msg, "flatten_param");
     long axis = 1, end_axis = -1;
     if (p) {
-        DLT_TRY(dlt_pt_int(p, "axis", 1, &axis));
-        DLT_TRY(dlt_pt_int(p, "end_axis", -1, &end_axis));
+        DLT_TRY(dlt_cfg_int(p, "axis", 1, &axis));
+        DLT_TRY(dlt_cfg_int(p, "end_axis", -1, &end_axis));
     }
     if (axis != 1 || (end_axis != -1 && end_axis != 3))
         DLT_FAIL(DLT_ERR_PARSE, "%s: layer '%s': only Flatten from axis 1 to the last axis is "
-                 "supported (got axis %ld, end_axis %ld)", dlt_pt_where(p, wb, sizeof wb),
+                 "supported (got axis %ld, end_axis %ld)", dlt_cfg_where(p, wb, sizeof wb),
                  l->name, axis, end_axis);
     if (l->top[0] == l->bottom[0])
         DLT_FAIL(DLT_ERR_PARSE, "%s: layer '%s': Flatten cannot work in place",
-                 dlt_pt_where(msg, wb, sizeof wb), l->name);
+                 dlt_cfg_where(msg, wb, sizeof wb), l->name);
     const dlt_tensor *x = l->bottom[0];
     dlt_tensor_reshape(l->top[0], x->n, (int)dlt_tensor_sample_size(x), 1, 1);
     (void)ctx;

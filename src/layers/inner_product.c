@@ -10,35 +10,35 @@
 #include "layers/layers.h"
 #include "layers/inner_product.h"
 
-static int ip_setup(dlt_layer *l, const dlt_pnode *msg, const dlt_layer_context *ctx)
+static int ip_setup(dlt_layer *l, const dlt_cfg *msg, const dlt_layer_context *ctx)
 {
     char wb[256];
     const char *name = l->name;
     if (l->nbottom != 1 || l->ntop != 1)
         DLT_FAIL(DLT_ERR_PARSE, "%s: layer '%s': InnerProduct takes 1 bottom and 1 top "
-                 "(got %d and %d)", dlt_pt_where(msg, wb, sizeof wb), name, l->nbottom, l->ntop);
-    const dlt_pnode *p = dlt_pt_get(msg, "inner_product_param");
+                 "(got %d and %d)", dlt_cfg_where(msg, wb, sizeof wb), name, l->nbottom, l->ntop);
+    const dlt_cfg *p = dlt_cfg_get(msg, "inner_product_param");
     if (!p)
         DLT_FAIL(DLT_ERR_PARSE, "%s: layer '%s': InnerProduct needs inner_product_param "
-                 "{ num_output }", dlt_pt_where(msg, wb, sizeof wb), name);
+                 "{ num_output }", dlt_cfg_where(msg, wb, sizeof wb), name);
     long k, axis;
     int bias, transpose;
-    DLT_TRY(dlt_pt_int(p, "num_output", 0, &k));
+    DLT_TRY(dlt_cfg_int(p, "num_output", 0, &k));
     if (k <= 0)
         DLT_FAIL(DLT_ERR_PARSE, "%s: layer '%s': inner_product_param needs num_output > 0",
-                 dlt_pt_where(p, wb, sizeof wb), name);
-    DLT_TRY(dlt_pt_bool(p, "bias_term", 1, &bias));
-    DLT_TRY(dlt_pt_int(p, "axis", 1, &axis));
+                 dlt_cfg_where(p, wb, sizeof wb), name);
+    DLT_TRY(dlt_cfg_bool(p, "bias_term", 1, &bias));
+    DLT_TRY(dlt_cfg_int(p, "axis", 1, &axis));
     if (axis < 0)
         axis += 4;
     if (axis < 1 || axis > 3)
         DLT_FAIL(DLT_ERR_PARSE, "%s: layer '%s': inner_product_param axis must be 1, 2 or 3 "
                  "(or -3..-1) for NCHW blobs (got %ld)",
-                 dlt_pt_where(dlt_pt_get(p, "axis"), wb, sizeof wb), name, axis);
-    DLT_TRY(dlt_pt_bool(p, "transpose", 0, &transpose));
+                 dlt_cfg_where(dlt_cfg_get(p, "axis"), wb, sizeof wb), name, axis);
+    DLT_TRY(dlt_cfg_bool(p, "transpose", 0, &transpose));
     dlt_filler wf, bf;
-    DLT_TRY(dlt_filler_parse(dlt_pt_get(p, "weight_filler"), &wf));
-    DLT_TRY(dlt_filler_parse(dlt_pt_get(p, "bias_filler"), &bf));
+    DLT_TRY(dlt_filler_parse(dlt_cfg_get(p, "weight_filler"), &wf));
+    DLT_TRY(dlt_filler_parse(dlt_cfg_get(p, "bias_filler"), &bf));
 
     ip_config *c = dlt_calloc(1, sizeof *c);
     const dlt_tensor *x = l->bottom[0];
@@ -57,7 +57,7 @@ static int ip_setup(dlt_layer *l, const dlt_pnode *msg, const dlt_layer_context 
     t[axis] = (int)k;
     if (l->top[0] == x)
         DLT_FAIL(DLT_ERR_PARSE, "%s: layer '%s': InnerProduct cannot work in place",
-                 dlt_pt_where(msg, wb, sizeof wb), name);
+                 dlt_cfg_where(msg, wb, sizeof wb), name);
     dlt_tensor_reshape(l->top[0], t[0], t[1], t[2], t[3]);
     if (transpose)
         dlt_layer_add_param(l, c->dim, c->num_output, 1, 1, &wf);

@@ -1,4 +1,4 @@
-/* layer.c - parameter declaration for layers, and prototxt helpers the
+/* layer.c - parameter declaration for layers, and configuration helpers the
  * layer files share (2-D sizes, unsupported fields). */
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,19 +24,19 @@ void dlt_layer_add_param(dlt_layer *l, int n, int c, int h, int w, const dlt_fil
     l->nparam++;
 }
 
-static int read_uint(const dlt_pnode *node, const char *layer, long min, int *out)
+static int read_uint(const dlt_cfg *node, const char *layer, long min, int *out)
 {
     char wb[256];
     long v;
-    DLT_TRY(dlt_pt_node_int(node, &v));
+    DLT_TRY(dlt_cfg_node_int(node, &v));
     if (v < min || v > 1L << 30)
         DLT_FAIL(DLT_ERR_PARSE, "%s: layer '%s': %s must be >= %ld, got %ld",
-                 dlt_pt_where(node, wb, sizeof wb), layer, node->name, min, v);
+                 dlt_cfg_where(node, wb, sizeof wb), layer, node->name, min, v);
     *out = (int)v;
     return 0;
 }
 
-int dlt__pt_hw(const dlt_pnode *p, const char *layer, const char *name,
+int dlt__cfg_hw(const dlt_cfg *p, const char *layer, const char *name,
                const char *stem, long def, long min, int *h, int *w)
 {
     char wb[256], nh[64], nw[64];
@@ -45,15 +45,15 @@ int dlt__pt_hw(const dlt_pnode *p, const char *layer, const char *name,
         return 0;
     snprintf(nh, sizeof nh, "%s_h", stem);
     snprintf(nw, sizeof nw, "%s_w", stem);
-    const dlt_pnode *ph = dlt_pt_get(p, nh), *pw = dlt_pt_get(p, nw);
-    int n = dlt_pt_count(p, name);
+    const dlt_cfg *ph = dlt_cfg_get(p, nh), *pw = dlt_cfg_get(p, nw);
+    int n = dlt_cfg_count(p, name);
     if (ph || pw) {
         if (!ph || !pw)
             DLT_FAIL(DLT_ERR_PARSE, "%s: layer '%s': %s and %s must be given together",
-                     dlt_pt_where(ph ? ph : pw, wb, sizeof wb), layer, nh, nw);
+                     dlt_cfg_where(ph ? ph : pw, wb, sizeof wb), layer, nh, nw);
         if (n > 0)
             DLT_FAIL(DLT_ERR_PARSE, "%s: layer '%s': give either %s or %s/%s, not both",
-                     dlt_pt_where(ph, wb, sizeof wb), layer, name, nh, nw);
+                     dlt_cfg_where(ph, wb, sizeof wb), layer, name, nh, nw);
         DLT_TRY(read_uint(ph, layer, min, h));
         DLT_TRY(read_uint(pw, layer, min, w));
         return 0;
@@ -63,27 +63,27 @@ int dlt__pt_hw(const dlt_pnode *p, const char *layer, const char *name,
     if (n > 2)
         DLT_FAIL(DLT_ERR_PARSE, "%s: layer '%s': %s given %d times; expected one value "
                  "or two (h, w) for 2-D data",
-                 dlt_pt_where(dlt_pt_nth(p, name, 2), wb, sizeof wb), layer, name, n);
-    DLT_TRY(read_uint(dlt_pt_nth(p, name, 0), layer, min, h));
+                 dlt_cfg_where(dlt_cfg_nth(p, name, 2), wb, sizeof wb), layer, name, n);
+    DLT_TRY(read_uint(dlt_cfg_nth(p, name, 0), layer, min, h));
     *w = *h;
     if (n == 2)
-        DLT_TRY(read_uint(dlt_pt_nth(p, name, 1), layer, min, w));
+        DLT_TRY(read_uint(dlt_cfg_nth(p, name, 1), layer, min, w));
     return 0;
 }
 
-int dlt__pt_reject(const dlt_pnode *p, const char *layer, const char *name,
+int dlt__cfg_reject(const dlt_cfg *p, const char *layer, const char *name,
                    const char *what)
 {
     char wb[256];
-    const dlt_pnode *f = p ? dlt_pt_get(p, name) : NULL;
+    const dlt_cfg *f = p ? dlt_cfg_get(p, name) : NULL;
     if (f)
         DLT_FAIL(DLT_ERR_PARSE, "%s: layer '%s': %s is not supported yet%s%s",
-                 dlt_pt_where(f, wb, sizeof wb), layer, name, what ? " " : "",
+                 dlt_cfg_where(f, wb, sizeof wb), layer, name, what ? " " : "",
                  what ? what : "");
     return 0;
 }
 
-int dlt__check_arity(const dlt_layer *l, const dlt_pnode *msg, const char *type, int nb, int nt)
+int dlt__check_arity(const dlt_layer *l, const dlt_cfg *msg, const char *type, int nb, int nt)
 {
     char wb[256];
     int bad_b = nb < 0 ? l->nbottom < 1 : l->nbottom != nb;
@@ -93,7 +93,7 @@ int dlt__check_arity(const dlt_layer *l, const dlt_pnode *msg, const char *type,
         snprintf(eb, sizeof eb, nb < 0 ? "1 or more" : "%d", nb);
         snprintf(et, sizeof et, nt < 0 ? "1 or more" : "%d", nt);
         DLT_FAIL(DLT_ERR_PARSE, "%s: layer '%s': %s takes %s bottom(s) and %s top(s) (got %d and %d)",
-                 dlt_pt_where(msg, wb, sizeof wb), l->name, type, eb, et, l->nbottom, l->ntop);
+                 dlt_cfg_where(msg, wb, sizeof wb), l->name, type, eb, et, l->nbottom, l->ntop);
     }
     return 0;
 }

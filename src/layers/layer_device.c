@@ -1,11 +1,26 @@
 /* layer_device.c - run a layer where it lives, and move it to the GPU:
  * the one place that chooses between the CPU ops and the GPU ops the
  * registry holds for the layer's type. */
+#include "core/device_impl.h"
 #include "dltrain/error.h"
 #include "layers/layers.h"
 
+/* The net's settings that are library state rather than layer state:
+ * cuBLAS's atomics mode on the GPU, the CPU libraries' threads. Each
+ * applies only when it changes, so nets with equal settings cost nothing. */
+static void use_compute(const dlt_layer *l)
+{
+    if (!l->compute)
+        return;
+    if (l->on_gpu)
+        dlt__dev_set_deterministic(l->compute->cudnn_deterministic);
+    else
+        dlt__cpu_use_threads(l->compute->threads);
+}
+
 void dlt_layer_forward(dlt_layer *l)
 {
+    use_compute(l);
     if (l->on_gpu)
         l->gpu_ops->forward(l);
     else
@@ -14,6 +29,7 @@ void dlt_layer_forward(dlt_layer *l)
 
 void dlt_layer_backward(dlt_layer *l)
 {
+    use_compute(l);
     if (l->on_gpu)
         l->gpu_ops->backward(l);
     else

@@ -28,18 +28,22 @@ const unsigned char *dlt__dropout_next_mask(dlt_layer *l, float *scale);
  * spell it: NAME once (both axes), NAME twice (h then w, repeated field),
  * or STEM_h and STEM_w together (kernel_size: stem "kernel"). Absent: *h = *w = def. P may be NULL.
  * MIN is the smallest allowed value. Errors name FILE:LINE:COL and the layer. */
-int dlt__pt_hw(const dlt_pnode *p, const char *layer, const char *name,
+int dlt__cfg_hw(const dlt_cfg *p, const char *layer, const char *name,
                const char *stem, long def, long min, int *h, int *w);
 
 /* Fail with "not supported yet" if field NAME of P is present. */
-int dlt__pt_reject(const dlt_pnode *p, const char *layer, const char *name,
+int dlt__cfg_reject(const dlt_cfg *p, const char *layer, const char *name,
                    const char *what);
 
 /* Fail unless L has NB bottoms and NT tops (-1: any number >= 1). */
-int dlt__check_arity(const dlt_layer *l, const dlt_pnode *msg, const char *type, int nb, int nt);
+int dlt__check_arity(const dlt_layer *l, const dlt_cfg *msg, const char *type, int nb, int nt);
 
 /* "(N,C,H,W)" of T into BUF, for shape error messages. */
 const char *dlt__shape_str(const dlt_tensor *t, char *buf, int size);
+
+/* Apply a net's thread count (dlt_compute_ctx.threads; 0: leave the
+ * libraries as they are) on the calling thread, once per change. */
+void dlt__cpu_use_threads(int n);
 
 /* Free l->state (for layers whose state is one allocation). */
 void dlt__free_state(dlt_layer *l);

@@ -12,30 +12,30 @@
 #include "layers/layers.h"
 #include "layers/lrn.h"
 
-static int lrn_setup(dlt_layer *l, const dlt_pnode *msg, const dlt_layer_context *ctx)
+static int lrn_setup(dlt_layer *l, const dlt_cfg *msg, const dlt_layer_context *ctx)
 {
     char wb[256];
     DLT_TRY(dlt__check_arity(l, msg, "LRN", 1, 1));
-    const dlt_pnode *p = dlt_pt_get(msg, "lrn_param");
+    const dlt_cfg *p = dlt_cfg_get(msg, "lrn_param");
     static const char *const regions[] = {"ACROSS_CHANNELS", "WITHIN_CHANNEL", NULL};
     static const char *const engines[] = {"DEFAULT", "CAFFE", "CUDNN", NULL};
     long size = 5;
     double alpha = 1, beta = 0.75, k = 1;
     int region = ACROSS, engine;
     if (p) {
-        DLT_TRY(dlt_pt_int(p, "local_size", 5, &size));
-        DLT_TRY(dlt_pt_float(p, "alpha", 1, &alpha));
-        DLT_TRY(dlt_pt_float(p, "beta", 0.75, &beta));
-        DLT_TRY(dlt_pt_float(p, "k", 1, &k));
-        DLT_TRY(dlt_pt_enum(p, "norm_region", regions, ACROSS, &region));
-        DLT_TRY(dlt_pt_enum(p, "engine", engines, 0, &engine));
+        DLT_TRY(dlt_cfg_int(p, "local_size", 5, &size));
+        DLT_TRY(dlt_cfg_float(p, "alpha", 1, &alpha));
+        DLT_TRY(dlt_cfg_float(p, "beta", 0.75, &beta));
+        DLT_TRY(dlt_cfg_float(p, "k", 1, &k));
+        DLT_TRY(dlt_cfg_enum(p, "norm_region", regions, ACROSS, &region));
+        DLT_TRY(dlt_cfg_enum(p, "engine", engines, 0, &engine));
     }
     if (size < 1 || size % 2 == 0)
         DLT_FAIL(DLT_ERR_PARSE, "%s: layer '%s': LRN local_size must be odd and positive, got %ld",
-                 dlt_pt_where(p ? dlt_pt_get(p, "local_size") : msg, wb, sizeof wb), l->name, size);
+                 dlt_cfg_where(p ? dlt_cfg_get(p, "local_size") : msg, wb, sizeof wb), l->name, size);
     if (l->top[0] == l->bottom[0])
         DLT_FAIL(DLT_ERR_PARSE, "%s: layer '%s': LRN cannot work in place",
-                 dlt_pt_where(msg, wb, sizeof wb), l->name);
+                 dlt_cfg_where(msg, wb, sizeof wb), l->name);
     const dlt_tensor *x = l->bottom[0];
     lrn_state *s = dlt_calloc(1, sizeof *s);
     s->region = region, s->size = (int)size;

@@ -25,15 +25,15 @@ static int pooled_size(int in, int k, int s, int p, int any_pad, int ceil_mode)
     return out;
 }
 
-static int pool_setup(dlt_layer *l, const dlt_pnode *msg, const dlt_layer_context *ctx)
+static int pool_setup(dlt_layer *l, const dlt_cfg *msg, const dlt_layer_context *ctx)
 {
     char wb[256];
     const char *name = l->name;
     if (l->nbottom != 1 || l->ntop != 1)
         DLT_FAIL(DLT_ERR_PARSE, "%s: layer '%s': Pooling takes 1 bottom and 1 top "
-                 "(got %d and %d)", dlt_pt_where(msg, wb, sizeof wb), name, l->nbottom, l->ntop);
-    const dlt_pnode *p = dlt_pt_get(msg, "pooling_param");
-    const dlt_pnode *where = p ? p : msg;
+                 "(got %d and %d)", dlt_cfg_where(msg, wb, sizeof wb), name, l->nbottom, l->ntop);
+    const dlt_cfg *p = dlt_cfg_get(msg, "pooling_param");
+    const dlt_cfg *where = p ? p : msg;
     const dlt_tensor *x = l->bottom[0];
     pool_config cfg = {0};
     static const char *const methods[] = {"MAX", "AVE", "STOCHASTIC", NULL};
@@ -42,37 +42,37 @@ static int pool_setup(dlt_layer *l, const dlt_pnode *msg, const dlt_layer_contex
     int global = 0, round = 0, engine = 0;
     cfg.method = POOL_MAX;
     if (p) {
-        DLT_TRY(dlt_pt_enum(p, "pool", methods, POOL_MAX, &cfg.method));
-        DLT_TRY(dlt_pt_bool(p, "global_pooling", 0, &global));
-        DLT_TRY(dlt_pt_enum(p, "round_mode", rounds, 0, &round));
-        DLT_TRY(dlt_pt_enum(p, "engine", engines, 0, &engine)); /* the backend chooses */
+        DLT_TRY(dlt_cfg_enum(p, "pool", methods, POOL_MAX, &cfg.method));
+        DLT_TRY(dlt_cfg_bool(p, "global_pooling", 0, &global));
+        DLT_TRY(dlt_cfg_enum(p, "round_mode", rounds, 0, &round));
+        DLT_TRY(dlt_cfg_enum(p, "engine", engines, 0, &engine)); /* the backend chooses */
     }
     if (cfg.method == POOL_STOCHASTIC)
         DLT_FAIL(DLT_ERR_PARSE, "%s: layer '%s': pool: STOCHASTIC is not supported yet "
-                 "(use MAX or AVE)", dlt_pt_where(dlt_pt_get(p, "pool"), wb, sizeof wb), name);
-    DLT_TRY(dlt__pt_hw(p, name, "kernel_size", "kernel", 0, 1, &cfg.kh, &cfg.kw));
-    DLT_TRY(dlt__pt_hw(p, name, "stride", "stride", 1, 1, &cfg.sh, &cfg.sw));
-    DLT_TRY(dlt__pt_hw(p, name, "pad", "pad", 0, 0, &cfg.ph, &cfg.pw));
+                 "(use MAX or AVE)", dlt_cfg_where(dlt_cfg_get(p, "pool"), wb, sizeof wb), name);
+    DLT_TRY(dlt__cfg_hw(p, name, "kernel_size", "kernel", 0, 1, &cfg.kh, &cfg.kw));
+    DLT_TRY(dlt__cfg_hw(p, name, "stride", "stride", 1, 1, &cfg.sh, &cfg.sw));
+    DLT_TRY(dlt__cfg_hw(p, name, "pad", "pad", 0, 0, &cfg.ph, &cfg.pw));
     if (global) {
-        if (p && (dlt_pt_get(p, "kernel_size") || dlt_pt_get(p, "kernel_h")))
+        if (p && (dlt_cfg_get(p, "kernel_size") || dlt_cfg_get(p, "kernel_h")))
             DLT_FAIL(DLT_ERR_PARSE, "%s: layer '%s': global_pooling takes the whole input; "
-                     "remove kernel_size", dlt_pt_where(p, wb, sizeof wb), name);
+                     "remove kernel_size", dlt_cfg_where(p, wb, sizeof wb), name);
         if (cfg.ph || cfg.pw || cfg.sh != 1 || cfg.sw != 1)
             DLT_FAIL(DLT_ERR_PARSE, "%s: layer '%s': global_pooling needs pad 0 and stride 1",
-                     dlt_pt_where(p, wb, sizeof wb), name);
+                     dlt_cfg_where(p, wb, sizeof wb), name);
         cfg.kh = x->h, cfg.kw = x->w;
     }
     if (cfg.kh == 0)
         DLT_FAIL(DLT_ERR_PARSE, "%s: layer '%s': pooling_param needs kernel_size (or "
                  "kernel_h and kernel_w, or global_pooling: true)",
-                 dlt_pt_where(where, wb, sizeof wb), name);
+                 dlt_cfg_where(where, wb, sizeof wb), name);
     if (cfg.ph >= cfg.kh || cfg.pw >= cfg.kw)
         DLT_FAIL(DLT_ERR_PARSE, "%s: layer '%s': pad (%d, %d) must be smaller than the "
-                 "kernel (%d, %d)", dlt_pt_where(where, wb, sizeof wb), name, cfg.ph, cfg.pw,
+                 "kernel (%d, %d)", dlt_cfg_where(where, wb, sizeof wb), name, cfg.ph, cfg.pw,
                  cfg.kh, cfg.kw);
     if (x->h + 2 * cfg.ph < cfg.kh || x->w + 2 * cfg.pw < cfg.kw)
         DLT_FAIL(DLT_ERR_PARSE, "%s: layer '%s': kernel %dx%d is larger than the padded "
-                 "input %dx%d", dlt_pt_where(where, wb, sizeof wb), name, cfg.kh, cfg.kw,
+                 "input %dx%d", dlt_cfg_where(where, wb, sizeof wb), name, cfg.kh, cfg.kw,
                  x->h + 2 * cfg.ph, x->w + 2 * cfg.pw);
     cfg.c = x->c, cfg.h = x->h, cfg.w = x->w;
     int any_pad = cfg.ph || cfg.pw;

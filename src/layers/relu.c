@@ -6,19 +6,19 @@
 #include "layers/layers.h"
 #include "layers/relu.h"
 
-static int relu_setup(dlt_layer *l, const dlt_pnode *msg, const dlt_layer_context *ctx)
+static int relu_setup(dlt_layer *l, const dlt_cfg *msg, const dlt_layer_context *ctx)
 {
     char wb[256];
     if (l->nbottom != 1 || l->ntop != 1)
         DLT_FAIL(DLT_ERR_PARSE, "%s: layer '%s': ReLU takes 1 bottom and 1 top (got %d and %d)",
-                 dlt_pt_where(msg, wb, sizeof wb), l->name, l->nbottom, l->ntop);
-    const dlt_pnode *p = dlt_pt_get(msg, "relu_param");
+                 dlt_cfg_where(msg, wb, sizeof wb), l->name, l->nbottom, l->ntop);
+    const dlt_cfg *p = dlt_cfg_get(msg, "relu_param");
     double slope = 0;
     if (p) {
         static const char *const engines[] = {"DEFAULT", "CAFFE", "CUDNN", NULL};
         int engine;
-        DLT_TRY(dlt_pt_float(p, "negative_slope", 0, &slope));
-        DLT_TRY(dlt_pt_enum(p, "engine", engines, 0, &engine)); /* the backend chooses */
+        DLT_TRY(dlt_cfg_float(p, "negative_slope", 0, &slope));
+        DLT_TRY(dlt_cfg_enum(p, "engine", engines, 0, &engine)); /* the backend chooses */
     }
     relu_config *c = dlt_calloc(1, sizeof *c);
     c->negative_slope = (float)slope;

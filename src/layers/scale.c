@@ -10,15 +10,15 @@
 #include "layers/layers.h"
 #include "layers/scale.h"
 
-static int scale_setup(dlt_layer *l, const dlt_pnode *msg, const dlt_layer_context *ctx)
+static int scale_setup(dlt_layer *l, const dlt_cfg *msg, const dlt_layer_context *ctx)
 {
     char wb[256];
     if (l->nbottom == 2)
         DLT_FAIL(DLT_ERR_PARSE, "%s: layer '%s': Scale with a second bottom (the scale as an "
                  "input) is not supported; use one bottom to learn the scale",
-                 dlt_pt_where(msg, wb, sizeof wb), l->name);
+                 dlt_cfg_where(msg, wb, sizeof wb), l->name);
     DLT_TRY(dlt__check_arity(l, msg, "Scale", 1, 1));
-    const dlt_pnode *p = dlt_pt_get(msg, "scale_param");
+    const dlt_cfg *p = dlt_cfg_get(msg, "scale_param");
     long axis = 1, num_axes = 1;
     int bias = 0;
     dlt_filler sf, bf;
@@ -26,16 +26,16 @@ static int scale_setup(dlt_layer *l, const dlt_pnode *msg, const dlt_layer_conte
     sf.value = 1.0;
     dlt_filler_parse(NULL, &bf);
     if (p) {
-        DLT_TRY(dlt_pt_int(p, "axis", 1, &axis));
-        DLT_TRY(dlt_pt_int(p, "num_axes", 1, &num_axes));
-        DLT_TRY(dlt_pt_bool(p, "bias_term", 0, &bias));
-        if (dlt_pt_get(p, "filler"))
-            DLT_TRY(dlt_filler_parse(dlt_pt_get(p, "filler"), &sf));
-        DLT_TRY(dlt_filler_parse(dlt_pt_get(p, "bias_filler"), &bf));
+        DLT_TRY(dlt_cfg_int(p, "axis", 1, &axis));
+        DLT_TRY(dlt_cfg_int(p, "num_axes", 1, &num_axes));
+        DLT_TRY(dlt_cfg_bool(p, "bias_term", 0, &bias));
+        if (dlt_cfg_get(p, "filler"))
+            DLT_TRY(dlt_filler_parse(dlt_cfg_get(p, "filler"), &sf));
+        DLT_TRY(dlt_filler_parse(dlt_cfg_get(p, "bias_filler"), &bf));
     }
     if (axis != 1 || num_axes != 1)
         DLT_FAIL(DLT_ERR_PARSE, "%s: layer '%s': only a per-channel Scale (axis 1, num_axes 1) "
-                 "is supported (got axis %ld, num_axes %ld)", dlt_pt_where(p, wb, sizeof wb),
+                 "is supported (got axis %ld, num_axes %ld)", dlt_cfg_where(p, wb, sizeof wb),
                  l->name, axis, num_axes);
     const dlt_tensor *x = l->bottom[0];
     scale_state *s = dlt_calloc(1, sizeof *s);

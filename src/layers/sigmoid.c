@@ -5,14 +5,14 @@
 #include "dltrain/error.h"
 #include "layers/layers.h"
 
-static int sigmoid_setup(dlt_layer *l, const dlt_pnode *msg, const dlt_layer_context *ctx)
+static int sigmoid_setup(dlt_layer *l, const dlt_cfg *msg, const dlt_layer_context *ctx)
 {
     DLT_TRY(dlt__check_arity(l, msg, "Sigmoid", 1, 1));
-    const dlt_pnode *p = dlt_pt_get(msg, "sigmoid_param");
+    const dlt_cfg *p = dlt_cfg_get(msg, "sigmoid_param");
     if (p) {
         static const char *const engines[] = {"DEFAULT", "CAFFE", "CUDNN", NULL};
         int engine;
-        DLT_TRY(dlt_pt_enum(p, "engine", engines, 0, &engine)); /* the backend chooses */
+        DLT_TRY(dlt_cfg_enum(p, "engine", engines, 0, &engine)); /* the backend chooses */
     }
     const dlt_tensor *x = l->bottom[0];
     if (l->top[0] != x)

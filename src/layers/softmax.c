@@ -6,23 +6,23 @@
 #include "layers/layers.h"
 #include "layers/softmax.h"
 
-static int softmax_setup(dlt_layer *l, const dlt_pnode *msg, const dlt_layer_context *ctx)
+static int softmax_setup(dlt_layer *l, const dlt_cfg *msg, const dlt_layer_context *ctx)
 {
     char wb[256];
     DLT_TRY(dlt__check_arity(l, msg, "Softmax", 1, 1));
-    const dlt_pnode *p = dlt_pt_get(msg, "softmax_param");
+    const dlt_cfg *p = dlt_cfg_get(msg, "softmax_param");
     long axis = 1;
     if (p) {
         static const char *const engines[] = {"DEFAULT", "CAFFE", "CUDNN", NULL};
         int engine;
-        DLT_TRY(dlt_pt_int(p, "axis", 1, &axis));
-        DLT_TRY(dlt_pt_enum(p, "engine", engines, 0, &engine));
+        DLT_TRY(dlt_cfg_int(p, "axis", 1, &axis));
+        DLT_TRY(dlt_cfg_enum(p, "engine", engines, 0, &engine));
     }
     if (axis < 0)
         axis += 4;
     if (axis < 0 || axis > 3)
         DLT_FAIL(DLT_ERR_PARSE, "%s: layer '%s': softmax axis must be in [-4, 3] for NCHW blobs",
-                 dlt_pt_where(dlt_pt_get(p, "axis"), wb, sizeof wb), l->name);
+                 dlt_cfg_where(dlt_cfg_get(p, "axis"), wb, sizeof wb), l->name);
     const dlt_tensor *x = l->bottom[0];
     int d[4] = {x->n, x->c, x->h, x->w};
     softmax_state *s = dlt_calloc(1, sizeof *s);

@@ -10,51 +10,51 @@
 #include "layers/layers.h"
 #include "layers/softmax_loss.h"
 
-static int sml_setup(dlt_layer *l, const dlt_pnode *msg, const dlt_layer_context *ctx)
+static int sml_setup(dlt_layer *l, const dlt_cfg *msg, const dlt_layer_context *ctx)
 {
     char wb[256];
     const char *name = l->name;
     if (l->nbottom != 2 || l->ntop < 1 || l->ntop > 2)
         DLT_FAIL(DLT_ERR_PARSE, "%s: layer '%s': SoftmaxWithLoss takes 2 bottoms (scores, "
-                 "labels) and 1 or 2 tops (got %d and %d)", dlt_pt_where(msg, wb, sizeof wb),
+                 "labels) and 1 or 2 tops (got %d and %d)", dlt_cfg_where(msg, wb, sizeof wb),
                  name, l->nbottom, l->ntop);
     softmax_loss_state *s = dlt_calloc(1, sizeof *s);
     l->state = s;
     s->normalization = NORM_VALID;
-    const dlt_pnode *lp = dlt_pt_get(msg, "loss_param");
+    const dlt_cfg *lp = dlt_cfg_get(msg, "loss_param");
     if (lp) {
         static const char *const norms[] = {"FULL", "VALID", "BATCH_SIZE", "NONE", NULL};
         long ig;
         int normalize;
-        if (dlt_pt_get(lp, "ignore_label")) {
-            DLT_TRY(dlt_pt_int(lp, "ignore_label", 0, &ig));
+        if (dlt_cfg_get(lp, "ignore_label")) {
+            DLT_TRY(dlt_cfg_int(lp, "ignore_label", 0, &ig));
             s->has_ignore = 1, s->ignore_label = (int)ig;
         }
         /* Caffe: the deprecated `normalize` applies only if normalization is unset. */
-        if (dlt_pt_get(lp, "normalization")) {
-            DLT_TRY(dlt_pt_enum(lp, "normalization", norms, NORM_VALID, &s->normalization));
-            DLT_TRY(dlt_pt_bool(lp, "normalize", 1, &normalize));
-        } else if (dlt_pt_get(lp, "normalize")) {
-            DLT_TRY(dlt_pt_bool(lp, "normalize", 1, &normalize));
+        if (dlt_cfg_get(lp, "normalization")) {
+            DLT_TRY(dlt_cfg_enum(lp, "normalization", norms, NORM_VALID, &s->normalization));
+            DLT_TRY(dlt_cfg_bool(lp, "normalize", 1, &normalize));
+        } else if (dlt_cfg_get(lp, "normalize")) {
+            DLT_TRY(dlt_cfg_bool(lp, "normalize", 1, &normalize));
             s->normalization = normalize ? NORM_VALID : NORM_BATCH_SIZE;
         }
     }
-    const dlt_pnode *sp = dlt_pt_get(msg, "softmax_param");
+    const dlt_cfg *sp = dlt_cfg_get(msg, "softmax_param");
     if (sp) {
         static const char *const engines[] = {"DEFAULT", "CAFFE", "CUDNN", NULL};
         long axis;
         int engine;
-        DLT_TRY(dlt_pt_int(sp, "axis", 1, &axis));
+        DLT_TRY(dlt_cfg_int(sp, "axis", 1, &axis));
         if (axis != 1)
             DLT_FAIL(DLT_ERR_PARSE, "%s: layer '%s': only softmax over axis 1 is supported",
-                     dlt_pt_where(dlt_pt_get(sp, "axis"), wb, sizeof wb), name);
-        DLT_TRY(dlt_pt_enum(sp, "engine", engines, 0, &engine));
+                     dlt_cfg_where(dlt_cfg_get(sp, "axis"), wb, sizeof wb), name);
+        DLT_TRY(dlt_cfg_enum(sp, "engine", engines, 0, &engine));
     }
     const dlt_tensor *x = l->bottom[0], *lab = l->bottom[1];
     size_t outer = (size_t)x->n, inner = (size_t)x->h * x->w;
     if (lab->count != outer * inner)
         DLT_FAIL(DLT_ERR_PARSE, "%s: layer '%s': %zu labels for %zu predictions; the label "
-                 "blob must have N*H*W = %d*%d*%d entries", dlt_pt_where(msg, wb, sizeof wb),
+                 "blob must have N*H*W = %d*%d*%d entries", dlt_cfg_where(msg, wb, sizeof wb),
                  name, lab->count, outer * inner, x->n, x->h, x->w);
     s->prob_count = x->count;
     s->prob = dlt_malloc(x->count * sizeof(float) + 1);

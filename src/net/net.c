@@ -51,6 +51,7 @@ struct dlt_net {
     float *gparams;      /* (nparams) on the device */
     float *ggrads;       /* (nparams) on the device */
     const dlt_net *param_owner; /* set by dlt_net_share_params */
+    dlt_compute_ctx compute; /* how its layers compute; each layer's ->compute points here */
 };
 
 static int find_blob(const dlt_net *net, const char *name)
@@ -74,32 +75,32 @@ static int add_blob(dlt_net *net, const char *name, int producer)
 
 /* Caffe's NetStateRule check, phase only: with include rules a layer is
  * in when one matches; with exclude rules it is out when one matches. */
-static int phase_rule_matches(const dlt_pnode *rule, int phase, int *matches)
+static int phase_rule_matches(const dlt_cfg *rule, int phase, int *matches)
 {
     static const char *const phases[] = {"TRAIN", "TEST", NULL};
     int p = -1;
-    DLT_TRY(dlt_pt_enum(rule, "phase", phases, -1, &p));
+    DLT_TRY(dlt_cfg_enum(rule, "phase", phases, -1, &p));
     *matches = (p < 0 || p == phase);
     return 0;
 }
 
-static int layer_in_phase(const dlt_pnode *lp, int phase, int *in)
+static int layer_in_phase(const dlt_cfg *lp, int phase, int *in)
 {
-    int ninc = dlt_pt_count(lp, "include"), nexc = dlt_pt_count(lp, "exclude");
+    int ninc = dlt_cfg_count(lp, "include"), nexc = dlt_cfg_count(lp, "exclude");
     char where[256];
     if (ninc && nexc)
         DLT_FAIL(DLT_ERR_PARSE, "%s: a layer may have include or exclude rules, not both",
-                 dlt_pt_where(lp, where, sizeof where));
+                 dlt_cfg_where(lp, where, sizeof where));
     *in = ninc ? 0 : 1;
     for (int i = 0; i < ninc; i++) {
         int m;
-        DLT_TRY(phase_rule_matches(dlt_pt_nth(lp, "include", i), phase, &m));
+        DLT_TRY(phase_rule_matches(dlt_cfg_nth(lp, "include", i), phase, &m));
         if (m)
             *in = 1;
     }
     for (int i = 0; i < nexc; i++) {
         int m;
-        DLT_TRY(phase_rule_matches(dlt_pt_nth(lp, "exclude", i), phase, &m));
+        DLT_TRY(phase_rule_matches(dlt_cfg_nth(lp, "exclude", i), phase, &m));
         if (m)
             *in = 0;
     }
@@ -127,70 +128,70 @@ static dlt_tensor *split_view(dlt_net *net, dlt_tensor *orig)
     return v;
 }
 
-static int read_param_specs(dlt_layer *l, const dlt_pnode *lp)
+static int read_param_specs(dlt_layer *l, const dlt_cfg *lp)
 {
     char where[256];
-    int n = dlt_pt_count(lp, "param");
+    int n = dlt_cfg_count(lp, "param");
     if (n > l->nparam)
         DLT_FAIL(DLT_ERR_PARSE, "%s: layer '%s' has %d param { } entries but %d parameter blobs",
-                 dlt_pt_where(dlt_pt_nth(lp, "param", n - 1), where, sizeof where), l->name, n,
+                 dlt_cfg_where(dlt_cfg_nth(lp, "param", n - 1), where, sizeof where), l->name, n,
                  l->nparam);
     for (int i = 0; i < l->nparam; i++) {
         l->lr_mult[i] = 1.0f;
         l->decay_mult[i] = 1.0f;
     }
     for (int i = 0; i < n; i++) {
-        const dlt_pnode *p = dlt_pt_nth(lp, "param", i);
+        const dlt_cfg *p = dlt_cfg_nth(lp, "param", i);
         double lr, decay;
-        DLT_TRY(dlt_pt_float(p, "lr_mult", 1.0, &lr));
-        DLT_TRY(dlt_pt_float(p, "decay_mult", 1.0, &decay));
+        DLT_TRY(dlt_cfg_float(p, "lr_mult", 1.0, &lr));
+        DLT_TRY(dlt_cfg_float(p, "decay_mult", 1.0, &decay));
         l->lr_mult[i] = (float)lr;
         l->decay_mult[i] = (float)decay;
-        if (dlt_pt_get(p, "name"))
+        if (dlt_cfg_get(p, "name"))
             DLT_FAIL(DLT_ERR_PARSE, "%s: layer '%s': shared parameters (param { name }) are not supported yet",
-                     dlt_pt_where(p, where, sizeof where), l->name);
+                     dlt_cfg_where(p, where, sizeof where), l->name);
     }
     for (int i = 0; l->params_not_trained && i < l->nparam; i++)
         l->lr_mult[i] = l->decay_mult[i] = 0.0f;
     return 0;
 }
 
-static int read_loss_weights(dlt_layer *l, const dlt_pnode *lp)
+static int read_loss_weights(dlt_layer *l, const dlt_cfg *lp)
 {
     char where[256];
     for (int i = 0; i < l->ntop; i++)
         l->loss_weight[i] = (l->is_loss && i == 0) ? 1.0f : 0.0f;
-    int n = dlt_pt_count(lp, "loss_weight");
+    int n = dlt_cfg_count(lp, "loss_weight");
     if (n > l->ntop)
         DLT_FAIL(DLT_ERR_PARSE, "%s: layer '%s': %d loss_weight values for %d tops",
-                 dlt_pt_where(lp, where, sizeof where), l->name, n, l->ntop);
+                 dlt_cfg_where(lp, where, sizeof where), l->name, n, l->ntop);
     for (int i = 0; i < n; i++) {
         double w;
-        DLT_TRY(dlt_pt_node_float(dlt_pt_nth(lp, "loss_weight", i), &w));
+        DLT_TRY(dlt_cfg_node_float(dlt_cfg_nth(lp, "loss_weight", i), &w));
         if (w != 0 && !l->is_loss)
             DLT_FAIL(DLT_ERR_PARSE, "%s: layer '%s': loss_weight on a non-loss layer is not supported",
-                     dlt_pt_where(dlt_pt_nth(lp, "loss_weight", i), where, sizeof where), l->name);
+                     dlt_cfg_where(dlt_cfg_nth(lp, "loss_weight", i), where, sizeof where), l->name);
         l->loss_weight[i] = (float)w;
     }
     return 0;
 }
 
 /* Build one layer: resolve bottoms, create tops, call setup. */
-static int build_layer(dlt_net *net, const dlt_pnode *lp, int phase,
+static int build_layer(dlt_net *net, const dlt_cfg *lp, int phase,
                        const dlt_layer_context *ctx)
 {
     char where[256];
-    dlt_pt_where(lp, where, sizeof where);
+    dlt_cfg_where(lp, where, sizeof where);
     const char *name = NULL, *type = NULL;
-    DLT_TRY(dlt_pt_string(lp, "name", "", &name));
-    DLT_TRY(dlt_pt_string(lp, "type", NULL, &type));
+    DLT_TRY(dlt_cfg_string(lp, "name", "", &name));
+    DLT_TRY(dlt_cfg_string(lp, "type", NULL, &type));
     if (!type)
         DLT_FAIL(DLT_ERR_PARSE, "%s: layer '%s' has no type", where, name);
     const dlt_layer_ops *ops = dlt_layer_find(type);
     if (!ops) {
-        const dlt_pnode *tn = dlt_pt_get(lp, "type");
+        const dlt_cfg *tn = dlt_cfg_get(lp, "type");
         DLT_FAIL(DLT_ERR_PARSE, "%s: unknown layer type '%s' (layer '%s'); known types: %s",
-                 dlt_pt_where(tn, where, sizeof where), type, name, dlt_layer_type_list());
+                 dlt_cfg_where(tn, where, sizeof where), type, name, dlt_layer_type_list());
     }
     int idx = net->nlayers;
     dlt_layer *l = &net->layers[idx];
@@ -198,8 +199,9 @@ static int build_layer(dlt_net *net, const dlt_pnode *lp, int phase,
     l->ops = ops;
     l->name = dlt_strdup(name);
     l->phase = phase;
-    l->nbottom = dlt_pt_count(lp, "bottom");
-    l->ntop = dlt_pt_count(lp, "top");
+    l->compute = &net->compute;
+    l->nbottom = dlt_cfg_count(lp, "bottom");
+    l->ntop = dlt_cfg_count(lp, "top");
     if (l->nbottom > DLT_MAX_BLOBS || l->ntop > DLT_MAX_BLOBS)
         DLT_FAIL(DLT_ERR_PARSE, "%s: layer '%s': more than %d bottoms or tops", where, name,
                  DLT_MAX_BLOBS);
@@ -207,20 +209,20 @@ static int build_layer(dlt_net *net, const dlt_pnode *lp, int phase,
 
     int bottom_blob[DLT_MAX_BLOBS];
     for (int i = 0; i < l->nbottom; i++) {
-        const dlt_pnode *bn = dlt_pt_nth(lp, "bottom", i);
+        const dlt_cfg *bn = dlt_cfg_nth(lp, "bottom", i);
         const char *bname;
-        DLT_TRY(dlt_pt_node_string(bn, &bname));
+        DLT_TRY(dlt_cfg_node_string(bn, &bname));
         int b = find_blob(net, bname);
         if (b < 0)
             DLT_FAIL(DLT_ERR_PARSE, "%s: layer '%s': bottom '%s' is not produced by an earlier layer",
-                     dlt_pt_where(bn, where, sizeof where), name, bname);
+                     dlt_cfg_where(bn, where, sizeof where), name, bname);
         bottom_blob[i] = b;
         net->blobs[b].consumers++;
         l->bottom[i] = net->blobs[b].t;
     }
     for (int i = 0; i < l->ntop; i++) {
         const char *tname;
-        DLT_TRY(dlt_pt_node_string(dlt_pt_nth(lp, "top", i), &tname));
+        DLT_TRY(dlt_cfg_node_string(dlt_cfg_nth(lp, "top", i), &tname));
         int inplace = -1;
         for (int j = 0; j < l->nbottom; j++)
             if (strcmp(net->blobs[bottom_blob[j]].name, tname) == 0)
@@ -315,32 +317,36 @@ static void find_outputs(dlt_net *net)
     }
 }
 
-int dlt_net_create(const dlt_pnode *np, int phase, int input_c, int input_h, int input_w,
-                   uint64_t seed, dlt_net **out)
+int dlt_net_create(const dlt_cfg *np, int phase, int input_c, int input_h, int input_w,
+                   uint64_t seed, const dlt_compute_ctx *compute, dlt_net **out)
 {
     char where[256];
     *out = NULL;
-    if (dlt_pt_count(np, "layers") > 0)
+    if (dlt_cfg_count(np, "layers") > 0)
         DLT_FAIL(DLT_ERR_PARSE, "%s: the V1 'layers' format is not supported; convert the file with "
                  "Caffe's upgrade_net_proto_text",
-                 dlt_pt_where(dlt_pt_get(np, "layers"), where, sizeof where));
+                 dlt_cfg_where(dlt_cfg_get(np, "layers"), where, sizeof where));
     dlt_net *net = dlt_calloc(1, sizeof *net);
     net->data_layer = -1;
+    if (compute)
+        net->compute = *compute;
+    else
+        dlt_compute_ctx_init(&net->compute);
     const char *name;
     int force_backward;
-    int st = dlt_pt_string(np, "name", "", &name);
+    int st = dlt_cfg_string(np, "name", "", &name);
     if (st == 0)
-        st = dlt_pt_bool(np, "force_backward", 0, &force_backward);
+        st = dlt_cfg_bool(np, "force_backward", 0, &force_backward);
     if (st < 0) {
         free(net);
         return st;
     }
     net->name = dlt_strdup(name);
-    int nl = dlt_pt_count(np, "layer");
+    int nl = dlt_cfg_count(np, "layer");
     net->layers = dlt_calloc(nl + 1, sizeof(dlt_layer));
     dlt_layer_context ctx = {phase, input_c, input_h, input_w};
     for (int i = 0; i < nl && st == 0; i++) {
-        const dlt_pnode *lp = dlt_pt_nth(np, "layer", i);
+        const dlt_cfg *lp = dlt_cfg_nth(np, "layer", i);
         int in;
         st = layer_in_phase(lp, phase, &in);
         if (st == 0 && in) {
@@ -350,7 +356,7 @@ int dlt_net_create(const dlt_pnode *np, int phase, int input_c, int input_h, int
         }
     }
     if (st == 0 && net->nlayers == 0) {
-        dlt_error("%s: the net has no layers in the %s phase", dlt_pt_where(np, where, sizeof where),
+        dlt_error("%s: the net has no layers in the %s phase", dlt_cfg_where(np, where, sizeof where),
                   phase == DLT_PHASE_TRAIN ? "TRAIN" : "TEST");
         st = DLT_ERR_PARSE;
     }
@@ -562,6 +568,7 @@ float *dlt_net_params(dlt_net *net) { return net->params; }
 float *dlt_net_grads(dlt_net *net) { return net->grads; }
 int dlt_net_num_layers(const dlt_net *net) { return net->nlayers; }
 dlt_layer *dlt_net_layer(const dlt_net *net, int i) { return &net->layers[i]; }
+const dlt_compute_ctx *dlt_net_compute(const dlt_net *net) { return &net->compute; }
 const char *dlt_net_name(const dlt_net *net) { return net->name; }
 
 dlt_tensor *dlt_net_blob(const dlt_net *net, const char *name)

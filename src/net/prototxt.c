@@ -1,8 +1,7 @@
 /* prototxt.c - parser for Caffe's protobuf text format (NetParameter,
- * SolverParameter) into a generic tree, with typed, use-tracked getters. */
+ * SolverParameter) into the configuration tree of dltrain/cfg.h. */
 #include <errno.h>
 #include <math.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,24 +13,6 @@
  * nets nest 4 levels deep (layer > convolution_param > weight_filler). */
 #define PT_MAX_DEPTH 100
 #define PT_EOF (-1)
-
-/* ---- error output ----------------------------------------------------- */
-
-/* Compiler-style "FILE:LINE:COL: error: WHAT" so editors can jump to the
- * spot; this is the user-facing format, so not dlt_error's "(src:line)". */
-static int pt_error(const char *file, int line, int col, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-static int pt_error(const char *file, int line, int col, const char *fmt, ...)
-{
-    char msg[1024];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
-    va_end(ap);
-    fprintf(stderr, "%s:%d:%d: error: %s\n", file, line, col, msg);
-    fflush(stderr);
-    return DLT_ERR_PARSE;
-}
 
 /* ---- lexer -------------------------------------------------------------- */
 
@@ -159,7 +140,7 @@ static int bad_number(pt_lexer *lx, size_t start, int line, int col)
     while (is_ident_char(peek(lx)) || peek(lx) == '.' || peek(lx) == '+' || peek(lx) == '-')
         advance(lx);
     char *text = copy_range(lx, start, lx->pos);
-    pt_error(lx->file, line, col, "malformed number '%s'", text);
+    dlt_cfg_error_at(lx->file, line, col, "malformed number '%s'", text);
     free(text);
     return DLT_ERR_PARSE;
 }
@@ -245,7 +226,7 @@ static int read_escape(pt_lexer *lx, pt_buf *b, int line, int col)
     case '\\': case '\'': case '"': case '?': v = c; break;
     case 'x': case 'X':
         if (!is_xdigit(peek(lx)))
-            return pt_error(lx->file, line, col, "\\x escape without hex digits");
+            return dlt_cfg_error_at(lx->file, line, col, "\\x escape without hex digits");
         v = 0;
         for (int i = 0; i < 2 && is_xdigit(peek(lx)); i++) {
             int d = peek(lx);
@@ -261,16 +242,16 @@ static int read_escape(pt_lexer *lx, pt_buf *b, int line, int col)
                 advance(lx);
             }
             if (v > 255)
-                return pt_error(lx->file, line, col, "octal escape out of range");
+                return dlt_cfg_error_at(lx->file, line, col, "octal escape out of range");
             break;
         }
         if (c > 0x20 && c < 0x7f)
-            return pt_error(lx->file, line, col, "unknown escape sequence '\\%c' in string", c);
-        return pt_error(lx->file, line, col, "unknown escape sequence in string");
+            return dlt_cfg_error_at(lx->file, line, col, "unknown escape sequence '\\%c' in string", c);
+        return dlt_cfg_error_at(lx->file, line, col, "unknown escape sequence in string");
     }
     /* Values are C strings; an embedded NUL would silently truncate. */
     if (v == 0)
-        return pt_error(lx->file, line, col, "string contains a NUL character");
+        return dlt_cfg_error_at(lx->file, line, col, "string contains a NUL character");
     buf_put(b, v);
     return 0;
 }
@@ -284,7 +265,7 @@ static int read_one_string(pt_lexer *lx, pt_buf *b)
         /* Protobuf forbids raw newlines in strings; stopping at the line end
          * points the user at the missing quote instead of the next field. */
         if (c == PT_EOF || c == '\n')
-            return pt_error(lx->file, line, col, "unterminated string");
+            return dlt_cfg_error_at(lx->file, line, col, "unterminated string");
         int eline = lx->line, ecol = lx->col;
         advance(lx);
         if (c == quote)
@@ -317,13 +298,13 @@ static int read_strings(pt_lexer *lx, char **out)
 
 /* Appends the fields of one message in file order. */
 typedef struct {
-    dlt_pnode **tail;
+    dlt_cfg **tail;
 } pt_builder;
 
-static dlt_pnode *append_node(pt_lexer *lx, pt_builder *b, const char *name,
-                              dlt_pt_kind kind, int line, int col)
+static dlt_cfg *append_node(pt_lexer *lx, pt_builder *b, const char *name,
+                              dlt_cfg_kind kind, int line, int col)
 {
-    dlt_pnode *n = dlt_calloc(1, sizeof *n);
+    dlt_cfg *n = dlt_calloc(1, sizeof *n);
     n->name = dlt_strdup(name);
     n->kind = kind;
     n->file = lx->file;
@@ -334,18 +315,18 @@ static dlt_pnode *append_node(pt_lexer *lx, pt_builder *b, const char *name,
     return n;
 }
 
-static int parse_fields(pt_lexer *lx, dlt_pnode *msg, int closer);
+static int parse_fields(pt_lexer *lx, dlt_cfg *msg, int closer);
 
 /* The opening '{' or '<' is at the cursor. Line/col are the field name's. */
 static int parse_message(pt_lexer *lx, pt_builder *b, const char *name, int line, int col)
 {
     if (lx->depth >= PT_MAX_DEPTH)
-        return pt_error(lx->file, lx->line, lx->col,
+        return dlt_cfg_error_at(lx->file, lx->line, lx->col,
                         "messages nested deeper than %d levels", PT_MAX_DEPTH);
     int closer = peek(lx) == '{' ? '}' : '>';
     advance(lx);
     /* Linked in before parsing so a syntax error inside frees it with the tree. */
-    dlt_pnode *n = append_node(lx, b, name, DLT_PT_MESSAGE, line, col);
+    dlt_cfg *n = append_node(lx, b, name, DLT_CFG_MESSAGE, line, col);
     lx->depth++;
     int st = parse_fields(lx, n, closer);
     lx->depth--;
@@ -356,14 +337,14 @@ static int parse_scalar(pt_lexer *lx, pt_builder *b, const char *name, int line,
 {
     int c = peek(lx);
     char *text = NULL;
-    dlt_pt_kind kind;
+    dlt_cfg_kind kind;
 
     if (c == '"' || c == '\'') {
         DLT_TRY(read_strings(lx, &text));
-        kind = DLT_PT_STRING;
+        kind = DLT_CFG_STRING;
     } else if (is_digit(c) || c == '-' || c == '+' || c == '.') {
         DLT_TRY(read_number(lx, &text));
-        kind = DLT_PT_NUMBER;
+        kind = DLT_CFG_NUMBER;
     } else if (is_ident_start(c)) {
         /* "a:\n  b: 1" would otherwise read b as a's value and then fail
          * on the ':' with a message about the wrong field. */
@@ -372,11 +353,11 @@ static int parse_scalar(pt_lexer *lx, pt_builder *b, const char *name, int line,
             advance(&look);
         skip_space(&look);
         if (peek(&look) == ':' || peek(&look) == '{')
-            return pt_error(lx->file, line, col, "missing value for field '%s'", name);
+            return dlt_cfg_error_at(lx->file, line, col, "missing value for field '%s'", name);
         text = read_ident(lx);
-        kind = DLT_PT_IDENT;
+        kind = DLT_CFG_IDENT;
     } else {
-        return pt_error(lx->file, line, col, "missing value for field '%s'", name);
+        return dlt_cfg_error_at(lx->file, line, col, "missing value for field '%s'", name);
     }
     append_node(lx, b, name, kind, line, col)->text = text;
     return 0;
@@ -406,7 +387,7 @@ static int parse_list(pt_lexer *lx, pt_builder *b, const char *name, int line, i
             advance(lx);
             return 0;
         } else {
-            return pt_error(lx->file, lx->line, lx->col,
+            return dlt_cfg_error_at(lx->file, lx->line, lx->col,
                             "expected ',' or ']' in the list of values of field '%s', got %s",
                             name, describe(lx, d, sizeof d));
         }
@@ -431,9 +412,9 @@ static int parse_field_body(pt_lexer *lx, pt_builder *b, const char *name, int l
         /* Point at the offending token, or just past the name when the
          * token is on a later line (the mistake is on the name's line). */
         if (lx->line == end_line)
-            return pt_error(lx->file, lx->line, lx->col,
+            return dlt_cfg_error_at(lx->file, lx->line, lx->col,
                             "expected ':' or '{' after field name '%s'", name);
-        return pt_error(lx->file, end_line, end_col,
+        return dlt_cfg_error_at(lx->file, end_line, end_col,
                         "expected ':' or '{' after field name '%s'", name);
     }
     return parse_message(lx, b, name, line, col);
@@ -450,7 +431,7 @@ static int parse_field(pt_lexer *lx, pt_builder *b)
 
 /* Fields of MSG up to CLOSER ('}' or '>'), or to end of input for the
  * root (CLOSER 0). */
-static int parse_fields(pt_lexer *lx, dlt_pnode *msg, int closer)
+static int parse_fields(pt_lexer *lx, dlt_cfg *msg, int closer)
 {
     pt_builder b = { &msg->child };
     char d[32];
@@ -460,7 +441,7 @@ static int parse_fields(pt_lexer *lx, dlt_pnode *msg, int closer)
         if (c == PT_EOF) {
             if (!closer)
                 return 0;
-            return pt_error(lx->file, lx->line, lx->col,
+            return dlt_cfg_error_at(lx->file, lx->line, lx->col,
                             "unterminated message '%s' (opened at %d:%d)",
                             msg->name, msg->line, msg->col);
         }
@@ -470,14 +451,14 @@ static int parse_fields(pt_lexer *lx, dlt_pnode *msg, int closer)
                 return 0;
             }
             if (!closer)
-                return pt_error(lx->file, lx->line, lx->col,
+                return dlt_cfg_error_at(lx->file, lx->line, lx->col,
                                 "unexpected '%c' (no message is open)", c);
-            return pt_error(lx->file, lx->line, lx->col,
+            return dlt_cfg_error_at(lx->file, lx->line, lx->col,
                             "expected '%c' to close message '%s' (opened at %d:%d), got '%c'",
                             closer, msg->name, msg->line, msg->col, c);
         }
         if (!is_ident_start(c))
-            return pt_error(lx->file, lx->line, lx->col, "expected a field name, got %s",
+            return dlt_cfg_error_at(lx->file, lx->line, lx->col, "expected a field name, got %s",
                             describe(lx, d, sizeof d));
         DLT_TRY(parse_field(lx, &b));
         skip_space(lx);
@@ -495,37 +476,16 @@ static int check_nul(pt_lexer *lx)
         return 0;
     while (lx->src + lx->pos < z)
         advance(lx);
-    return pt_error(lx->file, lx->line, lx->col,
+    return dlt_cfg_error_at(lx->file, lx->line, lx->col,
                     "NUL byte in input (HINT: is this a binary file, e.g. a "
                     ".caffemodel or .binaryproto, rather than a .prototxt?)");
 }
 
-static void free_nodes(dlt_pnode *n)
+static int parse_buffer(const char *src, size_t len, const char *name, dlt_cfg **root)
 {
-    while (n) {
-        dlt_pnode *next = n->next;
-        free_nodes(n->child); /* depth is bounded by PT_MAX_DEPTH */
-        free(n->name);
-        free(n->text);
-        free(n);
-        n = next;
-    }
-}
-
-void dlt_pt_free(dlt_pnode *root)
-{
-    if (!root)
-        return;
-    char *file = (char *)root->file; /* the root owns the name all nodes share */
-    free_nodes(root);
-    free(file);
-}
-
-static int parse_buffer(const char *src, size_t len, const char *name, dlt_pnode **root)
-{
-    dlt_pnode *r = dlt_calloc(1, sizeof *r);
+    dlt_cfg *r = dlt_calloc(1, sizeof *r);
     r->name = dlt_strdup("");
-    r->kind = DLT_PT_MESSAGE;
+    r->kind = DLT_CFG_MESSAGE;
     r->file = dlt_strdup(name);
     r->line = r->col = 1;
 
@@ -536,7 +496,7 @@ static int parse_buffer(const char *src, size_t len, const char *name, dlt_pnode
     if (st == 0)
         st = parse_fields(&lx, r, 0);
     if (st < 0) {
-        dlt_pt_free(r);
+        dlt_cfg_free(r);
         *root = NULL;
         return st;
     }
@@ -544,7 +504,7 @@ static int parse_buffer(const char *src, size_t len, const char *name, dlt_pnode
     return 0;
 }
 
-int dlt_pt_parse_string(const char *text, const char *name, dlt_pnode **root)
+int dlt_pt_parse_string(const char *text, const char *name, dlt_cfg **root)
 {
     if (!root)
         return DLT_ERR_ARG;
@@ -554,7 +514,7 @@ int dlt_pt_parse_string(const char *text, const char *name, dlt_pnode **root)
     return parse_buffer(text, strlen(text), name ? name : "<string>", root);
 }
 
-int dlt_pt_parse_file(const char *path, dlt_pnode **root)
+int dlt_pt_parse_file(const char *path, dlt_cfg **root)
 {
     if (!root)
         return DLT_ERR_ARG;
@@ -587,310 +547,4 @@ int dlt_pt_parse_file(const char *path, dlt_pnode **root)
     int st = parse_buffer(buf, n, path, root);
     free(buf);
     return st;
-}
-
-/* ---- lookups --------------------------------------------------------------- */
-
-/* Use tracking is the one mutation allowed through the const tree the
- * consumers see (documented in prototxt.h). */
-static void set_used(const dlt_pnode *n) { ((dlt_pnode *)n)->used = 1; }
-
-static const dlt_pnode *next_named(const dlt_pnode *n, const char *name)
-{
-    while (n && strcmp(n->name, name) != 0)
-        n = n->next;
-    return n;
-}
-
-const dlt_pnode *dlt_pt_nth(const dlt_pnode *msg, const char *name, int index)
-{
-    if (!msg || !name || index < 0)
-        return NULL;
-    for (const dlt_pnode *c = next_named(msg->child, name); c; c = next_named(c->next, name))
-        if (index-- == 0) {
-            set_used(c);
-            return c;
-        }
-    return NULL;
-}
-
-const dlt_pnode *dlt_pt_get(const dlt_pnode *msg, const char *name)
-{
-    return dlt_pt_nth(msg, name, 0);
-}
-
-int dlt_pt_count(const dlt_pnode *msg, const char *name)
-{
-    int k = 0;
-    if (!msg || !name)
-        return 0;
-    for (const dlt_pnode *c = next_named(msg->child, name); c; c = next_named(c->next, name))
-        k++;
-    return k;
-}
-
-void dlt_pt_mark_used(const dlt_pnode *node)
-{
-    if (!node)
-        return;
-    set_used(node);
-    for (const dlt_pnode *c = node->child; c; c = c->next)
-        dlt_pt_mark_used(c);
-}
-
-const char *dlt_pt_where(const dlt_pnode *node, char *buf, int size)
-{
-    if (!buf || size <= 0)
-        return "";
-    if (!node)
-        snprintf(buf, (size_t)size, "?");
-    else
-        snprintf(buf, (size_t)size, "%s:%d:%d", node->file ? node->file : "?", node->line,
-                 node->col);
-    return buf;
-}
-
-/* ---- typed conversions --------------------------------------------------- */
-
-/* The value as the user wrote it, for "got X" in messages. */
-static const char *value_text(const dlt_pnode *n, char *buf, size_t size)
-{
-    switch (n->kind) {
-    case DLT_PT_MESSAGE: return "a message { ... }";
-    case DLT_PT_STRING: snprintf(buf, size, "\"%s\"", n->text); return buf;
-    default: return n->text;
-    }
-}
-
-static int type_error(const dlt_pnode *n, const char *expected, const char *hint)
-{
-    char v[128];
-    return pt_error(n->file, n->line, n->col, "field '%s' expects %s, got %s%s", n->name,
-                    expected, value_text(n, v, sizeof v), hint ? hint : "");
-}
-
-/* Protobuf reads "0x" as hex; a leading 0 is kept decimal because Caffe
- * users never mean octal. Returns 1, 0 if not an integer, -1 on overflow. */
-static int parse_long(const char *s, long *out)
-{
-    const char *p = s + (s[0] == '+' || s[0] == '-');
-    int base = (p[0] == '0' && (p[1] == 'x' || p[1] == 'X')) ? 16 : 10;
-    char *end;
-    errno = 0;
-    long v = strtol(s, &end, base);
-    if (end == s || *end != '\0')
-        return 0;
-    if (errno == ERANGE)
-        return -1;
-    *out = v;
-    return 1;
-}
-
-int dlt_pt_node_int(const dlt_pnode *node, long *out)
-{
-    long v = 0;
-    if (!node || !out)
-        return DLT_ERR_ARG;
-    set_used(node);
-    int r = node->kind == DLT_PT_NUMBER ? parse_long(node->text, &v) : 0;
-    if (r < 0)
-        return pt_error(node->file, node->line, node->col,
-                        "value %s of field '%s' is out of range for an integer", node->text,
-                        node->name);
-    if (r == 0)
-        return type_error(node, "an integer", NULL);
-    *out = v;
-    return 0;
-}
-
-int dlt_pt_node_float(const dlt_pnode *node, double *out)
-{
-    if (!node || !out)
-        return DLT_ERR_ARG;
-    set_used(node);
-    /* Numbers, and bare inf/nan which protobuf accepts for float fields. */
-    int ok = node->kind == DLT_PT_NUMBER ||
-             (node->kind == DLT_PT_IDENT && is_inf_nan(node->text, strlen(node->text)));
-    char *end = NULL;
-    double v = 0;
-    if (ok) {
-        errno = 0;
-        v = strtod(node->text, &end);
-        ok = end != node->text && *end == '\0';
-    }
-    if (!ok)
-        return type_error(node, "a number", NULL);
-    if (errno == ERANGE && isinf(v))
-        return pt_error(node->file, node->line, node->col,
-                        "value %s of field '%s' is out of range for a double", node->text,
-                        node->name);
-    *out = v;
-    return 0;
-}
-
-int dlt_pt_node_string(const dlt_pnode *node, const char **out)
-{
-    if (!node || !out)
-        return DLT_ERR_ARG;
-    set_used(node);
-    if (node->kind != DLT_PT_STRING) {
-        char hint[256];
-        hint[0] = '\0';
-        if (node->kind != DLT_PT_MESSAGE)
-            snprintf(hint, sizeof hint, " (HINT: quote it: %s: \"%s\")", node->name, node->text);
-        return type_error(node, "a quoted string", hint);
-    }
-    *out = node->text;
-    return 0;
-}
-
-static int node_bool(const dlt_pnode *node, int *out)
-{
-    static const char *const yes[] = { "true", "True", "1", NULL };
-    static const char *const no[] = { "false", "False", "0", NULL };
-    set_used(node);
-    if (node->kind == DLT_PT_IDENT || node->kind == DLT_PT_NUMBER) {
-        for (int i = 0; yes[i]; i++)
-            if (strcmp(node->text, yes[i]) == 0) {
-                *out = 1;
-                return 0;
-            }
-        for (int i = 0; no[i]; i++)
-            if (strcmp(node->text, no[i]) == 0) {
-                *out = 0;
-                return 0;
-            }
-    }
-    return type_error(node, "true or false", NULL);
-}
-
-/* Identifiers; a quoted string equal to an allowed name is tolerated. */
-static int node_enum(const dlt_pnode *node, const char *const *names, int *out)
-{
-    set_used(node);
-    if (node->kind == DLT_PT_IDENT || node->kind == DLT_PT_STRING)
-        for (int i = 0; names && names[i]; i++)
-            if (strcmp(node->text, names[i]) == 0) {
-                *out = i;
-                return 0;
-            }
-
-    char list[512], v[128];
-    size_t n = 0;
-    list[0] = '\0';
-    for (int i = 0; names && names[i] && n < sizeof list; i++)
-        n += (size_t)snprintf(list + n, sizeof list - n, "%s%s", i ? ", " : "", names[i]);
-    const char *got = node->kind == DLT_PT_MESSAGE ? "{ ... }"
-                      : node->kind == DLT_PT_STRING ? value_text(node, v, sizeof v)
-                                                    : node->text;
-    return pt_error(node->file, node->line, node->col,
-                    "bad value '%s' for field '%s' (expected one of: %s)", got, node->name, list);
-}
-
-/* ---- field getters ---------------------------------------------------------
- * Protobuf keeps the last of repeated scalar values. Every occurrence is
- * converted (so an earlier bad value is still reported) and marked used. */
-
-#define PT_FOR_EACH(c, msg, name) \
-    for (const dlt_pnode *c = next_named((msg)->child, (name)); c; c = next_named(c->next, (name)))
-
-int dlt_pt_int(const dlt_pnode *msg, const char *name, long def, long *out)
-{
-    long v = def;
-    *out = def;
-    if (!msg || !name)
-        return 0;
-    PT_FOR_EACH(c, msg, name)
-        DLT_TRY(dlt_pt_node_int(c, &v));
-    *out = v;
-    return 0;
-}
-
-int dlt_pt_float(const dlt_pnode *msg, const char *name, double def, double *out)
-{
-    double v = def;
-    *out = def;
-    if (!msg || !name)
-        return 0;
-    PT_FOR_EACH(c, msg, name)
-        DLT_TRY(dlt_pt_node_float(c, &v));
-    *out = v;
-    return 0;
-}
-
-int dlt_pt_bool(const dlt_pnode *msg, const char *name, int def, int *out)
-{
-    int v = def;
-    *out = def;
-    if (!msg || !name)
-        return 0;
-    PT_FOR_EACH(c, msg, name)
-        DLT_TRY(node_bool(c, &v));
-    *out = v;
-    return 0;
-}
-
-int dlt_pt_string(const dlt_pnode *msg, const char *name, const char *def, const char **out)
-{
-    const char *v = def;
-    *out = def;
-    if (!msg || !name)
-        return 0;
-    PT_FOR_EACH(c, msg, name)
-        DLT_TRY(dlt_pt_node_string(c, &v));
-    *out = v;
-    return 0;
-}
-
-int dlt_pt_enum(const dlt_pnode *msg, const char *name, const char *const *names, int def,
-                int *out)
-{
-    int v = def;
-    *out = def;
-    if (!msg || !name)
-        return 0;
-    PT_FOR_EACH(c, msg, name)
-        DLT_TRY(node_enum(c, names, &v));
-    *out = v;
-    return 0;
-}
-
-/* ---- unknown fields -------------------------------------------------------- */
-
-static int in_list(const char *name, const char *const *list)
-{
-    for (int i = 0; list && list[i]; i++)
-        if (strcmp(name, list[i]) == 0)
-            return 1;
-    return 0;
-}
-
-/* A used message may still hold unread (misspelled) fields, so descend
- * into it; an unused one is reported once, not once per child. */
-static int check_children(const dlt_pnode *msg, const char *const *ignorable)
-{
-    int errors = 0;
-    char where[1024];
-    for (const dlt_pnode *c = msg->child; c; c = c->next) {
-        if (c->used) {
-            if (c->kind == DLT_PT_MESSAGE)
-                errors += check_children(c, ignorable);
-        } else if (in_list(c->name, ignorable)) {
-            dlt_note_once(c->name, "field '%s' (%s) has no meaning in dltrain and is ignored",
-                          c->name, dlt_pt_where(c, where, sizeof where));
-        } else {
-            if (msg->name[0])
-                pt_error(c->file, c->line, c->col, "unknown field '%s' in '%s'", c->name,
-                         msg->name);
-            else
-                pt_error(c->file, c->line, c->col, "unknown field '%s' at top level", c->name);
-            errors++;
-        }
-    }
-    return errors;
-}
-
-int dlt_pt_check_unused(const dlt_pnode *root, const char *const *ignorable)
-{
-    return root ? check_children(root, ignorable) : 0;
 }

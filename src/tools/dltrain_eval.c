@@ -256,7 +256,7 @@ int main(int argc, char **argv)
     }
     char run_net[4096], run_ckpt[4096];
     dlt_dataset *ds = NULL;
-    dlt_pnode *root = NULL;
+    dlt_cfg *root = NULL;
     dlt_evaluator *ev = NULL;
     names labels = {0};
     int st = 0;
@@ -320,7 +320,7 @@ int main(int argc, char **argv)
         free(labels.v[i]);
     free(labels.v);
     dlt_evaluator_free(ev);
-    dlt_pt_free(root);
+    dlt_cfg_free(root);
     dlt_dataset_close(ds);
     return st == 0 ? DLT_EXIT_OK : DLT_EXIT_FAILURE;
 }

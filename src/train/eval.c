@@ -36,12 +36,12 @@ static const dlt_tensor *find_scores(dlt_net *net)
     return NULL;
 }
 
-int dlt_evaluator_create(const dlt_pnode *netparam, int c, int h, int w, const char *weights,
+int dlt_evaluator_create(const dlt_cfg *netparam, int c, int h, int w, const char *weights,
                          dlt_evaluator **out)
 {
     *out = NULL;
     dlt_net *net;
-    DLT_TRY(dlt_net_create(netparam, DLT_PHASE_TEST, c, h, w, 1, &net));
+    DLT_TRY(dlt_net_create(netparam, DLT_PHASE_TEST, c, h, w, 1, NULL, &net));
     dlt_evaluator *ev = dlt_calloc(1, sizeof *ev);
     ev->net = net;
     ev->data = dlt_net_data_layer(net);

@@ -74,7 +74,7 @@ int dlt_run_files_load(const char *solver_path, dlt_run_files *f)
     DLT_TRY(read_text(solver_path, &f->solver_text));
     DLT_TRY(dlt_pt_parse_string(f->solver_text, solver_path, &f->solver));
     const char *net = NULL;
-    DLT_TRY(dlt_pt_string(f->solver, "net", NULL, &net));
+    DLT_TRY(dlt_cfg_string(f->solver, "net", NULL, &net));
     if (!net)
         DLT_FAIL(DLT_ERR_PARSE, "%s: the solver has no `net:` field naming the train_val prototxt",
                  solver_path);
@@ -86,8 +86,8 @@ int dlt_run_files_load(const char *solver_path, dlt_run_files *f)
 
 void dlt_run_files_free(dlt_run_files *f)
 {
-    dlt_pt_free(f->solver);
-    dlt_pt_free(f->net);
+    dlt_cfg_free(f->solver);
+    dlt_cfg_free(f->net);
     free(f->solver_path);
     free(f->net_path);
     free(f->solver_text);
@@ -97,8 +97,8 @@ void dlt_run_files_free(dlt_run_files *f)
 
 int dlt_run_files_check_unused(const dlt_run_files *f)
 {
-    int errors = dlt_pt_check_unused(f->solver, ignorable_fields);
-    errors += dlt_pt_check_unused(f->net, ignorable_fields);
+    int errors = dlt_cfg_check_unused(f->solver, ignorable_fields);
+    errors += dlt_cfg_check_unused(f->net, ignorable_fields);
     if (errors)
         DLT_FAIL(DLT_ERR_PARSE, "%d unknown field%s in %s / %s", errors, errors == 1 ? "" : "s",
                  f->solver_path, f->net_path);

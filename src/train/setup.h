@@ -9,8 +9,8 @@
 #include "dltrain/prototxt.h"
 
 typedef struct dlt_run_files {
-    dlt_pnode *solver;     /* parsed SolverParameter */
-    dlt_pnode *net;        /* parsed NetParameter */
+    dlt_cfg *solver;     /* parsed SolverParameter */
+    dlt_cfg *net;        /* parsed NetParameter */
     char *solver_path;
     char *net_path;        /* as resolved */
     char *solver_text;     /* file contents, stored in checkpoints and config/ */

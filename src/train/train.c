@@ -44,6 +44,7 @@ typedef struct run {
     dlt_dataset *train_set, *val_set;
     size_t data_budget;         /* bytes per rank for the TRAIN set (--data-memory-mb) */
     dlt_net *train_net, *test_net;
+    dlt_compute_ctx compute;     /* how both nets compute (--conv-backend, --cudnn-*, threads) */
     dlt_loader *train_loader, *val_loader;
     dlt_solver *solver;          /* update rule and its history buffers */
     int overlap;                 /* allreduce buckets start during backward */
@@ -142,7 +143,7 @@ static int build_nets(run *r)
 {
     int c, h, w;
     dlt_dataset_shape(r->train_set, &c, &h, &w);
-    DLT_TRY(dlt_net_create(r->files.net, DLT_PHASE_TRAIN, c, h, w, r->seed, &r->train_net));
+    DLT_TRY(dlt_net_create(r->files.net, DLT_PHASE_TRAIN, c, h, w, r->seed, &r->compute, &r->train_net));
     dlt_net_set_rng(r->train_net, &r->rng); /* dropout masks; saved in checkpoints */
     /* Blob diffs live only part of backward: share their buffers. */
     size_t saved = dlt_net_share_diffs(r->train_net);
@@ -154,7 +155,7 @@ static int build_nets(run *r)
      * checked (unknown fields, shapes) before hours of training. */
     if (r->val_set)
         dlt_dataset_shape(r->val_set, &c, &h, &w);
-    DLT_TRY(dlt_net_create(r->files.net, DLT_PHASE_TEST, c, h, w, r->seed, &r->test_net));
+    DLT_TRY(dlt_net_create(r->files.net, DLT_PHASE_TEST, c, h, w, r->seed, &r->compute, &r->test_net));
     DLT_TRY(dlt_net_share_params(r->test_net, r->train_net));
     dlt_net_share_blobs(r->test_net, r->train_net); /* tests run between steps */
     if (r->val_set && !dlt_net_data_layer(r->test_net))
@@ -560,7 +561,7 @@ static void print_summary(const run *r, int threads, const char *threads_from)
     dlt_info("ranks %d (%d on this node), BLAS threads per rank %d (from %s)", r->world,
              dlt_comm_local_size(r->comm), threads, threads_from);
     if (!r->on_gpu) {
-        dlt_conv_backend cb = dlt_conv_backend_get();
+        dlt_conv_backend cb = dlt_compute_conv_backend(&r->compute);
         dlt_info("convolution backend %s%s", dlt_conv_backend_name(cb),
                  cb == DLT_CONV_DNNL ? " (oneDNN, OpenMP threads = BLAS threads)" : " (im2col + sgemm)");
         /* What dlt_cpu_short_idle_spins left in force (the user's values win). */
@@ -569,6 +570,9 @@ static void print_summary(const run *r, int threads, const char *threads_from)
         dlt_info("idle worker threads: OMP_WAIT_POLICY=%s GOMP_SPINCOUNT=%s "
                  "OPENBLAS_THREAD_TIMEOUT=%s (short spins unless set in the environment)",
                  wait ? wait : "(unset)", spin ? spin : "(unset)", tmo ? tmo : "(unset)");
+    } else {
+        dlt_info("cuDNN: workspace limit %zu MiB per convolution%s", r->compute.cudnn_workspace_limit >> 20,
+                 r->compute.cudnn_deterministic ? ", deterministic algorithms" : "");
     }
     dlt_info("global batch %d = %d ranks x batch_size %d x iter_size %ld; %ld iterations per epoch",
              r->global_batch, r->world, dp->batch_size, r->cfg.iter_size, r->steps_per_epoch);
@@ -679,8 +683,6 @@ static int setup(run *r)
 static int to_device(run *r)
 {
     dlt_device_kind got;
-    size_t ws = r->opt->cudnn_workspace_mb > 0 ? (size_t)r->opt->cudnn_workspace_mb << 20 : (size_t)512 << 20;
-    dlt_device_set_cudnn_options(r->opt->cudnn_deterministic, ws);
     DLT_TRY(dlt_device_select((dlt_device_kind)r->opt->device, dlt_comm_local_rank(r->comm),
                               dlt_comm_local_size(r->comm), &got));
     DLT_TRY(dlt_net_to_device(r->train_net, got));
@@ -707,14 +709,20 @@ int dlt_train_run(const dlt_train_options *opt, dlt_comm *comm)
     r.world = dlt_comm_size(comm);
     r.saved_iter = -1;
     dlt__stop_init(&r.stop, opt->stop_before_min, opt->time_limit_min);
+    /* The nets' compute settings, before setup builds them. */
+    const char *threads_from;
+    int threads = choose_threads(&r, &threads_from);
+    dlt_compute_ctx_init(&r.compute);
     dlt_conv_backend cb;
     if (opt->conv_backend && dlt_conv_backend_parse(opt->conv_backend, &cb) == 0)
-        dlt_conv_backend_set(cb); /* before setup makes the nets */
+        r.compute.conv_backend = cb;
+    r.compute.threads = threads;
+    r.compute.cudnn_deterministic = opt->cudnn_deterministic;
+    if (opt->cudnn_workspace_mb > 0)
+        r.compute.cudnn_workspace_limit = (size_t)opt->cudnn_workspace_mb << 20;
     int st = agree(&r, setup(&r));
     if (st == 0) {
-        const char *threads_from;
-        int threads = choose_threads(&r, &threads_from);
-        dlt_cpu_set_threads(threads); /* OpenBLAS and oneDNN's OpenMP */
+        dlt_cpu_set_threads(threads); /* OpenBLAS and oneDNN's OpenMP, for the solver too */
         dlt_rng_seed(&r.rng, r.seed * 7919 + (uint64_t)r.rank);
         r.solver = dlt_solver_create(&r.cfg, dlt_net_param_count(r.train_net));
         /* Every rank starts from rank 0's weights. */

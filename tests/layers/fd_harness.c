@@ -6,10 +6,12 @@
 
 dlt_rng rng;
 const dlt_layer_context ctx0 = {DLT_PHASE_TRAIN, 1, 28, 28};
+dlt_compute_ctx compute;
 
 void fd_init(void)
 {
     dlt_rng_seed(&rng, 12345);
+    dlt_compute_ctx_init(&compute);
 }
 
 void fill_uniform(float *x, size_t n, double a, double b)
@@ -39,6 +41,7 @@ int make(tcase *t, const char *type, const char *text, int nb, int nt, int inpla
     snprintf(t->name, sizeof t->name, "test_%s", type);
     l->ops = dlt_layer_find(type);
     l->name = t->name;
+    l->compute = &compute;
     t->nb = nb, t->nt = nt, t->inplace = inplace;
     for (int i = 0; i < nb; i++)
         l->bottom[i] = &t->bot[i];
@@ -60,7 +63,7 @@ int make(tcase *t, const char *type, const char *text, int nb, int nt, int inpla
         fill_uniform(p->data, p->count, -1, 1);
     }
     /* Every field the test wrote is one the layer supports. */
-    return dlt_pt_check_unused(t->root, NULL) ? -102 : 0;
+    return dlt_cfg_check_unused(t->root, NULL) ? -102 : 0;
 }
 
 void destroy(tcase *t)
@@ -73,7 +76,7 @@ void destroy(tcase *t)
         dlt_tensor_release(&t->bot[i]);
         dlt_tensor_release(&t->top[i]);
     }
-    dlt_pt_free(t->root);
+    dlt_cfg_free(t->root);
     t->root = NULL;
 }
 

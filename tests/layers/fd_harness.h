@@ -10,6 +10,7 @@
 
 #include "dltrain/cpu.h"
 #include "dltrain/error.h"
+#include "dltrain/compute.h"
 #include "dltrain/layer.h"
 #include "dltrain/prototxt.h"
 #include "../test.h"
@@ -20,12 +21,15 @@ typedef struct tcase {
     dlt_layer l;
     dlt_tensor bot[MAXB], top[MAXB];
     int nb, nt, inplace;
-    dlt_pnode *root;
+    dlt_cfg *root;
     char name[32];
 } tcase;
 
 extern dlt_rng rng;                   /* seeded by fd_init */
 extern const dlt_layer_context ctx0;  /* TRAIN, 1x28x28 samples */
+/* The compute settings of every layer made here (fd_init sets the
+ * defaults; a test may pick the convolution backend). */
+extern dlt_compute_ctx compute;
 
 /* Seed rng; call first in main. */
 void fd_init(void);

@@ -1,6 +1,7 @@
 /* test_conv.c - Convolution against a direct loop and finite differences,
  * on each CPU backend this build has (im2col + sgemm, oneDNN). */
 #include "fd_harness.h"
+#include "dltrain/net.h"
 #include "layers/conv.h"
 
 typedef struct conv_ref {
@@ -61,7 +62,7 @@ static void ref_conv_backward(const dlt_tensor *x, const float *w, const float *
 }
 
 /* The backend under test, for the test names. */
-static const char *conv_backend(void) { return dlt_conv_backend_name(dlt_conv_backend_get()); }
+static const char *conv_backend(void) { return dlt_conv_backend_name(dlt_compute_conv_backend(&compute)); }
 
 static void test_conv_case(const char *case_name, int N, int C, int H, int W, const conv_ref *c,
                            const char *text, int expect_ho, int expect_wo)
@@ -89,7 +90,7 @@ static void test_conv_case(const char *case_name, int N, int C, int H, int W, co
             "match the direct loop (max rel err %.2g)", what, st, y->n, y->c, y->h, y->w, e);
     if (shape_ok)
         grad_test(&t, 1, 1e-2, what);
-    if (shape_ok && dlt_conv_backend_get() == DLT_CONV_DNNL)
+    if (shape_ok && dlt_compute_conv_backend(&compute) == DLT_CONV_DNNL)
         TEST_OK(dlt__conv_uses_dnnl(&t.l), "conv %s: ran on oneDNN (no im2col fallback)", what);
     destroy(&t);
 }
@@ -210,16 +211,72 @@ static void test_conv(void)
                    "bias_term: false }", 3, 5);
 }
 
+/* The compute context belongs to the net (issue 19): two nets of one
+ * process built with different settings keep their own, each layer reads
+ * its net's, and the two backends compute the same outputs. */
+static void test_compute_per_net(void)
+{
+    static const char *text =
+        "layer { name: 'd' type: 'Data' top: 'data' top: 'label' data_param { batch_size: 2 } }\n"
+        "layer { name: 'conv' type: 'Convolution' bottom: 'data' top: 'conv'\n"
+        "        convolution_param { num_output: 4 kernel_size: 3 weight_filler { type: 'xavier' } } }\n";
+    dlt_cfg *root = NULL;
+    dlt_net *a = NULL, *b = NULL;
+    dlt_compute_ctx ca, cb;
+    dlt_compute_ctx_init(&ca);
+    dlt_compute_ctx_init(&cb);
+    ca.conv_backend = DLT_CONV_IM2COL;
+    ca.threads = 1;
+    cb.conv_backend = dlt_conv_dnnl_available() ? DLT_CONV_DNNL : DLT_CONV_IM2COL;
+    cb.cudnn_workspace_limit = 1 << 20;
+    int st = dlt_pt_parse_string(text, "compute.prototxt", &root);
+    if (st == 0)
+        st = dlt_net_create(root, DLT_PHASE_TRAIN, 3, 6, 6, 5, &ca, &a);
+    if (st == 0)
+        st = dlt_net_create(root, DLT_PHASE_TRAIN, 3, 6, 6, 5, &cb, &b);
+    ASSERT_EQ(st, 0, "compute: two nets with different contexts build");
+    if (st) {
+        dlt_net_free(a);
+        dlt_cfg_free(root);
+        return;
+    }
+    ca.conv_backend = DLT_CONV_DNNL; /* the nets hold copies */
+    const dlt_layer *la = dlt_net_layer(a, 1), *lb = dlt_net_layer(b, 1);
+    TEST_OK(dlt_net_compute(a)->conv_backend == DLT_CONV_IM2COL && dlt_net_compute(a)->threads == 1 &&
+            dlt_net_compute(b)->cudnn_workspace_limit == 1 << 20 && la->compute == dlt_net_compute(a) &&
+            lb->compute == dlt_net_compute(b),
+            "compute: each net keeps a copy of its context, its layers point at it");
+    TEST_OK(!dlt__conv_uses_dnnl(la) && dlt__conv_uses_dnnl(lb) == (cb.conv_backend == DLT_CONV_DNNL),
+            "compute: each net's convolution uses its own backend (im2col; %s)",
+            dlt_conv_backend_name(cb.conv_backend));
+    dlt_tensor *xa = dlt_net_blob(a, "data"), *xb = dlt_net_blob(b, "data");
+    fill_uniform(xa->data, xa->count, -1, 1);
+    memcpy(xb->data, xa->data, xa->count * sizeof(float));
+    dlt_net_forward(a);
+    dlt_net_forward(b);
+    const dlt_tensor *ya = dlt_net_blob(a, "conv"), *yb = dlt_net_blob(b, "conv");
+    double *ref = dlt_malloc(ya->count * sizeof(double));
+    for (size_t i = 0; i < ya->count; i++)
+        ref[i] = ya->data[i];
+    double e = max_rel_err_f(yb->data, ref, ya->count);
+    free(ref);
+    TEST_OK(e <= 1e-5, "compute: both backends give the same convolution (max rel err %.2g)", e);
+    dlt_net_free(a);
+    dlt_net_free(b);
+    dlt_cfg_free(root);
+}
+
 int main(void)
 {
     fd_init();
     /* Every convolution case on each backend this build has. */
-    dlt_conv_backend_set(DLT_CONV_IM2COL);
+    compute.conv_backend = DLT_CONV_IM2COL;
     test_conv();
     if (dlt_conv_dnnl_available()) {
-        dlt_conv_backend_set(DLT_CONV_DNNL);
+        compute.conv_backend = DLT_CONV_DNNL;
         test_conv();
     }
-    dlt_conv_backend_set(DLT_CONV_AUTO);
+    compute.conv_backend = DLT_CONV_AUTO;
+    test_compute_per_net();
     TEST_DONE();
 }

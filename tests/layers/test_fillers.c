@@ -3,14 +3,14 @@
 
 static void test_fillers(void)
 {
-    dlt_pnode *root = NULL;
+    dlt_cfg *root = NULL;
     dlt_filler f;
     dlt_tensor w;
     memset(&w, 0, sizeof w);
     dlt_tensor_reshape(&w, 50, 20, 5, 5); /* fan_in 500, fan_out 1250 */
     int st = dlt_pt_parse_string("weight_filler { type: \"xavier\" }", "f.prototxt", &root);
     if (st == 0)
-        st = dlt_filler_parse(dlt_pt_get(root, "weight_filler"), &f);
+        st = dlt_filler_parse(dlt_cfg_get(root, "weight_filler"), &f);
     double lim = sqrt(3.0 / 500), mn = 1e9, mx = -1e9, mean = 0, var = 0;
     if (st == 0) {
         dlt_filler_fill(&f, &w, &rng);
@@ -27,12 +27,12 @@ static void test_fillers(void)
             lim, mn, mx);
     TEST_OK(fabs(mean) < 0.05 * lim && fabs(var - lim * lim / 3) < 0.05 * lim * lim / 3,
             "xavier: mean %.2g ~ 0, variance %.3g ~ 1/fan_in = %.3g", mean, var, 1.0 / 500);
-    dlt_pt_free(root);
+    dlt_cfg_free(root);
 
     root = NULL;
     st = dlt_pt_parse_string("f { type: \"msra\" variance_norm: FAN_OUT }", "f.prototxt", &root);
     if (st == 0)
-        st = dlt_filler_parse(dlt_pt_get(root, "f"), &f);
+        st = dlt_filler_parse(dlt_cfg_get(root, "f"), &f);
     var = 0;
     if (st == 0) {
         dlt_filler_fill(&f, &w, &rng);
@@ -42,7 +42,7 @@ static void test_fillers(void)
     }
     TEST_OK(st == 0 && fabs(var - 2.0 / 1250) < 0.05 * 2.0 / 1250,
             "msra FAN_OUT: variance %.3g ~ 2/fan_out = %.3g", var, 2.0 / 1250);
-    dlt_pt_free(root);
+    dlt_cfg_free(root);
 
     root = NULL;
     st = dlt_pt_parse_string("a { type: \"uniform\" min: -2 max: 3 } b { type: \"constant\" "
@@ -50,9 +50,9 @@ static void test_fillers(void)
                              "f.prototxt", &root);
     dlt_filler fa, fb, fc;
     if (st == 0)
-        st = dlt_filler_parse(dlt_pt_get(root, "a"), &fa) |
-             dlt_filler_parse(dlt_pt_get(root, "b"), &fb) |
-             dlt_filler_parse(dlt_pt_get(root, "c"), &fc);
+        st = dlt_filler_parse(dlt_cfg_get(root, "a"), &fa) |
+             dlt_filler_parse(dlt_cfg_get(root, "b"), &fb) |
+             dlt_filler_parse(dlt_cfg_get(root, "c"), &fc);
     int ok = st == 0;
     if (ok) {
         dlt_filler_fill(&fa, &w, &rng);
@@ -74,14 +74,14 @@ static void test_fillers(void)
         ok &= fabs(mean - 1) < 0.02 && fabs(var - 0.25) < 0.0125;
     }
     TEST_OK(ok, "uniform [-2,3), constant 0.25, gaussian(1, 0.5) fill as configured");
-    dlt_pt_free(root);
+    dlt_cfg_free(root);
 
     root = NULL;
     st = dlt_pt_parse_string("f { type: \"bilinear\" }", "f.prototxt", &root);
     if (st == 0)
-        st = dlt_filler_parse(dlt_pt_get(root, "f"), &f);
+        st = dlt_filler_parse(dlt_cfg_get(root, "f"), &f);
     ASSERT_EQ(st, DLT_ERR_PARSE, "unknown filler type 'bilinear' is an error");
-    dlt_pt_free(root);
+    dlt_cfg_free(root);
 
     dlt_filler_parse(NULL, &f);
     TEST_OK(f.type == DLT_FILLER_CONSTANT && f.value == 0 && f.max == 1 && f.std == 1 &&

@@ -1,0 +1,31 @@
+/* compute.h - how one net computes: the settings its layers read at setup
+ * and when they run (CPU convolution backend and threads, cuDNN choices).
+ * Each net owns one, given to dlt_net_create; there is no process-wide
+ * setting, so two nets of one process may differ. */
+#ifndef DLTRAIN_COMPUTE_H
+#define DLTRAIN_COMPUTE_H
+
+#include <stddef.h>
+
+#include "dltrain/cpu.h"
+
+typedef struct dlt_compute_ctx {
+    dlt_conv_backend conv_backend; /* CPU Convolution layers: auto, im2col or dnnl */
+    int threads;                   /* CPU libraries' threads while the net runs; 0: as they are */
+    int cudnn_deterministic;       /* GPU: deterministic cuDNN algorithms, cuBLAS without atomics */
+    size_t cudnn_workspace_limit;  /* GPU: bytes of workspace per convolution algorithm */
+} dlt_compute_ctx;
+
+#define DLT_CUDNN_WORKSPACE_DEFAULT ((size_t)512 << 20)
+
+/* The defaults: conv_backend from DLT_CONV_BACKEND in the environment
+ * (a bad value is reported and ignored), else auto; threads 0; cuDNN
+ * free to pick nondeterministic algorithms within 512 MiB. */
+void dlt_compute_ctx_init(dlt_compute_ctx *c);
+
+/* The backend C's Convolution layers use, auto resolved: DLT_CONV_IM2COL
+ * or DLT_CONV_DNNL (auto is oneDNN where the build has it). NULL C: the
+ * default backend, auto. */
+dlt_conv_backend dlt_compute_conv_backend(const dlt_compute_ctx *c);
+
+#endif
