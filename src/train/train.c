@@ -569,6 +569,8 @@ static void print_summary(const run *r, int threads, const char *threads_from)
         dlt_info("idle worker threads: OMP_WAIT_POLICY=%s GOMP_SPINCOUNT=%s "
                  "OPENBLAS_THREAD_TIMEOUT=%s (short spins unless set in the environment)",
                  wait ? wait : "(unset)", spin ? spin : "(unset)", tmo ? tmo : "(unset)");
+        char isa[160];
+        dlt_info("CPU instruction set: %s", dlt_cpu_isa_describe(isa, sizeof isa));
     }
     dlt_info("global batch %d = %d ranks x batch_size %d x iter_size %ld; %ld iterations per epoch",
              r->global_batch, r->world, dp->batch_size, r->cfg.iter_size, r->steps_per_epoch);
