@@ -1386,6 +1386,8 @@ static void test_bad_shapes(void)
 
 int main(void)
 {
+    char isa[160];
+    printf("# cpu: %s\n", dlt_cpu_isa_describe(isa, sizeof isa));
     dlt_rng_seed(&rng, 12345);
     test_registry();
     test_fillers();
@@ -1395,6 +1397,9 @@ int main(void)
     if (dlt_conv_dnnl_available()) {
         dlt_conv_backend_set(DLT_CONV_DNNL);
         test_conv();
+    } else {
+        TEST_SKIP("conv on oneDNN: this build has no oneDNN (configure --without-dnnl, or "
+                  "libdnnl-dev not installed)");
     }
     dlt_conv_backend_set(DLT_CONV_AUTO);
     test_pool();
