@@ -52,12 +52,15 @@ if [ ! -s "$TARBALL" ]; then
     fi
     say "debootstrap --variant=minbase $SUITE from $MIRROR"
     base=$CACHE/base.tmp
+    awk -v r="$base/" 'index($2 "/", r) == 1 {print $2}' /proc/mounts | sort -r | xargs -r umount -l
     rm -rf "$base"
     debootstrap --variant=minbase "$SUITE" "$base" "$MIRROR" > "$CACHE/debootstrap.log" 2>&1 ||
         { tail -20 "$CACHE/debootstrap.log"; die "debootstrap failed (log: $CACHE/debootstrap.log)"; }
     # git to clone the repository, ca-certificates for apt over https; the
     # rest is what the README assumes of a fresh Debian 12.
-    chroot "$base" apt-get install -y -q --no-install-recommends git ca-certificates > "$CACHE/base-git.log" 2>&1 ||
+    cp /etc/resolv.conf "$base/etc/resolv.conf"
+    chroot "$base" sh -c 'apt-get update -q && apt-get install -y -q --no-install-recommends git ca-certificates' \
+        > "$CACHE/base-git.log" 2>&1 ||
         die "installing git in the base root failed (log: $CACHE/base-git.log)"
     chroot "$base" apt-get clean
     tar -C "$base" -cf "$TARBALL.tmp" . && mv "$TARBALL.tmp" "$TARBALL" || die "cannot write $TARBALL"
