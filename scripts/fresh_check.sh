@@ -16,9 +16,10 @@
 # alone and every process they leave (munged, slurmctld, ...) ends with
 # them. Packages are installed first with the host's network (the README's
 # scripts/install-deps.sh, which both commands start with); the commands
-# themselves then run in a network namespace of their own with only
-# loopback, so the daemons the tests start (Slurm, munge) cannot meet the
-# host's. Without unshare, it falls back to a plain chroot.
+# themselves then run in a network namespace of their own (loopback and a
+# veth pair on 10.254.254.1/24, no way out), so the daemons the tests start
+# (Slurm, munge) cannot meet the host's; where no veth can be made there,
+# in the host's network. Without unshare, it falls back to a plain chroot.
 # Exit status: 0 when both commands succeed, 1 when one fails, 2 on a
 # usage or setup error.
 set -uo pipefail
@@ -126,7 +127,11 @@ in_root() {
     [ "$1" = --net ] && { net=--net; shift; }
     local setup='
         R=$1; shift
-        [ -n "$NEWNET" ] && { ip link set lo up || exit 2; }
+        # Loopback, and a veth pair with a private IPv4 address: with only
+        # loopback, getaddrinfo(AI_ADDRCONFIG) finds no IPv4 and slurmctld
+        # cannot resolve even 127.0.0.1.
+        [ -n "$NEWNET" ] && { ip link set lo up && ip link add dlt0 type veth peer name dlt1 &&
+            ip addr add 10.254.254.1/24 dev dlt0 && ip link set dlt0 up && ip link set dlt1 up || exit 2; }
         mount -t proc proc "$R/proc" && mount --rbind /sys "$R/sys" &&
             mount --rbind /dev "$R/dev" || exit 2
         # Unmounting in here must never reach the host'"'"'s /dev/pts or /sys.
@@ -149,7 +154,9 @@ in_root() {
 }
 [ "$USE_UNSHARE" -eq 1 ] || say "unshare unavailable: plain chroot (the tests' daemons share the host's network)"
 NETFLAG=--net
-[ "$USE_UNSHARE" -eq 1 ] && command -v ip > /dev/null && unshare --net true 2> /dev/null || NETFLAG=
+[ "$USE_UNSHARE" -eq 1 ] && command -v ip > /dev/null &&
+    unshare --net sh -c 'ip link add dlt0 type veth peer name dlt1' 2> /dev/null || NETFLAG=
+[ -n "$NETFLAG" ] || say "no network namespace with a veth pair here: the commands share the host's network"
 
 # The README's commands, from its first code block.
 mapfile -t CMDS < <(sed -n '1,50p' "$ROOT/root/dltrain/README.md" | grep '^scripts/install-deps.sh')
