@@ -19,7 +19,8 @@ export OMPI_MCA_btl_vader_single_copy_mechanism=none
 export OPENBLAS_NUM_THREADS=1
 
 TEST_NAME=$(basename "$0" .sh)
-WORK="$top_builddir/tests/tmp/$TEST_NAME"
+# DLT_TEST_TMP_SUFFIX: a second run beside the first (tests/test_older_isa.sh).
+WORK="$top_builddir/tests/tmp/$TEST_NAME${DLT_TEST_TMP_SUFFIX:-}"
 # A test killed mid-way may have left a file system (tmpfs) mounted here.
 awk -v w="$WORK/" 'index($2, w) == 1 {print $2}' /proc/mounts 2> /dev/null |
     while read -r m; do umount "$m" 2> /dev/null; done

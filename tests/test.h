@@ -41,6 +41,15 @@ __attribute__((weak)) int test_count_, test_failed_;
                           #a, a_, #b, b_, fabs(a_ - b_), t_);                  \
     } while (0)
 
+/* One test point skipped, with the reason (counted as SKIP by the TAP driver). */
+#define TEST_SKIP(...)                                                     \
+    do {                                                                   \
+        printf("ok %d # SKIP ", ++test_count_);                            \
+        printf(__VA_ARGS__);                                               \
+        printf("\n");                                                      \
+        fflush(stdout);                                                    \
+    } while (0)
+
 #define TEST_SKIP_ALL(reason)                                                  \
     do {                                                                       \
         printf("1..0 # SKIP %s\n", reason);                                    \

@@ -5,6 +5,8 @@
 #ifndef DLTRAIN_CPU_H
 #define DLTRAIN_CPU_H
 
+#include <stddef.h>
+
 typedef enum dlt_conv_backend {
     DLT_CONV_AUTO = 0,   /* oneDNN where the build has it, else im2col */
     DLT_CONV_IM2COL = 1, /* im2col + OpenBLAS sgemm */
@@ -29,5 +31,13 @@ void dlt_cpu_short_idle_spins(char **argv);
 
 /* Threads for OpenBLAS and for OpenMP (oneDNN) on the calling thread. */
 void dlt_cpu_set_threads(int n);
+
+/* The instruction set the CPU libraries run (OPENBLAS_CORETYPE and
+ * ONEDNN_MAX_CPU_ISA force older ones): OpenBLAS's core ("Haswell"), and
+ * oneDNN's effective ISA as ONEDNN_MAX_CPU_ISA names it, lower case ("avx2");
+ * both as one line in BUF ("OpenBLAS core Haswell, oneDNN ISA avx2"). */
+const char *dlt_cpu_blas_core(void);
+const char *dlt_cpu_dnnl_isa(void);
+const char *dlt_cpu_isa_describe(char *buf, size_t n);
 
 #endif

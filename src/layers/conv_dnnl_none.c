@@ -11,4 +11,7 @@ int dlt__conv_dnnl_backward_data(dlt__conv_dnnl *d, const float *dy, const float
     return -1;
 }
 int dlt__conv_dnnl_backward_weights(dlt__conv_dnnl *d, const float *x, const float *dy,
-                                    float *dw, float *db) { return -1; }
+                                    float *dw)
+{
+    return -1;
+}

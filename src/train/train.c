@@ -570,6 +570,8 @@ static void print_summary(const run *r, int threads, const char *threads_from)
         dlt_info("idle worker threads: OMP_WAIT_POLICY=%s GOMP_SPINCOUNT=%s "
                  "OPENBLAS_THREAD_TIMEOUT=%s (short spins unless set in the environment)",
                  wait ? wait : "(unset)", spin ? spin : "(unset)", tmo ? tmo : "(unset)");
+        char isa[160];
+        dlt_info("CPU instruction set: %s", dlt_cpu_isa_describe(isa, sizeof isa));
     } else {
         dlt_info("cuDNN: workspace limit %zu MiB per convolution%s", r->compute.cudnn_workspace_limit >> 20,
                  r->compute.cudnn_deterministic ? ", deterministic algorithms" : "");

@@ -268,6 +268,8 @@ static void test_compute_per_net(void)
 
 int main(void)
 {
+    char isa[160];
+    printf("# cpu: %s\n", dlt_cpu_isa_describe(isa, sizeof isa));
     fd_init();
     /* Every convolution case on each backend this build has. */
     compute.conv_backend = DLT_CONV_IM2COL;
@@ -275,6 +277,9 @@ int main(void)
     if (dlt_conv_dnnl_available()) {
         compute.conv_backend = DLT_CONV_DNNL;
         test_conv();
+    } else {
+        TEST_SKIP("conv on oneDNN: this build has no oneDNN (configure --without-dnnl, or "
+                  "libdnnl-dev not installed)");
     }
     compute.conv_backend = DLT_CONV_AUTO;
     test_compute_per_net();

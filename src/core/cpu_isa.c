@@ -1,0 +1,56 @@
+/* cpu_isa.c - which instruction set the CPU libraries run: OpenBLAS's
+ * kernel core and oneDNN's effective ISA, for the start-up log and for the
+ * tests that force an older one (tests/test_older_isa.sh). */
+#ifdef HAVE_CONFIG_H
+#include "config.h"
+#endif
+#include <stdio.h>
+
+#ifdef HAVE_DNNL
+#include <oneapi/dnnl/dnnl.h>
+#endif
+
+#include "dltrain/cpu.h"
+
+#ifdef HAVE_OPENBLAS_GET_CORENAME
+char *openblas_get_corename(void);
+#endif
+
+const char *dlt_cpu_blas_core(void)
+{
+#ifdef HAVE_OPENBLAS_GET_CORENAME
+    const char *s = openblas_get_corename(); /* OPENBLAS_CORETYPE forces it */
+    return s && *s ? s : "unknown";
+#else
+    return "n/a (not OpenBLAS)";
+#endif
+}
+
+const char *dlt_cpu_dnnl_isa(void)
+{
+#ifdef HAVE_DNNL
+    /* The names ONEDNN_MAX_CPU_ISA takes, lower case. */
+    switch (dnnl_get_effective_cpu_isa()) {
+    case dnnl_cpu_isa_sse41: return "sse41";
+    case dnnl_cpu_isa_avx: return "avx";
+    case dnnl_cpu_isa_avx2: return "avx2";
+    case dnnl_cpu_isa_avx2_vnni: return "avx2_vnni";
+    case dnnl_cpu_isa_avx512_mic: return "avx512_mic";
+    case dnnl_cpu_isa_avx512_mic_4ops: return "avx512_mic_4ops";
+    case dnnl_cpu_isa_avx512_core: return "avx512_core";
+    case dnnl_cpu_isa_avx512_core_vnni: return "avx512_core_vnni";
+    case dnnl_cpu_isa_avx512_core_bf16: return "avx512_core_bf16";
+    case dnnl_cpu_isa_avx512_core_amx: return "avx512_core_amx";
+    case dnnl_cpu_isa_all: return "all";
+    default: return "other";
+    }
+#else
+    return "none (built without oneDNN)";
+#endif
+}
+
+const char *dlt_cpu_isa_describe(char *buf, size_t n)
+{
+    snprintf(buf, n, "OpenBLAS core %s, oneDNN ISA %s", dlt_cpu_blas_core(), dlt_cpu_dnnl_isa());
+    return buf;
+}
