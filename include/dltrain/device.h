@@ -7,6 +7,9 @@
 
 typedef enum { DLT_DEVICE_CPU = 0, DLT_DEVICE_GPU = 1, DLT_DEVICE_AUTO = 2 } dlt_device_kind;
 
+/* Where a buffer lives: host memory, or the bound GPU's memory. */
+typedef enum { DLT_HOST = 1, DLT_DEVICE = 2 } dlt_memory;
+
 /* "cpu", "gpu" or "auto"; returns DLT_ERR_ARG for anything else. */
 int dlt_device_parse(const char *s, dlt_device_kind *out);
 const char *dlt_device_name(dlt_device_kind k);
@@ -27,5 +30,17 @@ int dlt_device_select(dlt_device_kind want, int local_rank, int local_size, dlt_
 /* cuDNN options (effective before nets are moved to the GPU):
  * deterministic algorithms only; workspace limit per convolution. */
 void dlt_device_set_cudnn_options(int deterministic, size_t workspace_limit_bytes);
+
+/* The bound GPU's memory, for modules above the core (the net owns where
+ * its buffers live). Copies are ordered with the compute stream and return
+ * when done; synchronize waits for all queued device work. A build without
+ * CUDA never holds device memory: allocating is a fatal internal error,
+ * freeing NULL and synchronizing are no-ops. */
+void *dlt_device_alloc(size_t bytes); /* zeroed */
+void dlt_device_free(void *p);
+void dlt_device_upload(void *dst, const void *src, size_t bytes);
+void dlt_device_download(void *dst, const void *src, size_t bytes);
+void dlt_device_zero(void *p, size_t bytes);
+void dlt_device_synchronize(void);
 
 #endif
