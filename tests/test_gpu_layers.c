@@ -15,7 +15,6 @@
 #include <string.h>
 
 #include "config.h"
-#include "core/device_impl.h"
 #ifdef HAVE_CUDA
 #include "dltrain/reducer.h"
 #endif
@@ -173,7 +172,7 @@ static void compare_solver(const char *label, const char *solver_text)
         dlt_net_backward(cpu);
         for (size_t i = 0; i < n; i++) /* large enough for clip_gradients to act */
             dlt_net_grads(cpu)[i] *= 50.0f;
-        dlt__dev_upload(dlt_net_device_grads(gpu), dlt_net_grads(cpu), n * sizeof(float));
+        dlt_device_upload(dlt_net_device_grads(gpu), dlt_net_grads(cpu), n * sizeof(float));
         norm_c = dlt_solver_step(sc, cpu, it);
         norm_g = dlt_solver_step(sg, gpu, it);
     }
@@ -202,8 +201,8 @@ static void nccl_one_rank(void)
     float *h = dlt_malloc(n * sizeof(float)), *back = dlt_malloc(n * sizeof(float));
     for (size_t i = 0; i < n; i++)
         h[i] = (float)i * 0.25f;
-    float *d = dlt__dev_alloc(n * sizeof(float));
-    dlt__dev_upload(d, h, n * sizeof(float));
+    float *d = dlt_device_alloc(n * sizeof(float));
+    dlt_device_upload(d, h, n * sizeof(float));
     for (int mode = 0; mode < 2; mode++) {
         dlt_reducer_config cfg = {1u << 20, mode ? DLT_ALLREDUCE_BLOCKING : DLT_ALLREDUCE_OVERLAP,
                                   DLT_REDUCER_AUTO, 0, DLT_DEVICE};
@@ -215,9 +214,9 @@ static void nccl_one_rank(void)
         TEST_OK(dlt_reducer_finish(r), "NCCL reducer: all values finite");
         dlt_reducer_free(r);
     }
-    dlt__dev_download(back, d, n * sizeof(float));
+    dlt_device_download(back, d, n * sizeof(float));
     TEST_OK(memcmp(back, h, n * sizeof(float)) == 0, "NCCL average over 1 rank leaves 12 MB unchanged");
-    dlt__dev_free(d);
+    dlt_device_free(d);
     free(h), free(back);
     dlt_comm_finalize(comm);
 }
