@@ -121,5 +121,5 @@ static void nccl_wait(void *t, size_t started)
     CUDA_CHECK(cudaStreamWaitEvent(dlt__gpu_get()->stream, n->reduced, 0));
 }
 
-const dlt__transport dlt__nccl_transport = {DLT_REDUCER_NCCL, "nccl", &device_memory, 0,
-                                            nccl_create, nccl_free, nccl_start, NULL, nccl_wait};
+extern "C" const dlt__transport dlt__nccl_transport = {DLT_REDUCER_NCCL, "nccl", &device_memory, 0,
+                                                       nccl_create, nccl_free, nccl_start, NULL, nccl_wait};

@@ -23,6 +23,11 @@
 #define NONE DLT__NONE
 
 /* Every transport this build has, in AUTO's order of preference on a tie. */
+extern const dlt__transport dlt__mpi_transport;  /* mpi_reduce.c */
+extern const dlt__transport dlt__shm_transport;  /* shm_reduce.c */
+#ifdef HAVE_CUDA
+extern const dlt__transport dlt__nccl_transport; /* nccl_reduce.cu */
+#endif
 static const dlt__transport *const transports[] = {
     &dlt__mpi_transport,
     &dlt__shm_transport,

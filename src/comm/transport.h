@@ -3,9 +3,10 @@
  * of them: bucketing, overlap with backward, the communication thread,
  * averaging and the NaN/Inf check; a transport only sums one bucket in
  * place over all ranks, in the memory it declares.
- * Adding a transport touches four files: its source (src/comm/X_reduce.c),
- * its row in reducer.c's table, its line in Makefile.am, and its
- * dlt_reducer_kind in include/dltrain/reducer.h. */
+ * Adding a transport touches four files: its source (src/comm/X_reduce.c,
+ * defining one const dlt__transport), its row (and extern line) in
+ * reducer.c's table, its line in Makefile.am, and its dlt_reducer_kind in
+ * include/dltrain/reducer.h. */
 #ifndef DLTRAIN_COMM_TRANSPORT_H
 #define DLTRAIN_COMM_TRANSPORT_H
 
@@ -55,10 +56,6 @@ typedef struct dlt__transport {
     /* Buckets [0, STARTED) done and visible to what runs next. */
     void (*wait)(void *t, size_t started);
 } dlt__transport;
-
-extern const dlt__transport dlt__mpi_transport;  /* mpi_reduce.c */
-extern const dlt__transport dlt__shm_transport;  /* shm_reduce.c */
-extern const dlt__transport dlt__nccl_transport; /* nccl_reduce.cu (--with-cuda) */
 
 #ifdef __cplusplus
 }
