@@ -15,7 +15,7 @@
 /* Seconds per call, max over ranks, best of REPS timed after a warm-up. */
 static double time_reducer(dlt_comm *c, float *buf, size_t n, int reps, dlt_reducer_kind kind)
 {
-    dlt_reducer_config cfg = {n * sizeof(float), DLT_ALLREDUCE_BLOCKING, kind, 1};
+    dlt_reducer_config cfg = {n * sizeof(float), DLT_ALLREDUCE_BLOCKING, kind, 1, DLT_HOST};
     dlt_reducer *r = dlt_reducer_create(c, buf, n, &cfg);
     double best = 1e30;
     for (int i = 0; i <= reps; i++) {

@@ -20,7 +20,6 @@
 #include <cblas.h>
 #endif
 
-#include "core/device_impl.h"
 #include "dltrain/cpu.h"
 #include "dltrain/device.h"
 #include "dltrain/error.h"
@@ -365,7 +364,7 @@ static void train_step(bench *b)
     dlt_net_backward(b->train);
     if (b->solver) { /* GPU: the same SGD on the device, then wait for it */
         dlt_solver_step(b->solver, b->train, b->iter++);
-        dlt__dev_synchronize();
+        dlt_device_synchronize();
     } else {
         dlt_sgd_update(&b->cfg, b->train, b->history, dlt_solver_lr(&b->cfg, b->iter++));
     }

@@ -34,7 +34,7 @@ static long run_case(dlt_comm *c, size_t n, double bucket_mb, dlt_reducer_kind k
     float *buf = dlt_malloc(n * sizeof(float));
     for (size_t i = 0; i < n; i++)
         buf[i] = value(i, rank);
-    dlt_reducer_config cfg = {(size_t)(bucket_mb * 1048576.0), mode, kind, !average};
+    dlt_reducer_config cfg = {(size_t)(bucket_mb * 1048576.0), mode, kind, !average, DLT_HOST};
     dlt_reducer *r = dlt_reducer_create(c, buf, n, &cfg);
     snprintf(what, what_size, "%zu floats, bucket %.3g MB (%zu buckets), %s, %s%s", n, bucket_mb,
              dlt_reducer_bucket_count(r), dlt_reducer_kind_name(r),

@@ -16,7 +16,6 @@
 
 #include <string.h>
 
-#include "core/device_impl.h"
 #include "dltrain/device.h"
 #include "dltrain/error.h"
 #include "dltrain/net.h"
@@ -83,12 +82,12 @@ static double gc_l2_err(const float *a, const float *b, size_t n)
 
 static void gc_upload_data(dlt_tensor *gpu, const dlt_tensor *cpu)
 {
-    dlt__dev_upload(gpu->gdata, cpu->data, cpu->count * sizeof(float));
+    dlt_device_upload(gpu->gdata, cpu->data, cpu->count * sizeof(float));
 }
 
 static void gc_upload_diff(dlt_tensor *gpu, const dlt_tensor *cpu)
 {
-    dlt__dev_upload(gpu->gdiff, cpu->diff, cpu->count * sizeof(float));
+    dlt_device_upload(gpu->gdiff, cpu->diff, cpu->count * sizeof(float));
 }
 
 /* One blob check: a TAP line when VERBOSE, else a diagnostic on failure;
@@ -176,7 +175,7 @@ static int gc_compare_net(const char *what, const dlt_cfg *root, int c, int h, i
         dlt_layer_backward(a);
         for (int p = 0; p < b->nparam; p++) {
             dlt_tensor *pa = &a->param[p];
-            dlt__dev_download(pa->diff, pa->gdiff, pa->count * sizeof(float));
+            dlt_device_download(pa->diff, pa->gdiff, pa->count * sizeof(float));
             bad += gc_check_blob(what, b, "param gradient", p, pa->diff, b->param[p].diff, b->param[p].count,
                                  tol_grad, verbose, &worst, worst_name, sizeof worst_name);
         }

@@ -15,9 +15,8 @@
 #include <string.h>
 
 #include "config.h"
-#include "core/device_impl.h"
 #ifdef HAVE_CUDA
-#include "cuda/nccl_comm.h"
+#include "dltrain/reducer.h"
 #endif
 #include "dltrain/comm.h"
 #include "dltrain/prototxt.h"
@@ -173,7 +172,7 @@ static void compare_solver(const char *label, const char *solver_text)
         dlt_net_backward(cpu);
         for (size_t i = 0; i < n; i++) /* large enough for clip_gradients to act */
             dlt_net_grads(cpu)[i] *= 50.0f;
-        dlt__dev_upload(dlt_net_device_grads(gpu), dlt_net_grads(cpu), n * sizeof(float));
+        dlt_device_upload(dlt_net_device_grads(gpu), dlt_net_grads(cpu), n * sizeof(float));
         norm_c = dlt_solver_step(sc, cpu, it);
         norm_g = dlt_solver_step(sg, gpu, it);
     }
@@ -192,27 +191,33 @@ static void compare_solver(const char *label, const char *solver_text)
     dlt_cfg_free(root), dlt_cfg_free(sroot);
 }
 
-/* NCCL on one rank: bootstrap through MPI; a one-rank average leaves the
- * buffer as it is, through both the whole-buffer and the bucketed calls. */
+/* NCCL on one rank, through the reducer (device memory selects it):
+ * bootstrap through MPI; a one-rank average leaves the buffer as it is,
+ * after backward (blocking) and with buckets started early (overlap). */
 static void nccl_one_rank(void)
 {
     dlt_comm *comm = dlt_comm_init(NULL, NULL);
-    dlt__nccl *nc = dlt__nccl_create(comm);
     const size_t n = 3 << 20;
     float *h = dlt_malloc(n * sizeof(float)), *back = dlt_malloc(n * sizeof(float));
     for (size_t i = 0; i < n; i++)
         h[i] = (float)i * 0.25f;
-    float *d = dlt__dev_alloc(n * sizeof(float));
-    dlt__dev_upload(d, h, n * sizeof(float));
-    dlt__nccl_allreduce_mean(nc, d, n, 1u << 20);
-    dlt__nccl_begin(nc, d, n, 1u << 20);
-    dlt__nccl_ready(nc, n / 2);
-    dlt__nccl_finish(nc);
-    dlt__dev_download(back, d, n * sizeof(float));
+    float *d = dlt_device_alloc(n * sizeof(float));
+    dlt_device_upload(d, h, n * sizeof(float));
+    for (int mode = 0; mode < 2; mode++) {
+        dlt_reducer_config cfg = {1u << 20, mode ? DLT_ALLREDUCE_BLOCKING : DLT_ALLREDUCE_OVERLAP,
+                                  DLT_REDUCER_AUTO, 0, DLT_DEVICE};
+        dlt_reducer *r = dlt_reducer_create(comm, d, n, &cfg);
+        TEST_OK(strcmp(dlt_reducer_kind_name(r), "nccl") == 0, "device memory: the reducer uses %s",
+                dlt_reducer_kind_name(r));
+        dlt_reducer_begin(r);
+        dlt_reducer_ready(r, n / 2);
+        TEST_OK(dlt_reducer_finish(r), "NCCL reducer: all values finite");
+        dlt_reducer_free(r);
+    }
+    dlt_device_download(back, d, n * sizeof(float));
     TEST_OK(memcmp(back, h, n * sizeof(float)) == 0, "NCCL average over 1 rank leaves 12 MB unchanged");
-    dlt__dev_free(d);
+    dlt_device_free(d);
     free(h), free(back);
-    dlt__nccl_free(nc);
     dlt_comm_finalize(comm);
 }
 #endif

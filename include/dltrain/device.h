@@ -7,6 +7,9 @@
 
 typedef enum { DLT_DEVICE_CPU = 0, DLT_DEVICE_GPU = 1, DLT_DEVICE_AUTO = 2 } dlt_device_kind;
 
+/* Where a buffer lives: host memory, or the bound GPU's memory. */
+typedef enum { DLT_HOST = 1, DLT_DEVICE = 2 } dlt_memory;
+
 /* "cpu", "gpu" or "auto"; returns DLT_ERR_ARG for anything else. */
 int dlt_device_parse(const char *s, dlt_device_kind *out);
 const char *dlt_device_name(dlt_device_kind k);
@@ -23,5 +26,17 @@ int dlt_device_gpu_count(char *why, size_t n);
  * AUTO falls back to CPU with one info line when no GPU is usable; GPU
  * with no usable GPU is an error naming the reason. *GOT is the result. */
 int dlt_device_select(dlt_device_kind want, int local_rank, int local_size, dlt_device_kind *got);
+
+/* The bound GPU's memory, for modules above the core (the net owns where
+ * its buffers live). Copies are ordered with the compute stream and return
+ * when done; synchronize waits for all queued device work. A build without
+ * CUDA never holds device memory: allocating is a fatal internal error,
+ * freeing NULL and synchronizing are no-ops. */
+void *dlt_device_alloc(size_t bytes); /* zeroed */
+void dlt_device_free(void *p);
+void dlt_device_upload(void *dst, const void *src, size_t bytes);
+void dlt_device_download(void *dst, const void *src, size_t bytes);
+void dlt_device_zero(void *p, size_t bytes);
+void dlt_device_synchronize(void);
 
 #endif

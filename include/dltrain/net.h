@@ -115,6 +115,19 @@ int dlt_net_to_device(dlt_net *net, dlt_device_kind kind);
 void dlt_net_grads_to_host(dlt_net *net);
 void dlt_net_params_to_device(dlt_net *net);
 void dlt_net_params_to_host(dlt_net *net); /* after a device solver step, before host reads */
+/* Residency: the net owns where its parameters live. DLT_DEVICE once
+ * dlt_net_to_device moved it to a GPU, else DLT_HOST. */
+dlt_memory dlt_net_memory(const dlt_net *net);
+/* Make the parameters current in WHERE: DLT_HOST before host code reads
+ * them (a checkpoint, an evaluation on the host), DLT_DEVICE after host
+ * code wrote them. No-op for a net on the host. */
+void dlt_net_sync(dlt_net *net, dlt_memory where);
+/* The flat gradient buffer where backward writes it, in dlt_net_memory:
+ * what the gradient reducer averages. */
+float *dlt_net_compute_grads(dlt_net *net);
+/* Wait until the net's queued device work is done (so that a timer
+ * started now measures only what follows); no-op on the host. */
+void dlt_net_wait(dlt_net *net);
 /* Device copies of the flat buffers; NULL on the CPU. */
 float *dlt_net_device_params(dlt_net *net);
 float *dlt_net_device_grads(dlt_net *net);

@@ -16,7 +16,7 @@ typedef struct dlt_train_options {
     /* Distributed training (0 = defaults): */
     double bucket_mb;       /* gradient bucket size, MB (0: 4) */
     int allreduce_mode;     /* dlt_allreduce_mode: overlap (0) or blocking */
-    int reducer_kind;       /* dlt_reducer_kind: auto (0), mpi, shm */
+    int reducer_kind;       /* dlt_reducer_kind: auto (0), mpi, shm, nccl */
     double watchdog_s;      /* abort after this long without progress; 0: off */
     int on_nan_skip;        /* NaN/Inf loss or gradients: 0 stop, 1 skip the step */
 

@@ -1,39 +1,56 @@
-/* reducer.c - bucketed gradient averaging, overlapped with backward.
- * Buckets tile the flat gradient buffer from its end (the last layers,
- * whose gradients backward produces first). In overlap mode the backward
- * hook starts a bucket (MPI_Iallreduce, or the shared-memory reducer,
- * which is synchronous) once every gradient in it is final, and tests the
- * pending requests between layers so MPI makes progress; finish() waits.
- * Thread mode hands ready buckets to a communication thread that reduces
- * them one by one with blocking calls (MPI needs MPI_THREAD_SERIALIZED:
- * while the thread works, the main thread makes no MPI call). Blocking
- * mode reduces all buckets after backward. */
+/* reducer.c - bucketed gradient averaging, overlapped with backward, for
+ * every transport (transport.h): buckets tile the flat gradient buffer
+ * from its end (the last layers, whose gradients backward produces
+ * first). In overlap mode the backward hook starts a bucket once every
+ * gradient in it is final (MPI_Iallreduce, the synchronous shared-memory
+ * sum, or NCCL on its stream), and lets the pending ones progress between
+ * layers; finish() waits. Thread mode hands ready buckets to a
+ * communication thread that reduces them one by one with blocking calls
+ * (MPI needs MPI_THREAD_SERIALIZED: while the thread works, the main
+ * thread makes no MPI call). Blocking mode reduces all buckets after
+ * backward. Averaging and the NaN/Inf check follow, in the buffer's memory. */
 #include <math.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "config.h"
 #include "comm/comm_internal.h"
-#include "comm/shm_reduce.h"
-#include "dltrain/reducer.h"
+#include "comm/transport.h"
 
 #define DEFAULT_BUCKET_BYTES (4u << 20)
-#define NONE ((size_t)-1)
+#define NONE DLT__NONE
+
+/* Every transport this build has, in AUTO's order of preference on a tie. */
+extern const dlt__transport dlt__mpi_transport;  /* mpi_reduce.c */
+extern const dlt__transport dlt__shm_transport;  /* shm_reduce.c */
+#ifdef HAVE_CUDA
+extern const dlt__transport dlt__nccl_transport; /* nccl_reduce.cu */
+#endif
+static const dlt__transport *const transports[] = {
+    &dlt__mpi_transport,
+    &dlt__shm_transport,
+#ifdef HAVE_CUDA
+    &dlt__nccl_transport,
+#endif
+};
+#define NTRANSPORTS (sizeof transports / sizeof transports[0])
 
 struct dlt_reducer {
-    MPI_Comm world;
+    dlt_comm *comm;
     int world_size;
-    float *buf;
+    float *buf;                 /* (n) in mem->where */
     size_t n;
     dlt_reducer_config cfg;
-    dlt_reducer_kind kind;      /* MPI or SHM after the AUTO choice */
-    dlt__shm_reduce *shm;
+    const dlt__transport *tp;   /* after the AUTO choice */
+    void *t;                    /* its state */
+    const dlt__memory_ops *mem;
     size_t nbuckets;
     size_t *lo, *hi;            /* (nbuckets) bucket b = [lo, hi), b = 0 is the last range */
-    MPI_Request *req;           /* (nbuckets) MPI_REQUEST_NULL when not pending */
     size_t next;                /* first bucket not started yet */
-    size_t bad_local;           /* see dlt_reducer_local_nonfinite */
+    size_t bad;                 /* see dlt_reducer_nonfinite */
+    int bad_local;
     char note[256];
     /* thread mode: buckets [0, handed) may be reduced, [0, reduced) are */
     pthread_t thread;
@@ -43,12 +60,24 @@ struct dlt_reducer {
     int has_thread, stop;
 };
 
-#define CHECK DLT__MPI_CHECK
+/* ---- host memory ---- */
 
-static double wtime(void) { return MPI_Wtime(); }
+static int host_scale_finite(float *x, size_t n, float f)
+{
+    int bad = 0;
+    if (f == 1.0f) {
+        for (size_t i = 0; i < n; i++)
+            bad |= !isfinite(x[i]);
+    } else {
+        for (size_t i = 0; i < n; i++) {
+            x[i] *= f;
+            bad |= !isfinite(x[i]);
+        }
+    }
+    return !bad;
+}
 
-/* Highest non-finite offset in [lo, hi), or NONE. */
-static size_t scan_nonfinite(const float *x, size_t lo, size_t hi)
+static size_t host_last_nonfinite(const float *x, size_t lo, size_t hi)
 {
     int bad = 0;
     for (size_t i = lo; i < hi; i++)
@@ -61,56 +90,147 @@ static size_t scan_nonfinite(const float *x, size_t lo, size_t hi)
     return NONE;
 }
 
-static void start_bucket(dlt_reducer *r, size_t b)
+const dlt__memory_ops dlt__host_memory = {DLT_HOST, 1, host_scale_finite, host_last_nonfinite};
+
+/* ---- choosing the transport ---- */
+
+static const dlt__transport *find(dlt_reducer_kind kind, dlt_memory where)
 {
-    size_t lo = r->lo[b], hi = r->hi[b];
-    if (r->bad_local == NONE)
-        r->bad_local = scan_nonfinite(r->buf, lo, hi);
-    if (r->world_size == 1)
-        return;
-    if (r->kind == DLT_REDUCER_SHM)
-        dlt__shm_reduce_sum(r->shm, r->buf + lo, hi - lo);
-    else if (r->cfg.mode == DLT_ALLREDUCE_OVERLAP) /* THREAD and BLOCKING: blocking calls */
-        CHECK(MPI_Iallreduce(MPI_IN_PLACE, r->buf + lo, (int)(hi - lo), MPI_FLOAT, MPI_SUM, r->world,
-                             &r->req[b]));
-    else
-        CHECK(MPI_Allreduce(MPI_IN_PLACE, r->buf + lo, (int)(hi - lo), MPI_FLOAT, MPI_SUM, r->world));
+    for (size_t i = 0; i < NTRANSPORTS; i++)
+        if ((kind == DLT_REDUCER_AUTO || transports[i]->kind == kind) && transports[i]->memory->where == where)
+            return transports[i];
+    return NULL;
 }
 
-/* One timed sum of BUF with the current kind (for AUTO's choice). */
-static double time_kind(dlt_reducer *r, float *buf, size_t n, int reps)
+int dlt_reducer_kind_parse(const char *name)
+{
+    if (name && strcmp(name, "auto") == 0)
+        return DLT_REDUCER_AUTO;
+    for (size_t i = 0; i < NTRANSPORTS; i++)
+        if (name && strcmp(name, transports[i]->name) == 0)
+            return (int)transports[i]->kind;
+    return -1;
+}
+
+void dlt_reducer_kind_list(char *buf, size_t size)
+{
+    size_t len = (size_t)snprintf(buf, size, "auto");
+    for (size_t i = 0; i < NTRANSPORTS && len < size; i++)
+        len += (size_t)snprintf(buf + len, size - len, " %s", transports[i]->name);
+}
+
+/* Best of REPS blocking sums of TMP (N floats) with TP's state T; all
+ * ranks see the same maxima. */
+static double time_transport(dlt_reducer *r, const dlt__transport *tp, void *t, float *tmp, size_t n,
+                             int reps)
 {
     double best = 1e30;
     for (int i = 0; i < reps; i++) {
-        CHECK(MPI_Barrier(r->world));
-        double t0 = wtime();
-        if (r->kind == DLT_REDUCER_SHM)
-            dlt__shm_reduce_sum(r->shm, buf, n);
-        else
-            CHECK(MPI_Allreduce(MPI_IN_PLACE, buf, (int)n, MPI_FLOAT, MPI_SUM, r->world));
-        double t = wtime() - t0;
-        CHECK(MPI_Allreduce(MPI_IN_PLACE, &t, 1, MPI_DOUBLE, MPI_MAX, r->world));
-        if (t < best)
-            best = t;
+        dlt_comm_barrier(r->comm);
+        double t0 = MPI_Wtime();
+        tp->start(t, 0, tmp, n, 0);
+        tp->wait(t, 1);
+        double dt = MPI_Wtime() - t0;
+        dlt_comm_allreduce_max_doubles(r->comm, &dt, 1);
+        if (dt < best)
+            best = dt;
     }
     return best;
 }
 
-/* AUTO: time both on one bucket's worth of data; all ranks see the same maxima. */
-static void choose_kind(dlt_reducer *r, size_t bucket)
+/* AUTO with several transports for this memory: time each on one bucket's
+ * worth of data and keep the fastest (host memory only: timing buffers
+ * are host buffers). */
+static void choose_auto(dlt_reducer *r, size_t nbuckets, size_t bucket)
 {
-    size_t n = bucket < r->n ? bucket : r->n;
-    if (n == 0)
-        n = 1;
+    size_t n = bucket;
     float *tmp = dlt_calloc(n, sizeof(float));
-    r->kind = DLT_REDUCER_MPI;
-    double t_mpi = time_kind(r, tmp, n, 5);
-    r->kind = DLT_REDUCER_SHM;
-    double t_shm = time_kind(r, tmp, n, 5);
+    const dlt__transport *best = NULL;
+    void *best_t = NULL;
+    double best_s = 0;
+    char times[100] = "", why[64], skipped[96] = "";
+    size_t len = 0;
+    for (size_t i = 0; i < NTRANSPORTS; i++) {
+        const dlt__transport *tp = transports[i];
+        if (tp->memory->where != r->mem->where)
+            continue;
+        void *t = tp->create(r->comm, nbuckets, bucket, why, sizeof why);
+        if (!t) {
+            snprintf(skipped, sizeof skipped, "(%s %s)", tp->name, why);
+            continue;
+        }
+        double s = time_transport(r, tp, t, tmp, n, 5);
+        len += (size_t)snprintf(times + len, len < sizeof times ? sizeof times - len : 0, "%s%s %.3f ms",
+                                len ? ", " : "", tp->name, s * 1e3);
+        if (!best || s < best_s) {
+            if (best)
+                best->free(best_t);
+            best = tp, best_t = t, best_s = s;
+        } else {
+            tp->free(t);
+        }
+    }
     free(tmp);
-    r->kind = t_shm < t_mpi ? DLT_REDUCER_SHM : DLT_REDUCER_MPI;
-    snprintf(r->note, sizeof r->note, "auto: %s (%zu-float bucket: shm %.3f ms, MPI_Allreduce %.3f ms)",
-             r->kind == DLT_REDUCER_SHM ? "shm" : "mpi", n, t_shm * 1e3, t_mpi * 1e3);
+    r->tp = best, r->t = best_t;
+    snprintf(r->note, sizeof r->note, "auto: %s (%zu-float bucket: %s)%s%s", best->name, n, times,
+             skipped[0] ? " " : "", skipped);
+}
+
+static void choose(dlt_reducer *r, size_t nbuckets, size_t bucket)
+{
+    dlt_memory where = r->mem->where;
+    const char *space = where == DLT_DEVICE ? "device" : "host";
+    char why[128];
+    if (r->world_size == 1) { /* nothing to reduce: the first transport for this memory, unused */
+        r->tp = find(DLT_REDUCER_AUTO, where);
+        r->t = r->tp->create(r->comm, nbuckets, bucket, why, sizeof why);
+        snprintf(r->note, sizeof r->note, "single rank: nothing to reduce");
+        return;
+    }
+    if (r->cfg.kind != DLT_REDUCER_AUTO) {
+        const dlt__transport *tp = find(r->cfg.kind, where);
+        if (tp) {
+            r->t = tp->create(r->comm, nbuckets, bucket, why, sizeof why);
+            if (r->t) {
+                r->tp = tp;
+                snprintf(r->note, sizeof r->note, "%s (forced)", tp->name);
+                return;
+            }
+            snprintf(r->note, sizeof r->note, " (%s %s)", tp->name, why);
+        } else {
+            snprintf(r->note, sizeof r->note, " (the forced transport cannot reduce %s memory)", space);
+        }
+    }
+    size_t candidates = 0;
+    for (size_t i = 0; i < NTRANSPORTS; i++)
+        candidates += transports[i]->memory->where == where;
+    if (r->cfg.kind == DLT_REDUCER_AUTO && candidates > 1 && where == DLT_HOST) {
+        choose_auto(r, nbuckets, bucket);
+        return;
+    }
+    /* The first one that can run here (a forced one that could not, or
+     * the only one for this memory). */
+    char fallback[sizeof r->note];
+    snprintf(fallback, sizeof fallback, "%s", r->note);
+    for (size_t i = 0; i < NTRANSPORTS && !r->t; i++)
+        if (transports[i]->memory->where == where &&
+            (r->t = transports[i]->create(r->comm, nbuckets, bucket, why, sizeof why)))
+            r->tp = transports[i];
+    if (!r->t)
+        dlt_fatal("no gradient transport can reduce %s memory in this build", space);
+    snprintf(r->note, sizeof r->note, "%s%s", r->tp->name,
+             fallback[0] ? fallback : candidates == 1 ? " (the only transport for this memory)" : "");
+}
+
+/* ---- buckets ---- */
+
+static void start_bucket(dlt_reducer *r, size_t b, int async)
+{
+    size_t lo = r->lo[b], hi = r->hi[b];
+    if (r->mem->scan_each_bucket && r->bad == NONE)
+        r->bad = r->mem->last_nonfinite(r->buf, lo, hi);
+    if (r->world_size > 1)
+        r->tp->start(r->t, b, r->buf + lo, hi - lo, async);
 }
 
 /* The communication thread: reduce bucket after bucket as they are handed over. */
@@ -125,7 +245,7 @@ static void *comm_thread(void *arg)
             break;
         size_t b = r->reduced;
         pthread_mutex_unlock(&r->mu);
-        start_bucket(r, b);
+        start_bucket(r, b, 0);
         pthread_mutex_lock(&r->mu);
         r->reduced = b + 1;
         pthread_cond_broadcast(&r->cv);
@@ -144,10 +264,13 @@ static void hand_over(dlt_reducer *r, size_t upto)
 
 static void start_thread(dlt_reducer *r)
 {
-    if (dlt__comm_thread_level() < MPI_THREAD_SERIALIZED) {
+    const char *why = !r->tp->comm_thread ? "the transport overlaps on its own"
+                      : dlt__comm_thread_level() < MPI_THREAD_SERIALIZED ? "MPI gives no MPI_THREAD_SERIALIZED"
+                                                                          : NULL;
+    if (why) {
         r->cfg.mode = DLT_ALLREDUCE_OVERLAP;
         snprintf(r->note + strlen(r->note), sizeof r->note - strlen(r->note),
-                 "; no communication thread (MPI gives no MPI_THREAD_SERIALIZED): overlapped instead");
+                 "; no communication thread (%s): overlapped instead", why);
         return;
     }
     pthread_mutex_init(&r->mu, NULL);
@@ -161,40 +284,33 @@ static void start_thread(dlt_reducer *r)
 dlt_reducer *dlt_reducer_create(dlt_comm *c, float *buf, size_t n, const dlt_reducer_config *cfg)
 {
     dlt_reducer *r = dlt_calloc(1, sizeof *r);
-    r->world = dlt__comm_world(c);
+    r->comm = c;
     r->world_size = dlt_comm_size(c);
     r->buf = buf;
     r->n = n;
     r->cfg = *cfg;
+    if (r->cfg.where == 0)
+        r->cfg.where = DLT_HOST;
     size_t bucket = (cfg->bucket_bytes ? cfg->bucket_bytes : DEFAULT_BUCKET_BYTES) / sizeof(float);
     if (bucket < 1)
         bucket = 1;
-    if (bucket > (size_t)1 << 28) /* MPI counts are int */
+    if (bucket > (size_t)1 << 28) /* MPI and NCCL counts are int */
         bucket = (size_t)1 << 28;
     r->nbuckets = n ? (n + bucket - 1) / bucket : 0;
     r->lo = dlt_calloc(r->nbuckets + 1, sizeof(size_t));
     r->hi = dlt_calloc(r->nbuckets + 1, sizeof(size_t));
-    r->req = dlt_calloc(r->nbuckets + 1, sizeof(MPI_Request));
     for (size_t b = 0; b < r->nbuckets; b++) {
         r->hi[b] = n - b * bucket;
         r->lo[b] = r->hi[b] > bucket ? r->hi[b] - bucket : 0;
-        r->req[b] = MPI_REQUEST_NULL;
     }
-    r->kind = cfg->kind == DLT_REDUCER_SHM ? DLT_REDUCER_SHM : DLT_REDUCER_MPI;
-    snprintf(r->note, sizeof r->note, "%s (forced)", r->kind == DLT_REDUCER_SHM ? "shm" : "mpi");
-    if (r->world_size > 1 && cfg->kind != DLT_REDUCER_MPI) {
-        size_t chunk = bucket < n ? bucket : (n ? n : 1);
-        r->shm = dlt__shm_reduce_create(r->world, chunk);
-        if (!r->shm) {
-            r->kind = DLT_REDUCER_MPI;
-            snprintf(r->note, sizeof r->note, "mpi (shm needs the same number of ranks on every node)");
-        } else if (cfg->kind == DLT_REDUCER_AUTO) {
-            choose_kind(r, bucket);
-        }
-    } else if (r->world_size == 1) {
-        snprintf(r->note, sizeof r->note, "single rank: nothing to reduce");
-    }
-    r->bad_local = NONE;
+    const dlt__transport *any = find(DLT_REDUCER_AUTO, r->cfg.where);
+    if (!any)
+        dlt_fatal("the gradients are in %s memory, which this build has no transport for%s",
+                  r->cfg.where == DLT_DEVICE ? "device" : "host",
+                  r->cfg.where == DLT_DEVICE ? " (HINT: configure --with-cuda)" : "");
+    r->mem = any->memory;
+    choose(r, r->nbuckets, bucket < n ? bucket : (n ? n : 1));
+    r->bad = NONE;
     if (cfg->mode == DLT_ALLREDUCE_THREAD && r->world_size > 1)
         start_thread(r);
     return r;
@@ -213,38 +329,34 @@ void dlt_reducer_free(dlt_reducer *r)
         pthread_cond_destroy(&r->cv);
         pthread_mutex_destroy(&r->mu);
     }
-    dlt__shm_reduce_free(r->shm);
+    if (r->t)
+        r->tp->free(r->t);
     free(r->lo);
     free(r->hi);
-    free(r->req);
     free(r);
 }
 
-const char *dlt_reducer_kind_name(const dlt_reducer *r) { return r->kind == DLT_REDUCER_SHM ? "shm" : "mpi"; }
+const char *dlt_reducer_kind_name(const dlt_reducer *r) { return r->tp->name; }
 const char *dlt_reducer_choice_note(const dlt_reducer *r) { return r->note; }
 size_t dlt_reducer_bucket_count(const dlt_reducer *r) { return r->nbuckets; }
-size_t dlt_reducer_local_nonfinite(const dlt_reducer *r) { return r->bad_local; }
+dlt_allreduce_mode dlt_reducer_mode(const dlt_reducer *r) { return r->cfg.mode; }
+
+size_t dlt_reducer_nonfinite(const dlt_reducer *r, int *local)
+{
+    *local = r->bad_local;
+    return r->bad;
+}
 
 void dlt_reducer_begin(dlt_reducer *r)
 {
     r->next = 0;
-    r->bad_local = NONE;
+    r->bad = NONE;
+    r->bad_local = r->mem->scan_each_bucket;
     if (r->has_thread) { /* the thread is idle: every bucket of the last step is reduced */
         pthread_mutex_lock(&r->mu);
         r->handed = r->reduced = 0;
         pthread_mutex_unlock(&r->mu);
     }
-}
-
-/* Let pending MPI_Iallreduce calls progress (Open MPI advances them only
- * inside MPI calls). */
-static void drive_progress(dlt_reducer *r)
-{
-    for (size_t b = 0; b < r->next; b++)
-        if (r->req[b] != MPI_REQUEST_NULL) {
-            int done;
-            CHECK(MPI_Test(&r->req[b], &done, MPI_STATUS_IGNORE));
-        }
 }
 
 void dlt_reducer_ready(dlt_reducer *r, size_t done_from)
@@ -260,9 +372,9 @@ void dlt_reducer_ready(dlt_reducer *r, size_t done_from)
     if (r->cfg.mode != DLT_ALLREDUCE_OVERLAP)
         return;
     while (r->next < r->nbuckets && r->lo[r->next] >= done_from)
-        start_bucket(r, r->next++);
-    if (r->world_size > 1 && r->kind == DLT_REDUCER_MPI)
-        drive_progress(r);
+        start_bucket(r, r->next++, 1);
+    if (r->world_size > 1 && r->tp->progress)
+        r->tp->progress(r->t, r->next);
 }
 
 void dlt_reducer_hook(void *reducer, int layer, size_t done_from)
@@ -280,21 +392,14 @@ int dlt_reducer_finish(dlt_reducer *r)
             pthread_cond_wait(&r->cv, &r->mu);
         pthread_mutex_unlock(&r->mu);
     }
+    const int async = r->cfg.mode == DLT_ALLREDUCE_OVERLAP;
     while (r->next < r->nbuckets)
-        start_bucket(r, r->next++);
-    if (r->world_size > 1 && r->kind == DLT_REDUCER_MPI && r->cfg.mode == DLT_ALLREDUCE_OVERLAP)
-        CHECK(MPI_Waitall((int)r->nbuckets, r->req, MPI_STATUSES_IGNORE));
-    int bad = 0;
-    float *x = r->buf;
-    if (r->cfg.sum_only || r->world_size == 1) {
-        for (size_t i = 0; i < r->n; i++)
-            bad |= !isfinite(x[i]);
-    } else {
-        const float inv = 1.0f / (float)r->world_size;
-        for (size_t i = 0; i < r->n; i++) {
-            x[i] *= inv;
-            bad |= !isfinite(x[i]);
-        }
-    }
-    return !bad;
+        start_bucket(r, r->next++, async);
+    if (r->world_size > 1)
+        r->tp->wait(r->t, r->nbuckets);
+    const float f = r->cfg.sum_only || r->world_size == 1 ? 1.0f : 1.0f / (float)r->world_size;
+    int ok = r->n == 0 || r->mem->scale_finite(r->buf, r->n, f);
+    if (!ok && !r->mem->scan_each_bucket)
+        r->bad = r->mem->last_nonfinite(r->buf, 0, r->n);
+    return ok;
 }

@@ -10,10 +10,12 @@
  * floats on P ranks that is about 2n read and 2n written, where a
  * copy-in/copy-out scheme (and Open MPI's shared-memory allreduce) moves
  * about 3-4n each way: the bandwidth is what this path is bound by. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "comm/shm_reduce.h"
+#include "comm/transport.h"
 
 struct dlt__shm_reduce {
     MPI_Comm node, cross;   /* ranks on this node; same local rank on all nodes */
@@ -124,3 +126,28 @@ void dlt__shm_reduce_sum(dlt__shm_reduce *s, float *buf, size_t n)
     for (size_t off = 0; off < n; off += s->chunk)
         round_sum(s, buf + off, n - off < s->chunk ? n - off : s->chunk);
 }
+
+/* ---- the node shared-memory gradient transport (transport.h) ---- */
+
+static void *shm_create(dlt_comm *c, size_t nbuckets, size_t bucket, char *why, size_t whylen)
+{
+    (void)nbuckets;
+    dlt__shm_reduce *s = dlt__shm_reduce_create(dlt__comm_world(c), bucket);
+    if (!s)
+        snprintf(why, whylen, "needs the same number of ranks on every node");
+    return s;
+}
+
+static void shm_free(void *t) { dlt__shm_reduce_free(t); }
+
+/* Synchronous whatever the mode: the sum is done on return. */
+static void shm_start(void *t, size_t b, float *buf, size_t n, int async)
+{
+    (void)b, (void)async;
+    dlt__shm_reduce_sum(t, buf, n);
+}
+
+static void shm_wait(void *t, size_t started) { (void)t, (void)started; }
+
+const dlt__transport dlt__shm_transport = {DLT_REDUCER_SHM, "shm", &dlt__host_memory, 1,
+                                           shm_create, shm_free, shm_start, NULL, shm_wait};

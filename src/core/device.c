@@ -63,3 +63,10 @@ int dlt_device_select(dlt_device_kind want, int local_rank, int local_size, dlt_
     *got = DLT_DEVICE_GPU;
     return 0;
 }
+
+void *dlt_device_alloc(size_t bytes) { return dlt__dev_alloc(bytes); }
+void dlt_device_free(void *p) { dlt__dev_free(p); }
+void dlt_device_upload(void *dst, const void *src, size_t bytes) { dlt__dev_upload(dst, src, bytes); }
+void dlt_device_download(void *dst, const void *src, size_t bytes) { dlt__dev_download(dst, src, bytes); }
+void dlt_device_zero(void *p, size_t bytes) { dlt__dev_zero(p, bytes); }
+void dlt_device_synchronize(void) { dlt__dev_synchronize(); }

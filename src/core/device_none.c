@@ -44,17 +44,3 @@ double dlt__dev_sumsq(const float *x, size_t n) { (void)x, (void)n; NO_DEVICE("d
 void dlt__dev_scale(float *x, size_t n, float f) { (void)x, (void)n, (void)f; NO_DEVICE("dlt__dev_scale"); }
 size_t dlt__dev_last_nonfinite(const float *x, size_t n) { (void)x, (void)n; NO_DEVICE("dlt__dev_last_nonfinite"); }
 
-/* NCCL (src/cuda/nccl_comm.cu): never created without a GPU; freeing
- * NULL is a no-op as everywhere. */
-#include "cuda/nccl_comm.h"
-dlt__nccl *dlt__nccl_create(dlt_comm *comm) { (void)comm; NO_DEVICE("dlt__nccl_create"); }
-void dlt__nccl_free(dlt__nccl *n)
-{
-    if (n)
-        NO_DEVICE("dlt__nccl_free");
-}
-void dlt__nccl_begin(dlt__nccl *n, float *b, size_t c, size_t bb) { (void)n, (void)b, (void)c, (void)bb; NO_DEVICE("dlt__nccl_begin"); }
-void dlt__nccl_ready(dlt__nccl *n, size_t d) { (void)n, (void)d; NO_DEVICE("dlt__nccl_ready"); }
-double dlt__nccl_finish(dlt__nccl *n) { (void)n; NO_DEVICE("dlt__nccl_finish"); }
-void dlt__nccl_allreduce_mean(dlt__nccl *n, float *b, size_t c, size_t bb) { (void)n, (void)b, (void)c, (void)bb; NO_DEVICE("dlt__nccl_allreduce_mean"); }
-void dlt__nccl_hook(void *n, int l, size_t d) { (void)n, (void)l, (void)d; NO_DEVICE("dlt__nccl_hook"); }

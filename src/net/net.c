@@ -4,7 +4,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/device_impl.h"
 #include "dltrain/error.h"
 #include "dltrain/net.h"
 
@@ -393,7 +392,7 @@ void dlt_net_free(dlt_net *net)
         for (int c = 0; c < net->splits[s].ncopies; c++) {
             if (!net->splits[s].copies[c]->diff_shared)
                 free(net->splits[s].copies[c]->diff);
-            dlt__dev_free(net->splits[s].copies[c]->gdiff);
+            dlt_device_free(net->splits[s].copies[c]->gdiff);
             free(net->splits[s].copies[c]);
         }
         free(net->splits[s].copies);
@@ -404,8 +403,8 @@ void dlt_net_free(dlt_net *net)
     if (net->owns_params) {
         free(net->params);
         free(net->grads);
-        dlt__dev_free(net->gparams);
-        dlt__dev_free(net->ggrads);
+        dlt_device_free(net->gparams);
+        dlt_device_free(net->ggrads);
     }
     free(net->splits);
     free(net->blobs);
@@ -561,7 +560,7 @@ void dlt_net_zero_grads(dlt_net *net)
 {
     memset(net->grads, 0, net->nparams * sizeof(float));
     if (net->ggrads)
-        dlt__dev_zero(net->ggrads, net->nparams * sizeof(float));
+        dlt_device_zero(net->ggrads, net->nparams * sizeof(float));
 }
 size_t dlt_net_param_count(const dlt_net *net) { return net->nparams; }
 float *dlt_net_params(dlt_net *net) { return net->params; }
@@ -652,10 +651,10 @@ int dlt_net_to_device(dlt_net *net, dlt_device_kind kind)
                      net->layers[li].name, net->layers[li].ops->type);
     if (net->owns_params) {
         size_t bytes = (net->nparams ? net->nparams : 1) * sizeof(float);
-        net->gparams = dlt__dev_alloc(bytes);
-        net->ggrads = dlt__dev_alloc(bytes);
+        net->gparams = dlt_device_alloc(bytes);
+        net->ggrads = dlt_device_alloc(bytes);
         if (net->nparams)
-            dlt__dev_upload(net->gparams, net->params, net->nparams * sizeof(float));
+            dlt_device_upload(net->gparams, net->params, net->nparams * sizeof(float));
     } else {
         if (!net->param_owner->gparams)
             DLT_FAIL(DLT_ERR_INTERNAL, "internal: move the TRAIN net to the device before the TEST net");
@@ -675,7 +674,7 @@ int dlt_net_to_device(dlt_net *net, dlt_device_kind kind)
         for (int c = 0; c < sp->ncopies; c++) {
             dlt_tensor *v = sp->copies[c];
             dlt_tensor_device_view(v, sp->orig->gdata,
-                                   dlt__dev_alloc((v->count ? v->count : 1) * sizeof(float)));
+                                   dlt_device_alloc((v->count ? v->count : 1) * sizeof(float)));
         }
     }
     for (int li = 0; li < net->nlayers; li++)
@@ -683,22 +682,39 @@ int dlt_net_to_device(dlt_net *net, dlt_device_kind kind)
     return 0;
 }
 
+dlt_memory dlt_net_memory(const dlt_net *net) { return net->ggrads ? DLT_DEVICE : DLT_HOST; }
+float *dlt_net_compute_grads(dlt_net *net) { return net->ggrads ? net->ggrads : net->grads; }
+
+void dlt_net_sync(dlt_net *net, dlt_memory where)
+{
+    if (where == DLT_HOST)
+        dlt_net_params_to_host(net);
+    else
+        dlt_net_params_to_device(net);
+}
+
+void dlt_net_wait(dlt_net *net)
+{
+    if (net->ggrads)
+        dlt_device_synchronize();
+}
+
 void dlt_net_grads_to_host(dlt_net *net)
 {
     if (net->ggrads && net->nparams)
-        dlt__dev_download(net->grads, net->ggrads, net->nparams * sizeof(float));
+        dlt_device_download(net->grads, net->ggrads, net->nparams * sizeof(float));
 }
 
 void dlt_net_params_to_host(dlt_net *net)
 {
     if (net->gparams && net->nparams)
-        dlt__dev_download(net->params, net->gparams, net->nparams * sizeof(float));
+        dlt_device_download(net->params, net->gparams, net->nparams * sizeof(float));
 }
 
 void dlt_net_params_to_device(dlt_net *net)
 {
     if (net->gparams && net->nparams)
-        dlt__dev_upload(net->gparams, net->params, net->nparams * sizeof(float));
+        dlt_device_upload(net->gparams, net->params, net->nparams * sizeof(float));
 }
 
 float *dlt_net_device_params(dlt_net *net) { return net->gparams; }

@@ -9,6 +9,7 @@
 #include "dltrain/cpu.h"
 #include "dltrain/device.h"
 #include "dltrain/error.h"
+#include "dltrain/reducer.h"
 #include "tools/train_cli.h"
 
 static void usage(FILE *f)
@@ -30,8 +31,9 @@ static void usage(FILE *f)
             "  --allreduce overlap|thread|blocking  start each bucket's allreduce as soon as\n"
             "                    backward has produced it, from backward itself (default) or\n"
             "                    on a communication thread; or reduce all after backward\n"
-            "  --reducer auto|mpi|shm  MPI_Allreduce, the node shared-memory reducer\n"
-            "                    (hierarchical across nodes), or the faster of them (default)\n"
+            "  --reducer auto|mpi|shm  gradients on the host: MPI_Allreduce, the node\n"
+            "                    shared-memory reducer (hierarchical across nodes), or the\n"
+            "                    faster of them (default); on GPUs NCCL (auto, or nccl)\n"
             "  --watchdog SEC    abort the job when a rank makes no progress for SEC\n"
             "                    seconds, naming the phase (default 600; 0 disables)\n"
             "  --on-nan stop|skip  NaN/Inf loss or gradients: stop naming the iteration\n"
@@ -145,7 +147,6 @@ static int parse_choice(const char *s, const char *opt, const char *const *choic
 }
 
 static const char *const allreduce_modes[] = {"overlap", "blocking", "thread", NULL}; /* dlt_allreduce_mode */
-static const char *const reducer_kinds[] = {"auto", "mpi", "shm", NULL};    /* dlt_reducer_kind */
 static const char *const nan_actions[] = {"stop", "skip", NULL};
 
 /* Codes of the long options; all above any char, so none can collide with a
@@ -220,8 +221,14 @@ static int apply_option(int c, const char *arg, dlt_train_options *opt, int *doc
         opt->allreduce_mode = parse_choice(arg, "--allreduce", allreduce_modes);
         return opt->allreduce_mode < 0 ? -1 : 0;
     case OPT_REDUCER:
-        opt->reducer_kind = parse_choice(arg, "--reducer", reducer_kinds);
-        return opt->reducer_kind < 0 ? -1 : 0;
+        opt->reducer_kind = dlt_reducer_kind_parse(arg); /* comm's table of transports */
+        if (opt->reducer_kind < 0) {
+            char names[128];
+            dlt_reducer_kind_list(names, sizeof names);
+            fprintf(stderr, "dltrain-mpi: --reducer expects one of %s, got '%s'\n", names, arg);
+            return -1;
+        }
+        return 0;
     case OPT_ON_NAN:
         opt->on_nan_skip = parse_choice(arg, "--on-nan", nan_actions);
         return opt->on_nan_skip < 0 ? -1 : 0;

@@ -13,8 +13,6 @@
 #include <unistd.h>
 
 #include "config.h"
-#include "core/device_impl.h"
-#include "cuda/nccl_comm.h"
 #include "dltrain/ckpt.h"
 #include "dltrain/device.h"
 #include "dltrain/data.h"
@@ -47,13 +45,9 @@ typedef struct run {
     dlt_compute_ctx compute;     /* how both nets compute (--conv-backend, --cudnn-*, threads) */
     dlt_loader *train_loader, *val_loader;
     dlt_solver *solver;          /* update rule and its history buffers */
-    int overlap;                 /* allreduce buckets start during backward */
-    int on_gpu;                  /* the nets run on this rank's GPU */
     dlt_rng rng;                 /* this rank's RNG (dropout, crops: later layers) */
     dlt_monitor *monitor;        /* rank 0 only */
-    dlt_reducer *reducer;        /* gradient averaging, overlapped with backward */
-    dlt__nccl *nccl;             /* GPU runs: averaging on the device instead */
-    size_t bucket_bytes;
+    dlt_reducer *reducer;        /* gradient averaging where the gradients live */
     dlt_watchdog *watchdog;
     long skipped_steps;          /* --on-nan skip */
     dlt__observer *observer;     /* progress, metrics, system samples */
@@ -230,10 +224,8 @@ static void checkpoint_path(const run *r, long iter, char *path, size_t size)
 /* Rank 0 writes; all ranks contribute their RNG state and learn the result. */
 static int save_checkpoint(run *r)
 {
-    if (r->on_gpu) { /* the device holds the current weights and history */
-        dlt_net_params_to_host(r->train_net);
-        dlt_solver_history_to_host(r->solver);
-    }
+    dlt_net_sync(r->train_net, DLT_HOST); /* the net may hold them on its device */
+    dlt_solver_history_to_host(r->solver);
     uint64_t *all = r->rank == 0 ? dlt_calloc((size_t)r->world * 4, sizeof(uint64_t)) : NULL;
     dlt_comm_gather_u64(r->comm, r->rng.s, 4, all, 0);
     double st = 0;
@@ -399,7 +391,9 @@ static void bad_loss(run *r, float loss)
 }
 
 /* The reduced gradients hold NaN/Inf: stop naming the first layer (in
- * backward order) whose local gradients were non-finite, or skip. */
+ * backward order) whose gradients were non-finite, or skip. The reducer
+ * names this rank's own culprit (host memory), or the highest non-finite
+ * averaged value (device memory: a rank's NaN shows at the same offset). */
 static int bad_grads(run *r)
 {
     if (r->opt->on_nan_skip) {
@@ -408,50 +402,25 @@ static int bad_grads(run *r)
                  r->skipped_steps);
         return 1;
     }
-    size_t off = dlt_reducer_local_nonfinite(r->reducer);
+    int local;
+    size_t off = dlt_reducer_nonfinite(r->reducer, &local);
     if (off == (size_t)-1) {
         sleep(2); /* let the rank that has the culprit report it first */
         dlt_fatal("NaN/Inf in the averaged gradients at iteration %ld, from another rank", r->iter);
     }
     int l = dlt__layer_of_grad_offset(r->train_net, off);
-    dlt_fatal("NaN/Inf in the gradients at iteration %ld, first (in backward order) in layer '%s'",
-              r->iter, l >= 0 ? dlt_net_layer(r->train_net, l)->name : "?");
+    dlt_fatal("NaN/Inf in the gradients at iteration %ld, first (in backward order) in layer '%s'%s",
+              r->iter, l >= 0 ? dlt_net_layer(r->train_net, l)->name : "?",
+              !local && r->world > 1 ? " (on one of the ranks)" : "");
 }
 
-/* GPU runs: the averaged gradients hold NaN/Inf when a rank's did, at the
- * same offsets, so the highest one names the first layer (in backward
- * order) where it appeared, though not the rank. Returns 1 to skip. */
-static int bad_device_grads(run *r)
-{
-    size_t off = dlt__dev_last_nonfinite(dlt_net_device_grads(r->train_net), dlt_net_param_count(r->train_net));
-    if (off == (size_t)-1)
-        return 0;
-    if (r->opt->on_nan_skip) {
-        r->skipped_steps++;
-        dlt_warn("iteration %ld: NaN/Inf in the gradients; step skipped (%ld so far)", r->iter,
-                 r->skipped_steps);
-        return 1;
-    }
-    int l = dlt__layer_of_grad_offset(r->train_net, off);
-    dlt_fatal("NaN/Inf in the gradients at iteration %ld, first (in backward order) in layer '%s'%s", r->iter,
-              l >= 0 ? dlt_net_layer(r->train_net, l)->name : "?", r->world > 1 ? " (on one of the ranks)" : "");
-}
-
-/* Gradient averaging after the passes: on the host with the reducer, or on
- * the GPU with NCCL (buckets already started during backward; the wait for
- * the backward kernels is not counted as communication). Returns 1 to skip
- * the update; *T_COMM is the time spent averaging. */
+/* Gradient averaging after the passes (buckets already started during
+ * backward; waiting for queued backward work is not counted as
+ * communication). Returns 1 to skip the update; *T_COMM is the time
+ * spent averaging. */
 static int average_gradients(run *r, double *t_comm)
 {
-    if (r->nccl) {
-        dlt__dev_synchronize();
-        double t0 = now_s();
-        dlt__watchdog_enter(r->watchdog, DLT_STEP_ALLREDUCE, r->iter);
-        dlt__nccl_finish(r->nccl);
-        *t_comm = now_s() - t0;
-        return bad_device_grads(r);
-    }
-    dlt_net_grads_to_host(r->train_net); /* GPU runs without NCCL; no-op on the CPU */
+    dlt_net_wait(r->train_net);
     double t0 = now_s();
     dlt__watchdog_enter(r->watchdog, DLT_STEP_ALLREDUCE, r->iter);
     int skip = !dlt_reducer_finish(r->reducer) && bad_grads(r);
@@ -469,11 +438,7 @@ static void train_step(run *r, float *loss, double phases[DLT__NPHASES])
     const long iter_size = r->cfg.iter_size;
     double t_data = 0, t_fwd = 0, t_bwd = 0, sum = 0;
     dlt_net_zero_grads(r->train_net);
-    if (r->nccl)
-        dlt__nccl_begin(r->nccl, dlt_net_device_grads(r->train_net), dlt_net_param_count(r->train_net),
-                        r->bucket_bytes);
-    else
-        dlt_reducer_begin(r->reducer);
+    dlt_reducer_begin(r->reducer);
     for (long k = 0; k < iter_size; k++) {
         double t0 = now_s();
         dlt__watchdog_enter(r->watchdog, DLT_STEP_DATA, r->iter);
@@ -493,13 +458,9 @@ static void train_step(run *r, float *loss, double phases[DLT__NPHASES])
         double t2 = now_s();
         dlt__watchdog_enter(r->watchdog, DLT_STEP_BACKWARD, r->iter);
         /* Buckets may only start once their gradients are final: on the last
-         * pass; on the GPU only with NCCL (else gradients reach the host after backward). */
-        int overlap = r->overlap && k == iter_size - 1 && (!r->on_gpu || r->nccl);
-        if (r->nccl)
-            dlt_net_set_backward_hook(r->train_net, overlap ? dlt__nccl_hook : NULL, overlap ? r->nccl : NULL);
-        else
-            dlt_net_set_backward_hook(r->train_net, overlap ? dlt_reducer_hook : NULL,
-                                      overlap ? r->reducer : NULL);
+         * pass (the reducer's mode decides whether they start during backward). */
+        int last = k == iter_size - 1;
+        dlt_net_set_backward_hook(r->train_net, last ? dlt_reducer_hook : NULL, last ? r->reducer : NULL);
         dlt_net_backward(r->train_net);
         t_data += t1 - t0, t_fwd += t2 - t1, t_bwd += now_s() - t2;
     }
@@ -509,8 +470,6 @@ static void train_step(run *r, float *loss, double phases[DLT__NPHASES])
     dlt__watchdog_enter(r->watchdog, DLT_STEP_UPDATE, r->iter);
     if (!skip)
         dlt_solver_step(r->solver, r->train_net, r->iter);
-    if (!dlt_solver_on_device(r->solver))
-        dlt_net_params_to_device(r->train_net); /* GPU runs with a host solver; no-op on the CPU */
     double t5 = now_s();
     *loss = (float)(sum / (double)iter_size);
     phases[0] = t_data, phases[1] = t_fwd, phases[2] = t_bwd;
@@ -560,7 +519,7 @@ static void print_summary(const run *r, int threads, const char *threads_from)
              r->files.net_path, r->opt->solver_path);
     dlt_info("ranks %d (%d on this node), BLAS threads per rank %d (from %s)", r->world,
              dlt_comm_local_size(r->comm), threads, threads_from);
-    if (!r->on_gpu) {
+    if (dlt_net_memory(r->train_net) == DLT_HOST) {
         dlt_conv_backend cb = dlt_compute_conv_backend(&r->compute);
         dlt_info("convolution backend %s%s", dlt_conv_backend_name(cb),
                  cb == DLT_CONV_DNNL ? " (oneDNN, OpenMP threads = BLAS threads)" : " (im2col + sgemm)");
@@ -594,33 +553,23 @@ static void print_summary(const run *r, int threads, const char *threads_from)
              r->max_iter, (unsigned long long)r->seed, r->opt->run_dir);
 }
 
-/* Placement table, the gradient reducer (hooked into backward), the watchdog. */
+/* Placement table, the gradient reducer (hooked into backward; its
+ * transport follows from where the net keeps its gradients), the watchdog. */
 static void start_distributed(run *r, int threads)
 {
     const dlt_train_options *o = r->opt;
     dlt__placement_report(r->comm, threads);
-    r->bucket_bytes = (size_t)((o->bucket_mb > 0 ? o->bucket_mb : 4.0) * 1048576.0);
-    r->overlap = o->allreduce_mode != DLT_ALLREDUCE_BLOCKING; /* hook set per pass */
-    if (r->on_gpu) {
-        /* NCCL on the device; the solver updates the device weights. */
-        r->nccl = dlt__nccl_create(r->comm);
-        dlt_solver_to_device(r->solver);
-        dlt_info("gradient allreduce: NCCL %s, buckets of <= %.2f MB; solver on the GPU",
-                 r->overlap ? "overlapped with backward" : "after backward", r->bucket_bytes / 1048576.0);
-        if (o->watchdog_s > 0)
-            dlt_info("watchdog: abort after %.0f s without progress", o->watchdog_s);
-        r->watchdog = dlt__watchdog_start(o->watchdog_s);
-        return;
-    }
-    dlt_reducer_config rc = {r->bucket_bytes, (dlt_allreduce_mode)o->allreduce_mode,
-                             (dlt_reducer_kind)o->reducer_kind, 0};
-    r->reducer = dlt_reducer_create(r->comm, dlt_net_grads(r->train_net),
+    size_t bucket_bytes = (size_t)((o->bucket_mb > 0 ? o->bucket_mb : 4.0) * 1048576.0);
+    dlt_reducer_config rc = {bucket_bytes, (dlt_allreduce_mode)o->allreduce_mode,
+                             (dlt_reducer_kind)o->reducer_kind, 0, dlt_net_memory(r->train_net)};
+    r->reducer = dlt_reducer_create(r->comm, dlt_net_compute_grads(r->train_net),
                                     dlt_net_param_count(r->train_net), &rc);
     static const char *const how[] = {"overlapped with backward", "blocking after backward",
                                       "overlapped with backward on a communication thread"};
-    dlt_info("gradient allreduce: %s, %zu buckets of <= %.2f MB, reducer %s", how[o->allreduce_mode],
+    dlt_info("gradient allreduce: %s, %zu buckets of <= %.2f MB, reducer %s%s", how[o->allreduce_mode],
              dlt_reducer_bucket_count(r->reducer), rc.bucket_bytes / 1048576.0,
-             dlt_reducer_choice_note(r->reducer));
+             dlt_reducer_choice_note(r->reducer),
+             dlt_solver_on_device(r->solver) ? "; solver on the GPU" : "");
     if (o->watchdog_s > 0)
         dlt_info("watchdog: abort after %.0f s without progress", o->watchdog_s);
     r->watchdog = dlt__watchdog_start(o->watchdog_s);
@@ -638,7 +587,6 @@ static void run_free(run *r)
     dlt_solver_free(r->solver);
     dlt__watchdog_stop(r->watchdog);
     dlt_reducer_free(r->reducer);
-    dlt__nccl_free(r->nccl);
     dlt_run_files_free(&r->files);
     dlt_monitor_close(r->monitor);
 }
@@ -688,15 +636,19 @@ static int to_device(run *r)
     DLT_TRY(dlt_device_select((dlt_device_kind)r->opt->device, dlt_comm_local_rank(r->comm),
                               dlt_comm_local_size(r->comm), &got));
     DLT_TRY(dlt_net_to_device(r->train_net, got));
-    r->on_gpu = got == DLT_DEVICE_GPU;
     if (r->test_net)
         DLT_TRY(dlt_net_to_device(r->test_net, got));
-    /* NCCL and the device solver need every rank on a GPU. */
-    double gpus = r->on_gpu;
+    /* The gradient transport and the device solver need every rank on a GPU. */
+    double gpus = got == DLT_DEVICE_GPU;
     dlt_comm_allreduce_sum_doubles(r->comm, &gpus, 1);
     if (gpus != 0 && gpus != r->world)
         DLT_FAIL(DLT_ERR_ARG, "%g of %d ranks found a GPU: run with --device cpu, or give every rank a GPU",
                  gpus, r->world);
+    /* The solver's history lives where the parameters it updates live.
+     * (Placement, not a per-step branch: goes when the solver takes the
+     * net's residency itself.) */
+    if (dlt_net_memory(r->train_net) == DLT_DEVICE)
+        dlt_solver_to_device(r->solver);
     dlt_info("device: %s", got == DLT_DEVICE_GPU ? "GPU" : "CPU");
     return 0;
 }
