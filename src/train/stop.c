@@ -12,12 +12,32 @@
 
 /* Owned by this module: set by the handlers, read by dlt__stop_poll. */
 static volatile sig_atomic_t ckpt_requested = 0;
+static volatile sig_atomic_t ckpt_arrival = 0; /* monotonic seconds of the last SIGUSR1 */
 static volatile sig_atomic_t exit_signal = 0;
+
+/* A SIGUSR1 forwarded to every rank (mpirun, Slurm) reaches them at slightly
+ * different times: one rank may see it an iteration after the others, when
+ * the checkpoint it asks for has just been written. A request that arrives
+ * this many seconds or less after a checkpoint taken at another rank's
+ * request is that same signal, not a new one. */
+#define SAME_SIGNAL_WINDOW_S 2
 
 static const int exit_signals[] = {SIGTERM, SIGINT, SIGUSR2};
 static struct sigaction saved_usr1, saved_exit[3];
 
-static void on_usr1(int sig) { (void)sig; ckpt_requested = 1; }
+static long mono_seconds(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts); /* async-signal-safe (POSIX) */
+    return (long)ts.tv_sec;
+}
+
+static void on_usr1(int sig)
+{
+    (void)sig;
+    ckpt_arrival = (sig_atomic_t)mono_seconds();
+    ckpt_requested = 1;
+}
 static void on_exit_signal(int sig) { exit_signal = sig; }
 
 static double epoch_now(void)
@@ -90,10 +110,18 @@ int dlt__stop_poll(const dlt_stop *s)
         return DLT_STOP_EXIT;
     if (ckpt_requested) {
         ckpt_requested = 0;
+        if (s->ckpt_taken_at > 0 && ckpt_arrival >= s->ckpt_taken_at &&
+            ckpt_arrival - s->ckpt_taken_at <= SAME_SIGNAL_WINDOW_S) {
+            dlt_info("SIGUSR1 arrived %lds after the checkpoint other ranks asked for: the same "
+                      "request, no second checkpoint", (long)(ckpt_arrival - s->ckpt_taken_at));
+            return DLT_STOP_NONE;
+        }
         return DLT_STOP_CKPT;
     }
     return DLT_STOP_NONE;
 }
+
+void dlt__stop_ckpt_taken(dlt_stop *s) { s->ckpt_taken_at = mono_seconds(); }
 
 const char *dlt__stop_reason(const dlt_stop *s)
 {

@@ -271,8 +271,10 @@ static int act_on_stop_requests(run *r, int *status)
         return 0;
     if (r->saved_iter != r->iter && (*status = save_checkpoint(r)) < 0)
         return 1;
-    if (act == DLT_STOP_CKPT)
+    if (act == DLT_STOP_CKPT) {
+        dlt__stop_ckpt_taken(&r->stop);
         return 0;
+    }
     dlt_info("stopped by %s at iteration %ld: checkpoint %s; exit status %d means resumable "
              "(run again with --resume auto)", dlt__stop_reason(&r->stop), r->iter, r->last_ckpt,
              DLT_EXIT_PREEMPTED);
