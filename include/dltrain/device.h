@@ -10,6 +10,9 @@ typedef enum { DLT_DEVICE_CPU = 0, DLT_DEVICE_GPU = 1, DLT_DEVICE_AUTO = 2 } dlt
 /* Where a buffer lives: host memory, or the bound GPU's memory. */
 typedef enum { DLT_HOST = 1, DLT_DEVICE = 2 } dlt_memory;
 
+/* "host" or "device", for log lines. */
+const char *dlt_memory_name(dlt_memory m);
+
 /* "cpu", "gpu" or "auto"; returns DLT_ERR_ARG for anything else. */
 int dlt_device_parse(const char *s, dlt_device_kind *out);
 const char *dlt_device_name(dlt_device_kind k);

@@ -20,6 +20,8 @@ int dlt_device_parse(const char *s, dlt_device_kind *out)
     DLT_FAIL(DLT_ERR_ARG, "--device expects cpu, gpu or auto, got '%s'", s ? s : "");
 }
 
+const char *dlt_memory_name(dlt_memory m) { return m == DLT_DEVICE ? "device" : "host"; }
+
 const char *dlt_device_name(dlt_device_kind k)
 {
     return k == DLT_DEVICE_GPU ? "gpu" : k == DLT_DEVICE_AUTO ? "auto" : "cpu";

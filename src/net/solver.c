@@ -355,12 +355,22 @@ float *dlt_solver_history(dlt_solver *s, int index)
     return index >= 0 && index < s->nhistory ? s->history[index] : NULL;
 }
 
-void dlt_solver_to_device(dlt_solver *s)
+/* The history follows the parameters it updates: uploaded the first time
+ * the solver steps a net that keeps them on its device (after a resume has
+ * filled the host history), brought back if the net is on the host again. */
+static void follow(dlt_solver *s, const dlt_net *net)
 {
-    for (int i = 0; i < s->nhistory && !s->ghistory[i]; i++) {
-        size_t bytes = (s->n ? s->n : 1) * sizeof(float);
-        s->ghistory[i] = dlt__dev_alloc(bytes);
-        dlt__dev_upload(s->ghistory[i], s->history[i], bytes);
+    size_t bytes = (s->n ? s->n : 1) * sizeof(float);
+    int on_device = dlt_net_memory(net) == DLT_DEVICE;
+    for (int i = 0; i < s->nhistory; i++) {
+        if (on_device && !s->ghistory[i]) {
+            s->ghistory[i] = dlt__dev_alloc(bytes);
+            dlt__dev_upload(s->ghistory[i], s->history[i], bytes);
+        } else if (!on_device && s->ghistory[i]) {
+            dlt__dev_download(s->history[i], s->ghistory[i], bytes);
+            dlt__dev_free(s->ghistory[i]);
+            s->ghistory[i] = NULL;
+        }
     }
 }
 
@@ -370,7 +380,7 @@ void dlt_solver_history_to_host(dlt_solver *s)
         dlt__dev_download(s->history[i], s->ghistory[i], (s->n ? s->n : 1) * sizeof(float));
 }
 
-int dlt_solver_on_device(const dlt_solver *s) { return s->ghistory[0] != NULL; }
+dlt_memory dlt_solver_memory(const dlt_solver *s) { return s->ghistory[0] ? DLT_DEVICE : DLT_HOST; }
 
 /* Where the step's vectors live: the net's and the solver's host buffers,
  * or their device copies, with the operations on them. */
@@ -400,10 +410,9 @@ static place where(dlt_solver *s, dlt_net *net)
 {
     place p = {dlt_net_params(net), dlt_net_grads(net), {s->history[0], s->history[1]},
                dlt_net_params(net), host_sumsq, host_scale, 0};
-    if (dlt_solver_on_device(s)) {
+    follow(s, net);
+    if (dlt_solver_memory(s) == DLT_DEVICE) {
         p.w = dlt_net_device_params(net), p.g = dlt_net_device_grads(net);
-        if (!p.w)
-            dlt_fatal("internal: the solver is on the device but the net is not");
         p.h[0] = s->ghistory[0], p.h[1] = s->ghistory[1];
         p.sumsq = dlt__dev_sumsq, p.scale = dlt__dev_scale, p.device = 1;
     }
