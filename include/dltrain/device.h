@@ -41,5 +41,9 @@ void dlt_device_upload(void *dst, const void *src, size_t bytes);
 void dlt_device_download(void *dst, const void *src, size_t bytes);
 void dlt_device_zero(void *p, size_t bytes);
 void dlt_device_synchronize(void);
+/* cuBLAS without atomics (reproducible sums) when DETERMINISTIC, for the
+ * net about to run on the bound GPU (its compute context's
+ * cudnn_deterministic); a no-op when unchanged or when no GPU is bound. */
+void dlt_device_set_deterministic(int deterministic);
 
 #endif

@@ -72,3 +72,4 @@ void dlt_device_upload(void *dst, const void *src, size_t bytes) { dlt__dev_uplo
 void dlt_device_download(void *dst, const void *src, size_t bytes) { dlt__dev_download(dst, src, bytes); }
 void dlt_device_zero(void *p, size_t bytes) { dlt__dev_zero(p, bytes); }
 void dlt_device_synchronize(void) { dlt__dev_synchronize(); }
+void dlt_device_set_deterministic(int deterministic) { dlt__dev_set_deterministic(deterministic); }

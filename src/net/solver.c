@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/device_impl.h"
+#include "dltrain/device.h"
 #include "dltrain/error.h"
 #include "dltrain/solver.h"
 #include "net/solver_rules.h"
@@ -343,7 +343,7 @@ void dlt_solver_free(dlt_solver *s)
         return;
     for (int i = 0; i < s->nhistory; i++) {
         free(s->history[i]);
-        dlt__dev_free(s->ghistory[i]);
+        dlt_device_free(s->ghistory[i]);
     }
     free(s);
 }
@@ -364,11 +364,11 @@ static void follow(dlt_solver *s, const dlt_net *net)
     int on_device = dlt_net_memory(net) == DLT_DEVICE;
     for (int i = 0; i < s->nhistory; i++) {
         if (on_device && !s->ghistory[i]) {
-            s->ghistory[i] = dlt__dev_alloc(bytes);
-            dlt__dev_upload(s->ghistory[i], s->history[i], bytes);
+            s->ghistory[i] = dlt_device_alloc(bytes);
+            dlt_device_upload(s->ghistory[i], s->history[i], bytes);
         } else if (!on_device && s->ghistory[i]) {
-            dlt__dev_download(s->history[i], s->ghistory[i], bytes);
-            dlt__dev_free(s->ghistory[i]);
+            dlt_device_download(s->history[i], s->ghistory[i], bytes);
+            dlt_device_free(s->ghistory[i]);
             s->ghistory[i] = NULL;
         }
     }
@@ -377,7 +377,7 @@ static void follow(dlt_solver *s, const dlt_net *net)
 void dlt_solver_history_to_host(dlt_solver *s)
 {
     for (int i = 0; i < s->nhistory && s->ghistory[i]; i++)
-        dlt__dev_download(s->history[i], s->ghistory[i], (s->n ? s->n : 1) * sizeof(float));
+        dlt_device_download(s->history[i], s->ghistory[i], (s->n ? s->n : 1) * sizeof(float));
 }
 
 dlt_memory dlt_solver_memory(const dlt_solver *s) { return s->ghistory[0] ? DLT_DEVICE : DLT_HOST; }
