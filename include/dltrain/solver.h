@@ -7,7 +7,7 @@
 #include <stddef.h>
 
 #include "dltrain/net.h"
-#include "dltrain/prototxt.h"
+#include "dltrain/cfg.h"
 
 typedef enum {
     DLT_LR_FIXED, DLT_LR_STEP, DLT_LR_EXP, DLT_LR_INV, DLT_LR_MULTISTEP, DLT_LR_POLY,
@@ -69,7 +69,7 @@ typedef struct dlt_solver_config {
 /* Read a SolverParameter. Unknown fields and values are errors naming
  * FILE:LINE:COL; solver_mode, device_id and other fields with no meaning
  * here are noted. */
-int dlt_solver_config_parse(const dlt_pnode *root, dlt_solver_config *cfg);
+int dlt_solver_config_parse(const dlt_cfg *root, dlt_solver_config *cfg);
 
 /* The linear scaling rule and gradual warmup of Goyal et al. 2017
  * ("Accurate, Large Minibatch SGD"): the policy's rate is multiplied by
