@@ -46,7 +46,7 @@ void dlt_sampler_stop(dlt_sampler *s);
  * returns how many (at most DLT_SYS_MAX_GPUS; 0 when NVML cannot be
  * loaded or sees none) and writes the driver version to DRIVER ("" when
  * unknown). Opens and closes NVML itself. */
-int dlt_sysmon_gpu_driver(char *driver, int size);
+int dlt_sys_gpu_driver(char *driver, int size);
 
 /* One JSON line {"kind":"system",...} for a sample (no newline). */
 int dlt_sys_sample_json(const dlt_sys_sample *x, char *buf, int size);

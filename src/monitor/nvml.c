@@ -102,7 +102,7 @@ void dlt__nvml_close(dlt__nvml *n)
 }
 
 /* sysmon.h: the doctor's GPU line, without the sampler. */
-int dlt_sysmon_gpu_driver(char *driver, int size)
+int dlt_sys_gpu_driver(char *driver, int size)
 {
     dlt__nvml *n = dlt__nvml_open();
     dlt_gpu_sample g[DLT_SYS_MAX_GPUS];

@@ -220,7 +220,7 @@ static void check_dataset(const char *what, const char *path, row *w, long *fs_t
 static void gpu_info(int local_rank, char *buf, size_t size)
 {
     char driver[96];
-    int count = dlt_sysmon_gpu_driver(driver, sizeof driver);
+    int count = dlt_sys_gpu_driver(driver, sizeof driver);
     if (count > 0)
         snprintf(buf, size, "%d GPU%s, driver %s", count, count > 1 ? "s" : "", driver);
     else
