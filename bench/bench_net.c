@@ -338,8 +338,7 @@ static int bench_open(bench *b, bench_options *o)
         DLT_TRY(dlt_device_select(DLT_DEVICE_GPU, 0, 1, &got));
         DLT_TRY(dlt_net_to_device(b->train, DLT_DEVICE_GPU));
         DLT_TRY(dlt_net_to_device(b->test, DLT_DEVICE_GPU));
-        b->solver = dlt_solver_create(&b->cfg, dlt_net_param_count(b->train));
-        dlt_solver_to_device(b->solver);
+        b->solver = dlt_solver_create(&b->cfg, dlt_net_param_count(b->train)); /* follows the net */
     }
     return 0;
 }

@@ -19,7 +19,7 @@ check "--device tpu: message lists cpu, gpu, auto" grep -q "cpu, gpu or auto" "$
 if grep -q "^#define HAVE_CUDA 1" "$top_builddir/config.h"; then built=cuda; else built=cpu; fi
 run auto --device auto; st=$?
 check "--device auto: trains (exit $st)" test "$st" -eq 0
-if grep -q "device: GPU" "$WORK/auto/log.txt"; then
+if grep -q "device: gpu" "$WORK/auto/log.txt"; then
     ok "--device auto: a GPU was found and used"
     run gpu --device gpu --cudnn-deterministic --cudnn-workspace-mb 64; st=$?
     check "--device gpu: trains (exit $st)" test "$st" -eq 0

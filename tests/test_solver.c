@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "dltrain/net.h"
+#include "dltrain/prototxt.h"
 #include "dltrain/solver.h"
 #include "test.h"
 
@@ -29,7 +30,7 @@ static const char *net_text =
 
 static void test_lr_policies(void)
 {
-    dlt_pnode *root;
+    dlt_cfg *root;
     int st = dlt_pt_parse_string("net: 'x' base_lr: 0.1 lr_policy: 'step' gamma: 0.5 stepsize: 10\n"
                                  "max_iter: 100 momentum: 0.9", "step.prototxt", &root);
     ASSERT_EQ(st, 0, "parse step solver");
@@ -39,7 +40,7 @@ static void test_lr_policies(void)
     ASSERT_NEAR(dlt_solver_lr(&cfg, 9), 0.1, 1e-12, "step lr at 9 = base_lr");
     ASSERT_NEAR(dlt_solver_lr(&cfg, 10), 0.05, 1e-12, "step lr at 10 = base_lr * gamma");
     ASSERT_NEAR(dlt_solver_lr(&cfg, 35), 0.1 * 0.125, 1e-12, "step lr at 35 = base_lr * gamma^3");
-    dlt_pt_free(root);
+    dlt_cfg_free(root);
 
     st = dlt_pt_parse_string("net: 'x' base_lr: 0.01 lr_policy: 'inv' gamma: 0.0001 power: 0.75\n"
                              "max_iter: 10", "inv.prototxt", &root);
@@ -48,27 +49,27 @@ static void test_lr_policies(void)
     /* Caffe: base_lr * (1 + gamma * iter) ^ (-power) */
     ASSERT_NEAR(dlt_solver_lr(&cfg, 5000), 0.01 * pow(1.5, -0.75), 1e-12, "inv lr at 5000");
     ASSERT_NEAR(dlt_solver_lr(&cfg, 10000), 0.01 * pow(2.0, -0.75), 1e-12, "inv lr at 10000");
-    dlt_pt_free(root);
+    dlt_cfg_free(root);
 
     st = dlt_pt_parse_string("net: 'x' base_lr: 0.2 max_iter: 10", "fixed.prototxt", &root);
     ASSERT_EQ(dlt_solver_config_parse(root, &cfg), 0, "fixed (default) solver config");
     ASSERT_NEAR(dlt_solver_lr(&cfg, 123456), 0.2, 1e-12, "fixed lr is base_lr");
-    dlt_pt_free(root);
+    dlt_cfg_free(root);
 
     st = dlt_pt_parse_string("net: 'x' base_lr: 0.2 max_iter: 10 lr_policy: 'cosine'", "bad.prototxt",
                              &root);
     TEST_OK(dlt_solver_config_parse(root, &cfg) < 0, "unsupported lr_policy is an error");
-    dlt_pt_free(root);
+    dlt_cfg_free(root);
     st = dlt_pt_parse_string("net: 'x' max_iter: 10 lr_policy: 'step' gamma: 0.1", "bad.prototxt", &root);
     TEST_OK(dlt_solver_config_parse(root, &cfg) < 0, "step without stepsize is an error");
-    dlt_pt_free(root);
+    dlt_cfg_free(root);
 }
 
 /* Two SGD steps on known weights and gradients, checked against Caffe's
  * update written out by hand, with lr_mult 2 / decay_mult 0 on the bias. */
 static void test_sgd(void)
 {
-    dlt_pnode *root, *sroot;
+    dlt_cfg *root, *sroot;
     ASSERT_EQ(dlt_pt_parse_string(net_text, "tiny.prototxt", &root), 0, "parse tiny net");
     ASSERT_EQ(dlt_pt_parse_string("net: 'x' base_lr: 0.1 momentum: 0.9 weight_decay: 0.01 max_iter: 2",
                                   "s.prototxt", &sroot), 0, "parse sgd solver");
@@ -129,8 +130,8 @@ static void test_sgd(void)
     TEST_OK(gsum > 0, "backward produced parameter gradients");
     dlt_net_free(test);
     dlt_net_free(net);
-    dlt_pt_free(root);
-    dlt_pt_free(sroot);
+    dlt_cfg_free(root);
+    dlt_cfg_free(sroot);
 }
 
 static void test_bad_nets(void)
@@ -143,18 +144,18 @@ static void test_bad_nets(void)
         {"layers { name: 'old' }", "V1 layers format"},
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
-        dlt_pnode *root;
+        dlt_cfg *root;
         dlt_net *net = NULL;
         int st = dlt_pt_parse_string(bad[i][0], "bad_net.prototxt", &root);
         if (st == 0)
             st = dlt_net_create(root, DLT_PHASE_TRAIN, 1, 2, 2, 1, NULL, &net);
         TEST_OK(st < 0 && net == NULL, "net error: %s", bad[i][1]);
-        dlt_pt_free(root);
+        dlt_cfg_free(root);
     }
 }
 
 /* Parse solver TEXT (named "s.prototxt") into CFG; 0 or the status. */
-static int parse_solver(const char *text, dlt_solver_config *cfg, dlt_pnode **root)
+static int parse_solver(const char *text, dlt_solver_config *cfg, dlt_cfg **root)
 {
     int st = dlt_pt_parse_string(text, "s.prototxt", root);
     return st < 0 ? st : dlt_solver_config_parse(*root, cfg);
@@ -162,13 +163,13 @@ static int parse_solver(const char *text, dlt_solver_config *cfg, dlt_pnode **ro
 
 static void test_more_policies(void)
 {
-    dlt_pnode *root;
+    dlt_cfg *root;
     dlt_solver_config cfg;
     ASSERT_EQ(parse_solver("net: 'x' base_lr: 0.1 lr_policy: 'exp' gamma: 0.99 max_iter: 10",
                            &cfg, &root), 0, "exp solver");
     ASSERT_NEAR(dlt_solver_lr(&cfg, 0), 0.1, 1e-15, "exp lr at 0");
     ASSERT_NEAR(dlt_solver_lr(&cfg, 100), 0.1 * pow(0.99, 100), 1e-15, "exp lr at 100 = base*gamma^100");
-    dlt_pt_free(root);
+    dlt_cfg_free(root);
 
     ASSERT_EQ(parse_solver("net: 'x' base_lr: 0.1 lr_policy: 'multistep' gamma: 0.1\n"
                            "stepvalue: 100 stepvalue: 250 stepvalue: 400 max_iter: 500",
@@ -180,14 +181,14 @@ static void test_more_policies(void)
     ASSERT_NEAR(dlt_solver_lr(&cfg, 250), 0.001, 1e-15, "multistep lr at 250");
     ASSERT_NEAR(dlt_solver_lr(&cfg, 400), 1e-4, 1e-15, "multistep lr at 400 (last boundary)");
     ASSERT_NEAR(dlt_solver_lr(&cfg, 100000), 1e-4, 1e-15, "multistep lr after the last boundary");
-    dlt_pt_free(root);
+    dlt_cfg_free(root);
 
     ASSERT_EQ(parse_solver("net: 'x' base_lr: 0.1 lr_policy: 'poly' power: 2 max_iter: 1000",
                            &cfg, &root), 0, "poly solver");
     ASSERT_NEAR(dlt_solver_lr(&cfg, 0), 0.1, 1e-15, "poly lr at 0");
     ASSERT_NEAR(dlt_solver_lr(&cfg, 250), 0.1 * 0.75 * 0.75, 1e-15, "poly lr at 250 = base*(1-1/4)^2");
     ASSERT_NEAR(dlt_solver_lr(&cfg, 1000), 0.0, 1e-15, "poly lr at max_iter is 0");
-    dlt_pt_free(root);
+    dlt_cfg_free(root);
 
     ASSERT_EQ(parse_solver("net: 'x' base_lr: 0.1 lr_policy: 'sigmoid' gamma: -0.01 stepsize: 500\n"
                            "max_iter: 1000", &cfg, &root), 0, "sigmoid solver");
@@ -196,13 +197,13 @@ static void test_more_policies(void)
                 "sigmoid lr at 700 = base/(1+exp(-gamma*(700-500)))");
     ASSERT_NEAR(dlt_solver_lr(&cfg, 0), 0.1 / (1 + exp(-5.0)), 1e-15,
                 "sigmoid lr at 0 = base/(1+exp(gamma*500)), close to base for gamma < 0");
-    dlt_pt_free(root);
+    dlt_cfg_free(root);
 }
 
 /* Goyal et al. 2017: scaled rate, linear warmup from the unscaled rate. */
 static void test_scaling(void)
 {
-    dlt_pnode *root;
+    dlt_cfg *root;
     dlt_solver_config cfg;
     ASSERT_EQ(parse_solver("net: 'x' base_lr: 0.1 lr_policy: 'step' gamma: 0.1 stepsize: 100\n"
                            "max_iter: 500", &cfg, &root), 0, "solver for scaling");
@@ -218,7 +219,7 @@ static void test_scaling(void)
     ASSERT_NEAR(dlt_solver_lr(&cfg, 0), 0.01, 1e-15, "unscaled warmup starts at base/N");
     ASSERT_NEAR(dlt_solver_lr(&cfg, 5), 0.1 * (0.1 + 0.9 * 0.5), 1e-15, "unscaled warmup at N/2");
     ASSERT_NEAR(dlt_solver_lr(&cfg, 10), 0.1, 1e-15, "unscaled warmup reaches base_lr at N");
-    dlt_pt_free(root);
+    dlt_cfg_free(root);
 }
 
 static void test_solver_types(void)
@@ -238,7 +239,7 @@ static void test_solver_types(void)
         {"net: 'x' max_iter: 1 solver_type: ADADELTA", DLT_SOLVER_ADADELTA, 2},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-        dlt_pnode *root;
+        dlt_cfg *root;
         dlt_solver_config cfg;
         int st = parse_solver(cases[i].text, &cfg, &root);
         TEST_OK(st == 0 && cfg.type == cases[i].type, "'%s' selects %s", cases[i].text,
@@ -247,17 +248,17 @@ static void test_solver_types(void)
         ASSERT_EQ(dlt_solver_num_history(s), cases[i].nhist, "%s has %d history buffers",
                   dlt_solver_type_name(cases[i].type), cases[i].nhist);
         dlt_solver_free(s);
-        dlt_pt_free(root);
+        dlt_cfg_free(root);
     }
-    dlt_pnode *root;
+    dlt_cfg *root;
     dlt_solver_config cfg;
     parse_solver("net: 'x' max_iter: 1 type: 'Adam'", &cfg, &root);
     ASSERT_NEAR(cfg.momentum2, 0.999, 1e-12, "Adam momentum2 defaults to 0.999 (Caffe)");
     ASSERT_NEAR(cfg.delta, 1e-8, 1e-20, "Adam delta defaults to 1e-8 (Caffe)");
-    dlt_pt_free(root);
+    dlt_cfg_free(root);
     parse_solver("net: 'x' max_iter: 1 type: 'RMSProp'", &cfg, &root);
     ASSERT_NEAR(cfg.rms_decay, 0.99, 1e-12, "RMSProp rms_decay defaults to 0.99 (Caffe)");
-    dlt_pt_free(root);
+    dlt_cfg_free(root);
     /* Every row of the table: its name selects it, and it has history. */
     for (int t = 0; t < DLT_SOLVER_NTYPES; t++) {
         char text[128];
@@ -270,7 +271,7 @@ static void test_solver_types(void)
         TEST_OK(nh >= 1 && nh <= 2 && dlt_solver_history(s, nh - 1) && !dlt_solver_history(s, nh),
                 "table row %d: %d history buffers, zeroed", t, nh);
         dlt_solver_free(s);
-        dlt_pt_free(root);
+        dlt_cfg_free(root);
     }
 }
 
@@ -302,7 +303,7 @@ static void test_bad_solvers(void)
         {"net: 'x' max_iter: 10\niter_size: 0", "s.prototxt:2:1", "iter_size 0"},
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
-        dlt_pnode *root = NULL;
+        dlt_cfg *root = NULL;
         dlt_solver_config cfg;
         char path[] = "/tmp/test_solver_errXXXXXX";
         int fd = mkstemp(path), saved = dup(2);
@@ -322,7 +323,7 @@ static void test_bad_solvers(void)
                 bad[i][1]);
         if (!(st < 0 && strstr(msg, bad[i][1])))
             printf("#   status %d, message: %s\n", st, msg);
-        dlt_pt_free(root);
+        dlt_cfg_free(root);
     }
 }
 
@@ -402,10 +403,10 @@ static void test_updates(void)
         {"net: 'x' base_lr: 0.5 momentum: 0.9 delta: 1e-4 weight_decay: 0.01 max_iter: 9 iter_size: 2\n"
          "type: 'AdaDelta'", "AdaDelta, iter_size 2"},
     };
-    dlt_pnode *nroot;
+    dlt_cfg *nroot;
     ASSERT_EQ(dlt_pt_parse_string(net_text, "tiny.prototxt", &nroot), 0, "parse tiny net");
     for (size_t k = 0; k < sizeof solvers / sizeof solvers[0]; k++) {
-        dlt_pnode *sroot;
+        dlt_cfg *sroot;
         dlt_solver_config cfg;
         ASSERT_EQ(parse_solver(solvers[k][0], &cfg, &sroot), 0, "parse %s solver", solvers[k][1]);
         dlt_net *net;
@@ -432,15 +433,15 @@ static void test_updates(void)
         TEST_OK(moved > 1e-3, "%s: weights moved (%g)", solvers[k][1], moved);
         dlt_solver_free(s);
         dlt_net_free(net);
-        dlt_pt_free(sroot);
+        dlt_cfg_free(sroot);
     }
-    dlt_pt_free(nroot);
+    dlt_cfg_free(nroot);
 }
 
 /* clip_gradients scales by clip/||g|| above the threshold and not below. */
 static void test_clip(void)
 {
-    dlt_pnode *nroot, *sroot;
+    dlt_cfg *nroot, *sroot;
     dlt_pt_parse_string(net_text, "tiny.prototxt", &nroot);
     dlt_solver_config cfg;
     ASSERT_EQ(parse_solver("net: 'x' base_lr: 1 max_iter: 9 clip_gradients: 0.5", &cfg, &sroot), 0,
@@ -467,8 +468,8 @@ static void test_clip(void)
     }
     dlt_solver_free(s);
     dlt_net_free(net);
-    dlt_pt_free(sroot);
-    dlt_pt_free(nroot);
+    dlt_cfg_free(sroot);
+    dlt_cfg_free(nroot);
 }
 
 /* iter_size 2 with batch 4 gives the same update as one step at batch 8
@@ -484,7 +485,7 @@ static void test_iter_size(void)
         "layer { name: 'loss' type: 'SoftmaxWithLoss' bottom: 'ip' bottom: 'label' top: 'loss' }\n";
     snprintf(big, sizeof big, fmt, 8);
     snprintf(small, sizeof small, fmt, 4);
-    dlt_pnode *rb, *rs, *sb, *ss;
+    dlt_cfg *rb, *rs, *sb, *ss;
     dlt_pt_parse_string(big, "big.prototxt", &rb);
     dlt_pt_parse_string(small, "small.prototxt", &rs);
     dlt_solver_config cb, cs;
@@ -527,10 +528,10 @@ static void test_iter_size(void)
     dlt_solver_free(ssmall);
     dlt_net_free(nb);
     dlt_net_free(ns);
-    dlt_pt_free(rb);
-    dlt_pt_free(rs);
-    dlt_pt_free(sb);
-    dlt_pt_free(ss);
+    dlt_cfg_free(rb);
+    dlt_cfg_free(rs);
+    dlt_cfg_free(sb);
+    dlt_cfg_free(ss);
 }
 
 int main(void)

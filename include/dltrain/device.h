@@ -10,6 +10,9 @@ typedef enum { DLT_DEVICE_CPU = 0, DLT_DEVICE_GPU = 1, DLT_DEVICE_AUTO = 2 } dlt
 /* Where a buffer lives: host memory, or the bound GPU's memory. */
 typedef enum { DLT_HOST = 1, DLT_DEVICE = 2 } dlt_memory;
 
+/* "host" or "device", for log lines. */
+const char *dlt_memory_name(dlt_memory m);
+
 /* "cpu", "gpu" or "auto"; returns DLT_ERR_ARG for anything else. */
 int dlt_device_parse(const char *s, dlt_device_kind *out);
 const char *dlt_device_name(dlt_device_kind k);
@@ -38,5 +41,9 @@ void dlt_device_upload(void *dst, const void *src, size_t bytes);
 void dlt_device_download(void *dst, const void *src, size_t bytes);
 void dlt_device_zero(void *p, size_t bytes);
 void dlt_device_synchronize(void);
+/* cuBLAS without atomics (reproducible sums) when DETERMINISTIC, for the
+ * net about to run on the bound GPU (its compute context's
+ * cudnn_deterministic); a no-op when unchanged or when no GPU is bound. */
+void dlt_device_set_deterministic(int deterministic);
 
 #endif

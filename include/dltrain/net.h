@@ -122,6 +122,10 @@ dlt_memory dlt_net_memory(const dlt_net *net);
  * them (a checkpoint, an evaluation on the host), DLT_DEVICE after host
  * code wrote them. No-op for a net on the host. */
 void dlt_net_sync(dlt_net *net, dlt_memory where);
+/* Log (dlt_info) how the net computes where it lives: on the host the
+ * convolution backend, the idle-thread settings in force and the CPU
+ * instruction set; on a GPU the cuDNN workspace limit and determinism. */
+void dlt_net_describe_compute(const dlt_net *net);
 /* The flat gradient buffer where backward writes it, in dlt_net_memory:
  * what the gradient reducer averages. */
 float *dlt_net_compute_grads(dlt_net *net);

@@ -7,7 +7,7 @@
 #include <stddef.h>
 
 #include "dltrain/net.h"
-#include "dltrain/prototxt.h"
+#include "dltrain/cfg.h"
 
 typedef enum {
     DLT_LR_FIXED, DLT_LR_STEP, DLT_LR_EXP, DLT_LR_INV, DLT_LR_MULTISTEP, DLT_LR_POLY,
@@ -69,7 +69,7 @@ typedef struct dlt_solver_config {
 /* Read a SolverParameter. Unknown fields and values are errors naming
  * FILE:LINE:COL; solver_mode, device_id and other fields with no meaning
  * here are noted. */
-int dlt_solver_config_parse(const dlt_pnode *root, dlt_solver_config *cfg);
+int dlt_solver_config_parse(const dlt_cfg *root, dlt_solver_config *cfg);
 
 /* The linear scaling rule and gradual warmup of Goyal et al. 2017
  * ("Accurate, Large Minibatch SGD"): the policy's rate is multiplied by
@@ -109,14 +109,16 @@ float *dlt_solver_history(dlt_solver *s, int index);
  * clipping is on, else 0. */
 double dlt_solver_step(dlt_solver *s, dlt_net *net, long iter);
 
-/* GPU runs: after dlt_solver_to_device (once the host history is final,
- * i.e. after a resume) the history lives on the device and
- * dlt_solver_step updates the net's device weights from its device
- * gradients (the net must be on the device too); the host history is
- * stale until dlt_solver_history_to_host (before a checkpoint). */
-void dlt_solver_to_device(dlt_solver *s);
+/* The history lives where the net keeps its parameters: dlt_solver_step
+ * on a net in DLT_DEVICE memory (dlt_net_memory) uploads the history the
+ * first time (so a resume fills the host history before the first step)
+ * and then updates the net's device weights from its device gradients;
+ * on a net back in host memory it brings the history home first. While
+ * the history is on the device its host copy is stale until
+ * dlt_solver_history_to_host (before a checkpoint; a no-op on the host).
+ * dlt_solver_memory says where it is now. */
 void dlt_solver_history_to_host(dlt_solver *s);
-int dlt_solver_on_device(const dlt_solver *s);
+dlt_memory dlt_solver_memory(const dlt_solver *s);
 
 /* One SGD step, Caffe's order: L2 weight decay (decay_mult), then
  * history = momentum*history + lr*lr_mult*grad, then w -= history.

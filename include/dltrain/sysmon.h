@@ -42,6 +42,12 @@ int dlt_sampler_since(dlt_sampler *s, long after_seq, dlt_sys_sample *out);
 long dlt_sampler_newest(dlt_sampler *s);
 void dlt_sampler_stop(dlt_sampler *s);
 
+/* The node's GPUs as NVML sees them, for a one-off report (the doctor):
+ * returns how many (at most DLT_SYS_MAX_GPUS; 0 when NVML cannot be
+ * loaded or sees none) and writes the driver version to DRIVER ("" when
+ * unknown). Opens and closes NVML itself. */
+int dlt_sys_gpu_driver(char *driver, int size);
+
 /* One JSON line {"kind":"system",...} for a sample (no newline). */
 int dlt_sys_sample_json(const dlt_sys_sample *x, char *buf, int size);
 

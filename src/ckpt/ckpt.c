@@ -13,7 +13,7 @@
 #include <unistd.h>
 
 #include "ckpt/ckpt_internal.h"
-#include "data/h5util.h"
+#include "core/h5util.h"
 #include "dltrain/ckpt.h"
 #include "dltrain/error.h"
 

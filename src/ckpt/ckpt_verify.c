@@ -7,7 +7,7 @@
 #include <zlib.h>
 
 #include "ckpt/ckpt_internal.h"
-#include "data/h5util.h"
+#include "core/h5util.h"
 #include "dltrain/ckpt.h"
 #include "dltrain/error.h"
 

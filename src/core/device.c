@@ -20,6 +20,8 @@ int dlt_device_parse(const char *s, dlt_device_kind *out)
     DLT_FAIL(DLT_ERR_ARG, "--device expects cpu, gpu or auto, got '%s'", s ? s : "");
 }
 
+const char *dlt_memory_name(dlt_memory m) { return m == DLT_DEVICE ? "device" : "host"; }
+
 const char *dlt_device_name(dlt_device_kind k)
 {
     return k == DLT_DEVICE_GPU ? "gpu" : k == DLT_DEVICE_AUTO ? "auto" : "cpu";
@@ -70,3 +72,4 @@ void dlt_device_upload(void *dst, const void *src, size_t bytes) { dlt__dev_uplo
 void dlt_device_download(void *dst, const void *src, size_t bytes) { dlt__dev_download(dst, src, bytes); }
 void dlt_device_zero(void *p, size_t bytes) { dlt__dev_zero(p, bytes); }
 void dlt_device_synchronize(void) { dlt__dev_synchronize(); }
+void dlt_device_set_deterministic(int deterministic) { dlt__dev_set_deterministic(deterministic); }

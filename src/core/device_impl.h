@@ -29,16 +29,10 @@ void dlt__dev_copy(float *dst, const float *src, size_t n); /* dst = src */
 void dlt__dev_add(float *dst, const float *src, size_t n);  /* dst += src */
 void dlt__dev_synchronize(void);
 
-/* Solver arithmetic on device buffers (src/cuda/solver.cu): one blob's
- * update by solver TYPE (a dlt_solver_type) with the scalars in A, the
- * same rule as the host's (src/net/solver_rules.h). H1 is NULL for
- * one-slot solvers. */
-struct dlt__update_args;
-void dlt__dev_solver_update(int type, const struct dlt__update_args *a, float *w, float *g, float *h0,
-                            float *h1, size_t n);
-double dlt__dev_sumsq(const float *x, size_t n);        /* sum of x^2 in double */
-void dlt__dev_scale(float *x, size_t n, float f);       /* x *= f */
-size_t dlt__dev_last_nonfinite(const float *x, size_t n); /* highest NaN/Inf index, or (size_t)-1 */
+/* The highest index of a NaN/Inf in X (n values on the device), or
+ * (size_t)-1: the reducers' check (src/cuda/solver.cu). The solver's own
+ * device step is declared with its rules, src/net/solver_rules.h. */
+size_t dlt__dev_last_nonfinite(const float *x, size_t n);
 
 #ifdef __cplusplus
 }

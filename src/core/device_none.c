@@ -34,13 +34,5 @@ void dlt__dev_zero(void *p, size_t b) { (void)p, (void)b; NO_DEVICE("dlt__dev_ze
 void dlt__dev_copy(float *d, const float *s, size_t n) { (void)d, (void)s, (void)n; NO_DEVICE("dlt__dev_copy"); }
 void dlt__dev_add(float *d, const float *s, size_t n) { (void)d, (void)s, (void)n; NO_DEVICE("dlt__dev_add"); }
 void dlt__dev_synchronize(void) {}
-void dlt__dev_solver_update(int type, const struct dlt__update_args *a, float *w, float *g, float *h0,
-                            float *h1, size_t n)
-{
-    (void)type, (void)a, (void)w, (void)g, (void)h0, (void)h1, (void)n;
-    NO_DEVICE("dlt__dev_solver_update");
-}
-double dlt__dev_sumsq(const float *x, size_t n) { (void)x, (void)n; NO_DEVICE("dlt__dev_sumsq"); }
-void dlt__dev_scale(float *x, size_t n, float f) { (void)x, (void)n, (void)f; NO_DEVICE("dlt__dev_scale"); }
 size_t dlt__dev_last_nonfinite(const float *x, size_t n) { (void)x, (void)n; NO_DEVICE("dlt__dev_last_nonfinite"); }
 

@@ -9,7 +9,7 @@
 #include <string.h>
 
 #include "data/dataset_internal.h"
-#include "data/h5util.h"
+#include "core/h5util.h"
 #include "data/image.h"
 #include "dltrain/data.h"
 #include "dltrain/error.h"

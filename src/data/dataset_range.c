@@ -6,7 +6,7 @@
 #include <string.h>
 
 #include "data/dataset_internal.h"
-#include "data/h5util.h"
+#include "core/h5util.h"
 #include "dltrain/error.h"
 
 struct dlt__range_reader {

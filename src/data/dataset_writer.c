@@ -8,7 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "data/h5util.h"
+#include "core/h5util.h"
 #include "dltrain/data.h"
 #include "dltrain/error.h"
 

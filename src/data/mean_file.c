@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "data/h5util.h"
+#include "core/h5util.h"
 #include "dltrain/data.h"
 #include "dltrain/error.h"
 

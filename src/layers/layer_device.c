@@ -1,7 +1,7 @@
 /* layer_device.c - run a layer where it lives, and move it to the GPU:
  * the one place that chooses between the CPU ops and the GPU ops the
  * registry holds for the layer's type. */
-#include "core/device_impl.h"
+#include "dltrain/device.h"
 #include "dltrain/error.h"
 #include "layers/layers.h"
 
@@ -13,7 +13,7 @@ static void use_compute(const dlt_layer *l)
     if (!l->compute)
         return;
     if (l->on_gpu)
-        dlt__dev_set_deterministic(l->compute->cudnn_deterministic);
+        dlt_device_set_deterministic(l->compute->cudnn_deterministic);
     else
         dlt__cpu_use_threads(l->compute->threads);
 }

@@ -100,3 +100,14 @@ void dlt__nvml_close(dlt__nvml *n)
     dlclose(n->lib);
     free(n);
 }
+
+/* sysmon.h: the doctor's GPU line, without the sampler. */
+int dlt_sys_gpu_driver(char *driver, int size)
+{
+    dlt__nvml *n = dlt__nvml_open();
+    dlt_gpu_sample g[DLT_SYS_MAX_GPUS];
+    int count = n ? dlt__nvml_sample(n, g, DLT_SYS_MAX_GPUS) : 0;
+    dlt__nvml_driver_version(n, driver, size);
+    dlt__nvml_close(n);
+    return count;
+}

@@ -685,6 +685,27 @@ int dlt_net_to_device(dlt_net *net, dlt_device_kind kind)
 dlt_memory dlt_net_memory(const dlt_net *net) { return net->ggrads ? DLT_DEVICE : DLT_HOST; }
 float *dlt_net_compute_grads(dlt_net *net) { return net->ggrads ? net->ggrads : net->grads; }
 
+void dlt_net_describe_compute(const dlt_net *net)
+{
+    const dlt_compute_ctx *c = dlt_net_compute(net);
+    if (dlt_net_memory(net) == DLT_DEVICE) {
+        dlt_info("cuDNN: workspace limit %zu MiB per convolution%s", c->cudnn_workspace_limit >> 20,
+                 c->cudnn_deterministic ? ", deterministic algorithms" : "");
+        return;
+    }
+    dlt_conv_backend cb = dlt_compute_conv_backend(c);
+    dlt_info("convolution backend %s%s", dlt_conv_backend_name(cb),
+             cb == DLT_CONV_DNNL ? " (oneDNN, OpenMP threads = BLAS threads)" : " (im2col + sgemm)");
+    /* What dlt_cpu_short_idle_spins left in force (the user's values win). */
+    const char *wait = getenv("OMP_WAIT_POLICY"), *spin = getenv("GOMP_SPINCOUNT");
+    const char *tmo = getenv("OPENBLAS_THREAD_TIMEOUT");
+    dlt_info("idle worker threads: OMP_WAIT_POLICY=%s GOMP_SPINCOUNT=%s "
+             "OPENBLAS_THREAD_TIMEOUT=%s (short spins unless set in the environment)",
+             wait ? wait : "(unset)", spin ? spin : "(unset)", tmo ? tmo : "(unset)");
+    char isa[160];
+    dlt_info("CPU instruction set: %s", dlt_cpu_isa_describe(isa, sizeof isa));
+}
+
 void dlt_net_sync(dlt_net *net, dlt_memory where)
 {
     if (where == DLT_HOST)

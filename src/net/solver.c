@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/device_impl.h"
+#include "dltrain/device.h"
 #include "dltrain/error.h"
 #include "dltrain/solver.h"
 #include "net/solver_rules.h"
@@ -71,22 +71,22 @@ const char *dlt_solver_type_name(dlt_solver_type t) { return solver_kinds[t].nam
 
 /* `type: "Adam"` or the deprecated `solver_type: ADAM`, not both (as Caffe's
  * UpgradeSolverType). A name not in DLT_SOLVER_MAP is an error listing them. */
-static int parse_type(const dlt_pnode *root, dlt_solver_config *cfg)
+static int parse_type(const dlt_cfg *root, dlt_solver_config *cfg)
 {
     static const char *const old_names[] = {"SGD", "NESTEROV", "ADAGRAD", "RMSPROP", "ADADELTA",
                                             "ADAM", NULL};
     char where[256];
-    const dlt_pnode *tn = dlt_pt_get(root, "type"), *on = dlt_pt_get(root, "solver_type");
+    const dlt_cfg *tn = dlt_cfg_get(root, "type"), *on = dlt_cfg_get(root, "solver_type");
     if (tn && on)
         DLT_FAIL(DLT_ERR_PARSE, "%s: solver_type (deprecated enum) and type (string) cannot both "
-                 "be given; keep `type`", dlt_pt_where(on, where, sizeof where));
+                 "be given; keep `type`", dlt_cfg_where(on, where, sizeof where));
     cfg->type = DLT_SOLVER_SGD;
     const char *name = NULL;
     if (tn) {
-        DLT_TRY(dlt_pt_node_string(tn, &name));
+        DLT_TRY(dlt_cfg_node_string(tn, &name));
     } else if (on) {
         int st;
-        DLT_TRY(dlt_pt_enum(root, "solver_type", old_names, 0, &st));
+        DLT_TRY(dlt_cfg_enum(root, "solver_type", old_names, 0, &st));
         static const char *const as_type[] = {"SGD", "Nesterov", "AdaGrad", "RMSProp", "AdaDelta",
                                               "Adam"};
         name = as_type[st];
@@ -101,7 +101,7 @@ static int parse_type(const dlt_pnode *root, dlt_solver_config *cfg)
                 snprintf(list + strlen(list), sizeof list - strlen(list), "%s%s", i ? ", " : "",
                          solver_kinds[i].name);
             DLT_FAIL(DLT_ERR_PARSE, "%s: solver type \"%s\" is not supported (supported: %s)",
-                     dlt_pt_where(tn ? tn : on, where, sizeof where), name, list);
+                     dlt_cfg_where(tn ? tn : on, where, sizeof where), name, list);
         }
         cfg->type = (dlt_solver_type)t;
     }
@@ -109,18 +109,18 @@ static int parse_type(const dlt_pnode *root, dlt_solver_config *cfg)
 }
 
 /* lr_policy and the fields each policy needs (Caffe's GetLearningRate). */
-static int parse_policy(const dlt_pnode *root, dlt_solver_config *cfg)
+static int parse_policy(const dlt_cfg *root, dlt_solver_config *cfg)
 {
     char where[256];
-    const dlt_pnode *pn = dlt_pt_get(root, "lr_policy");
+    const dlt_cfg *pn = dlt_cfg_get(root, "lr_policy");
     cfg->lr_policy = DLT_LR_FIXED;
     if (pn) {
         const char *name;
-        DLT_TRY(dlt_pt_node_string(pn, &name));
+        DLT_TRY(dlt_cfg_node_string(pn, &name));
         int found = find_name(policy_names, name);
         if (found < 0)
             DLT_FAIL(DLT_ERR_PARSE, "%s: lr_policy \"%s\" is not supported (supported: fixed, step, "
-                     "exp, inv, multistep, poly, sigmoid)", dlt_pt_where(pn, where, sizeof where),
+                     "exp, inv, multistep, poly, sigmoid)", dlt_cfg_where(pn, where, sizeof where),
                      name);
         cfg->lr_policy = (dlt_lr_policy)found;
     }
@@ -129,96 +129,96 @@ static int parse_policy(const dlt_pnode *root, dlt_solver_config *cfg)
     int needs_gamma = p == DLT_LR_STEP || p == DLT_LR_EXP || p == DLT_LR_INV ||
                       p == DLT_LR_MULTISTEP || p == DLT_LR_SIGMOID;
     int needs_power = p == DLT_LR_INV || p == DLT_LR_POLY;
-    if (needs_gamma && !dlt_pt_get(root, "gamma"))
-        DLT_FAIL(DLT_ERR_PARSE, "%s: lr_policy \"%s\" needs gamma", dlt_pt_where(pn, where, sizeof where),
+    if (needs_gamma && !dlt_cfg_get(root, "gamma"))
+        DLT_FAIL(DLT_ERR_PARSE, "%s: lr_policy \"%s\" needs gamma", dlt_cfg_where(pn, where, sizeof where),
                  pname);
-    if (needs_power && !dlt_pt_get(root, "power"))
-        DLT_FAIL(DLT_ERR_PARSE, "%s: lr_policy \"%s\" needs power", dlt_pt_where(pn, where, sizeof where),
+    if (needs_power && !dlt_cfg_get(root, "power"))
+        DLT_FAIL(DLT_ERR_PARSE, "%s: lr_policy \"%s\" needs power", dlt_cfg_where(pn, where, sizeof where),
                  pname);
     if (p == DLT_LR_STEP && cfg->stepsize <= 0)
         DLT_FAIL(DLT_ERR_PARSE, "%s: lr_policy \"step\" needs stepsize > 0",
-                 dlt_pt_where(pn, where, sizeof where));
-    if (p == DLT_LR_SIGMOID && !dlt_pt_get(root, "stepsize"))
+                 dlt_cfg_where(pn, where, sizeof where));
+    if (p == DLT_LR_SIGMOID && !dlt_cfg_get(root, "stepsize"))
         DLT_FAIL(DLT_ERR_PARSE, "%s: lr_policy \"sigmoid\" needs stepsize (the midpoint iteration)",
-                 dlt_pt_where(pn, where, sizeof where));
-    int nsv = dlt_pt_count(root, "stepvalue");
+                 dlt_cfg_where(pn, where, sizeof where));
+    int nsv = dlt_cfg_count(root, "stepvalue");
     if (nsv > DLT_MAX_STEPVALUES)
         DLT_FAIL(DLT_ERR_PARSE, "%s: more than %d stepvalue entries",
-                 dlt_pt_where(dlt_pt_nth(root, "stepvalue", DLT_MAX_STEPVALUES), where, sizeof where),
+                 dlt_cfg_where(dlt_cfg_nth(root, "stepvalue", DLT_MAX_STEPVALUES), where, sizeof where),
                  DLT_MAX_STEPVALUES);
     for (int i = 0; i < nsv; i++) {
-        const dlt_pnode *sv = dlt_pt_nth(root, "stepvalue", i);
-        DLT_TRY(dlt_pt_node_int(sv, &cfg->stepvalue[i]));
+        const dlt_cfg *sv = dlt_cfg_nth(root, "stepvalue", i);
+        DLT_TRY(dlt_cfg_node_int(sv, &cfg->stepvalue[i]));
         /* Caffe walks the list in order and stops at the first value not
          * reached, so a decreasing list would silently skip steps. */
         if (i > 0 && cfg->stepvalue[i] <= cfg->stepvalue[i - 1])
             DLT_FAIL(DLT_ERR_PARSE, "%s: stepvalue %ld is not greater than the previous one (%ld)",
-                     dlt_pt_where(sv, where, sizeof where), cfg->stepvalue[i], cfg->stepvalue[i - 1]);
+                     dlt_cfg_where(sv, where, sizeof where), cfg->stepvalue[i], cfg->stepvalue[i - 1]);
     }
     cfg->nstepvalue = nsv;
     if (p == DLT_LR_MULTISTEP && nsv == 0)
         DLT_FAIL(DLT_ERR_PARSE, "%s: lr_policy \"multistep\" needs one or more stepvalue fields",
-                 dlt_pt_where(pn, where, sizeof where));
+                 dlt_cfg_where(pn, where, sizeof where));
     return 0;
 }
 
-int dlt_solver_config_parse(const dlt_pnode *root, dlt_solver_config *cfg)
+int dlt_solver_config_parse(const dlt_cfg *root, dlt_solver_config *cfg)
 {
     char where[256];
     memset(cfg, 0, sizeof *cfg);
     cfg->lr_scale = 1;
-    DLT_TRY(dlt_pt_string(root, "net", NULL, &cfg->net));
+    DLT_TRY(dlt_cfg_string(root, "net", NULL, &cfg->net));
     if (!cfg->net) {
-        if (dlt_pt_get(root, "train_net") || dlt_pt_get(root, "net_param"))
+        if (dlt_cfg_get(root, "train_net") || dlt_cfg_get(root, "net_param"))
             DLT_FAIL(DLT_ERR_PARSE, "%s: only `net:` (one train_val file) is supported, not "
-                     "train_net/net_param", dlt_pt_where(root, where, sizeof where));
+                     "train_net/net_param", dlt_cfg_where(root, where, sizeof where));
         DLT_FAIL(DLT_ERR_PARSE, "%s: the solver has no `net:` field", root->file);
     }
-    DLT_TRY(dlt_pt_float(root, "base_lr", 0.01, &cfg->base_lr));
-    DLT_TRY(dlt_pt_float(root, "momentum", 0.0, &cfg->momentum));
-    DLT_TRY(dlt_pt_float(root, "momentum2", 0.999, &cfg->momentum2));
-    DLT_TRY(dlt_pt_float(root, "rms_decay", 0.99, &cfg->rms_decay));
-    DLT_TRY(dlt_pt_float(root, "delta", 1e-8, &cfg->delta));
-    DLT_TRY(dlt_pt_float(root, "weight_decay", 0.0, &cfg->weight_decay));
-    DLT_TRY(dlt_pt_float(root, "gamma", 0.0, &cfg->gamma));
-    DLT_TRY(dlt_pt_float(root, "power", 0.0, &cfg->power));
-    DLT_TRY(dlt_pt_int(root, "stepsize", 0, &cfg->stepsize));
-    DLT_TRY(dlt_pt_int(root, "max_iter", 0, &cfg->max_iter));
-    DLT_TRY(dlt_pt_int(root, "display", 0, &cfg->display));
-    DLT_TRY(dlt_pt_int(root, "snapshot", 0, &cfg->snapshot));
-    DLT_TRY(dlt_pt_int(root, "test_interval", 0, &cfg->test_interval));
-    DLT_TRY(dlt_pt_bool(root, "test_initialization", 1, &cfg->test_initialization));
-    DLT_TRY(dlt_pt_int(root, "random_seed", -1, &cfg->random_seed));
-    DLT_TRY(dlt_pt_string(root, "snapshot_prefix", "", &cfg->snapshot_prefix));
-    int ntest = dlt_pt_count(root, "test_iter");
+    DLT_TRY(dlt_cfg_float(root, "base_lr", 0.01, &cfg->base_lr));
+    DLT_TRY(dlt_cfg_float(root, "momentum", 0.0, &cfg->momentum));
+    DLT_TRY(dlt_cfg_float(root, "momentum2", 0.999, &cfg->momentum2));
+    DLT_TRY(dlt_cfg_float(root, "rms_decay", 0.99, &cfg->rms_decay));
+    DLT_TRY(dlt_cfg_float(root, "delta", 1e-8, &cfg->delta));
+    DLT_TRY(dlt_cfg_float(root, "weight_decay", 0.0, &cfg->weight_decay));
+    DLT_TRY(dlt_cfg_float(root, "gamma", 0.0, &cfg->gamma));
+    DLT_TRY(dlt_cfg_float(root, "power", 0.0, &cfg->power));
+    DLT_TRY(dlt_cfg_int(root, "stepsize", 0, &cfg->stepsize));
+    DLT_TRY(dlt_cfg_int(root, "max_iter", 0, &cfg->max_iter));
+    DLT_TRY(dlt_cfg_int(root, "display", 0, &cfg->display));
+    DLT_TRY(dlt_cfg_int(root, "snapshot", 0, &cfg->snapshot));
+    DLT_TRY(dlt_cfg_int(root, "test_interval", 0, &cfg->test_interval));
+    DLT_TRY(dlt_cfg_bool(root, "test_initialization", 1, &cfg->test_initialization));
+    DLT_TRY(dlt_cfg_int(root, "random_seed", -1, &cfg->random_seed));
+    DLT_TRY(dlt_cfg_string(root, "snapshot_prefix", "", &cfg->snapshot_prefix));
+    int ntest = dlt_cfg_count(root, "test_iter");
     if (ntest > 1)
         DLT_FAIL(DLT_ERR_PARSE, "%s: several test_iter values (several test nets) are not supported",
-                 dlt_pt_where(dlt_pt_nth(root, "test_iter", 1), where, sizeof where));
-    DLT_TRY(dlt_pt_int(root, "test_iter", 0, &cfg->test_iter));
+                 dlt_cfg_where(dlt_cfg_nth(root, "test_iter", 1), where, sizeof where));
+    DLT_TRY(dlt_cfg_int(root, "test_iter", 0, &cfg->test_iter));
     DLT_TRY(parse_type(root, cfg));
     DLT_TRY(parse_policy(root, cfg));
 
     const char *reg;
-    DLT_TRY(dlt_pt_string(root, "regularization_type", "L2", &reg));
+    DLT_TRY(dlt_cfg_string(root, "regularization_type", "L2", &reg));
     if (strcmp(reg, "L2") == 0)
         cfg->regularization = DLT_REG_L2;
     else if (strcmp(reg, "L1") == 0)
         cfg->regularization = DLT_REG_L1;
     else
         DLT_FAIL(DLT_ERR_PARSE, "%s: regularization_type \"%s\" is not supported (supported: L1, L2)",
-                 dlt_pt_where(dlt_pt_get(root, "regularization_type"), where, sizeof where), reg);
-    DLT_TRY(dlt_pt_int(root, "iter_size", 1, &cfg->iter_size));
+                 dlt_cfg_where(dlt_cfg_get(root, "regularization_type"), where, sizeof where), reg);
+    DLT_TRY(dlt_cfg_int(root, "iter_size", 1, &cfg->iter_size));
     if (cfg->iter_size < 1)
         DLT_FAIL(DLT_ERR_PARSE, "%s: iter_size must be >= 1 (got %ld)",
-                 dlt_pt_where(dlt_pt_get(root, "iter_size"), where, sizeof where), cfg->iter_size);
-    DLT_TRY(dlt_pt_float(root, "clip_gradients", -1, &cfg->clip_gradients));
+                 dlt_cfg_where(dlt_cfg_get(root, "iter_size"), where, sizeof where), cfg->iter_size);
+    DLT_TRY(dlt_cfg_float(root, "clip_gradients", -1, &cfg->clip_gradients));
     char why[256]; /* the solver's own requirements, named at its type line */
     if (solver_kinds[cfg->type].check(cfg, why, sizeof why) < 0) {
-        const dlt_pnode *tn = dlt_pt_get(root, "type");
-        DLT_FAIL(DLT_ERR_PARSE, "%s: %s", dlt_pt_where(tn ? tn : dlt_pt_get(root, "solver_type"),
+        const dlt_cfg *tn = dlt_cfg_get(root, "type");
+        DLT_FAIL(DLT_ERR_PARSE, "%s: %s", dlt_cfg_where(tn ? tn : dlt_cfg_get(root, "solver_type"),
                                                        where, sizeof where), why);
     }
-    DLT_TRY(dlt_pt_int(root, "average_loss", 1, &cfg->average_loss));
+    DLT_TRY(dlt_cfg_int(root, "average_loss", 1, &cfg->average_loss));
     if (cfg->average_loss < 1)
         cfg->average_loss = 1;
     if (cfg->max_iter <= 0)
@@ -343,7 +343,7 @@ void dlt_solver_free(dlt_solver *s)
         return;
     for (int i = 0; i < s->nhistory; i++) {
         free(s->history[i]);
-        dlt__dev_free(s->ghistory[i]);
+        dlt_device_free(s->ghistory[i]);
     }
     free(s);
 }
@@ -355,22 +355,32 @@ float *dlt_solver_history(dlt_solver *s, int index)
     return index >= 0 && index < s->nhistory ? s->history[index] : NULL;
 }
 
-void dlt_solver_to_device(dlt_solver *s)
+/* The history follows the parameters it updates: uploaded the first time
+ * the solver steps a net that keeps them on its device (after a resume has
+ * filled the host history), brought back if the net is on the host again. */
+static void follow(dlt_solver *s, const dlt_net *net)
 {
-    for (int i = 0; i < s->nhistory && !s->ghistory[i]; i++) {
-        size_t bytes = (s->n ? s->n : 1) * sizeof(float);
-        s->ghistory[i] = dlt__dev_alloc(bytes);
-        dlt__dev_upload(s->ghistory[i], s->history[i], bytes);
+    size_t bytes = (s->n ? s->n : 1) * sizeof(float);
+    int on_device = dlt_net_memory(net) == DLT_DEVICE;
+    for (int i = 0; i < s->nhistory; i++) {
+        if (on_device && !s->ghistory[i]) {
+            s->ghistory[i] = dlt_device_alloc(bytes);
+            dlt_device_upload(s->ghistory[i], s->history[i], bytes);
+        } else if (!on_device && s->ghistory[i]) {
+            dlt_device_download(s->history[i], s->ghistory[i], bytes);
+            dlt_device_free(s->ghistory[i]);
+            s->ghistory[i] = NULL;
+        }
     }
 }
 
 void dlt_solver_history_to_host(dlt_solver *s)
 {
     for (int i = 0; i < s->nhistory && s->ghistory[i]; i++)
-        dlt__dev_download(s->history[i], s->ghistory[i], (s->n ? s->n : 1) * sizeof(float));
+        dlt_device_download(s->history[i], s->ghistory[i], (s->n ? s->n : 1) * sizeof(float));
 }
 
-int dlt_solver_on_device(const dlt_solver *s) { return s->ghistory[0] != NULL; }
+dlt_memory dlt_solver_memory(const dlt_solver *s) { return s->ghistory[0] ? DLT_DEVICE : DLT_HOST; }
 
 /* Where the step's vectors live: the net's and the solver's host buffers,
  * or their device copies, with the operations on them. */
@@ -400,10 +410,9 @@ static place where(dlt_solver *s, dlt_net *net)
 {
     place p = {dlt_net_params(net), dlt_net_grads(net), {s->history[0], s->history[1]},
                dlt_net_params(net), host_sumsq, host_scale, 0};
-    if (dlt_solver_on_device(s)) {
+    follow(s, net);
+    if (dlt_solver_memory(s) == DLT_DEVICE) {
         p.w = dlt_net_device_params(net), p.g = dlt_net_device_grads(net);
-        if (!p.w)
-            dlt_fatal("internal: the solver is on the device but the net is not");
         p.h[0] = s->ghistory[0], p.h[1] = s->ghistory[1];
         p.sumsq = dlt__dev_sumsq, p.scale = dlt__dev_scale, p.device = 1;
     }

@@ -191,4 +191,21 @@ DLT__HD float dlt__rule_ADADELTA(const dlt__update_args *a, float g, float *hg, 
     return DLT__MUL(a->rate, dx);
 }
 
+/* The device step (src/cuda/solver.cu; src/net/solver_none.c in a build
+ * without CUDA, where no net is ever on a device): one blob's update by
+ * solver TYPE (a dlt_solver_type) with the scalars in A on device buffers,
+ * the same rule as the host loop's (H1 NULL for one-slot solvers), and the
+ * vector reductions clip_gradients and iter_size need. Ordered with the
+ * bound GPU's compute stream; sumsq waits for its result. */
+#ifdef __cplusplus
+extern "C" {
+#endif
+void dlt__dev_solver_update(int type, const dlt__update_args *a, float *w, float *g, float *h0, float *h1,
+                            size_t n);
+double dlt__dev_sumsq(const float *x, size_t n);  /* sum of x^2 in double */
+void dlt__dev_scale(float *x, size_t n, float f); /* x *= f */
+#ifdef __cplusplus
+}
+#endif
+
 #endif

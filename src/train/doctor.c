@@ -14,10 +14,10 @@
 #include <unistd.h>
 
 #include "config.h"
-#include "data/h5util.h"
+#include "core/h5util.h"
 #include "dltrain/doctor.h"
 #include "dltrain/error.h"
-#include "monitor/nvml.h"
+#include "dltrain/sysmon.h"
 
 /* One rank's findings: plain bytes, gathered to rank 0. */
 typedef struct row {
@@ -219,12 +219,8 @@ static void check_dataset(const char *what, const char *path, row *w, long *fs_t
 
 static void gpu_info(int local_rank, char *buf, size_t size)
 {
-    dlt__nvml *n = dlt__nvml_open();
-    dlt_gpu_sample g[DLT_SYS_MAX_GPUS];
-    int count = n ? dlt__nvml_sample(n, g, DLT_SYS_MAX_GPUS) : 0;
     char driver[96];
-    dlt__nvml_driver_version(n, driver, sizeof driver);
-    dlt__nvml_close(n);
+    int count = dlt_sys_gpu_driver(driver, sizeof driver);
     if (count > 0)
         snprintf(buf, size, "%d GPU%s, driver %s", count, count > 1 ? "s" : "", driver);
     else

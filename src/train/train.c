@@ -521,22 +521,7 @@ static void print_summary(const run *r, int threads, const char *threads_from)
              r->files.net_path, r->opt->solver_path);
     dlt_info("ranks %d (%d on this node), BLAS threads per rank %d (from %s)", r->world,
              dlt_comm_local_size(r->comm), threads, threads_from);
-    if (dlt_net_memory(r->train_net) == DLT_HOST) {
-        dlt_conv_backend cb = dlt_compute_conv_backend(&r->compute);
-        dlt_info("convolution backend %s%s", dlt_conv_backend_name(cb),
-                 cb == DLT_CONV_DNNL ? " (oneDNN, OpenMP threads = BLAS threads)" : " (im2col + sgemm)");
-        /* What dlt_cpu_short_idle_spins left in force (the user's values win). */
-        const char *wait = getenv("OMP_WAIT_POLICY"), *spin = getenv("GOMP_SPINCOUNT");
-        const char *tmo = getenv("OPENBLAS_THREAD_TIMEOUT");
-        dlt_info("idle worker threads: OMP_WAIT_POLICY=%s GOMP_SPINCOUNT=%s "
-                 "OPENBLAS_THREAD_TIMEOUT=%s (short spins unless set in the environment)",
-                 wait ? wait : "(unset)", spin ? spin : "(unset)", tmo ? tmo : "(unset)");
-        char isa[160];
-        dlt_info("CPU instruction set: %s", dlt_cpu_isa_describe(isa, sizeof isa));
-    } else {
-        dlt_info("cuDNN: workspace limit %zu MiB per convolution%s", r->compute.cudnn_workspace_limit >> 20,
-                 r->compute.cudnn_deterministic ? ", deterministic algorithms" : "");
-    }
+    dlt_net_describe_compute(r->train_net);
     dlt_info("global batch %d = %d ranks x batch_size %d x iter_size %ld; %ld iterations per epoch",
              r->global_batch, r->world, dp->batch_size, r->cfg.iter_size, r->steps_per_epoch);
     char sched[1024];
@@ -568,10 +553,9 @@ static void start_distributed(run *r, int threads)
                                     dlt_net_param_count(r->train_net), &rc);
     static const char *const how[] = {"overlapped with backward", "blocking after backward",
                                       "overlapped with backward on a communication thread"};
-    dlt_info("gradient allreduce: %s, %zu buckets of <= %.2f MB, reducer %s%s", how[o->allreduce_mode],
+    dlt_info("gradient allreduce: %s, %zu buckets of <= %.2f MB, reducer %s", how[o->allreduce_mode],
              dlt_reducer_bucket_count(r->reducer), rc.bucket_bytes / 1048576.0,
-             dlt_reducer_choice_note(r->reducer),
-             dlt_solver_on_device(r->solver) ? "; solver on the GPU" : "");
+             dlt_reducer_choice_note(r->reducer));
     if (o->watchdog_s > 0)
         dlt_info("watchdog: abort after %.0f s without progress", o->watchdog_s);
     r->watchdog = dlt__watchdog_start(o->watchdog_s);
@@ -631,7 +615,8 @@ static int setup(run *r)
 }
 
 /* Pick this rank's device (one GPU per node-local rank) and move both
- * nets there; the weights are final (broadcast, resumed) at this point. */
+ * nets there; the weights and the solver's history are final (broadcast,
+ * resumed) at this point. */
 static int to_device(run *r)
 {
     dlt_device_kind got;
@@ -640,18 +625,17 @@ static int to_device(run *r)
     DLT_TRY(dlt_net_to_device(r->train_net, got));
     if (r->test_net)
         DLT_TRY(dlt_net_to_device(r->test_net, got));
-    /* The gradient transport and the device solver need every rank on a GPU. */
-    double gpus = got == DLT_DEVICE_GPU;
-    dlt_comm_allreduce_sum_doubles(r->comm, &gpus, 1);
-    if (gpus != 0 && gpus != r->world)
-        DLT_FAIL(DLT_ERR_ARG, "%g of %d ranks found a GPU: run with --device cpu, or give every rank a GPU",
-                 gpus, r->world);
-    /* The solver's history lives where the parameters it updates live.
-     * (Placement, not a per-step branch: goes when the solver takes the
-     * net's residency itself.) */
-    if (dlt_net_memory(r->train_net) == DLT_DEVICE)
-        dlt_solver_to_device(r->solver);
-    dlt_info("device: %s", got == DLT_DEVICE_GPU ? "GPU" : "CPU");
+    /* The gradient transport pairs every rank's gradients in the same
+     * memory: the largest and the smallest over the ranks must agree. */
+    dlt_memory mine = dlt_net_memory(r->train_net);
+    double span[2] = {(double)mine, -(double)mine};
+    dlt_comm_allreduce_max_doubles(r->comm, span, 2);
+    if (span[0] != -span[1])
+        DLT_FAIL(DLT_ERR_ARG, "this rank computes on the %s, but not every rank does: run with --device cpu, "
+                 "or give every rank a GPU", dlt_device_name(got));
+    /* The solver's history follows the parameters at its first step. */
+    dlt_info("device: %s; parameters, gradients and solver history in %s memory", dlt_device_name(got),
+             dlt_memory_name(mine));
     return 0;
 }
 

@@ -1,5 +1,5 @@
 /* h5util.c - HDF5 setup, error reporting and attribute helpers for the
- * data module (see h5util.h). */
+ * data and checkpoint modules (see h5util.h). */
 #include <errno.h>
 #include <pthread.h>
 #include <stdint.h>
@@ -8,7 +8,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "data/h5util.h"
+#include "core/h5util.h"
 #include "dltrain/error.h"
 
 static pthread_once_t h5_once = PTHREAD_ONCE_INIT;

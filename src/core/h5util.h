@@ -1,8 +1,9 @@
-/* h5util.h - internal HDF5 helpers shared by the dataset reader and writer:
+/* h5util.h - internal HDF5 helpers below both data/ and ckpt/ (the
+ * datasets, the checkpoints, the doctor's readability check):
  * one-time library setup, call checks that name the call and the file, and
  * attribute read/write (strings, ints, string arrays). */
-#ifndef DLTRAIN_DATA_H5UTIL_H
-#define DLTRAIN_DATA_H5UTIL_H
+#ifndef DLTRAIN_CORE_H5UTIL_H
+#define DLTRAIN_CORE_H5UTIL_H
 
 #include <hdf5.h>
 
