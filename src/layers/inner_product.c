@@ -3,6 +3,10 @@
  * snapshots map one to one. axis: the axes from AXIS on are the input
  * vector (D), those before it index M = rows of x (axis 1: M = N). */
 #include <cblas.h>
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
+#define IP_X86 1
+#endif
 #include <stdlib.h>
 #include <string.h>
 
@@ -69,57 +73,187 @@ static int ip_setup(dlt_layer *l, const dlt_cfg *msg, const dlt_layer_context *c
     return 0;
 }
 
-/* Rows (samples) per GEMM call in the forward and the input gradient. A
- * row's result must not depend on how many rows share its call, or P ranks
- * of batch B would compute other activations than one rank of batch P*B:
- * OpenBLAS 0.3.21's Haswell/Zen sgemm computes a row differently by where
- * it falls in the driver's column blocks (3, 2 or 1 times UNROLL_N = 4), so
- * rows 12-15 of a 16-row call differ from the same rows of a 64-row call
- * by float rounding (5,649 of 32,000 outputs of LeNet's ip1 shape). Calls of
- * exactly IP_ROWS rows at multiples of IP_ROWS (the last one padded with
- * zero rows) give every row the same arithmetic for any batch that is a
- * multiple of IP_ROWS. Cost on LeNet ip1 (batch 48, one Zen 3 core): the
- * forward 1.9 -> 3.1 ms in isolation; whole-net figures: README.md, the
- * paragraph on data parallelism. */
-#ifndef IP_ROWS
-#define IP_ROWS 4
+/* The forward and the input gradient compute every output element as one
+ * fixed sequence, init + a[0] b[0] + a[1] b[1] + ..., whatever the batch,
+ * so that P ranks of batch B compute the same activations as one rank of
+ * batch P*B, bit for bit, for any split. cblas_sgemm cannot promise that:
+ * OpenBLAS 0.3.21's Haswell/Zen sgemm rounds a row differently by its
+ * place in the call's kernel tiles and thread split (rows 12-15 of a
+ * 16-row call differ from the same rows of a 64-row call), and calls of a
+ * fixed 4 rows repack the whole weight matrix per call (LeNet training
+ * +20%). Here op(B) is packed once per call into 16-column panels and a
+ * 4 x 16 register tile runs down the whole reduction; rows are independent
+ * (a row's tile lanes do the same operations in any tile), columns too (a
+ * panel's tail is zero-padded); panels go to OpenMP threads, which changes
+ * no arithmetic. One code path per machine, so every row of every call is
+ * computed alike: FMA intrinsics where the CPU has AVX and FMA (checked once
+ * at run time), else plain vector code (multiply, then add). Whole-net
+ * figures: README.md, the paragraph on data parallelism. */
+#define IP_COLS 16
+
+typedef float v8 __attribute__((vector_size(32)));
+
+static _Thread_local float *pack_buf;
+static _Thread_local size_t pack_size;
+
+/* op(B) (NA x NC; element (a, j) is b[j*ldb + a] if trans, else b[a*ldb + j])
+ * as ceil(NC/16) panels of NA x 16, zero-padded. */
+static const float *pack_b(int NA, int NC, const float *b, int ldb, int trans)
+{
+    const int np = (NC + IP_COLS - 1) / IP_COLS;
+    const size_t bytes = (size_t)np * NA * IP_COLS * sizeof(float);
+    if (bytes > pack_size) {
+        free(pack_buf);
+        void *p;
+        if (posix_memalign(&p, 64, bytes) != 0)
+            dlt_fatal("InnerProduct: out of memory for a %zu-byte packed weight", bytes);
+        pack_buf = p;
+        pack_size = bytes;
+    }
+    for (int p = 0; p < np; p++) {
+        float *dst = pack_buf + (size_t)p * NA * IP_COLS;
+        const int j0 = p * IP_COLS, nj = NC - j0 < IP_COLS ? NC - j0 : IP_COLS;
+        if (trans) {
+            for (int a = 0; a < NA; a++) {
+                for (int j = 0; j < nj; j++)
+                    dst[(size_t)a * IP_COLS + j] = b[(size_t)(j0 + j) * ldb + a];
+                for (int j = nj; j < IP_COLS; j++)
+                    dst[(size_t)a * IP_COLS + j] = 0.0f;
+            }
+        } else {
+            for (int a = 0; a < NA; a++) {
+                memcpy(dst + (size_t)a * IP_COLS, b + (size_t)a * ldb + j0, (size_t)nj * sizeof(float));
+                for (int j = nj; j < IP_COLS; j++)
+                    dst[(size_t)a * IP_COLS + j] = 0.0f;
+            }
+        }
+    }
+    return pack_buf;
+}
+
+/* The NJ columns of a 16-wide tile row that C has (a panel's tail is padding). */
+static inline void store_tile(float *c, int nj, const float *acc)
+{
+    memcpy(c, acc, (size_t)nj * sizeof(float));
+}
+
+#ifdef IP_X86
+/* One panel of C: rows 0..N-1, its NJ (<= 16) columns = init + A (N x NA) Bp
+ * (Bp: NA x 16), in tiles of 4 rows, then single rows with the same lanes'
+ * arithmetic. (6-row tiles measured slower here.) */
+__attribute__((target("avx,fma"))) static void panel_fma(int N, int NA, const float *a, const float *bp,
+                                                          const float *init, float *c, int ldc, int nj)
+{
+    const __m256 z = _mm256_setzero_ps();
+    const __m256 i0 = init ? _mm256_loadu_ps(init) : z, i1 = init ? _mm256_loadu_ps(init + 8) : z;
+    int n = 0;
+    for (; n + 4 <= N; n += 4) {
+        __m256 c00 = i0, c01 = i1, c10 = i0, c11 = i1, c20 = i0, c21 = i1, c30 = i0, c31 = i1;
+        const float *a0 = a + (size_t)n * NA, *a1 = a0 + NA, *a2 = a1 + NA, *a3 = a2 + NA;
+        for (int k = 0; k < NA; k++) {
+            const __m256 b0 = _mm256_load_ps(bp + (size_t)k * IP_COLS);
+            const __m256 b1 = _mm256_load_ps(bp + (size_t)k * IP_COLS + 8);
+            __m256 x = _mm256_broadcast_ss(a0 + k);
+            c00 = _mm256_fmadd_ps(x, b0, c00), c01 = _mm256_fmadd_ps(x, b1, c01);
+            x = _mm256_broadcast_ss(a1 + k);
+            c10 = _mm256_fmadd_ps(x, b0, c10), c11 = _mm256_fmadd_ps(x, b1, c11);
+            x = _mm256_broadcast_ss(a2 + k);
+            c20 = _mm256_fmadd_ps(x, b0, c20), c21 = _mm256_fmadd_ps(x, b1, c21);
+            x = _mm256_broadcast_ss(a3 + k);
+            c30 = _mm256_fmadd_ps(x, b0, c30), c31 = _mm256_fmadd_ps(x, b1, c31);
+        }
+        float t[4][IP_COLS];
+        _mm256_storeu_ps(t[0], c00), _mm256_storeu_ps(t[0] + 8, c01);
+        _mm256_storeu_ps(t[1], c10), _mm256_storeu_ps(t[1] + 8, c11);
+        _mm256_storeu_ps(t[2], c20), _mm256_storeu_ps(t[2] + 8, c21);
+        _mm256_storeu_ps(t[3], c30), _mm256_storeu_ps(t[3] + 8, c31);
+        for (int r = 0; r < 4; r++)
+            store_tile(c + (size_t)(n + r) * ldc, nj, t[r]);
+    }
+    for (; n < N; n++) {
+        __m256 c00 = i0, c01 = i1;
+        const float *a0 = a + (size_t)n * NA;
+        for (int k = 0; k < NA; k++) {
+            const __m256 x = _mm256_broadcast_ss(a0 + k);
+            c00 = _mm256_fmadd_ps(x, _mm256_load_ps(bp + (size_t)k * IP_COLS), c00);
+            c01 = _mm256_fmadd_ps(x, _mm256_load_ps(bp + (size_t)k * IP_COLS + 8), c01);
+        }
+        float t[IP_COLS];
+        _mm256_storeu_ps(t, c00), _mm256_storeu_ps(t + 8, c01);
+        store_tile(c + (size_t)n * ldc, nj, t);
+    }
+}
+
 #endif
 
-/* C (N x ldc-wide, first NC columns) = A (N x NA) op(B) + beta C in row
- * blocks of IP_ROWS; op(B) is NA x NC. */
-static void gemm_rows(int N, int NC, int NA, const float *a, CBLAS_TRANSPOSE tb, const float *b,
-                      int ldb, float beta, float *c)
+/* panel_fma for CPUs without FMA: multiply, round, add. */
+static void panel_plain(int N, int NA, const float *a, const float *bp, const float *init, float *c,
+                        int ldc, int nj)
 {
-    const int full = N - N % IP_ROWS;
-    for (int n0 = 0; n0 < full; n0 += IP_ROWS)
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, tb, IP_ROWS, NC, NA, 1.0f, a + (size_t)n0 * NA, NA,
-                    b, ldb, beta, c + (size_t)n0 * NC, NC);
-    if (full == N)
-        return;
-    const int nb = N - full;
-    float *ap = dlt_calloc((size_t)IP_ROWS * NA, sizeof(float));
-    float *cp = dlt_calloc((size_t)IP_ROWS * NC, sizeof(float));
-    memcpy(ap, a + (size_t)full * NA, (size_t)nb * NA * sizeof(float));
-    memcpy(cp, c + (size_t)full * NC, (size_t)nb * NC * sizeof(float));
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, tb, IP_ROWS, NC, NA, 1.0f, ap, NA, b, ldb, beta, cp, NC);
-    memcpy(c + (size_t)full * NC, cp, (size_t)nb * NC * sizeof(float));
-    free(ap);
-    free(cp);
+    v8 i0 = {0}, i1 = {0};
+    if (init)
+        memcpy(&i0, init, sizeof i0), memcpy(&i1, init + 8, sizeof i1);
+    int n = 0;
+    for (; n + 4 <= N; n += 4) {
+        v8 acc[4][2] = {{i0, i1}, {i0, i1}, {i0, i1}, {i0, i1}};
+        const float *a0 = a + (size_t)n * NA;
+        for (int k = 0; k < NA; k++) {
+            const v8 b0 = *(const v8 *)(bp + (size_t)k * IP_COLS);
+            const v8 b1 = *(const v8 *)(bp + (size_t)k * IP_COLS + 8);
+            for (int r = 0; r < 4; r++) {
+                const float x = a0[(size_t)r * NA + k];
+                acc[r][0] += x * b0, acc[r][1] += x * b1;
+            }
+        }
+        for (int r = 0; r < 4; r++)
+            store_tile(c + (size_t)(n + r) * ldc, nj, (const float *)acc[r]);
+    }
+    for (; n < N; n++) {
+        v8 acc[2] = {i0, i1};
+        for (int k = 0; k < NA; k++) {
+            const float x = a[(size_t)n * NA + k];
+            acc[0] += x * *(const v8 *)(bp + (size_t)k * IP_COLS);
+            acc[1] += x * *(const v8 *)(bp + (size_t)k * IP_COLS + 8);
+        }
+        store_tile(c + (size_t)n * ldc, nj, (const float *)acc);
+    }
+}
+
+/* C (N x NC, row-major) = init (NC, or zero) + A (N x NA) op(B); op(B) as in
+ * pack_b. Panels run on OpenMP threads: the split changes no arithmetic. */
+static void gemm_rows(int N, int NC, int NA, const float *a, int trans, const float *b, int ldb,
+                      const float *init, float *c)
+{
+    static int use_fma = -1;
+    if (use_fma < 0) /* -DIP_PLAIN: test the path of CPUs without FMA */
+#if defined(IP_PLAIN) || !defined(IP_X86)
+        use_fma = 0;
+#else
+        use_fma = __builtin_cpu_supports("avx") && __builtin_cpu_supports("fma");
+#endif
+    const float *bp = pack_b(NA, NC, b, ldb, trans);
+    const int np = (NC + IP_COLS - 1) / IP_COLS;
+#pragma omp parallel for schedule(static) if ((double)N * NC * NA >= 1e6)
+    for (int p = 0; p < np; p++) {
+        const int j0 = p * IP_COLS, nj = NC - j0 < IP_COLS ? NC - j0 : IP_COLS;
+        float ini[IP_COLS] = {0};
+        if (init)
+            memcpy(ini, init + j0, (size_t)nj * sizeof(float));
+#ifdef IP_X86
+        if (use_fma)
+            panel_fma(N, NA, a, bp + (size_t)p * NA * IP_COLS, init ? ini : NULL, c + j0, NC, nj);
+        else
+#endif
+            panel_plain(N, NA, a, bp + (size_t)p * NA * IP_COLS, init ? ini : NULL, c + j0, NC, nj);
+    }
 }
 
 static void ip_forward(dlt_layer *l)
 {
     const ip_config *c = l->state;
     const int N = c->rows, K = c->num_output, D = c->dim;
-    float *y = l->top[0]->data;
-    if (c->bias_term) {
-        const float *b = l->param[1].data;
-        for (int n = 0; n < N; n++)
-            for (int k = 0; k < K; k++)
-                y[(size_t)n * K + k] = b[k];
-    }
-    gemm_rows(N, K, D, l->bottom[0]->data, c->transpose ? CblasNoTrans : CblasTrans,
-              l->param[0].data, c->transpose ? K : D, c->bias_term ? 1.0f : 0.0f, y);
+    gemm_rows(N, K, D, l->bottom[0]->data, !c->transpose, l->param[0].data, c->transpose ? K : D,
+              c->bias_term ? l->param[1].data : NULL, l->top[0]->data);
 }
 
 /* The weight gradient sums over the batch inside one GEMM (its K
@@ -146,8 +280,8 @@ static void ip_backward(dlt_layer *l)
         }
     }
     if (l->propagate_down[0])
-        gemm_rows(N, D, K, dy, c->transpose ? CblasTrans : CblasNoTrans, l->param[0].data,
-                  c->transpose ? K : D, 0.0f, l->bottom[0]->diff);
+        gemm_rows(N, D, K, dy, c->transpose, l->param[0].data, c->transpose ? K : D, NULL,
+                  l->bottom[0]->diff);
 }
 
 static void ip_destroy(dlt_layer *l)
