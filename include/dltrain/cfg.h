@@ -5,6 +5,8 @@
 #ifndef DLTRAIN_CFG_H
 #define DLTRAIN_CFG_H
 
+#include <stddef.h>
+
 typedef enum {
     DLT_CFG_MESSAGE, /* name { ... } */
     DLT_CFG_NUMBER,  /* name: 12 | -0.5 | 1e-4 */
@@ -30,6 +32,9 @@ void dlt_cfg_free(dlt_cfg *root);
 /* Lookups mark the node used. Missing fields return NULL / 0. */
 const dlt_cfg *dlt_cfg_get(const dlt_cfg *msg, const char *name);
 int dlt_cfg_count(const dlt_cfg *msg, const char *name);
+/* Whether S[0..n) is inf, infinity or nan (any case): the float spellings of
+ * protobuf's text format, which the parser reads as identifiers. */
+int dlt_cfg_is_inf_nan(const char *s, size_t n);
 const dlt_cfg *dlt_cfg_nth(const dlt_cfg *msg, const char *name, int index);
 
 /* Typed getters: if the field is absent, *out = def and 0 is returned.

@@ -119,9 +119,7 @@ static int word_is(const char *s, size_t n, const char *lit)
     return i == n && lit[i] == '\0';
 }
 
-/* inf, infinity and nan spell float values in protobuf's text format
- * (the parser reads them as identifiers). */
-static int is_inf_nan(const char *s, size_t n)
+int dlt_cfg_is_inf_nan(const char *s, size_t n)
 {
     return word_is(s, n, "inf") || word_is(s, n, "infinity") || word_is(s, n, "nan");
 }
@@ -184,7 +182,7 @@ int dlt_cfg_node_float(const dlt_cfg *node, double *out)
     set_used(node);
     /* Numbers, and bare inf/nan which protobuf accepts for float fields. */
     int ok = node->kind == DLT_CFG_NUMBER ||
-             (node->kind == DLT_CFG_IDENT && is_inf_nan(node->text, strlen(node->text)));
+             (node->kind == DLT_CFG_IDENT && dlt_cfg_is_inf_nan(node->text, strlen(node->text)));
     char *end = NULL;
     double v = 0;
     if (ok) {

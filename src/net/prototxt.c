@@ -71,23 +71,6 @@ static int is_ident_start(int c)
 }
 static int is_ident_char(int c) { return is_ident_start(c) || is_digit(c); }
 
-/* ASCII case-insensitive match of S[0..n) against lowercase LIT (strcasecmp
- * is POSIX, not C11). */
-static int word_is(const char *s, size_t n, const char *lit)
-{
-    size_t i;
-    for (i = 0; i < n && lit[i]; i++)
-        if ((s[i] | 0x20) != lit[i])
-            return 0;
-    return i == n && lit[i] == '\0';
-}
-
-/* inf, infinity and nan spell float values in protobuf's text format. */
-static int is_inf_nan(const char *s, size_t n)
-{
-    return word_is(s, n, "inf") || word_is(s, n, "infinity") || word_is(s, n, "nan");
-}
-
 static void skip_space(pt_lexer *lx)
 {
     for (;;) {
@@ -160,7 +143,7 @@ static int read_number(pt_lexer *lx, char **out)
         size_t w = lx->pos;
         while (is_ident_char(peek(lx)))
             advance(lx);
-        if (!is_inf_nan(lx->src + w, lx->pos - w))
+        if (!dlt_cfg_is_inf_nan(lx->src + w, lx->pos - w))
             return bad_number(lx, start, line, col);
         *out = copy_range(lx, start, lx->pos);
         return 0;
