@@ -40,8 +40,12 @@ const dlt_cfg *dlt_cfg_nth(const dlt_cfg *msg, const char *name, int index);
 /* Typed getters: if the field is absent, *out = def and 0 is returned.
  * A value of the wrong type (e.g. a string for an int, 2.5 for an int,
  * an identifier not in the enum) prints FILE:LINE:COL and returns
- * DLT_ERR_PARSE. For repeated scalars, the last value wins (protobuf). */
+ * DLT_ERR_PARSE. For repeated scalars, the last value wins (protobuf).
+ * dlt_cfg_int refuses a value outside int (-2147483648..2147483647: Caffe's
+ * int32/uint32 fields, stored in int), naming the field, line and value;
+ * dlt_cfg_int64 is for int64 fields (random_seed). */
 int dlt_cfg_int(const dlt_cfg *msg, const char *name, long def, long *out);
+int dlt_cfg_int64(const dlt_cfg *msg, const char *name, long def, long *out);
 int dlt_cfg_float(const dlt_cfg *msg, const char *name, double def, double *out);
 int dlt_cfg_bool(const dlt_cfg *msg, const char *name, int def, int *out);
 int dlt_cfg_string(const dlt_cfg *msg, const char *name, const char *def, const char **out);
@@ -50,6 +54,7 @@ int dlt_cfg_enum(const dlt_cfg *msg, const char *name, const char *const *names,
                  int def, int *out);
 /* Scalar conversions of one node (for repeated fields read with dlt_cfg_nth). */
 int dlt_cfg_node_int(const dlt_cfg *node, long *out);
+int dlt_cfg_node_int64(const dlt_cfg *node, long *out);
 int dlt_cfg_node_float(const dlt_cfg *node, double *out);
 int dlt_cfg_node_string(const dlt_cfg *node, const char **out);
 

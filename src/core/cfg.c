@@ -1,6 +1,7 @@
 /* cfg.c - the configuration tree the prototxt parser builds: freeing it,
  * lookups that track use, typed conversions and the unknown-field check. */
 #include <errno.h>
+#include <limits.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -158,21 +159,35 @@ static int parse_long(const char *s, long *out)
     return 1;
 }
 
-int dlt_cfg_node_int(const dlt_cfg *node, long *out)
+/* Protobuf's int32/uint32 fields (all of Caffe's integers but random_seed)
+ * land in int: a value beyond int is refused here, where the field's
+ * line is known, rather than wrapped by a cast later (4294967316 as
+ * num_output would train a 20-output layer). */
+static int node_int_in(const dlt_cfg *node, long lo, long hi, const char *kind, long *out)
 {
     long v = 0;
     if (!node || !out)
         return DLT_ERR_ARG;
     set_used(node);
     int r = node->kind == DLT_CFG_NUMBER ? parse_long(node->text, &v) : 0;
-    if (r < 0)
-        return dlt_cfg_error_at(node->file, node->line, node->col,
-                        "value %s of field '%s' is out of range for an integer", node->text,
-                        node->name);
     if (r == 0)
         return type_error(node, "an integer", NULL);
+    if (r < 0 || v < lo || v > hi)
+        return dlt_cfg_error_at(node->file, node->line, node->col,
+                        "value %s of field '%s' is out of range for %s (%ld to %ld)",
+                        node->text, node->name, kind, lo, hi);
     *out = v;
     return 0;
+}
+
+int dlt_cfg_node_int(const dlt_cfg *node, long *out)
+{
+    return node_int_in(node, INT_MIN, INT_MAX, "a 32-bit integer", out);
+}
+
+int dlt_cfg_node_int64(const dlt_cfg *node, long *out)
+{
+    return node_int_in(node, LONG_MIN, LONG_MAX, "a 64-bit integer", out);
 }
 
 int dlt_cfg_node_float(const dlt_cfg *node, double *out)
@@ -274,6 +289,18 @@ int dlt_cfg_int(const dlt_cfg *msg, const char *name, long def, long *out)
         return 0;
     PT_FOR_EACH(c, msg, name)
         DLT_TRY(dlt_cfg_node_int(c, &v));
+    *out = v;
+    return 0;
+}
+
+int dlt_cfg_int64(const dlt_cfg *msg, const char *name, long def, long *out)
+{
+    long v = def;
+    *out = def;
+    if (!msg || !name)
+        return 0;
+    PT_FOR_EACH(c, msg, name)
+        DLT_TRY(dlt_cfg_node_int64(c, &v));
     *out = v;
     return 0;
 }

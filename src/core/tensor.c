@@ -4,11 +4,22 @@
 
 #include "core/device_impl.h"
 #include "dltrain/error.h"
+#include "dltrain/size.h"
 #include "dltrain/tensor.h"
+
+/* Layers check their shapes (dlt__top_shape) with a message naming the
+ * prototxt; reaching here with a bad one is a bug, not bad input. */
+static size_t checked_count(int n, int c, int h, int w)
+{
+    const dlt_size_ctx sc = {"internal", DLT_ERR_INTERNAL};
+    if (dlt_size_shape(&sc, "tensor shape", n, c, h, w) < 0)
+        dlt_fatal("internal: tensor shape (%d,%d,%d,%d) is past the size limits", n, c, h, w);
+    return (size_t)n * c * h * w;
+}
 
 void dlt_tensor_reshape(dlt_tensor *t, int n, int c, int h, int w)
 {
-    size_t count = (size_t)n * c * h * w;
+    size_t count = checked_count(n, c, h, w);
     if ((!t->owned || t->diff_shared) && (t->data || t->diff) && count > t->count)
         dlt_fatal("internal: growing a tensor view (%zu -> %zu)", t->count, count);
     if (!t->data && !t->diff)
@@ -35,7 +46,7 @@ void dlt_tensor_reshape(dlt_tensor *t, int n, int c, int h, int w)
 void dlt_tensor_view(dlt_tensor *t, int n, int c, int h, int w, float *data, float *diff)
 {
     t->n = n, t->c = c, t->h = h, t->w = w;
-    t->count = (size_t)n * c * h * w;
+    t->count = checked_count(n, c, h, w);
     t->capacity = t->count;
     t->data = data;
     t->diff = diff;

@@ -22,6 +22,12 @@ static __global__ void pool_fwd(const float *x, float *y, int *mask, pool_config
         int h0 = oh * c.sh - c.ph, h1 = h0 + c.kh, w0 = ow * c.sw - c.pw, w1 = w0 + c.kw;
         int hs = h0 < 0 ? 0 : h0, he = h1 < c.h ? h1 : c.h;
         int ws = w0 < 0 ? 0 : w0, we = w1 < c.w ? w1 : c.w;
+        if (hs >= he || ws >= we) { /* wholly past the image: 0, no gradient (pooling.c) */
+            y[i] = 0.0f;
+            if (c.method == POOL_MAX)
+                mask[i] = -1;
+            continue;
+        }
         if (c.method == POOL_MAX) {
             int idx = hs * c.w + ws; /* the first maximum wins, as in Caffe */
             float m = xp[idx];

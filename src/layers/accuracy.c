@@ -48,7 +48,7 @@ static int acc_setup(dlt_layer *l, const dlt_cfg *msg, const dlt_layer_context *
     accuracy_config *c = dlt_malloc(sizeof *c);
     *c = cfg;
     l->state = c;
-    dlt_tensor_reshape(l->top[0], 1, 1, 1, 1);
+    DLT_TRY(dlt__top_shape(l, msg, 0, 1, 1, 1, 1));
     (void)ctx;
     return 0;
 }

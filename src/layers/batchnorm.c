@@ -43,10 +43,10 @@ static int bn_setup(dlt_layer *l, const dlt_cfg *msg, const dlt_layer_context *c
     s->acc2 = dlt_malloc((size_t)x->c * sizeof(double));
     l->state = s;
     if (l->top[0] != x)
-        dlt_tensor_reshape(l->top[0], x->n, x->c, x->h, x->w);
-    dlt_layer_add_param(l, 1, x->c, 1, 1, NULL); /* constant 0 */
-    dlt_layer_add_param(l, 1, x->c, 1, 1, NULL);
-    dlt_layer_add_param(l, 1, 1, 1, 1, NULL);
+        DLT_TRY(dlt__top_shape(l, msg, 0, x->n, x->c, x->h, x->w));
+    DLT_TRY(dlt__add_param(l, msg, 1, x->c, 1, 1, NULL)); /* constant 0 */
+    DLT_TRY(dlt__add_param(l, msg, 1, x->c, 1, 1, NULL));
+    DLT_TRY(dlt__add_param(l, msg, 1, 1, 1, 1, NULL));
     l->params_not_trained = 1;
     return 0;
 }

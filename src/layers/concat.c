@@ -28,7 +28,11 @@ static int concat_setup(dlt_layer *l, const dlt_cfg *msg, const dlt_layer_contex
         DLT_FAIL(DLT_ERR_PARSE, "%s: layer '%s': concat axis must be in [-4, 3] for NCHW blobs",
                  dlt_cfg_where(p, wb, sizeof wb), l->name);
     const dlt_tensor *b0 = l->bottom[0];
-    int a = (int)axis, total = 0;
+    int a = (int)axis;
+    int64_t total = 0;
+    char sbuf[320];
+    dlt_size_ctx sc;
+    dlt__layer_size_ctx(l, msg, sbuf, sizeof sbuf, &sc);
     for (int i = 0; i < l->nbottom; i++) {
         const dlt_tensor *b = l->bottom[i];
         for (int k = 0; k < 4; k++)
@@ -37,7 +41,8 @@ static int concat_setup(dlt_layer *l, const dlt_cfg *msg, const dlt_layer_contex
                          "the other axes, but bottom 0 is %s and bottom %d is %s",
                          dlt_cfg_where(msg, wb, sizeof wb), l->name, a,
                          dlt__shape_str(b0, s0, sizeof s0), i, dlt__shape_str(b, sb, sizeof sb));
-        total += dim(b, a);
+        DLT_TRY(dlt_size_add(&sc, "concatenated axis extent", total, dim(b, a), DLT_DIM_MAX,
+                             &total));
     }
     concat_state *s = dlt_calloc(1, sizeof *s);
     s->axis = a;
@@ -52,12 +57,12 @@ static int concat_setup(dlt_layer *l, const dlt_cfg *msg, const dlt_layer_contex
         s->total += s->chunk[i];
     }
     l->state = s;
-    int d[4] = {b0->n, b0->c, b0->h, b0->w};
+    int64_t d[4] = {b0->n, b0->c, b0->h, b0->w};
     d[a] = total;
     if (l->top[0] == l->bottom[0] && l->nbottom > 1)
         DLT_FAIL(DLT_ERR_PARSE, "%s: layer '%s': Concat cannot work in place",
                  dlt_cfg_where(msg, wb, sizeof wb), l->name);
-    dlt_tensor_reshape(l->top[0], d[0], d[1], d[2], d[3]);
+    DLT_TRY(dlt__top_shape(l, msg, 0, d[0], d[1], d[2], d[3]));
     (void)ctx;
     return 0;
 }

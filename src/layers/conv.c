@@ -3,6 +3,8 @@
  * each sample is one sgemm per group (its arithmetic independent of the
  * batch size: the data-parallel equivalence), or oneDNN. */
 #include <cblas.h>
+#include <inttypes.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -69,8 +71,8 @@ static int conv_setup(dlt_layer *l, const dlt_cfg *msg, const dlt_layer_context 
     int bias;
     DLT_TRY(dlt_cfg_int(p, "num_output", 0, &k));
     if (k <= 0)
-        DLT_FAIL(DLT_ERR_PARSE, "%s: layer '%s': convolution_param needs num_output > 0",
-                 dlt_cfg_where(p, wb, sizeof wb), name);
+        DLT_FAIL(DLT_ERR_PARSE, "%s: layer '%s': convolution_param needs num_output between "
+                 "1 and %d, got %ld", dlt_cfg_where(p, wb, sizeof wb), name, INT_MAX, k);
     DLT_TRY(dlt_cfg_bool(p, "bias_term", 1, &bias));
     DLT_TRY(dlt_cfg_int(p, "group", 1, &group));
     DLT_TRY(dlt__cfg_hw(p, name, "kernel_size", "kernel", 0, 1, &cfg.g.kh, &cfg.g.kw));
@@ -102,14 +104,39 @@ static int conv_setup(dlt_layer *l, const dlt_cfg *msg, const dlt_layer_context 
         DLT_FAIL(DLT_ERR_PARSE, "%s: layer '%s': group %ld must divide both the input "
                  "channels (%d) and num_output (%ld)",
                  dlt_cfg_where(p, wb, sizeof wb), name, group, x->c, k);
-    const int ekh = cfg.g.dh * (cfg.g.kh - 1) + 1, ekw = cfg.g.dw * (cfg.g.kw - 1) + 1;
-    int eh = x->h + 2 * cfg.g.ph - ekh, ew = x->w + 2 * cfg.g.pw - ekw;
-    if (eh < 0 || ew < 0)
-        DLT_FAIL(DLT_ERR_PARSE, "%s: layer '%s': (dilated) kernel %dx%d is larger than the padded "
-                 "input %dx%d", dlt_cfg_where(p, wb, sizeof wb), name, ekh, ekw,
-                 x->h + 2 * cfg.g.ph, x->w + 2 * cfg.g.pw);
-    cfg.g.ho = eh / cfg.g.sh + 1;
-    cfg.g.wo = ew / cfg.g.sw + 1;
+    /* Exact sizes: dilation, kernel and pad are each up to 2^30, so the
+     * dilated kernel and the padded input are formed in 64 bits, checked. */
+    char sb[320];
+    dlt_size_ctx sc;
+    dlt__layer_size_ctx(l, p, sb, sizeof sb, &sc);
+    int64_t ekh, ekw, ph2, pw2;
+    DLT_TRY(dlt_size_mul(&sc, "dilated kernel height (dilation x (kernel_h - 1))", cfg.g.dh,
+                         cfg.g.kh - 1, DLT_DIM_MAX - 1, &ekh));
+    DLT_TRY(dlt_size_mul(&sc, "dilated kernel width (dilation x (kernel_w - 1))", cfg.g.dw,
+                         cfg.g.kw - 1, DLT_DIM_MAX - 1, &ekw));
+    ekh++, ekw++;
+    DLT_TRY(dlt_size_add(&sc, "padded input height (H + 2 x pad_h)", x->h, 2 * (int64_t)cfg.g.ph,
+                         DLT_DIM_MAX, &ph2));
+    DLT_TRY(dlt_size_add(&sc, "padded input width (W + 2 x pad_w)", x->w, 2 * (int64_t)cfg.g.pw,
+                         DLT_DIM_MAX, &pw2));
+    if (ph2 < ekh || pw2 < ekw)
+        DLT_FAIL(DLT_ERR_PARSE, "%s: layer '%s': (dilated) kernel %" PRId64 "x%" PRId64
+                 " is larger than the padded input %" PRId64 "x%" PRId64,
+                 dlt_cfg_where(p, wb, sizeof wb), name, ekh, ekw, ph2, pw2);
+    cfg.g.ho = (int)((ph2 - ekh) / cfg.g.sh + 1);
+    cfg.g.wo = (int)((pw2 - ekw) / cfg.g.sw + 1);
+    /* The patch matrix (C*kh*kw rows) and each sample's output plane are
+     * GEMM sides, which BLAS and oneDNN take as int. */
+    const int64_t rows_f[3] = {cfg.g.c, cfg.g.kh, cfg.g.kw};
+    const int64_t col_f[5] = {cfg.g.c, cfg.g.kh, cfg.g.kw, cfg.g.ho, cfg.g.wo};
+    DLT_TRY(dlt_size_prod(&sc, "patch rows (channels x kernel_h x kernel_w)", rows_f, 3,
+                          DLT_DIM_MAX, NULL));
+    DLT_TRY(dlt_size_prod(&sc, "patch matrix (C x kernel_h x kernel_w x Ho x Wo)", col_f, 5,
+                          DLT_COUNT_MAX, NULL));
+    DLT_TRY(dlt__top_shape(l, msg, 0, x->n, cfg.num_output, cfg.g.ho, cfg.g.wo));
+    DLT_TRY(dlt__add_param(l, msg, cfg.num_output, cfg.g.c / cfg.group, cfg.g.kh, cfg.g.kw, &wf));
+    if (cfg.bias_term)
+        DLT_TRY(dlt__add_param(l, msg, cfg.num_output, 1, 1, 1, &bf));
 
     conv_state *s = dlt_calloc(1, sizeof *s);
     s->cfg = cfg;
@@ -132,11 +159,6 @@ static int conv_setup(dlt_layer *l, const dlt_cfg *msg, const dlt_layer_context 
     if (dlt_compute_conv_backend(l->compute) == DLT_CONV_DNNL)
         s->dnnl = dlt__conv_dnnl_create(&cfg, x->n, dnnl_weight_chunk(x->n));
     l->state = s;
-
-    dlt_tensor_reshape(l->top[0], x->n, cfg.num_output, cfg.g.ho, cfg.g.wo);
-    dlt_layer_add_param(l, cfg.num_output, cfg.g.c / cfg.group, cfg.g.kh, cfg.g.kw, &wf);
-    if (cfg.bias_term)
-        dlt_layer_add_param(l, cfg.num_output, 1, 1, 1, &bf);
     (void)ctx;
     return 0;
 }

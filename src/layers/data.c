@@ -7,6 +7,10 @@
 #include "dltrain/error.h"
 #include "layers/layers.h"
 
+/* Per rank: 2^24 samples, far beyond any memory for real images; the
+ * loader counts samples of a step in int. */
+#define DATA_BATCH_MAX (1L << 24)
+
 typedef struct data_state {
     dlt_data_params params;
 } data_state;
@@ -24,7 +28,8 @@ static int read_transform(const dlt_cfg *tp, const char *layer, dlt_data_params 
     DLT_TRY(dlt_cfg_bool(tp, "mirror", 0, &dp->mirror));
     DLT_TRY(dlt_cfg_int(tp, "crop_size", 0, &crop));
     if (crop < 0 || crop > 65535)
-        DLT_FAIL(DLT_ERR_PARSE, "%s: layer '%s': crop_size %ld is out of range",
+        DLT_FAIL(DLT_ERR_PARSE, "%s: layer '%s': crop_size must be between 0 and 65535 (the "
+                 "largest JPEG side), got %ld",
                  dlt_cfg_where(dlt_cfg_get(tp, "crop_size"), wb, sizeof wb), layer, crop);
     dp->crop_size = (int)crop;
     DLT_TRY(dlt_cfg_bool(tp, "force_color", 0, &fc));
@@ -67,10 +72,11 @@ static int data_setup(dlt_layer *l, const dlt_cfg *msg, const dlt_layer_context 
                  dlt_cfg_where(msg, wb, sizeof wb), name, l->ops->type, pname);
     long batch;
     DLT_TRY(dlt_cfg_int(p, "batch_size", 0, &batch));
-    if (batch <= 0 || batch > 1L << 24)
-        DLT_FAIL(DLT_ERR_PARSE, "%s: layer '%s': %s needs batch_size > 0 (per rank)",
+    if (batch <= 0 || batch > DATA_BATCH_MAX)
+        DLT_FAIL(DLT_ERR_PARSE, "%s: layer '%s': %s needs batch_size between 1 and %ld (per "
+                 "rank), got %ld",
                  dlt_cfg_where(dlt_cfg_get(p, "batch_size") ? dlt_cfg_get(p, "batch_size") : p,
-                              wb, sizeof wb), name, pname);
+                              wb, sizeof wb), name, pname, DATA_BATCH_MAX, batch);
     const dlt_cfg *src = dlt_cfg_get(p, "source"), *backend = dlt_cfg_get(p, "backend");
     if (src || backend) {
         dlt_cfg_mark_used(src);
@@ -112,9 +118,9 @@ static int data_setup(dlt_layer *l, const dlt_cfg *msg, const dlt_layer_context 
     l->state = s;
     int oh = dp.crop_size ? dp.crop_size : ctx->input_h;
     int ow = dp.crop_size ? dp.crop_size : ctx->input_w;
-    dlt_tensor_reshape(l->top[0], (int)batch, ctx->input_c, oh, ow);
+    DLT_TRY(dlt__top_shape(l, msg, 0, batch, ctx->input_c, oh, ow));
     if (l->ntop == 2)
-        dlt_tensor_reshape(l->top[1], (int)batch, 1, 1, 1);
+        DLT_TRY(dlt__top_shape(l, msg, 1, batch, 1, 1, 1));
     return 0;
 }
 

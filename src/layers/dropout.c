@@ -50,7 +50,7 @@ static int dropout_setup(dlt_layer *l, const dlt_cfg *msg, const dlt_layer_conte
     dlt_rng_seed(&s->own_rng, h);
     l->state = s;
     if (l->top[0] != x)
-        dlt_tensor_reshape(l->top[0], x->n, x->c, x->h, x->w);
+        DLT_TRY(dlt__top_shape(l, msg, 0, x->n, x->c, x->h, x->w));
     return 0;
 }
 

@@ -52,7 +52,7 @@ static int eltwise_setup(dlt_layer *l, const dlt_cfg *msg, const dlt_layer_conte
     if (s->op == OP_MAX)
         s->argmax = dlt_malloc(b0->count * sizeof(int) + 1);
     if (l->top[0] != b0)
-        dlt_tensor_reshape(l->top[0], b0->n, b0->c, b0->h, b0->w);
+        DLT_TRY(dlt__top_shape(l, msg, 0, b0->n, b0->c, b0->h, b0->w));
     (void)ctx;
     return 0;
 }

@@ -23,7 +23,7 @@ static int flatten_setup(dlt_layer *l, const dlt_cfg *msg, const dlt_layer_conte
         DLT_FAIL(DLT_ERR_PARSE, "%s: layer '%s': Flatten cannot work in place",
                  dlt_cfg_where(msg, wb, sizeof wb), l->name);
     const dlt_tensor *x = l->bottom[0];
-    dlt_tensor_reshape(l->top[0], x->n, (int)dlt_tensor_sample_size(x), 1, 1);
+    DLT_TRY(dlt__top_shape(l, msg, 0, x->n, (int64_t)dlt_tensor_sample_size(x), 1, 1));
     (void)ctx;
     return 0;
 }

@@ -7,6 +7,7 @@
 #include <immintrin.h>
 #define IP_X86 1
 #endif
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -29,8 +30,8 @@ static int ip_setup(dlt_layer *l, const dlt_cfg *msg, const dlt_layer_context *c
     int bias, transpose;
     DLT_TRY(dlt_cfg_int(p, "num_output", 0, &k));
     if (k <= 0)
-        DLT_FAIL(DLT_ERR_PARSE, "%s: layer '%s': inner_product_param needs num_output > 0",
-                 dlt_cfg_where(p, wb, sizeof wb), name);
+        DLT_FAIL(DLT_ERR_PARSE, "%s: layer '%s': inner_product_param needs num_output between "
+                 "1 and %d, got %ld", dlt_cfg_where(p, wb, sizeof wb), name, INT_MAX, k);
     DLT_TRY(dlt_cfg_bool(p, "bias_term", 1, &bias));
     DLT_TRY(dlt_cfg_int(p, "axis", 1, &axis));
     if (axis < 0)
@@ -48,27 +49,34 @@ static int ip_setup(dlt_layer *l, const dlt_cfg *msg, const dlt_layer_context *c
     const dlt_tensor *x = l->bottom[0];
     const int d[4] = {x->n, x->c, x->h, x->w};
     c->num_output = (int)k;
-    c->rows = 1, c->dim = 1;
-    for (int i = 0; i < 4; i++)
-        *(i < axis ? &c->rows : &c->dim) *= d[i];
+    /* The GEMM sides (rows x dim) x (dim x num_output) are ints for BLAS. */
+    const int64_t d64[4] = {d[0], d[1], d[2], d[3]};
+    int64_t rows, dim;
+    char sbuf[320];
+    dlt_size_ctx sc;
+    dlt__layer_size_ctx(l, p, sbuf, sizeof sbuf, &sc);
+    DLT_TRY(dlt_size_prod(&sc, "rows (the axes before axis)", d64, (int)axis, DLT_DIM_MAX, &rows));
+    DLT_TRY(dlt_size_prod(&sc, "inputs per row (the axes from axis on)", d64 + axis, 4 - (int)axis,
+                          DLT_DIM_MAX, &dim));
+    c->rows = (int)rows, c->dim = (int)dim;
     c->bias_term = bias;
     c->transpose = transpose;
     l->state = c;
     /* Top: the axes before AXIS, then K (trailing axes 1). */
-    int t[4] = {1, 1, 1, 1};
+    int64_t t[4] = {1, 1, 1, 1};
     for (int i = 0; i < axis; i++)
         t[i] = d[i];
-    t[axis] = (int)k;
+    t[axis] = k;
     if (l->top[0] == x)
         DLT_FAIL(DLT_ERR_PARSE, "%s: layer '%s': InnerProduct cannot work in place",
                  dlt_cfg_where(msg, wb, sizeof wb), name);
-    dlt_tensor_reshape(l->top[0], t[0], t[1], t[2], t[3]);
+    DLT_TRY(dlt__top_shape(l, msg, 0, t[0], t[1], t[2], t[3]));
     if (transpose)
-        dlt_layer_add_param(l, c->dim, c->num_output, 1, 1, &wf);
+        DLT_TRY(dlt__add_param(l, msg, c->dim, c->num_output, 1, 1, &wf));
     else
-        dlt_layer_add_param(l, c->num_output, c->dim, 1, 1, &wf);
+        DLT_TRY(dlt__add_param(l, msg, c->num_output, c->dim, 1, 1, &wf));
     if (bias)
-        dlt_layer_add_param(l, c->num_output, 1, 1, 1, &bf);
+        DLT_TRY(dlt__add_param(l, msg, c->num_output, 1, 1, 1, &bf));
     (void)ctx;
     return 0;
 }

@@ -24,14 +24,53 @@ void dlt_layer_add_param(dlt_layer *l, int n, int c, int h, int w, const dlt_fil
     l->nparam++;
 }
 
+void dlt__layer_size_ctx(const dlt_layer *l, const dlt_cfg *node, char *buf, int size,
+                         dlt_size_ctx *ctx)
+{
+    char wb[200];
+    snprintf(buf, (size_t)size, "%s: layer '%s'", dlt_cfg_where(node, wb, sizeof wb),
+             l->name ? l->name : "?");
+    ctx->who = buf;
+    ctx->status = DLT_ERR_PARSE;
+}
+
+int dlt__top_shape(dlt_layer *l, const dlt_cfg *msg, int i, int64_t n, int64_t c, int64_t h,
+                   int64_t w)
+{
+    char buf[320], what[32];
+    dlt_size_ctx sc;
+    dlt__layer_size_ctx(l, msg, buf, sizeof buf, &sc);
+    snprintf(what, sizeof what, "top %d", i);
+    DLT_TRY(dlt_size_shape(&sc, what, n, c, h, w));
+    dlt_tensor_reshape(l->top[i], (int)n, (int)c, (int)h, (int)w);
+    return 0;
+}
+
+int dlt__add_param(dlt_layer *l, const dlt_cfg *msg, int64_t n, int64_t c, int64_t h, int64_t w,
+                   const dlt_filler *filler)
+{
+    char buf[320], what[32];
+    dlt_size_ctx sc;
+    dlt__layer_size_ctx(l, msg, buf, sizeof buf, &sc);
+    snprintf(what, sizeof what, "parameter blob %d", l->nparam);
+    DLT_TRY(dlt_size_shape(&sc, what, n, c, h, w));
+    dlt_layer_add_param(l, (int)n, (int)c, (int)h, (int)w, filler);
+    return 0;
+}
+
+/* Kernel, stride, pad and dilation: at most 2^30, so that sums like
+ * H + 2 * pad stay exact (they are checked again where they are formed). */
+#define HW_MAX ((int64_t)1 << 30)
+
 static int read_uint(const dlt_cfg *node, const char *layer, long min, int *out)
 {
-    char wb[256];
+    char buf[320];
     long v;
     DLT_TRY(dlt_cfg_node_int(node, &v));
-    if (v < min || v > 1L << 30)
-        DLT_FAIL(DLT_ERR_PARSE, "%s: layer '%s': %s must be >= %ld, got %ld",
-                 dlt_cfg_where(node, wb, sizeof wb), layer, node->name, min, v);
+    dlt_size_ctx sc;
+    dlt_layer fake = {.name = (char *)layer};
+    dlt__layer_size_ctx(&fake, node, buf, sizeof buf, &sc);
+    DLT_TRY(dlt_size_range(&sc, node->name, v, min, HW_MAX));
     *out = (int)v;
     return 0;
 }

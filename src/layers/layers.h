@@ -5,6 +5,7 @@
 
 #include "config.h"
 #include "dltrain/layer.h"
+#include "dltrain/size.h"
 
 /* The ops table of each type in layers.def (src/layers/NAME.c), and the
  * GPU entry points of each GPU row (src/cuda/; defined only with
@@ -34,6 +35,19 @@ int dlt__cfg_hw(const dlt_cfg *p, const char *layer, const char *name,
 /* Fail with "not supported yet" if field NAME of P is present. */
 int dlt__cfg_reject(const dlt_cfg *p, const char *layer, const char *name,
                    const char *what);
+
+/* Checked sizes in setup (dltrain/size.h): CTX's messages open with
+ * "FILE:LINE:COL: layer 'NAME'" (of NODE, or the layer's MSG) and fail
+ * with DLT_ERR_PARSE. BUF holds the text; it must outlive CTX. */
+void dlt__layer_size_ctx(const dlt_layer *l, const dlt_cfg *node, char *buf, int size,
+                         dlt_size_ctx *ctx);
+/* Every top and parameter of every layer is shaped through these: the
+ * shape is checked against dltrain/size.h's limits (naming the layer, the
+ * blob and the value) before the tensor is sized. */
+int dlt__top_shape(dlt_layer *l, const dlt_cfg *msg, int i, int64_t n, int64_t c, int64_t h,
+                   int64_t w);
+int dlt__add_param(dlt_layer *l, const dlt_cfg *msg, int64_t n, int64_t c, int64_t h, int64_t w,
+                   const dlt_filler *filler);
 
 /* Fail unless L has NB bottoms and NT tops (-1: any number >= 1). */
 int dlt__check_arity(const dlt_layer *l, const dlt_cfg *msg, const char *type, int nb, int nt);

@@ -37,13 +37,21 @@ static int lrn_setup(dlt_layer *l, const dlt_cfg *msg, const dlt_layer_context *
         DLT_FAIL(DLT_ERR_PARSE, "%s: layer '%s': LRN cannot work in place",
                  dlt_cfg_where(msg, wb, sizeof wb), l->name);
     const dlt_tensor *x = l->bottom[0];
+    /* Window bounds are formed as index + local_size in int. */
+    char sbuf[320];
+    dlt_size_ctx sc;
+    int64_t edge;
+    dlt__layer_size_ctx(l, p ? p : msg, sbuf, sizeof sbuf, &sc);
+    DLT_TRY(dlt_size_add(&sc, "the largest axis plus local_size",
+                         x->c > x->h ? (x->c > x->w ? x->c : x->w) : (x->h > x->w ? x->h : x->w),
+                         size, DLT_DIM_MAX, &edge));
     lrn_state *s = dlt_calloc(1, sizeof *s);
     s->region = region, s->size = (int)size;
     s->alpha = (float)alpha, s->beta = (float)beta, s->k = (float)k;
     s->scale = dlt_malloc(x->count * sizeof(float) + 1);
     s->tmp = dlt_malloc((size_t)x->h * x->w * sizeof(float) + 1);
     l->state = s;
-    dlt_tensor_reshape(l->top[0], x->n, x->c, x->h, x->w);
+    DLT_TRY(dlt__top_shape(l, msg, 0, x->n, x->c, x->h, x->w));
     (void)ctx;
     return 0;
 }

@@ -1,6 +1,7 @@
 /* pooling.c - Pooling (MAX, AVE) with Caffe's output size, which rounds up
  * (pooling_layer.cpp), so LeNet/AlexNet shapes match Caffe's. */
 #include <float.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -18,9 +19,9 @@ typedef struct pool_state {
  * padding, drop the last window if it would start in the bottom padding. */
 static int pooled_size(int in, int k, int s, int p, int any_pad, int ceil_mode)
 {
-    int e = in + 2 * p - k;
-    int out = (ceil_mode ? (e + s - 1) / s : e / s) + 1;
-    if (any_pad && (out - 1) * s >= in + p)
+    int64_t e = (int64_t)in + 2 * (int64_t)p - k; /* >= 0 and < 2^31: checked in setup */
+    int out = (int)((ceil_mode ? (e + s - 1) / s : e / s) + 1);
+    if (any_pad && (int64_t)(out - 1) * s >= (int64_t)in + p)
         out--;
     return out;
 }
@@ -70,19 +71,27 @@ static int pool_setup(dlt_layer *l, const dlt_cfg *msg, const dlt_layer_context 
         DLT_FAIL(DLT_ERR_PARSE, "%s: layer '%s': pad (%d, %d) must be smaller than the "
                  "kernel (%d, %d)", dlt_cfg_where(where, wb, sizeof wb), name, cfg.ph, cfg.pw,
                  cfg.kh, cfg.kw);
-    if (x->h + 2 * cfg.ph < cfg.kh || x->w + 2 * cfg.pw < cfg.kw)
+    char sb[320];
+    dlt_size_ctx sc;
+    dlt__layer_size_ctx(l, where, sb, sizeof sb, &sc);
+    int64_t ph2, pw2;
+    DLT_TRY(dlt_size_add(&sc, "padded input height (H + 2 x pad_h)", x->h, 2 * (int64_t)cfg.ph,
+                         DLT_DIM_MAX, &ph2));
+    DLT_TRY(dlt_size_add(&sc, "padded input width (W + 2 x pad_w)", x->w, 2 * (int64_t)cfg.pw,
+                         DLT_DIM_MAX, &pw2));
+    if (ph2 < cfg.kh || pw2 < cfg.kw)
         DLT_FAIL(DLT_ERR_PARSE, "%s: layer '%s': kernel %dx%d is larger than the padded "
                  "input %dx%d", dlt_cfg_where(where, wb, sizeof wb), name, cfg.kh, cfg.kw,
-                 x->h + 2 * cfg.ph, x->w + 2 * cfg.pw);
+                 (int)ph2, (int)pw2);
     cfg.c = x->c, cfg.h = x->h, cfg.w = x->w;
     int any_pad = cfg.ph || cfg.pw;
     cfg.ho = pooled_size(x->h, cfg.kh, cfg.sh, cfg.ph, any_pad, round == 0);
     cfg.wo = pooled_size(x->w, cfg.kw, cfg.sw, cfg.pw, any_pad, round == 0);
+    DLT_TRY(dlt__top_shape(l, msg, 0, x->n, cfg.c, cfg.ho, cfg.wo));
 
     pool_state *s = dlt_calloc(1, sizeof *s);
     s->cfg = cfg;
     l->state = s;
-    dlt_tensor_reshape(l->top[0], x->n, cfg.c, cfg.ho, cfg.wo);
     if (cfg.method == POOL_MAX) {
         s->mask_count = l->top[0]->count;
         s->mask = dlt_malloc(s->mask_count * sizeof(int) + 1);
@@ -168,6 +177,16 @@ static void pool_one(const pool_config *c, const float *xp, int oh, int ow, floa
     int area = (ah1 - h0) * (aw1 - w0);
     int hs = h0 < 0 ? 0 : h0, he = h1 < c->h ? h1 : c->h;
     int ws = w0 < 0 ? 0 : w0, we = w1 < c->w ? w1 : c->w;
+    if (hs >= he || ws >= we) {
+        /* A window wholly past the image: Caffe keeps it when there is no
+         * padding and the stride exceeds the kernel (kernel 1 stride 2 on
+         * an even size), reading nothing (its CPU code then outputs
+         * -FLT_MAX for MAX, 0/0 for AVE). Here: 0, and no gradient. */
+        yp[oh * c->wo + ow] = 0.0f;
+        if (mp)
+            mp[oh * c->wo + ow] = -1;
+        return;
+    }
     if (c->method == POOL_MAX) {
         /* Branch-free select: random data would mispredict every compare. */
         int idx = hs * c->w + ws;
@@ -206,7 +225,7 @@ static void pool_plane_forward(const pool_config *c, const float *xp, float *yp,
         int ow = 0;
         if (fast)
             ow = max_2x2(c, xp, oh, yp, mp);
-        else if (owb > owa) {
+        else if (owb > owa && oh * c->sh - c->ph < c->h) { /* rows past the image: pool_one */
             int h0 = oh * c->sh - c->ph, h1 = h0 + c->kh;
             for (; ow < owa; ow++)
                 pool_one(c, xp, oh, ow, yp, mp);
@@ -255,7 +274,7 @@ static void pool_plane_backward(const pool_config *c, const float *dyp, const in
             float gs = g / (float)((ah1 - h0) * (aw1 - w0));
             int hs = h0 < 0 ? 0 : h0, he = h1 < c->h ? h1 : c->h;
             int ws = w0 < 0 ? 0 : w0, we = w1 < c->w ? w1 : c->w;
-            for (int i = hs; i < he; i++)
+            for (int i = hs; i < he; i++) /* empty past the image (see pool_one) */
                 for (int j = ws; j < we; j++)
                     dxp[i * c->w + j] += gs;
         }

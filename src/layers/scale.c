@@ -44,10 +44,10 @@ static int scale_setup(dlt_layer *l, const dlt_cfg *msg, const dlt_layer_context
         s->x_saved = dlt_malloc(x->count * sizeof(float) + 1);
     l->state = s;
     if (l->top[0] != x)
-        dlt_tensor_reshape(l->top[0], x->n, x->c, x->h, x->w);
-    dlt_layer_add_param(l, 1, x->c, 1, 1, &sf);
+        DLT_TRY(dlt__top_shape(l, msg, 0, x->n, x->c, x->h, x->w));
+    DLT_TRY(dlt__add_param(l, msg, 1, x->c, 1, 1, &sf));
     if (bias)
-        dlt_layer_add_param(l, 1, x->c, 1, 1, &bf);
+        DLT_TRY(dlt__add_param(l, msg, 1, x->c, 1, 1, &bf));
     (void)ctx;
     return 0;
 }

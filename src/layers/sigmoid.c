@@ -16,7 +16,7 @@ static int sigmoid_setup(dlt_layer *l, const dlt_cfg *msg, const dlt_layer_conte
     }
     const dlt_tensor *x = l->bottom[0];
     if (l->top[0] != x)
-        dlt_tensor_reshape(l->top[0], x->n, x->c, x->h, x->w);
+        DLT_TRY(dlt__top_shape(l, msg, 0, x->n, x->c, x->h, x->w));
     (void)ctx;
     return 0;
 }

@@ -24,16 +24,19 @@ static int softmax_setup(dlt_layer *l, const dlt_cfg *msg, const dlt_layer_conte
         DLT_FAIL(DLT_ERR_PARSE, "%s: layer '%s': softmax axis must be in [-4, 3] for NCHW blobs",
                  dlt_cfg_where(dlt_cfg_get(p, "axis"), wb, sizeof wb), l->name);
     const dlt_tensor *x = l->bottom[0];
-    int d[4] = {x->n, x->c, x->h, x->w};
+    const int64_t d[4] = {x->n, x->c, x->h, x->w};
+    int64_t outer, inner;
+    char sbuf[320];
+    dlt_size_ctx sc;
+    dlt__layer_size_ctx(l, msg, sbuf, sizeof sbuf, &sc);
+    DLT_TRY(dlt_size_prod(&sc, "softmax: the axes before axis", d, (int)axis, DLT_DIM_MAX, &outer));
+    DLT_TRY(dlt_size_prod(&sc, "softmax: the axes after axis", d + axis + 1, 3 - (int)axis,
+                          DLT_DIM_MAX, &inner));
     softmax_state *s = dlt_calloc(1, sizeof *s);
-    s->outer = 1, s->inner = 1, s->dim = d[axis];
-    for (int i = 0; i < axis; i++)
-        s->outer *= d[i];
-    for (int i = (int)axis + 1; i < 4; i++)
-        s->inner *= d[i];
+    s->outer = (int)outer, s->inner = (int)inner, s->dim = (int)d[axis];
     l->state = s;
     if (l->top[0] != x)
-        dlt_tensor_reshape(l->top[0], x->n, x->c, x->h, x->w);
+        DLT_TRY(dlt__top_shape(l, msg, 0, x->n, x->c, x->h, x->w));
     (void)ctx;
     return 0;
 }

@@ -58,9 +58,9 @@ static int sml_setup(dlt_layer *l, const dlt_cfg *msg, const dlt_layer_context *
                  name, lab->count, outer * inner, x->n, x->h, x->w);
     s->prob_count = x->count;
     s->prob = dlt_malloc(x->count * sizeof(float) + 1);
-    dlt_tensor_reshape(l->top[0], 1, 1, 1, 1);
+    DLT_TRY(dlt__top_shape(l, msg, 0, 1, 1, 1, 1));
     if (l->ntop == 2)
-        dlt_tensor_reshape(l->top[1], x->n, x->c, x->h, x->w);
+        DLT_TRY(dlt__top_shape(l, msg, 1, x->n, x->c, x->h, x->w));
     l->is_loss = 1;
     (void)ctx;
     return 0;

@@ -1,11 +1,13 @@
 /* net.c - builds a network DAG from a Caffe NetParameter for one phase,
  * owns the blobs and the flat parameter/gradient buffers, and runs
  * forward and backward in file order / reverse file order. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "dltrain/error.h"
 #include "dltrain/net.h"
+#include "dltrain/size.h"
 
 /* A named blob as the prototxt sees it. In-place layers (top == bottom)
  * keep the same tensor under the same name. */
@@ -282,13 +284,18 @@ static void wire_gradients(dlt_net *net)
 
 static int allocate_params(dlt_net *net, uint64_t seed)
 {
-    size_t total = 0;
+    int64_t total = 0;
     for (int li = 0; li < net->nlayers; li++)
-        for (int p = 0; p < net->layers[li].nparam; p++)
-            total += net->layers[li].param[p].count;
+        for (int p = 0; p < net->layers[li].nparam; p++) {
+            char who[256];
+            const dlt_size_ctx sc = {who, DLT_ERR_PARSE};
+            snprintf(who, sizeof who, "layer '%s'", net->layers[li].name);
+            DLT_TRY(dlt_size_add(&sc, "the net's parameter count", total,
+                                 (int64_t)net->layers[li].param[p].count, DLT_COUNT_MAX, &total));
+        }
     net->nparams = total;
-    net->params = dlt_calloc(total, sizeof(float));
-    net->grads = dlt_calloc(total, sizeof(float));
+    net->params = dlt_calloc((size_t)total, sizeof(float));
+    net->grads = dlt_calloc((size_t)total, sizeof(float));
     net->owns_params = 1;
     dlt_rng rng;
     dlt_rng_seed(&rng, seed);

@@ -188,7 +188,7 @@ int dlt_solver_config_parse(const dlt_cfg *root, dlt_solver_config *cfg)
     DLT_TRY(dlt_cfg_int(root, "snapshot", 0, &cfg->snapshot));
     DLT_TRY(dlt_cfg_int(root, "test_interval", 0, &cfg->test_interval));
     DLT_TRY(dlt_cfg_bool(root, "test_initialization", 1, &cfg->test_initialization));
-    DLT_TRY(dlt_cfg_int(root, "random_seed", -1, &cfg->random_seed));
+    DLT_TRY(dlt_cfg_int64(root, "random_seed", -1, &cfg->random_seed));
     DLT_TRY(dlt_cfg_string(root, "snapshot_prefix", "", &cfg->snapshot_prefix));
     int ntest = dlt_cfg_count(root, "test_iter");
     if (ntest > 1)
