@@ -14,9 +14,11 @@
 /* One axis, a plane (H*W), a sample (C*H*W), a GEMM side: the layers
  * index these with int (and BLAS takes int). */
 #define DLT_DIM_MAX ((int64_t)INT_MAX)
-/* Elements of one tensor, or of all parameters of a net: 2^40 floats
- * (4 TiB), far above any memory, so only nonsense is refused here. */
-#define DLT_COUNT_MAX ((int64_t)1 << 40)
+/* Elements of one tensor, or of all parameters of a net: 2^34 floats
+ * (64 GiB), beyond any one activation or weight set a real net has
+ * (ResNet-50's largest activation at batch 256 is 2^27.6), so only
+ * nonsense is refused, before it is allocated. */
+#define DLT_COUNT_MAX ((int64_t)1 << 34)
 
 /* Who a size belongs to, for messages: WHO opens each one
  * ("nets/x.prototxt:12:3: layer 'conv1'", "train.h5: record 17"), and

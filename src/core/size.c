@@ -12,7 +12,7 @@ static const char *limit_text(int64_t limit, char *buf, size_t size)
     if (limit == DLT_DIM_MAX)
         snprintf(buf, size, "%" PRId64 " (INT_MAX: sizes dltrain indexes with int)", limit);
     else if (limit == DLT_COUNT_MAX)
-        snprintf(buf, size, "%" PRId64 " (2^40 elements)", limit);
+        snprintf(buf, size, "%" PRId64 " (2^34 elements)", limit);
     else
         snprintf(buf, size, "%" PRId64, limit);
     return buf;

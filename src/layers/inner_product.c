@@ -70,13 +70,13 @@ static int ip_setup(dlt_layer *l, const dlt_cfg *msg, const dlt_layer_context *c
     if (l->top[0] == x)
         DLT_FAIL(DLT_ERR_PARSE, "%s: layer '%s': InnerProduct cannot work in place",
                  dlt_cfg_where(msg, wb, sizeof wb), name);
-    DLT_TRY(dlt__top_shape(l, msg, 0, t[0], t[1], t[2], t[3]));
     if (transpose)
         DLT_TRY(dlt__add_param(l, msg, c->dim, c->num_output, 1, 1, &wf));
     else
         DLT_TRY(dlt__add_param(l, msg, c->num_output, c->dim, 1, 1, &wf));
     if (bias)
         DLT_TRY(dlt__add_param(l, msg, c->num_output, 1, 1, 1, &bf));
+    DLT_TRY(dlt__top_shape(l, msg, 0, t[0], t[1], t[2], t[3])); /* after the weights' check */
     (void)ctx;
     return 0;
 }

@@ -83,6 +83,15 @@ static int pool_setup(dlt_layer *l, const dlt_cfg *msg, const dlt_layer_context 
         DLT_FAIL(DLT_ERR_PARSE, "%s: layer '%s': kernel %dx%d is larger than the padded "
                  "input %dx%d", dlt_cfg_where(where, wb, sizeof wb), name, cfg.kh, cfg.kw,
                  (int)ph2, (int)pw2);
+    /* Window bounds (start + kernel, row x stride) and an AVE window's
+     * area are formed in int by the loops. */
+    int64_t edge, area;
+    DLT_TRY(dlt_size_add(&sc, "padded input plus kernel or stride (height)", ph2,
+                         cfg.kh > cfg.sh ? cfg.kh : cfg.sh, DLT_DIM_MAX, &edge));
+    DLT_TRY(dlt_size_add(&sc, "padded input plus kernel or stride (width)", pw2,
+                         cfg.kw > cfg.sw ? cfg.kw : cfg.sw, DLT_DIM_MAX, &edge));
+    DLT_TRY(dlt_size_mul(&sc, "window area", cfg.kh < ph2 ? cfg.kh : ph2,
+                         cfg.kw < pw2 ? cfg.kw : pw2, DLT_DIM_MAX, &area));
     cfg.c = x->c, cfg.h = x->h, cfg.w = x->w;
     int any_pad = cfg.ph || cfg.pw;
     cfg.ho = pooled_size(x->h, cfg.kh, cfg.sh, cfg.ph, any_pad, round == 0);

@@ -10,6 +10,7 @@ static void ref_pool(const dlt_tensor *x, int ave, int kh, int kw, int sh, int s
             for (int ow = 0; ow < Wo; ow++) {
                 double m = -INFINITY, sum = 0;
                 int inside_pad = 0; /* window cells within the padded image */
+                int inside = 0;     /* window cells within the image */
                 for (int i = 0; i < kh; i++)
                     for (int j = 0; j < kw; j++) {
                         int ih = oh * sh - ph + i, iw = ow * sw - pw + j;
@@ -20,8 +21,11 @@ static void ref_pool(const dlt_tensor *x, int ave, int kh, int kw, int sh, int s
                         double v = x->data[((size_t)pl * x->h + ih) * x->w + iw];
                         m = v > m ? v : m;
                         sum += v;
+                        inside++;
                     }
-                y[((size_t)pl * Ho + oh) * Wo + ow] = ave ? sum / inside_pad : m;
+                /* A window wholly past the image (no padding, stride >
+                 * kernel; Caffe keeps it) reads nothing: 0. */
+                y[((size_t)pl * Ho + oh) * Wo + ow] = !inside ? 0 : ave ? sum / inside_pad : m;
             }
 }
 
@@ -124,6 +128,23 @@ static void test_pool(void)
                    "stride: 2 pad: 1 }", 1, 3, 3, 2, 1, 4, 4);
     test_pool_case("AVE global", 2, 3, 4, 5, "pooling_param { pool: AVE global_pooling: true }",
                    1, 4, 5, 1, 0, 1, 1);
+    /* Stride > kernel (valid in Caffe): without padding the last window
+     * can start at the image's edge (kernel 1 stride 2 on an even size;
+     * kernel 2 stride 3 on 6) and read nothing; with padding Caffe drops
+     * a last window that starts in the padding. Sizes as Caffe's
+     * ceil((H + 2p - k) / s) + 1. */
+    test_pool_case("MAX k1 s2 (6x5, last row past the image)", 2, 3, 6, 5, "pooling_param { "
+                   "pool: MAX kernel_size: 1 stride: 2 }", 0, 1, 1, 2, 0, 4, 3);
+    test_pool_case("AVE k1 s2 (6x5, last row past the image)", 2, 3, 6, 5, "pooling_param { "
+                   "pool: AVE kernel_size: 1 stride: 2 }", 1, 1, 1, 2, 0, 4, 3);
+    test_pool_case("MAX k2 s3 (6x7)", 2, 2, 6, 7, "pooling_param { pool: MAX kernel_size: 2 "
+                   "stride: 3 }", 0, 2, 2, 3, 0, 3, 3);
+    test_pool_case("AVE k2 s3 (6x7)", 2, 2, 6, 7, "pooling_param { pool: AVE kernel_size: 2 "
+                   "stride: 3 }", 1, 2, 2, 3, 0, 3, 3);
+    test_pool_case("MAX k2 s3 p1 (6x7)", 1, 2, 6, 7, "pooling_param { pool: MAX kernel_size: 2 "
+                   "stride: 3 pad: 1 }", 0, 2, 2, 3, 1, 3, 3);
+    test_pool_case("MAX k1 s2 (64x64 planes, the row-blocked path)", 1, 2, 64, 64,
+                   "pooling_param { pool: MAX kernel_size: 1 stride: 2 }", 0, 1, 1, 2, 0, 33, 33);
     /* Caffe rounds up: 16 windows without padding (the last overhangs), 17 with pad 1. */
     test_pool_big("MAX k3 s2 4x16x32x32", 0, 0, 16,
                   "pooling_param { pool: MAX kernel_size: 3 stride: 2 }");
