@@ -296,6 +296,109 @@ static void test_jpeg(void)
     dlt__jpeg_codec_free(jc);
 }
 
+/* Damaged /jpeg records (one empty, one not a JPEG) in memory and streamed:
+ * skipped and counted, each replaced by a good sample of its batch; no
+ * read from a NULL record (the empty one used to be memcpy'd from NULL). */
+static void test_jpeg_bad_records(void)
+{
+    enum { NJ = 12, B = 4, EMPTY = 3, JUNK = 7 };
+    char path[1200];
+    snprintf(path, sizeof path, "%s/jpeg_bad.h5", dir);
+    dlt__jpeg_codec *jc = dlt__jpeg_codec_new();
+    uint8_t *enc[NJ];
+    size_t enc_n[NJ];
+    int32_t labels[NJ];
+    uint8_t decoded[NJ * CHW];
+    char why[256];
+    int bad = 0;
+    for (int i = 0; i < NJ; i++) {
+        dlt__image im = {W, H, C, dlt_malloc(CHW)};
+        for (int p = 0; p < CHW; p++)
+            im.px[p] = (uint8_t)((i * 40 + p * 5) % 256);
+        bad += dlt__jpeg_encode(jc, &im, 95, &enc[i], &enc_n[i], why, sizeof why) < 0;
+        bad += dlt__jpeg_decode_chw(jc, enc[i], enc_n[i], C, W, H, decoded + i * CHW, why,
+                                    sizeof why) < 0;
+        labels[i] = i;
+        dlt__image_free(&im);
+    }
+    enc_n[EMPTY] = 0;
+    memcpy(enc[JUNK], "not a jpeg", 10), enc_n[JUNK] = 10;
+    dlt_dataset_writer_options wo = {.jpeg = 1, .chunk = 3};
+    dlt_dataset_writer *wr = NULL;
+    bad += dlt_dataset_writer_open_ex(path, C, H, W, NULL, 0, &wo, &wr) < 0;
+    if (wr) {
+        bad += dlt_dataset_writer_append_jpeg(wr, (const uint8_t *const *)enc, enc_n, decoded,
+                                              labels, NJ) < 0;
+        bad += dlt_dataset_writer_close(wr) < 0;
+    }
+    for (int i = 0; i < NJ; i++)
+        free(enc[i]);
+    dlt__jpeg_codec_free(jc);
+    ASSERT_EQ(bad, 0, "write a %d-record /jpeg set with an empty and a non-JPEG record", NJ);
+    for (int streamed = 0; streamed < 2 && !bad; streamed++) {
+        dlt_dataset *ds = NULL;
+        int st = streamed ? dlt_dataset_open_lazy(path, &ds) : dlt_dataset_open(path, &ds);
+        dlt_loader_config cfg = {.batch_size = B, .world = 1, .shuffle = 1, .seed = 5, .scale = 1,
+                                 .prefetch = 2, .memory_budget = streamed ? 4 * 5 * 300 : 0};
+        dlt_loader *ld = NULL;
+        if (st == 0)
+            st = dlt_loader_create(ds, &cfg, &ld);
+        int failed = st < 0, wrong = 0, used_bad = 0;
+        float data[B * CHW], label[B];
+        for (long s = 0; ld && s < dlt_loader_steps_per_epoch(ld); s++) {
+            failed += dlt_loader_fetch(ld, s, data, label) < 0;
+            for (int k = 0; k < B; k++) {
+                int i = (int)label[k];
+                used_bad += i == EMPTY || i == JUNK;
+                for (int p = 0; p < CHW && i >= 0 && i < NJ; p++)
+                    wrong += data[k * CHW + p] != decoded[i * CHW + p];
+            }
+        }
+        long nbad = ld ? dlt_loader_bad_records(ld) : -1;
+        TEST_OK(!failed && nbad == 2 && used_bad == 0 && wrong == 0 &&
+                    (!streamed || dlt_loader_streaming(ld, NULL)),
+                "%s: one epoch reads; 2 bad records skipped and counted (%ld), none used (%d), "
+                "replacements are good samples (%d pixels wrong)",
+                streamed ? "streamed" : "in memory", nbad, used_bad, wrong);
+        dlt_loader_free(ld);
+        dlt_dataset_close(ds);
+    }
+}
+
+/* A JPEG header claiming 60000 x 60000 (3.6 gigapixels): refused with the
+ * dimensions before any arithmetic on them (w * h overflowed int). */
+static void test_jpeg_huge_header(void)
+{
+    dlt__jpeg_codec *jc = dlt__jpeg_codec_new();
+    dlt__image im = {W, H, C, dlt_malloc(CHW)};
+    memset(im.px, 128, CHW);
+    uint8_t *jpg = NULL;
+    size_t n = 0;
+    char why[512] = "";
+    int ok = dlt__jpeg_encode(jc, &im, 90, &jpg, &n, why, sizeof why) == 0;
+    dlt__image_free(&im);
+    /* SOF0 (FF C0): length(2) precision(1) height(2) width(2). */
+    int patched = 0;
+    for (size_t i = 0; ok && i + 9 < n; i++)
+        if (jpg[i] == 0xFF && jpg[i + 1] == 0xC0) {
+            jpg[i + 5] = 60000 >> 8, jpg[i + 6] = 60000 & 0xFF;
+            jpg[i + 7] = 60000 >> 8, jpg[i + 8] = 60000 & 0xFF;
+            patched = 1;
+            break;
+        }
+    int w = 0, h = 0;
+    int hst = patched ? dlt__jpeg_header(jc, jpg, n, &w, &h, NULL, why, sizeof why) : 0;
+    TEST_OK(patched && hst < 0 && strstr(why, "60000 x 60000") && strstr(why, "too large"),
+            "60000x60000 JPEG header refused: %s", why);
+    dlt__image out;
+    why[0] = '\0';
+    int dst = patched ? dlt__jpeg_decode(jc, jpg, n, 3, 224, 224, &out, why, sizeof why) : 0;
+    TEST_OK(dst < 0 && strstr(why, "60000 x 60000"), "decode of it refused before decoding: %s",
+            why);
+    free(jpg);
+    dlt__jpeg_codec_free(jc);
+}
+
 /* Caffe .binaryproto (BlobProto with num/channels/height/width and packed
  * data) and our .h5 /mean give the same mean. */
 static void test_mean_files(const char *h5)
@@ -412,6 +515,8 @@ int main(void)
     test_transform_api(ds);
     dlt_dataset_close(ds);
     test_jpeg();
+    test_jpeg_bad_records();
+    test_jpeg_huge_header();
     test_mean_files(path);
     TEST_DONE();
 }

@@ -113,8 +113,11 @@ static int read_jpeg_block(dlt__range_reader *rr, size_t first, size_t count, si
     DLT_H5_GOTO(H5Dread(rr->dset, rr->vltype, mspace, rr->fspace, H5P_DEFAULT, vl), p, st, out);
     for (size_t i = 0; i < count; i++) {
         size_t o = rec->off[at + i];
-        reserve(&rec->bytes, &rec->cap, o + vl[i].len);
-        memcpy(rec->bytes + o, vl[i].p, vl[i].len);
+        /* At least 1 byte: an empty record still gets a non-NULL pointer
+         * (a JPEG of 0 bytes, which the loader skips as a bad record). */
+        reserve(&rec->bytes, &rec->cap, o + vl[i].len + 1);
+        if (vl[i].len) /* HDF5 gives an empty record a NULL p */
+            memcpy(rec->bytes + o, vl[i].p, vl[i].len);
         rec->off[at + i + 1] = o + vl[i].len;
     }
     H5Dvlen_reclaim(rr->vltype, mspace, H5P_DEFAULT, vl);

@@ -8,6 +8,7 @@
 
 #include "data/image.h"
 #include "dltrain/error.h"
+#include "dltrain/size.h"
 #include "dltrain/tensor.h"
 
 struct dlt__jpeg_codec {
@@ -102,6 +103,14 @@ int dlt__jpeg_header(dlt__jpeg_codec *jc, const uint8_t *buf, size_t n, int *w, 
     }
     if (*w <= 0 || *h <= 0) {
         snprintf(why, why_size, "JPEG has size %d x %d", *w, *h);
+        return -1;
+    }
+    /* A decoded image (w x h x 3 bytes) and the scaling search's pixel
+     * counts are ints: a 60000 x 60000 header is refused, not overflowed. */
+    const int64_t px[3] = {*w, *h, 3};
+    char big[256];
+    if (dlt_size_prod_why(px, 3, DLT_DIM_MAX, NULL, big, sizeof big) < 0) {
+        snprintf(why, why_size, "JPEG of %d x %d pixels is too large to decode (%s)", *w, *h, big);
         return -1;
     }
     if (gray)

@@ -49,6 +49,7 @@ typedef struct worker {
     long perm_epoch;    /* -1: none cached */
     dlt__jpeg_codec *jc;
     uint8_t *pix;       /* (c, h, w) decode buffer */
+    unsigned char *bad; /* (B) samples of the batch being prepared that are bad records */
 } worker;
 
 struct dlt_loader {
@@ -72,7 +73,46 @@ struct dlt_loader {
     pthread_mutex_t mu;
     pthread_cond_t cv;
     int stop;
+    long bad_records;      /* records skipped (atomic: the workers add) */
 };
+
+/* How many bad records get a warning line each; later ones only count. */
+#define BAD_RECORD_WARNINGS 10
+
+/* A record that does not decode (damaged, empty) is skipped as DESIGN.md
+ * says: counted, warned about, and its place in the batch taken by the
+ * next good sample of the same batch, so a batch depends only on the data
+ * (the same on any number of ranks and after a resume). */
+static void note_bad_record(dlt_loader *ld, size_t idx, const char *why)
+{
+    long n = __atomic_add_fetch(&ld->bad_records, 1, __ATOMIC_RELAXED);
+    if (n <= BAD_RECORD_WARNINGS)
+        dlt_warn("%s: record %zu: %s; skipped (bad record %ld%s)", dlt_dataset_path(ld->ds), idx,
+                 why, n, n == BAD_RECORD_WARNINGS ? "; further ones are only counted" : "");
+}
+
+static int replace_bad(dlt_loader *ld, worker *wk, long step, float *data, float *label,
+                       uint32_t *index)
+{
+    const int B = ld->cfg.batch_size;
+    for (int k = 0; k < B; k++) {
+        if (!wk->bad[k])
+            continue;
+        int g = -1;
+        for (int j = 1; j < B && g < 0; j++)
+            if (!wk->bad[(k + j) % B])
+                g = (k + j) % B;
+        if (g < 0)
+            DLT_FAIL(DLT_ERR_FORMAT, "%s: every record of the batch at step %ld is bad (%d "
+                     "records); HINT: rebuild the dataset with dltrain-prep",
+                     dlt_dataset_path(ld->ds), step, B);
+        memcpy(data + (size_t)k * ld->out_sample, data + (size_t)g * ld->out_sample,
+               ld->out_sample * sizeof(float));
+        label[k] = label[g];
+        index[k] = index[g];
+    }
+    return DLT_OK;
+}
 
 /* The dataset index of sample K of this rank's batch at STEP. */
 static size_t sample_index(dlt_loader *ld, worker *wk, long step, int k)
@@ -122,6 +162,7 @@ static int prepare(dlt_loader *ld, worker *wk, long step, float *data, float *la
     if (ld->stream) /* one thread, steps in order: a no-op seek but at epoch starts and resumes */
         DLT_TRY(dlt__stream_seek(ld->stream, step / ld->steps_per_epoch,
                                  (size_t)(step % ld->steps_per_epoch) * (size_t)ld->cfg.batch_size));
+    int nbad = 0;
     for (int k = 0; k < ld->cfg.batch_size; k++) {
         size_t idx;
         dlt__sample_ref ref;
@@ -132,19 +173,24 @@ static int prepare(dlt_loader *ld, worker *wk, long step, float *data, float *la
             dlt__dataset_ref(ld->ds, idx, &ref);
         }
         index[k] = (uint32_t)idx;
+        wk->bad[k] = 0;
         const uint8_t *u8 = ref.u8;
         if (ref.jpeg) {
             char why[256];
-            if (dlt__jpeg_decode_chw(wk->jc, ref.jpeg, ref.jpeg_n, ld->c, ld->w, ld->h, wk->pix,
-                                     why, sizeof why) < 0)
-                DLT_FAIL(DLT_ERR_FORMAT, "%s: record %zu: %s; HINT: rebuild the dataset with "
-                         "dltrain-prep", dlt_dataset_path(ld->ds), idx, why);
+            if (ref.jpeg_n == 0)
+                snprintf(why, sizeof why, "empty record (0 bytes)");
+            if (ref.jpeg_n == 0 || dlt__jpeg_decode_chw(wk->jc, ref.jpeg, ref.jpeg_n, ld->c, ld->w,
+                                                        ld->h, wk->pix, why, sizeof why) < 0) {
+                note_bad_record(ld, idx, why);
+                wk->bad[k] = 1, nbad++;
+                continue;
+            }
             u8 = wk->pix;
         }
         transform(ld, step, k, u8, ref.f32, data + (size_t)k * ld->out_sample);
         label[k] = (float)ref.label;
     }
-    return DLT_OK;
+    return nbad ? replace_bad(ld, wk, step, data, label, index) : DLT_OK;
 }
 
 static slot *find_slot(dlt_loader *ld, long step)
@@ -235,6 +281,7 @@ static void free_buffers(dlt_loader *ld)
     for (int i = 0; i < ld->nslots; i++) {
         free(ld->workers[i].perm);
         free(ld->workers[i].pix);
+        free(ld->workers[i].bad);
         dlt__jpeg_codec_free(ld->workers[i].jc);
     }
     dlt_transform_free(ld->tf);
@@ -335,6 +382,7 @@ int dlt_loader_create(const dlt_dataset *ds, const dlt_loader_config *cfg, dlt_l
             wk->perm = dlt_malloc(ld->n * sizeof *wk->perm);
         wk->jc = dlt__jpeg_codec_new();
         wk->pix = dlt_malloc(sample);
+        wk->bad = dlt_calloc((size_t)cfg->batch_size, 1);
     }
     int rc;
     if ((rc = pthread_mutex_init(&ld->mu, NULL)) != 0)
@@ -373,8 +421,17 @@ void dlt_loader_free(dlt_loader *ld)
         PT_CHECK(pthread_join(ld->workers[i].thread, NULL));
     PT_CHECK(pthread_cond_destroy(&ld->cv));
     PT_CHECK(pthread_mutex_destroy(&ld->mu));
+    if (ld->bad_records)
+        dlt_warn("%s: %ld bad records were skipped (each replaced by another sample of its "
+                 "batch); HINT: rebuild the dataset with dltrain-prep",
+                 dlt_dataset_path(ld->ds), ld->bad_records);
     free_buffers(ld);
     free(ld);
+}
+
+long dlt_loader_bad_records(const dlt_loader *ld)
+{
+    return __atomic_load_n(&ld->bad_records, __ATOMIC_RELAXED);
 }
 
 long dlt_loader_steps_per_epoch(const dlt_loader *ld) { return ld->steps_per_epoch; }

@@ -173,11 +173,12 @@ static int load_slot(dlt__stream *s, int sl, size_t p)
     s->slot_idx[sl] = idx;
     if (s->slot_jpeg) {
         jpeg_slot *j = &s->slot_jpeg[sl];
-        if (ref.jpeg_n > j->cap) {
-            j->cap = ref.jpeg_n + ref.jpeg_n / 4;
+        if (ref.jpeg_n >= j->cap) { /* +1: never NULL, even for an empty record */
+            j->cap = ref.jpeg_n + ref.jpeg_n / 4 + 1;
             j->bytes = dlt_realloc(j->bytes, j->cap);
         }
-        memcpy(j->bytes, ref.jpeg, ref.jpeg_n);
+        if (ref.jpeg_n)
+            memcpy(j->bytes, ref.jpeg, ref.jpeg_n);
         j->n = ref.jpeg_n;
     } else {
         size_t sb = s->lay->sample_bytes;
