@@ -96,4 +96,19 @@ else
     ok "# SKIP dltrain-mpi with BAD.h5: h5py not available"
 fi
 
+# A truncated HDF5 file (an interrupted copy): the message says so and names
+# the file; it used to end in a hint about file locking ("sblock" matched).
+if [ -f "$WORK/good.h5" ]; then
+    size=$(stat -c %s "$WORK/good.h5")
+    head -c $((size / 2)) "$WORK/good.h5" >"$WORK/TRUNC.h5"
+    expect_fail "dltrain-mpi with a truncated TRUNC.h5" nonzero "TRUNC.h5" "" \
+        "$TRAIN" --solver "$top_srcdir/nets/lenet_fashion_solver.prototxt" --train "$WORK/TRUNC.h5" \
+        --run-dir "$WORK/run_trunc" --max-iter 1
+    check "truncated: message says the file looks truncated or damaged" \
+        grep -q "looks truncated or damaged" "$LAST_ERR"
+    check "truncated: no file-locking hint" bash -c '! grep -q HDF5_USE_FILE_LOCKING=FALSE "$1"' _ "$LAST_ERR"
+else
+    fail "truncated HDF5: good.h5 was not built"
+fi
+
 done_testing

@@ -1,5 +1,6 @@
 /* h5util.c - HDF5 setup, error reporting and attribute helpers for the
  * data and checkpoint modules (see h5util.h). */
+#include <ctype.h>
 #include <errno.h>
 #include <pthread.h>
 #include <stdint.h>
@@ -74,6 +75,17 @@ static void call_name(const char *expr, char *buf, size_t size)
     buf[i] = '\0';
 }
 
+/* "lock", "locking", "flock" as words: not the "lock" of "sblock" or "block". */
+static int has_lock_word(const char *s)
+{
+    for (const char *p = strstr(s, "lock"); p; p = strstr(p + 1, "lock")) {
+        const char *b = p > s && p[-1] == 'f' ? p - 1 : p;
+        if (b == s || !isalpha((unsigned char)b[-1]))
+            return 1;
+    }
+    return 0;
+}
+
 int dlt__h5_error(const char *expr, const char *path, const char *src, int line)
 {
     h5_err_walk w = {"", "", 0};
@@ -84,7 +96,13 @@ int dlt__h5_error(const char *expr, const char *path, const char *src, int line)
     if (!w.top[0])
         snprintf(w.top, sizeof w.top, "no HDF5 error description");
     const char *hint = "";
-    if (strstr(w.bottom, "lock") || strstr(w.top, "lock"))
+    /* "truncated file: eof = ..., sblock->base_addr = ..." also holds
+     * "lock" (in sblock): the truncation is checked first, and locking
+     * only as a word of its own. */
+    if (strstr(w.bottom, "truncated file") || strstr(w.top, "truncated file"))
+        hint = "; the file looks truncated or damaged (shorter than its header says: an "
+               "interrupted copy or write?); HINT: copy or rebuild it";
+    else if (has_lock_word(w.bottom) || has_lock_word(w.top))
         hint = "; HINT: set HDF5_USE_FILE_LOCKING=FALSE (file locking fails on many NFS/Lustre mounts)";
     else if (strstr(w.bottom, "signature"))
         hint = " (not an HDF5 file?)";
