@@ -22,16 +22,19 @@ train() {
         --run-dir "$WORK/run_$name" "$@" > "$WORK/$name.txt" 2>&1
 }
 
-# 1. A hanging rank trips the watchdog (3 s) naming phase and iteration.
+# 1. A hanging rank trips the watchdog (3 s) naming itself, the phase and
+# the iteration; rank 0, waiting in the allreduce, leaves the report to it.
 start=$(date +%s)
 DLT_TEST_HANG_RANK=1 DLT_TEST_HANG_ITER=5 train hang 2 --train "$FMNIST_TRAIN" --max-iter 50 --watchdog 3
 rc=$? took=$(($(date +%s) - start))
 check "hanging rank: the job fails (rc $rc), not hangs (took $took s)" test $rc -ne 0 -a $rc -ne 124 -a $took -lt 60
-if grep -qE "watchdog: no progress for [0-9]+ s, stuck in phase '(data|allreduce|backward)' of iteration 5" "$WORK/hang.txt"; then
-    ok "hanging rank: watchdog names the phase and iteration ($(grep -o "stuck in phase '[a-z]*' of iteration 5" "$WORK/hang.txt" | head -1))"
+if grep -qE "watchdog: rank 1 stopped making progress: no progress for [0-9]+ s, stuck in phase 'data' of iteration 5" "$WORK/hang.txt"; then
+    ok "hanging rank: watchdog names the rank, phase and iteration ($(grep -o "rank 1 stopped.*of iteration 5" "$WORK/hang.txt" | head -1))"
 else
-    fail "hanging rank: watchdog names the phase and iteration"; diag_file "$WORK/hang.txt"
+    fail "hanging rank: watchdog names the rank (1), phase and iteration"; diag_file "$WORK/hang.txt"
 fi
+check "hanging rank: the waiting rank 0 does not report first" \
+    bash -c '! grep -q "rank 0 waits there" "$1"' _ "$WORK/hang.txt"
 
 # 2. kill -9 of one rank mid-training ends the job within the watchdog time.
 timeout 120 "$MPIRUN" -np 2 --oversubscribe "$TRAIN" --solver "$WORK/solver.prototxt" \

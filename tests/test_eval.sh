@@ -106,6 +106,20 @@ bad "checkpoint of another net (ip1 500 -> 300)" "/data/ip1/0" --net "$WORK/othe
 sed 's/"ip1"/"fc1"/g' "$RUN/config/net.prototxt" > "$WORK/renamed.prototxt"
 bad "checkpoint without the net's layer fc1" "/data/fc1/0" --net "$WORK/renamed.prototxt" \
     --weights "$RUN/checkpoints/iter_00000060.h5" --data "$FMNIST_TEST"
+# A checkpoint whose weights hold NaN (saved after divergence; its crc32
+# made to match, as the trainer would have written it) is refused, naming the blob.
+cp "$RUN/checkpoints/iter_00000060.h5" "$WORK/nan.h5"
+"$PYTHON_H5PY" - "$WORK/nan.h5" <<'EOT'
+import sys, zlib, h5py, numpy as np
+with h5py.File(sys.argv[1], "r+") as f:
+    d = f["data/ip2/0"]
+    w = d[...]
+    w.flat[7] = np.nan
+    d[...] = w
+    d.attrs["crc32"] = np.int64(zlib.crc32(w.astype(np.float32).tobytes()))
+EOT
+bad "NaN in a checkpoint's weights" "parameter blob 0 (/data/ip2/0) holds 1 non-finite" \
+    --net "$RUN/config/net.prototxt" --weights "$WORK/nan.h5" --data "$FMNIST_TEST"
 "$EVAL" --data "$FMNIST_TEST" > /dev/null 2>&1
 check "no net/weights: usage error, exit status 2" test $? -eq 2
 done_testing

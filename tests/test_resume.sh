@@ -63,4 +63,21 @@ echo garbage > "$WORK/full1/checkpoints/$(printf 'iter_%08d.h5' $((3 * N)))"
 check "corrupt newest checkpoint: resume auto falls back" train 1 "$WORK/full1" $((2 * N + 1)) --resume auto
 check "... with a warning naming it" grep -q "unreadable or incomplete" "$WORK/full1.out"
 check "... and resumes from iteration $((2 * N))" grep -q "at iteration $((2 * N))" "$WORK/full1.out"
+# Inconsistent RNG section: a 2-rank checkpoint whose world_size says 3
+# (its /rng has 2 states) is refused, saying which counts disagree; one
+# without /rng resumes, saying the RNG streams restart (it used to claim
+# the rank count had changed).
+edit_ckpt() { # SRC DST PYTHON-STATEMENT (f is the open file)
+    cp "$1" "$2" && "$PYTHON_H5PY" -c "import sys, h5py, numpy as np
+with h5py.File(sys.argv[1], 'r+') as f:
+    $3" "$2"
+}
+edit_ckpt "$WORK/part2/checkpoints/$MID" "$WORK/rng_world3.h5" "f.attrs['world_size'] = np.int64(3)"
+train 2 "$WORK/rng_bad" $((N + 1)) --resume "$WORK/rng_world3.h5"
+check "world_size 3 with 2 RNG states: resume refused" test $? -ne 0
+check "... naming both counts" grep -q "/rng holds 2 per-rank RNG states but the checkpoint's world_size attribute says 3" "$WORK/rng_bad.out"
+edit_ckpt "$WORK/part2/checkpoints/$MID" "$WORK/rng_none.h5" "del f['rng']"
+check "checkpoint without /rng: resume runs" train 2 "$WORK/rng_none" $((N + 1)) --resume "$WORK/rng_none.h5"
+check "... saying it has no /rng section" grep -q "has no /rng section" "$WORK/rng_none.out"
+check "... not that the rank count changed" bash -c '! grep -q "written by 2 ranks, now 2" "$1"' _ "$WORK/rng_none.out"
 done_testing

@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <hdf5.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -337,7 +338,16 @@ static int read_rng(hid_t file, dlt_ckpt_meta *meta, const char *path)
     DLT_H5_GOTO(H5Dread(dset, H5T_NATIVE_UINT64, H5S_ALL, H5S_ALL, H5P_DEFAULT, meta->rng), path, st,
                 out);
     st = dlt__ckpt_check_crc(dset, meta->rng, dims[0] * 4 * sizeof(uint64_t), "rng", path);
-    meta->world_size = (int)dims[0];
+    /* One state per rank of the run that wrote it: another count means the
+     * file was edited or put together from two runs; resuming would give
+     * ranks the wrong streams. */
+    if (st == 0 && dims[0] != (hsize_t)meta->world_size) {
+        dlt_error("%s: /rng holds %llu per-rank RNG states but the checkpoint's world_size "
+                  "attribute says %d ranks: an inconsistent checkpoint (edited, or parts of two "
+                  "runs); HINT: resume from another checkpoint", path,
+                  (unsigned long long)dims[0], meta->world_size);
+        st = DLT_ERR_FORMAT;
+    }
 out:
     if (space >= 0)
         H5Sclose(space);
@@ -364,6 +374,9 @@ static int read_meta(hid_t file, dlt_ckpt_meta *meta, const char *path)
     DLT_TRY(dlt__h5_read_attr_int(file, "epoch", &v, path));
     meta->epoch = (long)v;
     DLT_TRY(dlt__h5_read_attr_int(file, "world_size", &v, path));
+    if (v < 1 || v > INT_MAX)
+        DLT_FAIL(DLT_ERR_FORMAT, "%s: world_size attribute is %lld; expected the number of ranks "
+                 "that wrote the checkpoint (>= 1)", path, v);
     meta->world_size = (int)v;
     DLT_TRY(dlt__h5_read_attr_str(file, "lr", &lr, path));
     meta->lr = strtod(lr, NULL);

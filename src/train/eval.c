@@ -36,6 +36,31 @@ static const dlt_tensor *find_scores(dlt_net *net)
     return NULL;
 }
 
+/* Weights that are NaN or Inf (a checkpoint written after training
+ * diverged, or a damaged one that still passes its CRCs because it was
+ * saved that way) make every score NaN and the accuracy meaningless:
+ * refused, naming the blob as the checkpoint stores it (/data/LAYER/I). */
+static int check_finite_weights(const dlt_net *net, const char *weights)
+{
+    for (int i = 0; i < dlt_net_num_layers(net); i++) {
+        const dlt_layer *l = dlt_net_layer(net, i);
+        for (int p = 0; p < l->nparam; p++) {
+            const dlt_tensor *t = &l->param[p];
+            size_t bad = 0, first = 0;
+            for (size_t k = 0; k < t->count; k++)
+                if (!isfinite(t->data[k]) && bad++ == 0)
+                    first = k;
+            if (bad)
+                DLT_FAIL(DLT_ERR_FORMAT, "%s: layer '%s' parameter blob %d (/data/%s/%d) holds %zu "
+                         "non-finite values of %zu (the first, element %zu, is %g): the "
+                         "checkpoint was saved after training diverged; HINT: evaluate an earlier "
+                         "checkpoint", weights, l->name, p, l->name, p, bad, t->count, first,
+                         (double)t->data[first]);
+        }
+    }
+    return 0;
+}
+
 int dlt_evaluator_create(const dlt_cfg *netparam, int c, int h, int w, const char *weights,
                          dlt_evaluator **out)
 {
@@ -64,6 +89,8 @@ int dlt_evaluator_create(const dlt_cfg *netparam, int c, int h, int w, const cha
         st = dlt_ckpt_load(weights, net, NULL, &meta);
         free(meta.rng);
         ev->iter = meta.iter;
+        if (st == 0)
+            st = check_finite_weights(net, weights);
     }
     if (st < 0) {
         dlt_evaluator_free(ev);

@@ -329,6 +329,10 @@ static int resume(run *r)
     dlt_comm_bcast_bytes(r->comm, &has_rng, sizeof has_rng, 0);
     if (ckpt_world == r->world && has_rng)
         dlt_comm_scatter_u64(r->comm, meta.rng, 4, r->rng.s, 0);
+    else if (!has_rng)
+        dlt_info("note: checkpoint %s has no /rng section (the per-rank RNG states): the RNG "
+                 "streams restart and dropout and the data order differ from an uninterrupted run",
+                 path);
     else
         dlt_info("note: checkpoint was written by %d ranks, now %d: per-rank RNG streams restart and "
                  "the data order differs from an uninterrupted run", ckpt_world, r->world);

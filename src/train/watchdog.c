@@ -1,7 +1,13 @@
 /* watchdog.c - the no-progress watchdog. The main thread records each
  * phase it enters (an atomic counter and the phase); a thread wakes every
  * fraction of a second and, once the counter has not moved for the
- * configured time, calls the fatal path, which aborts every rank. */
+ * configured time, calls the fatal path, which aborts every rank.
+ * The message names the rank that stopped: a rank stuck in its own work
+ * (data, forward, backward, update, test, checkpoint) reports at once,
+ * naming itself; a rank stuck in the allreduce is most likely waiting for
+ * such a rank, so it reports only after a grace period, by which time
+ * the stuck rank has named itself and ended the job. The watchdog thread
+ * cannot ask the other ranks (MPI is the main thread's). */
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
@@ -32,6 +38,14 @@ static double mono_s(void)
     return ts.tv_sec + 1e-9 * ts.tv_nsec;
 }
 
+/* How much longer a rank waiting in the allreduce gives the others to
+ * report themselves: half the limit, 2 to 30 s. */
+static double waiting_grace(double seconds)
+{
+    double g = seconds / 2;
+    return g < 2 ? 2 : g > 30 ? 30 : g;
+}
+
 static void *watch(void *arg)
 {
     dlt_watchdog *w = arg;
@@ -46,9 +60,20 @@ static void *watch(void *arg)
             seen = t;
             since = now;
         } else if (now - since >= w->seconds) {
-            dlt_fatal("watchdog: no progress for %.0f s, stuck in phase '%s' of iteration %ld "
-                      "(a rank may be hung or dead; --watchdog SEC changes the limit, 0 disables)",
-                      now - since, phase_names[atomic_load(&w->phase)], atomic_load(&w->iter));
+            int phase = atomic_load(&w->phase);
+            long iter = atomic_load(&w->iter);
+            if (phase != DLT_STEP_ALLREDUCE)
+                dlt_fatal("watchdog: rank %d stopped making progress: no progress for %.0f s, "
+                          "stuck in phase '%s' of iteration %ld (this rank's own work, not a wait "
+                          "for others; --watchdog SEC changes the limit, 0 disables)",
+                          dlt_log_rank(), now - since, phase_names[phase], iter);
+            if (now - since >= w->seconds + waiting_grace(w->seconds))
+                dlt_fatal("watchdog: no progress for %.0f s, stuck in phase '%s' of iteration %ld: "
+                          "rank %d waits there for the other ranks, and none reported itself "
+                          "stuck within %.0f s more, so a rank is stopped or dead, or MPI hangs "
+                          "(--watchdog SEC changes the limit, 0 disables)",
+                          now - since, phase_names[phase], iter, dlt_log_rank(),
+                          waiting_grace(w->seconds));
         }
     }
     return NULL;
