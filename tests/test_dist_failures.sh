@@ -33,8 +33,8 @@ if grep -qE "watchdog: rank 1 stopped making progress: no progress for [0-9]+ s,
 else
     fail "hanging rank: watchdog names the rank (1), phase and iteration"; diag_file "$WORK/hang.txt"
 fi
-check "hanging rank: the waiting rank 0 does not report first" \
-    bash -c '! grep -q "rank 0 waits there" "$1"' _ "$WORK/hang.txt"
+check "hanging rank: rank 0, waiting for it, does not report itself as the stuck one" \
+    bash -c '! grep -q "rank 0 stopped making progress" "$1"' _ "$WORK/hang.txt"
 
 # 2. kill -9 of one rank mid-training ends the job within the watchdog time.
 timeout 120 "$MPIRUN" -np 2 --oversubscribe "$TRAIN" --solver "$WORK/solver.prototxt" \

@@ -227,7 +227,9 @@ static int save_checkpoint(run *r)
     dlt_net_sync(r->train_net, DLT_HOST); /* the net may hold them on its device */
     dlt_solver_history_to_host(r->solver);
     uint64_t *all = r->rank == 0 ? dlt_calloc((size_t)r->world * 4, sizeof(uint64_t)) : NULL;
+    dlt__watchdog_waiting(r->watchdog, 1);
     dlt_comm_gather_u64(r->comm, r->rng.s, 4, all, 0);
+    dlt__watchdog_waiting(r->watchdog, 0);
     double st = 0;
     if (r->rank == 0) {
         char path[4096];
@@ -255,7 +257,9 @@ static int save_checkpoint(run *r)
         }
         free(all);
     }
+    dlt__watchdog_waiting(r->watchdog, 1); /* the others wait for rank 0's write */
     dlt_comm_allreduce_sum_doubles(r->comm, &st, 1);
+    dlt__watchdog_waiting(r->watchdog, 0);
     if (st == 0)
         r->saved_iter = r->iter;
     return st < 0 ? DLT_ERR_IO : 0;
@@ -266,7 +270,9 @@ static int save_checkpoint(run *r)
  * Returns 1 when training must stop (checkpoint written), 0 to go on. */
 static int act_on_stop_requests(run *r, int *status)
 {
+    dlt__watchdog_waiting(r->watchdog, 1);
     long act = dlt_comm_allreduce_max_long(r->comm, dlt__stop_poll(&r->stop));
+    dlt__watchdog_waiting(r->watchdog, 0);
     if (act == DLT_STOP_NONE)
         return 0;
     if (r->saved_iter != r->iter && (*status = save_checkpoint(r)) < 0)
@@ -358,7 +364,9 @@ static void run_test(run *r)
         for (int o = 0; o < nout; o++)
             sums[o] += dlt_net_output_value(r->test_net, o);
     }
+    dlt__watchdog_waiting(r->watchdog, 1);
     dlt_comm_allreduce_sum_doubles(r->comm, sums, nout);
+    dlt__watchdog_waiting(r->watchdog, 0);
     dlt_test_metrics tm = {r->iter, (double)r->iter / r->steps_per_epoch, NAN, NAN, -1};
     for (int o = 0; o < nout; o++) {
         const char *name = dlt_net_output_name(r->test_net, o);
@@ -420,6 +428,16 @@ static int bad_grads(run *r)
               !local && r->world > 1 ? " (on one of the ranks)" : "");
 }
 
+/* The reducer's backward hook, marked as a wait for the other ranks (the
+ * shared-memory sum, MPI progress) for the watchdog. */
+static void reduce_hook(void *arg, int layer, size_t done_from)
+{
+    run *r = arg;
+    dlt__watchdog_waiting(r->watchdog, 1);
+    dlt_reducer_hook(r->reducer, layer, done_from);
+    dlt__watchdog_waiting(r->watchdog, 0);
+}
+
 /* Gradient averaging after the passes (buckets already started during
  * backward; waiting for queued backward work is not counted as
  * communication). Returns 1 to skip the update; *T_COMM is the time
@@ -429,7 +447,9 @@ static int average_gradients(run *r, double *t_comm)
     dlt_net_wait(r->train_net);
     double t0 = now_s();
     dlt__watchdog_enter(r->watchdog, DLT_STEP_ALLREDUCE, r->iter);
+    dlt__watchdog_waiting(r->watchdog, 1);
     int skip = !dlt_reducer_finish(r->reducer) && bad_grads(r);
+    dlt__watchdog_waiting(r->watchdog, 0);
     *t_comm = now_s() - t0;
     return skip;
 }
@@ -466,7 +486,7 @@ static void train_step(run *r, float *loss, double phases[DLT__NPHASES])
         /* Buckets may only start once their gradients are final: on the last
          * pass (the reducer's mode decides whether they start during backward). */
         int last = k == iter_size - 1;
-        dlt_net_set_backward_hook(r->train_net, last ? dlt_reducer_hook : NULL, last ? r->reducer : NULL);
+        dlt_net_set_backward_hook(r->train_net, last ? reduce_hook : NULL, last ? r : NULL);
         dlt_net_backward(r->train_net);
         t_data += t1 - t0, t_fwd += t2 - t1, t_bwd += now_s() - t2;
     }

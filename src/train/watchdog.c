@@ -3,11 +3,12 @@
  * fraction of a second and, once the counter has not moved for the
  * configured time, calls the fatal path, which aborts every rank.
  * The message names the rank that stopped: a rank stuck in its own work
- * (data, forward, backward, update, test, checkpoint) reports at once,
- * naming itself; a rank stuck in the allreduce is most likely waiting for
- * such a rank, so it reports only after a grace period, by which time
- * the stuck rank has named itself and ended the job. The watchdog thread
- * cannot ask the other ranks (MPI is the main thread's). */
+ * reports at once, naming itself; a rank stuck in a collective call (the
+ * training loop marks them: the gradient buckets, the stop-request and
+ * test reductions, the checkpoint's) is most likely waiting for such a
+ * rank, so it reports only after a grace period, by which time the stuck
+ * rank has named itself and ended the job. The watchdog thread cannot ask
+ * the other ranks (MPI is the main thread's). */
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
@@ -22,6 +23,7 @@ struct dlt_watchdog {
     atomic_long ticks;      /* bumped on every phase change */
     atomic_int phase;
     atomic_long iter;
+    atomic_int waiting;     /* > 0: inside a collective call (not progress) */
     atomic_int stop;
     pthread_t thread;
 };
@@ -62,7 +64,7 @@ static void *watch(void *arg)
         } else if (now - since >= w->seconds) {
             int phase = atomic_load(&w->phase);
             long iter = atomic_load(&w->iter);
-            if (phase != DLT_STEP_ALLREDUCE)
+            if (!atomic_load(&w->waiting))
                 dlt_fatal("watchdog: rank %d stopped making progress: no progress for %.0f s, "
                           "stuck in phase '%s' of iteration %ld (this rank's own work, not a wait "
                           "for others; --watchdog SEC changes the limit, 0 disables)",
@@ -95,6 +97,13 @@ void dlt__watchdog_enter(dlt_watchdog *w, dlt_step_phase phase, long iter)
     atomic_store(&w->phase, (int)phase);
     atomic_store(&w->iter, iter);
     atomic_fetch_add(&w->ticks, 1);
+}
+
+void dlt__watchdog_waiting(dlt_watchdog *w, int begin)
+{
+    if (!w)
+        return;
+    atomic_fetch_add(&w->waiting, begin ? 1 : -1);
 }
 
 void dlt__watchdog_stop(dlt_watchdog *w)

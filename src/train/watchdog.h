@@ -1,5 +1,5 @@
 /* watchdog.h - a thread that ends the whole job when the training loop
- * stops making progress, naming the phase and iteration it is stuck in;
+ * stops making progress, naming the rank, phase and iteration it is stuck in;
  * and the test hook that makes a rank hang on purpose. */
 #ifndef DLTRAIN_TRAIN_WATCHDOG_H
 #define DLTRAIN_TRAIN_WATCHDOG_H
@@ -15,6 +15,10 @@ typedef struct dlt_watchdog dlt_watchdog;
 dlt_watchdog *dlt__watchdog_start(double seconds);
 /* Progress: the main thread entered PHASE of iteration ITER. */
 void dlt__watchdog_enter(dlt_watchdog *w, dlt_step_phase phase, long iter);
+/* The main thread enters (BEGIN = 1) or leaves (0) a collective call, where
+ * it waits for the other ranks: a stall there is reported after a grace
+ * period, leaving the first word to the rank that stopped. */
+void dlt__watchdog_waiting(dlt_watchdog *w, int begin);
 void dlt__watchdog_stop(dlt_watchdog *w);
 const char *dlt__step_phase_name(dlt_step_phase phase);
 
