@@ -96,6 +96,31 @@ else
     ok "# SKIP dltrain-mpi with BAD.h5: h5py not available"
 fi
 
+# An IDX header claiming 60000 x 60000 x 60000 images with 12 bytes of data:
+# refused as truncated, naming the file, without allocating what it claims.
+{ printf '\x00\x00\x08\x03\x00\x00\xea\x60\x00\x00\xea\x60\x00\x00\xea\x60'; printf 'abcdefghijkl'; } >"$WORK/huge.idx"
+expect_fail "IDX header of 60000^3 images, 12 bytes of data" 1 "$WORK/huge.idx" "$out" \
+    "$PREP" --format idx "$WORK/huge.idx" "$WORK/lab3.idx" "$out"
+check "huge IDX: message says truncated with both sizes" \
+    grep -q "truncated: expected 216000000000000 bytes of data, got 12" "$LAST_ERR"
+
+# A dataset whose /data says 2^31 values per sample ([1, 2147483648], Caffe's
+# [N, D] layout, never written): refused naming the file, the axis and the
+# limit (the size used to be cast to a negative int).
+if have_h5py; then
+    "$PYTHON_H5PY" -c 'import sys, h5py, numpy as np
+with h5py.File(sys.argv[1], "w") as f:
+    f.create_dataset("data", shape=(1, 2**31), dtype="f4")
+    f["label"] = np.zeros(1, dtype="f4")' "$WORK/WIDE.h5"
+    expect_fail "dltrain-mpi with WIDE.h5 (2^31 values per sample)" nonzero "WIDE.h5" "" \
+        "$TRAIN" --solver "$top_srcdir/nets/lenet_fashion_solver.prototxt" --train "$WORK/WIDE.h5" \
+        --run-dir "$WORK/run_wide" --max-iter 1
+    check "wide dataset: message names the axis and the limit" \
+        grep -q "/data: axis C must be between 1 and 2147483647" "$LAST_ERR"
+else
+    ok "# SKIP dataset with 2^31 values per sample: h5py not available"
+fi
+
 # A truncated HDF5 file (an interrupted copy): the message says so and names
 # the file; it used to end in a hint about file locking ("sblock" matched).
 if [ -f "$WORK/good.h5" ]; then

@@ -13,6 +13,7 @@
 #include "data/image.h"
 #include "dltrain/data.h"
 #include "dltrain/error.h"
+#include "dltrain/size.h"
 
 struct dlt_dataset {
     char *path;
@@ -101,6 +102,25 @@ static int read_schema(hid_t f, dlt_dataset *ds)
     return DLT_OK;
 }
 
+/* A sample's shape from the file (the /data dimensions or the shape
+ * attribute): each axis at least 1 and C x H x W within dltrain/size.h's
+ * limit, checked before any of it is cast to int or multiplied. */
+static int check_sample_shape(const dlt_dataset *ds, const char *from, int64_t c, int64_t h,
+                              int64_t w)
+{
+    char who[1200], what[128];
+    const dlt_size_ctx sc = {who, DLT_ERR_FORMAT};
+    snprintf(who, sizeof who, "%s", ds->path);
+    const int64_t d[3] = {c, h, w};
+    static const char *const axis[3] = {"C", "H", "W"};
+    for (int i = 0; i < 3; i++) {
+        snprintf(what, sizeof what, "%s: axis %s", from, axis[i]);
+        DLT_TRY(dlt_size_range(&sc, what, d[i], 1, DLT_DIM_MAX));
+    }
+    snprintf(what, sizeof what, "%s: one sample (C x H x W)", from);
+    return dlt_size_prod(&sc, what, d, 3, DLT_DIM_MAX, NULL);
+}
+
 /* /jpeg (variable-length uint8 [N]): its size and the shape attribute; the
  * records themselves are read by dlt__range_read. */
 static int probe_jpeg(hid_t f, dlt_dataset *ds)
@@ -129,6 +149,9 @@ out:
     if (dset >= 0) H5Dclose(dset);
     if (st >= 0 && !ds->shape_attr[0])
         DLT_FAIL(DLT_ERR_FORMAT, "%s: /jpeg needs the shape attribute (C, H, W)", p);
+    if (st >= 0)
+        DLT_TRY(check_sample_shape(ds, "the shape attribute", ds->shape_attr[0],
+                                   ds->shape_attr[1], ds->shape_attr[2]));
     ds->c = ds->shape_attr[0], ds->h = ds->shape_attr[1], ds->w = ds->shape_attr[2];
     return st;
 }
@@ -158,10 +181,16 @@ static int probe_data(hid_t f, dlt_dataset *ds)
     DLT_H5_GOTO(rank = H5Sget_simple_extent_dims(space, dims, NULL), p, st, out);
     DLT_H5_GOTO(type = H5Dget_type(dset), p, st, out);
     DLT_H5_GOTO(dcpl = H5Dget_create_plist(dset), p, st, out);
-    if (rank == 4) {
-        ds->c = (int)dims[1], ds->h = (int)dims[2], ds->w = (int)dims[3];
-    } else if (rank == 2) { /* Caffe: [N, D] feeds an InnerProduct layer */
-        ds->c = (int)dims[1], ds->h = 1, ds->w = 1;
+    if (rank == 4 || rank == 2) {
+        /* Caffe: [N, D] feeds an InnerProduct layer */
+        hsize_t c = dims[1], h = rank == 4 ? dims[2] : 1, w = rank == 4 ? dims[3] : 1;
+        const int64_t big = (int64_t)1 << 62; /* hsize_t beyond int64: still refused */
+        st = check_sample_shape(ds, "/data", c > (hsize_t)big ? big : (int64_t)c,
+                                h > (hsize_t)big ? big : (int64_t)h,
+                                w > (hsize_t)big ? big : (int64_t)w);
+        if (st < 0)
+            goto out;
+        ds->c = (int)c, ds->h = (int)h, ds->w = (int)w;
     } else {
         dlt_error("%s: /data has %d dimensions; expected [N,C,H,W] or [N,D]", p, rank);
         st = DLT_ERR_FORMAT;

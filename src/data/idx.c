@@ -88,6 +88,10 @@ static int read_header(gzFile gz, const char *path, dlt_idx *out)
     return DLT_OK;
 }
 
+/* First piece of the data read before the buffer grows (64 MiB: MNIST's
+ * training images, 47 MB, in one). */
+#define IDX_FIRST_READ ((size_t)64 << 20)
+
 int dlt_idx_read(const char *path, dlt_idx *out)
 {
     memset(out, 0, sizeof *out);
@@ -100,8 +104,23 @@ int dlt_idx_read(const char *path, dlt_idx *out)
     int st = read_header(gz, path, out);
     if (st < 0)
         goto fail;
-    out->data = dlt_malloc(out->count);
-    long long got = read_full(gz, out->data, out->count);
+    /* The header's sizes are not trusted with memory: a damaged one can
+     * claim terabytes. The buffer grows with what is actually read. */
+    size_t cap = out->count < IDX_FIRST_READ ? out->count : IDX_FIRST_READ;
+    out->data = dlt_malloc(cap + 1);
+    long long got = 0;
+    for (;;) {
+        long long k = read_full(gz, out->data + got, cap - (size_t)got);
+        if (k < 0) {
+            got = -1;
+            break;
+        }
+        got += k;
+        if ((size_t)got < cap || cap == out->count)
+            break;
+        cap = out->count - cap < cap ? out->count : 2 * cap;
+        out->data = dlt_realloc(out->data, cap + 1);
+    }
     if (got < 0) {
         dlt_error("%s: read error: %s", path, gz_strerror(gz));
         st = DLT_ERR_IO;
