@@ -183,7 +183,6 @@ static void pool_one(const pool_config *c, const float *xp, int oh, int ow, floa
     int ah1 = h1 < c->h + c->ph ? h1 : c->h + c->ph; /* AVE divisor counts padding */
     int w0 = ow * c->sw - c->pw, w1 = w0 + c->kw;
     int aw1 = w1 < c->w + c->pw ? w1 : c->w + c->pw;
-    int area = (ah1 - h0) * (aw1 - w0);
     int hs = h0 < 0 ? 0 : h0, he = h1 < c->h ? h1 : c->h;
     int ws = w0 < 0 ? 0 : w0, we = w1 < c->w ? w1 : c->w;
     if (hs >= he || ws >= we) {
@@ -196,6 +195,7 @@ static void pool_one(const pool_config *c, const float *xp, int oh, int ow, floa
             mp[oh * c->wo + ow] = -1;
         return;
     }
+    int area = (ah1 - h0) * (aw1 - w0);
     if (c->method == POOL_MAX) {
         /* Branch-free select: random data would mispredict every compare. */
         int idx = hs * c->w + ws;
@@ -280,10 +280,12 @@ static void pool_plane_backward(const pool_config *c, const float *dyp, const in
             }
             int w0 = ow * c->sw - c->pw, w1 = w0 + c->kw;
             int aw1 = w1 < c->w + c->pw ? w1 : c->w + c->pw;
-            float gs = g / (float)((ah1 - h0) * (aw1 - w0));
             int hs = h0 < 0 ? 0 : h0, he = h1 < c->h ? h1 : c->h;
             int ws = w0 < 0 ? 0 : w0, we = w1 < c->w ? w1 : c->w;
-            for (int i = hs; i < he; i++) /* empty past the image (see pool_one) */
+            if (hs >= he || ws >= we)
+                continue; /* wholly past the image: no gradient (see pool_one) */
+            float gs = g / (float)((ah1 - h0) * (aw1 - w0));
+            for (int i = hs; i < he; i++)
                 for (int j = ws; j < we; j++)
                     dxp[i * c->w + j] += gs;
         }
