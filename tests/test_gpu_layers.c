@@ -111,6 +111,23 @@ static const char *net_axes = DATA(3)
     "layer { name: 'loss' type: 'SoftmaxWithLoss' bottom: 'ipb' bottom: 'label' top: 'loss'\n"
     "  loss_param { ignore_label: 1 normalization: NONE } }\n";
 
+/* Pooling with stride > kernel on a 6x6 input: the last row and column of
+ * windows lie wholly past the image (Caffe keeps them; both devices give
+ * 0 and no gradient there). */
+static const char *net_stride = DATA(4)
+    "layer { name: 'c1' type: 'Convolution' bottom: 'data' top: 'c1'\n"
+    "  convolution_param { num_output: 3 kernel_size: 3 pad: 1 weight_filler { type: 'xavier' } } }\n"
+    "layer { name: 'mk1' type: 'Pooling' bottom: 'c1' top: 'mk1'\n"
+    "  pooling_param { pool: MAX kernel_size: 1 stride: 2 } }\n"
+    "layer { name: 'ak2' type: 'Pooling' bottom: 'c1' top: 'ak2'\n"
+    "  pooling_param { pool: AVE kernel_size: 2 stride: 3 } }\n"
+    "layer { name: 'ipm' type: 'InnerProduct' bottom: 'mk1' top: 'ipm'\n"
+    "  inner_product_param { num_output: 5 weight_filler { type: 'xavier' } } }\n"
+    "layer { name: 'ipa' type: 'InnerProduct' bottom: 'ak2' top: 'ipa'\n"
+    "  inner_product_param { num_output: 5 weight_filler { type: 'xavier' } } }\n"
+    "layer { name: 'sum' type: 'Eltwise' bottom: 'ipm' bottom: 'ipa' top: 'sum' }\n"
+    "layer { name: 'loss' type: 'SoftmaxWithLoss' bottom: 'sum' bottom: 'label' top: 'loss' }\n";
+
 static double tolerance(const char *type)
 {
     static const char *const exact[] = {"Data", "ReLU", "Dropout", "Flatten", "Concat", "Accuracy", NULL};
@@ -227,6 +244,7 @@ int main(void)
     compare_text("basic", net_basic, 3, 11, 11);
     compare_text("mix", net_mix, 3, 9, 9);
     compare_text("axes", net_axes, 2, 6, 6);
+    compare_text("stride > kernel pooling", net_stride, 2, 6, 6);
 #ifdef HAVE_CUDA
     static const char *const solvers[][2] = {
         {"SGD L2", "net: 'basic' max_iter: 9 base_lr: 0.01 momentum: 0.9 weight_decay: 0.0005 type: 'SGD'"},
