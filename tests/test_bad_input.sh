@@ -96,6 +96,9 @@ else
     ok "# SKIP dltrain-mpi with BAD.h5: h5py not available"
 fi
 
+expect_fail "--size past int" 2 "--size expects WIDTHxHEIGHT, each 1..65535" "$out" \
+    "$PREP" --format idx --size 99999999999x2 "$WORK/img.idx" "$WORK/lab3.idx" "$out"
+
 # An IDX header claiming 60000 x 60000 x 60000 images with 12 bytes of data:
 # refused as truncated, naming the file, without allocating what it claims.
 { printf '\x00\x00\x08\x03\x00\x00\xea\x60\x00\x00\xea\x60\x00\x00\xea\x60'; printf 'abcdefghijkl'; } >"$WORK/huge.idx"

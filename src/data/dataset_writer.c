@@ -11,6 +11,7 @@
 #include "core/h5util.h"
 #include "dltrain/data.h"
 #include "dltrain/error.h"
+#include "dltrain/size.h"
 
 /* /data chunks hold whole samples, about this many bytes: big enough for
  * efficient reads over NFS, small enough for HDF5's chunk cache. */
@@ -90,6 +91,10 @@ int dlt_dataset_writer_open_ex(const char *path, int c, int h, int w,
     if (c <= 0 || h <= 0 || w <= 0 || nclasses < 0 || (nclasses > 0 && !class_names))
         DLT_FAIL(DLT_ERR_ARG, "%s: bad dataset shape %d x %d x %d or %d classes", path, c, h, w,
                  nclasses);
+    /* The readers refuse a sample past this size: do not write one. */
+    const dlt_size_ctx sc = {path, DLT_ERR_ARG};
+    const int64_t sample[3] = {c, h, w};
+    DLT_TRY(dlt_size_prod(&sc, "one sample (C x H x W)", sample, 3, DLT_DIM_MAX, NULL));
     dlt__h5_init();
     dlt_dataset_writer *wr = dlt_calloc(1, sizeof *wr);
     wr->file = wr->data = wr->label = wr->vlen_type = H5I_INVALID_HID;

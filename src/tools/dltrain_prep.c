@@ -3,6 +3,7 @@
  * the options and hands them to dlt_prep_run (src/data/prep*.c).
  * Exit status: 0 ok, 1 bad input or I/O error, 2 bad command line,
  * 3 written but some inputs skipped (OUT.skipped.txt lists them). */
+#include <errno.h>
 #include <getopt.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -55,6 +56,22 @@ static int bad_value(const char *opt, const char *v, const char *want)
 {
     fprintf(stderr, "dltrain-prep: %s expects %s, got '%s'\n", opt, want, v);
     return -1;
+}
+
+/* WIDTHxHEIGHT, each 1..65535 (a JPEG's largest side); strtol, not sscanf's
+ * %d, so a number past int is refused rather than undefined. */
+static int parse_wxh(const char *s, int *w, int *h)
+{
+    char *e1, *e2;
+    errno = 0;
+    long a = strtol(s, &e1, 10);
+    if (e1 == s || *e1 != 'x')
+        return -1;
+    long b = strtol(e1 + 1, &e2, 10);
+    if (e2 == e1 + 1 || *e2 || errno || a < 1 || b < 1 || a > 65535 || b > 65535)
+        return -1;
+    *w = (int)a, *h = (int)b;
+    return 0;
 }
 
 static int parse_num(const char *opt, const char *v, double lo, double hi, double *out)
@@ -120,9 +137,8 @@ static int parse_options(int argc, char **argv, dlt_prep_options *m)
         case 'c': m->classes_file = optarg; break;
         case O_ROOT: m->root = optarg; break;
         case O_SIZE:
-            if (sscanf(optarg, "%dx%d", &m->width, &m->height) != 2 || m->width <= 0 ||
-                m->height <= 0 || m->width > 65535 || m->height > 65535)
-                return bad_value("--size", optarg, "WIDTHxHEIGHT, e.g. 256x256");
+            if (parse_wxh(optarg, &m->width, &m->height) < 0)
+                return bad_value("--size", optarg, "WIDTHxHEIGHT, each 1..65535, e.g. 256x256");
             break;
         case O_RESIZE:
             if (strcmp(optarg, "squash") && strcmp(optarg, "crop") && strcmp(optarg, "fill") &&
