@@ -1,6 +1,7 @@
 /* test_prototxt.c - the prototxt parser: Caffe's own LeNet files, the text
  * format's corners, typed getters, unknown fields and error locations. */
 #define _POSIX_C_SOURCE 200809L
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -243,6 +244,46 @@ static void test_syntax(void)
     dlt_cfg_free(r);
 }
 
+/* Integers beyond int (Caffe's int32/uint32 fields land in int) are refused
+ * where the file says them; they used to be wrapped by a cast later
+ * (num_output: 4294967316 trained a 20-output layer). int64 fields
+ * (random_seed) take 64 bits. */
+static void test_int_range(void)
+{
+    char err[4096];
+    capture cap;
+    long n = 0;
+    dlt_cfg *r = parse_ok("num_output: 4294967316\nmin: -2147483648 max: 2147483647\n"
+                          "over: 2147483648 under: -2147483649 random_seed: 4294967316\n"
+                          "huge: 99999999999999999999");
+    if (!r) {
+        TEST_OK(0, "int range input parses");
+        return;
+    }
+    capture_begin(&cap, 2);
+    int st = dlt_cfg_int(r, "num_output", 7, &n);
+    capture_end(&cap, err, sizeof err);
+    TEST_OK(st == DLT_ERR_PARSE && n == 7 &&
+                contains(err, "t.prototxt:1:1: error: value 4294967316 of field 'num_output' is out "
+                              "of range for a 32-bit integer (-2147483648 to 2147483647)"),
+            "num_output 4294967316 refused naming line, field, value and range (not wrapped to 20)");
+    TEST_OK(dlt_cfg_int(r, "min", 0, &n) == 0 && n == INT_MIN && dlt_cfg_int(r, "max", 0, &n) == 0 &&
+                n == INT_MAX,
+            "INT_MIN and INT_MAX accepted");
+    capture_begin(&cap, 2);
+    int a = dlt_cfg_int(r, "over", 0, &n), b = dlt_cfg_int(r, "under", 0, &n);
+    int c = dlt_cfg_int(r, "huge", 0, &n);
+    capture_end(&cap, err, sizeof err);
+    TEST_OK(a == DLT_ERR_PARSE && b == DLT_ERR_PARSE && c == DLT_ERR_PARSE &&
+                contains(err, "2147483648 of field 'over'") &&
+                contains(err, "-2147483649 of field 'under'") &&
+                contains(err, "99999999999999999999 of field 'huge'"),
+            "2^31, -2^31-1 and a 20-digit value refused");
+    TEST_OK(dlt_cfg_int64(r, "random_seed", -1, &n) == 0 && n == 4294967316L,
+            "an int64 field (random_seed) takes 4294967316");
+    dlt_cfg_free(r);
+}
+
 static void test_getters(void)
 {
     static const char *const pools[] = { "MAX", "AVE", "STOCHASTIC", NULL };
@@ -467,6 +508,7 @@ int main(void)
     test_strings();
     test_syntax();
     test_getters();
+    test_int_range();
     test_unknown_fields();
     test_malformed();
     test_files();
