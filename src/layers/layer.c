@@ -1,5 +1,6 @@
 /* layer.c - parameter declaration for layers, and configuration helpers the
- * layer files share (2-D sizes, unsupported fields). */
+ * layer files share (checked top and parameter shapes, 2-D sizes,
+ * unsupported fields). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,14 +25,20 @@ void dlt_layer_add_param(dlt_layer *l, int n, int c, int h, int w, const dlt_fil
     l->nparam++;
 }
 
-void dlt__layer_size_ctx(const dlt_layer *l, const dlt_cfg *node, char *buf, int size,
-                         dlt_size_ctx *ctx)
+static void size_ctx_named(const char *layer, const dlt_cfg *node, char *buf, int size,
+                           dlt_size_ctx *ctx)
 {
     char wb[200];
     snprintf(buf, (size_t)size, "%s: layer '%s'", dlt_cfg_where(node, wb, sizeof wb),
-             l->name ? l->name : "?");
+             layer ? layer : "?");
     ctx->who = buf;
     ctx->status = DLT_ERR_PARSE;
+}
+
+void dlt__layer_size_ctx(const dlt_layer *l, const dlt_cfg *node, char *buf, int size,
+                         dlt_size_ctx *ctx)
+{
+    size_ctx_named(l->name, node, buf, size, ctx);
 }
 
 int dlt__top_shape(dlt_layer *l, const dlt_cfg *msg, int i, int64_t n, int64_t c, int64_t h,
@@ -68,8 +75,7 @@ static int read_uint(const dlt_cfg *node, const char *layer, long min, int *out)
     long v;
     DLT_TRY(dlt_cfg_node_int(node, &v));
     dlt_size_ctx sc;
-    dlt_layer fake = {.name = (char *)layer};
-    dlt__layer_size_ctx(&fake, node, buf, sizeof buf, &sc);
+    size_ctx_named(layer, node, buf, sizeof buf, &sc);
     DLT_TRY(dlt_size_range(&sc, node->name, v, min, HW_MAX));
     *out = (int)v;
     return 0;
