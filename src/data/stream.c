@@ -48,6 +48,8 @@ struct dlt__stream {
     dlt__range_reader *rr;
     dlt__records stage;    /* the segment read last: stream positions [stage_lo, stage_hi) */
     size_t stage_lo, stage_hi;
+    size_t stage_idx;      /* dataset index of stream position stage_lo (the read may
+                            * start before it: whole checksum blocks) */
 };
 
 int dlt__stream_open(const dlt_dataset *ds, int rank, int world, uint64_t seed, size_t share,
@@ -164,10 +166,11 @@ static int load_slot(dlt__stream *s, int sl, size_t p)
         const segment *g = segment_of(s, p);
         size_t count = g->pos + g->count - p;
         s->stage_lo = s->stage_hi = 0;
-        DLT_TRY(dlt__range_read(s->rr, g->first + (p - g->pos), count, &s->stage));
+        s->stage_idx = g->first + (p - g->pos);
+        DLT_TRY(dlt__range_read(s->rr, s->stage_idx, count, &s->stage));
         s->stage_lo = p, s->stage_hi = p + count;
     }
-    size_t idx = s->stage.first + (p - s->stage_lo);
+    size_t idx = s->stage_idx + (p - s->stage_lo);
     dlt__sample_ref ref;
     dlt__records_ref(s->ds, &s->stage, idx, &ref);
     s->slot_idx[sl] = idx;
