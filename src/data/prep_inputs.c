@@ -11,6 +11,7 @@
 
 #include "data/prep_classes.h"
 #include "data/prep_inputs.h"
+#include "core/readfile.h"
 #include "dltrain/error.h"
 
 static const char *const cifar10_names[10] = {"airplane", "automobile", "bird", "cat", "deer",
@@ -187,6 +188,7 @@ static int collect_folder(const dlt_prep_options *o, dlt__prep_inputs *in)
 static int collect_list(const dlt_prep_options *o, dlt__prep_inputs *in)
 {
     const char *path = o->inputs[0];
+    DLT_TRY(dlt__regular_file(path, "list file"));
     FILE *f = fopen(path, "r");
     if (!f)
         DLT_FAIL(DLT_ERR_IO, "%s: cannot open list file: %s", path, strerror(errno));
@@ -238,6 +240,7 @@ static int collect_cifar(const dlt_prep_options *o, dlt__prep_inputs *in)
     in->batches = dlt_calloc((size_t)o->ninputs, sizeof *in->batches);
     for (int i = 0; i < o->ninputs; i++) {
         const char *path = o->inputs[i];
+        DLT_TRY(dlt__regular_file(path, "CIFAR batch"));
         FILE *f = fopen(path, "rb");
         if (!f)
             DLT_FAIL(DLT_ERR_IO, "%s: cannot open CIFAR batch: %s", path, strerror(errno));
