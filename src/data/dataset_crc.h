@@ -36,6 +36,8 @@ void dlt__dataset_checks_widen(const dlt__dataset_checks *ck, size_t n, size_t *
 int dlt__dataset_checks_unchanged(const dlt_dataset *ds, int fd, size_t first);
 /* Every CRC block that REC (widened reads) holds, against /crc32. */
 int dlt__dataset_checks_verify(const dlt_dataset *ds, int fd, const dlt__records *rec);
+/* CPU seconds this process has spent in dlt__dataset_checks_verify. */
+double dlt__dataset_checks_cpu_seconds(void);
 /* The POSIX descriptor under F (sec2 driver), or -1: FD arguments above
  * (-1: stat the path). */
 int dlt__h5_file_fd(hid_t f);
