@@ -88,8 +88,10 @@ int dlt__dataset_checks_read(hid_t f, const char *path, size_t n, dlt__dataset_c
     DLT_H5_GOTO(space = H5Dget_space(dset), path, st, out);
     if (H5Sget_simple_extent_ndims(space) != 1 ||
         H5Sget_simple_extent_dims(space, dims, NULL) < 0 || (size_t)dims[0] != want) {
-        dlt_error("%s: /crc32 must hold %zu checksums (%zu samples in blocks of %lld)", path,
-                  want, n, block);
+        dlt_error("%s: /crc32 must hold %zu checksums (%zu samples in blocks of %lld); HINT: "
+                  "a file cut or assembled by another tool after dltrain-prep must drop /crc32 "
+                  "and the crc32_block and label_crc32 attributes, or be rebuilt", path, want,
+                  n, block);
         st = DLT_ERR_FORMAT;
         goto out;
     }
