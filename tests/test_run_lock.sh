@@ -5,7 +5,8 @@
 # time, and the first run goes on alone; a lock left by a run killed with
 # -9 is reported and taken over by --resume auto; another host's lock is
 # refused while its heartbeat is fresh and taken over once it is stale; a
-# finished run leaves no lock.
+# finished run leaves no lock; a lock of this host naming a live PID is
+# taken over only when its fcntl lock is gone.
 . "$(dirname "$0")/lib.sh"
 have_h5py || skip_all "python3 with h5py not found (apt-get install python3-h5py)"
 command -v "$MPIRUN" > /dev/null || skip_all "mpirun not found (apt-get install openmpi-bin)"
@@ -90,5 +91,20 @@ rc=$?
 check "another host's lock without heartbeat for 20 min: taken over (exit $rc)" test $rc -eq 0
 check "... and said why" grep -q "no heartbeat from host otherhost.example for [0-9]* s (> 600 s)" \
     "$WORK/out_e.txt"
+
+# This host, a live PID (this shell): alive unless the lock says its holder
+# took an fcntl lock that nobody holds now (a PID of another namespace).
+printf 'host %s\npid %d\nstarted %s 2026-01-01 00:00:00 UTC\n' "$(hostname)" $$ "$(date +%s)" >"$RUN/lock"
+(cd "$WORK" && timeout 120 "$TRAIN" --solver solver.prototxt --train set.h5 --run-dir run \
+    --max-iter 10 >out_f.txt 2>&1)
+rc=$?
+check "this host's lock naming a live PID: refused (exit $rc)" \
+    grep -q "in use by another run: host $(hostname), PID $$," "$WORK/out_f.txt"
+echo "fcntl 1" >>"$RUN/lock"
+(cd "$WORK" && timeout 120 "$TRAIN" --solver solver.prototxt --train set.h5 --run-dir run \
+    --max-iter 10 >out_g.txt 2>&1)
+rc=$?
+check "... the same lock saying its fcntl lock was taken, none held now: taken over (exit $rc)" \
+    grep -q "the fcntl lock that process $$ took is gone" "$WORK/out_g.txt"
 
 done_testing

@@ -35,6 +35,7 @@ typedef struct holder {
     long pid;
     long long proc_start;   /* the process's start in clock ticks since boot, 0 unknown */
     long long started;      /* epoch seconds */
+    int fcntl_taken;        /* it holds an fcntl lock on the file */
     char started_text[64];
 } holder;
 
@@ -90,6 +91,8 @@ static int read_holder(const char *path, holder *h, long long *age_s)
             snprintf(h->host, sizeof h->host, "%.255s", line + 5);
         else if (strncmp(line, "pid ", 4) == 0)
             h->pid = atol(line + 4);
+        else if (strcmp(line, "fcntl 1") == 0)
+            h->fcntl_taken = 1;
         else if (strncmp(line, "proc_start ", 11) == 0)
             h->proc_start = atoll(line + 11);
         else if (strncmp(line, "started ", 8) == 0 &&
@@ -102,31 +105,38 @@ static int read_holder(const char *path, holder *h, long long *age_s)
     return h->host[0] && h->pid > 0 ? 0 : -1;
 }
 
-/* Someone holds an fcntl lock on PATH: its holder is alive (on a file
- * system without fcntl locks this says nothing: 0). */
+/* The fcntl lock on PATH: 1 someone holds it (alive), 0 nobody does,
+ * -1 unknown (no fcntl locks on this file system). */
 static int fcntl_held(const char *path)
 {
     int fd = open(path, O_RDWR | O_CLOEXEC);
     if (fd < 0)
-        return 0;
+        return -1;
     struct flock fl = {.l_type = F_WRLCK, .l_whence = SEEK_SET};
-    int held = fcntl(fd, F_GETLK, &fl) == 0 && fl.l_type != F_UNLCK;
+    int r = fcntl(fd, F_GETLK, &fl);
     close(fd);
-    return held;
+    return r != 0 ? -1 : fl.l_type != F_UNLCK;
 }
 
-/* Why H's lock is stale ("" if it is not). */
+/* Why H's lock is stale ("" if it is not). On this host: its process is
+ * gone, its PID is another process now, or it took an fcntl lock that is
+ * gone (a PID of another PID namespace cannot be checked). On another:
+ * no heartbeat for DLT_RUN_LOCK_STALE_S (fcntl locks over NFS can be lost
+ * by a live holder, so they never decide for another host). */
 static void stale_reason(const char *path, const holder *h, long long age_s, const char *me,
                          char *why, size_t size)
 {
     why[0] = '\0';
-    if (fcntl_held(path))
+    int held = fcntl_held(path);
+    if (held == 1)
         return;
     if (strcmp(h->host, me) == 0) {
         if (kill((pid_t)h->pid, 0) != 0 && errno == ESRCH)
             snprintf(why, size, "process %ld on this host is gone", h->pid);
         else if (h->proc_start && proc_start(h->pid) && proc_start(h->pid) != h->proc_start)
             snprintf(why, size, "PID %ld on this host is now another process", h->pid);
+        else if (h->fcntl_taken && held == 0)
+            snprintf(why, size, "the fcntl lock that process %ld took is gone", h->pid);
     } else if (age_s > DLT_RUN_LOCK_STALE_S) {
         snprintf(why, size, "no heartbeat from host %s for %lld s (> %d s)", h->host, age_s,
                  DLT_RUN_LOCK_STALE_S);
@@ -260,9 +270,13 @@ int dlt__run_lock_take(const char *run_dir, dlt__run_lock **out)
     lk->fd = open(lk->path, O_RDWR | O_CLOEXEC);
     if (lk->fd >= 0) {
         struct flock fl = {.l_type = F_WRLCK, .l_whence = SEEK_SET};
-        if (fcntl(lk->fd, F_SETLK, &fl) != 0 && errno != ENOLCK && errno != EOPNOTSUPP)
+        if (fcntl(lk->fd, F_SETLK, &fl) == 0) {
+            if (lseek(lk->fd, 0, SEEK_END) < 0 || write_all(lk->fd, "fcntl 1\n") != 0)
+                dlt_warn("%s: cannot note the fcntl lock in it: %s", lk->path, strerror(errno));
+        } else if (errno != ENOLCK && errno != EOPNOTSUPP) {
             dlt_warn("%s: fcntl lock: %s (the heartbeat alone guards the run directory)",
                      lk->path, strerror(errno));
+        }
         pthread_mutex_init(&lk->mu, NULL);
         pthread_cond_init(&lk->cv, NULL);
         lk->beating = pthread_create(&lk->beat, NULL, heartbeat, lk) == 0;
