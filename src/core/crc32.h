@@ -8,7 +8,8 @@
 
 /* CRC of BUF[0..N) continued from CRC (0 to start), as zlib's crc32(). */
 uint32_t dlt__crc32(uint32_t crc, const void *buf, size_t n);
-/* The implementation in use: "vpclmulqdq" or "zlib". */
+/* The implementation in use: "vpclmulqdq", "pclmul" or "zlib"
+ * (DLTRAIN_CRC32 set to one of them chooses, where the CPU has it). */
 const char *dlt__crc32_impl(void);
 
 #endif
