@@ -1,4 +1,4 @@
-/* dataset_crc.h - a dataset's checksums (format in DESIGN.md): a CRC-32 per
+/* dataset_crc.h - a dataset's checksums (format: README "File formats"): a CRC-32 per
  * block of samples (/crc32, the crc32_block attribute) and of the labels
  * (label_crc32), checked as blocks are read, and the file's size and date
  * at open, so that a file changed under a running job stops it. */

@@ -35,7 +35,7 @@ struct dlt_dataset_writer {
     char *channel_order;    /* the channel_order attribute */
     char *resize;           /* the resize attribute, or NULL */
     uint64_t resize_seed;
-    /* Checksums (format in DESIGN.md): one CRC-32 per block of
+    /* Checksums (format in README.md, "File formats"): one CRC-32 per block of
      * crc_block samples (the HDF5 chunk), and one of the labels. */
     size_t crc_block;
     uint32_t *crcs;         /* (ncrcs) of the blocks completed */
