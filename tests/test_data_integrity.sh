@@ -99,6 +99,17 @@ for mode in memory stream; do
     check "... the message names the file and chunk 2" \
         grep -q "flip.h5: chunk 2 (samples 682-1022) fails its checksum" "$WORK/out_flip_$mode.txt"
 done
+if command -v "$MPIRUN" >/dev/null; then
+    (cd "$WORK" && timeout 120 "$MPIRUN" -np 2 "$TRAIN" --solver solver.prototxt --train flip.h5 \
+        --run-dir run_flip_np2 --data-memory-mb 1 >out_flip_np2.txt 2>&1)
+    rc=$?
+    check "flipped byte, streaming under mpirun -np 2: the job stops, no hang (exit $rc)" \
+        test $rc -ne 0 -a $rc -ne 124
+    check "... the rank that read it names the file and chunk 2" \
+        grep -q "rank [01]/2 .*flip.h5: chunk 2 (samples 682-1022) fails its checksum" "$WORK/out_flip_np2.txt"
+else
+    ok "# SKIP mpirun not found"
+fi
 flip "$WORK/jpeg.h5" "$WORK/flipj.h5" jpeg 7
 train flip_jpeg flipj.h5; rc=$?
 check "flipped byte in a /jpeg record: run stops (exit $rc), chunk 7 named" \
