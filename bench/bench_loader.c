@@ -10,7 +10,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "core/crc32.h"
+#include "core/crc32c.h"
 #include "data/dataset_crc.h"
 #include "data/image.h"
 #include "dltrain/data.h"
@@ -33,7 +33,7 @@ static void usage(void)
             "       bench_loader hdf5 DATA.h5                  -> MB/s (file size) of opening\n"
             "                                                     the dataset into memory\n"
             "       bench_loader crc [MB SECONDS]              -> GB/s of the dataset checksum\n"
-            "                                                     (dlt__crc32) on a buffer of MB\n"
+            "                                                     (dlt__crc32c) on a buffer of MB\n"
             "       bench_loader evict FILE                    -> drop FILE from the page cache\n"
             "                                                     (posix_fadvise DONTNEED; 0 if done)\n");
     exit(2);
@@ -150,15 +150,15 @@ static double bench_crc(size_t mb, double secs)
     uint8_t *buf = dlt_malloc(n);
     for (size_t i = 0; i < n; i++)
         buf[i] = (uint8_t)(i * 2654435761u >> 13);
-    uint32_t c = dlt__crc32(0, buf, n);
+    uint32_t c = dlt__crc32c(0, buf, n);
     double t0 = now_s(), t;
     long k = 0;
     do {
-        c = dlt__crc32(c, buf, n);
+        c = dlt__crc32c(c, buf, n);
         k++;
         t = now_s() - t0;
     } while (t < secs);
-    fprintf(stderr, "crc32 implementation: %s (%08x)\n", dlt__crc32_impl(), (unsigned)c);
+    fprintf(stderr, "crc32c implementation: %s (%08x)\n", dlt__crc32c_impl(), (unsigned)c);
     free(buf);
     return (double)k * n / t / 1e9;
 }

@@ -1,6 +1,6 @@
 #!/bin/bash
-# test_data_integrity.sh - dataset checksums: dltrain-prep writes a CRC-32
-# per chunk (checked here against zlib over the chunk's samples) and one of
+# test_data_integrity.sh - dataset checksums: dltrain-prep writes a CRC-32C
+# per chunk (checked here against a Python CRC-32C of the chunk) and one of
 # the labels; a flipped byte in /data, /jpeg or /label stops a run, in memory
 # and streaming, naming the file and the chunk; a training set truncated
 # under a streaming run stops it; files without checksums (Caffe's layout,
@@ -17,30 +17,45 @@ np.concatenate([r.randint(0, 10, (2000, 1)), r.randint(0, 256, (2000, 3072))], 1
 "$PREP" -q --format cifar10 "$WORK/b.bin" "$WORK/set.h5" 2>/dev/null
 "$PREP" -q --format cifar10 --encoding jpeg --chunk 100 "$WORK/b.bin" "$WORK/jpeg.h5" 2>/dev/null
 check "prep: raw and JPEG sets written" test -s "$WORK/set.h5" -a -s "$WORK/jpeg.h5"
+# Smaller sets for the reference check (a CRC-32C in Python, bit by bit).
+head -c $((300 * 3073)) "$WORK/b.bin" >"$WORK/s.bin"
+"$PREP" -q --format cifar10 --chunk 64 "$WORK/s.bin" "$WORK/small.h5" 2>/dev/null
+"$PREP" -q --format cifar10 --encoding jpeg --chunk 50 "$WORK/s.bin" "$WORK/jsmall.h5" 2>/dev/null
 
-crc_ok() { # FILE: /crc32, crc32_block and label_crc32 as zlib computes them
+crc_ok() { # FILE: /crc32c, crc32c_block and label_crc32c as computed here
     "$PYTHON_H5PY" - "$1" <<'PY'
-import sys, zlib, struct, h5py
+import sys, struct, h5py
+T = []
+for i in range(256):
+    c = i
+    for _ in range(8):
+        c = (c >> 1) ^ 0x82F63B78 if c & 1 else c >> 1
+    T.append(c)
+def crc32c(data, crc=0):
+    crc ^= 0xFFFFFFFF
+    for b in data:
+        crc = (crc >> 8) ^ T[(crc ^ b) & 0xFF]
+    return crc ^ 0xFFFFFFFF
 f = h5py.File(sys.argv[1], "r")
-b = int(f.attrs["crc32_block"])
+b = int(f.attrs["crc32c_block"])
 want = []
 if "data" in f:
     d = f["data"][:]
-    want = [zlib.crc32(d[i:i + b].tobytes()) for i in range(0, len(d), b)]
+    want = [crc32c(d[i:i + b].tobytes()) for i in range(0, len(d), b)]
 else:
     j = f["jpeg"]
     for i in range(0, len(j), b):
         c = 0
         for rec in j[i:i + b]:
-            c = zlib.crc32(struct.pack("<I", len(rec)) + rec.tobytes(), c)
+            c = crc32c(struct.pack("<I", len(rec)) + rec.tobytes(), c)
         want.append(c)
-ok = list(f["crc32"][:]) == want and len(want) > 1
-ok = ok and int(f.attrs["label_crc32"]) == zlib.crc32(f["label"][:].astype("<i4").tobytes())
+ok = list(f["crc32c"][:]) == want and len(want) > 1
+ok = ok and int(f.attrs["label_crc32c"]) == crc32c(f["label"][:].astype("<i4").tobytes())
 sys.exit(0 if ok else 1)
 PY
 }
-check "raw set: /crc32 holds zlib's CRC-32 of each chunk, label_crc32 of /label" crc_ok "$WORK/set.h5"
-check "JPEG set: /crc32 holds each chunk's (length, bytes) CRC-32" crc_ok "$WORK/jpeg.h5"
+check "raw set: /crc32c holds the CRC-32C of each chunk, label_crc32c of /label" crc_ok "$WORK/small.h5"
+check "JPEG set: /crc32c holds each chunk's (length, bytes) CRC-32C" crc_ok "$WORK/jsmall.h5"
 
 flip() { # SRC DST DATASET CHUNK: DST is SRC with one byte of that chunk flipped
     cp "$1" "$2"
@@ -137,12 +152,12 @@ check "... naming the file, the chunk and the shrink" \
 [ $rc -ne 0 ] || diag_file "$WORK/out_trunc.txt"
 sed -i 's/max_iter: 1000000/max_iter: 300/' "$WORK/solver.prototxt"
 
-# No checksums: an older dltrain file (attributes and /crc32 removed) and Caffe's layout.
+# No checksums: an older dltrain file (attributes and /crc32c removed) and Caffe's layout.
 cp "$WORK/set.h5" "$WORK/old.h5"
 "$PYTHON_H5PY" - "$WORK/old.h5" "$WORK/caffe.h5" <<'PY'
 import sys, h5py, numpy as np
 with h5py.File(sys.argv[1], "a") as f:
-    del f["crc32"]; del f.attrs["crc32_block"]; del f.attrs["label_crc32"]
+    del f["crc32c"]; del f.attrs["crc32c_block"]; del f.attrs["label_crc32c"]
 r = np.random.RandomState(0)
 with h5py.File(sys.argv[2], "w") as f:
     f["data"] = r.rand(400, 3, 32, 32).astype(np.float32)

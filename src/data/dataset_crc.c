@@ -8,26 +8,26 @@
 #include <sys/stat.h>
 #include <time.h>
 
-#include "core/crc32.h"
+#include "core/crc32c.h"
 #include "data/dataset_crc.h"
 #include "dltrain/error.h"
 
 uint32_t dlt__dataset_crc_jpeg(uint32_t crc, const uint8_t *rec, size_t n)
 {
     uint8_t len[4] = {(uint8_t)n, (uint8_t)(n >> 8), (uint8_t)(n >> 16), (uint8_t)(n >> 24)};
-    crc = dlt__crc32(crc, len, 4);
-    return n ? dlt__crc32(crc, rec, n) : crc;
+    crc = dlt__crc32c(crc, len, 4);
+    return n ? dlt__crc32c(crc, rec, n) : crc;
 }
 
 uint32_t dlt__dataset_crc_labels(uint32_t crc, const int32_t *labels, size_t n)
 {
 #if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-    return dlt__crc32(crc, labels, n * sizeof *labels);
+    return dlt__crc32c(crc, labels, n * sizeof *labels);
 #else
     for (size_t i = 0; i < n; i++) {
         uint32_t v = (uint32_t)labels[i];
         uint8_t b[4] = {(uint8_t)v, (uint8_t)(v >> 8), (uint8_t)(v >> 16), (uint8_t)(v >> 24)};
-        crc = dlt__crc32(crc, b, 4);
+        crc = dlt__crc32c(crc, b, 4);
     }
     return crc;
 #endif
@@ -61,7 +61,7 @@ int dlt__dataset_checks_read(hid_t f, const char *path, size_t n, dlt__dataset_c
 {
     memset(ck, 0, sizeof *ck);
     stat_file(dlt__h5_file_fd(f), path, &ck->size, &ck->mtime_ns);
-    int has = dlt__h5_attr_exists(f, "crc32_block", path);
+    int has = dlt__h5_attr_exists(f, "crc32c_block", path);
     DLT_TRY(has);
     if (!has) {
         dlt_note_once(path, "%s has no checksums (Caffe's HDF5 layout, or written by a "
@@ -70,13 +70,13 @@ int dlt__dataset_checks_read(hid_t f, const char *path, size_t n, dlt__dataset_c
         return DLT_OK;
     }
     long long block, lcrc;
-    DLT_TRY(dlt__h5_read_attr_int(f, "crc32_block", &block, path));
+    DLT_TRY(dlt__h5_read_attr_int(f, "crc32c_block", &block, path));
     if (block <= 0)
-        DLT_FAIL(DLT_ERR_FORMAT, "%s: crc32_block attribute is %lld; expected > 0", path, block);
-    has = dlt__h5_attr_exists(f, "label_crc32", path);
+        DLT_FAIL(DLT_ERR_FORMAT, "%s: crc32c_block attribute is %lld; expected > 0", path, block);
+    has = dlt__h5_attr_exists(f, "label_crc32c", path);
     DLT_TRY(has);
     if (has) {
-        DLT_TRY(dlt__h5_read_attr_int(f, "label_crc32", &lcrc, path));
+        DLT_TRY(dlt__h5_read_attr_int(f, "label_crc32c", &lcrc, path));
         ck->has_label_crc = 1;
         ck->label_crc = (uint32_t)lcrc;
     }
@@ -84,13 +84,13 @@ int dlt__dataset_checks_read(hid_t f, const char *path, size_t n, dlt__dataset_c
     int st = DLT_OK;
     hid_t dset = H5I_INVALID_HID, space = H5I_INVALID_HID;
     hsize_t dims[1];
-    DLT_H5_GOTO(dset = H5Dopen2(f, "crc32", H5P_DEFAULT), path, st, out);
+    DLT_H5_GOTO(dset = H5Dopen2(f, "crc32c", H5P_DEFAULT), path, st, out);
     DLT_H5_GOTO(space = H5Dget_space(dset), path, st, out);
     if (H5Sget_simple_extent_ndims(space) != 1 ||
         H5Sget_simple_extent_dims(space, dims, NULL) < 0 || (size_t)dims[0] != want) {
-        dlt_error("%s: /crc32 must hold %zu checksums (%zu samples in blocks of %lld); HINT: "
-                  "a file cut or assembled by another tool after dltrain-prep must drop /crc32 "
-                  "and the crc32_block and label_crc32 attributes, or be rebuilt", path, want,
+        dlt_error("%s: /crc32c must hold %zu checksums (%zu samples in blocks of %lld); HINT: "
+                  "a file cut or assembled by another tool after dltrain-prep must drop /crc32c "
+                  "and the crc32c_block and label_crc32c attributes, or be rebuilt", path, want,
                   n, block);
         st = DLT_ERR_FORMAT;
         goto out;
@@ -120,7 +120,7 @@ int dlt__dataset_checks_labels(const dlt__dataset_checks *ck, const char *path,
         return DLT_OK;
     uint32_t have = dlt__dataset_crc_labels(0, labels, n);
     if (have != ck->label_crc)
-        DLT_FAIL(DLT_ERR_FORMAT, "%s: /label fails its checksum (crc32 %08x, stored %08x): "
+        DLT_FAIL(DLT_ERR_FORMAT, "%s: /label fails its checksum (crc32c %08x, stored %08x): "
                  "the file is damaged; HINT: rebuild it with dltrain-prep or copy it again",
                  path, (unsigned)have, (unsigned)ck->label_crc);
     return DLT_OK;
@@ -227,14 +227,14 @@ static int verify(const dlt_dataset *ds, int fd, const dlt__records *rec)
                 have = dlt__dataset_crc_jpeg(have, rec->bytes + rec->off[i],
                                              rec->off[i + 1] - rec->off[i]);
         } else {
-            have = dlt__crc32(0, rec->bytes + a * lay->sample_bytes,
+            have = dlt__crc32c(0, rec->bytes + a * lay->sample_bytes,
                               (b - a) * lay->sample_bytes);
         }
         if (have != ck->crc[k]) {
             char why[160];
             changed_note(ds, fd, why, sizeof why);
             DLT_FAIL(DLT_ERR_FORMAT, "%s: chunk %zu (samples %zu-%zu) fails its checksum "
-                     "(crc32 %08x, stored %08x): the file is damaged or was changed while "
+                     "(crc32c %08x, stored %08x): the file is damaged or was changed while "
                      "this job reads it%s; HINT: rebuild it with dltrain-prep or copy it "
                      "again", dlt_dataset_path(ds), k, lo, hi - 1, (unsigned)have,
                      (unsigned)ck->crc[k], why);

@@ -1,6 +1,6 @@
-/* dataset_crc.h - a dataset's checksums (format: README "File formats"): a CRC-32 per
- * block of samples (/crc32, the crc32_block attribute) and of the labels
- * (label_crc32), checked as blocks are read, and the file's size and date
+/* dataset_crc.h - a dataset's checksums (format: README "File formats"): a CRC-32C per
+ * block of samples (/crc32c, the crc32c_block attribute) and of the labels
+ * (label_crc32c), checked as blocks are read, and the file's size and date
  * at open, so that a file changed under a running job stops it. */
 #ifndef DLTRAIN_DATA_DATASET_CRC_H
 #define DLTRAIN_DATA_DATASET_CRC_H
@@ -25,7 +25,7 @@ typedef struct dlt__dataset_checks {
  * stat PATH; without checksums a note names the file once. */
 int dlt__dataset_checks_read(hid_t f, const char *path, size_t n, dlt__dataset_checks *ck);
 void dlt__dataset_checks_free(dlt__dataset_checks *ck);
-/* LABELS (N) against label_crc32, when the file has it. */
+/* LABELS (N) against label_crc32c, when the file has it. */
 int dlt__dataset_checks_labels(const dlt__dataset_checks *ck, const char *path,
                                const int32_t *labels, size_t n);
 /* The range [*FIRST, *FIRST + *COUNT) widened to whole CRC blocks. */
@@ -34,7 +34,7 @@ void dlt__dataset_checks_widen(const dlt__dataset_checks *ck, size_t n, size_t *
 /* Fails, naming the file and the chunk of FIRST, if the file's size or
  * date differ from those at open (FD: the reader's descriptor). */
 int dlt__dataset_checks_unchanged(const dlt_dataset *ds, int fd, size_t first);
-/* Every CRC block that REC (widened reads) holds, against /crc32. */
+/* Every CRC block that REC (widened reads) holds, against /crc32c. */
 int dlt__dataset_checks_verify(const dlt_dataset *ds, int fd, const dlt__records *rec);
 /* CPU seconds this process has spent in dlt__dataset_checks_verify. */
 double dlt__dataset_checks_cpu_seconds(void);

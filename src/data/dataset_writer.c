@@ -8,7 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "core/crc32.h"
+#include "core/crc32c.h"
 #include "core/h5util.h"
 #include "data/dataset_crc.h"
 #include "dltrain/data.h"
@@ -35,7 +35,7 @@ struct dlt_dataset_writer {
     char *channel_order;    /* the channel_order attribute */
     char *resize;           /* the resize attribute, or NULL */
     uint64_t resize_seed;
-    /* Checksums (format in README.md, "File formats"): one CRC-32 per block of
+    /* Checksums (format in README.md, "File formats"): one CRC-32C per block of
      * crc_block samples (the HDF5 chunk), and one of the labels. */
     size_t crc_block;
     uint32_t *crcs;         /* (ncrcs) of the blocks completed */
@@ -73,7 +73,7 @@ static void crc_add(dlt_dataset_writer *wr, const uint8_t *rec, size_t n, int jp
     if (jpeg)
         wr->crc_cur = dlt__dataset_crc_jpeg(wr->crc_cur, rec, n);
     else
-        wr->crc_cur = dlt__crc32(wr->crc_cur, rec, n);
+        wr->crc_cur = dlt__crc32c(wr->crc_cur, rec, n);
     if (++wr->crc_cur_n == wr->crc_block) {
         if (wr->ncrcs == wr->crcs_cap) {
             wr->crcs_cap = wr->crcs_cap ? 2 * wr->crcs_cap : 64;
@@ -284,7 +284,7 @@ out:
     return st;
 }
 
-/* /crc32 (uint32 [ceil(N / crc32_block)]) and the attributes that say
+/* /crc32c (uint32 [ceil(N / crc32c_block)]) and the attributes that say
  * how it was made; the last block may be short. */
 static int write_crcs(dlt_dataset_writer *wr)
 {
@@ -298,7 +298,7 @@ static int write_crcs(dlt_dataset_writer *wr)
     hsize_t dims[1] = {wr->ncrcs};
     hid_t space = H5I_INVALID_HID, dset = H5I_INVALID_HID;
     DLT_H5_GOTO(space = H5Screate_simple(1, dims, NULL), p, st, out);
-    DLT_H5_GOTO(dset = H5Dcreate2(wr->file, "crc32", H5T_STD_U32LE, space, H5P_DEFAULT,
+    DLT_H5_GOTO(dset = H5Dcreate2(wr->file, "crc32c", H5T_STD_U32LE, space, H5P_DEFAULT,
                                   H5P_DEFAULT, H5P_DEFAULT), p, st, out);
     if (wr->ncrcs > 0)
         DLT_H5_GOTO(H5Dwrite(dset, H5T_NATIVE_UINT32, H5S_ALL, H5S_ALL, H5P_DEFAULT, wr->crcs),
@@ -307,8 +307,8 @@ out:
     if (dset >= 0) H5Dclose(dset);
     if (space >= 0) H5Sclose(space);
     DLT_TRY(st);
-    DLT_TRY(dlt__h5_write_attr_int(wr->file, "crc32_block", (long long)wr->crc_block, p));
-    DLT_TRY(dlt__h5_write_attr_int(wr->file, "label_crc32", (long long)wr->label_crc, p));
+    DLT_TRY(dlt__h5_write_attr_int(wr->file, "crc32c_block", (long long)wr->crc_block, p));
+    DLT_TRY(dlt__h5_write_attr_int(wr->file, "label_crc32c", (long long)wr->label_crc, p));
     return DLT_OK;
 }
 
