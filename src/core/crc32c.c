@@ -137,6 +137,9 @@ static uint32_t raw_sse42(uint32_t r, const uint8_t *p, size_t n)
 /* Per step: LANE bytes in each of three crc32 lanes, VEC bytes folded
  * (about equal work for the two kinds of port on Zen 3). */
 enum { LANE = 48, VEC = 128, STEP = 3 * LANE + VEC };
+/* Joining the parts costs about 3000 cycles (three shifts in software):
+ * below this size one crc32 lane is faster (JPEG records, labels). */
+#define HYBRID_MIN (64u << 10)
 
 /* Parts: [lane 0 | lane 1 | lane 2 | vector part and the tail]. The fold
  * starts from register 0 and ends in 16 bytes whose CRC (and the tail's)
@@ -145,7 +148,7 @@ __attribute__((target("sse4.2,avx2,pclmul,vpclmulqdq")))
 static uint32_t raw_hybrid(uint32_t r, const uint8_t *p, size_t n)
 {
     size_t it = n / STEP;
-    if (it < 2)
+    if (n < HYBRID_MIN)
         return raw_sse42(r, p, n);
     const uint8_t *l0 = p, *l1 = p + LANE * it, *l2 = p + 2 * LANE * it, *v = p + 3 * LANE * it;
     size_t vn = n - 3 * LANE * it;
