@@ -107,4 +107,19 @@ rc=$?
 check "... the same lock saying its fcntl lock was taken, none held now: taken over (exit $rc)" \
     grep -q "the fcntl lock that process $$ took is gone" "$WORK/out_g.txt"
 
+# An unreadable (empty) lock: refused while recent (a run may be writing it), taken over when old.
+: >"$RUN/lock"
+(cd "$WORK" && timeout 120 "$TRAIN" --solver solver.prototxt --train set.h5 --run-dir run \
+    --max-iter 10 >out_h.txt 2>&1)
+rc=$?
+check "an empty lock file just written: refused (exit $rc)" \
+    grep -q "the lock file is unreadable or incomplete (written [0-9]* s ago)" "$WORK/out_h.txt"
+touch -d '20 minutes ago' "$RUN/lock"
+(cd "$WORK" && timeout 120 "$TRAIN" --solver solver.prototxt --train set.h5 --run-dir run \
+    --max-iter 10 >out_i.txt 2>&1)
+rc=$?
+check "... the same 20 minutes old: taken over (exit $rc)" \
+    grep -q "taking over a stale lock of host ?, PID 0, started ?: it is unreadable and [0-9]* s old" \
+    "$WORK/out_i.txt"
+
 done_testing

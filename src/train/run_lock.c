@@ -204,7 +204,7 @@ int dlt__run_lock_take(const char *run_dir, dlt__run_lock **out)
                  strerror(e));
     }
     close(fd);
-    int st = DLT_OK;
+    int st = DLT_OK, takeovers = 0;
     for (int attempt = 0;; attempt++) {
         int got = try_link(uniq, lk->path);
         if (got > 0)
@@ -218,12 +218,19 @@ int dlt__run_lock_take(const char *run_dir, dlt__run_lock **out)
         long long age;
         char why[512];
         if (read_holder(lk->path, &h, &age) != 0) {
-            /* Being written, or damaged: a moment, then judge it as it is. */
+            /* Being written, or damaged: a moment, then judge it by its age. */
             if (attempt < 20) {
                 usleep(100000);
                 continue;
             }
-            snprintf(why, sizeof why, "it is unreadable or incomplete");
+            if (age >= 0 && age <= DLT_RUN_LOCK_STALE_S) {
+                dlt_error("%s: the lock file is unreadable or incomplete (written %lld s ago): "
+                          "another run may be starting; HINT: remove it if no run uses %s",
+                          lk->path, age, run_dir);
+                st = DLT_ERR_IO;
+                break;
+            }
+            snprintf(why, sizeof why, "it is unreadable and %lld s old", age);
         } else {
             stale_reason(lk->path, &h, age, me, why, sizeof why);
         }
@@ -237,7 +244,7 @@ int dlt__run_lock_take(const char *run_dir, dlt__run_lock **out)
             st = DLT_ERR_IO;
             break;
         }
-        if (attempt >= 20) {
+        if (++takeovers > 5) {
             dlt_error("%s: cannot take over the stale lock (it keeps changing)", lk->path);
             st = DLT_ERR_IO;
             break;
