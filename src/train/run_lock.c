@@ -280,9 +280,11 @@ int dlt__run_lock_take(const char *run_dir, dlt__run_lock **out)
         if (fcntl(lk->fd, F_SETLK, &fl) == 0) {
             if (lseek(lk->fd, 0, SEEK_END) < 0 || write_all(lk->fd, "fcntl 1\n") != 0)
                 dlt_warn("%s: cannot note the fcntl lock in it: %s", lk->path, strerror(errno));
-        } else if (errno != ENOLCK && errno != EOPNOTSUPP) {
-            dlt_warn("%s: fcntl lock: %s (the heartbeat alone guards the run directory)",
-                     lk->path, strerror(errno));
+        } else {
+            dlt_note_once("run lock fcntl", "%s: no fcntl lock here (%s): the lock file and its "
+                          "heartbeat alone guard the run directory; a lock another host left "
+                          "is taken over after %d s without heartbeat", lk->path,
+                          strerror(errno), DLT_RUN_LOCK_STALE_S);
         }
         pthread_mutex_init(&lk->mu, NULL);
         pthread_cond_init(&lk->cv, NULL);
