@@ -5,10 +5,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "core/crc32c.h"
+#include "data/dataset_crc.h"
 #include "data/image.h"
 #include "dltrain/data.h"
 #include "dltrain/error.h"
@@ -29,6 +32,8 @@ static void usage(void)
             "       bench_loader plain FILE                    -> MB/s of read()\n"
             "       bench_loader hdf5 DATA.h5                  -> MB/s (file size) of opening\n"
             "                                                     the dataset into memory\n"
+            "       bench_loader crc [MB SECONDS]              -> GB/s of the dataset checksum\n"
+            "                                                     (dlt__crc32c) on a buffer of MB\n"
             "       bench_loader evict FILE                    -> drop FILE from the page cache\n"
             "                                                     (posix_fadvise DONTNEED; 0 if done)\n");
     exit(2);
@@ -56,6 +61,11 @@ static double bench_loader(const char *path, int batch, int crop, int prefetch, 
     for (; step < 2; step++)
         if (dlt_loader_fetch(ld, step, data, label) < 0)
             exit(1);
+    struct rusage ru0;
+    getrusage(RUSAGE_SELF, &ru0);
+    double cpu0 = (double)ru0.ru_utime.tv_sec + 1e-6 * (double)ru0.ru_utime.tv_usec +
+                  (double)ru0.ru_stime.tv_sec + 1e-6 * (double)ru0.ru_stime.tv_usec;
+    double v0 = dlt__dataset_checks_cpu_seconds();
     double t0 = now_s(), t;
     long n = 0;
     do {
@@ -64,6 +74,15 @@ static double bench_loader(const char *path, int batch, int crop, int prefetch, 
         n++;
         t = now_s() - t0;
     } while (t < secs);
+    /* The checksums' share: CPU time verifying chunks over the process's
+     * CPU time (the loader's threads and this one), and over wall time. */
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    double cpu = (double)ru.ru_utime.tv_sec + 1e-6 * (double)ru.ru_utime.tv_usec +
+                 (double)ru.ru_stime.tv_sec + 1e-6 * (double)ru.ru_stime.tv_usec - cpu0;
+    double v = dlt__dataset_checks_cpu_seconds() - v0;
+    fprintf(stderr, "checksums: %.3f s CPU of %.3f s loader CPU (%.2f%%), %.2f%% of %.2f s wall\n",
+            v, cpu, 100 * v / cpu, 100 * v / t, t);
     dlt_loader_free(ld);
     dlt_dataset_close(ds);
     free(data), free(label);
@@ -123,6 +142,27 @@ static double bench_decode(const char *path, double secs)
     return (double)k * w * h / t / 1e6;
 }
 
+/* The checksum every streamed chunk goes through, on a chunk-sized
+ * buffer already in cache (as it is right after the read). */
+static double bench_crc(size_t mb, double secs)
+{
+    size_t n = mb << 20;
+    uint8_t *buf = dlt_malloc(n);
+    for (size_t i = 0; i < n; i++)
+        buf[i] = (uint8_t)(i * 2654435761u >> 13);
+    uint32_t c = dlt__crc32c(0, buf, n);
+    double t0 = now_s(), t;
+    long k = 0;
+    do {
+        c = dlt__crc32c(c, buf, n);
+        k++;
+        t = now_s() - t0;
+    } while (t < secs);
+    fprintf(stderr, "crc32c implementation: %s (%08x)\n", dlt__crc32c_impl(), (unsigned)c);
+    free(buf);
+    return (double)k * n / t / 1e9;
+}
+
 static double file_mb(const char *path)
 {
     struct stat sb;
@@ -135,6 +175,10 @@ static double file_mb(const char *path)
 
 int main(int argc, char **argv)
 {
+    if (argc >= 2 && strcmp(argv[1], "crc") == 0) {
+        printf("%.2f\n", bench_crc(argc > 2 ? (size_t)atol(argv[2]) : 1, argc > 3 ? atof(argv[3]) : 2));
+        return 0;
+    }
     if (argc < 3)
         usage();
     const char *what = argv[1], *path = argv[2];
@@ -158,7 +202,10 @@ int main(int argc, char **argv)
         if (dlt_dataset_open(path, &ds) < 0)
             return 1;
         dlt_dataset_close(ds);
-        r = file_mb(path) / (now_s() - t0);
+        double t = now_s() - t0, v = dlt__dataset_checks_cpu_seconds();
+        fprintf(stderr, "checksums: %.3f s CPU of %.3f s opening into memory (%.2f%%)\n", v, t,
+                100 * v / t);
+        r = file_mb(path) / t;
     } else if (strcmp(what, "evict") == 0) {
         /* Cold cache without root: clean pages of this one file are dropped. */
         int fd = open(path, O_RDONLY);

@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 
 #include "core/h5util.h"
+#include "core/readfile.h"
 #include "dltrain/error.h"
 
 static pthread_once_t h5_once = PTHREAD_ONCE_INIT;
@@ -126,6 +127,7 @@ int dlt__h5_open_read(const char *path, hid_t *file)
         DLT_FAIL(DLT_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
     if (S_ISDIR(sb.st_mode))
         DLT_FAIL(DLT_ERR_IO, "%s: is a directory, expected an HDF5 file", path);
+    DLT_TRY(dlt__regular_file(path, "HDF5 file")); /* opening a FIFO would wait for a writer */
     hid_t f;
     DLT_H5_TRY(f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT), path);
     *file = f;

@@ -10,6 +10,7 @@
 
 #include "data/dataset_internal.h"
 #include "core/h5util.h"
+#include "data/dataset_crc.h"
 #include "data/image.h"
 #include "dltrain/data.h"
 #include "dltrain/error.h"
@@ -31,6 +32,7 @@ struct dlt_dataset {
     int in_memory;       /* all samples are in `all` */
     dlt__records all;    /* samples [0, n) once loaded */
     int32_t *labels;     /* (n), always in memory */
+    dlt__dataset_checks checks;
 };
 
 /* The root attributes of our schema; a file without dltrain_format is
@@ -315,6 +317,10 @@ int dlt_dataset_open_lazy(const char *path, dlt_dataset **out)
     if (st >= 0)
         st = read_labels(f, ds);
     if (st >= 0)
+        st = dlt__dataset_checks_read(f, path, ds->n, &ds->checks);
+    if (st >= 0)
+        st = dlt__dataset_checks_labels(&ds->checks, path, ds->labels, ds->n);
+    if (st >= 0)
         st = check_labels(ds);
     if (st >= 0 && H5Fget_filesize(f, &size) < 0)
         st = dlt__h5_error("H5Fget_filesize", path, __FILE__, __LINE__);
@@ -362,6 +368,7 @@ void dlt_dataset_close(dlt_dataset *ds)
     free(ds->channel_order);
     free(ds->resize);
     dlt__records_free(&ds->all);
+    dlt__dataset_checks_free(&ds->checks);
     free(ds->labels);
     free(ds);
 }
@@ -397,6 +404,7 @@ size_t dlt_dataset_memory_bytes(const dlt_dataset *ds)
 }
 
 const dlt__dataset_layout *dlt__dataset_get_layout(const dlt_dataset *ds) { return &ds->layout; }
+const dlt__dataset_checks *dlt__dataset_get_checks(const dlt_dataset *ds) { return &ds->checks; }
 int32_t dlt__dataset_label(const dlt_dataset *ds, size_t index) { return ds->labels[index]; }
 
 size_t dlt_dataset_size(const dlt_dataset *ds) { return ds->n; }

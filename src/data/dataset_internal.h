@@ -30,6 +30,9 @@ typedef struct dlt__dataset_layout {
     size_t sample_bytes; /* in memory: c*h*w bytes (u8), floats (f32); 0 for JPEG */
 } dlt__dataset_layout;
 const dlt__dataset_layout *dlt__dataset_get_layout(const dlt_dataset *ds);
+/* The file's checksums (data/dataset_crc.h). */
+struct dlt__dataset_checks;
+const struct dlt__dataset_checks *dlt__dataset_get_checks(const dlt_dataset *ds);
 int32_t dlt__dataset_label(const dlt_dataset *ds, size_t index);
 
 /* Samples [first, first+count) as read from the file: u8 or f32 samples
@@ -51,7 +54,9 @@ void dlt__records_ref(const dlt_dataset *ds, const dlt__records *rec, size_t ind
 typedef struct dlt__range_reader dlt__range_reader;
 int dlt__range_reader_open(const dlt_dataset *ds, dlt__range_reader **out);
 void dlt__range_reader_close(dlt__range_reader *rr);
-/* Read samples [FIRST, FIRST+COUNT) into REC (one contiguous hyperslab). */
+/* Read samples [FIRST, FIRST+COUNT) into REC (one contiguous hyperslab).
+ * A file with checksums is read in whole CRC blocks, verified: REC may
+ * then start before FIRST and end after FIRST+COUNT (rec->first says). */
 int dlt__range_read(dlt__range_reader *rr, size_t first, size_t count, dlt__records *rec);
 
 #endif

@@ -7,12 +7,14 @@
 
 #include "data/dataset_internal.h"
 #include "core/h5util.h"
+#include "data/dataset_crc.h"
 #include "dltrain/error.h"
 
 struct dlt__range_reader {
     const dlt_dataset *ds;
     const dlt__dataset_layout *lay;
     hid_t file, dset, fspace, vltype;
+    int fd;   /* under file, for the unchanged-file check; -1: by path */
 };
 
 void dlt__records_free(dlt__records *rec)
@@ -55,11 +57,13 @@ int dlt__range_reader_open(const dlt_dataset *ds, dlt__range_reader **out)
     rr->ds = ds;
     rr->lay = dlt__dataset_get_layout(ds);
     rr->dset = rr->fspace = rr->vltype = H5I_INVALID_HID;
+    rr->fd = -1;
     *out = NULL;
     if ((st = dlt__h5_open_read(p, &rr->file)) < 0) {
         free(rr);
         return st;
     }
+    rr->fd = dlt__h5_file_fd(rr->file);
     int jpeg = rr->lay->kind == DLT__KIND_JPEG;
     /* No chunk cache: each whole chunk read goes straight into our buffer. */
     hid_t dapl = H5Pcreate(H5P_DATASET_ACCESS);
@@ -130,10 +134,13 @@ int dlt__range_read(dlt__range_reader *rr, size_t first, size_t count, dlt__reco
 {
     const char *p = dlt_dataset_path(rr->ds);
     int st = DLT_OK;
+    dlt__dataset_checks_widen(dlt__dataset_get_checks(rr->ds), dlt_dataset_size(rr->ds),
+                              &first, &count);
     rec->first = first;
     rec->count = 0;
     if (count == 0)
         return DLT_OK;
+    DLT_TRY(dlt__dataset_checks_unchanged(rr->ds, rr->fd, first));
     if (rr->lay->kind == DLT__KIND_JPEG) {
         enum { BLOCK = 4096 };
         hvl_t *vl = dlt_malloc((count < BLOCK ? count : BLOCK) * sizeof *vl);
@@ -154,7 +161,11 @@ int dlt__range_read(dlt__range_reader *rr, size_t first, size_t count, dlt__reco
             st = dlt__h5_error("H5Dread", p, __FILE__, __LINE__);
         H5Sclose(mspace);
     }
-    if (st >= 0)
+    if (st >= 0) {
         rec->count = count;
+        st = dlt__dataset_checks_verify(rr->ds, rr->fd, rec);
+        if (st < 0)
+            rec->count = 0;
+    }
     return st;
 }

@@ -8,7 +8,9 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "core/crc32c.h"
 #include "core/h5util.h"
+#include "data/dataset_crc.h"
 #include "dltrain/data.h"
 #include "dltrain/error.h"
 #include "dltrain/size.h"
@@ -34,6 +36,14 @@ struct dlt_dataset_writer {
     char *channel_order;    /* the channel_order attribute */
     char *resize;           /* the resize attribute, or NULL */
     uint64_t resize_seed;
+    /* Checksums (format in README.md, "File formats"): one CRC-32C per block of
+     * crc_block samples (the HDF5 chunk), and one of the labels. */
+    size_t crc_block;
+    uint32_t *crcs;         /* (ncrcs) of the blocks completed */
+    size_t ncrcs, crcs_cap;
+    uint32_t crc_cur;       /* the block being written */
+    size_t crc_cur_n;       /* its samples so far */
+    uint32_t label_crc;
 };
 
 static void close_handles(dlt_dataset_writer *wr)
@@ -53,7 +63,26 @@ static void writer_free(dlt_dataset_writer *wr)
     free(wr->sum);
     free(wr->channel_order);
     free(wr->resize);
+    free(wr->crcs);
     free(wr);
+}
+
+/* A sample's bytes (or a JPEG record) into the current block's CRC; a
+ * full block's CRC is kept. */
+static void crc_add(dlt_dataset_writer *wr, const uint8_t *rec, size_t n, int jpeg)
+{
+    if (jpeg)
+        wr->crc_cur = dlt__dataset_crc_jpeg(wr->crc_cur, rec, n);
+    else
+        wr->crc_cur = dlt__crc32c(wr->crc_cur, rec, n);
+    if (++wr->crc_cur_n == wr->crc_block) {
+        if (wr->ncrcs == wr->crcs_cap) {
+            wr->crcs_cap = wr->crcs_cap ? 2 * wr->crcs_cap : 64;
+            wr->crcs = dlt_realloc(wr->crcs, wr->crcs_cap * sizeof *wr->crcs);
+        }
+        wr->crcs[wr->ncrcs++] = wr->crc_cur;
+        wr->crc_cur = 0, wr->crc_cur_n = 0;
+    }
 }
 
 /* An extendible dataset of RANK dims with dims[0] = 0 and unlimited. */
@@ -124,6 +153,7 @@ int dlt_dataset_writer_open_ex(const char *path, int c, int h, int w,
         per_chunk = opt->chunk;
     hsize_t dims[4] = {0, (hsize_t)c, (hsize_t)h, (hsize_t)w};
     hsize_t chunk[4] = {per_chunk ? per_chunk : 1, (hsize_t)c, (hsize_t)h, (hsize_t)w};
+    wr->crc_block = (size_t)chunk[0];
     if (wr->jpeg) {
         DLT_H5_GOTO(wr->vlen_type = H5Tvlen_create(H5T_STD_U8LE), wr->tmp_path, st, fail);
         st = create_extendible(wr, "jpeg", wr->vlen_type, 1, dims, chunk, &wr->data);
@@ -192,6 +222,9 @@ int dlt_dataset_writer_append(dlt_dataset_writer *wr, const uint8_t *images,
                  wr->path);
     DLT_TRY(append_rows(wr, wr->data, H5T_NATIVE_UCHAR, images, n));
     DLT_TRY(append_rows(wr, wr->label, H5T_NATIVE_INT32, labels, n));
+    for (size_t i = 0; i < n; i++)
+        crc_add(wr, images + i * wr->sample_bytes, wr->sample_bytes, 0);
+    wr->label_crc = dlt__dataset_crc_labels(wr->label_crc, labels, n);
     add_to_mean(wr, images, n);
     wr->n += n;
     return DLT_OK;
@@ -214,6 +247,9 @@ int dlt_dataset_writer_append_jpeg(dlt_dataset_writer *wr, const uint8_t *const 
     free(vl);
     DLT_TRY(st);
     DLT_TRY(append_rows(wr, wr->label, H5T_NATIVE_INT32, labels, n));
+    for (size_t i = 0; i < n; i++)
+        crc_add(wr, jpegs[i], sizes[i], 1);
+    wr->label_crc = dlt__dataset_crc_labels(wr->label_crc, labels, n);
     if (pixels)
         add_to_mean(wr, pixels, n);
     wr->n += n;
@@ -253,6 +289,34 @@ out:
     return st;
 }
 
+/* /crc32c (uint32 [ceil(N / crc32c_block)]) and the attributes that say
+ * how it was made; the last block may be short. */
+static int write_crcs(dlt_dataset_writer *wr)
+{
+    const char *p = wr->tmp_path;
+    int st = DLT_OK;
+    if (wr->crc_cur_n > 0) { /* the short last block */
+        wr->crcs = dlt_realloc(wr->crcs, (wr->ncrcs + 1) * sizeof *wr->crcs);
+        wr->crcs[wr->ncrcs++] = wr->crc_cur;
+        wr->crc_cur_n = 0;
+    }
+    hsize_t dims[1] = {wr->ncrcs};
+    hid_t space = H5I_INVALID_HID, dset = H5I_INVALID_HID;
+    DLT_H5_GOTO(space = H5Screate_simple(1, dims, NULL), p, st, out);
+    DLT_H5_GOTO(dset = H5Dcreate2(wr->file, "crc32c", H5T_STD_U32LE, space, H5P_DEFAULT,
+                                  H5P_DEFAULT, H5P_DEFAULT), p, st, out);
+    if (wr->ncrcs > 0)
+        DLT_H5_GOTO(H5Dwrite(dset, H5T_NATIVE_UINT32, H5S_ALL, H5S_ALL, H5P_DEFAULT, wr->crcs),
+                    p, st, out);
+out:
+    if (dset >= 0) H5Dclose(dset);
+    if (space >= 0) H5Sclose(space);
+    DLT_TRY(st);
+    DLT_TRY(dlt__h5_write_attr_int(wr->file, "crc32c_block", (long long)wr->crc_block, p));
+    DLT_TRY(dlt__h5_write_attr_int(wr->file, "label_crc32c", (long long)wr->label_crc, p));
+    return DLT_OK;
+}
+
 static int write_attrs(dlt_dataset_writer *wr)
 {
     const char *p = wr->tmp_path;
@@ -278,6 +342,8 @@ static int write_attrs(dlt_dataset_writer *wr)
 int dlt_dataset_writer_close(dlt_dataset_writer *wr)
 {
     int st = write_mean(wr);
+    if (st >= 0)
+        st = write_crcs(wr);
     if (st >= 0)
         st = write_attrs(wr);
     if (st >= 0 && H5Fflush(wr->file, H5F_SCOPE_GLOBAL) < 0)

@@ -8,6 +8,7 @@
 #include <zlib.h>
 
 #include "dltrain/data.h"
+#include "core/readfile.h"
 #include "dltrain/error.h"
 
 /* gzread takes an unsigned int length: read big buffers in pieces.
@@ -96,6 +97,7 @@ int dlt_idx_read(const char *path, dlt_idx *out)
 {
     memset(out, 0, sizeof *out);
     errno = 0;
+    DLT_TRY(dlt__regular_file(path, "IDX file"));
     gzFile gz = gzopen(path, "rb");
     if (!gz)
         DLT_FAIL(DLT_ERR_IO, "%s: cannot open: %s", path,

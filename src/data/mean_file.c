@@ -7,6 +7,7 @@
 
 #include "core/h5util.h"
 #include "dltrain/data.h"
+#include "core/readfile.h"
 #include "dltrain/error.h"
 
 /* Protobuf varint at *p (< end); -1 on truncation. */
@@ -126,6 +127,7 @@ out:
 int dlt_mean_file_read(const char *path, int c, int h, int w, float **out)
 {
     *out = NULL;
+    DLT_TRY(dlt__regular_file(path, "mean_file"));
     FILE *fp = fopen(path, "rb");
     if (!fp)
         DLT_FAIL(DLT_ERR_IO, "%s: cannot open mean_file: %s", path, strerror(errno));

@@ -2,6 +2,7 @@
  * and resizes them in worker threads a block at a time (bounded memory),
  * appends the good ones in order, and lists the bad ones in OUT.skipped.txt. */
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <sched.h>
 #include <signal.h>
@@ -31,11 +32,23 @@
 static char tmp_paths[MAX_TMP][4096];
 static volatile sig_atomic_t tmp_count;
 
+static void say(const char *s)
+{
+    ssize_t r = write(2, s, strlen(s));
+    (void)r;
+}
+
+/* Async-signal-safe: unlink, write, then die of the signal as before. */
 static void on_signal(int sig)
 {
+    say(sig == SIGINT ? "\ndltrain-prep: interrupted (SIGINT)"
+        : sig == SIGHUP ? "\ndltrain-prep: hung up (SIGHUP)" : "\ndltrain-prep: terminated (SIGTERM)");
     for (int i = 0; i < tmp_count; i++)
-        if (tmp_paths[i][0])
-            unlink(tmp_paths[i]);
+        if (tmp_paths[i][0] && unlink(tmp_paths[i]) == 0) {
+            say("; removed ");
+            say(tmp_paths[i]);
+        }
+    say("; no output written\n");
     signal(sig, SIG_DFL);
     raise(sig);
 }
@@ -71,18 +84,37 @@ typedef struct block {
     int c, w, h;
 } block;
 
+static const char *file_kind(mode_t m)
+{
+    return S_ISDIR(m) ? "a folder" : S_ISFIFO(m) ? "a FIFO" : S_ISSOCK(m) ? "a socket"
+           : S_ISCHR(m) ? "a character device" : S_ISBLK(m) ? "a block device" : "special";
+}
+
+/* Opened without blocking (a FIFO would wait for a writer forever) and
+ * read only if it is a regular file. */
 static int read_file(const char *path, uint8_t **buf, size_t *n, char *why, size_t ws)
 {
-    FILE *f = fopen(path, "rb");
+    int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
     *buf = NULL;
-    if (!f) {
-        snprintf(why, ws, "cannot read: %s", strerror(errno));
+    struct stat sb;
+    if (fd < 0) {
+        int e = errno;
+        if (stat(path, &sb) == 0 && !S_ISREG(sb.st_mode)) /* sockets cannot be opened */
+            snprintf(why, ws, "cannot read: not a regular file (%s)", file_kind(sb.st_mode));
+        else
+            snprintf(why, ws, "cannot read: %s", strerror(e));
         return -1;
     }
-    struct stat sb;
-    if (fstat(fileno(f), &sb) != 0 || S_ISDIR(sb.st_mode)) {
-        snprintf(why, ws, "cannot read: not a regular file");
-        fclose(f);
+    if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode)) {
+        snprintf(why, ws, "cannot read: not a regular file (%s)", file_kind(sb.st_mode));
+        close(fd);
+        return -1;
+    }
+    fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
+    FILE *f = fdopen(fd, "rb");
+    if (!f) {
+        snprintf(why, ws, "cannot read: %s", strerror(errno));
+        close(fd);
         return -1;
     }
     *buf = dlt_malloc((size_t)sb.st_size + 1);
@@ -437,11 +469,12 @@ static int prep_run(const dlt_prep_options *opt, dlt_prep_result *res, const dlt
     sprintf(rtmp, "%s.tmp-%ld", rpath, (long)getpid());
     FILE *report = root ? fopen(rtmp, "w") : NULL;
     output out = {0}, vout = {0};
-    struct sigaction sa, old_int, old_term;
+    struct sigaction sa, old_int, old_term, old_hup;
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = on_signal;
     sigaction(SIGINT, &sa, &old_int);
     sigaction(SIGTERM, &sa, &old_term);
+    sigaction(SIGHUP, &sa, &old_hup);
     progress pg = {o.progress_tty < 0 ? isatty(2) : o.progress_tty, o.quiet, n, now_s(), 0};
     size_t done = 0;
     if (root && !report) {
@@ -486,6 +519,7 @@ out:
     track_tmp(0, NULL);
     sigaction(SIGINT, &old_int, NULL);
     sigaction(SIGTERM, &old_term, NULL);
+    sigaction(SIGHUP, &old_hup, NULL);
     res->written = out.written;
     res->val_written = vout.written;
     res->ignored = in.ignored;

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "data/prep_classes.h"
+#include "core/readfile.h"
 #include "dltrain/error.h"
 
 void dlt__prep_class_add(char ***names, int *n, const char *name)
@@ -16,6 +17,7 @@ void dlt__prep_class_add(char ***names, int *n, const char *name)
 
 int dlt__prep_classes_read(const char *path, char ***names, int *n)
 {
+    DLT_TRY(dlt__regular_file(path, "class-name file"));
     FILE *f = fopen(path, "r");
     if (!f)
         DLT_FAIL(DLT_ERR_IO, "%s: cannot open class-name file: %s", path, strerror(errno));

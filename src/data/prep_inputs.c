@@ -11,6 +11,7 @@
 
 #include "data/prep_classes.h"
 #include "data/prep_inputs.h"
+#include "core/readfile.h"
 #include "dltrain/error.h"
 
 static const char *const cifar10_names[10] = {"airplane", "automobile", "bird", "cat", "deer",
@@ -93,8 +94,43 @@ static int image_extension(const char *name)
     return 0;
 }
 
+/* The folders walked so far (by device and inode): a folder reached twice,
+ * through a symlink, would give its images two labels, or twice one. */
+typedef struct seen_dirs {
+    struct seen_dir { dev_t dev; ino_t ino; char *path; } *d;
+    int n, cap;
+} seen_dirs;
+
+static int visit_dir(seen_dirs *seen, const char *path, const struct stat *sb)
+{
+    for (int i = 0; i < seen->n; i++)
+        if (seen->d[i].dev == sb->st_dev && seen->d[i].ino == sb->st_ino) {
+            char *real = realpath(path, NULL);
+            dlt_error("%s and %s are the same folder%s%s: its images would be read twice, "
+                      "under two classes if they are two class folders; HINT: remove the "
+                      "symlink, or copy the images if they belong to both", seen->d[i].path,
+                      path, real ? " " : "", real ? real : "");
+            free(real);
+            return DLT_ERR_FORMAT;
+        }
+    if (seen->n == seen->cap) {
+        seen->cap = seen->cap ? 2 * seen->cap : 64;
+        seen->d = dlt_realloc(seen->d, (size_t)seen->cap * sizeof *seen->d);
+    }
+    seen->d[seen->n++] = (struct seen_dir){sb->st_dev, sb->st_ino, dlt_strdup(path)};
+    return DLT_OK;
+}
+
+static void seen_free(seen_dirs *seen)
+{
+    for (int i = 0; i < seen->n; i++)
+        free(seen->d[i].path);
+    free(seen->d);
+}
+
 /* Every image file under DIR (recursively, sorted) gets LABEL. */
-static int walk_class(dlt__prep_inputs *in, const char *dir, int32_t label, int depth)
+static int walk_class(dlt__prep_inputs *in, seen_dirs *seen, const char *dir, int32_t label,
+                      int depth)
 {
     char **names;
     int n;
@@ -105,12 +141,15 @@ static int walk_class(dlt__prep_inputs *in, const char *dir, int32_t label, int 
     for (int i = 0; i < n && st >= 0; i++) {
         char *p = join(dir, names[i]);
         struct stat sb;
-        if (stat(p, &sb) == 0 && S_ISDIR(sb.st_mode))
-            st = walk_class(in, p, label, depth + 1);
-        else if (image_extension(names[i]))
-            add_item(in, p, NULL, 0, label); /* unreadable files are reported later */
-        else
+        if (stat(p, &sb) == 0 && S_ISDIR(sb.st_mode)) {
+            st = visit_dir(seen, p, &sb);
+            if (st >= 0)
+                st = walk_class(in, seen, p, label, depth + 1);
+        } else if (image_extension(names[i])) {
+            add_item(in, p, NULL, 0, label); /* unreadable and special files are reported later */
+        } else {
             in->ignored++;
+        }
         free(p);
     }
     free_names(names, n);
@@ -122,18 +161,23 @@ static int collect_folder(const dlt_prep_options *o, dlt__prep_inputs *in)
     const char *root = o->inputs[0];
     char **names;
     int n;
+    seen_dirs seen = {0};
+    struct stat rsb;
     DLT_TRY(list_dir(root, &names, &n));
-    int st = DLT_OK;
+    int st = stat(root, &rsb) == 0 ? visit_dir(&seen, root, &rsb) : DLT_OK;
     for (int i = 0; i < n && st >= 0; i++) {
         char *p = join(root, names[i]);
         struct stat sb;
         if (stat(p, &sb) == 0 && S_ISDIR(sb.st_mode)) {
             add_class(in, names[i]);
-            st = walk_class(in, p, in->nclasses - 1, 0);
+            st = visit_dir(&seen, p, &sb);
+            if (st >= 0)
+                st = walk_class(in, &seen, p, in->nclasses - 1, 0);
         }
         free(p);
     }
     free_names(names, n);
+    seen_free(&seen);
     DLT_TRY(st);
     if (in->nclasses == 0)
         DLT_FAIL(DLT_ERR_FORMAT, "%s: no class subfolders (expected %s/CLASS/IMAGE.jpg, one "
@@ -144,6 +188,7 @@ static int collect_folder(const dlt_prep_options *o, dlt__prep_inputs *in)
 static int collect_list(const dlt_prep_options *o, dlt__prep_inputs *in)
 {
     const char *path = o->inputs[0];
+    DLT_TRY(dlt__regular_file(path, "list file"));
     FILE *f = fopen(path, "r");
     if (!f)
         DLT_FAIL(DLT_ERR_IO, "%s: cannot open list file: %s", path, strerror(errno));
@@ -195,6 +240,7 @@ static int collect_cifar(const dlt_prep_options *o, dlt__prep_inputs *in)
     in->batches = dlt_calloc((size_t)o->ninputs, sizeof *in->batches);
     for (int i = 0; i < o->ninputs; i++) {
         const char *path = o->inputs[i];
+        DLT_TRY(dlt__regular_file(path, "CIFAR batch"));
         FILE *f = fopen(path, "rb");
         if (!f)
             DLT_FAIL(DLT_ERR_IO, "%s: cannot open CIFAR batch: %s", path, strerror(errno));

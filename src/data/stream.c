@@ -48,6 +48,10 @@ struct dlt__stream {
     dlt__range_reader *rr;
     dlt__records stage;    /* the segment read last: stream positions [stage_lo, stage_hi) */
     size_t stage_lo, stage_hi;
+    size_t stage_idx;      /* dataset index of stream position stage_lo (the read may
+                            * start before it: whole checksum blocks) */
+    int failed;            /* a read's error status: the file is damaged or changed, so
+                            * later calls return it without reading (or saying) it again */
 };
 
 int dlt__stream_open(const dlt_dataset *ds, int rank, int world, uint64_t seed, size_t share,
@@ -164,10 +168,11 @@ static int load_slot(dlt__stream *s, int sl, size_t p)
         const segment *g = segment_of(s, p);
         size_t count = g->pos + g->count - p;
         s->stage_lo = s->stage_hi = 0;
-        DLT_TRY(dlt__range_read(s->rr, g->first + (p - g->pos), count, &s->stage));
+        s->stage_idx = g->first + (p - g->pos);
+        DLT_TRY(dlt__range_read(s->rr, s->stage_idx, count, &s->stage));
         s->stage_lo = p, s->stage_hi = p + count;
     }
-    size_t idx = s->stage.first + (p - s->stage_lo);
+    size_t idx = s->stage_idx + (p - s->stage_lo);
     dlt__sample_ref ref;
     dlt__records_ref(s->ds, &s->stage, idx, &ref);
     s->slot_idx[sl] = idx;
@@ -222,6 +227,8 @@ static int by_stream_pos(const void *a, const void *b, void *arg)
 
 int dlt__stream_seek(dlt__stream *s, long epoch, size_t t)
 {
+    if (s->failed)
+        return s->failed;
     if (epoch == s->epoch && t == s->t)
         return DLT_OK;
     if (t >= s->share)
@@ -247,8 +254,10 @@ int dlt__stream_seek(dlt__stream *s, long epoch, size_t t)
     for (size_t i = 0; i < nl && st >= 0; i++)
         st = load_slot(s, live[i], s->slot_sp[live[i]]);
     free(live);
-    if (st < 0)
-        s->epoch = -1; /* a later seek starts over */
+    if (st < 0) {
+        s->epoch = -1;
+        s->failed = st;
+    }
     return st;
 }
 
@@ -257,9 +266,12 @@ int dlt__stream_next(dlt__stream *s, size_t *index, dlt__sample_ref *ref)
     if (s->epoch < 0 || s->t >= s->share)
         DLT_FAIL(DLT_ERR_INTERNAL, "%s: stream read past its epoch (seek first)",
                  dlt_dataset_path(s->ds));
+    if (s->failed)
+        return s->failed;
     int st = refill(s, 1);
     if (st < 0) {
         s->epoch = -1;
+        s->failed = st;
         return st;
     }
     int sl = draw(s);

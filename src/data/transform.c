@@ -12,6 +12,7 @@
 
 #include "data/image.h"
 #include "dltrain/data.h"
+#include "core/readfile.h"
 #include "dltrain/error.h"
 
 struct dlt_transform {
@@ -56,6 +57,7 @@ int dlt_input_spec_write(const char *path, const dlt_input_spec *in)
 
 int dlt_input_spec_read(const char *path, dlt_input_spec *out)
 {
+    DLT_TRY(dlt__regular_file(path, "input spec"));
     FILE *f = fopen(path, "r");
     if (!f)
         DLT_FAIL(DLT_ERR_IO, "cannot open '%s': %s", path, strerror(errno));
@@ -217,6 +219,7 @@ int dlt_transform_decode(dlt_transform *tf, const uint8_t *buf, size_t n, uint8_
 
 int dlt_transform_image_file(dlt_transform *tf, const char *path, float *out)
 {
+    DLT_TRY(dlt__regular_file(path, "image"));
     FILE *f = fopen(path, "rb");
     if (!f)
         DLT_FAIL(DLT_ERR_IO, "cannot open '%s': %s", path, strerror(errno));

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/readfile.h"
 #include "dltrain/error.h"
 #include "dltrain/prototxt.h"
 
@@ -504,29 +505,9 @@ int dlt_pt_parse_file(const char *path, dlt_cfg **root)
     *root = NULL;
     if (!path)
         return DLT_ERR_ARG;
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        DLT_FAIL(DLT_ERR_IO, "cannot open prototxt '%s': %s", path, strerror(errno));
-
-    size_t cap = 1 << 16, n = 0;
-    char *buf = dlt_malloc(cap);
-    for (;;) {
-        if (n == cap) {
-            cap *= 2;
-            buf = dlt_realloc(buf, cap);
-        }
-        size_t k = fread(buf + n, 1, cap - n, f);
-        n += k;
-        if (k == 0)
-            break;
-    }
-    if (ferror(f)) { /* e.g. EISDIR: fopen succeeds on a directory */
-        int e = errno;
-        free(buf);
-        fclose(f);
-        DLT_FAIL(DLT_ERR_IO, "error reading prototxt '%s': %s", path, strerror(e));
-    }
-    fclose(f);
+    char *buf;
+    size_t n;
+    DLT_TRY(dlt__read_file(path, "prototxt", DLT_TEXT_FILE_LIMIT, &buf, &n));
     int st = parse_buffer(buf, n, path, root);
     free(buf);
     return st;

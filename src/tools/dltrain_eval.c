@@ -8,6 +8,7 @@
 #include "config.h"
 #include "dltrain/cpu.h"
 #include "dltrain/data.h"
+#include "core/readfile.h"
 #include "dltrain/error.h"
 #include "dltrain/eval.h"
 #include "dltrain/prototxt.h"
@@ -50,6 +51,7 @@ typedef struct names {
 
 static int read_labels(const char *path, names *out)
 {
+    DLT_TRY(dlt__regular_file(path, "labels file"));
     FILE *f = fopen(path, "r");
     if (!f)
         DLT_FAIL(DLT_ERR_IO, "cannot open labels file '%s'", path);

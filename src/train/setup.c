@@ -7,6 +7,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "core/readfile.h"
 #include "dltrain/error.h"
 #include "train/setup.h"
 
@@ -19,26 +20,7 @@ static const char *const ignorable_fields[] = {
 
 static int read_text(const char *path, char **out)
 {
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        DLT_FAIL(DLT_ERR_IO, "cannot open '%s': %s", path, strerror(errno));
-    size_t cap = 4096, n = 0;
-    char *buf = dlt_malloc(cap);
-    size_t k;
-    while ((k = fread(buf + n, 1, cap - n - 1, f)) > 0) {
-        n += k;
-        if (cap - n - 1 == 0)
-            buf = dlt_realloc(buf, cap *= 2);
-    }
-    int err = ferror(f);
-    fclose(f);
-    if (err) {
-        free(buf);
-        DLT_FAIL(DLT_ERR_IO, "error reading '%s'", path);
-    }
-    buf[n] = '\0';
-    *out = buf;
-    return 0;
+    return dlt__read_file(path, "prototxt", DLT_TEXT_FILE_LIMIT, out, NULL);
 }
 
 static int resolve_net_path(const char *solver_path, const char *net, char **out)

@@ -27,6 +27,7 @@
 #include "train/placement.h"
 #include "train/input.h"
 #include "train/observe.h"
+#include "train/run_lock.h"
 #include "train/setup.h"
 #include "train/watchdog.h"
 #include "train/stop.h"
@@ -47,6 +48,7 @@ typedef struct run {
     dlt_solver *solver;          /* update rule and its history buffers */
     dlt_rng rng;                 /* this rank's RNG (dropout, crops: later layers) */
     dlt_monitor *monitor;        /* rank 0 only */
+    dlt__run_lock *lock;         /* the run directory's, rank 0 only */
     dlt_reducer *reducer;        /* gradient averaging where the gradients live */
     dlt_watchdog *watchdog;
     long skipped_steps;          /* --on-nan skip */
@@ -599,6 +601,7 @@ static void run_free(run *r)
     dlt_reducer_free(r->reducer);
     dlt_run_files_free(&r->files);
     dlt_monitor_close(r->monitor);
+    dlt__run_lock_release(r->lock);
 }
 
 /* All ranks must agree whether setup worked, or the others would wait
@@ -613,9 +616,10 @@ static int agree(run *r, int st)
 static int setup(run *r)
 {
     const dlt_train_options *opt = r->opt;
-    if (r->rank == 0)
+    if (r->rank == 0) {
         DLT_TRY(dlt_run_dir_create(opt->run_dir, r->ckpt_dir, sizeof r->ckpt_dir));
-    else
+        DLT_TRY(dlt__run_lock_take(opt->run_dir, &r->lock)); /* before anything is written */
+    } else
         snprintf(r->ckpt_dir, sizeof r->ckpt_dir, "%s/checkpoints", opt->run_dir);
     DLT_TRY(dlt_run_files_load(opt->solver_path, &r->files));
     DLT_TRY(dlt_solver_config_parse(r->files.solver, &r->cfg));
