@@ -1,6 +1,7 @@
 /* weights_load.c - `--weights FILE[,FILE...]`: tell the kind of each file
  * from its content, read its blobs with the reader of that kind, and copy
  * them into the net by layer name as Caffe's CopyTrainedLayersFrom does. */
+#include <errno.h>
 #include <hdf5.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -100,7 +101,7 @@ int dlt_weights_detect(const char *path, dlt_weights_kind *kind, char *what, siz
     *kind = DLT_WEIGHTS_UNKNOWN;
     FILE *f = fopen(path, "rb");
     if (!f)
-        DLT_FAIL(DLT_ERR_IO, "cannot open '%s': %m", path);
+        DLT_FAIL(DLT_ERR_IO, "cannot open '%s': %s", path, strerror(errno));
     fclose(f);
 #if H5_VERSION_GE(1, 12, 0)
     htri_t h5 = H5Fis_accessible(path, H5P_DEFAULT);
@@ -150,7 +151,7 @@ int dlt_weights_read(const char *path, dlt_weight_set *out)
     case DLT_WEIGHTS_DLTRAIN: {
         char why[512];
         if (dlt_ckpt_verify(path, why, sizeof why) != 0)
-            DLT_FAIL(DLT_ERR_FORMAT, "%s: damaged or incomplete dltrain checkpoint: %s", path, why);
+            DLT_FAIL(DLT_ERR_FORMAT, "%s: this dltrain checkpoint cannot be used: %s", path, why);
         st = read_iter(path, &out->iter);
         if (st == 0)
             st = dlt__weights_h5_read(path, out);
