@@ -195,16 +195,17 @@ int dlt_caffe_param_shape(const dlt_layer *l, int p, long dims[4])
 {
     const dlt_tensor *t = &l->param[p];
     long d[4] = {t->n, t->c, t->h, t->w};
-    int rank = 4;
-    if (p == 0 && strcmp(l->ops->type, "InnerProduct") == 0)
-        rank = 2;
-    if ((p == 0 && (strcmp(l->ops->type, "Convolution") == 0 || rank == 2))) {
+    if (p == 0 && strcmp(l->ops->type, "Convolution") == 0) { /* (K, C/group, kh, kw), even 1x1 */
         memcpy(dims, d, sizeof d);
-        return rank;
+        return 4;
     }
-    const long *s;
+    if (p == 0 && strcmp(l->ops->type, "InnerProduct") == 0) { /* (K, D), or (D, K) transposed */
+        dims[0] = d[0], dims[1] = d[1];
+        return 2;
+    }
+    const long *s; /* biases, BatchNorm and Scale blobs: their one axis */
     int n = squeeze(d, 4, &s);
-    if (n == 0) { /* a single value */
+    if (n == 0) { /* a single value, e.g. BatchNorm's scale factor */
         dims[0] = 1;
         return 1;
     }
