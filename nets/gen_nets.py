@@ -419,7 +419,7 @@ Training images are mirrored at random (clothes are left-right symmetric).""")
     n.write("fashion_bn_train_val.prototxt")
     solver("fashion_bn_solver.prototxt", """Solver for fashion_bn_train_val.prototxt, 2 ranks x batch 64 = global batch 128
 (468 iterations per epoch): SGD 0.05 with momentum, divided by 10 after 16 and
-24 epochs, 30 epochs in all.""", "fashion_bn_train_val.prototxt", """test_iter: 50
+24 epochs, 30 epochs in all.""", "fashion_bn_train_val.prototxt", """test_iter: 100         # total, split over the ranks (as Caffe): 100 x 100 = the 10,000 test images
 test_interval: 936
 base_lr: 0.05
 momentum: 0.9

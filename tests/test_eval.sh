@@ -101,10 +101,10 @@ bad "a text file as JPEG" "text.jpg" --run-dir "$RUN" --data "$FMNIST_TEST" --cl
 bad "missing dataset" "missing.h5" --run-dir "$RUN" --data "$WORK/missing.h5"
 bad "run dir without checkpoints" "no checkpoint" --run-dir "$WORK/empty" --data "$FMNIST_TEST"
 sed 's/num_output: 500/num_output: 300/' "$RUN/config/net.prototxt" > "$WORK/other.prototxt"
-bad "checkpoint of another net (ip1 500 -> 300)" "/data/ip1/0" --net "$WORK/other.prototxt" \
+bad "checkpoint of another net (ip1 500 -> 300)" "layer 'ip1' blob 0: shape (500,800) there, (300,800) in the net" --net "$WORK/other.prototxt" \
     --weights "$RUN/checkpoints/iter_00000060.h5" --data "$FMNIST_TEST"
 sed 's/"ip1"/"fc1"/g' "$RUN/config/net.prototxt" > "$WORK/renamed.prototxt"
-bad "checkpoint without the net's layer fc1" "/data/fc1/0" --net "$WORK/renamed.prototxt" \
+bad "checkpoint without the net's layer fc1" "no weights for layer 'fc1'" --net "$WORK/renamed.prototxt" \
     --weights "$RUN/checkpoints/iter_00000060.h5" --data "$FMNIST_TEST"
 # A checkpoint whose weights hold NaN (saved after divergence; its crc32
 # made to match, as the trainer would have written it) is refused, naming the blob.

@@ -12,16 +12,17 @@
 /* The TEST-phase net of a train_val prototxt with a checkpoint's weights. */
 typedef struct dlt_evaluator dlt_evaluator;
 
-/* Build the TEST net of NETPARAM for samples of C x H x W and load the
- * /data blobs of checkpoint WEIGHTS (a blob of another net is an error
- * naming the layer and blob). The scores are the first bottom of the
+/* Build the TEST net of NETPARAM for samples of C x H x W and load
+ * WEIGHTS (weights.h: a dltrain checkpoint, a Caffe .caffemodel.h5 or a
+ * binary .caffemodel; a layer with parameters the file lacks, or a blob of
+ * another shape, is an error naming the layer). The scores are the first bottom of the
  * first Accuracy, SoftmaxWithLoss or Softmax layer. */
 int dlt_evaluator_create(const dlt_cfg *netparam, int c, int h, int w, const char *weights,
                          dlt_evaluator **out);
 void dlt_evaluator_free(dlt_evaluator *ev);
 int dlt_evaluator_batch_size(const dlt_evaluator *ev);
 int dlt_evaluator_num_classes(const dlt_evaluator *ev);
-long dlt_evaluator_iter(const dlt_evaluator *ev);   /* the checkpoint's iteration */
+long dlt_evaluator_iter(const dlt_evaluator *ev);   /* the checkpoint's iteration; -1 for Caffe weights */
 
 typedef struct dlt_eval_result {
     int nclasses;

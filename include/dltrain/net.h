@@ -18,6 +18,10 @@ typedef struct dlt_net dlt_net;
  * backend, threads, cuDNN settings. Errors name the prototxt FILE:LINE:COL. */
 int dlt_net_create(const dlt_cfg *netparam, int phase, int input_c, int input_h,
                    int input_w, uint64_t seed, const dlt_compute_ctx *compute, dlt_net **out);
+/* Whether the `layer { }` message LP belongs to PHASE by its include/exclude
+ * { phase } rules, as dlt_net_create decides (for exporters that walk the
+ * prototxt). 0 or DLT_ERR_PARSE naming FILE:LINE:COL. */
+int dlt_net_layer_in_phase(const dlt_cfg *lp, int phase, int *in);
 /* The settings the net was built with. */
 const dlt_compute_ctx *dlt_net_compute(const dlt_net *net);
 void dlt_net_free(dlt_net *net);

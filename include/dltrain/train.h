@@ -11,6 +11,7 @@ typedef struct dlt_train_options {
     const char *run_dir;
     long max_iter;          /* <0: from the solver */
     const char *resume;     /* NULL, "auto" or a checkpoint file */
+    const char *weights;    /* NULL or FILE[,FILE...]: initial weights by layer name (weights.h) */
     long seed;              /* <0: solver's random_seed, else 1 */
     const char *command_line; /* recorded in RUN/config/command.txt */
     /* Distributed training (0 = defaults): */

@@ -85,7 +85,7 @@ static int phase_rule_matches(const dlt_cfg *rule, int phase, int *matches)
     return 0;
 }
 
-static int layer_in_phase(const dlt_cfg *lp, int phase, int *in)
+int dlt_net_layer_in_phase(const dlt_cfg *lp, int phase, int *in)
 {
     int ninc = dlt_cfg_count(lp, "include"), nexc = dlt_cfg_count(lp, "exclude");
     char where[256];
@@ -354,7 +354,7 @@ int dlt_net_create(const dlt_cfg *np, int phase, int input_c, int input_h, int i
     for (int i = 0; i < nl && st == 0; i++) {
         const dlt_cfg *lp = dlt_cfg_nth(np, "layer", i);
         int in;
-        st = layer_in_phase(lp, phase, &in);
+        st = dlt_net_layer_in_phase(lp, phase, &in);
         if (st == 0 && in) {
             st = build_layer(net, lp, phase, &ctx);
             if (st == 0 && net->data_layer < 0 && dlt_layer_data_params(&net->layers[net->nlayers - 1]))

@@ -16,14 +16,16 @@
 static void usage(FILE *f)
 {
     fprintf(f,
-            "usage: dltrain-eval --net NET.prototxt --weights CKPT.h5 --data SET.h5\n"
+            "usage: dltrain-eval --net NET.prototxt --weights CKPT.h5|W.caffemodel[.h5] --data SET.h5\n"
             "       dltrain-eval --run-dir RUN --data SET.h5\n"
             "       dltrain-eval (--net N --weights W | --run-dir RUN) [--data SET.h5 | --shape CxHxW]\n"
             "                    [--labels FILE] --classify a.jpg [b.jpg ...]\n"
             "\n"
             "  --net FILE        train_val prototxt; its TEST phase is evaluated (batch size and\n"
             "                    transform_param from its Data layer)\n"
-            "  --weights FILE    dltrain checkpoint (HDF5, /data/LAYER/I)\n"
+            "  --weights FILE[,FILE...]  a dltrain checkpoint (HDF5, /data/LAYER/I), a Caffe HDF5\n"
+            "                    weights file (.caffemodel.h5) or a binary .caffemodel; blobs go to\n"
+            "                    the layers of the same name, and every layer needs its blobs\n"
             "  --run-dir DIR     use DIR/config/net.prototxt and the newest DIR/checkpoints/*.h5\n"
             "  --data FILE       dataset: prints top-1, top-5, per-class accuracy and the confusion\n"
             "                    matrix; with --classify it says how images become samples (shape,\n"
@@ -285,9 +287,12 @@ int main(int argc, char **argv)
         st = dlt_pt_parse_file(net_path, &root);
     if (st == 0)
         st = dlt_evaluator_create(root, c, h, w, weights, &ev);
-    if (st == 0)
+    if (st == 0 && dlt_evaluator_iter(ev) >= 0)
         printf("net %s; weights %s (iteration %ld); %d classes; batch %d\n", net_path, weights,
                dlt_evaluator_iter(ev), dlt_evaluator_num_classes(ev), dlt_evaluator_batch_size(ev));
+    else if (st == 0)
+        printf("net %s; weights %s; %d classes; batch %d\n", net_path, weights,
+               dlt_evaluator_num_classes(ev), dlt_evaluator_batch_size(ev));
     FILE *pf = NULL, *qf = NULL;
     if (st == 0 && pred_path && !(pf = fopen(pred_path, "w"))) {
         dlt_error("cannot write '%s'", pred_path);

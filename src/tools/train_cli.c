@@ -26,6 +26,12 @@ static void usage(FILE *f)
             "  --max-iter N      stop after N iterations (default: the solver's max_iter)\n"
             "  --resume auto|FILE  continue from the newest checkpoint in DIR/checkpoints,\n"
             "                    or from FILE (default: start from scratch)\n"
+            "  --weights FILE[,FILE...]  start from trained weights, as caffe train --weights:\n"
+            "                    blobs are copied into the layers of the same name (layers only\n"
+            "                    in the file or only in the net are listed and skipped; a shape\n"
+            "                    mismatch is an error); the solver starts fresh. FILE: a dltrain\n"
+            "                    checkpoint, a Caffe .caffemodel.h5 or a binary .caffemodel.\n"
+            "                    With --resume auto, used only when there is no checkpoint yet\n"
             "  --seed N          initialization and shuffling seed (default: random_seed, else 1)\n"
             "  --bucket-mb X     gradient allreduce bucket size in MB (default 4)\n"
             "  --allreduce overlap|thread|blocking  start each bucket's allreduce as soon as\n"
@@ -156,7 +162,7 @@ enum {
     OPT_BUCKET_MB, OPT_ALLREDUCE, OPT_REDUCER, OPT_WATCHDOG, OPT_ON_NAN, OPT_SAMPLE_INTERVAL,
     OPT_DOCTOR, OPT_VERSION, OPT_KEEP_CHECKPOINTS, OPT_STOP_BEFORE, OPT_TIME_LIMIT, OPT_PREFETCH, OPT_DATA_MEMORY,
     OPT_STAGE_DIR, OPT_DEVICE, OPT_CUDNN_DETERMINISTIC, OPT_CUDNN_WORKSPACE, OPT_LR_SCALE_REF,
-    OPT_WARMUP_ITERS, OPT_CONV_BACKEND
+    OPT_WARMUP_ITERS, OPT_CONV_BACKEND, OPT_WEIGHTS
 };
 
 static const struct option longopts[] = {
@@ -166,6 +172,7 @@ static const struct option longopts[] = {
     {"run-dir", required_argument, 0, OPT_RUN_DIR},
     {"max-iter", required_argument, 0, OPT_MAX_ITER},
     {"resume", required_argument, 0, OPT_RESUME},
+    {"weights", required_argument, 0, OPT_WEIGHTS},
     {"seed", required_argument, 0, OPT_SEED},
     {"help", no_argument, 0, 'h'},
     {"bucket-mb", required_argument, 0, OPT_BUCKET_MB},
@@ -210,6 +217,7 @@ static int apply_option(int c, const char *arg, dlt_train_options *opt, int *doc
     case OPT_VAL: opt->val_path = arg; return 0;
     case OPT_RUN_DIR: opt->run_dir = arg; return 0;
     case OPT_RESUME: opt->resume = arg; return 0;
+    case OPT_WEIGHTS: opt->weights = arg; return 0;
     case OPT_STAGE_DIR: opt->stage_dir = arg; return 0;
     case OPT_DOCTOR: *doctor = 1; return 0;
     case OPT_CUDNN_DETERMINISTIC: opt->cudnn_deterministic = 1; return 0;
@@ -314,6 +322,14 @@ static int read_options(int argc, char **argv, dlt_train_options *opt, int *doct
     if (!*doctor && (!opt->solver_path || !opt->train_path || !opt->run_dir)) {
         fprintf(stderr, "dltrain-mpi: --solver, --train and --run-dir are required\n");
         usage(stderr);
+        return DLT_EXIT_USAGE;
+    }
+    /* Caffe refuses a snapshot and weights together; --resume auto with
+     * --weights is the requeued fine-tuning job: weights until a checkpoint. */
+    if (opt->weights && opt->resume && strcmp(opt->resume, "auto") != 0) {
+        fprintf(stderr, "dltrain-mpi: --resume FILE and --weights exclude each other: resume a dltrain "
+                "checkpoint, or start from weights (--resume auto --weights W uses W until there is a "
+                "checkpoint)\n");
         return DLT_EXIT_USAGE;
     }
     return DLT__TRAIN_CLI_RUN;

@@ -14,6 +14,7 @@
 #include "train/input.h"
 #include "dltrain/layer.h"
 #include "dltrain/net.h"
+#include "dltrain/weights.h"
 
 struct dlt_evaluator {
     dlt_net *net;
@@ -85,10 +86,9 @@ int dlt_evaluator_create(const dlt_cfg *netparam, int c, int h, int w, const cha
         const dlt_data_params *dp = dlt_layer_data_params(ev->data);
         ev->batch = dp->batch_size;
         ev->classes = (int)(ev->scores->count / (size_t)ev->scores->n);
-        dlt_ckpt_meta meta;
-        st = dlt_ckpt_load(weights, net, NULL, &meta);
-        free(meta.rng);
-        ev->iter = meta.iter;
+        /* Any kind of weights file (weights.h); every layer with
+         * parameters must get its blobs. */
+        st = dlt_weights_load(net, weights, DLT_WEIGHTS_COMPLETE, &ev->iter);
         if (st == 0)
             st = check_finite_weights(net, weights);
     }

@@ -23,6 +23,7 @@
 #include "dltrain/cpu.h"
 #include "dltrain/solver.h"
 #include "dltrain/train.h"
+#include "dltrain/weights.h"
 #include "train/nancheck.h"
 #include "train/placement.h"
 #include "train/input.h"
@@ -290,6 +291,35 @@ static int act_on_stop_requests(run *r, int *status)
     return 1;
 }
 
+/* --resume continues a dltrain checkpoint (weights, solver state, RNG);
+ * other files with weights go through --weights, which says so. */
+static int resume_kind_check(const char *path)
+{
+    dlt_weights_kind kind;
+    char what[256];
+    DLT_TRY(dlt_weights_detect(path, &kind, what, sizeof what));
+    if (kind == DLT_WEIGHTS_DLTRAIN)
+        return 0;
+    if (kind == DLT_WEIGHTS_CAFFE_H5 || kind == DLT_WEIGHTS_CAFFEMODEL)
+        DLT_FAIL(DLT_ERR_FORMAT, "--resume %s: this is Caffe weights (%s), not a dltrain checkpoint; "
+                 "use --weights %s to start training from them (the solver state starts fresh)", path,
+                 what, path);
+    DLT_FAIL(DLT_ERR_FORMAT, "--resume %s: this is %s; expected a dltrain checkpoint (RUN/checkpoints/"
+             "iter_*.h5)", path, what);
+}
+
+/* --weights: rank 0 copies the files' blobs into the TRAIN net by layer
+ * name (the broadcast that follows gives them to every rank); the solver
+ * state and the iteration start fresh, as with Caffe's --weights. */
+static int load_weights(run *r)
+{
+    double st = 0;
+    if (r->rank == 0)
+        st = dlt_weights_load(r->train_net, r->opt->weights, DLT_WEIGHTS_PARTIAL, NULL);
+    dlt_comm_bcast_bytes(r->comm, &st, sizeof st, 0);
+    return (int)st;
+}
+
 /* Rank 0 reads the checkpoint and broadcasts weights, history and state. */
 static int resume(run *r)
 {
@@ -300,7 +330,8 @@ static int resume(run *r)
             int f = dlt_ckpt_find_latest(r->ckpt_dir, path, sizeof path);
             found = f < 0 ? -1 : f;
             if (f == 0)
-                dlt_info("--resume auto: no checkpoint in %s; starting from scratch", r->ckpt_dir);
+                dlt_info("--resume auto: no checkpoint in %s; starting from %s", r->ckpt_dir,
+                         r->opt->weights ? "--weights" : "scratch");
         } else {
             snprintf(path, sizeof path, "%s", r->opt->resume);
             found = 1;
@@ -311,7 +342,9 @@ static int resume(run *r)
         return found < 0 ? DLT_ERR_IO : 0;
     dlt_ckpt_meta meta = {0};
     double st = 0;
-    if (r->rank == 0) {
+    if (r->rank == 0)
+        st = resume_kind_check(path);
+    if (r->rank == 0 && st == 0) {
         float *hist[DLT_CKPT_MAX_HISTORY];
         for (int k = 0; k < dlt_solver_num_history(r->solver); k++)
             hist[k] = dlt_solver_history(r->solver, k);
@@ -351,7 +384,11 @@ static int resume(run *r)
     return 0;
 }
 
-/* Run test_iter batches of the validation set; outputs reduced over ranks. */
+/* Run the validation set's test_iter batches, as Caffe's test_iter counts
+ * them: batches of the whole solver, not of each rank. Global batch g goes
+ * to rank g mod P (the TEST loader's step s of rank r is global batch
+ * s*P + r), so any number of ranks tests the same samples once. Outputs
+ * are summed over the ranks and averaged over the test_iter batches. */
 static void run_test(run *r)
 {
     dlt__watchdog_enter(r->watchdog, DLT_STEP_TEST, r->iter);
@@ -359,20 +396,22 @@ static void run_test(run *r)
     double *sums = dlt_calloc(nout + 1, sizeof(double));
     dlt_batch in; /* the net's input buffers, filled in place */
     long test_iter = r->cfg.test_iter > 0 ? r->cfg.test_iter : 1;
-    for (long i = 0; i < test_iter; i++) {
+    for (long i = 0; i * r->world + r->rank < test_iter; i++) {
         if (dlt_net_input(r->test_net, &in) < 0 || dlt_loader_fetch_batch(r->val_loader, i, &in) < 0)
             dlt_fatal("reading the validation set %s failed", r->opt->val_path);
         dlt_net_forward(r->test_net);
         for (int o = 0; o < nout; o++)
             sums[o] += dlt_net_output_value(r->test_net, o);
+        sums[nout] += in.n; /* images tested */
     }
     dlt__watchdog_waiting(r->watchdog, 1);
-    dlt_comm_allreduce_sum_doubles(r->comm, sums, nout);
+    dlt_comm_allreduce_sum_doubles(r->comm, sums, nout + 1);
     dlt__watchdog_waiting(r->watchdog, 0);
+    dlt_info("    test: %.0f images (test_iter %ld batches over %d ranks)", sums[nout], test_iter, r->world);
     dlt_test_metrics tm = {r->iter, (double)r->iter / r->steps_per_epoch, NAN, NAN, -1};
     for (int o = 0; o < nout; o++) {
         const char *name = dlt_net_output_name(r->test_net, o);
-        double v = sums[o] / ((double)test_iter * r->world);
+        double v = sums[o] / (double)test_iter;
         dlt_info("    test net output #%d: %s = %.6g", o, name, v);
         /* Caffe nets name their outputs freely: a loss layer's output is
          * the loss; an output whose name has "top5" or "top-5" is top-5; the first
@@ -555,10 +594,12 @@ static void print_summary(const run *r, int threads, const char *threads_from)
     dlt_info("solver %s", sched);
     dlt_info("train set %s: %zu samples of %dx%dx%d", r->opt->train_path,
              dlt_dataset_size(r->train_set), c, h, w);
+    const dlt_data_params *tp = r->test_net ? dlt_layer_data_params(dlt_net_data_layer(r->test_net)) : dp;
     if (r->val_set)
-        dlt_info("val set   %s: %zu samples; test every %ld iterations on %ld batches per rank",
-                 r->opt->val_path, dlt_dataset_size(r->val_set), r->cfg.test_interval,
-                 r->cfg.test_iter);
+        dlt_info("val set   %s: %zu samples; test every %ld iterations on test_iter %ld batches of %d "
+                 "(%ld images, split over the ranks as Caffe counts them)", r->opt->val_path,
+                 dlt_dataset_size(r->val_set), r->cfg.test_interval, r->cfg.test_iter, tp->batch_size,
+                 r->cfg.test_iter * tp->batch_size);
     else
         dlt_info("no --val: testing disabled");
     dlt_info("parameters %zu (%.2f MB); max_iter %ld; seed %llu; run directory %s",
@@ -693,9 +734,11 @@ int dlt_train_run(const dlt_train_options *opt, dlt_comm *comm)
         dlt_cpu_set_threads(threads); /* OpenBLAS and oneDNN's OpenMP, for the solver too */
         dlt_rng_seed(&r.rng, r.seed * 7919 + (uint64_t)r.rank);
         r.solver = dlt_solver_create(&r.cfg, dlt_net_param_count(r.train_net));
+        if (opt->weights)
+            st = agree(&r, load_weights(&r));
         /* Every rank starts from rank 0's weights. */
         dlt_comm_bcast_floats(comm, dlt_net_params(r.train_net), dlt_net_param_count(r.train_net), 0);
-        if (opt->resume)
+        if (opt->resume && st == 0)
             st = agree(&r, resume(&r));
         if (st == 0)
             st = agree(&r, to_device(&r));
