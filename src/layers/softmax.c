@@ -26,7 +26,7 @@ static int softmax_setup(dlt_layer *l, const dlt_cfg *msg, const dlt_layer_conte
     const dlt_tensor *x = l->bottom[0];
     int d[4] = {x->n, x->c, x->h, x->w};
     softmax_state *s = dlt_calloc(1, sizeof *s);
-    s->outer = 1, s->inner = 1, s->dim = d[axis];
+    s->outer = 1, s->inner = 1, s->dim = d[axis], s->axis = (int)axis;
     for (int i = 0; i < axis; i++)
         s->outer *= d[i];
     for (int i = (int)axis + 1; i < 4; i++)
