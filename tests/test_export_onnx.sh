@@ -145,6 +145,87 @@ else
     fail "mean_file export"; diag_file "$WORK/mean.log"
 fi
 
+# ---- the deployment path: a run trained on JPEG class folders, exported
+# with nothing but its directory; preprocess.json applied in numpy to the
+# stored samples feeds onnxruntime, which must give dltrain-eval's
+# probabilities (centre crop, mean_file, scale and the class names as
+# training recorded them) ----
+EVAL="$top_builddir/dltrain-eval"
+if [ -n "$PY" ] && [ -x "$TRAIN" ] && [ -x "$PREP" ] && [ -x "$EVAL" ] && have_h5py &&
+        "$PYTHON_H5PY" -c 'import PIL' 2>/dev/null; then
+    D="$WORK/deploy"
+    mkdir -p "$D"
+    "$PYTHON_H5PY" - "$D" <<'EOT'
+import os, sys
+import numpy as np
+from PIL import Image
+r = np.random.RandomState(5)
+for cls, rgb in {"azure": (30, 90, 220), "crimson": (210, 20, 60), "olive": (120, 130, 20)}.items():
+    os.makedirs("%s/img/%s" % (sys.argv[1], cls))
+    for i in range(6):
+        w, h = r.randint(14, 40), r.randint(14, 40)
+        px = np.array(rgb, float)[None, None, :] + r.normal(0, 25, (h, w, 3))
+        Image.fromarray(np.clip(px, 0, 255).astype(np.uint8)).save("%s/img/%s/%d.jpg" % (sys.argv[1], cls, i))
+EOT
+    "$PREP" -q --format folder --size 16x16 "$D/img" "$D/train.h5" > "$D/prep.log" 2>&1
+    cat > "$D/net.prototxt" <<P
+layer { name: "d" type: "Data" top: "data" top: "label" include { phase: TRAIN }
+        data_param { batch_size: 6 }
+        transform_param { crop_size: 12 mirror: true scale: 0.0078125 mean_file: "$D/train.h5" } }
+layer { name: "d" type: "Data" top: "data" top: "label" include { phase: TEST }
+        data_param { batch_size: 5 }
+        transform_param { crop_size: 12 scale: 0.0078125 mean_file: "$D/train.h5" } }
+layer { name: "c" type: "Convolution" bottom: "data" top: "c"
+        convolution_param { num_output: 6 kernel_size: 3 weight_filler { type: "xavier" } } }
+layer { name: "r" type: "ReLU" bottom: "c" top: "c" }
+layer { name: "p" type: "Pooling" bottom: "c" top: "p" pooling_param { pool: AVE kernel_size: 3 stride: 2 } }
+layer { name: "ip" type: "InnerProduct" bottom: "p" top: "ip"
+        inner_product_param { num_output: 3 weight_filler { type: "xavier" } } }
+layer { name: "loss" type: "SoftmaxWithLoss" bottom: "ip" bottom: "label" top: "loss" }
+layer { name: "acc" type: "Accuracy" bottom: "ip" bottom: "label" top: "acc" include { phase: TEST } }
+P
+    printf 'net: "net.prototxt"\nbase_lr: 0.05\nmomentum: 0.9\nlr_policy: "fixed"\nmax_iter: 6\nsnapshot: 0\nrandom_seed: 3\n' \
+        > "$D/solver.prototxt"
+    (cd "$D" && "$TRAIN" --solver solver.prototxt --train train.h5 --run-dir run > train.log 2>&1)
+    to "$D/export.log" "$EXPORT" "$D/run" -o "$D/out" || diag_file "$D/export.log"
+    to "$D/eval.log" "$EVAL" --run-dir "$D/run" --data "$D/train.h5" --probabilities "$D/eval_prob.txt" ||
+        diag_file "$D/eval.log"
+    # preprocess.json, applied as a deployment would, to the stored samples.
+    "$PYTHON_H5PY" - "$D" <<'EOT' > "$D/pre.log" 2>&1
+import json, sys
+import h5py, numpy as np
+d = sys.argv[1]
+p = json.load(open(d + "/out/preprocess.json"))
+assert p["classes"] == ["azure", "crimson", "olive"], p["classes"]
+assert p["image"]["channel_order"] == "RGB" and p["image"]["shape"] == [3, 16, 16], p["image"]
+px = h5py.File(d + "/train.h5", "r")["data"][...].astype(np.float32)
+mean = np.load(d + "/out/" + p["mean"]["file"])
+oh, ow = p["crop"]["offset"]
+c, h, w = p["input"]["shape"]
+x = ((px - mean) * p["scale"])[:, :, oh:oh + h, ow:ow + w]
+np.ascontiguousarray(x, dtype=np.float32).tofile(d + "/input.f32")
+open(d + "/shape.txt", "w").write("%d %d %d %d 3\n" % (len(x), c, h, w))
+EOT
+    check "deploy: preprocess.json (classes, RGB, crop, mean.npy, scale) read from the run" \
+        test -s "$D/input.f32" || diag_file "$D/pre.log"
+    check "deploy: onnxruntime on preprocess.json's input = dltrain-eval --data to 1e-4" \
+        "$PY" - "$D" <<'EOT'
+import sys
+import numpy as np
+import onnxruntime as ort
+d = sys.argv[1]
+b, c, h, w, k = (int(v) for v in open(d + "/shape.txt").read().split())
+x = np.fromfile(d + "/input.f32", dtype=np.float32).reshape(b, c, h, w)
+want = np.loadtxt(d + "/eval_prob.txt")[:, 1:]
+sess = ort.InferenceSession(d + "/out/model.onnx", providers=["CPUExecutionProvider"])
+got = sess.run(["prob"], {"data": x})[0]
+print("# deploy: max |prob difference| %.3g over %d images" % (np.abs(got - want).max(), b))
+sys.exit(not np.allclose(got, want, rtol=1e-4, atol=1e-6))
+EOT
+else
+    ok "deploy path # SKIP needs onnxruntime, dltrain-mpi/prep/eval, h5py and PIL"
+fi
+
 # ---- refusals: a layer ONNX cannot express, bad command lines ----
 sed 's/kernel_size: 2 stride: 2/kernel_size: 1 stride: 5/' "$top_srcdir/nets/lenet_train_val.prototxt" |
     sed 's/batch_size: *[0-9]*/batch_size: 2/' > "$WORK/bad.prototxt"
