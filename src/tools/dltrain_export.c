@@ -25,6 +25,8 @@ static const struct {
     {"onnx", dlt_export_onnx, "model.onnx"},
 };
 #define NFORMATS (int)(sizeof formats / sizeof formats[0])
+/* Formats of dltrain-export that a tree may lack (each comes with its writer). */
+static const char *const known_formats[] = {"onnx", "caffe", NULL};
 
 static void usage(FILE *f)
 {
@@ -188,12 +190,17 @@ int main(int argc, char **argv)
     if (strcmp(format, "all") == 0)
         want = NFORMATS;
     const char *why = NULL;
-    if (optind != argc - 1)
+    char not_built[160] = "";
+    for (int i = 0; want < 0 && known_formats[i]; i++)
+        if (strcmp(format, known_formats[i]) == 0)
+            snprintf(not_built, sizeof not_built, "--format %s: its writer is not built in this "
+                     "tree; use --format onnx", format);
+    if (not_built[0])
+        why = not_built;
+    else if (optind != argc - 1)
         why = "give one run directory or checkpoint file";
     else if (!outdir)
         why = "-o DIR is required";
-    else if (strcmp(format, "caffe") == 0)
-        why = "--format caffe: the Caffe writer is not built in this tree; use --format onnx";
     else if (want < 0)
         why = "--format takes onnx, caffe or all";
     else if (shape && (sscanf(shape, "%dx%dx%d", &c, &h, &w) != 3 || c < 1 || h < 1 || w < 1))
