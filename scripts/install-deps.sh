@@ -1,8 +1,9 @@
 #!/bin/sh
 # install-deps.sh - install everything dltrain needs to build, test and run
 # its demo on Debian 12 / Ubuntu (as root, or with sudo). Idempotent: only
-# missing packages are installed (protobuf-c: Caffe .caffemodel files; protoc and
-# python3-protobuf: the tests read them independently). --bench adds PyTorch CPU and tjbench for bench/.
+# missing packages are installed (protobuf-c: Caffe .caffemodel files and ONNX
+# models; protoc, python3-protobuf and python3-venv: the tests read them
+# independently, with onnxruntime from PyPI in a venv). --bench adds PyTorch CPU and tjbench for bench/.
 # --sge installs only Son of Grid Engine (gridengine-master/-exec/-client,
 # debconf preseeded for a one-node cell on this host; for sge/start.sh).
 set -eu
@@ -10,7 +11,7 @@ set -eu
 PACKAGES="build-essential autoconf automake libtool pkg-config
   libopenmpi-dev openmpi-bin libhdf5-dev libturbojpeg0-dev libopenblas-dev zlib1g-dev
   libdnnl-dev
-  libprotobuf-c-dev protobuf-c-compiler protobuf-compiler python3-protobuf
+  libprotobuf-c-dev protobuf-c-compiler protobuf-compiler python3-protobuf python3-venv
   python3 python3-h5py python3-numpy python3-pil dataset-fashion-mnist
   chromium
   slurm-wlm slurm-client munge"  # a one-node Slurm for tests/test_slurm.sh (slurm/start.sh)

@@ -55,6 +55,13 @@ int dlt_evaluator_classify_files(dlt_evaluator *ev, const dlt_input_spec *spec,
 /* RUN_DIR/config/net.prototxt and the newest checkpoint in RUN_DIR/checkpoints. */
 int dlt_run_dir_latest(const char *run_dir, char *net, size_t net_size, char *ckpt,
                        size_t ckpt_size);
+/* RUN from a checkpoint path RUN/checkpoints/NAME.h5 into OUT: 1 when
+ * CKPT has that form, else 0. */
+int dlt_run_dir_of(const char *ckpt, char *out, size_t size);
+/* RUN_DIR/config/labels.txt (the training set's class names, one per
+ * line), as the trainer writes it: the number read into *NAMES (malloc'ed
+ * strings in a malloc'ed array), 0 with no such file, <0 error. */
+int dlt_run_dir_labels(const char *run_dir, char ***names);
 /* RUN_DIR/config/input.txt (how the training set's samples were made), as
  * the trainer writes it: 1 read into OUT, 0 no such file (runs of older
  * builds), <0 error. */

@@ -120,6 +120,33 @@ const char *dlt_layer_type_list(void);
 
 
 
+/* A layer's settings as its setup resolved them (defaults applied, Caffe's
+ * spellings read), for code that writes the net in another format (model
+ * export): no prototxt field is interpreted twice. Fields not of the
+ * layer's type are 0. */
+typedef enum { DLT_ELTWISE_PROD, DLT_ELTWISE_SUM, DLT_ELTWISE_MAX } dlt_eltwise_op;
+typedef struct dlt_layer_desc {
+    /* Convolution and Pooling: the window and the output size */
+    int kh, kw, sh, sw, ph, pw;
+    int dh, dw;                 /* Convolution: dilation (1: none) */
+    int ho, wo;
+    int group;                  /* Convolution */
+    int num_output;             /* Convolution, InnerProduct */
+    int bias_term;              /* Convolution, InnerProduct, Scale */
+    int pool_ave;               /* Pooling: 1 AVE, 0 MAX */
+    int axis;                   /* Concat, Softmax, InnerProduct (0..3 of NCHW) */
+    int transpose;              /* InnerProduct: weight stored (D, K) */
+    int lrn_within;             /* LRN: 1 WITHIN_CHANNEL, 0 ACROSS_CHANNELS */
+    int lrn_size;
+    float lrn_alpha, lrn_beta, lrn_k;
+    dlt_eltwise_op eltwise_op;  /* Eltwise */
+    float coeff[DLT_MAX_BLOBS]; /* Eltwise SUM: per bottom */
+    float eps;                  /* BatchNorm */
+    float negative_slope;       /* ReLU */
+} dlt_layer_desc;
+/* Fill OUT for L (any type; types without settings leave it zero). */
+void dlt_layer_describe(const dlt_layer *l, dlt_layer_desc *out);
+
 /* Data layers (Data, HDF5Data) have no forward work: each batch, already
  * transformed, reaches their tops (data, label) through the net's input
  * API (dlt_net_input, dlt_net_set_input). These are the settings the

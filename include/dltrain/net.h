@@ -76,6 +76,10 @@ float *dlt_net_grads(dlt_net *net);
 
 int dlt_net_num_layers(const dlt_net *net);
 dlt_layer *dlt_net_layer(const dlt_net *net, int index);
+/* Layer INDEX's `layer { }` message in the NetParameter the net was built
+ * from (its bottom and top names, for model export); valid while that
+ * tree is. */
+const dlt_cfg *dlt_net_layer_cfg(const dlt_net *net, int index);
 const char *dlt_net_name(const dlt_net *net);
 
 /* The tensor of blob NAME (the last one of that name), or NULL. */

@@ -33,7 +33,7 @@ static int softmax_setup(dlt_layer *l, const dlt_cfg *msg, const dlt_layer_conte
     DLT_TRY(dlt_size_prod(&sc, "softmax: the axes after axis", d + axis + 1, 3 - (int)axis,
                           DLT_DIM_MAX, &inner));
     softmax_state *s = dlt_calloc(1, sizeof *s);
-    s->outer = (int)outer, s->inner = (int)inner, s->dim = (int)d[axis];
+    s->outer = (int)outer, s->inner = (int)inner, s->dim = (int)d[axis], s->axis = (int)axis;
     l->state = s;
     if (l->top[0] != x)
         DLT_TRY(dlt__top_shape(l, msg, 0, x->n, x->c, x->h, x->w));

@@ -7,6 +7,7 @@
 /* The softmax axis seen as (outer, dim, inner) over an NCHW tensor. */
 typedef struct softmax_state {
     int outer, dim, inner;
+    int axis;       /* of the NCHW blob, 0..3 */
 } softmax_state;
 
 /* GPU code: src/cuda/softmax.cu (linked only with --with-cuda). */

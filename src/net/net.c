@@ -31,6 +31,7 @@ typedef struct split {
 struct dlt_net {
     char *name;
     dlt_layer *layers;   /* (nlayers) in file order */
+    const dlt_cfg **msgs; /* (nlayers) each layer's message in the NetParameter (not owned) */
     int nlayers;
     blob *blobs;
     int nblobs;
@@ -201,6 +202,7 @@ static int build_layer(dlt_net *net, const dlt_cfg *lp, int phase,
     l->name = dlt_strdup(name);
     l->phase = phase;
     l->compute = &net->compute;
+    net->msgs[idx] = lp;
     l->nbottom = dlt_cfg_count(lp, "bottom");
     l->ntop = dlt_cfg_count(lp, "top");
     if (l->nbottom > DLT_MAX_BLOBS || l->ntop > DLT_MAX_BLOBS)
@@ -350,6 +352,7 @@ int dlt_net_create(const dlt_cfg *np, int phase, int input_c, int input_h, int i
     net->name = dlt_strdup(name);
     int nl = dlt_cfg_count(np, "layer");
     net->layers = dlt_calloc(nl + 1, sizeof(dlt_layer));
+    net->msgs = dlt_calloc(nl + 1, sizeof *net->msgs);
     dlt_layer_context ctx = {phase, input_c, input_h, input_w};
     for (int i = 0; i < nl && st == 0; i++) {
         const dlt_cfg *lp = dlt_cfg_nth(np, "layer", i);
@@ -416,6 +419,7 @@ void dlt_net_free(dlt_net *net)
     free(net->splits);
     free(net->blobs);
     free(net->layers);
+    free(net->msgs);
     free(net->outputs);
     free(net->grads_done_from);
     free(net->name);
@@ -574,6 +578,7 @@ float *dlt_net_params(dlt_net *net) { return net->params; }
 float *dlt_net_grads(dlt_net *net) { return net->grads; }
 int dlt_net_num_layers(const dlt_net *net) { return net->nlayers; }
 dlt_layer *dlt_net_layer(const dlt_net *net, int i) { return &net->layers[i]; }
+const dlt_cfg *dlt_net_layer_cfg(const dlt_net *net, int i) { return net->msgs[i]; }
 const dlt_compute_ctx *dlt_net_compute(const dlt_net *net) { return &net->compute; }
 const char *dlt_net_name(const dlt_net *net) { return net->name; }
 

@@ -131,24 +131,6 @@ static int classify(dlt_evaluator *ev, const dlt_input_spec *spec, char **files,
     return st;
 }
 
-/* RUN from WEIGHTS = RUN/checkpoints/NAME.h5, when it looks like that. */
-static int run_dir_of(const char *weights, char *out, size_t size)
-{
-    snprintf(out, size, "%s", weights);
-    char *slash = strrchr(out, '/');
-    if (!slash)
-        return 0;
-    *slash = '\0';
-    const char *parent = strrchr(out, '/');
-    if (strcmp(parent ? parent + 1 : out, "checkpoints") != 0)
-        return 0;
-    if (parent)
-        out[parent - out] = '\0';
-    else
-        snprintf(out, size, ".");
-    return 1;
-}
-
 /* How images become samples for --classify: --data's attributes, else the
  * run directory's record, else --shape; --channel-order and --resize win.
  * FROM says where it came from. */
@@ -161,7 +143,7 @@ static int input_spec(const dlt_dataset *ds, const char *run_dir, const char *we
     memset(spec, 0, sizeof *spec);
     if (run_dir)
         snprintf(dir, sizeof dir, "%s", run_dir);
-    if (run_dir || run_dir_of(weights, dir, sizeof dir)) {
+    if (run_dir || dlt_run_dir_of(weights, dir, sizeof dir)) {
         found = dlt_run_dir_input_spec(dir, spec);
         DLT_TRY(found);
         snprintf(from, from_size, "%s/config/input.txt", dir);

@@ -275,3 +275,38 @@ int dlt_run_dir_input_spec(const char *run_dir, dlt_input_spec *out)
     DLT_TRY(dlt_input_spec_read(path, out));
     return 1;
 }
+
+int dlt_run_dir_of(const char *ckpt, char *out, size_t size)
+{
+    snprintf(out, size, "%s", ckpt);
+    char *slash = strrchr(out, '/');
+    if (!slash)
+        return 0;
+    *slash = '\0';
+    const char *parent = strrchr(out, '/');
+    if (strcmp(parent ? parent + 1 : out, "checkpoints") != 0)
+        return 0;
+    if (parent)
+        out[parent - out] = '\0';
+    else
+        snprintf(out, size, ".");
+    return 1;
+}
+
+int dlt_run_dir_labels(const char *run_dir, char ***names)
+{
+    char path[4096], line[1024];
+    *names = NULL;
+    snprintf(path, sizeof path, "%s/config/labels.txt", run_dir);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return 0;
+    int n = 0;
+    while (fgets(line, sizeof line, f)) {
+        line[strcspn(line, "\r\n")] = '\0';
+        *names = dlt_realloc(*names, (size_t)(n + 1) * sizeof **names);
+        (*names)[n++] = dlt_strdup(line);
+    }
+    fclose(f);
+    return n;
+}

@@ -149,5 +149,20 @@ int dlt_run_dir_save_input(const char *run_dir, const dlt_dataset *train_set)
     dlt_input_spec in;
     dlt_dataset_input_spec(train_set, &in);
     snprintf(path, sizeof path, "%s/config/input.txt", run_dir);
-    return dlt_input_spec_write(path, &in);
+    DLT_TRY(dlt_input_spec_write(path, &in));
+    /* The class names, one per line (dltrain-export's preprocess.json). */
+    int n = dlt_dataset_num_classes(train_set);
+    if (n == 0 || !dlt_dataset_class_name(train_set, 0))
+        return 0;
+    snprintf(path, sizeof path, "%s/config/labels.txt", run_dir);
+    FILE *f = fopen(path, "w");
+    if (!f)
+        DLT_FAIL(DLT_ERR_IO, "cannot write '%s': %s", path, strerror(errno));
+    for (int i = 0; i < n; i++) {
+        const char *name = dlt_dataset_class_name(train_set, i);
+        fprintf(f, "%s\n", name ? name : "");
+    }
+    if (fclose(f) != 0)
+        DLT_FAIL(DLT_ERR_IO, "error writing '%s': %s", path, strerror(errno));
+    return 0;
 }

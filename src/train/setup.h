@@ -30,7 +30,8 @@ int dlt_run_dir_create(const char *run_dir, char *ckpt_dir, size_t size);
 /* Write RUN/config/{solver,net}.prototxt and command.txt. */
 int dlt_run_dir_save_config(const char *run_dir, const dlt_run_files *f, const char *command_line);
 /* Write RUN/config/input.txt: how TRAIN_SET's samples were made (shape,
- * channel order, resize), which dltrain-eval --classify repeats. */
+ * channel order, resize), which dltrain-eval --classify repeats; and, when
+ * the set names its classes, RUN/config/labels.txt (one per line). */
 int dlt_run_dir_save_input(const char *run_dir, const dlt_dataset *train_set);
 
 #endif
