@@ -344,6 +344,11 @@ static void conv_destroy(dlt_layer *l)
 
 const conv_config *dlt__conv_config(const dlt_layer *l) { return &((const conv_state *)l->state)->cfg; }
 int dlt__conv_uses_dnnl(const dlt_layer *l) { return ((const conv_state *)l->state)->dnnl != NULL; }
+int dlt__conv_dnnl_plain_layouts(const dlt_layer *l)
+{
+    const conv_state *s = l->state;
+    return s->dnnl ? dlt__conv_dnnl_is_plain(s->dnnl) : -1;
+}
 
 const dlt_layer_ops dlt__conv_ops = {
     .type = "Convolution",

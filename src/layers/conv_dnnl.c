@@ -178,6 +178,8 @@ dlt__conv_dnnl *dlt__conv_dnnl_create(const conv_config *c, int n, int wchunk)
     return d;
 }
 
+int dlt__conv_dnnl_is_plain(const dlt__conv_dnnl *d) { return d->plain; }
+
 static void drop_op(op *o)
 {
     for (int i = 0; i < o->nargs; i++) {

@@ -14,6 +14,8 @@ typedef struct dlt__conv_dnnl dlt__conv_dnnl;
  * backward-weights call (a divisor of N). */
 dlt__conv_dnnl *dlt__conv_dnnl_create(const conv_config *c, int n, int wchunk);
 void dlt__conv_dnnl_destroy(dlt__conv_dnnl *d);
+/* 1: the primitives run on the layer's NCHW/OIHW (no reorders), 0: on blocked layouts. */
+int dlt__conv_dnnl_is_plain(const dlt__conv_dnnl *d);
 
 /* Each returns 0, or -1 when oneDNN has no implementation for this shape
  * (nothing written; the caller falls back to im2col). */
