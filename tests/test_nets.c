@@ -12,6 +12,7 @@
 #include "dltrain/error.h"
 #include "dltrain/net.h"
 #include "dltrain/prototxt.h"
+#include "layers/batchnorm.h"
 #include "layers/conv.h"
 #include "net_files.h"
 #include "test.h"
@@ -385,6 +386,67 @@ static void test_conv1x1_layouts(void)
     dlt_cfg_free(root);
 }
 
+/* Inference fusion: in the TEST phase a BatchNorm on global statistics
+ * runs the in-place Scale and ReLU after it in its own pass; the result
+ * is bit-identical to the three layers run one by one (here: the TRAIN
+ * phase of the same net, use_global_stats forced, where nothing is fused). */
+static void test_bn_fusion(void)
+{
+    static const char text[] =
+        "layer { name: 'd' type: 'Data' top: 'data' top: 'label' data_param { batch_size: 6 } }\n"
+        "layer { name: 'cv' type: 'Convolution' bottom: 'data' top: 'cv' convolution_param { "
+        "num_output: 8 kernel_size: 3 weight_filler { type: 'msra' } } }\n"
+        "layer { name: 'bn' type: 'BatchNorm' bottom: 'cv' top: 'cv' "
+        "batch_norm_param { use_global_stats: true } }\n"
+        "layer { name: 'sc' type: 'Scale' bottom: 'cv' top: 'cv' scale_param { bias_term: true } }\n"
+        "layer { name: 'r' type: 'ReLU' bottom: 'cv' top: 'cv' relu_param { negative_slope: 0.1 } }\n"
+        "layer { name: 'ip' type: 'InnerProduct' bottom: 'cv' top: 'ip' inner_product_param { "
+        "num_output: 10 weight_filler { type: 'xavier' } } }\n"
+        "layer { name: 'loss' type: 'SoftmaxWithLoss' bottom: 'ip' bottom: 'label' top: 'loss' }\n";
+    dlt_cfg *root = NULL;
+    dlt_net *tr = NULL, *te = NULL;
+    int st = dlt_pt_parse_string(text, "bn_fusion", &root);
+    if (st == 0)
+        st = dlt_net_create(root, DLT_PHASE_TRAIN, 3, 12, 12, 5, NULL, &tr);
+    if (st == 0)
+        st = dlt_net_create(root, DLT_PHASE_TEST, 3, 12, 12, 5, NULL, &te);
+    if (st) {
+        TEST_OK(0, "bn fusion: nets build (status %d)", st);
+        goto out;
+    }
+    dlt_rng r;
+    dlt_rng_seed(&r, 77);
+    float *w = dlt_net_params(tr);
+    for (size_t i = 0; i < dlt_net_param_count(tr); i++)
+        w[i] = (float)(dlt_rng_uniform(&r) * 2 - 0.5); /* gamma, beta, running mean: any sign */
+    const dlt_layer *bt = dlt_net_layer(tr, 2);
+    for (size_t c = 0; c < bt->param[1].count; c++)
+        bt->param[1].data[c] = fabsf(bt->param[1].data[c]); /* variance sums */
+    bt->param[2].data[0] = 1.5f;                              /* their factor */
+    memcpy(dlt_net_params(te), w, dlt_net_param_count(tr) * sizeof(float));
+    dlt_layer *da = dlt_net_data_layer(tr), *db = dlt_net_data_layer(te);
+    for (size_t i = 0; i < da->top[0]->count; i++)
+        da->top[0]->data[i] = db->top[0]->data[i] = (float)(dlt_rng_uniform(&r) - 0.5);
+    for (int i = 0; i < 6; i++)
+        da->top[1]->data[i] = db->top[1]->data[i] = (float)dlt_rng_below(&r, 10);
+    dlt_net_forward(tr);
+    dlt_net_forward(te);
+    const dlt_layer *bn = dlt_net_layer(te, 2);
+    const bn_state *bs = bn->state;
+    const dlt_tensor *a = dlt_net_layer(tr, 4)->top[0], *b = dlt_net_layer(te, 4)->top[0];
+    size_t differ = 0, neg = 0;
+    for (size_t i = 0; i < a->count; i++)
+        differ += a->data[i] != b->data[i], neg += b->data[i] < 0;
+    TEST_OK(bs->fused_scale && bs->fused_relu && differ == 0 && neg > 0,
+            "bn fusion: TEST BatchNorm runs Scale and ReLU in its pass (%s), output bit-identical "
+            "to the layers one by one (%zu of %zu differ; %zu negative: the slope applied)",
+            bs->fused_scale && bs->fused_relu ? "fused" : "not fused", differ, a->count, neg);
+out:
+    dlt_net_free(tr);
+    dlt_net_free(te);
+    dlt_cfg_free(root);
+}
+
 int main(void)
 {
     dlt_rng_seed(&rng, 2024);
@@ -441,6 +503,7 @@ int main(void)
         for (size_t i = 0; i < sizeof splits / sizeof splits[0]; i++)
             test_split(&lenet_split, (dlt_conv_backend)be, splits[i][0], splits[i][1]);
     test_conv1x1_layouts();
+    test_bn_fusion();
     if (dlt_conv_dnnl_available())
         for (size_t i = 0; i < sizeof splits / sizeof splits[0]; i++)
             test_split(&conv1x1_net, DLT_CONV_DNNL, splits[i][0], splits[i][1]);

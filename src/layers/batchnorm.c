@@ -16,6 +16,8 @@
 #include "layers/layers.h"
 #include "layers/batchnorm.h"
 #include "layers/plane_sums.h"
+#include "layers/relu.h"
+#include "layers/scale.h"
 
 static int bn_setup(dlt_layer *l, const dlt_cfg *msg, const dlt_layer_context *ctx)
 {
@@ -52,6 +54,52 @@ static int bn_setup(dlt_layer *l, const dlt_cfg *msg, const dlt_layer_context *c
     return 0;
 }
 
+/* Channel C of BatchNorm + Scale (+ ReLU), each step rounded to float as the
+ * three layers' own passes round it. */
+static void fused_pass(const float *x, float *y, int c, int N, int C, size_t P, float mu, float is,
+                       const dlt_layer *scale, const dlt_layer *relu)
+{
+    const scale_state *ss = scale->state;
+    const float g = scale->param[0].data[c], b = ss->bias_term ? scale->param[1].data[c] : 0.0f;
+    const float a = relu ? ((const relu_config *)relu->state)->negative_slope : 0.0f;
+    for (int n = 0; n < N; n++) {
+        const size_t o = ((size_t)n * C + c) * P;
+        if (relu) {
+#pragma omp simd
+            for (size_t p = 0; p < P; p++) {
+                float v = (x[o + p] - mu) * is;
+                v = v * g + b;
+                float pos = v > 0.0f ? v : 0.0f, neg = v < 0.0f ? v : 0.0f;
+                y[o + p] = pos + a * neg;
+            }
+        } else {
+#pragma omp simd
+            for (size_t p = 0; p < P; p++) {
+                float v = (x[o + p] - mu) * is;
+                y[o + p] = v * g + b;
+            }
+        }
+    }
+}
+
+int dlt__batchnorm_fuse_chain(dlt_layer *layers, int i, int n)
+{
+    dlt_layer *bn = &layers[i];
+    if (bn->ops != &dlt__batchnorm_ops || !((bn_state *)bn->state)->global || i + 1 >= n)
+        return 0;
+    dlt_tensor *t = bn->top[0];
+    const dlt_layer *sc = &layers[i + 1];
+    if (sc->ops != &dlt__scale_ops || sc->nbottom != 1 || sc->bottom[0] != t || sc->top[0] != t)
+        return 0;
+    const dlt_layer *re = i + 2 < n ? &layers[i + 2] : NULL;
+    if (re && (re->ops != &dlt__relu_ops || re->bottom[0] != t || re->top[0] != t))
+        re = NULL;
+    bn_state *s = bn->state;
+    s->fused_scale = sc;
+    s->fused_relu = re;
+    return re ? 2 : 1;
+}
+
 /* Per channel on OpenMP threads: the N planes of one channel (a few hundred
  * KiB in a ResNet) are read three times while they sit in that core's
  * cache. Each channel is one thread's, summed plane by plane in a fixed
@@ -70,6 +118,9 @@ static void bn_forward(dlt_layer *l)
     const float eps = s->eps;
     double *acc = s->acc, *acc2 = s->acc2;
     float *inv_std = s->inv_std;
+    /* The net skips a fused layer's forward only where it runs on the CPU too. */
+    const dlt_layer *scale = global && s->fused_scale && !s->fused_scale->on_gpu ? s->fused_scale : NULL;
+    const dlt_layer *relu = scale && s->fused_relu && !s->fused_relu->on_gpu ? s->fused_relu : NULL;
 #pragma omp parallel for schedule(static) if ((size_t)N * C * P >= DLT__PAR_MIN)
     for (int c = 0; c < C; c++) {
         if (global) {
@@ -87,6 +138,10 @@ static void bn_forward(dlt_layer *l)
             inv_std[c] = (float)(1.0 / sqrt(v / m + eps));
         }
         const float mu = (float)acc[c], is = inv_std[c];
+        if (scale) {
+            fused_pass(xd, y, c, N, C, P, mu, is, scale, relu);
+            continue;
+        }
         for (int n = 0; n < N; n++) {
             const size_t o = ((size_t)n * C + c) * P;
 #pragma omp simd
