@@ -211,14 +211,21 @@ static int dnnl_backward(dlt_layer *l, conv_state *s)
     const float *dy = l->top[0]->diff;
     float *db = c->bias_term ? l->param[1].diff : NULL;
     memset(s->dw_acc, 0, wcount * sizeof(double));
-    for (int n0 = 0; n0 < N; n0 += wchunk) {
+    /* One chunk: both passes in one call, the top gradient reordered once. */
+    const int both = wchunk == N && l->propagate_down[0] &&
+                     dlt__conv_dnnl_backward(s->dnnl, l->bottom[0]->data, dy, l->param[0].data,
+                                             s->dw_one, l->bottom[0]->diff) == 0;
+    if (both)
+        for (size_t j = 0; j < wcount; j++)
+            s->dw_acc[j] += s->dw_one[j];
+    for (int n0 = 0; !both && n0 < N; n0 += wchunk) {
         if (dlt__conv_dnnl_backward_weights(s->dnnl, l->bottom[0]->data + n0 * in, dy + n0 * out,
                                             s->dw_one) < 0)
             return -1;
         for (size_t j = 0; j < wcount; j++)
             s->dw_acc[j] += s->dw_one[j];
     }
-    if (l->propagate_down[0] &&
+    if (!both && l->propagate_down[0] &&
         dlt__conv_dnnl_backward_data(s->dnnl, dy, l->param[0].data, l->bottom[0]->diff) < 0)
         return -1;
     float *dw = l->param[0].diff;

@@ -294,9 +294,10 @@ static int make_backward(dlt__conv_dnnl *d, int which)
     op *o = &d->op[which];
     DNNL_CHECK(dnnl_primitive_create(&o->prim, pd));
     if (data) {
-        add_arg(o, pd, DNNL_ARG_DIFF_DST, dnnl_query_diff_dst_md, 0, &d->y, 0, SCR_IN);
+        /* diff_dst in SCR_OUT, where backward weights keeps it too (run_backward) */
+        add_arg(o, pd, DNNL_ARG_DIFF_DST, dnnl_query_diff_dst_md, 0, &d->y, 0, SCR_OUT);
         add_arg(o, pd, DNNL_ARG_WEIGHTS, dnnl_query_weights_md, 0, &d->w, 0, SCR_WEI);
-        add_arg(o, pd, DNNL_ARG_DIFF_SRC, dnnl_query_diff_src_md, 0, &d->x, 1, SCR_OUT);
+        add_arg(o, pd, DNNL_ARG_DIFF_SRC, dnnl_query_diff_src_md, 0, &d->x, 1, SCR_IN);
     } else {
         add_arg(o, pd, DNNL_ARG_SRC, dnnl_query_src_md, 0, &d->xw, 0, SCR_IN);
         add_arg(o, pd, DNNL_ARG_DIFF_DST, dnnl_query_diff_dst_md, 0, &d->yw, 0, SCR_OUT);
@@ -324,6 +325,13 @@ static op *get(dlt__conv_dnnl *d, int which)
     return o->prim ? o : NULL;
 }
 
+static const_dnnl_primitive_desc_t prim_pd(const_dnnl_primitive_t p)
+{
+    const_dnnl_primitive_desc_t pd;
+    DNNL_CHECK(dnnl_primitive_get_primitive_desc(p, &pd));
+    return pd;
+}
+
 static void wait_for(void) { DNNL_CHECK(dnnl_stream_wait(stream)); }
 
 static void reorder(op_arg *a)
@@ -336,7 +344,7 @@ static void reorder(op_arg *a)
 /* Runs O on the plain buffers PTR[i] (one per argument, in the order they
  * were added; NULL leaves an optional last argument out): inputs reordered
  * in, the primitive, outputs reordered out. */
-static void run(op *o, float *const *ptr)
+static void run_reusing(op *o, float *const *ptr, int reuse)
 {
     dnnl_exec_arg_t args[MAX_ARGS];
     int nargs = 0;
@@ -347,7 +355,7 @@ static void run(op *o, float *const *ptr)
         DNNL_CHECK(dnnl_memory_set_data_handle(a->user, ptr[i]));
         if (a->inner) {
             DNNL_CHECK(dnnl_memory_set_data_handle(a->inner, scratch_get(a->scratch, a->bytes)));
-            if (!a->output)
+            if (!a->output && i != reuse)
                 reorder(a);
         }
         args[nargs++] = (dnnl_exec_arg_t){a->arg, a->inner ? a->inner : a->user};
@@ -357,6 +365,30 @@ static void run(op *o, float *const *ptr)
         if (ptr[i] && o->a[i].inner && o->a[i].output)
             reorder(&o->a[i]);
     wait_for();
+}
+
+static void run(op *o, float *const *ptr) { run_reusing(o, ptr, -1); }
+
+int dlt__conv_dnnl_backward(dlt__conv_dnnl *d, const float *x, const float *dy, const float *w,
+                            float *dw, float *dx)
+{
+    if (d->wchunk != d->n || !dx)
+        return -1;
+    op *od = get(d, OP_BWD_DATA), *ow = get(d, OP_BWD_WEIGHTS);
+    if (!od || !ow)
+        return -1;
+    float *pd[MAX_ARGS] = {(float *)dy, (float *)w, dx, NULL};
+    run(od, pd);
+    /* Argument 1 of backward weights is diff_dst: the same layout already in SCR_OUT? */
+    const op_arg *ad = &od->a[0], *aw = &ow->a[1];
+    const int same = ad->inner && aw->inner && ad->scratch == aw->scratch &&
+                     dnnl_memory_desc_equal(dnnl_primitive_desc_query_md(
+                                                prim_pd(od->prim), dnnl_query_diff_dst_md, 0),
+                                            dnnl_primitive_desc_query_md(
+                                                prim_pd(ow->prim), dnnl_query_diff_dst_md, 0));
+    float *pw[MAX_ARGS] = {(float *)x, (float *)dy, dw, NULL};
+    run_reusing(ow, pw, same ? 1 : -1);
+    return 0;
 }
 
 int dlt__conv_dnnl_forward(dlt__conv_dnnl *d, const float *x, const float *w, const float *b,

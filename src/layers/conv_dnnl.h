@@ -28,6 +28,12 @@ int dlt__conv_dnnl_backward_data(dlt__conv_dnnl *d, const float *dy, const float
  * and dy (written, not added). The bias gradient is the caller's: oneDNN
  * sums it in float, which made splits of a batch over ranks differ by 1e-6
  * (in double, as conv.c sums it, they agree to 1e-16). */
+/* Both backward passes when WCHUNK is N: dx (written; NULL: skipped) and dw
+ * (written), the top gradient reordered into the primitives' layout once
+ * for both (bit-identical to the two calls above). -1: WCHUNK < N, or no
+ * implementation (nothing written). */
+int dlt__conv_dnnl_backward(dlt__conv_dnnl *d, const float *x, const float *dy, const float *w,
+                            float *dw, float *dx);
 int dlt__conv_dnnl_backward_weights(dlt__conv_dnnl *d, const float *x, const float *dy,
                                     float *dw);
 
