@@ -89,6 +89,8 @@ static void usage(FILE *f)
             "  --iters N       timed iterations (default 0: as many as fit --min-time)\n"
             "  --min-time S    seconds per measurement (default 3)\n"
             "  --profile       also print per-layer forward/backward ms\n"
+            "  --cpu-clock     time in process CPU seconds, not wall seconds (a loaded\n"
+            "                  machine; use with --threads 1)\n"
             "  --conv-gemm     only time each Convolution vs cblas_sgemm of its shape\n"
             "  --json          print the results as one JSON line\n");
 }
@@ -129,7 +131,7 @@ static int parse_options(int argc, char **argv, bench_options *o)
         {"profile", no_argument, 0, 'p'}, {"json", no_argument, 0, 'j'},
         {"input", required_argument, 0, 'I'}, {"conv-gemm", no_argument, 0, 'g'},
         {"device", required_argument, 0, 'd'}, {"conv-backend", required_argument, 0, 'c'},
-        {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
+        {"cpu-clock", no_argument, 0, 'C'}, {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
     *o = (bench_options){.batch = 64, .threads = 2, .warmup = 10, .min_time = 3.0};
     default_path(o->net_path, sizeof o->net_path, "lenet_fashion_train_val.prototxt");
     dlt_compute_ctx_init(&o->compute);
@@ -144,6 +146,7 @@ static int parse_options(int argc, char **argv, bench_options *o)
         case 'i': st |= parse_int(optarg, 0, &o->iters); break;
         case 'm': o->min_time = atof(optarg); break;
         case 'p': o->profile = 1; break;
+        case 'C': dlt_bench_use_cpu_clock(); break;
         case 'g': o->conv_gemm = 1; break;
         case 'I':
             if (sscanf(optarg, "%dx%dx%d", &o->input_c, &o->input_h, &o->input_w) != 3 ||

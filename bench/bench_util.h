@@ -5,8 +5,11 @@
 
 #include "dltrain/net.h"
 
-/* CLOCK_MONOTONIC in seconds. */
+/* CLOCK_MONOTONIC in seconds; after dlt_bench_use_cpu_clock(), the
+ * process's CPU time (all threads): on a shared machine, a measure of the
+ * work done that other processes hardly disturb (with --threads 1). */
 double dlt_bench_now(void);
+void dlt_bench_use_cpu_clock(void);
 
 /* Floating-point operations (multiply and add counted as 2) of NET's
  * Convolution and InnerProduct layers for one pass over its batch: the

@@ -15,6 +15,9 @@
 #include "dltrain/error.h"
 #include "layers/layers.h"
 #include "layers/batchnorm.h"
+#include "layers/plane_sums.h"
+#include "layers/relu.h"
+#include "layers/scale.h"
 
 static int bn_setup(dlt_layer *l, const dlt_cfg *msg, const dlt_layer_context *ctx)
 {
@@ -51,6 +54,56 @@ static int bn_setup(dlt_layer *l, const dlt_cfg *msg, const dlt_layer_context *c
     return 0;
 }
 
+/* Channel C of BatchNorm + Scale (+ ReLU), each step rounded to float as the
+ * three layers' own passes round it. */
+static void fused_pass(const float *x, float *y, int c, int N, int C, size_t P, float mu, float is,
+                       const dlt_layer *scale, const dlt_layer *relu)
+{
+    const scale_state *ss = scale->state;
+    const float g = scale->param[0].data[c], b = ss->bias_term ? scale->param[1].data[c] : 0.0f;
+    const float a = relu ? ((const relu_config *)relu->state)->negative_slope : 0.0f;
+    for (int n = 0; n < N; n++) {
+        const size_t o = ((size_t)n * C + c) * P;
+        if (relu) {
+#pragma omp simd
+            for (size_t p = 0; p < P; p++) {
+                float v = (x[o + p] - mu) * is;
+                v = v * g + b;
+                float pos = v > 0.0f ? v : 0.0f, neg = v < 0.0f ? v : 0.0f;
+                y[o + p] = pos + a * neg;
+            }
+        } else {
+#pragma omp simd
+            for (size_t p = 0; p < P; p++) {
+                float v = (x[o + p] - mu) * is;
+                y[o + p] = v * g + b;
+            }
+        }
+    }
+}
+
+int dlt__batchnorm_fuse_chain(dlt_layer *layers, int i, int n)
+{
+    dlt_layer *bn = &layers[i];
+    if (bn->ops != &dlt__batchnorm_ops || !((bn_state *)bn->state)->global || i + 1 >= n)
+        return 0;
+    dlt_tensor *t = bn->top[0];
+    const dlt_layer *sc = &layers[i + 1];
+    if (sc->ops != &dlt__scale_ops || sc->nbottom != 1 || sc->bottom[0] != t || sc->top[0] != t)
+        return 0;
+    const dlt_layer *re = i + 2 < n ? &layers[i + 2] : NULL;
+    if (re && (re->ops != &dlt__relu_ops || re->bottom[0] != t || re->top[0] != t))
+        re = NULL;
+    bn_state *s = bn->state;
+    s->fused_scale = sc;
+    s->fused_relu = re;
+    return re ? 2 : 1;
+}
+
+/* Per channel on OpenMP threads: the N planes of one channel (a few hundred
+ * KiB in a ResNet) are read three times while they sit in that core's
+ * cache. Each channel is one thread's, summed plane by plane in a fixed
+ * order: the same figures for any thread count. */
 static void bn_forward(dlt_layer *l)
 {
     bn_state *s = l->state;
@@ -59,55 +112,56 @@ static void bn_forward(dlt_layer *l)
     const size_t P = (size_t)x->h * x->w;
     float *mean_b = l->param[0].data, *var_b = l->param[1].data, *fac = l->param[2].data;
     float *y = l->top[0]->data;
-    if (s->global) {
-        const double f = fac[0] == 0 ? 0 : 1.0 / fac[0];
-        for (int c = 0; c < C; c++) {
-            s->acc[c] = mean_b[c] * f;
-            s->inv_std[c] = (float)(1.0 / sqrt(var_b[c] * f + s->eps));
+    const float *xd = x->data;
+    const int global = s->global;
+    const double m = (double)N * P, f = fac[0] == 0 ? 0 : 1.0 / fac[0];
+    const float eps = s->eps;
+    double *acc = s->acc, *acc2 = s->acc2;
+    float *inv_std = s->inv_std;
+    /* The net skips a fused layer's forward only where it runs on the CPU too. */
+    const dlt_layer *scale = global && s->fused_scale && !s->fused_scale->on_gpu ? s->fused_scale : NULL;
+    const dlt_layer *relu = scale && s->fused_relu && !s->fused_relu->on_gpu ? s->fused_relu : NULL;
+#pragma omp parallel for schedule(static) if ((size_t)N * C * P >= DLT__PAR_MIN)
+    for (int c = 0; c < C; c++) {
+        if (global) {
+            acc[c] = mean_b[c] * f;
+            inv_std[c] = (float)(1.0 / sqrt(var_b[c] * f + eps));
+        } else {
+            double a = 0;
+            for (int n = 0; n < N; n++)
+                a += dlt__plane_sum(xd + ((size_t)n * C + c) * P, P);
+            const double mu = a / m;
+            double v = 0;
+            for (int n = 0; n < N; n++)
+                v += dlt__plane_sqdev(xd + ((size_t)n * C + c) * P, P, mu);
+            acc[c] = mu, acc2[c] = v;
+            inv_std[c] = (float)(1.0 / sqrt(v / m + eps));
         }
-    } else {
-        const double m = (double)N * P;
-        for (int c = 0; c < C; c++)
-            s->acc[c] = s->acc2[c] = 0;
-        for (int n = 0; n < N; n++)
-            for (int c = 0; c < C; c++) {
-                const float *xp = x->data + ((size_t)n * C + c) * P;
-                double a = 0;
-                for (size_t p = 0; p < P; p++)
-                    a += xp[p];
-                s->acc[c] += a;
-            }
-        for (int c = 0; c < C; c++)
-            s->acc[c] /= m;
-        for (int n = 0; n < N; n++)
-            for (int c = 0; c < C; c++) {
-                const float *xp = x->data + ((size_t)n * C + c) * P;
-                const double mu = s->acc[c];
-                double a = 0;
-                for (size_t p = 0; p < P; p++)
-                    a += (xp[p] - mu) * (xp[p] - mu);
-                s->acc2[c] += a;
-            }
+        const float mu = (float)acc[c], is = inv_std[c];
+        if (scale) {
+            fused_pass(xd, y, c, N, C, P, mu, is, scale, relu);
+            continue;
+        }
+        for (int n = 0; n < N; n++) {
+            const size_t o = ((size_t)n * C + c) * P;
+#pragma omp simd
+            for (size_t p = 0; p < P; p++)
+                y[o + p] = (xd[o + p] - mu) * is;
+        }
+    }
+    if (!global) {
         const double corr = m > 1 ? m / (m - 1) : 1;
         fac[0] = fac[0] * s->maf + 1;
         for (int c = 0; c < C; c++) {
-            double var = s->acc2[c] / m;
-            s->inv_std[c] = (float)(1.0 / sqrt(var + s->eps));
-            mean_b[c] = (float)(mean_b[c] * (double)s->maf + s->acc[c]);
-            var_b[c] = (float)(var_b[c] * (double)s->maf + corr * var);
+            mean_b[c] = (float)(mean_b[c] * (double)s->maf + acc[c]);
+            var_b[c] = (float)(var_b[c] * (double)s->maf + corr * (acc2[c] / m));
         }
     }
-    for (int n = 0; n < N; n++)
-        for (int c = 0; c < C; c++) {
-            const size_t o = ((size_t)n * C + c) * P;
-            const float mu = (float)s->acc[c], is = s->inv_std[c];
-            for (size_t p = 0; p < P; p++)
-                y[o + p] = (x->data[o + p] - mu) * is;
-        }
 }
 
 /* Train: dx = (dy - mean(dy) - y * mean(dy * y)) / sqrt(var + eps), per
- * channel (Caffe's form; needs only y, so in place works). Global: dy / std. */
+ * channel (Caffe's form; needs only y, so in place works). Global: dy / std.
+ * Threads split the channels, as in the forward. */
 static void bn_backward(dlt_layer *l)
 {
     if (!l->propagate_down[0])
@@ -118,33 +172,36 @@ static void bn_backward(dlt_layer *l)
     const size_t P = (size_t)x->h * x->w;
     const float *y = l->top[0]->data, *dy = l->top[0]->diff;
     float *dx = l->bottom[0]->diff;
-    if (s->global) {
-        for (int n = 0; n < N; n++)
-            for (int c = 0; c < C; c++) {
-                const size_t o = ((size_t)n * C + c) * P;
-                for (size_t p = 0; p < P; p++)
-                    dx[o + p] = dy[o + p] * s->inv_std[c];
-            }
-        return;
-    }
+    const int global = s->global;
     const double m = (double)N * P;
-    for (int c = 0; c < C; c++)
-        s->acc[c] = s->acc2[c] = 0;
-    for (int n = 0; n < N; n++)
-        for (int c = 0; c < C; c++) {
-            const size_t o = ((size_t)n * C + c) * P;
+    const float *inv_std = s->inv_std;
+#pragma omp parallel for schedule(static) if ((size_t)N * C * P >= DLT__PAR_MIN)
+    for (int c = 0; c < C; c++) {
+        const float is = inv_std[c];
+        float md = 0, mdy = 0;
+        if (!global) {
             double a = 0, b = 0;
-            for (size_t p = 0; p < P; p++)
-                a += dy[o + p], b += (double)dy[o + p] * y[o + p];
-            s->acc[c] += a, s->acc2[c] += b;
+            for (int n = 0; n < N; n++) {
+                const size_t o = ((size_t)n * C + c) * P;
+                double pa, pb;
+                dlt__plane_sum_dot(dy + o, y + o, P, &pa, &pb);
+                a += pa, b += pb;
+            }
+            md = (float)(a / m), mdy = (float)(b / m);
         }
-    for (int n = 0; n < N; n++)
-        for (int c = 0; c < C; c++) {
+        for (int n = 0; n < N; n++) {
             const size_t o = ((size_t)n * C + c) * P;
-            const float md = (float)(s->acc[c] / m), mdy = (float)(s->acc2[c] / m);
-            for (size_t p = 0; p < P; p++)
-                dx[o + p] = (dy[o + p] - md - y[o + p] * mdy) * s->inv_std[c];
+            if (global) {
+#pragma omp simd
+                for (size_t p = 0; p < P; p++)
+                    dx[o + p] = dy[o + p] * is;
+            } else {
+#pragma omp simd
+                for (size_t p = 0; p < P; p++)
+                    dx[o + p] = (dy[o + p] - md - y[o + p] * mdy) * is;
+            }
         }
+    }
 }
 
 static void bn_destroy(dlt_layer *l)

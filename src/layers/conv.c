@@ -233,14 +233,21 @@ static int dnnl_backward(dlt_layer *l, conv_state *s)
     const float *dy = l->top[0]->diff;
     float *db = c->bias_term ? l->param[1].diff : NULL;
     memset(s->dw_acc, 0, wcount * sizeof(double));
-    for (int n0 = 0; n0 < N; n0 += wchunk) {
+    /* One chunk: both passes in one call, the top gradient reordered once. */
+    const int both = wchunk == N && l->propagate_down[0] &&
+                     dlt__conv_dnnl_backward(s->dnnl, l->bottom[0]->data, dy, l->param[0].data,
+                                             s->dw_one, l->bottom[0]->diff) == 0;
+    if (both)
+        for (size_t j = 0; j < wcount; j++)
+            s->dw_acc[j] += s->dw_one[j];
+    for (int n0 = 0; !both && n0 < N; n0 += wchunk) {
         if (dlt__conv_dnnl_backward_weights(s->dnnl, l->bottom[0]->data + n0 * in, dy + n0 * out,
                                             s->dw_one) < 0)
             return -1;
         for (size_t j = 0; j < wcount; j++)
             s->dw_acc[j] += s->dw_one[j];
     }
-    if (l->propagate_down[0] &&
+    if (!both && l->propagate_down[0] &&
         dlt__conv_dnnl_backward_data(s->dnnl, dy, l->param[0].data, l->bottom[0]->diff) < 0)
         return -1;
     float *dw = l->param[0].diff;
@@ -366,6 +373,11 @@ static void conv_destroy(dlt_layer *l)
 
 const conv_config *dlt__conv_config(const dlt_layer *l) { return &((const conv_state *)l->state)->cfg; }
 int dlt__conv_uses_dnnl(const dlt_layer *l) { return ((const conv_state *)l->state)->dnnl != NULL; }
+int dlt__conv_dnnl_plain_layouts(const dlt_layer *l)
+{
+    const conv_state *s = l->state;
+    return s->dnnl ? dlt__conv_dnnl_is_plain(s->dnnl) : -1;
+}
 
 const dlt_layer_ops dlt__conv_ops = {
     .type = "Convolution",

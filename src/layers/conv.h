@@ -16,6 +16,8 @@ typedef struct conv_config {
 const conv_config *dlt__conv_config(const dlt_layer *l);
 /* 1 while the layer runs on oneDNN (backend dnnl, no fallback so far). */
 int dlt__conv_uses_dnnl(const dlt_layer *l);
+/* 1 on oneDNN's plain NCHW layouts, 0 on its blocked ones, -1 not on oneDNN. */
+int dlt__conv_dnnl_plain_layouts(const dlt_layer *l);
 
 /* GPU code: src/cuda/conv.cu (linked only with --with-cuda). */
 int dlt__conv_setup_gpu(dlt_layer *l);

@@ -14,6 +14,8 @@ typedef struct dlt__conv_dnnl dlt__conv_dnnl;
  * backward-weights call (a divisor of N). */
 dlt__conv_dnnl *dlt__conv_dnnl_create(const conv_config *c, int n, int wchunk);
 void dlt__conv_dnnl_destroy(dlt__conv_dnnl *d);
+/* 1: the primitives run on the layer's NCHW/OIHW (no reorders), 0: on blocked layouts. */
+int dlt__conv_dnnl_is_plain(const dlt__conv_dnnl *d);
 
 /* Each returns 0, or -1 when oneDNN has no implementation for this shape
  * (nothing written; the caller falls back to im2col). */
@@ -26,6 +28,12 @@ int dlt__conv_dnnl_backward_data(dlt__conv_dnnl *d, const float *dy, const float
  * and dy (written, not added). The bias gradient is the caller's: oneDNN
  * sums it in float, which made splits of a batch over ranks differ by 1e-6
  * (in double, as conv.c sums it, they agree to 1e-16). */
+/* Both backward passes when WCHUNK is N: dx (written; NULL: skipped) and dw
+ * (written), the top gradient reordered into the primitives' layout once
+ * for both (bit-identical to the two calls above). -1: WCHUNK < N, or no
+ * implementation (nothing written). */
+int dlt__conv_dnnl_backward(dlt__conv_dnnl *d, const float *x, const float *dy, const float *w,
+                            float *dw, float *dx);
 int dlt__conv_dnnl_backward_weights(dlt__conv_dnnl *d, const float *x, const float *dy,
                                     float *dw);
 

@@ -4,6 +4,12 @@
 
 dlt__conv_dnnl *dlt__conv_dnnl_create(const conv_config *c, int n, int wchunk) { return NULL; }
 void dlt__conv_dnnl_destroy(dlt__conv_dnnl *d) {}
+int dlt__conv_dnnl_is_plain(const dlt__conv_dnnl *d) { return 0; }
+int dlt__conv_dnnl_backward(dlt__conv_dnnl *d, const float *x, const float *dy, const float *w,
+                            float *dw, float *dx)
+{
+    return -1;
+}
 int dlt__conv_dnnl_forward(dlt__conv_dnnl *d, const float *x, const float *w, const float *b,
                            float *y) { return -1; }
 int dlt__conv_dnnl_backward_data(dlt__conv_dnnl *d, const float *dy, const float *w, float *dx)

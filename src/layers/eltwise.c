@@ -7,6 +7,7 @@
 #include "dltrain/error.h"
 #include "layers/layers.h"
 #include "layers/eltwise.h"
+#include "layers/plane_sums.h"
 
 static int eltwise_setup(dlt_layer *l, const dlt_cfg *msg, const dlt_layer_context *ctx)
 {
@@ -65,11 +66,22 @@ static void eltwise_forward(dlt_layer *l)
     const float *x0 = l->bottom[0]->data;
     switch (s->op) {
     case OP_SUM: {
+        /* Threads split the elements; two bottoms (a ResNet's shortcut) in one pass. */
         const float c0 = s->coeff[0];
-        for (size_t k = 0; k < n; k++)
-            y[k] = c0 * x0[k];
-        for (int i = 1; i < l->nbottom; i++) {
+        const float *x1 = l->nbottom > 1 ? l->bottom[1]->data : NULL;
+        const float c1 = l->nbottom > 1 ? s->coeff[1] : 0.0f;
+        if (x1) {
+#pragma omp parallel for simd schedule(static) if (n >= DLT__PAR_MIN)
+            for (size_t k = 0; k < n; k++)
+                y[k] = c0 * x0[k] + c1 * x1[k];
+        } else {
+#pragma omp parallel for simd schedule(static) if (n >= DLT__PAR_MIN)
+            for (size_t k = 0; k < n; k++)
+                y[k] = c0 * x0[k];
+        }
+        for (int i = 2; i < l->nbottom; i++) {
             const float *x = l->bottom[i]->data, c = s->coeff[i];
+#pragma omp parallel for simd schedule(static) if (n >= DLT__PAR_MIN)
             for (size_t k = 0; k < n; k++)
                 y[k] += c * x[k];
         }
@@ -108,10 +120,15 @@ static void eltwise_backward(dlt_layer *l)
             continue;
         float *dx = l->bottom[i]->diff;
         switch (s->op) {
-        case OP_SUM:
+        case OP_SUM: {
+            const float c = s->coeff[i];
+            if (dx == dy && c == 1.0f)
+                break; /* in place with coefficient 1: already the gradient */
+#pragma omp parallel for simd schedule(static) if (n >= DLT__PAR_MIN)
             for (size_t k = 0; k < n; k++)
-                dx[k] = s->coeff[i] * dy[k];
+                dx[k] = c * dy[k];
             break;
+        }
         case OP_PROD: /* product of the other bottoms: no division by x_i */
             for (size_t k = 0; k < n; k++) {
                 float v = dy[k];

@@ -5,6 +5,7 @@
 #include "dltrain/error.h"
 #include "layers/layers.h"
 #include "layers/relu.h"
+#include "layers/plane_sums.h"
 
 static int relu_setup(dlt_layer *l, const dlt_cfg *msg, const dlt_layer_context *ctx)
 {
@@ -37,7 +38,9 @@ static void relu_forward(dlt_layer *l)
     float *y = l->top[0]->data;
     const size_t n = l->bottom[0]->count;
     /* Written as selects so the compiler vectorizes it (fmaxf would not:
-     * its NaN rule differs from maxps); a branch on mixed signs mispredicts. */
+     * its NaN rule differs from maxps); a branch on mixed signs mispredicts.
+     * Threads split large tensors (memory-bound: both cores' bandwidth). */
+#pragma omp parallel for simd schedule(static) if (n >= DLT__PAR_MIN)
     for (size_t i = 0; i < n; i++) {
         float v = x[i];
         float pos = v > 0.0f ? v : 0.0f, neg = v < 0.0f ? v : 0.0f;
@@ -55,6 +58,7 @@ static void relu_backward(dlt_layer *l)
     const float *dy = l->top[0]->diff;
     float *dx = l->bottom[0]->diff;
     const size_t n = l->bottom[0]->count;
+#pragma omp parallel for simd schedule(static) if (n >= DLT__PAR_MIN)
     for (size_t i = 0; i < n; i++) {
         float slope = x[i] > 0.0f ? 1.0f : a;
         dx[i] = dy[i] * slope;

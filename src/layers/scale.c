@@ -9,6 +9,7 @@
 #include "dltrain/error.h"
 #include "layers/layers.h"
 #include "layers/scale.h"
+#include "layers/plane_sums.h"
 
 static int scale_setup(dlt_layer *l, const dlt_cfg *msg, const dlt_layer_context *ctx)
 {
@@ -52,25 +53,40 @@ static int scale_setup(dlt_layer *l, const dlt_cfg *msg, const dlt_layer_context
     return 0;
 }
 
+/* Planes on OpenMP threads; in place, the input is saved in the same pass
+ * that overwrites it. */
 static void scale_forward(dlt_layer *l)
 {
     scale_state *s = l->state;
     const dlt_tensor *x = l->bottom[0];
     const int N = x->n, C = x->c;
     const size_t P = (size_t)x->h * x->w;
-    if (s->x_saved)
-        memcpy(s->x_saved, x->data, x->count * sizeof(float));
     const float *g = l->param[0].data, *b = s->bias_term ? l->param[1].data : NULL;
-    float *y = l->top[0]->data;
-    for (int n = 0; n < N; n++)
-        for (int c = 0; c < C; c++) {
-            const size_t o = ((size_t)n * C + c) * P;
-            const float gc = g[c], bc = b ? b[c] : 0.0f;
+    const float *xd = x->data;
+    float *y = l->top[0]->data, *saved = s->x_saved;
+#pragma omp parallel for schedule(static) if ((size_t)N * C * P >= DLT__PAR_MIN)
+    for (int nc = 0; nc < N * C; nc++) {
+        const size_t o = (size_t)nc * P;
+        const int c = nc % C;
+        const float gc = g[c], bc = b ? b[c] : 0.0f;
+        if (saved) {
+#pragma omp simd
+            for (size_t p = 0; p < P; p++) {
+                float v = xd[o + p];
+                saved[o + p] = v;
+                y[o + p] = v * gc + bc;
+            }
+        } else {
+#pragma omp simd
             for (size_t p = 0; p < P; p++)
-                y[o + p] = x->data[o + p] * gc + bc;
+                y[o + p] = xd[o + p] * gc + bc;
         }
+    }
 }
 
+/* Per channel on threads: gamma's and beta's gradients (each channel one
+ * thread's, summed plane by plane in double) and dx, while the channel's
+ * planes are in that core's cache. */
 static void scale_backward(dlt_layer *l)
 {
     scale_state *s = l->state;
@@ -80,26 +96,29 @@ static void scale_backward(dlt_layer *l)
     const float *xd = s->x_saved ? s->x_saved : x->data;
     const float *dy = l->top[0]->diff, *g = l->param[0].data;
     float *dg = l->param[0].diff, *db = s->bias_term ? l->param[1].diff : NULL;
+    float *dx = l->propagate_down[0] ? l->bottom[0]->diff : NULL;
+#pragma omp parallel for schedule(static) if ((size_t)N * C * P >= DLT__PAR_MIN)
     for (int c = 0; c < C; c++) {
         double ag = 0, ab = 0;
         for (int n = 0; n < N; n++) {
             const size_t o = ((size_t)n * C + c) * P;
-            for (size_t p = 0; p < P; p++)
-                ag += (double)dy[o + p] * xd[o + p], ab += dy[o + p];
+            double pb, pg;
+            dlt__plane_sum_dot(dy + o, xd + o, P, &pb, &pg);
+            ag += pg, ab += pb;
         }
         dg[c] += (float)ag;
         if (db)
             db[c] += (float)ab;
-    }
-    if (!l->propagate_down[0])
-        return;
-    float *dx = l->bottom[0]->diff;
-    for (int n = 0; n < N; n++)
-        for (int c = 0; c < C; c++) {
+        if (!dx)
+            continue;
+        const float gc = g[c];
+        for (int n = 0; n < N; n++) {
             const size_t o = ((size_t)n * C + c) * P;
+#pragma omp simd
             for (size_t p = 0; p < P; p++)
-                dx[o + p] = dy[o + p] * g[c];
+                dx[o + p] = dy[o + p] * gc;
         }
+    }
 }
 
 static void scale_destroy(dlt_layer *l)

@@ -8,6 +8,7 @@
 #include "dltrain/error.h"
 #include "dltrain/net.h"
 #include "dltrain/size.h"
+#include "layers/batchnorm.h"
 
 /* A named blob as the prototxt sees it. In-place layers (top == bottom)
  * keep the same tensor under the same name. */
@@ -54,6 +55,8 @@ struct dlt_net {
     float *ggrads;       /* (nparams) on the device */
     const dlt_net *param_owner; /* set by dlt_net_share_params */
     dlt_compute_ctx compute; /* how its layers compute; each layer's ->compute points here */
+    int *fused_into;     /* (nlayers) TEST: 1 + the layer whose CPU forward also does this
+                          * one's (BatchNorm + Scale + ReLU), 0: runs itself; NULL: none */
 };
 
 static int find_blob(const dlt_net *net, const char *name)
@@ -325,6 +328,20 @@ static void find_outputs(dlt_net *net)
     }
 }
 
+/* Inference: chains of layers one layer's pass can do (each chain's head
+ * keeps the rest's forward; see dlt__batchnorm_fuse_chain). */
+static void plan_fusions(dlt_net *net)
+{
+    for (int i = 0; i < net->nlayers; i++) {
+        int k = dlt__batchnorm_fuse_chain(net->layers, i, net->nlayers);
+        if (k && !net->fused_into)
+            net->fused_into = dlt_calloc(net->nlayers, sizeof(int));
+        for (int j = 1; j <= k; j++)
+            net->fused_into[i + j] = i + 1;
+        i += k;
+    }
+}
+
 int dlt_net_create(const dlt_cfg *np, int phase, int input_c, int input_h, int input_w,
                    uint64_t seed, const dlt_compute_ctx *compute, dlt_net **out)
 {
@@ -374,6 +391,8 @@ int dlt_net_create(const dlt_cfg *np, int phase, int input_c, int input_h, int i
         st = allocate_params(net, seed);
         find_outputs(net);
     }
+    if (st == 0 && phase == DLT_PHASE_TEST)
+        plan_fusions(net);
     if (st < 0) {
         dlt_net_free(net);
         return st;
@@ -420,6 +439,7 @@ void dlt_net_free(dlt_net *net)
     free(net->blobs);
     free(net->layers);
     free(net->msgs);
+    free(net->fused_into);
     free(net->outputs);
     free(net->grads_done_from);
     free(net->name);
@@ -491,11 +511,23 @@ int dlt_net_share_params(dlt_net *net, const dlt_net *other)
     return 0;
 }
 
+/* Whether layers FROM..TO all run on the CPU (a fused chain's head does
+ * the others' work only then; see dlt__batchnorm_fuse_chain). */
+static int chain_on_cpu(const dlt_net *net, int from, int to)
+{
+    for (int j = from; j <= to; j++)
+        if (net->layers[j].on_gpu)
+            return 0;
+    return 1;
+}
+
 float dlt_net_forward(dlt_net *net)
 {
     double loss = 0;
     for (int i = 0; i < net->nlayers; i++) {
         dlt_layer *l = &net->layers[i];
+        if (net->fused_into && net->fused_into[i] && chain_on_cpu(net, net->fused_into[i] - 1, i))
+            continue; /* done by its chain's head */
         dlt_layer_forward(l);
         for (int t = 0; t < l->ntop; t++)
             if (l->loss_weight[t] != 0) {
