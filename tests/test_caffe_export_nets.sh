@@ -8,6 +8,10 @@
 # deploy.prototxt has an Input layer, a Softmax "prob" after the last
 # classifier and no data, loss or accuracy layer (GoogLeNet: no auxiliary
 # classifier); Python's protobuf parses each .caffemodel.
+# A small net whose output is a Softmax (no loss) gets the layers the ONNX
+# writer keeps (src/export/deploy.c's plan): Dropout kept as a layer, the
+# side branch dropped, Softmax "prob" on the Softmax's input; a net with no
+# loss or Softmax is refused, as for ONNX.
 . "$(dirname "$0")/lib.sh"
 EXPORT="$top_builddir/tests/export_caffe"
 command -v protoc > /dev/null || skip_all "protoc not found (apt-get install protobuf-compiler)"
@@ -57,4 +61,33 @@ PY
         grep -q "blobs True" "$d/py"
     rm -rf "$d/pb" "$d/h5" "$d/s2" # the large nets' copies
 done
+
+# The deployed layers are the plan's: a Softmax output without a loss.
+T="$WORK/tiny"
+mkdir -p "$T/out" "$T/none"
+cat > "$T/net.prototxt" <<'NET'
+name: "tiny"
+layer { name: "data" type: "Data" top: "data" top: "label" data_param { source: "unused" batch_size: 1 } }
+layer { name: "ip1" type: "InnerProduct" bottom: "data" top: "ip1" inner_product_param { num_output: 8 } }
+layer { name: "relu1" type: "ReLU" bottom: "ip1" top: "ip1" }
+layer { name: "drop1" type: "Dropout" bottom: "ip1" top: "d1" dropout_param { dropout_ratio: 0.5 } }
+layer { name: "side" type: "InnerProduct" bottom: "ip1" top: "side" inner_product_param { num_output: 2 } }
+layer { name: "ip2" type: "InnerProduct" bottom: "d1" top: "ip2" inner_product_param { num_output: 3 } }
+layer { name: "out" type: "Softmax" bottom: "ip2" top: "out" }
+NET
+sed '/name: "out"/d' "$T/net.prototxt" > "$T/none.prototxt"
+"$EXPORT" "$T/net.prototxt" - 1x4x4 "$T/out" > "$T/log" 2>&1
+names=$(grep -v '^#' "$T/out/deploy.prototxt" | sed -n 's/^  name: "\(.*\)"$/\1/p' | tr '\n' ' ')
+if [ "$names" = "data ip1 relu1 drop1 ip2 prob " ] &&
+    tail -6 "$T/out/deploy.prototxt" | tr -d '\n ' | grep -q 'name:"prob"type:"Softmax"bottom:"ip2"top:"prob"}$'; then
+    ok "Softmax output, no loss: deploy.prototxt keeps ip1 relu1 drop1 ip2 (not side), Softmax prob on ip2"
+else
+    fail "Softmax output, no loss: deploy layers '$names'"; diag_file "$T/log" 5; diag_file "$T/out/deploy.prototxt" 30
+fi
+if "$EXPORT" "$T/none.prototxt" - 1x4x4 "$T/none" > "$T/none.log" 2>&1; then
+    fail "a net with no loss or Softmax layer is refused"
+else
+    check "a net with no loss or Softmax layer is refused, naming the file and what is missing" \
+        grep -q "none.prototxt: the TEST phase has no SoftmaxWithLoss or Softmax layer" "$T/none.log"
+fi
 done_testing

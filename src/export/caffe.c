@@ -1,9 +1,9 @@
-/* export_caffe.c - a trained net for Caffe: deploy.prototxt (the TEST
- * net as Caffe deploys it: Input layer, no data/loss/accuracy layers,
- * Softmax "prob"), weights.caffemodel (binary NetParameter through the
- * protoc-c code of proto/caffe.proto) and weights.caffemodel.h5 (Caffe's
- * HDF5 snapshot layout). Blob shapes are Caffe's (dlt_caffe_param_shape),
- * which Caffe's loaders compare exactly. */
+/* caffe.c - a trained net for Caffe: deploy.prototxt (an Input layer,
+ * the layers of the TEST net that deploy.h's plan keeps, a Softmax "prob"
+ * on the output), weights.caffemodel (every TEST-phase layer, a binary
+ * NetParameter through the protoc-c code of proto/caffe.proto) and
+ * weights.caffemodel.h5 (Caffe's HDF5 snapshot layout). Blob shapes are
+ * Caffe's (dlt_caffe_param_shape), which Caffe's loaders compare exactly. */
 #include <errno.h>
 #include <hdf5.h>
 #include <stdio.h>
@@ -14,115 +14,8 @@
 #include "dltrain/error.h"
 #include "dltrain/export.h"
 #include "dltrain/weights.h"
+#include "export/deploy.h"
 #include "proto/caffe.pb-c.h"
-
-/* The TEST-phase layer messages of the prototxt paired with the net's
- * layers (the net builds them in file order, one per message). */
-typedef struct entry {
-    const dlt_cfg *lp;
-    dlt_layer *l;
-    int keep;         /* in deploy.prototxt */
-} entry;
-
-static int pair_layers(dlt_net *net, const dlt_cfg *np, entry **out, int *n)
-{
-    int cap = dlt_net_num_layers(net), k = 0;
-    entry *e = dlt_calloc((size_t)cap + 1, sizeof *e);
-    for (const dlt_cfg *lp = np->child; lp; lp = lp->next) {
-        if (strcmp(lp->name, "layer") != 0 && strcmp(lp->name, "layers") != 0)
-            continue;
-        int in;
-        if (dlt_net_layer_in_phase(lp, DLT_PHASE_TEST, &in) < 0) {
-            free(e);
-            return DLT_ERR_PARSE;
-        }
-        const char *name = NULL;
-        dlt_cfg_string(lp, "name", "", &name);
-        if (!in)
-            continue;
-        if (k >= cap || strcmp(dlt_net_layer(net, k)->name, name) != 0) {
-            free(e);
-            DLT_FAIL(DLT_ERR_ARG, "%s: layer '%s' is not the TEST net's layer %d: the net was not built "
-                     "from this prototxt", np->file, name, k);
-        }
-        e[k].lp = lp;
-        e[k].l = dlt_net_layer(net, k);
-        k++;
-    }
-    *out = e;
-    *n = k;
-    return 0;
-}
-
-/* Blob names needed to compute the net's output, as a small set. */
-typedef struct names {
-    const char **v;
-    int n;
-} names;
-
-static int names_has(const names *s, const char *x)
-{
-    for (int i = 0; i < s->n; i++)
-        if (strcmp(s->v[i], x) == 0)
-            return 1;
-    return 0;
-}
-
-static void names_add(names *s, const char *x)
-{
-    if (names_has(s, x))
-        return;
-    s->v = dlt_realloc(s->v, (size_t)(s->n + 1) * sizeof *s->v);
-    s->v[s->n++] = x;
-}
-
-static const char *field_str(const dlt_cfg *lp, const char *field, int i)
-{
-    const dlt_cfg *f = dlt_cfg_nth(lp, field, i);
-    const char *s = NULL;
-    if (f)
-        dlt_cfg_node_string(f, &s);
-    return s;
-}
-
-static int drops(const dlt_layer *l)
-{
-    return dlt_layer_data_params(l) != NULL || l->is_loss || strcmp(l->ops->type, "Accuracy") == 0;
-}
-
-/* Keep the layers the output depends on: the input of the last
- * SoftmaxWithLoss (then "prob" is its Softmax), else the last kept
- * layer's tops. Auxiliary classifiers (GoogLeNet's loss1, loss2) and
- * everything else that only fed a loss or an accuracy go, as in Caffe's
- * deploy files. Returns the blob "prob" reads, or NULL. */
-static const char *choose_layers(entry *e, int n)
-{
-    const char *prob_from = NULL;
-    names need = {0};
-    for (int i = n - 1; i >= 0 && !prob_from; i--)
-        if (strcmp(e[i].l->ops->type, "SoftmaxWithLoss") == 0)
-            prob_from = field_str(e[i].lp, "bottom", 0);
-    if (prob_from) {
-        names_add(&need, prob_from);
-    } else {
-        for (int i = n - 1; i >= 0; i--)
-            if (!drops(e[i].l)) {
-                for (int t = 0; field_str(e[i].lp, "top", t); t++)
-                    names_add(&need, field_str(e[i].lp, "top", t));
-                break;
-            }
-    }
-    for (int i = n - 1; i >= 0; i--) {
-        if (drops(e[i].l))
-            continue;
-        for (int t = 0; field_str(e[i].lp, "top", t) && !e[i].keep; t++)
-            e[i].keep = names_has(&need, field_str(e[i].lp, "top", t));
-        for (int b = 0; e[i].keep && field_str(e[i].lp, "bottom", b); b++)
-            names_add(&need, field_str(e[i].lp, "bottom", b));
-    }
-    free(need.v);
-    return prob_from;
-}
 
 static void put_string(FILE *f, const char *s)
 {
@@ -157,61 +50,61 @@ static void put_field(FILE *f, const dlt_cfg *c, int depth)
     fputc('\n', f);
 }
 
-static int write_deploy(const char *path, dlt_net *net, const dlt_cfg *np, const entry *e, int n,
-                        const char *prob_from)
+/* The layers the plan keeps, each as its own message less the phase
+ * rules. Dropout (DLT__DEPLOY_IDENTITY) stays a layer, as in Caffe's own
+ * deploy files: Caffe runs a deploy net in the TEST phase, where Dropout
+ * passes its bottom through, and keeping it keeps every later layer's
+ * bottom names as they are (dropping it would mean renaming them). The
+ * output is a Softmax "prob" on the plan's scores, as in the ONNX model. */
+static int write_deploy(const char *path, dlt_net *net, const dlt_cfg *np, const dlt__deploy *plan)
 {
-    dlt_layer *data = dlt_net_data_layer(net);
-    dlt_batch in;
-    if (!data || dlt_net_input(net, &in) < 0)
-        DLT_FAIL(DLT_ERR_ARG, "%s: the TEST net has no data layer, so no input shape for deploy.prototxt",
-                 np->file);
-    const char *input = NULL;
-    for (int i = 0; i < n && !input; i++)
-        if (e[i].l == data)
-            input = field_str(e[i].lp, "top", 0);
     FILE *f = fopen(path, "w");
     if (!f)
         DLT_FAIL(DLT_ERR_IO, "cannot create '%s': %s", path, strerror(errno));
-    fprintf(f, "# deploy.prototxt: written by dltrain from %s (TEST phase)\n", np->file);
+    fprintf(f, "# deploy.prototxt: written by dltrain from %s (TEST phase)\n", np->file ? np->file : "net");
     fputs("name: ", f);
     put_string(f, dlt_net_name(net) ? dlt_net_name(net) : "net");
     fputs("\nlayer {\n  name: ", f);
-    put_string(f, input ? input : "data");
+    put_string(f, plan->input);
     fputs("\n  type: \"Input\"\n  top: ", f);
-    put_string(f, input ? input : "data");
-    fprintf(f, "\n  input_param { shape { dim: 1 dim: %d dim: %d dim: %d } }\n}\n", in.c, in.h, in.w);
-    for (int i = 0; i < n; i++) {
-        if (!e[i].keep)
+    put_string(f, plan->input);
+    const dlt_tensor *x = plan->input_t;
+    fprintf(f, "\n  input_param { shape { dim: 1 dim: %d dim: %d dim: %d } }\n}\n", x->c, x->h, x->w);
+    for (int i = 0; i < plan->nlayers; i++) {
+        if (plan->role[i] != DLT__DEPLOY_KEEP && plan->role[i] != DLT__DEPLOY_IDENTITY)
             continue;
         fputs("layer {\n", f);
-        for (const dlt_cfg *k = e[i].lp->child; k; k = k->next)
+        for (const dlt_cfg *k = dlt_net_layer_cfg(net, i)->child; k; k = k->next)
             if (strcmp(k->name, "include") != 0 && strcmp(k->name, "exclude") != 0 &&
                 strcmp(k->name, "phase") != 0)
                 put_field(f, k, 1);
         fputs("}\n", f);
     }
-    if (prob_from) {
-        fputs("layer {\n  name: \"prob\"\n  type: \"Softmax\"\n  bottom: ", f);
-        put_string(f, prob_from);
-        fputs("\n  top: \"prob\"\n}\n", f);
-    }
+    fputs("layer {\n  name: \"prob\"\n  type: \"Softmax\"\n  bottom: ", f);
+    put_string(f, plan->scores);
+    fputs("\n  top: \"prob\"\n", f);
+    if (plan->prob_axis != 1)
+        fprintf(f, "  softmax_param { axis: %d }\n", plan->prob_axis);
+    fputs("}\n", f);
     if (ferror(f) | (fclose(f) != 0))
         DLT_FAIL(DLT_ERR_IO, "cannot write '%s': %s", path, strerror(errno));
     return 0;
 }
 
-/* The strings of field FIELD of LP as a malloc'd array (pointers into the tree). */
-static char **strings_of(const dlt_cfg *lp, const char *field, size_t *n)
+/* The names of field FIELD (bottom or top) of layer I as a malloc'd array
+ * (pointers into the net's prototxt tree). */
+static char **strings_of(const dlt_net *net, int i, const char *field, size_t *n)
 {
-    *n = (size_t)dlt_cfg_count(lp, field);
+    *n = (size_t)dlt_cfg_count(dlt_net_layer_cfg(net, i), field);
     char **v = dlt_calloc(*n + 1, sizeof *v);
-    for (size_t i = 0; i < *n; i++)
-        v[i] = (char *)field_str(lp, field, (int)i);
+    for (size_t k = 0; k < *n; k++)
+        v[k] = (char *)dlt__deploy_blob(net, i, field, (int)k);
     return v;
 }
 
-static int write_caffemodel(const char *path, dlt_net *net, const entry *e, int n)
+static int write_caffemodel(const char *path, dlt_net *net)
 {
+    const int n = dlt_net_num_layers(net);
     Caffe__NetParameter np = CAFFE__NET_PARAMETER__INIT;
     np.name = (char *)(dlt_net_name(net) ? dlt_net_name(net) : "net");
     np.n_layer = (size_t)n;
@@ -219,20 +112,20 @@ static int write_caffemodel(const char *path, dlt_net *net, const entry *e, int 
     Caffe__LayerParameter *lps = dlt_calloc((size_t)n + 1, sizeof *lps);
     int nblobs = 0;
     for (int i = 0; i < n; i++)
-        nblobs += e[i].l->nparam;
+        nblobs += dlt_net_layer(net, i)->nparam;
     Caffe__BlobProto *bps = dlt_calloc((size_t)nblobs + 1, sizeof *bps);
     Caffe__BlobShape *shapes = dlt_calloc((size_t)nblobs + 1, sizeof *shapes);
     int64_t *dims = dlt_calloc((size_t)nblobs * 4 + 1, sizeof *dims);
     Caffe__BlobProto **bptrs = dlt_calloc((size_t)nblobs + 1, sizeof *bptrs);
     int k = 0;
     for (int i = 0; i < n; i++) {
-        dlt_layer *l = e[i].l;
+        dlt_layer *l = dlt_net_layer(net, i);
         Caffe__LayerParameter *lp = &lps[i];
         caffe__layer_parameter__init(lp);
         lp->name = l->name;
         lp->type = (char *)l->ops->type;
-        lp->bottom = strings_of(e[i].lp, "bottom", &lp->n_bottom);
-        lp->top = strings_of(e[i].lp, "top", &lp->n_top);
+        lp->bottom = strings_of(net, i, "bottom", &lp->n_bottom);
+        lp->top = strings_of(net, i, "top", &lp->n_top);
         lp->n_blobs = (size_t)l->nparam;
         lp->blobs = bptrs + k;
         for (int p = 0; p < l->nparam; p++, k++) {
@@ -301,8 +194,9 @@ out:
 /* Caffe's Net::ToHDF5 layout: /data/LAYER/I (and an empty /diff). A layer
  * name with '/' becomes nested groups, which Caffe's HDF5 loader does not
  * look into (its .caffemodel loader has no such limit). */
-static int write_h5(const char *path, const entry *e, int n)
+static int write_h5(const char *path, const dlt_net *net)
 {
+    const int n = dlt_net_num_layers(net);
     dlt__h5_init();
     hid_t file, lcpl, data, diff;
     DLT_H5_TRY(file = H5Fcreate(path, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT), path);
@@ -314,7 +208,7 @@ static int write_h5(const char *path, const entry *e, int n)
     if (data < 0 || diff < 0)
         st = dlt__h5_error("H5Gcreate2", path, __FILE__, __LINE__);
     for (int i = 0; i < n && st == 0; i++) {
-        const dlt_layer *l = e[i].l;
+        const dlt_layer *l = dlt_net_layer(net, i);
         if (l->nparam == 0)
             continue;
         hid_t g = H5Gcreate2(data, l->name, lcpl, H5P_DEFAULT, H5P_DEFAULT);
@@ -338,21 +232,19 @@ static int write_h5(const char *path, const entry *e, int n)
 
 int dlt_export_caffe(dlt_net *net, const dlt_cfg *net_param, const char *outdir)
 {
-    entry *e;
-    int n;
-    DLT_TRY(pair_layers(net, net_param, &e, &n));
-    const char *prob_from = choose_layers(e, n);
+    dlt__deploy plan;
+    DLT_TRY(dlt__deploy_plan(net, net_param, &plan));
     char path[4096];
     snprintf(path, sizeof path, "%s/deploy.prototxt", outdir);
-    int st = write_deploy(path, net, net_param, e, n, prob_from);
+    int st = write_deploy(path, net, net_param, &plan);
     if (st == 0) {
         snprintf(path, sizeof path, "%s/weights.caffemodel", outdir);
-        st = write_caffemodel(path, net, e, n);
+        st = write_caffemodel(path, net);
     }
     if (st == 0) {
         snprintf(path, sizeof path, "%s/weights.caffemodel.h5", outdir);
-        st = write_h5(path, e, n);
+        st = write_h5(path, net);
     }
-    free(e);
+    dlt__deploy_free(&plan);
     return st;
 }
