@@ -1,9 +1,11 @@
-/* fuzz_ckpt.c - libFuzzer harness: bytes as an HDF5 file (a memfd) -> the
+/* fuzz_ckpt.c - libFuzzer harness: bytes as an HDF5 file (in a private
+ * temporary directory, memory-backed) -> the
  * checkpoint verifier (as --resume auto picks a file) and the loader
  * (parameters, both history buffers as Adam's, RNG state) into a small
  * fixed net: tests/fuzz/ckpt_net.prototxt, embedded at build time. A
  * checkpoint that makes the loader's allocation fail outright (dlt_fatal)
  * is trapped as a refusal. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -45,19 +47,27 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     if (!net)
         LLVMFuzzerInitialize(NULL, NULL);
-    char path[64], why[512];
-    int fd = fuzz_memfd("fuzz_ckpt.h5", data, size, path, sizeof path);
-    if (fd < 0)
+    char path[512], why[512];
+    if (fuzz_write_file("fuzz_ckpt.h5", data, size, path, sizeof path) != 0)
         return 0;
-    (void)dlt_ckpt_verify(path, why, sizeof why);
+    int valid = dlt_ckpt_verify(path, why, sizeof why);
     dlt_ckpt_meta meta;
     memset(&meta, 0, sizeof meta);
+    volatile int loaded = -1;
     if (setjmp(fuzz_fatal_point) == 0) {
         fuzz_fatal_arm(1);
-        (void)dlt_ckpt_load_state(path, net, history, DLT_CKPT_MAX_HISTORY, &meta);
+        /* As SGD resumes (one history buffer), then as Adam (two). */
+        loaded = dlt_ckpt_load_state(path, net, history, 1, &meta);
+        if (loaded == 0) {
+            free(meta.rng);
+            loaded = dlt_ckpt_load_state(path, net, history, DLT_CKPT_MAX_HISTORY, &meta);
+        }
     }
     fuzz_fatal_arm(0);
+    if (fuzz_verbose)
+        fprintf(stderr, "# checkpoint: verify %d (%s), load %d\n", valid, valid ? why : "ok",
+                loaded);
     free(meta.rng);
-    close(fd);
+    unlink(path);
     return 0;
 }

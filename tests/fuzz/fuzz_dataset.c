@@ -1,9 +1,11 @@
-/* fuzz_dataset.c - libFuzzer harness: bytes as an HDF5 file (a memfd) ->
+/* fuzz_dataset.c - libFuzzer harness: bytes as an HDF5 file (in a private
+ * temporary directory, memory-backed) ->
  * the dataset reader: open (schema, layout, labels), every record read by
  * range as the streaming loader reads them (JPEG records decoded as the
  * loader does), then the whole set loaded and each sample converted, and,
  * for odd-sized inputs, two TRAIN batches from a streaming loader. Sets
  * beyond the bounds below are closed after opening, unread. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -82,9 +84,8 @@ static void stream_batches(const dlt_dataset *ds, size_t m)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    char path[64];
-    int fd = fuzz_memfd("fuzz.h5", data, size, path, sizeof path);
-    if (fd < 0)
+    char path[512];
+    if (fuzz_write_file("fuzz.h5", data, size, path, sizeof path) != 0)
         return 0;
     dlt_dataset *ds;
     if (dlt_dataset_open_lazy(path, &ds) == 0) {
@@ -97,6 +98,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             (void)dlt_dataset_class_name(ds, k);
         if (dlt_dataset_size(ds) <= MAX_SAMPLES && m <= MAX_SAMPLE_ELEMENTS &&
             dlt_dataset_memory_bytes(ds) <= MAX_BYTES) {
+            if (fuzz_verbose)
+                fprintf(stderr, "# dataset of %zu samples %dx%dx%d: reading every record\n",
+                        dlt_dataset_size(ds), c, h, w);
             read_ranges(ds, m);
             if (size & 1)
                 stream_batches(ds, m);
@@ -109,6 +113,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         }
         dlt_dataset_close(ds);
     }
-    close(fd);
+    unlink(path);
     return 0;
 }

@@ -48,8 +48,11 @@ static void remove_tmpdir(void)
 const char *fuzz_tmpdir(void)
 {
     if (!tmpdir[0]) {
+        /* Memory-backed where there is one: every input is written here. */
         const char *base = getenv("TMPDIR");
-        snprintf(tmpdir, sizeof tmpdir, "%s/dltrain-fuzz-XXXXXX", base && *base ? base : "/tmp");
+        if (!base || !*base)
+            base = access("/dev/shm", W_OK) == 0 ? "/dev/shm" : "/tmp";
+        snprintf(tmpdir, sizeof tmpdir, "%s/dltrain-fuzz-XXXXXX", base);
         if (!mkdtemp(tmpdir)) {
             perror("fuzz: mkdtemp");
             abort();

@@ -14,11 +14,12 @@
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 /* DATA as an anonymous in-memory file: returns its descriptor (close it
- * when done) and its name "/proc/self/fd/N" in PATH, or -1. */
+ * when done) and its name "/proc/self/fd/N" in PATH, or -1. (HDF5 cannot
+ * open such a name: it wants the file's real path; use fuzz_write_file.) */
 int fuzz_memfd(const char *name, const uint8_t *data, size_t size, char *path, size_t path_size);
 
-/* A private temporary directory, made on first use (mode 0700) and
- * removed with its files at exit. */
+/* A private temporary directory (under $TMPDIR, else /dev/shm, else
+ * /tmp), made on first use (mode 0700) and removed with its files at exit. */
 const char *fuzz_tmpdir(void);
 /* Write DATA to fuzz_tmpdir()/NAME; the full path in PATH. 0 or -1. */
 int fuzz_write_file(const char *name, const uint8_t *data, size_t size, char *path,
