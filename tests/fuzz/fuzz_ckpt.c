@@ -1,5 +1,6 @@
-/* fuzz_ckpt.c - libFuzzer harness: bytes as an HDF5 file (in a private
- * temporary directory, memory-backed) -> the
+/* fuzz_ckpt.c - libFuzzer harness: bytes -> an HDF5 file of the objects,
+ * types, shapes and values they describe (h5gen.h), in a private
+ * memory-backed directory -> the
  * checkpoint verifier (as --resume auto picks a file) and the loader
  * (parameters, both history buffers as Adam's, RNG state) into a small
  * fixed net: tests/fuzz/ckpt_net.prototxt, embedded at build time. A
@@ -15,6 +16,7 @@
 #include "dltrain/net.h"
 #include "dltrain/prototxt.h"
 #include "fuzz_util.h"
+#include "h5gen.h"
 
 static const char net_text[] =
 #include "ckpt_net.inc"
@@ -48,7 +50,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (!net)
         LLVMFuzzerInitialize(NULL, NULL);
     char path[512], why[512];
-    if (fuzz_write_file("fuzz_ckpt.h5", data, size, path, sizeof path) != 0)
+    snprintf(path, sizeof path, "%s/fuzz_ckpt.h5", fuzz_tmpdir());
+    if (h5gen_write(data, size, path) != 0)
         return 0;
     int valid = dlt_ckpt_verify(path, why, sizeof why);
     dlt_ckpt_meta meta;

@@ -1,6 +1,6 @@
-/* fuzz_dataset.c - libFuzzer harness: bytes as an HDF5 file (in a private
- * temporary directory, memory-backed) ->
- * the dataset reader: open (schema, layout, labels), every record read by
+/* fuzz_dataset.c - libFuzzer harness: bytes -> an HDF5 file of the
+ * objects, types, shapes and values they describe (h5gen.h), in a private
+ * memory-backed directory -> the dataset reader: open (schema, layout, labels), every record read by
  * range as the streaming loader reads them (JPEG records decoded as the
  * loader does), then the whole set loaded and each sample converted, and,
  * for odd-sized inputs, two TRAIN batches from a streaming loader. Sets
@@ -15,6 +15,7 @@
 #include "dltrain/data.h"
 #include "dltrain/error.h"
 #include "fuzz_util.h"
+#include "h5gen.h"
 
 #define MAX_SAMPLES 4096
 #define MAX_SAMPLE_ELEMENTS ((size_t)1 << 18) /* c*h*w */
@@ -85,7 +86,8 @@ static void stream_batches(const dlt_dataset *ds, size_t m)
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     char path[512];
-    if (fuzz_write_file("fuzz.h5", data, size, path, sizeof path) != 0)
+    snprintf(path, sizeof path, "%s/fuzz.h5", fuzz_tmpdir());
+    if (h5gen_write(data, size, path) != 0)
         return 0;
     dlt_dataset *ds;
     if (dlt_dataset_open_lazy(path, &ds) == 0) {

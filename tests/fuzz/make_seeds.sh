@@ -57,14 +57,16 @@ PYEOF
 
 # Datasets: raw uint8 (chunk of 1 and unchunked-size chunks), JPEG records,
 # gray, and Caffe's HDF5Data layout (float32 /data, float /label).
+# Written to $W/sets/, then encoded for h5gen (tests/fuzz/h5gen.h) into the corpus.
+mkdir -p "$W/sets" "$W/ckpt"
 P="./dltrain-prep -q --threads 1"
-$P --format cifar10 --size 4x4 --chunk 1 "$C/cifar/cifar10_2rec.bin" "$C/dataset/raw_chunk1.h5"
-$P --format cifar10 --size 6x5 --gray "$C/cifar/cifar10_2rec.bin" "$C/dataset/raw_gray.h5"
-$P --format cifar10 --size 8x8 --encoding jpeg --quality 50 "$C/cifar/cifar10_2rec.bin" "$C/dataset/jpeg.h5"
+$P --format cifar10 --size 4x4 --chunk 1 "$C/cifar/cifar10_2rec.bin" "$W/sets/raw_chunk1.h5"
+$P --format cifar10 --size 6x5 --gray "$C/cifar/cifar10_2rec.bin" "$W/sets/raw_gray.h5"
+$P --format cifar10 --size 8x8 --encoding jpeg --quality 50 "$C/cifar/cifar10_2rec.bin" "$W/sets/jpeg.h5"
 # dltrain-prep's chunks are sized for real sets (a label chunk alone is
 # 64 KiB): copy each file with chunks no larger than the data, the
-# attributes' types kept, so the seeds stay a few KiB.
-$PY - "$C"/dataset/*.h5 <<'PYEOF'
+# attributes' types kept (h5gen encodes a chunk dimension up to 255).
+$PY - "$W"/sets/*.h5 <<'PYEOF'
 import sys, h5py
 for path in sys.argv[1:]:
     tmp = path + ".small"
@@ -80,7 +82,7 @@ for path in sys.argv[1:]:
     import os
     os.replace(tmp, path)
 PYEOF
-$PY - "$C/dataset/caffe_hdf5data.h5" <<'PYEOF'
+$PY - "$W/sets/caffe_hdf5data.h5" <<'PYEOF'
 import sys, h5py, numpy as np
 with h5py.File(sys.argv[1], "w") as f:
     f["data"] = np.arange(2 * 3 * 4 * 4, dtype=np.float32).reshape(2, 3, 4, 4) / 96
@@ -96,6 +98,8 @@ for solver in SGD Adam; do
         "$solver" > "$W/solver.prototxt"
     ./dltrain-mpi --solver "$W/solver.prototxt" --train "$W/train.h5" --run-dir "$W/run_$solver" \
         --sample-interval 0 > "$W/run_$solver.log" 2>&1 || { cat "$W/run_$solver.log"; exit 1; }
-    cp "$(ls "$W/run_$solver"/checkpoints/iter_*.h5 | tail -1)" "$C/ckpt/$(echo "$solver" | tr A-Z a-z).h5"
+    cp "$(ls "$W/run_$solver"/checkpoints/iter_*.h5 | tail -1)" "$W/ckpt/$(echo "$solver" | tr A-Z a-z).h5"
 done
+for f in "$W"/sets/*.h5; do $PY tests/fuzz/h5gen.py "$f" "$C/dataset/$(basename "$f" .h5).h5gen"; done
+for f in "$W"/ckpt/*.h5; do $PY tests/fuzz/h5gen.py "$f" "$C/ckpt/$(basename "$f" .h5).h5gen"; done
 ls -l $C/*/ | awk '{s += $5} END {print "make_seeds.sh: corpus " s " bytes"}'
