@@ -1,6 +1,7 @@
 #!/bin/sh
 # install-deps.sh - install everything dltrain needs to build, test and run
-# its demo on Debian 12 / Ubuntu (as root, or with sudo). Idempotent: only
+# its demo on Debian 12 / Ubuntu (as root, or with sudo); clang and its
+# runtime (libFuzzer, sanitizers) build the fuzz harnesses (make fuzz). Idempotent: only
 # missing packages are installed. --bench adds PyTorch CPU and tjbench for bench/.
 # --sge installs only Son of Grid Engine (gridengine-master/-exec/-client,
 # debconf preseeded for a one-node cell on this host; for sge/start.sh).
@@ -9,6 +10,7 @@ set -eu
 PACKAGES="build-essential autoconf automake libtool pkg-config
   libopenmpi-dev openmpi-bin libhdf5-dev libturbojpeg0-dev libopenblas-dev zlib1g-dev
   libdnnl-dev
+  clang libclang-rt-14-dev
   python3 python3-h5py python3-numpy python3-pil dataset-fashion-mnist
   chromium
   slurm-wlm slurm-client munge"  # a one-node Slurm for tests/test_slurm.sh (slurm/start.sh)
