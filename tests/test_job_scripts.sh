@@ -81,7 +81,8 @@ fi
 # ---- command.txt is shell-quoted ----
 WEIRD="$WORK/we ird*\$dir 'q'"
 mkdir -p "$WEIRD"
-cp "$top_srcdir/tests/fuzz/corpus/dataset/raw_gray.h5" "$WEIRD/train.h5"
+"$PREP" -q --format cifar10 --size 4x4 "$top_srcdir/tests/fuzz/corpus/cifar/cifar10_2rec.bin" \
+    "$WEIRD/train.h5" 2> /dev/null
 cat > "$WEIRD/net.prototxt" <<'NET'
 layer { name: "data" type: "Data" top: "data" top: "label" data_param { batch_size: 2 } }
 layer { name: "ip" type: "InnerProduct" bottom: "data" top: "ip" inner_product_param { num_output: 10 } }
