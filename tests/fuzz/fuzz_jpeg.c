@@ -5,6 +5,7 @@
  * (dlt__jpeg_decode_chw). The last byte picks channels, shape and mode.
  * Images over MAX_PIXELS (by their header) are refused before decoding:
  * the harness bounds its memory, not the library. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -32,9 +33,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         return 0;
     uint8_t pick = data[size - 1];
     char why[256];
-    int w, h, gray;
+    /* No JPEG is 65537 wide: a header call that succeeds and leaves these
+     * set it nowhere (TurboJPEG does so for a tables-only stream), and the
+     * callers would go on with whatever their stack held. */
+    int w = 65537, h = 65537, gray;
     if (dlt__jpeg_header(jc, data, size, &w, &h, &gray, why, sizeof why) != 0)
         return 0;
+    if (w == 65537 || h == 65537) {
+        fprintf(stderr, "dlt__jpeg_header succeeded without setting the size\n");
+        abort();
+    }
     if ((size_t)w * (size_t)h > MAX_PIXELS)
         return 0;
     dlt_transform_config cfg = {.scale = 1};
