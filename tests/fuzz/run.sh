@@ -49,9 +49,9 @@ run_one() { # NAME
     ft=$(grep -o 'ft: [0-9]*' "$OUT/$h.log" | tail -1 | cut -d' ' -f2)
     units=$(ls "$dir" | wc -l)
     crashes=$(ls "$art" | wc -l)
+    [ "$crashes" -eq 0 ] || [ $rc -ne 0 ] || rc=1 # fork mode exits 0 after crashes
     printf '%-8s %3s s  execs %-9s cov %-6s ft %-6s corpus %-5s crashes %s  exit %s\n' \
         "$h" "$T" "${execs:-?}" "${cov:-?}" "${ft:-?}" "$units" "$crashes" "$rc"
-    [ "$crashes" -eq 0 ] || [ $rc -ne 0 ] || rc=1 # fork mode exits 0 after crashes
     if [ $rc -ne 0 ]; then
         grep -m1 -A12 'ERROR: \|runtime error\|deadly signal\|Timeout\|out-of-memory' "$OUT/$h.log" | sed 's/^/    /'
         return 1
