@@ -36,9 +36,11 @@ run_one() { # NAME
     [ -x "$BIN/fuzz_$h" ] || { echo "$h: $BIN/fuzz_$h not built (make fuzz)"; return 1; }
     # -close_fd_mask=3: the library's messages about bad input go nowhere;
     # libFuzzer and the sanitizers still report on their own descriptor.
+    local dict=()
+    [ -f "$SRC/tests/fuzz/$h.dict" ] && dict=(-dict="$SRC/tests/fuzz/$h.dict")
     "$BIN/fuzz_$h" "$dir" "$SRC/tests/fuzz/corpus/$h" "$SRC/tests/fuzz/regressions/$h" \
         -max_total_time="$T" -max_len="$(max_len "$h")" -timeout=30 -rss_limit_mb=2560 \
-        -close_fd_mask=3 -print_final_stats=1 -artifact_prefix="$art/" ${KEEP[@]+"${KEEP[@]}"} \
+        -close_fd_mask=3 -print_final_stats=1 -artifact_prefix="$art/" ${KEEP[@]+"${KEEP[@]}"} ${dict[@]+"${dict[@]}"} \
         > "$OUT/$h.log" 2>&1
     local rc=$?
     local execs cov ft units crashes
