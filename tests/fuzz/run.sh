@@ -38,7 +38,10 @@ run_one() { # NAME
     # libFuzzer and the sanitizers still report on their own descriptor.
     local dict=()
     [ -f "$SRC/tests/fuzz/$h.dict" ] && dict=(-dict="$SRC/tests/fuzz/$h.dict")
-    "$BIN/fuzz_$h" "$dir" "$SRC/tests/fuzz/corpus/$h" "$SRC/tests/fuzz/regressions/$h" \
+    # Seeds, then the regression inputs (git keeps no empty folder).
+    local seeds=("$SRC/tests/fuzz/corpus/$h")
+    [ -d "$SRC/tests/fuzz/regressions/$h" ] && seeds+=("$SRC/tests/fuzz/regressions/$h")
+    "$BIN/fuzz_$h" "$dir" "${seeds[@]}" \
         -max_total_time="$T" -max_len="$(max_len "$h")" -timeout=30 -rss_limit_mb=2560 \
         -close_fd_mask=3 -print_final_stats=1 -artifact_prefix="$art/" ${KEEP[@]+"${KEEP[@]}"} ${dict[@]+"${dict[@]}"} \
         > "$OUT/$h.log" 2>&1
