@@ -11,6 +11,7 @@ set -eu
 . "$(dirname "$0")/env.sh"
 D="$DLT_SGE_DIR"
 die() { echo "sge/start.sh: $*" >&2; exit 1; }
+dlt_private_dir "$D" create || die "DLT_SGE_DIR=$D is not safe to use as root (above)"
 # qconf reports success and failure alike on stderr; keep it for errors.
 qc() { local out; out=$(qconf "$@" 2>&1) || die "qconf $*: $out"; }
 for b in sge_qmaster sge_execd qsub qconf; do
@@ -26,7 +27,6 @@ if "$(dirname "$0")/status.sh" -q; then
     exit 0
 fi
 "$(dirname "$0")/stop.sh" -q || true
-mkdir -p "$D"
 HOST=$(hostname -s)
 NCPU=$(nproc)
 # The master name the packages were configured with must be this host.

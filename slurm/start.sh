@@ -2,7 +2,7 @@
 # start.sh - start a one-node Slurm on localhost (munge, slurmctld, slurmd)
 # without systemd, from Debian's slurm-wlm: for tests and for trying the job
 # templates. Run as root. Writes everything under $DLT_SLURM_DIR (default
-# /tmp/dltrain-slurm); clients need SLURM_CONF=$DLT_SLURM_DIR/slurm.conf
+# /run/dltrain-slurm, checked: owned by root, not writable by others); clients need SLURM_CONF=$DLT_SLURM_DIR/slurm.conf
 # (`. slurm/env.sh`). The node advertises DLT_SLURM_GPUS (0 or 1, default 1)
 # fake GPU bound to /dev/null, so templates asking --gres=gpu:1 are accepted. Idempotent: a running cluster is left alone.
 set -eu
@@ -10,6 +10,7 @@ set -eu
 D="$DLT_SLURM_DIR"
 GPUS="${DLT_SLURM_GPUS:-1}"
 die() { echo "slurm/start.sh: $*" >&2; exit 1; }
+dlt_private_dir "$D" create || die "DLT_SLURM_DIR=$D is not safe to use as root (above)"
 for b in munged slurmctld slurmd sinfo; do
     command -v $b > /dev/null || [ -x /usr/sbin/$b ] ||
         die "$b not found: install Slurm with scripts/install-deps.sh --slurm (apt-get install slurm-wlm munge)"

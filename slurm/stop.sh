@@ -4,6 +4,8 @@
 # munged is left running (other users of munge may need it). -q: quieter.
 . "$(dirname "$0")/env.sh"
 D="$DLT_SLURM_DIR"
+# Its pid files name what to kill: only trust a directory that is ours.
+dlt_private_dir "$D" || { echo "slurm/stop.sh: DLT_SLURM_DIR=$D is not safe to use (above)" >&2; exit 1; }
 quiet=0; [ "${1:-}" = -q ] && quiet=1
 if [ -f "$SLURM_CONF" ] && timeout 5 squeue -h > /dev/null 2>&1; then
     scancel --user="$(id -un)" 2> /dev/null

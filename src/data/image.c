@@ -96,13 +96,18 @@ int dlt__jpeg_header(dlt__jpeg_codec *jc, const uint8_t *buf, size_t n, int *w, 
         snprintf(why, why_size, "not a JPEG file");
         return -1;
     }
+    /* A tables-only stream (no frame) succeeds without setting the size. */
+    *w = *h = 0;
     if (tjDecompressHeader3(jc->dec, buf, (unsigned long)n, w, h, &sub, &cs) != 0) {
         snprintf(why, why_size, "corrupt JPEG header: %s", tjGetErrorStr2(jc->dec));
         reset_decoder(jc);
         return -1;
     }
     if (*w <= 0 || *h <= 0) {
-        snprintf(why, why_size, "JPEG has size %d x %d", *w, *h);
+        if (*w == 0 && *h == 0)
+            snprintf(why, why_size, "JPEG holds no image (only tables)");
+        else
+            snprintf(why, why_size, "JPEG has size %d x %d", *w, *h);
         return -1;
     }
     /* A decoded image (w x h x 3 bytes) and the scaling search's pixel

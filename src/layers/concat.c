@@ -59,9 +59,12 @@ static int concat_setup(dlt_layer *l, const dlt_cfg *msg, const dlt_layer_contex
     l->state = s;
     int64_t d[4] = {b0->n, b0->c, b0->h, b0->w};
     d[a] = total;
-    if (l->top[0] == l->bottom[0] && l->nbottom > 1)
-        DLT_FAIL(DLT_ERR_PARSE, "%s: layer '%s': Concat cannot work in place",
-                 dlt_cfg_where(msg, wb, sizeof wb), l->name);
+    /* Any bottom, not just the first: forward would overwrite it before
+     * reading it (and memcpy overlapping itself). Caffe refuses it too. */
+    for (int i = 0; l->nbottom > 1 && i < l->nbottom; i++)
+        if (l->top[0] == l->bottom[i])
+            DLT_FAIL(DLT_ERR_PARSE, "%s: layer '%s': Concat cannot work in place (top is "
+                     "bottom %d)", dlt_cfg_where(msg, wb, sizeof wb), l->name, i);
     DLT_TRY(dlt__top_shape(l, msg, 0, d[0], d[1], d[2], d[3]));
     (void)ctx;
     return 0;

@@ -1,5 +1,6 @@
 /* train_cli.c - dltrain-mpi's option parsing: getopt_long over long options
  * (only -h has a short letter), value checks, usage text. */
+#include <ctype.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -85,18 +86,43 @@ static void usage(FILE *f)
             DLT_EXIT_PREEMPTED, DLT_EXIT_PREEMPTED, DLT_EXIT_PREEMPTED);
 }
 
-/* The command line as one string, for RUN/config/command.txt. */
+/* The command line as one string, for RUN/config/command.txt, each
+ * argument quoted for a POSIX shell where it needs it ('...' with each '
+ * written '\''), so the line pasted back into a shell runs the same
+ * command: spaces, '*', '$' and quotes in paths survive. */
+static int shell_safe(const char *a)
+{
+    if (!*a)
+        return 0;
+    for (; *a; a++)
+        if (!isalnum((unsigned char)*a) && !strchr("_@%+=:,./-", *a))
+            return 0;
+    return 1;
+}
+
 static char *join_args(int argc, char **argv)
 {
     size_t n = 1;
     for (int i = 0; i < argc; i++)
-        n += strlen(argv[i]) + 1;
-    char *s = dlt_calloc(n, 1);
+        n += 4 * strlen(argv[i]) + 3; /* every char a quote: '\'' */
+    char *s = dlt_calloc(n, 1), *p = s;
     for (int i = 0; i < argc; i++) {
-        strcat(s, argv[i]);
-        if (i + 1 < argc)
-            strcat(s, " ");
+        if (i > 0)
+            *p++ = ' ';
+        if (shell_safe(argv[i])) {
+            p = stpcpy(p, argv[i]);
+            continue;
+        }
+        *p++ = '\'';
+        for (const char *a = argv[i]; *a; a++) {
+            if (*a == '\'')
+                p = stpcpy(p, "'\\''"); /* close, escaped quote, reopen */
+            else
+                *p++ = *a;
+        }
+        *p++ = '\'';
     }
+    *p = '\0';
     return s;
 }
 
