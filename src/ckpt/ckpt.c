@@ -36,18 +36,12 @@ static int write_blob(hid_t group, const char *name, const dlt_tensor *t, const 
 {
     hsize_t dims[4];
     int rank = blob_dims(t, dims);
-    int st = 0;
-    hid_t space = -1, dset = -1;
-    DLT_H5_GOTO(space = H5Screate_simple(rank, dims, NULL), path, st, out);
-    DLT_H5_GOTO(dset = H5Dcreate2(group, name, H5T_IEEE_F32LE, space, H5P_DEFAULT, H5P_DEFAULT,
-                                  H5P_DEFAULT), path, st, out);
-    DLT_H5_GOTO(H5Dwrite(dset, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, values), path, st, out);
+    hid_t dset;
+    int st = dlt__h5_write_floats(group, name, values, rank, dims, &dset, path);
+    if (st != DLT_OK)
+        return st;
     st = dlt__ckpt_write_crc(dset, values, t->count * sizeof(float), path);
-out:
-    if (dset >= 0)
-        H5Dclose(dset);
-    if (space >= 0)
-        H5Sclose(space);
+    H5Dclose(dset);
     return st;
 }
 

@@ -355,3 +355,23 @@ int dlt__h5_read_attr_ints(hid_t obj, const char *name, int *v, int n, const cha
 {
     return read_ints(obj, name, H5T_NATIVE_INT, v, n, path);
 }
+
+int dlt__h5_write_floats(hid_t loc, const char *name, const float *values, int rank,
+                         const hsize_t *dims, hid_t *dset_out, const char *path)
+{
+    int st = DLT_OK;
+    hid_t space = H5I_INVALID_HID, dset = H5I_INVALID_HID;
+    dlt__h5_init();
+    DLT_H5_GOTO(space = H5Screate_simple(rank, dims, NULL), path, st, out);
+    DLT_H5_GOTO(dset = H5Dcreate2(loc, name, H5T_IEEE_F32LE, space, H5P_DEFAULT, H5P_DEFAULT,
+                                  H5P_DEFAULT), path, st, out);
+    DLT_H5_GOTO(H5Dwrite(dset, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, values), path, st, out);
+out:
+    if (st == DLT_OK && dset_out)
+        *dset_out = dset;
+    else if (dset >= 0)
+        H5Dclose(dset);
+    if (space >= 0)
+        H5Sclose(space);
+    return st;
+}

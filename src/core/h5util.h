@@ -59,4 +59,11 @@ int dlt__h5_write_attr_strs(hid_t obj, const char *name, const char *const *v, i
 int dlt__h5_read_attr_strs(hid_t obj, const char *name, char ***v, int *n, const char *path);
 void dlt__h5_free_strs(char **v, int n);
 
+/* Dataset NAME under LOC: float32 little-endian of RANK dims DIMS, written
+ * from VALUES (the checkpoint's and Caffe's blob layout). With DSET the
+ * dataset is left open there for the caller (to add attributes; the
+ * caller closes it), else closed. */
+int dlt__h5_write_floats(hid_t loc, const char *name, const float *values, int rank,
+                         const hsize_t *dims, hid_t *dset, const char *path);
+
 #endif

@@ -176,19 +176,7 @@ static int write_h5_blob(hid_t g, int p, const dlt_layer *l, const char *path)
         dims[r] = (hsize_t)d[r];
     char name[16];
     snprintf(name, sizeof name, "%d", p);
-    int st = 0;
-    hid_t space = -1, dset = -1;
-    DLT_H5_GOTO(space = H5Screate_simple(rank, dims, NULL), path, st, out);
-    DLT_H5_GOTO(dset = H5Dcreate2(g, name, H5T_IEEE_F32LE, space, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT),
-                path, st, out);
-    DLT_H5_GOTO(H5Dwrite(dset, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, l->param[p].data), path, st,
-                out);
-out:
-    if (dset >= 0)
-        H5Dclose(dset);
-    if (space >= 0)
-        H5Sclose(space);
-    return st;
+    return dlt__h5_write_floats(g, name, l->param[p].data, rank, dims, NULL, path);
 }
 
 /* Caffe's Net::ToHDF5 layout: /data/LAYER/I (and an empty /diff). A layer
