@@ -30,7 +30,12 @@ printf 'localhost\nlocalhost\n' > "$WORK/nodefile"
 M=30
 emulate() { # DIALECT_ENV... -- TEMPLATE RUN
     local tmpl=$1 run=$2; shift 2
-    (cd "$WORK/home" && env -i PATH="$PATH" HOME="$WORK/home" USER=root TMPDIR="$WORK/tmp" \
+    # A sanitizer build's settings (tests/sanitizer/env.sh) survive the
+    # clean environment, as a real batch system passes the job's on.
+    local san=()
+    [ -n "${ASAN_OPTIONS:-}" ] && san+=("ASAN_OPTIONS=$ASAN_OPTIONS")
+    [ -n "${UBSAN_OPTIONS:-}" ] && san+=("UBSAN_OPTIONS=$UBSAN_OPTIONS")
+    (cd "$WORK/home" && env -i "${san[@]}" PATH="$PATH" HOME="$WORK/home" USER=root TMPDIR="$WORK/tmp" \
         PBS_O_WORKDIR="$SUBMIT" PBS_NODEFILE="$WORK/nodefile" PBS_JOBID=42.pbs-server PBS_JOBNAME=googlenet \
         PBS_O_HOST=login1 PBS_ENVIRONMENT=PBS_BATCH OMPI_MCA_rmaps_base_oversubscribe=1 \
         OMPI_MCA_btl_vader_single_copy_mechanism=none "$@" \

@@ -208,7 +208,9 @@ typedef struct lctx {
     const dlt_layer *l;
     dlt_layer_desc d;
     const char *name;          /* layer name */
-    const value *in[DLT_MAX_BLOBS];
+    /* Copies, not pointers into o->values: define() and bind() grow
+     * that array while a writer still reads its inputs. */
+    value in[DLT_MAX_BLOBS];
     const char *top;           /* top 0's blob name */
 } lctx;
 
@@ -223,7 +225,7 @@ static int w_conv(ox *o, lctx *c)
     const dlt_layer *l = c->l;
     const dlt_layer_desc *d = &c->d;
     const dlt_tensor *w = &l->param[0];
-    const char *in[3] = {c->in[0]->name,
+    const char *in[3] = {c->in[0].name,
                          initializer(o, ox_printf(o, "%s/weight", c->name), w->data, 4, w->n,
                                      w->c, w->h, w->w),
                          NULL};
@@ -284,7 +286,7 @@ static int w_pool(ox *o, lctx *c)
     float *ratio = d->pool_ave ? ave_ratio(o, d, x->h, x->w, &ones) : NULL;
     const char *out = ones ? define(o, c->top, 4) : unique(o, ox_printf(o, "%s/avg", c->name));
     Onnx__NodeProto *n = node(o, d->pool_ave ? "AveragePool" : "MaxPool", c->name, 1,
-                              &c->in[0]->name, out);
+                              &c->in[0].name, out);
     attr_ints(o, n, "kernel_shape", 2, d->kh, d->kw);
     attr_ints(o, n, "strides", 2, d->sh, d->sw);
     attr_ints(o, n, "pads", 4, d->ph, d->pw, eh, ew);
@@ -304,8 +306,8 @@ static int w_ip(ox *o, lctx *c)
     const dlt_tensor *w = &c->l->param[0];
     if (d->axis != 1)
         return refuse(c, "inner_product_param axis other than 1");
-    const char *x = c->in[0]->name;
-    if (c->in[0]->rank != 2) {
+    const char *x = c->in[0].name;
+    if (c->in[0].rank != 2) {
         const char *flat = unique(o, ox_printf(o, "%s/flatten", c->name));
         Onnx__NodeProto *n = node(o, "Flatten", flat, 1, &x, flat);
         attr_int(o, n, "axis", 1);
@@ -329,7 +331,7 @@ static int w_ip(ox *o, lctx *c)
 static int w_relu(ox *o, lctx *c)
 {
     Onnx__NodeProto *n = node(o, c->d.negative_slope != 0 ? "LeakyRelu" : "Relu", c->name, 1,
-                              &c->in[0]->name, define(o, c->top, c->in[0]->rank));
+                              &c->in[0].name, define(o, c->top, c->in[0].rank));
     if (c->d.negative_slope != 0)
         attr_float(o, n, "alpha", c->d.negative_slope);
     return 0;
@@ -337,7 +339,7 @@ static int w_relu(ox *o, lctx *c)
 
 static int w_unary(ox *o, lctx *c, const char *op)
 {
-    node(o, op, c->name, 1, &c->in[0]->name, define(o, c->top, c->in[0]->rank));
+    node(o, op, c->name, 1, &c->in[0].name, define(o, c->top, c->in[0].rank));
     return 0;
 }
 static int w_sigmoid(ox *o, lctx *c) { return w_unary(o, c, "Sigmoid"); }
@@ -345,7 +347,7 @@ static int w_tanh(ox *o, lctx *c) { return w_unary(o, c, "Tanh"); }
 
 static int w_flatten(ox *o, lctx *c)
 {
-    Onnx__NodeProto *n = node(o, "Flatten", c->name, 1, &c->in[0]->name, define(o, c->top, 2));
+    Onnx__NodeProto *n = node(o, "Flatten", c->name, 1, &c->in[0].name, define(o, c->top, 2));
     attr_int(o, n, "axis", 1);
     return 0;
 }
@@ -356,8 +358,8 @@ static int w_flatten(ox *o, lctx *c)
 static int w_lrn(ox *o, lctx *c)
 {
     const dlt_layer_desc *d = &c->d;
-    const char *x = c->in[0]->name;
-    if (c->in[0]->rank != 4)
+    const char *x = c->in[0].name;
+    if (c->in[0].rank != 4)
         return refuse(c, "LRN on a 2-D blob");
     if (!d->lrn_within) {
         Onnx__NodeProto *n = node(o, "LRN", c->name, 1, &x, define(o, c->top, 4));
@@ -410,13 +412,13 @@ static int w_batchnorm(ox *o, lctx *c, const dlt_layer *scale, const char *top)
         gamma[i] = scale ? scale->param[0].data[i] : 1;
         beta[i] = scale && sd.bias_term ? scale->param[1].data[i] : 0;
     }
-    const char *in[5] = {c->in[0]->name,
+    const char *in[5] = {c->in[0].name,
                          initializer(o, ox_printf(o, "%s/scale", c->name), gamma, 1, C),
                          initializer(o, ox_printf(o, "%s/bias", c->name), beta, 1, C),
                          initializer(o, ox_printf(o, "%s/mean", c->name), mean, 1, C),
                          initializer(o, ox_printf(o, "%s/var", c->name), var, 1, C)};
     Onnx__NodeProto *n = node(o, "BatchNormalization", c->name, 5, in,
-                              define(o, top, c->in[0]->rank));
+                              define(o, top, c->in[0].rank));
     attr_float(o, n, "epsilon", c->d.eps);
     return 0;
 }
@@ -427,13 +429,13 @@ static int w_bn(ox *o, lctx *c) { return w_batchnorm(o, c, NULL, c->top); }
 static int w_scale(ox *o, lctx *c)
 {
     const dlt_layer *l = c->l;
-    const int C = l->bottom[0]->c, r4 = c->in[0]->rank == 4;
+    const int C = l->bottom[0]->c, r4 = c->in[0].rank == 4;
     const char *g = r4 ? initializer(o, ox_printf(o, "%s/scale", c->name), l->param[0].data, 3,
                                      C, 1, 1)
                        : initializer(o, ox_printf(o, "%s/scale", c->name), l->param[0].data, 1, C);
-    const char *in[2] = {c->in[0]->name, g};
+    const char *in[2] = {c->in[0].name, g};
     const char *mul = c->d.bias_term ? unique(o, ox_printf(o, "%s/scaled", c->name))
-                                     : define(o, c->top, c->in[0]->rank);
+                                     : define(o, c->top, c->in[0].rank);
     node(o, "Mul", c->name, 2, in, mul);
     if (c->d.bias_term) {
         const char *b = r4 ? initializer(o, ox_printf(o, "%s/bias", c->name), l->param[1].data,
@@ -441,7 +443,7 @@ static int w_scale(ox *o, lctx *c)
                            : initializer(o, ox_printf(o, "%s/bias", c->name), l->param[1].data,
                                          1, C);
         const char *in2[2] = {mul, b};
-        node(o, "Add", ox_printf(o, "%s/bias", c->name), 2, in2, define(o, c->top, c->in[0]->rank));
+        node(o, "Add", ox_printf(o, "%s/bias", c->name), 2, in2, define(o, c->top, c->in[0].rank));
     }
     return 0;
 }
@@ -450,11 +452,11 @@ static int w_concat(ox *o, lctx *c)
 {
     const char *in[DLT_MAX_BLOBS];
     for (int i = 0; i < c->l->nbottom; i++)
-        in[i] = c->in[i]->name;
-    if (c->d.axis >= c->in[0]->rank)
+        in[i] = c->in[i].name;
+    if (c->d.axis >= c->in[0].rank)
         return refuse(c, "a concat axis past the blob's 2 axes");
     Onnx__NodeProto *n = node(o, "Concat", c->name, c->l->nbottom, in,
-                              define(o, c->top, c->in[0]->rank));
+                              define(o, c->top, c->in[0].rank));
     attr_int(o, n, "axis", c->d.axis);
     return 0;
 }
@@ -462,10 +464,10 @@ static int w_concat(ox *o, lctx *c)
 /* SUM with coefficients: each bottom times its coefficient, then Sum. */
 static int w_eltwise(ox *o, lctx *c)
 {
-    const int nb = c->l->nbottom, rank = c->in[0]->rank;
+    const int nb = c->l->nbottom, rank = c->in[0].rank;
     const char *in[DLT_MAX_BLOBS];
     for (int i = 0; i < nb; i++) {
-        in[i] = c->in[i]->name;
+        in[i] = c->in[i].name;
         if (c->d.eltwise_op == DLT_ELTWISE_SUM && c->d.coeff[i] != 1) {
             const char *m = unique(o, ox_printf(o, "%s/coeff%d", c->name, i));
             const char *in2[2] = {in[i], scalar(o, ox_printf(o, "%s/c%d", c->name, i),
@@ -492,10 +494,10 @@ static int w_eltwise(ox *o, lctx *c)
 
 static int w_softmax(ox *o, lctx *c)
 {
-    if (c->d.axis >= c->in[0]->rank)
+    if (c->d.axis >= c->in[0].rank)
         return refuse(c, "a softmax axis past the blob's 2 axes");
-    Onnx__NodeProto *n = node(o, "Softmax", c->name, 1, &c->in[0]->name,
-                              define(o, c->top, c->in[0]->rank));
+    Onnx__NodeProto *n = node(o, "Softmax", c->name, 1, &c->in[0].name,
+                              define(o, c->top, c->in[0].rank));
     attr_int(o, n, "axis", c->d.axis);
     return 0;
 }
@@ -588,11 +590,13 @@ static int write_layer(ox *o, const dlt__deploy *p, int i, int *skip_next)
     }
     for (int b = 0; b < l->nbottom; b++) {
         const char *blob = dlt__deploy_blob(o->net, i, "bottom", b);
-        if (!(c.in[b] = lookup(o, blob)))
+        const value *v = lookup(o, blob);
+        if (!v)
             DLT_FAIL(DLT_ERR_INTERNAL, "layer '%s': bottom '%s' has no ONNX value", l->name, blob);
+        c.in[b] = *v;
     }
     if (p->role[i] == DLT__DEPLOY_IDENTITY) {
-        bind(o, c.top, c.in[0]->name, c.in[0]->rank);
+        bind(o, c.top, c.in[0].name, c.in[0].rank);
         return 0;
     }
     if (p->role[i] == DLT__DEPLOY_PROB) {
