@@ -10,6 +10,8 @@
 # - --stop-before stops a short-walltime job with 75, the script resubmits
 #   itself through qsub (same variables, this job's resources, CHAIN + 1); the
 #   resubmitted job, run with those variables, resumes and stops at CHAIN_MAX;
+#   Torque the same with PBS_WALLTIME; a walltime not longer than STOP_BEFORE
+#   is not resubmitted;
 # - MoM's TERM to every process of the job's session (script, mpirun, ranks):
 #   the ranks checkpoint, the script writes its last line and exits before an
 #   emulated kill_delay (10 s, the PBS default) SIGKILLs what is left; no qsub.
@@ -118,6 +120,7 @@ emulate googlenet.pbs chain PBS_JOBID=44.pbs-server STOP_BEFORE=0.15 CHAIN_MAX=1
     EXTRA_ARGS="--max-iter 100000"
 check "short walltime: the script exits 75" test $? -eq 75
 check "... the trainer's job end is stime + 16 s (qstat -f)" ends_at chain $((T + 16))
+check "... the script says where it read the walltime" grep -q "^walltime 00:00:16 (qstat -f), started" "$WORK/chain.out"
 check "... and --stop-before stopped it" grep -q "stopped by the time limit (--stop-before)" "$WORK/chain.out"
 K=$(newest chain)
 check "... at a valid checkpoint (iteration ${K:-none})" valid chain "${K:-0}" ckpt-only
@@ -156,6 +159,7 @@ emulate googlenet.torque torque PBS_NP=2 PBS_NUM_PPN=2 PBS_WALLTIME=16 PBS_JOBID
     EXTRA_ARGS="--max-iter 100000"
 check "Torque body (emulated env), short walltime: exit 75" test $? -eq 75
 check "... PBS_WALLTIME=16 reaches the trainer: its job end is start_time + 16 s" ends_at torque $((T + 16))
+check "... the script says where it read the walltime" grep -q "^walltime 16 (PBS_WALLTIME), started" "$WORK/torque.out"
 K=$(newest torque)
 check "... valid checkpoint (iteration ${K:-none})" valid torque "${K:-0}" ckpt-only
 check "... resubmitted: 'continuation 1 of at most 20: job 101.pbs-server'" \
@@ -163,6 +167,15 @@ check "... resubmitted: 'continuation 1 of at most 20: job 101.pbs-server'" \
 args=$(tr '\n' ' ' < "$WORK/qsub.1" 2> /dev/null)
 want="-N googlenet -v *,CPUS_PER_RANK=,CHAIN=1 -l walltime=16 -l nodes=1:ppn=2 $top_srcdir/jobs/googlenet.torque "
 check "... with this job's name, variables, walltime and nodes" eval '[[ $args == $want ]]' || echo "# qsub $args"
+
+# A walltime not longer than STOP_BEFORE: one iteration, 75, and no qsub
+# (each continuation would do the same).
+server_job 46.pbs-server "$(date +%s)" 00:00:05
+emulate googlenet.pbs short PBS_JOBID=46.pbs-server STOP_BEFORE=0.15 EXTRA_ARGS="--max-iter 100000"
+check "walltime 5 s, STOP_BEFORE 9 s: exit 75 after one iteration" test $? -eq 75 -a "$(newest short)" = 1
+check "... not resubmitted: 'the walltime is not longer than STOP_BEFORE'" \
+    grep -q "not resubmitted: the walltime is not longer than STOP_BEFORE=0.15 min" "$WORK/short.out"
+check "... no qsub" test "$(qsubs)" -eq 2
 
 # 4. MoM's TERM (qdel, walltime): to every process of the job's session
 # (mpirun's ranks are in process groups of their own, not the script's);
