@@ -54,7 +54,7 @@ check "static report has no scripts" bash -c "! grep -qi '<script' '$E/report.ht
 # --- a failed run: rank 0 killed mid-run, its lock left behind ---
 train failed "$WORK/solver.prototxt" 100000 &
 PIDS+=($!)
-wait_for 120 grep -q '"kind":"train"' "$RUNS/failed/metrics.jsonl"
+wait_for 120 grep -qs '"kind":"train"' "$RUNS/failed/metrics.jsonl"
 pid0=$(sed -n 's/^pid //p' "$RUNS/failed/lock" 2>/dev/null)
 [ -n "$pid0" ] && kill -KILL "$pid0"
 wait_for 60 bash -c "! kill -0 $pid0 2>/dev/null"
@@ -75,6 +75,7 @@ URL="http://127.0.0.1:$PORT"
 wait_for 120 test -s "$L/report.html"
 check "live run: report.html written at the first test" grep -q 'http-equiv="refresh"' "$L/report.html"
 check "live run's report.html says in progress" grep -q "in progress" "$L/report.html"
+wait_for 120 grep -qs '"kind":"train"' "$L/metrics.jsonl" # the first test comes before any
 
 chrome --dump-dom "$URL/" > "$WORK/index.html"
 /usr/bin/python3 - "$WORK/index.html" > "$WORK/index.txt" 2>&1 <<'PY'

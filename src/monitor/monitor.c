@@ -12,7 +12,7 @@
 
 #include "dltrain/error.h"
 #include "dltrain/monitor.h"
-#include "dltrain/report.h"
+#include "monitor/report_page.h"
 #include "monitor/progress.h"
 
 struct dlt_monitor {
@@ -37,12 +37,12 @@ static double monotonic(void)
 
 /* The live report: a user watches RUN/report.html on the shared file
  * system. Its cost is measured and logged at the end. */
-static void live_report(dlt_monitor *m)
+static void live_report(dlt_monitor *m, int over)
 {
     if (m->report_failed)
         return;
     double t0 = monotonic();
-    if (dlt_report_write(m->run_dir, NULL) < 0) {
+    if (dlt__report_write_over(m->run_dir, NULL, over) < 0) {
         dlt_warn("RUN/report.html could not be rewritten (see above); training goes on without it");
         m->report_failed = 1;
         return;
@@ -118,7 +118,7 @@ void dlt_monitor_close(dlt_monitor *m)
         return;
     if (m->log && m->metrics) {
         fflush(m->metrics);
-        live_report(m);
+        live_report(m, 1); /* ended, preempted, or failed: the page stops reloading */
         double total = monotonic() - m->opened;
         if (m->reports)
             dlt_info("report.html rewritten %d times in %.3f s (%.3f%% of the %.1f s run)", m->reports,
@@ -207,7 +207,7 @@ void dlt_monitor_test(dlt_monitor *m, const dlt_test_metrics *x)
         json_num(f, "test_top5", x->test_top5, 1);
     fputs("}\n", f);
     fflush(f);
-    live_report(m);
+    live_report(m, 0);
 }
 
 int dlt_monitor_is_tty(const dlt_monitor *m) { return m && m->tty; }

@@ -327,8 +327,13 @@ static int write_run_page(FILE *f, void *arg)
 
 int dlt_report_write(const char *run_dir, const char *out_path)
 {
+    return dlt__report_write_over(run_dir, out_path, 0);
+}
+
+int dlt__report_write_over(const char *run_dir, const char *out_path, int over)
+{
     dlt__run_data d;
-    DLT_TRY(dlt__report_read(run_dir, &d));
+    DLT_TRY(dlt__report_read_over(run_dir, over, &d));
     char path[4200];
     if (out_path)
         snprintf(path, sizeof path, "%s", out_path);

@@ -215,8 +215,8 @@ static void read_state(dlt__run_data *d, const char *run_dir, const char *log)
             done = 1;
         else if (starts_with(line, "stopped by "))
             stopped = 1;
-        else if (starts_with(line, "dltrain") && (strstr(line, ": fatal: ") || strstr(line, ": error: ")))
-            failed = 1;
+        else if (starts_with(line, "dltrain") && strstr(line, ": fatal: "))
+            failed = 1; /* error: lines may be recovered from; a run that stops on one releases its lock */
         p = nl ? nl + 1 : NULL;
     }
     double started = NAN;
@@ -229,7 +229,7 @@ static void read_state(dlt__run_data *d, const char *run_dir, const char *log)
     else if (stopped)
         d->state = DLT__RUN_PREEMPTED;
     else
-        d->state = live ? DLT__RUN_RUNNING : DLT__RUN_FAILED;
+        d->state = live && !d->over ? DLT__RUN_RUNNING : DLT__RUN_FAILED;
 }
 
 /* The last DLT__LOG_TAIL_LINES lines. */
@@ -292,7 +292,13 @@ static void read_checkpoints(dlt__run_data *d, const char *run_dir)
 
 int dlt__report_read(const char *run_dir, dlt__run_data *d)
 {
+    return dlt__report_read_over(run_dir, 0, d);
+}
+
+int dlt__report_read_over(const char *run_dir, int over, dlt__run_data *d)
+{
     memset(d, 0, sizeof *d);
+    d->over = over;
     d->done_seconds = -1;
     char *metrics = slurp(run_dir, "metrics.jsonl");
     if (!metrics)

@@ -48,6 +48,7 @@ typedef struct dlt__run_data {
     long max_iter;
     double done_seconds;           /* < 0: not finished */
     dlt__run_state state;
+    int over;                      /* the writer knows the run is over (dlt__report_read_over) */
     double start_time;             /* Unix seconds of the last start (lock file, else the log's
                                       date, else the first metrics line); NAN unknown */
     char *log_tail;                /* the last DLT__LOG_TAIL_LINES lines of log.txt, or NULL */
@@ -59,6 +60,9 @@ typedef struct dlt__run_data {
 } dlt__run_data;
 
 int dlt__report_read(const char *run_dir, dlt__run_data *d);
+/* The same, told by the trainer whether its run is OVER (its last rewrite,
+ * while it still holds the lock): then never "running". */
+int dlt__report_read_over(const char *run_dir, int over, dlt__run_data *d);
 /* Summary figures of a read run: last iteration and epoch, best test top-1
  * (NAN none), mean images/s over the display intervals (NAN none). */
 void dlt__report_figures(const dlt__run_data *d, long *iter, double *epoch, double *best_top1,

@@ -22,6 +22,8 @@ int dlt__report_page(FILE *f, const char *run_dir, const dlt__run_data *d, int r
 /* Comparison of N runs (labels LABELS, data D): overlaid curves, a table of
  * final figures, the solver settings and commands that differ. */
 int dlt__report_compare_page(FILE *f, const char *const *labels, const dlt__run_data *d, int n);
+/* dlt_report_write; OVER: the trainer's last rewrite (never "running"). */
+int dlt__report_write_over(const char *run_dir, const char *out_path, int over);
 /* Write PATH through PATH.tmp-PID and rename(): readers see the old or the
  * new file, never half of one. PUT returns < 0 on failure. */
 int dlt__write_atomic(const char *path, int (*put)(FILE *, void *), void *arg);
