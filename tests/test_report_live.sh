@@ -32,10 +32,13 @@ mkdir -p "$RUNS"
 PIDS=()
 cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; done; wait 2>/dev/null; }
 trap cleanup EXIT
-train() { # train NAME SOLVER MAX_ITER
-    "$MPIRUN" -np 2 "$TRAIN" --solver "$2" --train "$FMNIST_TRAIN" --val "$FMNIST_TEST" \
-        --run-dir "$RUNS/$1" --max-iter "$3" --sample-interval 0.5 > "$WORK/$1.out" 2>&1
+train_args() { # NAME SOLVER MAX_ITER
+    ARGS=(-np 2 "$TRAIN" --solver "$2" --train "$FMNIST_TRAIN" --val "$FMNIST_TEST"
+          --run-dir "$RUNS/$1" --max-iter "$3" --sample-interval 0.5)
 }
+train() { train_args "$@"; "$MPIRUN" "${ARGS[@]}" > "$WORK/$1.out" 2>&1; }
+# In the background, $! is mpirun itself: the cleanup's SIGTERM stops the job.
+train_bg() { train_args "$@"; "$MPIRUN" "${ARGS[@]}" > "$WORK/$1.out" 2>&1 & }
 # wait_for SECONDS COMMAND...: poll until the command succeeds
 wait_for() { local t=$1; shift; for _ in $(seq $((t * 5))); do "$@" && return 0; sleep 0.2; done; return 1; }
 train_lines() { cat "$1/metrics.jsonl" 2>/dev/null | grep -c '"kind":"train"'; }
@@ -52,7 +55,7 @@ check "ended run's report.html says finished" grep -q '<td class="state-ended">f
 check "static report has no scripts" bash -c "! grep -qi '<script' '$E/report.html'"
 
 # --- a failed run: rank 0 killed mid-run, its lock left behind ---
-train failed "$WORK/solver.prototxt" 100000 &
+train_bg failed "$WORK/solver.prototxt" 100000
 PIDS+=($!)
 wait_for 120 grep -qs '"kind":"train"' "$RUNS/failed/metrics.jsonl"
 pid0=$(sed -n 's/^pid //p' "$RUNS/failed/lock" 2>/dev/null)
@@ -61,7 +64,7 @@ wait_for 60 bash -c "! kill -0 $pid0 2>/dev/null"
 check "failed run: rank 0 (pid ${pid0:-?}) killed" bash -c "[ -n '$pid0' ] && ! kill -0 '$pid0' 2>/dev/null"
 
 # --- a running run, and the server ---
-train live "$WORK/solver.prototxt" 100000 &
+train_bg live "$WORK/solver.prototxt" 100000
 LIVE_JOB=$!
 PIDS+=($LIVE_JOB)
 L="$RUNS/live"
@@ -118,6 +121,10 @@ check "the served page of the running job gains points ($pts1 -> $pts2 segments)
 check "the page updated itself from data.json ($polls2 polls)" test "$polls2" -ge 1
 check "the served page has the log's last lines" grep -q '<pre class="log">' "$WORK/live2.html"
 check "the served page has the system panel" grep -q 'CPU per rank' "$WORK/live2.html"
+curl -s "$URL/run/runs/live/" > "$WORK/live_src.html"
+check "the served page is self-contained (one inline script, no external URLs)" bash -c "
+    [ \$(grep -o '<script' '$WORK/live_src.html' | wc -l) -eq 1 ] && ! grep -q '<script[^>]*src=\|<link' '$WORK/live_src.html' &&
+    ! grep -o 'https\?://[^\"]*' '$WORK/live_src.html' | grep -v '^http://www.w3.org/2000/svg$' | grep -q ."
 curl -s "$URL/run/runs/live/data.json" > "$WORK/live.json"
 check "data.json parses and says running" /usr/bin/python3 -c "
 import json, sys; j = json.load(open('$WORK/live.json')); assert j['state'] == 'running' and j['train_points'] > 0, j"
