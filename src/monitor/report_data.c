@@ -280,7 +280,8 @@ static void read_checkpoints(dlt__run_data *d, const char *run_dir)
         snprintf(d->ckpt_names[d->nckpt++], 256, "%s", e->d_name);
     }
     closedir(dp);
-    qsort(d->ckpt_names, (size_t)d->nckpt, sizeof *d->ckpt_names, by_name);
+    if (d->nckpt > 1) /* qsort(NULL, 0, ...) is undefined */
+        qsort(d->ckpt_names, (size_t)d->nckpt, sizeof *d->ckpt_names, by_name);
     d->ckpt_bytes = dlt_calloc((size_t)d->nckpt + 1, sizeof(double));
     for (int i = 0; i < d->nckpt; i++) {
         char path[4500];
