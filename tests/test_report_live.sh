@@ -160,7 +160,23 @@ check "the secret never appears" bash -c "! grep -rq 'SECRET-$$' '$WORK/index2.h
 check "the server says why it skipped them" grep -q "not serving.*resolves outside" "$WORK/serve.err"
 
 # --- loopback only unless told ---
-check "listening on 127.0.0.1:$PORT only" bash -c "ss -ltn | grep -q ' 127.0.0.1:$PORT ' && ! ss -ltn | grep -q ' \(0.0.0.0\|\*\|\[::\]\):$PORT '"
+# Listening sockets from /proc/net/tcp{,6} (no ss/netstat needed): "ADDRESS:PORT" lines.
+listening() {
+    /usr/bin/python3 -c '
+import socket, struct
+for name, fam in (("/proc/net/tcp", socket.AF_INET), ("/proc/net/tcp6", socket.AF_INET6)):
+    try: lines = open(name).read().split("\n")[1:]
+    except OSError: continue
+    for l in lines:
+        f = l.split()
+        if len(f) > 3 and f[3] == "0A":  # LISTEN
+            a, p = f[1].split(":")
+            raw = bytes.fromhex(a)
+            raw = b"".join(struct.pack("<I", w) for w in struct.unpack(">%dI" % (len(raw) // 4), raw))
+            print("%s:%d" % (socket.inet_ntop(fam, raw), int(p, 16)))'
+}
+listening > "$WORK/listen.txt"
+check "listening on 127.0.0.1:$PORT only" bash -c "grep -qx '127.0.0.1:$PORT' '$WORK/listen.txt' && [ \$(grep -c ':$PORT\$' '$WORK/listen.txt') -eq 1 ]"
 IP=$(hostname -I 2>/dev/null | tr ' ' '\n' | grep -v '^127\.' | grep -v : | head -n 1)
 if [ -n "$IP" ]; then
     check "not reachable on $IP" bash -c "! curl -s -m 5 -o /dev/null 'http://$IP:$PORT/'"
@@ -172,7 +188,8 @@ WIDE=$!
 PIDS+=($WIDE)
 wait_for 30 grep -q serving "$WORK/wide.out"
 WPORT=$(sed -n 's|.*http://0\.0\.0\.0:\([0-9][0-9]*\)/.*|\1|p' "$WORK/wide.out")
-check "--bind 0.0.0.0 listens on all addresses" bash -c "[ -n '$WPORT' ] && ss -ltn | grep -q ' 0.0.0.0:$WPORT '"
+listening > "$WORK/listen_wide.txt"
+check "--bind 0.0.0.0 listens on all addresses" bash -c "[ -n '$WPORT' ] && grep -qx '0.0.0.0:$WPORT' '$WORK/listen_wide.txt'"
 kill $WIDE 2>/dev/null
 
 # --- a torn metrics.jsonl line in the middle and at the end ---
