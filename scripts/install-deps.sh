@@ -2,8 +2,8 @@
 # install-deps.sh - install everything dltrain needs to build, test and run
 # its demo on Debian 12 / Ubuntu (as root, or with sudo). Idempotent: only
 # missing packages are installed (protobuf-c: Caffe .caffemodel files and ONNX
-# models; protoc, python3-protobuf and python3-venv: the tests read them
-# independently, with onnxruntime from PyPI in a venv; clang and its runtime
+# models; libmicrohttpd: dltrain-report --serve, curl: its test; protoc,
+# python3-protobuf and python3-venv: the tests read them independently, with onnxruntime from PyPI in a venv; clang and its runtime
 # (libFuzzer, sanitizers): the fuzz harnesses, make fuzz). --bench adds PyTorch CPU and tjbench for bench/.
 # --sge installs only Son of Grid Engine (gridengine-master/-exec/-client,
 # debconf preseeded for a one-node cell on this host; for sge/start.sh).
@@ -15,7 +15,7 @@ PACKAGES="build-essential autoconf automake libtool pkg-config
   libprotobuf-c-dev protobuf-c-compiler protobuf-compiler python3-protobuf python3-venv
   clang libclang-rt-14-dev
   python3 python3-h5py python3-numpy python3-pil dataset-fashion-mnist
-  chromium
+  chromium libmicrohttpd-dev curl
   slurm-wlm slurm-client munge"  # a one-node Slurm for tests/test_slurm.sh (slurm/start.sh)
 for arg in "$@"; do
     case "$arg" in

@@ -33,7 +33,7 @@ done
 check "summary: network name" grep -q "<td>LeNet-FashionMNIST</td>" "$HTML"
 check "summary: 2 ranks, global batch 128" grep -q "<td>128 (2 ranks x batch_size 64)</td>" "$HTML"
 check "summary: checkpoints listed" grep -q "iter_00000040.h5" "$HTML"
-check "summary: finished" grep -q "<td>finished</td>" "$HTML"
+check "summary: finished" grep -q '<td class="state-ended">finished</td>' "$HTML"
 check "no 'no data yet' panel on a finished run" bash -c "! grep -q 'no data yet' '$HTML'"
 
 # A run in progress: last line torn mid-write, no system.jsonl yet, no done line.
@@ -42,6 +42,7 @@ mkdir -p "$PART/config" && cp "$RUN/config/"* "$PART/config/"
 head -n 5 "$RUN/metrics.jsonl" > "$PART/metrics.jsonl"
 sed -n 6p "$RUN/metrics.jsonl" | head -c 40 >> "$PART/metrics.jsonl"
 grep -v '^done:' "$RUN/log.txt" > "$PART/log.txt"
+printf 'host %s\npid %s\n' "$(hostname)" $$ > "$PART/lock"  # held by a live process: in progress
 "$REPORT" "$PART" > /dev/null 2> "$WORK/partial_err.txt"
 check "report on a run in progress (torn last line, no system.jsonl) exits 0" test $? -eq 0
 check "in-progress report says so" grep -q "in progress" "$PART/report.html"

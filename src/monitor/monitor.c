@@ -1,6 +1,7 @@
 /* monitor.c - rank 0's view of a run: progress lines on stdout (and in
- * RUN/log.txt) and one JSON object per line in RUN/metrics.jsonl, with the
- * field names of DESIGN.md that scripts and dltrain-report rely on. */
+ * RUN/log.txt), one JSON object per line in RUN/metrics.jsonl, with the
+ * field names of DESIGN.md that scripts and dltrain-report rely on, and
+ * RUN/report.html rewritten after each test and at the end (timed). */
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
@@ -11,6 +12,7 @@
 
 #include "dltrain/error.h"
 #include "dltrain/monitor.h"
+#include "monitor/report_page.h"
 #include "monitor/progress.h"
 
 struct dlt_monitor {
@@ -20,7 +22,34 @@ struct dlt_monitor {
     char run_dir[4096];
     int tty;                /* stdout is a terminal: in-place progress line */
     double last_progress;   /* CLOCK_MONOTONIC of the last redraw */
+    double opened;          /* CLOCK_MONOTONIC at open */
+    int reports;            /* report.html rewrites so far */
+    double report_s;        /* seconds spent on them */
+    int report_failed;      /* warned once; training goes on */
 };
+
+static double monotonic(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec + 1e-9 * ts.tv_nsec;
+}
+
+/* The live report: a user watches RUN/report.html on the shared file
+ * system. Its cost is measured and logged at the end. */
+static void live_report(dlt_monitor *m, int over)
+{
+    if (m->report_failed)
+        return;
+    double t0 = monotonic();
+    if (dlt__report_write_over(m->run_dir, NULL, over) < 0) {
+        dlt_warn("RUN/report.html could not be rewritten (see above); training goes on without it");
+        m->report_failed = 1;
+        return;
+    }
+    m->reports++;
+    m->report_s += monotonic() - t0;
+}
 
 static FILE *open_append(const char *dir, const char *name)
 {
@@ -73,6 +102,7 @@ int dlt_monitor_open(const char *run_dir, dlt_monitor **out)
     m->metrics = open_append(run_dir, "metrics.jsonl");
     snprintf(m->run_dir, sizeof m->run_dir, "%s", run_dir);
     m->tty = watched_terminal();
+    m->opened = monotonic();
     if (!m->log || !m->metrics) {
         dlt_monitor_close(m);
         return DLT_ERR_IO;
@@ -86,6 +116,14 @@ void dlt_monitor_close(dlt_monitor *m)
 {
     if (!m)
         return;
+    if (m->log && m->metrics) {
+        fflush(m->metrics);
+        live_report(m, 1); /* ended, preempted, or failed: the page stops reloading */
+        double total = monotonic() - m->opened;
+        if (m->reports)
+            dlt_info("report.html rewritten %d times in %.3f s (%.3f%% of the %.1f s run)", m->reports,
+                     m->report_s, total > 0 ? 100 * m->report_s / total : 0.0, total);
+    }
     dlt_log_set_file(NULL);
     if (m->log)
         fclose(m->log);
@@ -169,6 +207,7 @@ void dlt_monitor_test(dlt_monitor *m, const dlt_test_metrics *x)
         json_num(f, "test_top5", x->test_top5, 1);
     fputs("}\n", f);
     fflush(f);
+    live_report(m, 0);
 }
 
 int dlt_monitor_is_tty(const dlt_monitor *m) { return m && m->tty; }

@@ -1,7 +1,8 @@
 /* report.c - dltrain-report's page: a summary table and the charts DIGITS
  * users know (loss, accuracy, learning rate), throughput, the step time
- * split, and per-rank CPU/memory/network/GPU over time. One HTML file with
- * inline CSS and SVG: no scripts, no network. */
+ * split, per-rank CPU/memory/network/GPU over time and the log's last
+ * lines. One HTML file with inline CSS and SVG: no scripts, no network.
+ * The same markup is the live RUN/report.html and the served run page. */
 #include <errno.h>
 #include <math.h>
 #include <stddef.h>
@@ -14,11 +15,12 @@
 #include "dltrain/error.h"
 #include "dltrain/report.h"
 #include "monitor/report_data.h"
+#include "monitor/report_page.h"
 #include "monitor/svg_chart.h"
 
 enum { CHART_W = 660, CHART_H = 300, MAX_RANK_SERIES = 16 };
 
-static void html(FILE *f, const char *s)
+void dlt__html(FILE *f, const char *s)
 {
     for (; s && *s; s++) {
         switch (*s) {
@@ -57,7 +59,7 @@ static void duration(double s, char *buf, size_t size)
 static void row(FILE *f, const char *key, const char *value)
 {
     fprintf(f, "<tr><th>%s</th><td>", key);
-    html(f, value);
+    dlt__html(f, value);
     fputs("</td></tr>\n", f);
 }
 
@@ -76,13 +78,21 @@ static void summary(FILE *f, const char *run_dir, const dlt__run_data *d)
             first = isfinite(first) ? fmin(first, d->test_time.v[i]) : d->test_time.v[i];
             last = isfinite(last) ? fmax(last, d->test_time.v[i]) : d->test_time.v[i];
         }
-    if (d->done_seconds >= 0) {
+    if (d->state == DLT__RUN_ENDED) {
         snprintf(buf, sizeof buf, "finished");
     } else {
         duration(isfinite(last) ? (double)time(NULL) - last : -1, a, sizeof a);
-        snprintf(buf, sizeof buf, "in progress (last metrics %s ago)", a);
+        snprintf(buf, sizeof buf, "%s (last metrics %s ago)",
+                 d->state == DLT__RUN_RUNNING ? "in progress" : dlt__run_state_name(d->state), a);
     }
-    row(f, "status", buf);
+    fprintf(f, "<tr><th>status</th><td class=\"state-%s\">", dlt__run_state_name(d->state));
+    dlt__html(f, buf);
+    fputs("</td></tr>\n", f);
+    if (isfinite(d->start_time)) {
+        time_t t0 = (time_t)d->start_time;
+        strftime(buf, sizeof buf, "%Y-%m-%d %H:%M:%S", localtime(&t0));
+        row(f, "started", buf);
+    }
     snprintf(buf, sizeof buf, "%d", d->world);
     row(f, "ranks", d->world > 0 ? buf : "?");
     snprintf(buf, sizeof buf, "%d (%d ranks x batch_size %d)", d->global_batch, d->world,
@@ -119,7 +129,7 @@ static void summary(FILE *f, const char *run_dir, const dlt__run_data *d)
     fputs("<tr><th>checkpoints</th><td>", f);
     for (int i = 0; i < d->nckpt; i++) {
         snprintf(b, sizeof b, " (%.1f MB)", d->ckpt_bytes[i] / 1e6);
-        html(f, d->ckpt_names[i]);
+        dlt__html(f, d->ckpt_names[i]);
         fprintf(f, "%s%s", d->ckpt_bytes[i] >= 0 ? b : "", i + 1 < d->nckpt ? "<br>" : "");
     }
     fputs(d->nckpt ? "</td></tr>\n" : "none yet</td></tr>\n", f);
@@ -231,19 +241,23 @@ static const char *css =
     ".chart{background:#fff;border:1px solid #dde}"
     ".chart .title{font-size:14px;font-weight:600}.chart .tick{font-size:11px;fill:#444}"
     ".chart .label{font-size:12px;fill:#333}.chart .legend{font-size:11px;fill:#222}"
-    ".note{color:#666}";
+    ".note{color:#666}"
+    ".log{background:#fff;border:1px solid #dde;padding:8px;font-size:12px;overflow-x:auto}"
+    ".state-running{color:#1f77b4;font-weight:600}.state-ended{color:#2ca02c;font-weight:600}"
+    ".state-failed{color:#d62728;font-weight:600}.state-preempted{color:#ff7f0e;font-weight:600}";
 
-static int write_page(FILE *f, const char *run_dir, const dlt__run_data *d)
+void dlt__report_head(FILE *f, const char *title, int refresh_s)
 {
-    char when[64];
-    time_t now = time(NULL);
-    strftime(when, sizeof when, "%Y-%m-%d %H:%M:%S", localtime(&now));
-    fputs("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\n<title>dltrain report: ",
-          f);
-    html(f, d->net_name[0] ? d->net_name : run_dir);
-    fprintf(f, "</title>\n<style>%s</style></head><body>\n<h1>dltrain report: ", css);
-    html(f, d->net_name[0] ? d->net_name : run_dir);
-    fprintf(f, "</h1>\n<p class=\"note\">generated %s by dltrain-report</p>\n", when);
+    fputs("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\n", f);
+    if (refresh_s > 0) /* a live file reloads itself; no script needed */
+        fprintf(f, "<meta http-equiv=\"refresh\" content=\"%d\">\n", refresh_s);
+    fputs("<title>", f);
+    dlt__html(f, title);
+    fprintf(f, "</title>\n<style>%s</style></head><body>\n", css);
+}
+
+void dlt__report_body(FILE *f, const char *run_dir, const dlt__run_data *d)
+{
     summary(f, run_dir, d);
     if (d->bad_lines)
         fprintf(f, "<p class=\"note\">%d line(s) of metrics.jsonl/system.jsonl did not parse and were "
@@ -252,31 +266,81 @@ static int write_page(FILE *f, const char *run_dir, const dlt__run_data *d)
     training_charts(f, d);
     fputs("</div>\n<h2>System</h2>\n<div class=\"charts\">\n", f);
     system_charts(f, d);
-    fputs("</div>\n</body></html>\n", f);
+    fputs("</div>\n", f);
+    if (d->log_tail) {
+        fprintf(f, "<h2>Log (last %d lines of log.txt)</h2>\n<pre class=\"log\">", DLT__LOG_TAIL_LINES);
+        dlt__html(f, d->log_tail);
+        fputs("</pre>\n", f);
+    }
+}
+
+int dlt__report_page(FILE *f, const char *run_dir, const dlt__run_data *d, int refresh_s,
+                     const char *script)
+{
+    char when[64], title[300];
+    time_t now = time(NULL);
+    strftime(when, sizeof when, "%Y-%m-%d %H:%M:%S", localtime(&now));
+    snprintf(title, sizeof title, "dltrain report: %s", d->net_name[0] ? d->net_name : run_dir);
+    int live = d->state == DLT__RUN_RUNNING;
+    dlt__report_head(f, title, live ? refresh_s : 0);
+    fputs("<h1>", f);
+    dlt__html(f, title);
+    fprintf(f, "</h1>\n<p class=\"note\" id=\"generated\">generated %s by dltrain-report", when);
+    if (live && refresh_s > 0)
+        fprintf(f, "; the run is live: this page reloads itself every %d s", refresh_s);
+    fputs("</p>\n<div id=\"report\">\n", f);
+    dlt__report_body(f, run_dir, d);
+    fputs("</div>\n", f);
+    if (script)
+        fprintf(f, "<script>%s</script>\n", script);
+    fputs("</body></html>\n", f);
     return ferror(f) ? -1 : 0;
 }
 
-int dlt_report_write(const char *run_dir, const char *out_path)
+int dlt__write_atomic(const char *path, int (*put)(FILE *, void *), void *arg)
 {
-    dlt__run_data d;
-    DLT_TRY(dlt__report_read(run_dir, &d));
-    char path[4200], tmp[4300];
-    if (out_path)
-        snprintf(path, sizeof path, "%s", out_path);
-    else
-        snprintf(path, sizeof path, "%s/report.html", run_dir);
+    char tmp[4300];
     snprintf(tmp, sizeof tmp, "%s.tmp-%ld", path, (long)getpid());
     FILE *f = fopen(tmp, "w");
-    if (!f) {
-        dlt__report_data_free(&d);
+    if (!f)
         DLT_FAIL(DLT_ERR_IO, "cannot create '%s': %s", tmp, strerror(errno));
-    }
-    int st = write_page(f, run_dir, &d);
-    dlt__report_data_free(&d);
+    int st = put(f, arg);
+    /* rename() is atomic: a browser or a copy never sees half a page. */
     if (fclose(f) != 0 || st < 0 || rename(tmp, path) != 0) {
         int e = errno;
         unlink(tmp);
         DLT_FAIL(DLT_ERR_IO, "cannot write '%s': %s", path, strerror(e));
     }
     return 0;
+}
+
+typedef struct page_arg {
+    const char *run_dir;
+    const dlt__run_data *d;
+} page_arg;
+
+static int write_run_page(FILE *f, void *arg)
+{
+    const page_arg *a = arg;
+    return dlt__report_page(f, a->run_dir, a->d, DLT_REPORT_REFRESH_S, NULL);
+}
+
+int dlt_report_write(const char *run_dir, const char *out_path)
+{
+    return dlt__report_write_over(run_dir, out_path, 0);
+}
+
+int dlt__report_write_over(const char *run_dir, const char *out_path, int over)
+{
+    dlt__run_data d;
+    DLT_TRY(dlt__report_read_over(run_dir, over, &d));
+    char path[4200];
+    if (out_path)
+        snprintf(path, sizeof path, "%s", out_path);
+    else
+        snprintf(path, sizeof path, "%s/report.html", run_dir);
+    page_arg a = {run_dir, &d};
+    int st = dlt__write_atomic(path, write_run_page, &a);
+    dlt__report_data_free(&d);
+    return st;
 }

@@ -1,17 +1,26 @@
 /* report_data.c - reads a run directory for the report: metrics.jsonl and
  * system.jsonl line by line (a torn last line is skipped), the start
  * summary and "done" line of log.txt, the net name, the command line and
- * the checkpoint files. Missing optional files leave fields empty. */
+ * the checkpoint files, and the run's state (running, ended, failed,
+ * preempted) from log.txt and RUN/lock. Missing optional files leave
+ * fields empty. */
 #include <dirent.h>
+#include <errno.h>
 #include <math.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "dltrain/error.h"
 #include "monitor/json.h"
 #include "monitor/report_data.h"
+
+/* train/run_lock.h's DLT_RUN_LOCK_STALE_S: a heartbeat older than this is dead. */
+enum { DLT__LOCK_STALE_S = 600 };
 
 void dlt__vec_push(dlt__vec *a, double x)
 {
@@ -67,6 +76,7 @@ static void take_metrics(dlt__run_data *d, const dlt__json *o)
         }
     } else if (kind && strcmp(kind, "test") == 0) {
         dlt__vec_push(&d->test_iter, dlt__json_num(o, "iter"));
+        dlt__vec_push(&d->test_epoch, dlt__json_num(o, "epoch"));
         dlt__vec_push(&d->test_loss, dlt__json_num(o, "test_loss"));
         dlt__vec_push(&d->test_top1, dlt__json_num(o, "test_top1"));
         dlt__vec_push(&d->test_top5, dlt__json_num(o, "test_top5"));
@@ -155,6 +165,87 @@ static void read_log(dlt__run_data *d, const char *log)
     }
 }
 
+/* Is RUN/lock held by a live trainer? The lock's format and staleness
+ * rules are train/run_lock.c's: on this host its PID must be alive; on
+ * another, the heartbeat (the file's date) must be recent. Only read here. */
+static int lock_live(const char *run_dir, double *started)
+{
+    char path[4200], line[512], host[256] = "", me[256] = "";
+    long pid = 0;
+    snprintf(path, sizeof path, "%s/lock", run_dir);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return 0;
+    struct stat sb;
+    double age = fstat(fileno(f), &sb) == 0 ? difftime(time(NULL), sb.st_mtime) : 1e9;
+    while (fgets(line, sizeof line, f)) {
+        double t;
+        if (sscanf(line, "host %255s", host) == 1 || sscanf(line, "pid %ld", &pid) == 1)
+            continue;
+        if (sscanf(line, "started %lf", &t) == 1)
+            *started = t;
+    }
+    fclose(f);
+    gethostname(me, sizeof me - 1);
+    if (pid > 0 && strcmp(host, me) == 0)
+        return kill((pid_t)pid, 0) == 0 || errno == EPERM;
+    return age < DLT__LOCK_STALE_S;
+}
+
+static int starts_with(const char *s, const char *prefix) { return strncmp(s, prefix, strlen(prefix)) == 0; }
+
+/* The state from the last start's lines of log.txt (a resumed run appends
+ * a new start), then the lock for a run without a final line. */
+static void read_state(dlt__run_data *d, const char *run_dir, const char *log)
+{
+    const char *seg = log;
+    for (const char *p = log; p && *p;) {
+        const char *nl = strchr(p, '\n'), *net = strstr(p, ": net '");
+        if (starts_with(p, "dltrain ") && net && (!nl || net < nl))
+            seg = p;
+        p = nl ? nl + 1 : NULL;
+    }
+    int done = 0, stopped = 0, failed = 0;
+    for (const char *p = seg; p && *p;) {
+        const char *nl = strchr(p, '\n');
+        size_t n = nl ? (size_t)(nl - p) : strlen(p);
+        char line[512];
+        snprintf(line, sizeof line, "%.*s", (int)(n < sizeof line ? n : sizeof line - 1), p);
+        if (starts_with(line, "done: "))
+            done = 1;
+        else if (starts_with(line, "stopped by "))
+            stopped = 1;
+        else if (starts_with(line, "dltrain") && strstr(line, ": fatal: "))
+            failed = 1; /* error: lines may be recovered from; a run that stops on one releases its lock */
+        p = nl ? nl + 1 : NULL;
+    }
+    double started = NAN;
+    int live = lock_live(run_dir, &started);
+    d->start_time = started;
+    if (failed)
+        d->state = DLT__RUN_FAILED;
+    else if (done)
+        d->state = DLT__RUN_ENDED;
+    else if (stopped)
+        d->state = DLT__RUN_PREEMPTED;
+    else
+        d->state = live && !d->over ? DLT__RUN_RUNNING : DLT__RUN_FAILED;
+}
+
+/* The last DLT__LOG_TAIL_LINES lines. */
+static char *tail(const char *log)
+{
+    if (!log)
+        return NULL;
+    const char *p = log + strlen(log);
+    if (p > log && p[-1] == '\n')
+        p--;
+    for (int lines = 0; p > log; p--)
+        if (p[-1] == '\n' && ++lines == DLT__LOG_TAIL_LINES)
+            break;
+    return dlt_strdup(p);
+}
+
 static void read_net_name(dlt__run_data *d, const char *net)
 {
     for (const char *p = net; p && *p;) {
@@ -189,7 +280,8 @@ static void read_checkpoints(dlt__run_data *d, const char *run_dir)
         snprintf(d->ckpt_names[d->nckpt++], 256, "%s", e->d_name);
     }
     closedir(dp);
-    qsort(d->ckpt_names, (size_t)d->nckpt, sizeof *d->ckpt_names, by_name);
+    if (d->nckpt > 1) /* qsort(NULL, 0, ...) is undefined */
+        qsort(d->ckpt_names, (size_t)d->nckpt, sizeof *d->ckpt_names, by_name);
     d->ckpt_bytes = dlt_calloc((size_t)d->nckpt + 1, sizeof(double));
     for (int i = 0; i < d->nckpt; i++) {
         char path[4500];
@@ -201,7 +293,13 @@ static void read_checkpoints(dlt__run_data *d, const char *run_dir)
 
 int dlt__report_read(const char *run_dir, dlt__run_data *d)
 {
+    return dlt__report_read_over(run_dir, 0, d);
+}
+
+int dlt__report_read_over(const char *run_dir, int over, dlt__run_data *d)
+{
     memset(d, 0, sizeof *d);
+    d->over = over;
     d->done_seconds = -1;
     char *metrics = slurp(run_dir, "metrics.jsonl");
     if (!metrics)
@@ -223,7 +321,12 @@ int dlt__report_read(const char *run_dir, dlt__run_data *d)
     }
     char *log = slurp(run_dir, "log.txt");
     read_log(d, log);
+    read_state(d, run_dir, log);
+    d->log_tail = tail(log);
     free(log);
+    if (!isfinite(d->start_time))
+        d->start_time = d->time.n ? d->time.v[0] : (d->test_time.n ? d->test_time.v[0] : NAN);
+    d->solver_text = slurp(run_dir, "config/solver.prototxt");
     char *net = slurp(run_dir, "config/net.prototxt");
     read_net_name(d, net);
     free(net);
@@ -240,7 +343,7 @@ int dlt__report_read(const char *run_dir, dlt__run_data *d)
 void dlt__report_data_free(dlt__run_data *d)
 {
     dlt__vec *all[] = {&d->iter, &d->epoch, &d->loss, &d->loss_smoothed, &d->lr, &d->images_per_s,
-                       &d->time, &d->test_iter, &d->test_loss, &d->test_top1, &d->test_top5,
+                       &d->time, &d->test_iter, &d->test_epoch, &d->test_loss, &d->test_top1, &d->test_top5,
                        &d->test_time};
     for (size_t i = 0; i < sizeof all / sizeof *all; i++)
         vec_free(all[i]);
@@ -255,4 +358,31 @@ void dlt__report_data_free(dlt__run_data *d)
     free(d->ranks);
     free(d->ckpt_names);
     free(d->ckpt_bytes);
+    free(d->log_tail);
+    free(d->solver_text);
+}
+
+const char *dlt__run_state_name(dlt__run_state s)
+{
+    static const char *names[] = {"running", "ended", "failed", "preempted"};
+    return names[s];
+}
+
+void dlt__report_figures(const dlt__run_data *d, long *iter, double *epoch, double *best_top1,
+                         double *images_per_s)
+{
+    *iter = d->iter.n ? (long)d->iter.v[d->iter.n - 1] : 0;
+    if (d->test_iter.n && d->test_iter.v[d->test_iter.n - 1] > *iter)
+        *iter = (long)d->test_iter.v[d->test_iter.n - 1];
+    *epoch = d->epoch.n ? d->epoch.v[d->epoch.n - 1] : 0;
+    *best_top1 = NAN;
+    for (int i = 0; i < d->test_top1.n; i++)
+        if (isfinite(d->test_top1.v[i]) && !(d->test_top1.v[i] <= *best_top1))
+            *best_top1 = d->test_top1.v[i];
+    double sum = 0;
+    int n = 0;
+    for (int i = 0; i < d->images_per_s.n; i++)
+        if (isfinite(d->images_per_s.v[i]))
+            sum += d->images_per_s.v[i], n++;
+    *images_per_s = n ? sum / n : NAN;
 }
