@@ -7,15 +7,21 @@
 # directory bind-mounted into the container, resumed there to the same files
 # and bit-identical weights and losses as the host's own resume. Prints the
 # image size. Skips, saying why, without root, podman or a base image.
-# The build reuses podman's layer cache: only a changed source tree rebuilds
-# (the compile stage); DLT_CONTAINER_IMAGE names the image
-# (default localhost/dltrain:cpu-test).
+# The build reuses podman's layer cache: a changed source tree rebuilds the
+# compile stage only, a changed package list the runtime packages;
+# DLT_CONTAINER_IMAGE names the image (default localhost/dltrain:cpu-test,
+# with -deps and -build for its first stages).
 . "$(dirname "$0")/lib.sh"
 [ "$(id -u)" -eq 0 ] || skip_all "rootful podman needs root (this machine's podman setup; README)"
 command -v podman > /dev/null || skip_all "podman not found (scripts/install-deps.sh --containers)"
 have_fmnist || skip_all "Fashion-MNIST not installed (apt-get install dataset-fashion-mnist)"
 have_h5py || skip_all "python3 with h5py not found (apt-get install python3-h5py)"
 command -v "$MPIRUN" > /dev/null || skip_all "mpirun not found (apt-get install openmpi-bin)"
+# The image is configured by default, and the resume is compared bit for bit
+# with this build: only the default configuration's run (not .ci/run's
+# --without-dnnl, --with-cuda and ASan copies) can and need build it.
+cfg=$("$top_builddir/config.status" --config 2> /dev/null)
+[ -z "$cfg" ] || skip_all "this build is configured $cfg; the image and the comparison use the default configuration (its run covers them)"
 base_log=$WORK/base-image.log
 "$top_srcdir/containers/base-image.sh" > "$base_log" 2>&1 ||
     skip_all "no Debian 12 base image: $(tail -n 1 "$base_log")"
@@ -32,16 +38,26 @@ SOLVER=nets/lenet_fashion_solver.prototxt
 checkd() { local f=$1 d=$2; shift 2; if "$@"; then ok "$d"; else fail "$d"; diag_file "$f"; fi; }
 
 # ---- the image ----
+# The deps and build stages are tagged too, so their layers stay cached for
+# the next run; what older runs left (untagged now) is pruned by label.
 t0=$(date +%s)
 rev=$(git -C "$top_srcdir" rev-parse HEAD 2> /dev/null || echo unknown)
-if nice -n 10 podman build --pull=never $PFLAGS --build-arg JOBS=2 --build-arg REVISION="$rev" \
-    -f "$top_srcdir/containers/Dockerfile" -t "$IMAGE" "$top_srcdir" > "$WORK/build.log" 2>&1; then
+build() { # TAG [podman build options]
+    local tag=$1
+    shift
+    nice -n 10 podman build --pull=never $PFLAGS --build-arg JOBS=2 --build-arg REVISION="$rev" "$@" \
+        -f "$top_srcdir/containers/Dockerfile" -t "$tag" "$top_srcdir" >> "$WORK/build.log" 2>&1
+}
+if build "$IMAGE-deps" --target deps && build "$IMAGE-build" --target build && build "$IMAGE"; then
     ok "podman build -f containers/Dockerfile ($(($(date +%s) - t0)) s)"
 else
     fail "podman build -f containers/Dockerfile"
     diag_file "$WORK/build.log" 30
     done_testing
 fi
+for l in dltrain.stage org.opencontainers.image.title=dltrain; do
+    podman image prune -f --filter "label=$l" > /dev/null 2>&1
+done
 size=$(podman image inspect --format '{{.Size}}' "$IMAGE")
 echo "# image $IMAGE: $((size / 1000000)) MB ($size bytes); base $(($(podman image inspect --format '{{.Size}}' localhost/debian:bookworm) / 1000000)) MB"
 label() { podman image inspect --format "{{index .Labels \"org.opencontainers.image.$1\"}}" "$IMAGE"; }

@@ -30,7 +30,7 @@ if [ -x "$VENV/bin/hadolint" ] && "$VENV/bin/python" -c 'import dockerfile' 2> /
         "$VENV/bin/hadolint" --no-color "$C/Dockerfile" "$C/Dockerfile.cuda"
     printf 'FROM debian:bookworm\nRUN apt-get install gcc\n' > "$WORK/Dockerfile.bad"
     refuses "... and it does find an unpinned install without -y / --no-install-recommends" "$VENV/bin/hadolint" "$WORK/Dockerfile.bad"
-    checkd "$WORK/structure.txt" "BuildKit's parser: two stages, runtime without compilers, same user/entry point/layout/labels" \
+    checkd "$WORK/structure.txt" "BuildKit's parser: build stages + a runtime stage without compilers, same user/entry point/layout/labels" \
         "$PY" "$top_srcdir/tests/container_files_check.py" dockerfiles "$C/Dockerfile" "$C/Dockerfile.cuda"
     sed 's/openssh-client dataset-fashion-mnist/openssh-client dataset-fashion-mnist build-essential/' "$C/Dockerfile" > "$WORK/Dockerfile.cc"
     refuses "... refuses a runtime stage that installs build-essential" \
