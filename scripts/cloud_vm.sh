@@ -27,7 +27,7 @@
 set -uo pipefail
 
 REPO=$(cd "$(dirname "$0")/.." && pwd)
-NFS= MOUNT_DIR=/mnt/dltrain CUDA_FROM=nvidia CUDA_VER=13-0 INSTALL_DRIVER=0 NO_GPU=0 SKIP_BUILD=0
+NFS='' MOUNT_DIR=/mnt/dltrain CUDA_FROM=nvidia CUDA_VER=13-0 INSTALL_DRIVER=0 NO_GPU=0 SKIP_BUILD=0
 BUILD_DIR=$REPO DRY=0
 usage() { sed -n '2,/^set -uo/p' "$0" | sed '$d; s/^# \{0,1\}//'; }
 die() { echo "cloud_vm.sh: $*" >&2; exit "${2:-1}"; }
@@ -63,7 +63,9 @@ export DEBIAN_FRONTEND=noninteractive
 # ---- the system ----
 OS_RELEASE=${DLT_OS_RELEASE:-/etc/os-release}
 [ -r "$OS_RELEASE" ] || die "cannot read $OS_RELEASE" 2
+# shellcheck source=/dev/null
 ID=$(. "$OS_RELEASE" && echo "${ID:-}")
+# shellcheck source=/dev/null
 VERSION_ID=$(. "$OS_RELEASE" && echo "${VERSION_ID:-}")
 case "$ID $VERSION_ID" in
 "ubuntu 22.04") NV_DISTRO=ubuntu2204 ;;

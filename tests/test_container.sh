@@ -5,8 +5,9 @@
 # mpirun -np 2), the demo (Fashion-MNIST, mpirun -np 2) to its accuracy, and
 # the demo's first checkpoint, written by the host build into a run
 # directory bind-mounted into the container, resumed there to the same files
-# and bit-identical weights and losses as the host's own resume. Prints the
-# image size. Skips, saying why, without root, podman or a base image.
+# and bit-identical weights and losses as the host's own resume; and
+# `podman stop` (SIGTERM to the entry point) ending in a checkpoint and exit
+# 75. Prints the image size. Skips, saying why, without root, podman or a base image.
 # The build reuses podman's layer cache: a changed source tree rebuilds the
 # compile stage only, a changed package list the runtime packages;
 # DLT_CONTAINER_IMAGE names the image (default localhost/dltrain:cpu-test,
@@ -133,5 +134,24 @@ results "$WORK/res_host" > "$WORK/res_host.metrics" && results "$WORK/res_image"
 diff "$WORK/res_host.metrics" "$WORK/res_image.metrics" > "$WORK/metrics.diff"
 checkd "$WORK/metrics.diff" "same losses and test scores in metrics.jsonl ($(wc -l < "$WORK/res_host.metrics") records)" \
     test -s "$WORK/res_host.metrics" -a ! -s "$WORK/metrics.diff"
+# ---- podman stop: SIGTERM to the entry point, PID 1 of the container ----
+# (what Kubernetes sends a pod): the ranks checkpoint and the container exits
+# 75, the status k8s/job-1node.yaml's podFailurePolicy does not count.
+mkdir -p "$WORK/stop" && cp "$top_srcdir/nets/lenet_fashion_train_val.prototxt" "$WORK/stop/"
+sed -e 's/^display:.*/display: 5/' -e 's/^test_interval:.*/test_interval: 100000/' \
+    "$top_srcdir/$SOLVER" > "$WORK/stop/solver.prototxt"
+chown -R "$UID_IN" "$WORK/stop"
+name=dltrain-test-stop-$$
+trap 'podman rm -f "$name" > /dev/null 2>&1' EXIT
+podman run -d --name "$name" $PFLAGS -v "$WORK/stop:/work/run" -v "$(dirname "$FMNIST_TRAIN"):/data:ro" "$IMAGE" \
+    mpirun -np 2 dltrain-mpi --solver /work/run/solver.prototxt --train /data/train.h5 --val /data/test.h5 \
+    --run-dir /work/run/r --max-iter 100000 > /dev/null
+for _ in $(seq 240); do grep -q '"kind":"train"' "$WORK/stop/r/metrics.jsonl" 2> /dev/null && break; sleep 0.5; done
+podman stop -t 120 "$name" > /dev/null
+st=$(podman inspect --format '{{.State.ExitCode}}' "$name")
+podman logs "$name" > "$WORK/stop.out" 2>&1
+podman rm "$name" > /dev/null
+checkd "$WORK/stop.out" "podman stop: the ranks checkpoint, the container exits 75 (got $st)" test "$st" = 75
+check "... leaving a checkpoint to --resume auto from" sh -c "ls '$WORK/stop/r/checkpoints/'iter_*.h5 > /dev/null"
 echo "# test_container.sh: $(($(date +%s) - t0)) s in all"
 done_testing
