@@ -142,7 +142,8 @@ int main(void)
             "unpadded words %.3f", acc ? acc->data[0] : -1);
 
     /* No GPU code yet for Input, Embed, AttentionLSTM: refused up front. */
-    TEST_OK(dlt_net_to_device(test_net, DLT_DEVICE_GPU) == DLT_ERR_ARG && !dlt_net_layer(test_net, 0)->on_gpu,
+    TEST_OK(dlt_net_to_device(test_net, DLT_DEVICE_GPU) == DLT_ERR_ARG &&
+                !dlt_net_layer(test_net, 0)->on_gpu,
             "caption net: moving it to the GPU is refused at setup, naming the layer");
     dlt_net_free(test_net);
     dlt_net_free(net);

@@ -1,5 +1,6 @@
 /* accuracy.c - Accuracy: fraction of (non-ignored) labels among the top_k
- * scores along accuracy_param axis (default 1; 2 for (T,N,V,1) word scores). Ties count against the prediction, as in Caffe's
+ * scores along accuracy_param axis (default 1; 2 for (T,N,V,1) word
+ * scores). Ties count against the prediction, as in Caffe's
  * accuracy_layer.cpp: the label is correct when fewer than top_k other
  * classes score >= the true class. */
 #include <stdlib.h>

@@ -232,7 +232,9 @@ static void att_backward(dlt_layer *l)
             const float *dz = s->dz + (size_t)n * C;
             double dot = 0;
             for (int i = 0; i < L; i++) {
-                double acc = dpen[(size_t)n * L + i] + (dalpha_top ? dalpha_top[(o + n) * L + i] : 0);
+                double acc = dpen[(size_t)n * L + i];
+                if (dalpha_top)
+                    acc += dalpha_top[(o + n) * L + i];
                 for (int c = 0; c < C; c++) {
                     acc += (double)dz[c] * Fn[(size_t)i * C + c];
                     s->dFt[((size_t)n * L + i) * C + c] += al[i] * dz[c];

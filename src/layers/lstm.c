@@ -40,7 +40,8 @@ static int lstm_setup(dlt_layer *l, const dlt_cfg *msg, const dlt_layer_context 
         DLT_FAIL(DLT_ERR_PARSE, "%s: layer '%s': recurrent_param needs num_output >= 1 (got %ld)",
                  dlt_cfg_where(p, wb, sizeof wb), l->name, h);
     DLT_TRY(dlt_cfg_bool(p, "expose_hidden", 0, &expose));
-    DLT_TRY(dlt__cfg_reject(p, l->name, "debug_info", "recurrent_param debug_info"));
+    int debug_info; /* Caffe prints the unrolled net's activations; nothing to do here */
+    DLT_TRY(dlt_cfg_bool(p, "debug_info", 0, &debug_info));
     dlt_filler wf, bf;
     DLT_TRY(dlt_filler_parse(dlt_cfg_get(p, "weight_filler"), &wf));
     DLT_TRY(dlt_filler_parse(dlt_cfg_get(p, "bias_filler"), &bf));

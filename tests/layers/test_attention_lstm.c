@@ -24,7 +24,8 @@ static void ref_att(tcase *t, double *r, const void *arg)
     const float *wx = l->param[0].data, *b = l->param[1].data, *wz = l->param[2].data;
     const float *wh = l->param[3].data, *wfa = l->param[4].data, *wha = l->param[5].data;
     const float *ba = l->param[6].data, *v = l->param[7].data;
-    double *h = dlt_calloc((size_t)N * Hd, sizeof(double)), *c = dlt_calloc((size_t)N * Hd, sizeof(double));
+    double *h = dlt_calloc((size_t)N * Hd, sizeof(double));
+    double *c = dlt_calloc((size_t)N * Hd, sizeof(double));
     double *nh = dlt_calloc((size_t)N * Hd, sizeof(double));
     double *alpha = r + (size_t)T * N * Hd;
     for (int s = 0; s < T; s++) {

@@ -78,7 +78,8 @@ static void bad_index(float value)
     close(fd[1]);
     char buf[4096] = "";
     size_t len = 0;
-    for (ssize_t got; len < sizeof buf - 1 && (got = read(fd[0], buf + len, sizeof buf - 1 - len)) > 0;)
+    ssize_t got;
+    while (len < sizeof buf - 1 && (got = read(fd[0], buf + len, sizeof buf - 1 - len)) > 0)
         len += (size_t)got;
     buf[len] = '\0';
     close(fd[0]);

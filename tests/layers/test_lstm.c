@@ -22,7 +22,8 @@ static void ref_lstm(tcase *t, double *r, const void *arg)
     const float *wx = l->param[0].data, *b = l->param[1].data;
     const float *ws = a->has_static ? l->param[2].data : NULL;
     const float *wh = l->param[a->has_static ? 3 : 2].data;
-    double *h = dlt_calloc((size_t)N * H, sizeof(double)), *c = dlt_calloc((size_t)N * H, sizeof(double));
+    double *h = dlt_calloc((size_t)N * H, sizeof(double));
+    double *c = dlt_calloc((size_t)N * H, sizeof(double));
     for (int k = 0; k < N * H; k++) {
         h[k] = a->h0 ? a->h0[k] : 0;
         c[k] = a->c0 ? a->c0[k] : 0;
