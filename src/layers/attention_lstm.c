@@ -83,6 +83,16 @@ static int att_setup(dlt_layer *l, const dlt_cfg *msg, const dlt_layer_context *
     s->T = T, s->N = N, s->E = (int)(x->count / cont->count), s->C = f->c;
     s->L = f->h * f->w, s->Hd = (int)hd, s->A = (int)a, s->lambda = (float)lambda;
     const int64_t H4 = 4 * hd;
+    /* The scratch of all steps (GEMM sides are ints). */
+    char sbuf[320];
+    dlt_size_ctx sz;
+    dlt__layer_size_ctx(l, msg, sbuf, sizeof sbuf, &sz);
+    const int64_t rows[2] = {T, N}, locs[2] = {N, s->L}, gates[3] = {T, N, H4};
+    const int64_t mlp[4] = {T, N, s->L, a};
+    DLT_TRY(dlt_size_prod(&sz, "steps x streams", rows, 2, DLT_DIM_MAX, NULL));
+    DLT_TRY(dlt_size_prod(&sz, "samples x locations", locs, 2, DLT_DIM_MAX, NULL));
+    DLT_TRY(dlt_size_prod(&sz, "gate values of all steps", gates, 3, DLT_COUNT_MAX, NULL));
+    DLT_TRY(dlt_size_prod(&sz, "attention activations of all steps", mlp, 4, DLT_COUNT_MAX, NULL));
     DLT_TRY(dlt__add_param(l, msg, H4, s->E, 1, 1, &wf));
     DLT_TRY(dlt__add_param(l, msg, H4, 1, 1, 1, &bf));
     DLT_TRY(dlt__add_param(l, msg, H4, s->C, 1, 1, &wf));

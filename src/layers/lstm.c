@@ -85,6 +85,13 @@ static int lstm_setup(dlt_layer *l, const dlt_cfg *msg, const dlt_layer_context 
                          dlt_cfg_where(msg, wb, sizeof wb), l->name, i == base - 2 ? "h0" : "c0",
                          dlt__shape_str(b, sb, sizeof sb), N, H);
         }
+    /* The scratch of all steps' gates (T*N rows of 4H: GEMM sides are ints). */
+    char sbuf[320];
+    dlt_size_ctx sz;
+    dlt__layer_size_ctx(l, msg, sbuf, sizeof sbuf, &sz);
+    const int64_t rows[2] = {T, N}, gates[3] = {T, N, 4 * (int64_t)H};
+    DLT_TRY(dlt_size_prod(&sz, "steps x streams", rows, 2, DLT_DIM_MAX, NULL));
+    DLT_TRY(dlt_size_prod(&sz, "gate values of all steps", gates, 3, DLT_COUNT_MAX, NULL));
     DLT_TRY(dlt__add_param(l, msg, 4 * (int64_t)H, s->X, 1, 1, &wf));
     DLT_TRY(dlt__add_param(l, msg, 4 * (int64_t)H, 1, 1, 1, &bf));
     if (s->has_static) {
