@@ -130,7 +130,7 @@ static void attend(dlt_layer *l, att_state *s, int t, const float *hc)
 {
     const int N = s->N, L = s->L, A = s->A, C = s->C;
     const float *v = l->param[P_V].data;
-    dlt__rgemm(0, 1, N, A, s->Hd, 1.0f, hc, l->param[P_WHA].data, 0.0f, s->ah);
+    dlt__rgemm(0, 1, N, A, s->Hd, hc, l->param[P_WHA].data, 0.0f, s->ah);
     for (int n = 0; n < N; n++) {
         float *al = s->alpha + ((size_t)t * N + n) * L;
         float m = -INFINITY;
@@ -151,7 +151,7 @@ static void attend(dlt_layer *l, att_state *s, int t, const float *hc)
         for (int i = 0; i < L; i++)
             al[i] = (float)(al[i] / sum);
         /* z = alpha^T F_n: (1 x L)(L x C) */
-        dlt__rgemm(0, 0, 1, C, L, 1.0f, al, s->Ft + (size_t)n * L * C, 0.0f,
+        dlt__rgemm(0, 0, 1, C, L, al, s->Ft + (size_t)n * L * C, 0.0f,
                    s->Z + ((size_t)t * N + n) * C);
     }
 }
@@ -168,10 +168,10 @@ static void att_forward(dlt_layer *l)
                 s->Ft[((size_t)n * L + i) * C + c] = f[((size_t)n * C + c) * L + i];
     for (size_t r = 0; r < (size_t)N * L; r++)
         memcpy(s->Fp + r * A, l->param[P_BA].data, (size_t)A * sizeof(float));
-    dlt__rgemm(0, 1, N * L, A, C, 1.0f, s->Ft, l->param[P_WFA].data, 1.0f, s->Fp);
+    dlt__rgemm(0, 1, N * L, A, C, s->Ft, l->param[P_WFA].data, 1.0f, s->Fp);
     for (size_t r = 0; r < (size_t)T * N; r++)
         memcpy(s->G + r * H4, l->param[P_B].data, (size_t)H4 * sizeof(float));
-    dlt__rgemm(0, 1, T * N, H4, s->E, 1.0f, l->bottom[1]->data, l->param[P_WX].data, 1.0f, s->G);
+    dlt__rgemm(0, 1, T * N, H4, s->E, l->bottom[1]->data, l->param[P_WX].data, 1.0f, s->G);
     for (int t = 0; t < T; t++) {
         const size_t o = (size_t)t * N;
         float *hc = s->HC + o * Hd, *g = s->G + o * H4;
@@ -179,8 +179,8 @@ static void att_forward(dlt_layer *l)
             for (int j = 0; j < Hd; j++)
                 hc[(size_t)n * Hd + j] = t ? cont[o + n] * hout[(o - N + n) * Hd + j] : 0.0f;
         attend(l, s, t, hc);
-        dlt__rgemm(0, 1, N, H4, C, 1.0f, s->Z + o * C, l->param[P_WZ].data, 1.0f, g);
-        dlt__rgemm(0, 1, N, H4, Hd, 1.0f, hc, l->param[P_WH].data, 1.0f, g);
+        dlt__rgemm(0, 1, N, H4, C, s->Z + o * C, l->param[P_WZ].data, 1.0f, g);
+        dlt__rgemm(0, 1, N, H4, Hd, hc, l->param[P_WH].data, 1.0f, g);
         dlt__lstm_step_forward(N, Hd, g, t ? s->Cc + (o - N) * Hd : NULL, cont + o,
                                s->Cc + o * Hd, hout + o * Hd);
     }
@@ -231,10 +231,10 @@ static void att_backward(dlt_layer *l)
         memcpy(s->G + o * H4, s->dg, (size_t)N * H4 * sizeof(float));
         const float *dg = s->dg;
         /* gates <- W_z z and W_h hc */
-        dlt__rgemm(1, 0, H4, C, N, 1.0f, dg, s->Z + o * C, 1.0f, l->param[P_WZ].diff);
-        dlt__rgemm(1, 0, H4, Hd, N, 1.0f, dg, hc, 1.0f, l->param[P_WH].diff);
-        dlt__rgemm(0, 0, N, C, H4, 1.0f, dg, l->param[P_WZ].data, 0.0f, s->dz);
-        dlt__rgemm(0, 0, N, Hd, H4, 1.0f, dg, l->param[P_WH].data, 0.0f, s->dh);
+        dlt__rgemm(1, 0, H4, C, N, dg, s->Z + o * C, 1.0f, l->param[P_WZ].diff);
+        dlt__rgemm(1, 0, H4, Hd, N, dg, hc, 1.0f, l->param[P_WH].diff);
+        dlt__rgemm(0, 0, N, C, H4, dg, l->param[P_WZ].data, 0.0f, s->dz);
+        dlt__rgemm(0, 0, N, Hd, H4, dg, l->param[P_WH].data, 0.0f, s->dh);
         /* z = sum alpha F, alpha = softmax(e), e = v . u, u = tanh(Fp + ah) */
         memset(s->dah, 0, (size_t)N * A * sizeof(float));
         for (int n = 0; n < N; n++) {
@@ -264,8 +264,8 @@ static void att_backward(dlt_layer *l)
                 }
             }
         }
-        dlt__rgemm(1, 0, A, Hd, N, 1.0f, s->dah, hc, 1.0f, l->param[P_WHA].diff);
-        dlt__rgemm(0, 0, N, Hd, A, 1.0f, s->dah, l->param[P_WHA].data, 1.0f, s->dh);
+        dlt__rgemm(1, 0, A, Hd, N, s->dah, hc, 1.0f, l->param[P_WHA].diff);
+        dlt__rgemm(0, 0, N, Hd, A, s->dah, l->param[P_WHA].data, 1.0f, s->dh);
         for (int n = 0; n < N; n++) /* h_{t-1} entered as cont * h_{t-1}; none before t = 0 */
             for (int j = 0; j < Hd; j++)
                 s->dh[(size_t)n * Hd + j] *= cont[o + n];
@@ -273,7 +273,7 @@ static void att_backward(dlt_layer *l)
     free(da), free(dpen);
     /* Step-independent parts, over all steps at once. */
     const float *dG = s->G;
-    dlt__rgemm(1, 0, H4, s->E, T * N, 1.0f, dG, l->bottom[1]->data, 1.0f, l->param[P_WX].diff);
+    dlt__rgemm(1, 0, H4, s->E, T * N, dG, l->bottom[1]->data, 1.0f, l->param[P_WX].diff);
     float *db = l->param[P_B].diff;
     for (int k = 0; k < H4; k++) {
         double acc = 0;
@@ -288,9 +288,9 @@ static void att_backward(dlt_layer *l)
             acc += s->dFp[r * A + k];
         dba[k] += (float)acc;
     }
-    dlt__rgemm(1, 0, A, C, N * L, 1.0f, s->dFp, s->Ft, 1.0f, l->param[P_WFA].diff);
+    dlt__rgemm(1, 0, A, C, N * L, s->dFp, s->Ft, 1.0f, l->param[P_WFA].diff);
     if (l->propagate_down[0]) {
-        dlt__rgemm(0, 0, N * L, C, A, 1.0f, s->dFp, l->param[P_WFA].data, 1.0f, s->dFt);
+        dlt__rgemm(0, 0, N * L, C, A, s->dFp, l->param[P_WFA].data, 1.0f, s->dFt);
         float *df = l->bottom[0]->diff;
         for (int n = 0; n < N; n++)
             for (int c = 0; c < C; c++)
@@ -298,7 +298,7 @@ static void att_backward(dlt_layer *l)
                     df[((size_t)n * C + c) * L + i] = s->dFt[((size_t)n * L + i) * C + c];
     }
     if (l->propagate_down[1])
-        dlt__rgemm(0, 0, T * N, s->E, H4, 1.0f, dG, l->param[P_WX].data, 0.0f,
+        dlt__rgemm(0, 0, T * N, s->E, H4, dG, l->param[P_WX].data, 0.0f,
                    l->bottom[1]->diff);
     if (l->propagate_down[2])
         memset(l->bottom[2]->diff, 0, l->bottom[2]->count * sizeof(float));

@@ -144,9 +144,9 @@ static void lstm_forward(dlt_layer *l)
     const float *b = l->param[1].data;
     for (size_t r = 0; r < (size_t)T * N; r++)
         memcpy(s->G + r * G4, b, (size_t)G4 * sizeof(float));
-    dlt__rgemm(0, 1, T * N, G4, s->X, 1.0f, l->bottom[0]->data, l->param[0].data, 1.0f, s->G);
+    dlt__rgemm(0, 1, T * N, G4, s->X, l->bottom[0]->data, l->param[0].data, 1.0f, s->G);
     if (s->has_static)
-        dlt__rgemm(0, 1, N, G4, s->S, 1.0f, l->bottom[2]->data, l->param[s->p_static].data, 0.0f,
+        dlt__rgemm(0, 1, N, G4, s->S, l->bottom[2]->data, l->param[s->p_static].data, 0.0f,
                    s->sx);
     for (int t = 0; t < T; t++) {
         const size_t o = (size_t)t * N;
@@ -156,7 +156,7 @@ static void lstm_forward(dlt_layer *l)
         for (int n = 0; n < N; n++)
             for (int j = 0; j < H; j++)
                 hc[(size_t)n * H + j] = cont[o + n] * hprev[(size_t)n * H + j];
-        dlt__rgemm(0, 1, N, G4, H, 1.0f, hc, l->param[s->p_hc].data, 1.0f, g);
+        dlt__rgemm(0, 1, N, G4, H, hc, l->param[s->p_hc].data, 1.0f, g);
         if (s->has_static)
             for (size_t k = 0; k < (size_t)N * G4; k++)
                 g[k] += s->sx[k];
@@ -197,15 +197,15 @@ static void lstm_backward(dlt_layer *l)
                                 dg, s->dc);
         memcpy(s->G + o * G4, dg, (size_t)N * G4 * sizeof(float));
         /* dW_hc += dg^T hc; d(hc) = dg W_hc, and h_{t-1} gets cont * that. */
-        dlt__rgemm(1, 0, G4, H, N, 1.0f, dg, s->HC + o * H, 1.0f, l->param[s->p_hc].diff);
-        dlt__rgemm(0, 0, N, H, G4, 1.0f, dg, whc, 0.0f, s->dh);
+        dlt__rgemm(1, 0, G4, H, N, dg, s->HC + o * H, 1.0f, l->param[s->p_hc].diff);
+        dlt__rgemm(0, 0, N, H, G4, dg, whc, 0.0f, s->dh);
         for (int n = 0; n < N; n++)
             for (int j = 0; j < H; j++)
                 s->dh[(size_t)n * H + j] *= cont[o + n];
     }
     free(dg);
     const float *dG = s->G; /* (T*N, 4H) */
-    dlt__rgemm(1, 0, G4, s->X, T * N, 1.0f, dG, l->bottom[0]->data, 1.0f, l->param[0].diff);
+    dlt__rgemm(1, 0, G4, s->X, T * N, dG, l->bottom[0]->data, 1.0f, l->param[0].diff);
     float *db = l->param[1].diff;
     for (int k = 0; k < G4; k++) {
         double acc = 0;
@@ -214,7 +214,7 @@ static void lstm_backward(dlt_layer *l)
         db[k] += (float)acc;
     }
     if (l->propagate_down[0])
-        dlt__rgemm(0, 0, T * N, s->X, G4, 1.0f, dG, l->param[0].data, 0.0f, l->bottom[0]->diff);
+        dlt__rgemm(0, 0, T * N, s->X, G4, dG, l->param[0].data, 0.0f, l->bottom[0]->diff);
     if (l->propagate_down[1]) /* markers have no gradient */
         memset(l->bottom[1]->diff, 0, l->bottom[1]->count * sizeof(float));
     if (s->has_static) {
@@ -222,10 +222,10 @@ static void lstm_backward(dlt_layer *l)
         for (int t = 0; t < T; t++)
             for (size_t k = 0; k < (size_t)N * G4; k++)
                 s->dsum[k] += dG[(size_t)t * N * G4 + k];
-        dlt__rgemm(1, 0, G4, s->S, N, 1.0f, s->dsum, l->bottom[2]->data, 1.0f,
+        dlt__rgemm(1, 0, G4, s->S, N, s->dsum, l->bottom[2]->data, 1.0f,
                    l->param[s->p_static].diff);
         if (l->propagate_down[2])
-            dlt__rgemm(0, 0, N, s->S, G4, 1.0f, s->dsum, l->param[s->p_static].data, 0.0f,
+            dlt__rgemm(0, 0, N, s->S, G4, s->dsum, l->param[s->p_static].data, 0.0f,
                        l->bottom[2]->diff);
     }
     if (s->expose) {

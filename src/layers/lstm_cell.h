@@ -9,14 +9,40 @@
 #include <cblas.h>
 #include <math.h>
 #include <stddef.h>
+#include <stdlib.h>
 
-/* C (M x N) = alpha op(A) op(B) + beta C, row-major, one place for the
- * recurrent layers' products (cblas, as InnerProduct's weight gradient). */
-static inline void dlt__rgemm(int ta, int tb, int M, int N, int K, float alpha, const float *A,
-                              const float *B, float beta, float *C)
+#include "dltrain/error.h"
+#include "layers/layers.h"
+
+/* C (M x N) = op(A) op(B) + beta C (beta 0 or 1), row-major: one place for
+ * the recurrent layers' products. Products whose rows are samples (A not
+ * transposed: activations, input gradients) go through InnerProduct's
+ * row-independent kernel, so P ranks of batch B compute what one rank of
+ * P*B does, bit for bit; the weight gradients (A transposed: a sum over
+ * samples) through cblas, as InnerProduct's. */
+static inline void dlt__rgemm(int ta, int tb, int M, int N, int K, const float *A, const float *B,
+                              float beta, float *C)
 {
-    cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, M,
-                N, K, alpha, A, ta ? M : K, B, tb ? K : N, beta, C, N);
+    if (ta) {
+        cblas_sgemm(CblasRowMajor, CblasTrans, tb ? CblasTrans : CblasNoTrans, M, N, K, 1.0f, A,
+                    M, B, tb ? K : N, beta, C, N);
+        return;
+    }
+    if (beta == 0.0f) {
+        dlt__gemm_rows(M, N, K, A, tb, B, tb ? K : N, NULL, C);
+        return;
+    }
+    static _Thread_local float *tmp;
+    static _Thread_local size_t cap;
+    const size_t n = (size_t)M * N;
+    if (n > cap) {
+        free(tmp);
+        tmp = dlt_malloc(n * sizeof(float));
+        cap = n;
+    }
+    dlt__gemm_rows(M, N, K, A, tb, B, tb ? K : N, NULL, tmp);
+    for (size_t i = 0; i < n; i++)
+        C[i] += tmp[i];
 }
 
 static inline float dlt__sigmoidf(float x) { return 1.0f / (1.0f + expf(-x)); }

@@ -141,6 +141,61 @@ static void att_case(const char *what, const char *text, att_ref a, int Hf, int 
     destroy(&t);
 }
 
+/* Data parallelism: the batch split in two halves (two ranks) computes the
+ * same hidden states and attention maps as the whole batch, bit for bit, at
+ * sizes where cblas_sgemm would not (see test_lstm.c). */
+static void test_split(void)
+{
+    enum { T = 3, N = 48, HN = 24, C = 32, L = 4, E = 32, Hd = 16 };
+    float cont[T * N];
+    for (int i = 0; i < T * N; i++)
+        cont[i] = i >= N && i % 7 != 3;
+    const char *text = "attention_lstm_param { num_output: 16 attention_dim: 16 }";
+    tcase full;
+    memset(&full, 0, sizeof full);
+    dlt_tensor_reshape(&full.bot[0], N, C, 2, 2);
+    dlt_tensor_reshape(&full.bot[1], T, N, E, 1);
+    dlt_tensor_reshape(&full.bot[2], T, N, 1, 1);
+    fill_uniform(full.bot[0].data, full.bot[0].count, -1, 1);
+    fill_uniform(full.bot[1].data, full.bot[1].count, -1, 1);
+    memcpy(full.bot[2].data, cont, sizeof cont);
+    int st = make(&full, "AttentionLSTM", text, 3, 2, 0, NULL), same = st == 0;
+    if (st == 0)
+        full.l.ops->forward(&full.l);
+    for (int half = 0; half < 2 && same; half++) {
+        tcase t;
+        memset(&t, 0, sizeof t);
+        dlt_tensor_reshape(&t.bot[0], HN, C, 2, 2);
+        dlt_tensor_reshape(&t.bot[1], T, HN, E, 1);
+        dlt_tensor_reshape(&t.bot[2], T, HN, 1, 1);
+        memcpy(t.bot[0].data, full.bot[0].data + (size_t)half * HN * C * L,
+               (size_t)HN * C * L * sizeof(float));
+        for (int s = 0; s < T; s++)
+            for (int n = 0; n < HN; n++) {
+                memcpy(t.bot[1].data + ((size_t)s * HN + n) * E,
+                       full.bot[1].data + ((size_t)s * N + half * HN + n) * E, E * sizeof(float));
+                t.bot[2].data[s * HN + n] = cont[s * N + half * HN + n];
+            }
+        same &= make(&t, "AttentionLSTM", text, 3, 2, 0, NULL) == 0;
+        for (int p = 0; same && p < t.l.nparam; p++)
+            memcpy(t.l.param[p].data, full.l.param[p].data, t.l.param[p].count * sizeof(float));
+        if (same)
+            t.l.ops->forward(&t.l);
+        for (int s = 0; same && s < T; s++) {
+            same &= memcmp(t.top[0].data + (size_t)s * HN * Hd,
+                           full.top[0].data + ((size_t)s * N + half * HN) * Hd,
+                           (size_t)HN * Hd * sizeof(float)) == 0;
+            same &= memcmp(t.top[1].data + (size_t)s * HN * L,
+                           full.top[1].data + ((size_t)s * N + half * HN) * L,
+                           (size_t)HN * L * sizeof(float)) == 0;
+        }
+        destroy(&t);
+    }
+    TEST_OK(same, "attention lstm: two halves of the batch give the whole batch's hidden states "
+            "and maps bit for bit (status %d)", st);
+    destroy(&full);
+}
+
 static void test_refused(void)
 {
     tcase t;
@@ -170,6 +225,7 @@ int main(void)
     const att_ref b = {5, 3, 2, 6, 2, 2, 3};
     att_case("T=5 N=3 L=3x2, hidden top only", "attention_lstm_param { num_output: 2 "
              "attention_dim: 3 weight_filler { type: \"xavier\" } }", b, 3, 2, 1, cont5, 0);
+    test_split();
     test_refused();
     TEST_DONE();
 }

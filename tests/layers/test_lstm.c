@@ -152,6 +152,53 @@ static void test_carry(void)
     destroy(&t);
 }
 
+/* Data parallelism: the batch's streams split in two halves (two ranks)
+ * compute the same hidden states as the whole batch, bit for bit. Sizes
+ * where OpenBLAS's sgemm rounds a row by its place in the call (the reason
+ * for InnerProduct's own kernel): with cblas_sgemm this fails. */
+static void test_split(void)
+{
+    enum { T = 3, N = 48, HN = 24, X = 64, H = 16 };
+    float cont[T * N];
+    for (int i = 0; i < T * N; i++)
+        cont[i] = i >= N && i % 7 != 3; /* starts at t = 0 and here and there later */
+    const char *text = "recurrent_param { num_output: 16 }";
+    tcase full;
+    memset(&full, 0, sizeof full);
+    dlt_tensor_reshape(&full.bot[0], T, N, 8, 8);
+    dlt_tensor_reshape(&full.bot[1], T, N, 1, 1);
+    fill_uniform(full.bot[0].data, full.bot[0].count, -1, 1);
+    memcpy(full.bot[1].data, cont, sizeof cont);
+    int st = make(&full, "LSTM", text, 2, 1, 0, NULL), same = st == 0;
+    if (st == 0)
+        full.l.ops->forward(&full.l);
+    for (int half = 0; half < 2 && same; half++) {
+        tcase t;
+        memset(&t, 0, sizeof t);
+        dlt_tensor_reshape(&t.bot[0], T, HN, 8, 8);
+        dlt_tensor_reshape(&t.bot[1], T, HN, 1, 1);
+        for (int s = 0; s < T; s++)
+            for (int n = 0; n < HN; n++) {
+                memcpy(t.bot[0].data + ((size_t)s * HN + n) * X,
+                       full.bot[0].data + ((size_t)s * N + half * HN + n) * X, X * sizeof(float));
+                t.bot[1].data[s * HN + n] = cont[s * N + half * HN + n];
+            }
+        same &= make(&t, "LSTM", text, 2, 1, 0, NULL) == 0;
+        for (int p = 0; same && p < t.l.nparam; p++)
+            memcpy(t.l.param[p].data, full.l.param[p].data, t.l.param[p].count * sizeof(float));
+        if (same)
+            t.l.ops->forward(&t.l);
+        for (int s = 0; same && s < T; s++)
+            same &= memcmp(t.top[0].data + (size_t)s * HN * H,
+                           full.top[0].data + ((size_t)s * N + half * HN) * H,
+                           (size_t)HN * H * sizeof(float)) == 0;
+        destroy(&t);
+    }
+    TEST_OK(same, "lstm: two halves of the batch give the whole batch's hidden states bit for "
+            "bit (status %d)", st);
+    destroy(&full);
+}
+
 static void test_refused(void)
 {
     tcase t;
@@ -186,6 +233,7 @@ int main(void)
     lstm_case("T=5 N=3 expose_hidden, no static", "recurrent_param { num_output: 3 "
               "expose_hidden: true }", (lstm_ref){5, 3, 6, 0, 3, 0, 1, NULL, NULL}, cont2);
     test_carry();
+    test_split();
     test_refused();
     TEST_DONE();
 }
