@@ -6,7 +6,8 @@
  * The net covers both LRN regions, BatchNorm in train mode (in place and
  * not) and with global statistics, Scale with and without bias (in place
  * and not), Softmax over axes 0-3 (in place too), Concat over axes 0-3, Eltwise SUM with
- * coeff, PROD and MAX over 3 bottoms and SUM in place. Skips (TAP
+ * coeff, PROD and MAX over 3 bottoms and SUM in place, SoftmaxWithLoss and
+ * Accuracy over axis 2 of (T,N,V,1) word scores with ignore_label. Skips (TAP
  * "1..0 # SKIP") without CUDA or a usable GPU. Tolerances (max relative
  * error |a-b| / max(1, |b|)): forward and statistics 1e-5, gradients 1e-4. */
 #include <string.h>
@@ -63,7 +64,16 @@ static const char *net_text =
     "layer { name: 'ip0' type: 'InnerProduct' bottom: 'c0' top: 'ip0'\n"
     "  inner_product_param { num_output: 5 weight_filler { type: 'xavier' } } }\n"
     "layer { name: 'loss0' type: 'SoftmaxWithLoss' bottom: 'ip0' bottom: 'label2' top: 'loss0' }\n"
-    "layer { name: 'loss' type: 'SoftmaxWithLoss' bottom: 'ipO' bottom: 'label' top: 'loss' }\n";
+    "layer { name: 'loss' type: 'SoftmaxWithLoss' bottom: 'ipO' bottom: 'label' top: 'loss' }\n"
+    /* Word-score layout (T,N,V,1) = (4,2,5,1): loss and accuracy over axis 2. */
+    "layer { name: 'cv2' type: 'Convolution' bottom: 'data' top: 'cv2'\n"
+    "  convolution_param { num_output: 2 kernel_size: 1 weight_filler { type: 'xavier' } } }\n"
+    "layer { name: 'ipT' type: 'InnerProduct' bottom: 'cv2' top: 'ipT'\n"
+    "  inner_product_param { num_output: 5 axis: 2 weight_filler { type: 'xavier' } } }\n"
+    "layer { name: 'lossT' type: 'SoftmaxWithLoss' bottom: 'ipT' bottom: 'label2' top: 'lossT'\n"
+    "  softmax_param { axis: 2 } loss_param { ignore_label: 1 } }\n"
+    "layer { name: 'accT' type: 'Accuracy' bottom: 'ipT' bottom: 'label2' top: 'accT'\n"
+    "  accuracy_param { axis: 2 ignore_label: 1 } }\n";
 
 static double rel_err(const float *a, const float *b, size_t n)
 {
@@ -134,7 +144,8 @@ int main(void)
     ASSERT_NEAR(lg, lc, 1e-5 * (fabs(lc) > 1 ? fabs(lc) : 1), "loss on the GPU matches the CPU");
     for (int i = 0; i < dlt_net_num_layers(cpu); i++) {
         dlt_layer *a = dlt_net_layer(gpu, i), *b = dlt_net_layer(cpu, i);
-        const double tol = !strcmp(b->ops->type, "InnerProduct") ? 1e-4 : 1e-5;
+        const double tol =
+            !strcmp(b->ops->type, "InnerProduct") || !strcmp(b->ops->type, "Convolution") ? 1e-4 : 1e-5;
         for (int t = 0; t < a->ntop; t++) {
             dlt_tensor_download(a->top[t]);
             double e = rel_err(a->top[t]->data, b->top[t]->data, b->top[t]->count);

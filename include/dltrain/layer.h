@@ -63,7 +63,7 @@ typedef struct dlt_layer_gpu_ops {
 } dlt_layer_gpu_ops;
 
 #define DLT_MAX_BLOBS 8
-#define DLT_MAX_PARAMS 4
+#define DLT_MAX_PARAMS 8 /* AttentionLSTM has 8 */
 
 struct dlt_layer {
     const dlt_layer_ops *ops;

@@ -47,9 +47,9 @@ extern "C" void dlt__accuracy_forward_gpu(dlt_layer *l)
     counts *acc = (counts *)l->gpu_state;
     dlt__gpu *g = dlt__gpu_get();
     const dlt_tensor *x = l->bottom[0];
-    const size_t inner = (size_t)x->h * x->w, total = (size_t)x->n * inner;
+    const size_t inner = cfg->inner, total = cfg->outer * inner;
     CUDA_CHECK(cudaMemsetAsync(acc, 0, sizeof(counts), g->stream));
-    topk<<<dlt__grid(total), DLT_BLOCK, 0, g->stream>>>(x->gdata, l->bottom[1]->gdata, acc, x->c, inner, total,
+    topk<<<dlt__grid(total), DLT_BLOCK, 0, g->stream>>>(x->gdata, l->bottom[1]->gdata, acc, cfg->C, inner, total,
                                                         cfg->top_k, cfg->has_ignore, cfg->ignore_label);
     CUDA_LAUNCH_CHECK();
     counts h;

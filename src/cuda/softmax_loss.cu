@@ -57,9 +57,12 @@ static __global__ void grad(const float *prob, const float *label, float *dx, in
 extern "C" int dlt__softmax_loss_setup_gpu(dlt_layer *l)
 {
     const dlt_tensor *x = l->bottom[0];
+    const softmax_loss_state *st = (const softmax_loss_state *)l->state;
     sml_gpu *s = (sml_gpu *)dlt_calloc(1, sizeof *s);
     CUDNN_CHECK(cudnnCreateTensorDescriptor(&s->x));
-    CUDNN_CHECK(cudnnSetTensor4dDescriptor(s->x, CUDNN_TENSOR_NCHW, CUDNN_DATA_FLOAT, x->n, x->c, x->h, x->w));
+    /* outer x C x inner x 1: cuDNN's channel softmax over softmax_param axis. */
+    CUDNN_CHECK(cudnnSetTensor4dDescriptor(s->x, CUDNN_TENSOR_NCHW, CUDNN_DATA_FLOAT, (int)st->outer, st->C,
+                                           (int)st->inner, 1));
     s->prob = (float *)dlt__dev_alloc(x->count * sizeof(float) + sizeof(float));
     s->acc = (sums *)dlt__dev_alloc(sizeof(sums));
     l->gpu_state = s;
@@ -72,24 +75,24 @@ extern "C" void dlt__softmax_loss_forward_gpu(dlt_layer *l)
     sml_gpu *s = (sml_gpu *)l->gpu_state;
     dlt__gpu *g = dlt__gpu_get();
     const dlt_tensor *x = l->bottom[0];
-    const size_t inner = (size_t)x->h * x->w, total = (size_t)x->n * inner;
+    const size_t inner = st->inner, total = st->outer * inner;
     const float one = 1.0f, zero = 0.0f;
     CUDNN_CHECK(cudnnSoftmaxForward(g->cudnn, CUDNN_SOFTMAX_ACCURATE, CUDNN_SOFTMAX_MODE_CHANNEL, &one, s->x,
                                     x->gdata, &zero, s->x, s->prob));
     CUDA_CHECK(cudaMemsetAsync(s->acc, 0, sizeof(sums), g->stream));
-    nll<<<dlt__grid(total), DLT_BLOCK, 0, g->stream>>>(s->prob, l->bottom[1]->gdata, s->acc, x->c, inner, total,
+    nll<<<dlt__grid(total), DLT_BLOCK, 0, g->stream>>>(s->prob, l->bottom[1]->gdata, s->acc, st->C, inner, total,
                                                        st->has_ignore, st->ignore_label);
     CUDA_LAUNCH_CHECK();
     sums h;
     dlt__dev_download(&h, s->acc, sizeof h);
     if (h.bad_label)
         dlt_fatal("layer '%s': label %d out of range [0, %d); the data's classes must fit num_output "
-                  "of the last layer", l->name, h.bad_label - 1, x->c);
+                  "of the last layer", l->name, h.bad_label - 1, st->C);
     double norm;
     switch (st->normalization) {
     case NORM_FULL: norm = (double)total; break;
     case NORM_VALID: norm = (double)h.valid; break;
-    case NORM_BATCH_SIZE: norm = (double)x->n; break;
+    case NORM_BATCH_SIZE: norm = (double)st->outer; break;
     default: norm = 1; break;
     }
     if (norm < 1) /* Caffe: max(1, normalizer) */
@@ -108,10 +111,10 @@ extern "C" void dlt__softmax_loss_backward_gpu(dlt_layer *l)
     const softmax_loss_state *st = (const softmax_loss_state *)l->state;
     const sml_gpu *s = (const sml_gpu *)l->gpu_state;
     const dlt_tensor *x = l->bottom[0];
-    const size_t inner = (size_t)x->h * x->w;
+    const size_t inner = st->inner;
     const float scale = (float)(l->loss_weight[0] / st->normalizer);
     grad<<<dlt__grid(x->count), DLT_BLOCK, 0, dlt__gpu_get()->stream>>>(
-        s->prob, l->bottom[1]->gdata, x->gdiff, x->c, inner, x->count, st->has_ignore, st->ignore_label, scale);
+        s->prob, l->bottom[1]->gdata, x->gdiff, st->C, inner, x->count, st->has_ignore, st->ignore_label, scale);
     CUDA_LAUNCH_CHECK();
 }
 

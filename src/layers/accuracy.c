@@ -1,5 +1,6 @@
 /* accuracy.c - Accuracy: fraction of (non-ignored) labels among the top_k
- * scores. Ties count against the prediction, as in Caffe's
+ * scores along accuracy_param axis (default 1; 2 for (T,N,V,1) word
+ * scores). Ties count against the prediction, as in Caffe's
  * accuracy_layer.cpp: the label is correct when fewer than top_k other
  * classes score >= the true class. */
 #include <stdlib.h>
@@ -19,32 +20,45 @@ static int acc_setup(dlt_layer *l, const dlt_cfg *msg, const dlt_layer_context *
                  l->nbottom, l->ntop);
     accuracy_config cfg = {.top_k = 1};
     const dlt_cfg *p = dlt_cfg_get(msg, "accuracy_param");
+    const dlt_tensor *x = l->bottom[0], *lab = l->bottom[1];
+    const int d[4] = {x->n, x->c, x->h, x->w};
+    long axis = 1;
     if (p) {
-        long k, axis, ig;
+        DLT_TRY(dlt_cfg_int(p, "axis", 1, &axis));
+        if (axis < 0)
+            axis += 4;
+        if (axis < 0 || axis > 3)
+            DLT_FAIL(DLT_ERR_PARSE, "%s: layer '%s': accuracy_param axis must be in [-4, 3] for "
+                     "NCHW blobs", dlt_cfg_where(dlt_cfg_get(p, "axis"), wb, sizeof wb), name);
+    }
+    if (p) {
+        long k, ig;
         DLT_TRY(dlt_cfg_int(p, "top_k", 1, &k));
         if (k < 1)
             DLT_FAIL(DLT_ERR_PARSE, "%s: layer '%s': top_k must be >= 1 (got %ld)",
                      dlt_cfg_where(dlt_cfg_get(p, "top_k"), wb, sizeof wb), name, k);
-        if (k > l->bottom[0]->c)
+        if (k > d[axis])
             DLT_FAIL(DLT_ERR_PARSE, "%s: layer '%s': top_k %ld is more than the %d classes",
-                     dlt_cfg_where(dlt_cfg_get(p, "top_k"), wb, sizeof wb), name, k,
-                     l->bottom[0]->c);
+                     dlt_cfg_where(dlt_cfg_get(p, "top_k"), wb, sizeof wb), name, k, d[axis]);
         cfg.top_k = (int)k;
-        DLT_TRY(dlt_cfg_int(p, "axis", 1, &axis));
-        if (axis != 1)
-            DLT_FAIL(DLT_ERR_PARSE, "%s: layer '%s': only axis: 1 is supported (got %ld)",
-                     dlt_cfg_where(dlt_cfg_get(p, "axis"), wb, sizeof wb), name, axis);
         if (dlt_cfg_get(p, "ignore_label")) {
             DLT_TRY(dlt_cfg_int(p, "ignore_label", 0, &ig));
             cfg.has_ignore = 1, cfg.ignore_label = (int)ig;
         }
     }
-    const dlt_tensor *x = l->bottom[0], *lab = l->bottom[1];
-    size_t want = (size_t)x->n * x->h * x->w;
+    cfg.outer = cfg.inner = 1;
+    for (int a = 0; a < 4; a++)
+        if (a < axis)
+            cfg.outer *= (size_t)d[a];
+        else if (a > axis)
+            cfg.inner *= (size_t)d[a];
+    cfg.C = d[axis];
+    size_t want = cfg.outer * cfg.inner;
     if (lab->count != want)
         DLT_FAIL(DLT_ERR_PARSE, "%s: layer '%s': %zu labels for %zu predictions; the label "
-                 "blob must have N*H*W = %d*%d*%d entries", dlt_cfg_where(msg, wb, sizeof wb),
-                 name, lab->count, want, x->n, x->h, x->w);
+                 "blob must have one entry per position of the axes other than axis %ld of %d x "
+                 "%d x %d x %d", dlt_cfg_where(msg, wb, sizeof wb), name, lab->count, want, axis,
+                 x->n, x->c, x->h, x->w);
     accuracy_config *c = dlt_malloc(sizeof *c);
     *c = cfg;
     l->state = c;
@@ -57,8 +71,8 @@ static void acc_forward(dlt_layer *l)
 {
     const accuracy_config *cfg = l->state;
     const dlt_tensor *x = l->bottom[0];
-    const int C = x->c;
-    const size_t outer = (size_t)x->n, inner = (size_t)x->h * x->w;
+    const int C = cfg->C;
+    const size_t outer = cfg->outer, inner = cfg->inner;
     const float *label = l->bottom[1]->data;
     size_t correct = 0, count = 0;
     for (size_t o = 0; o < outer; o++) {

@@ -7,6 +7,8 @@
 typedef struct accuracy_config {
     int top_k;
     int has_ignore, ignore_label;
+    size_t outer, inner; /* the axes before and after accuracy_param axis */
+    int C;               /* classes: the extent of that axis */
 } accuracy_config;
 
 /* GPU code: src/cuda/accuracy.cu (linked only with --with-cuda). */

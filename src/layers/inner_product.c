@@ -228,8 +228,9 @@ static void panel_plain(int N, int NA, const float *a, const float *bp, const fl
 }
 
 /* C (N x NC, row-major) = init (NC, or zero) + A (N x NA) op(B); op(B) as in
- * pack_b. Panels run on OpenMP threads: the split changes no arithmetic. */
-static void gemm_rows(int N, int NC, int NA, const float *a, int trans, const float *b, int ldb,
+ * pack_b. Panels run on OpenMP threads: the split changes no arithmetic.
+ * Shared with the recurrent layers (layers.h). */
+void dlt__gemm_rows(int N, int NC, int NA, const float *a, int trans, const float *b, int ldb,
                       const float *init, float *c)
 {
     static int use_fma = -1;
@@ -260,7 +261,7 @@ static void ip_forward(dlt_layer *l)
 {
     const ip_config *c = l->state;
     const int N = c->rows, K = c->num_output, D = c->dim;
-    gemm_rows(N, K, D, l->bottom[0]->data, !c->transpose, l->param[0].data, c->transpose ? K : D,
+    dlt__gemm_rows(N, K, D, l->bottom[0]->data, !c->transpose, l->param[0].data, c->transpose ? K : D,
               c->bias_term ? l->param[1].data : NULL, l->top[0]->data);
 }
 
@@ -288,7 +289,7 @@ static void ip_backward(dlt_layer *l)
         }
     }
     if (l->propagate_down[0])
-        gemm_rows(N, D, K, dy, c->transpose, l->param[0].data, c->transpose ? K : D, NULL,
+        dlt__gemm_rows(N, D, K, dy, c->transpose, l->param[0].data, c->transpose ? K : D, NULL,
                   l->bottom[0]->diff);
 }
 

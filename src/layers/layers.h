@@ -59,6 +59,13 @@ const char *dlt__shape_str(const dlt_tensor *t, char *buf, int size);
  * libraries as they are) on the calling thread, once per change. */
 void dlt__cpu_use_threads(int n);
 
+/* C (N x NC, row-major) = init (NC values, or NULL: zero) + A (N x NA) op(B),
+ * op(B)[a][j] = trans ? b[j*ldb + a] : b[a*ldb + j]: InnerProduct's kernel
+ * (inner_product.c), which computes every row as one fixed sequence
+ * whatever N, so a batch split over ranks gives the same rows bit for bit. */
+void dlt__gemm_rows(int N, int NC, int NA, const float *a, int trans, const float *b, int ldb,
+                    const float *init, float *c);
+
 /* Free l->state (for layers whose state is one allocation). */
 void dlt__free_state(dlt_layer *l);
 

@@ -1,6 +1,8 @@
-/* softmax_loss.c - SoftmaxWithLoss: softmax over channels, then the mean
- * negative log-likelihood of the labels, normalized as Caffe's loss_param
- * (softmax_loss_layer.cpp). Spatial outputs (H*W > 1) are per-pixel labels. */
+/* softmax_loss.c - SoftmaxWithLoss: softmax over softmax_param axis (default
+ * 1, channels), then the mean negative log-likelihood of the labels,
+ * normalized as Caffe's loss_param (softmax_loss_layer.cpp). Every position
+ * of the other axes has a label: per-pixel labels for spatial outputs,
+ * per-word labels for (T,N,V,1) scores with axis 2. */
 #include <float.h>
 #include <math.h>
 #include <stdlib.h>
@@ -40,22 +42,32 @@ static int sml_setup(dlt_layer *l, const dlt_cfg *msg, const dlt_layer_context *
         }
     }
     const dlt_cfg *sp = dlt_cfg_get(msg, "softmax_param");
+    long axis = 1;
     if (sp) {
         static const char *const engines[] = {"DEFAULT", "CAFFE", "CUDNN", NULL};
-        long axis;
         int engine;
         DLT_TRY(dlt_cfg_int(sp, "axis", 1, &axis));
-        if (axis != 1)
-            DLT_FAIL(DLT_ERR_PARSE, "%s: layer '%s': only softmax over axis 1 is supported",
-                     dlt_cfg_where(dlt_cfg_get(sp, "axis"), wb, sizeof wb), name);
+        if (axis < 0)
+            axis += 4;
+        if (axis < 0 || axis > 3)
+            DLT_FAIL(DLT_ERR_PARSE, "%s: layer '%s': softmax_param axis must be in [-4, 3] for "
+                     "NCHW blobs", dlt_cfg_where(dlt_cfg_get(sp, "axis"), wb, sizeof wb), name);
         DLT_TRY(dlt_cfg_enum(sp, "engine", engines, 0, &engine));
     }
     const dlt_tensor *x = l->bottom[0], *lab = l->bottom[1];
-    size_t outer = (size_t)x->n, inner = (size_t)x->h * x->w;
+    const int d[4] = {x->n, x->c, x->h, x->w};
+    size_t outer = 1, inner = 1;
+    for (int a = 0; a < 4; a++)
+        if (a < axis)
+            outer *= (size_t)d[a];
+        else if (a > axis)
+            inner *= (size_t)d[a];
+    s->outer = outer, s->inner = inner, s->C = d[axis];
     if (lab->count != outer * inner)
         DLT_FAIL(DLT_ERR_PARSE, "%s: layer '%s': %zu labels for %zu predictions; the label "
-                 "blob must have N*H*W = %d*%d*%d entries", dlt_cfg_where(msg, wb, sizeof wb),
-                 name, lab->count, outer * inner, x->n, x->h, x->w);
+                 "blob must have one entry per position of the axes other than axis %ld of %d x "
+                 "%d x %d x %d", dlt_cfg_where(msg, wb, sizeof wb), name, lab->count,
+                 outer * inner, axis, x->n, x->c, x->h, x->w);
     s->prob_count = x->count;
     s->prob = dlt_malloc(x->count * sizeof(float) + 1);
     DLT_TRY(dlt__top_shape(l, msg, 0, 1, 1, 1, 1));
@@ -70,8 +82,8 @@ static void sml_forward(dlt_layer *l)
 {
     softmax_loss_state *s = l->state;
     const dlt_tensor *x = l->bottom[0];
-    const int C = x->c;
-    const size_t outer = (size_t)x->n, inner = (size_t)x->h * x->w;
+    const int C = s->C;
+    const size_t outer = s->outer, inner = s->inner;
     const float *label = l->bottom[1]->data;
     double loss = 0;
     size_t valid = 0;
@@ -124,9 +136,8 @@ static void sml_backward(dlt_layer *l)
     if (!l->propagate_down[0])
         return;
     softmax_loss_state *s = l->state;
-    const dlt_tensor *x = l->bottom[0];
-    const int C = x->c;
-    const size_t outer = (size_t)x->n, inner = (size_t)x->h * x->w;
+    const int C = s->C;
+    const size_t outer = s->outer, inner = s->inner;
     const float *label = l->bottom[1]->data;
     float *dx = l->bottom[0]->diff;
     const float scale = (float)(l->loss_weight[0] / s->normalizer);

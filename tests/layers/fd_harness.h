@@ -15,7 +15,7 @@
 #include "dltrain/prototxt.h"
 #include "../test.h"
 
-#define MAXB 3
+#define MAXB 5 /* LSTM with expose_hidden and a static input */
 
 typedef struct tcase {
     dlt_layer l;
@@ -50,6 +50,11 @@ void destroy(tcase *t);
 /* Worst |a - b| / max(1, |a|, |b|) over N pairs. */
 double max_rel_err(const double *a, const double *b, size_t n);
 double max_rel_err_f(const float *a, const double *b, size_t n);
+
+/* Added to the objective L when set: a term a layer adds to the loss
+ * itself (AttentionLSTM's doubly stochastic penalty), computed by the test
+ * from the layer's tops. */
+extern double (*fd_extra_objective)(tcase *t);
 
 /* Analytic gradients of L for the bottoms in CHECK (a bitmask) and every
  * parameter, against central differences with step EPS. One TAP line per

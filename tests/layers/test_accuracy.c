@@ -55,6 +55,33 @@ static void test_accuracy(void)
     st = make(&t, "Accuracy", "", 2, 1, 0, NULL);
     ASSERT_EQ(st, DLT_ERR_PARSE, "accuracy: 3 labels for 4 predictions is an error");
     destroy(&t);
+
+    /* Word scores (T,N,V,1) over axis 2, the padding id ignored: a direct
+     * count per (t, n). */
+    enum { T = 4, N = 3, V = 5 };
+    memset(&t, 0, sizeof t);
+    dlt_tensor_reshape(&t.bot[0], T, N, V, 1);
+    dlt_tensor_reshape(&t.bot[1], T, N, 1, 1);
+    fill_distinct(t.bot[0].data, t.bot[0].count);
+    int correct = 0, kept = 0;
+    for (int i = 0; i < T * N; i++) {
+        t.bot[1].data[i] = i % 4 == 3 ? 0.0f : (float)(1 + dlt_rng_below(&rng, V - 1));
+        if (i % 2) /* half the words predicted right by construction */
+            t.bot[1].data[i] = 1.0f, t.bot[0].data[i * V + 1] = 100.0f;
+        int l = (int)t.bot[1].data[i], better = 0;
+        if (l == 0)
+            continue;
+        kept++;
+        for (int c = 0; c < V; c++)
+            better += t.bot[0].data[i * V + c] > t.bot[0].data[i * V + l];
+        correct += better == 0;
+    }
+    st = make(&t, "Accuracy", "accuracy_param { axis: 2 ignore_label: 0 }", 2, 1, 0, NULL);
+    if (st == 0)
+        t.l.ops->forward(&t.l);
+    ASSERT_NEAR(st == 0 ? t.top[0].data[0] : -1, (double)correct / kept, 1e-6,
+                "accuracy axis 2: %d of %d unpadded words correct", correct, kept);
+    destroy(&t);
 }
 
 int main(void)

@@ -65,6 +65,16 @@ static const tmpl tmpls[] = {
     {"BatchNorm", 1, 1, 0, "batch_norm_param { eps: %s }"},
     {"Scale", 1, 1, 0, "scale_param { axis: %s }"},
     {"Scale", 1, 1, 0, "scale_param { num_axes: %s }"},
+    {"Embed", 1, 1, 1, "embed_param { num_output: %s input_dim: 4 }"},
+    {"Embed", 1, 1, 1, "embed_param { num_output: 3 input_dim: %s }"},
+    {"Reshape", 1, 1, 0, "reshape_param { shape { dim: %s dim: -1 } }"},
+    {"Reshape", 1, 1, 0, "reshape_param { shape { dim: 0 } axis: %s }"},
+    {"Reshape", 1, 1, 0, "reshape_param { shape { dim: 0 } num_axes: %s }"},
+    {"Slice", 1, 2, 0, "slice_param { slice_point: %s }"},
+    {"Slice", 1, 2, 0, "slice_param { axis: %s }"},
+    {"LSTM", 2, 1, 0, "recurrent_param { num_output: %s }"},
+    {"AttentionLSTM", 3, 1, 0, "attention_lstm_param { num_output: %s }"},
+    {"AttentionLSTM", 3, 1, 0, "attention_lstm_param { num_output: 2 attention_dim: %s }"},
 };
 #define NTMPLS ((int)(sizeof tmpls / sizeof tmpls[0]))
 
@@ -110,6 +120,8 @@ static int build(tcase *t, const tmpl *tp, const char *text, const dlt_layer_con
             dlt_tensor_reshape(&t->bot[i], 2, tp->labels ? 5 : 3, tp->labels ? 1 : 6,
                                tp->labels ? 1 : 7);
             fill_distinct(t->bot[i].data, t->bot[i].count);
+            if (!strcmp(tp->type, "Embed")) /* indices: 0 is in range for any input_dim */
+                memset(t->bot[i].data, 0, t->bot[i].count * sizeof(float));
         }
     }
     dlt_layer *l = &t->l;

@@ -60,9 +60,65 @@ static void test_softmax(void)
                       "loss_param { normalization: BATCH_SIZE }", -1, 1, 0.5f);
 }
 
+/* Word scores (T,N,V,1) with softmax_param axis 2 and per-word labels
+ * (T,N): padding (the <pad> id) ignored; VALID divides by the words kept,
+ * BATCH_SIZE by T*N (Caffe's outer_num_), NONE by 1. */
+static void test_axis2_case(const char *what, const char *norm, int mode)
+{
+    enum { T = 4, N = 3, V = 5, PAD = 0 };
+    tcase t;
+    memset(&t, 0, sizeof t);
+    dlt_tensor_reshape(&t.bot[0], T, N, V, 1);
+    dlt_tensor_reshape(&t.bot[1], T, N, 1, 1);
+    fill_uniform(t.bot[0].data, t.bot[0].count, -3, 3);
+    for (int i = 0; i < T * N; i++) /* the last two steps of stream 1 are padding */
+        t.bot[1].data[i] = (i == 2 * N + 1 || i == 3 * N + 1) ? PAD
+                                                             : (float)(1 + dlt_rng_below(&rng, V - 1));
+    char text[256];
+    snprintf(text, sizeof text, "softmax_param { axis: 2 } loss_param { ignore_label: 0 %s }",
+             norm);
+    int st = make(&t, "SoftmaxWithLoss", text, 2, 2, 0, NULL);
+    double ref = 0, e = INFINITY;
+    int valid = 0;
+    if (st == 0) {
+        t.l.ops->forward(&t.l);
+        double pe = 0;
+        for (int i = 0; i < T * N; i++) {
+            const float *x = t.bot[0].data + (size_t)i * V;
+            double z = 0;
+            for (int c = 0; c < V; c++)
+                z += exp((double)x[c]);
+            for (int c = 0; c < V; c++)
+                pe = fmax(pe, fabs(t.top[1].data[(size_t)i * V + c] - exp((double)x[c]) / z));
+            int lab = (int)t.bot[1].data[i];
+            if (lab == PAD)
+                continue;
+            ref -= x[lab] - log(z);
+            valid++;
+        }
+        ref /= mode == 0 ? valid : mode == 1 ? T * N : 1;
+        e = fmax(pe, fabs(t.top[0].data[0] - ref) / fmax(1, fabs(ref)));
+    }
+    TEST_OK(st == 0 && valid == T * N - 2 && e <= 1e-5, "softmax loss axis 2 %s: loss %.6f vs "
+            "reference %.6f, probabilities per word (status %d, err %.2g)", what,
+            st == 0 ? t.top[0].data[0] : NAN, ref, st, e);
+    if (st == 0) {
+        t.nt = 1; /* the probabilities top has no gradient (Caffe) */
+        grad_test(&t, 1, 1e-2, what);
+        int zero = 1;
+        for (int c = 0; c < V; c++)
+            zero &= t.bot[0].diff[(size_t)(2 * N + 1) * V + c] == 0.0f;
+        TEST_OK(zero, "softmax loss axis 2 %s: padded words get no gradient", what);
+    }
+    destroy(&t);
+}
+
 int main(void)
 {
     fd_init();
     test_softmax();
+    test_axis2_case("VALID", "", 0);
+    test_axis2_case("BATCH_SIZE", "normalization: BATCH_SIZE", 1);
+    test_axis2_case("NONE", "normalization: NONE", 2);
     TEST_DONE();
 }
