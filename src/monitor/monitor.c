@@ -171,6 +171,20 @@ void dlt_monitor_test(dlt_monitor *m, const dlt_test_metrics *x)
     fflush(f);
 }
 
+void dlt_monitor_device(dlt_monitor *m, int rank, const char *host, int gpu)
+{
+    if (!m)
+        return;
+    fprintf(m->metrics, "{\"kind\":\"device\",\"rank\":%d,\"host\":\"", rank);
+    for (const char *p = host; *p; p++) /* host names are plain; keep the line JSON whatever */
+        fputc(*p == '"' || *p == '\\' || (unsigned char)*p < 0x20 ? '_' : *p, m->metrics);
+    if (gpu >= 0)
+        fprintf(m->metrics, "\",\"device\":\"gpu\",\"gpu\":%d}\n", gpu);
+    else
+        fputs("\",\"device\":\"cpu\"}\n", m->metrics);
+    fflush(m->metrics);
+}
+
 int dlt_monitor_is_tty(const dlt_monitor *m) { return m && m->tty; }
 
 /* Redraw at most 5 times a second: a terminal is slow, steps may be fast. */
