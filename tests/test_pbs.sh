@@ -40,7 +40,7 @@ emulate() { # DIALECT_ENV... -- TEMPLATE RUN
         PBS_O_HOST=login1 PBS_ENVIRONMENT=PBS_BATCH OMPI_MCA_rmaps_base_oversubscribe=1 \
         OMPI_MCA_btl_vader_single_copy_mechanism=none "$@" \
         SOLVER=solver.prototxt TRAIN_H5="$FMNIST_TRAIN" VAL_H5="$FMNIST_TEST" RUN_DIR="$run" DLTRAIN="$TRAIN" \
-        EXTRA_ARGS="--max-iter $M" bash "$top_srcdir/jobs/$tmpl") > "$WORK/$run.out" 2>&1
+        EXTRA_ARGS="--max-iter $M --device cpu" bash "$top_srcdir/jobs/$tmpl") > "$WORK/$run.out" 2>&1
 }
 valid() { "$PYTHON_H5PY" - "$SUBMIT/$1" $M <<'PY'
 import json, sys, zlib, h5py

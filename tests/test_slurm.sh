@@ -39,7 +39,7 @@ job_field() { scontrol show job "$1" 2> /dev/null | tr ' ' '\n' | sed -n "s/^$2=
 submit() {
     local name=$1 tmpl=$2 run=$3; shift 3
     sbatch --parsable --job-name="$name" --output="$WORK/$name.out" "$@" \
-        --export=ALL,SOLVER=solver.prototxt,TRAIN_H5="$FMNIST_TRAIN",VAL_H5="$FMNIST_TEST",RUN_DIR="$run",DLTRAIN="$TRAIN",EXTRA_ARGS="--max-iter $M" \
+        --export=ALL,SOLVER=solver.prototxt,TRAIN_H5="$FMNIST_TRAIN",VAL_H5="$FMNIST_TEST",RUN_DIR="$run",DLTRAIN="$TRAIN",EXTRA_ARGS="--max-iter $M --device cpu" \
         "$top_srcdir/jobs/$tmpl"
 }
 valid_run() { # RUN_DIR ITER: checkpoint crc32s and metrics, read with h5py/json

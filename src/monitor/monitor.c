@@ -171,11 +171,14 @@ void dlt_monitor_test(dlt_monitor *m, const dlt_test_metrics *x)
     fflush(f);
 }
 
-void dlt_monitor_device(dlt_monitor *m, int rank, const char *host, int gpu)
+void dlt_monitor_device(dlt_monitor *m, long iter, int rank, const char *host, int gpu)
 {
     if (!m)
         return;
-    fprintf(m->metrics, "{\"kind\":\"device\",\"rank\":%d,\"host\":\"", rank);
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    fprintf(m->metrics, "{\"kind\":\"device\",\"iter\":%ld,\"time\":%.3f,\"rank\":%d,\"host\":\"", iter,
+            ts.tv_sec + 1e-9 * ts.tv_nsec, rank);
     for (const char *p = host; *p; p++) /* host names are plain; keep the line JSON whatever */
         fputc(*p == '"' || *p == '\\' || (unsigned char)*p < 0x20 ? '_' : *p, m->metrics);
     if (gpu >= 0)

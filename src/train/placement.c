@@ -100,7 +100,7 @@ static void check_hosts(const placement *all, int world)
     }
 }
 
-void dlt__placement_report(dlt_comm *c, int threads, dlt_monitor *monitor)
+void dlt__placement_report(dlt_comm *c, int threads, dlt_monitor *monitor, long iter)
 {
     int world = dlt_comm_size(c), rank = dlt_comm_rank(c);
     placement mine;
@@ -116,7 +116,7 @@ void dlt__placement_report(dlt_comm *c, int threads, dlt_monitor *monitor)
             snprintf(dev, sizeof dev, "gpu %d", all[i].gpu);
         dlt_info("placement: %4d  %-20s  %5d  %-6s  %7d  %s (%d of %d)", i, all[i].host, all[i].local_rank,
                  dev, all[i].threads, all[i].cores, all[i].ncores, all[i].online);
-        dlt_monitor_device(monitor, i, all[i].host, all[i].gpu);
+        dlt_monitor_device(monitor, iter, i, all[i].host, all[i].gpu);
     }
     check_hosts(all, world);
     free(all);

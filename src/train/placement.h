@@ -10,7 +10,8 @@
 #include "dltrain/monitor.h"
 
 /* Collective, after the device is bound. THREADS: the BLAS threads this
- * rank uses; MONITOR: rank 0's (NULL elsewhere). */
-void dlt__placement_report(dlt_comm *c, int threads, dlt_monitor *monitor);
+ * rank uses; MONITOR: rank 0's (NULL elsewhere); ITER: the iteration
+ * training starts from. */
+void dlt__placement_report(dlt_comm *c, int threads, dlt_monitor *monitor, long iter);
 
 #endif

@@ -532,6 +532,9 @@ static int average_gradients(run *r, double *t_comm)
         if (skip)
             dlt_info("iteration %ld: gradients overflowed at loss scale %g; step skipped, scale now %g "
                      "(%ld skipped so far)", r->iter, was, r->scaler.scale, r->scaler.skipped);
+        else if (r->scaler.scale > was)
+            dlt_info("iteration %ld: loss scale raised to %g after %ld clean steps", r->iter,
+                     r->scaler.scale, r->scaler.window);
     } else {
         skip = !finite && bad_grads(r);
     }
@@ -661,7 +664,7 @@ static void print_summary(const run *r, int threads, const char *threads_from)
 static void start_distributed(run *r, int threads)
 {
     const dlt_train_options *o = r->opt;
-    dlt__placement_report(r->comm, threads, r->monitor);
+    dlt__placement_report(r->comm, threads, r->monitor, r->iter);
     size_t bucket_bytes = (size_t)((o->bucket_mb > 0 ? o->bucket_mb : 4.0) * 1048576.0);
     dlt_reducer_config rc = {bucket_bytes, (dlt_allreduce_mode)o->allreduce_mode,
                              (dlt_reducer_kind)o->reducer_kind, 0, dlt_net_memory(r->train_net)};
