@@ -52,6 +52,7 @@ printf '#!/bin/sh\nunset LD_LIBRARY_PATH\nexec %s "$@"\n' "$PY" > "$D/py" && chm
 export top_builddir=$D/build top_srcdir=$D/build PYTHON_H5PY=$D/py PYTHON=$D/py MPIRUN=$R/usr/bin/orterun
 cd "$D/build" || exit 1
 ldd dltrain-mpi | grep "not found"
+mkdir -p "$(dirname "$SAVE_TGZ")"
 save() { tar -czf "$SAVE_TGZ.tmp" -C "$LOGS" --exclude "$(basename "$SAVE_TGZ")" . 2> /dev/null &&
     mv "$SAVE_TGZ.tmp" "$SAVE_TGZ"; }
 # tap FILE: "N ok, M not ok, K skipped" of a TAP log
