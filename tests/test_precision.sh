@@ -3,8 +3,9 @@
 # CPU has no TF32); amp and bf16 (the CPU reference: FP16/bfloat16 rounding
 # where the GPU path stores 16 bits) change the numbers and still train
 # LeNet on Fashion-MNIST; amp's dynamic loss scale skips overflowing steps
-# and lowers the scale, grows it after clean steps, and resumes bit-exactly
-# from its checkpoint attributes; checkpoints without them still load.
+# and lowers the scale, grows it after clean steps (at the floor scale 1 a
+# NaN stops the run as without amp), and resumes bit-exactly from its
+# checkpoint attributes; checkpoints without them still load.
 . "$(dirname "$0")/lib.sh"
 have_fmnist || skip_all "Fashion-MNIST not installed (apt-get install dataset-fashion-mnist)"
 have_h5py || skip_all "python3 with h5py not found (apt-get install python3-h5py)"
@@ -85,6 +86,14 @@ check "... the scale in the checkpoints went down from 2^40 (iter 10: $s10, iter
     awk -v a="$s10" -v b="$s30" 'BEGIN { exit !(a < 1099511627776 && b < 1099511627776 && a != b) }'
 check "... and grew after 5 clean steps" grep -q "loss scale raised to .* after 5 clean steps" "$WORK/full.out"
 check "... the training loss is finite" awk -v l="$(last_loss "$WORK/full")" 'BEGIN { exit !(l < 5) }'
+
+# ---- a NaN in the data (DLT_TEST_NAN_ITER puts one in the batch) ----
+DLT_TEST_NAN_ITER=3 train "$WORK/nan" 6 --precision amp; st=$?
+check "amp, a NaN batch at iteration 3: skipped like an overflow, the run goes on (exit $st)" \
+    bash -c "[ $st -eq 0 ] && grep -q 'iteration 3: gradients overflowed at loss scale 65536' '$WORK/nan.out'"
+DLT_TEST_NAN_ITER=3 train "$WORK/nan1" 6 --precision amp --loss-scale 1; st=$?
+check "amp at the floor scale 1: a NaN batch stops the run as without amp (exit $st)" \
+    bash -c "[ $st -ne 0 ] && grep -q 'NaN/Inf in the gradients at iteration 3' '$WORK/nan1.out'"
 
 # ---- resume under amp: 15 + resume + 15 = 30, bit for bit ----
 check "amp: first 15 iterations" train "$WORK/part" 15 "${scale_args[@]}"

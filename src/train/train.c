@@ -526,7 +526,9 @@ static int average_gradients(run *r, double *t_comm)
     dlt__watchdog_enter(r->watchdog, DLT_STEP_ALLREDUCE, r->iter);
     dlt__watchdog_waiting(r->watchdog, 1);
     int finite = dlt_reducer_finish(r->reducer), skip;
-    if (r->scaler.dynamic) {
+    /* At the floor, scaling cannot help: a NaN/Inf then is the data's or
+     * the model's, handled as without amp (stop naming the layer, or skip). */
+    if (r->scaler.dynamic && !(!finite && r->scaler.scale <= DLT_LOSS_SCALE_MIN)) {
         double was = r->scaler.scale;
         skip = dlt__loss_scale_update(&r->scaler, finite);
         if (skip)
