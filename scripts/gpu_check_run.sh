@@ -17,7 +17,10 @@
 #   LOG_DIR/logs.tgz; point it at a place that survives a timeout).
 #   COMPARE="net:batch ..." (default googlenet:128 resnet50:256),
 #   PRECISIONS="fp32 tf32 amp" (default), BENCH_NETS="googlenet resnet50",
-#   BENCH_ITERS=30; PYTHON: a Python with h5py and torch (default python3).
+#   BENCH_ITERS=20; PYTHON: a Python with h5py and torch (default python3).
+#   DEADLINE_S=540: no step starts after this many seconds, and each one's
+#   timeout is cut to what is left, so the logs are saved before a caller's
+#   10-minute limit.
 set -u
 ARCHIVE=$(realpath "$1") LOGS=$(realpath -m "$2")
 shift 2
@@ -27,6 +30,14 @@ PY=${PYTHON:-python3}
 SAVE_TGZ=$(realpath -m "${SAVE_TGZ:-$LOGS/logs.tgz}")
 T0=$(date +%s)
 el() { echo "[$(($(date +%s) - T0)) s] $*"; }
+# tmo S: S seconds, or what is left before DEADLINE_S if less (at least 1)
+tmo() {
+    local left=$((${DEADLINE_S:-540} - ($(date +%s) - T0)))
+    [ $left -lt 1 ] && left=1 # timeout 0 would mean none
+    echo $((left < $1 ? left : $1))
+}
+# due NAME S: 0 when at least S seconds are left for step NAME, else says it is skipped
+due() { [ "$(tmo "$2")" -ge "$2" ] && return 0; el "deadline: $1 skipped"; return 1; }
 D=$(mktemp -d)
 mkdir -p "$LOGS" && tar -C "$D" -xJf "$ARCHIVE" || exit 1
 nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader 2>&1 | tee "$LOGS/gpu.txt"
@@ -74,7 +85,7 @@ PY
     cp nets/lenet_fashion_train_val.prototxt "$D/smoke/"
     devs="cpu"; [ "$NGPU" -ge 1 ] && devs="cpu gpu"
     for dev in $devs; do
-        timeout 120 "$MPIRUN" -np 1 ./dltrain-mpi --device $dev --solver "$D/smoke/solver.prototxt" \
+        timeout "$(tmo 120)" "$MPIRUN" -np 1 ./dltrain-mpi --device $dev --solver "$D/smoke/solver.prototxt" \
             --train "$D/smoke/train.h5" --run-dir "$D/smoke/run-$dev" --max-iter 5 --sample-interval 0 \
             >> "$LOGS/smoke.txt" 2>&1
         st=$?
@@ -88,13 +99,14 @@ fi
 # ---- tests: every GPU test program, then the GPU training test ----
 if want tests && [ "$NGPU" -ge 1 ]; then
     for t in test_gpu_layers test_gpu_layers_more test_gpu_nets; do
-        timeout 240 "tests/$t" > "$LOGS/$t.tap" 2>&1
+        due "$t" 20 || continue
+        timeout "$(tmo 240)" "tests/$t" > "$LOGS/$t.tap" 2>&1
         echo "exit $?" >> "$LOGS/$t.tap"
         el "$t: $(tap "$LOGS/$t.tap"); $(tail -1 "$LOGS/$t.tap")"
         grep -E '^not ok' -A3 "$LOGS/$t.tap" | head -12
         save
     done
-    timeout 420 bash tests/test_gpu_train.sh > "$LOGS/test_gpu_train.tap" 2>&1
+    due test_gpu_train 60 && timeout "$(tmo 420)" bash tests/test_gpu_train.sh > "$LOGS/test_gpu_train.tap" 2>&1
     echo "exit $?" >> "$LOGS/test_gpu_train.tap"
     el "test_gpu_train: $(tap "$LOGS/test_gpu_train.tap")"
     grep -E '^not ok' -A6 "$LOGS/test_gpu_train.tap" | head -30
@@ -125,15 +137,16 @@ if want compare && [ "$NGPU" -ge 1 ]; then
         net=${spec%%:*} b=${spec#*:}
         for p in ${PRECISIONS:-fp32 tf32 amp}; do
             o=$LOGS/cmp_$net-$b-$p
+            due "compare $net $p" 45 || continue
             memwatch start "$o.dlt.mem"
-            timeout 150 bench/bench_net --device gpu --precision "$p" --batch "$b" --input 3x224x224 --warmup 3 \
-                --min-time 2 --json "nets/${net}_train_val.prototxt" > "$o.dlt.json" 2> "$o.dlt.err"
+            timeout "$(tmo 120)" bench/bench_net --device gpu --precision "$p" --batch "$b" --input 3x224x224 --warmup 3 \
+                --min-time 1.5 --json "nets/${net}_train_val.prototxt" > "$o.dlt.json" 2> "$o.dlt.err"
             dmem=$(memwatch stop "$o.dlt.mem")
             for cl in 0 1; do
                 memwatch start "$o.torch$cl.mem"
-                timeout 150 "$D/py" bench/torch_net.py "nets/${net}_train_val.prototxt" --device cuda --batch "$b" \
+                timeout "$(tmo 120)" "$D/py" bench/torch_net.py "nets/${net}_train_val.prototxt" --device cuda --batch "$b" \
                     --input 3x224x224 --precision "$p" $([ $cl = 1 ] && echo --channels-last) --warmup 3 \
-                    --min-time 2 --json > "$o.torch$cl.json" 2> "$o.torch$cl.err"
+                    --min-time 1.5 --json > "$o.torch$cl.json" 2> "$o.torch$cl.err"
                 memwatch stop "$o.torch$cl.mem" > /dev/null
             done
             "$D/py" - "$net" "$b" "$p" "$o" "${dmem:-nan}" "$(peak "$p")" << 'PY' | tee -a "$T"
@@ -162,7 +175,7 @@ PY
 fi
 
 # ---- bench: bench/gpu_bench.sh, dltrain-mpi with its loader, 224x224 synthetic set ----
-if want bench && [ "$NGPU" -ge 1 ]; then
+if want bench && [ "$NGPU" -ge 1 ] && due gpu_bench 60; then
     "$D/py" - "$D/b224.h5" <<'PY' > "$LOGS/gpu_bench_data.txt" 2>&1
 import sys, h5py, numpy as np
 r = np.random.RandomState(2)
@@ -171,7 +184,7 @@ with h5py.File(sys.argv[1], "w") as f:   # Caffe's HDF5 layout, 1024 images 3x22
     f["label"] = r.randint(0, 1000, (1024, 1)).astype(np.float32)
 PY
     specs=(); for n in ${BENCH_NETS:-googlenet resnet50}; do specs+=("$n=nets/${n}_solver.prototxt"); done
-    timeout 300 bash bench/gpu_bench.sh --train "$D/b224.h5" --iters "${BENCH_ITERS:-30}" "${specs[@]}" \
+    timeout "$(tmo 300)" bash bench/gpu_bench.sh --train "$D/b224.h5" --iters "${BENCH_ITERS:-20}" "${specs[@]}" \
         > "$LOGS/gpu_bench.txt" 2>&1
     echo "exit $?" >> "$LOGS/gpu_bench.txt"
     cat "$LOGS/gpu_bench.txt"
