@@ -85,6 +85,9 @@ static void usage(FILE *f)
             "                  else auto = oneDNN if built in, else im2col)\n"
             "  --device gpu    run on GPU 0 (CUDA build): the nets, their update and the\n"
             "                  timing include every kernel (each step ends synchronized)\n"
+            "  --precision P   fp32 (default), tf32, amp or bf16 as dltrain-mpi's option:\n"
+            "                  amp/bf16 round activations and gradients to 16 bits around the\n"
+            "                  FP32 kernels (no loss scale here: the step's arithmetic only)\n"
             "  --warmup N      untimed iterations first (default 10)\n"
             "  --iters N       timed iterations (default 0: as many as fit --min-time)\n"
             "  --min-time S    seconds per measurement (default 3)\n"
@@ -131,7 +134,8 @@ static int parse_options(int argc, char **argv, bench_options *o)
         {"profile", no_argument, 0, 'p'}, {"json", no_argument, 0, 'j'},
         {"input", required_argument, 0, 'I'}, {"conv-gemm", no_argument, 0, 'g'},
         {"device", required_argument, 0, 'd'}, {"conv-backend", required_argument, 0, 'c'},
-        {"cpu-clock", no_argument, 0, 'C'}, {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
+        {"cpu-clock", no_argument, 0, 'C'}, {"help", no_argument, 0, 'h'},
+        {"precision", required_argument, 0, 'P'}, {0, 0, 0, 0}};
     *o = (bench_options){.batch = 64, .threads = 2, .warmup = 10, .min_time = 3.0};
     default_path(o->net_path, sizeof o->net_path, "lenet_fashion_train_val.prototxt");
     dlt_compute_ctx_init(&o->compute);
@@ -154,6 +158,14 @@ static int parse_options(int argc, char **argv, bench_options *o)
                 st = DLT_ERR_ARG;
             break;
         case 'j': o->json = 1; break;
+        case 'P': {
+            dlt_precision p;
+            if (dlt_precision_parse(optarg, &p) < 0)
+                st = DLT_ERR_ARG;
+            else
+                o->compute.precision = p;
+            break;
+        }
         case 'c': {
             dlt_conv_backend cb;
             if (dlt_conv_backend_parse(optarg, &cb) < 0)
@@ -473,12 +485,13 @@ static void print_results(const bench_options *o, const bench *b, measure tr, me
                "\"train_gflop_per_img\": %.6f, \"infer_gflop_per_img\": %.6f, "
                "\"peak_rss_kb\": %ld, \"solver\": \"%s\", \"base_lr\": %g, \"momentum\": %g, "
                "\"weight_decay\": %g, \"openblas_config\": \"%s\", \"openblas_core\": \"%s\", "
-               "\"conv_backend\": \"%s\"}\n",
+               "\"conv_backend\": \"%s\", \"precision\": \"%s\"}\n",
                o->batch, o->threads, o->input_c, o->input_h, o->input_w, tr_ips, tr.iters,
                tr.seconds, in_ips, in.iters, in.seconds, b->loss, tr_flop * 1e-9, in_flop * 1e-9,
                rss, o->solver_path, b->cfg.base_lr, b->cfg.momentum,
                b->cfg.weight_decay, config, core,
-               dlt_conv_backend_name(dlt_compute_conv_backend(&o->compute)));
+               dlt_conv_backend_name(dlt_compute_conv_backend(&o->compute)),
+               dlt_precision_name(o->compute.precision));
         return;
     }
     printf("# OpenBLAS %s (core %s), threads %d, batch %d, input %dx%dx%d, conv backend %s\n",

@@ -5,6 +5,7 @@
 # have finished / step time; buckets start during backward), and NCCL bus
 # bandwidth from nccl-tests' all_reduce_perf when it is on PATH.
 # NOT RUN YET: written on a machine without a GPU (see README, GPU backend).
+# PYTHON: the Python for the summaries (default /usr/bin/python3; json only).
 #
 # usage: bench/gpu_bench.sh --train TRAIN.h5 [--np N] [--iters N]
 #            NAME=SOLVER.prototxt [NAME=SOLVER.prototxt ...]
@@ -33,7 +34,7 @@ status=OK
 
 # Mean of the train records after the first (warm-up) one: images/s and the exposed fraction.
 summarize() {
-    /usr/bin/python3 - "$1" <<'PY'
+    "${PYTHON:-/usr/bin/python3}" - "$1" <<'PY'
 import json, sys
 rows = [json.loads(l) for l in open(sys.argv[1]) if '"kind":"train"' in l.replace(" ", "")][1:]
 if not rows: print("nan nan"); sys.exit()
@@ -53,7 +54,7 @@ for spec in "${NETS[@]}"; do
         if mpirun -np "$np" ./dltrain-mpi --device gpu --solver "$solver" --train "$TRAIN" \
             --run-dir "$run" --max-iter "$ITERS" > "$run.log" 2>&1; then
             read -r ips frac < <(summarize "$run/metrics.jsonl")
-            per=$(/usr/bin/python3 -c "print('%.1f' % ($ips / $np))")
+            per=$("${PYTHON:-/usr/bin/python3}" -c "print('%.1f' % ($ips / $np))")
         else
             ips=failed per=- frac=-; status=FAILED
         fi

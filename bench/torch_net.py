@@ -17,8 +17,12 @@ decay_mult } becomes its own parameter group.
 
 Run it with /usr/bin/python3 (Debian's python3-torch):
   torch_net.py NET.prototxt --batch B [--input CxHxW] [--solver FILE] [--json]
---device cuda runs on GPU 0 in FP32 (TF32 off, as dltrain's cuDNN/cuBLAS
-calls) with cudnn.benchmark on, each step ending synchronized.
+--device cuda runs on GPU 0 with cudnn.benchmark on, each step ending
+synchronized, in --precision fp32 (TF32 off: dltrain's --precision fp32),
+tf32 (TF32 on in cuBLAS and cuDNN), amp (torch.autocast float16 with a
+GradScaler) or bf16 (torch.autocast bfloat16); --channels-last stores the
+model and the batches NHWC (often faster on tensor cores). The JSON adds
+the peak GPU memory PyTorch allocated (gpu_mem_mib).
 """
 import argparse
 import json
@@ -390,22 +394,31 @@ def header_shape(text):
 
 
 def run_benchmark(net_path, batch, shape=None, solver_path=None, threads=2, warmup=10,
-                  iters=0, min_time=3.0, seed=1, profile=False, device="cpu"):
+                  iters=0, min_time=3.0, seed=1, profile=False, device="cpu", precision="fp32",
+                  channels_last=False):
     torch.set_num_threads(threads)
     dev = torch.device(device)
     if dev.type == "cuda":
-        torch.backends.cuda.matmul.allow_tf32 = False
-        torch.backends.cudnn.allow_tf32 = False
+        tf32 = precision != "fp32"
+        torch.backends.cuda.matmul.allow_tf32 = tf32
+        torch.backends.cudnn.allow_tf32 = tf32
         torch.backends.cudnn.benchmark = True
+        torch.cuda.reset_peak_memory_stats()
+    half = {"amp": torch.float16, "bf16": torch.bfloat16}.get(precision)
+    scaler = None
+    if precision == "amp" and dev.type == "cuda":  # torch.amp.GradScaler since 2.3; before, torch.cuda.amp's
+        scaler = torch.amp.GradScaler("cuda") if hasattr(torch.amp, "GradScaler") else torch.cuda.amp.GradScaler()
+    fmt = torch.channels_last if channels_last else torch.contiguous_format
     sync = torch.cuda.synchronize if dev.type == "cuda" else (lambda: None)
     torch.manual_seed(seed)
     text = open(net_path).read()
     shape = shape or header_shape(text)
     solver_path = solver_path or net_path.replace("_train_val.prototxt", "_solver.prototxt")
-    net = Net(parse_prototxt(text), batch, shape, seed).to(dev)
+    net = Net(parse_prototxt(text), batch, shape, seed).to(dev, memory_format=fmt)
     opt, lr, mom, wd = sgd(net, parse_prototxt(open(solver_path).read()))
     per = batch * int(math.prod(shape)) * 4
-    pool = [(torch.rand((batch,) + shape, device=dev), torch.randint(0, 10, (batch,), device=dev))
+    pool = [(torch.rand((batch,) + shape, device=dev).contiguous(memory_format=fmt),
+             torch.randint(0, 10, (batch,), device=dev))
             for _ in range(max(2, min(32, (32 << 20) // per)))]
     data = [s for s in net.steps["TRAIN"] if s[0] == "data"][0][3]
     tdata = [s for s in net.steps["TEST"] if s[0] == "data"][0][3]
@@ -415,13 +428,19 @@ def run_benchmark(net_path, batch, shape=None, solver_path=None, threads=2, warm
         bx, by = pool[last["step"] % len(pool)]
         last["step"] += 1
         opt.zero_grad()
-        loss = net.run("TRAIN", {data[0]: bx, data[1]: by})
-        loss.backward()
-        opt.step()
+        with torch.autocast(dev.type, dtype=half, enabled=half is not None):
+            loss = net.run("TRAIN", {data[0]: bx, data[1]: by})
+        if scaler:
+            scaler.scale(loss).backward()
+            scaler.step(opt)
+            scaler.update()
+        else:
+            loss.backward()
+            opt.step()
         last["loss"] = loss.item()
 
     def infer_step():
-        with torch.no_grad():
+        with torch.no_grad(), torch.autocast(dev.type, dtype=half, enabled=half is not None):
             net.run("TEST", {tdata[0]: pool[0][0], tdata[1]: pool[0][1]})
         sync()
 
@@ -436,6 +455,8 @@ def run_benchmark(net_path, batch, shape=None, solver_path=None, threads=2, warm
         "final_loss": last["loss"], "torch": torch.__version__,
         "mkldnn": torch.backends.mkldnn.is_available(), "base_lr": lr, "momentum": mom,
         "weight_decay": wd, "peak_rss_kb": peak_rss_kb(), "device": device,
+        "precision": precision, "channels_last": channels_last,
+        "gpu_mem_mib": torch.cuda.max_memory_allocated() / 2**20 if dev.type == "cuda" else 0,
     }
     if profile:
         net.train()
@@ -463,13 +484,16 @@ def main(argv=None):
                     help="time in process CPU seconds (a loaded machine; use with --threads 1)")
     ap.add_argument("--json", action="store_true")
     ap.add_argument("--device", default="cpu", help="cpu (default) or cuda")
+    ap.add_argument("--precision", default="fp32", choices=["fp32", "tf32", "amp", "bf16"],
+                    help="fp32 (default), tf32, amp (autocast float16 + GradScaler), bf16")
+    ap.add_argument("--channels-last", action="store_true", help="NHWC model and batches")
     a = ap.parse_args(argv)
     if a.cpu_clock:
         global CLOCK
         CLOCK = time.process_time
     shape = tuple(int(v) for v in a.input.split("x")) if a.input else None
     r = run_benchmark(a.net, a.batch, shape, a.solver, a.threads, a.warmup, a.iters,
-                      a.min_time, 1, a.profile, a.device)
+                      a.min_time, 1, a.profile, a.device, a.precision, a.channels_last)
     if a.json:
         print(json.dumps(r))
     else:

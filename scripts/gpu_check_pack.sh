@@ -17,7 +17,14 @@ S=$(mktemp -d); trap 'rm -rf "$S"' EXIT
 mkdir -p "$S/build/tests" "$S/build/bench" "$S/lib" "$S/mpilib" "$S/root"
 for f in $bins; do cp "$f" "$S/build/$f"; strip "$S/build/$f"; done
 cp config.h "$S/build/"
-git ls-files tests nets bench scripts | grep -v '\.c$' | tar -cf - -T - | tar -xf - -C "$S/build"
+# The scripts, nets and test helpers: git's list in a checkout; in a copy of
+# the tree outside git (.ci/run's build-cuda/) the same kinds of files.
+if git ls-files --error-unmatch scripts/gpu_check_pack.sh > /dev/null 2>&1; then
+    git ls-files tests nets bench scripts | grep -v '\.c$'
+else
+    find tests nets bench scripts -path tests/tmp -prune -o -type f \( -name '*.sh' -o -name '*.py' \
+        -o -name '*.prototxt' -o -name '*.h' -o -name '*.md' \) -print
+fi | tar -cf - -T - | tar -xf - -C "$S/build"
 # Shared libraries: all but glibc, libstdc++/libgcc and CUDA's; Open MPI's
 # own family apart (mpilib) so the run script can keep it with its plugins.
 skip='^(libc|libm|libdl|librt|libpthread|libresolv|ld-linux-x86-64|libstdc\+\+|libgcc_s|libcudnn|libcublas|libcublasLt|libcudart|libnccl|linux-vdso)\.'

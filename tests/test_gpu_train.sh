@@ -2,8 +2,12 @@
 # test_gpu_train.sh - training on the GPU (NCCL averaging, solver on the
 # device): LeNet and the BatchNorm net on the GPU end close to the same
 # runs on the CPU; a resumed GPU run equals an uninterrupted one bit for
-# bit (deterministic cuDNN); with 2+ GPUs, np=2 (NCCL) equals np=1 with
-# the global batch. Skips without a CUDA build or a visible GPU.
+# bit (deterministic cuDNN); --precision tf32
+# and amp train near the FP32 result, amp near the CPU's amp reference, and
+# an amp run resumes bit for bit, loss scale included; with 2+ GPUs, np=2
+# (NCCL) equals np=1 with the global batch. Skips without a CUDA build or a
+# visible GPU. (Comparisons with the CPU use --precision fp32: the default
+# tf32 rounds the GPU's products.)
 . "$(dirname "$0")/lib.sh"
 grep -q "^#define HAVE_CUDA 1" "$top_builddir/config.h" 2>/dev/null || skip_all "built without CUDA (configure --with-cuda)"
 ngpu=$(nvidia-smi -L 2>/dev/null | grep -c '^GPU ')
@@ -46,8 +50,9 @@ END=checkpoints/iter_00000040.h5 MID=checkpoints/iter_00000020.h5
 # GPU against CPU: the same 40 iterations; sums run in another order on the
 # GPU, so the weights agree to a tolerance, not bit for bit.
 for net in lenet_fashion fashion_bn; do
-    check "$net: 40 iterations on the CPU" train 1 $net "$WORK/$net-cpu" 40 --device cpu
-    check "$net: 40 iterations on the GPU" train 1 $net "$WORK/$net-gpu" 40 --device gpu --cudnn-deterministic
+    check "$net: 40 iterations on the CPU" train 1 $net "$WORK/$net-cpu" 40 --device cpu --precision fp32
+    check "$net: 40 iterations on the GPU" train 1 $net "$WORK/$net-gpu" 40 --device gpu --cudnn-deterministic \
+        --precision fp32
     check "$net: the log says GPU, with the solver history in device memory" \
         grep -q "device: gpu; parameters, gradients and solver history in device memory" "$WORK/$net-gpu/log.txt"
     tol=1e-3; [ $net = fashion_bn ] && tol=1e-2 # batch statistics amplify the differences
@@ -62,21 +67,54 @@ for net in lenet_fashion fashion_bn; do
 done
 
 # Resume on the GPU: 20 + resume + 20 equals 40 uninterrupted, bit for bit.
-check "GPU: first 20 iterations" train 1 lenet_fashion "$WORK/part" 20 --device gpu --cudnn-deterministic
+check "GPU: first 20 iterations" train 1 lenet_fashion "$WORK/part" 20 --device gpu --cudnn-deterministic \
+    --precision fp32
 check "GPU: --resume auto to 40" train 1 lenet_fashion "$WORK/part" 40 --device gpu --cudnn-deterministic \
-    --resume auto
+    --precision fp32 --resume auto
 if compare "$WORK/part/$END" "$WORK/lenet_fashion-gpu/$END" exact; then
     ok "GPU: resumed weights and history are bit-identical to the uninterrupted run"
 else
     fail "GPU: resumed run differs"; diag_file "$WORK/cmp.txt"
 fi
 
+# Precisions on the GPU. TF32 (the default) and amp near FP32; amp near the
+# CPU reference (the same FP16 rounding points, sums in another order).
+check "tf32: 40 iterations on the GPU" train 1 lenet_fashion "$WORK/tf32" 40 --device gpu --cudnn-deterministic
+check "... the log says tf32" grep -q "precision tf32" "$WORK/tf32/log.txt"
+if compare "$WORK/tf32/$END" "$WORK/lenet_fashion-gpu/$END" rel=5e-2; then
+    ok "tf32: weights within 5% of the FP32 GPU run"
+else
+    fail "tf32: weights far from FP32"; diag_file "$WORK/cmp.txt"
+fi
+for p in amp bf16; do
+    check "$p: 40 iterations on the GPU" train 1 lenet_fashion "$WORK/$p-gpu" 40 --device gpu --cudnn-deterministic \
+        --precision $p
+    check "$p: 40 iterations on the CPU (reference)" train 1 lenet_fashion "$WORK/$p-cpu" 40 --device cpu --precision $p
+    if compare "$WORK/$p-gpu/$END" "$WORK/$p-cpu/$END" rel=5e-2; then
+        ok "$p: GPU weights within 5% of the CPU reference's"
+    else
+        fail "$p: GPU and CPU reference differ"; diag_file "$WORK/cmp.txt"
+    fi
+done
+amp_args=(--device gpu --cudnn-deterministic --precision amp --loss-scale 1099511627776 --loss-scale-window 5)
+check "amp from scale 2^40: 40 iterations" train 1 lenet_fashion "$WORK/ampfull" 40 "${amp_args[@]}"
+check "... overflowing steps skipped on the GPU" grep -q "gradients overflowed at loss scale" "$WORK/ampfull.out"
+check "amp: first 20 iterations" train 1 lenet_fashion "$WORK/amppart" 20 "${amp_args[@]}"
+check "amp: --resume auto to 40" train 1 lenet_fashion "$WORK/amppart" 40 "${amp_args[@]}" --resume auto
+if compare "$WORK/amppart/$END" "$WORK/ampfull/$END" exact; then
+    ok "amp on the GPU: resumed weights and history bit-identical to the uninterrupted run"
+else
+    fail "amp on the GPU: resumed run differs"; diag_file "$WORK/cmp.txt"
+fi
+
 # Data parallel with NCCL: np=2 (one GPU each, batch B) against np=1 with 2B.
 if [ "$ngpu" -ge 2 ]; then
     sed 's/batch_size: 64/batch_size: 128/' "$WORK/lenet_fashion_train_val.prototxt" > "$WORK/big.prototxt"
     sed 's/lenet_fashion_train_val.prototxt/big.prototxt/' "$WORK/lenet_fashion_solver.prototxt" > "$WORK/big_solver.prototxt"
-    check "np=2 GPUs: 40 iterations with NCCL" train 2 lenet_fashion "$WORK/np2" 40 --device gpu --cudnn-deterministic
-    check "np=1 GPU, global batch: 40 iterations" train 1 big "$WORK/np1" 40 --device gpu --cudnn-deterministic
+    check "np=2 GPUs: 40 iterations with NCCL" train 2 lenet_fashion "$WORK/np2" 40 --device gpu --cudnn-deterministic \
+        --precision fp32
+    check "np=1 GPU, global batch: 40 iterations" train 1 big "$WORK/np1" 40 --device gpu --cudnn-deterministic \
+        --precision fp32
     if compare "$WORK/np2/$END" "$WORK/np1/$END" rel=1e-4; then
         ok "NCCL data parallel (np=2) matches np=1 with the global batch"
     else

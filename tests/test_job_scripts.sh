@@ -2,7 +2,11 @@
 # test_job_scripts.sh - the job templates and cluster scripts handle what a
 # user hands them: EXTRA_ARGS reaches dltrain-mpi as separate arguments,
 # unglobbed (a '*' stays a '*'), in every template (Slurm, PBS Pro, Torque,
-# SGE; the launchers are stubs that record their arguments); the local
+# SGE; the launchers are stubs that record their arguments); the GPU
+# templates hand dltrain-mpi --device gpu and the CPU template --device cpu,
+# and with the real mpirun and trainer a GPU template stops at start on a
+# node without a GPU, naming the rank and host, while the CPU template
+# trains and records the device per rank in metrics.jsonl; the local
 # clusters' directories (slurm/, sge/) are refused when a symbolic link,
 # another user's or writable by others, and default outside /tmp; and
 # RUN/config/command.txt, pasted back into a shell, gives the same arguments.
@@ -36,6 +40,12 @@ for t in googlenet.slurm lenet_cpu.slurm scaling.slurm googlenet.pbs googlenet.t
         [ -f "$out" ] && diag_file "$out" 8
         diag_file "$WORK/out.$t" 5
     fi
+done
+# The device each template asks for: the word after --device, after the trainer.
+for t in googlenet.slurm:gpu googlenet.pbs:gpu googlenet.torque:gpu googlenet.sge:gpu lenet_cpu.slurm:cpu; do
+    f="$WORK/args.${t%%:*}" want=${t#*:}
+    got=$(sed -n '/^dltrain-mpi$/,$p' "$f" 2> /dev/null | grep -x -A1 -- --device | tail -n 1)
+    check "jobs/${t%%:*}: dltrain-mpi gets --device $want (got '${got:-none}')" test "$got" = "$want"
 done
 
 # ---- private directories of the local clusters ----
@@ -105,5 +115,43 @@ else
     fail "config/command.txt pasted into a shell gives the same ${#args[@]} arguments"
     [ -f "$cmd" ] && diag_file "$cmd"
     diag_file "$WORK/train.txt" 5
+fi
+
+# ---- the device flag reaches the real trainer through the real mpirun ----
+# (a 1-iteration run of the small net above; squeue/scontrol/qstat stubbed)
+STUBS2="$WORK/stubs2"
+mkdir -p "$STUBS2" && cp "$STUBS/squeue" "$STUBS/scontrol" "$STUBS/qstat" "$STUBS2/"
+if grep -q "^#define HAVE_CUDA 1" "$top_builddir/config.h" && nvidia-smi -L > /dev/null 2>&1; then gpu=1; else gpu=0; fi
+host=$(hostname)
+real_job() { # TEMPLATE RUN_DIR
+    (cd "$WORK/submit" && env -i PATH="$STUBS2:$PATH" HOME="$WORK" SOLVER="$WEIRD/solver.prototxt" \
+        TRAIN_H5="$WEIRD/train.h5" VAL_H5= RUN_DIR="$2" DLTRAIN="$TRAIN" EXTRA_ARGS="--sample-interval 0" \
+        OMPI_MCA_btl_vader_single_copy_mechanism=none OMPI_MCA_rmaps_base_oversubscribe=1 \
+        SLURM_SUBMIT_DIR="$WORK/submit" SLURM_JOB_ID=7 SLURM_NTASKS=1 SLURM_NTASKS_PER_NODE=1 SLURM_JOB_NODELIST=n1 \
+        SLURM_JOB_NUM_NODES=1 PBS_O_WORKDIR="$WORK/submit" PBS_NODEFILE="$WORK/nodefile" PBS_JOBID=7 \
+        JOB_ID=7 NSLOTS=1 PE=mpi bash "$top_srcdir/jobs/$1") > "$2.out" 2>&1
+}
+if ! command -v "$MPIRUN" > /dev/null; then
+    ok "# SKIP the real trainer under the templates: mpirun not found (apt-get install openmpi-bin)"
+else
+    for t in googlenet.slurm googlenet.pbs googlenet.torque googlenet.sge; do
+        real_job "$t" "$WORK/real-$t"; st=$?
+        if [ $gpu -eq 1 ]; then
+            check "jobs/$t with the real trainer on this GPU node: trains on the GPU (exit $st)" \
+                bash -c "[ $st -eq 0 ] && grep -q '\"device\":\"gpu\"' '$WORK/real-$t/metrics.jsonl'"
+        elif [ $st -ne 0 ] && grep -q "rank 0 on host $host (node-local rank 0) has no GPU for --device gpu" "$WORK/real-$t.out" &&
+            ! grep -q "^iter " "$WORK/real-$t.out"; then
+            ok "jobs/$t with the real trainer, no GPU here: stops at start naming rank 0 and host $host (exit $st)"
+        else
+            fail "jobs/$t with the real trainer, no GPU here: stops at start naming rank 0 and host $host (exit $st)"
+            diag_file "$WORK/real-$t.out" 8
+        fi
+    done
+    real_job lenet_cpu.slurm "$WORK/real-cpu"; st=$?
+    check "jobs/lenet_cpu.slurm with the real trainer: trains on the CPU (exit $st)" test $st -eq 0
+    check "... the placement table gives rank 0's device: cpu" grep -qE "placement: +0 +$host +0 +cpu " "$WORK/real-cpu.out"
+    check "... metrics.jsonl records rank 0 on the CPU" \
+        grep -qE "^\{\"kind\":\"device\",\"iter\":0,\"time\":[0-9.]+,\"rank\":0,\"host\":\"$host\",\"device\":\"cpu\"\}$" \
+        "$WORK/real-cpu/metrics.jsonl"
 fi
 done_testing

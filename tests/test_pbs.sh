@@ -81,7 +81,7 @@ emulate() { # TEMPLATE RUN [VAR=value...]: the body as MoM starts it, in a sessi
         PBS_O_HOST=login1 PBS_ENVIRONMENT=PBS_BATCH OMPI_MCA_rmaps_base_oversubscribe=1 \
         OMPI_MCA_btl_vader_single_copy_mechanism=none \
         SOLVER=solver.prototxt TRAIN_H5="$FMNIST_TRAIN" VAL_H5="$FMNIST_TEST" RUN_DIR="$run" DLTRAIN="$TRAIN" \
-        EXTRA_ARGS="--max-iter $M" "$@" setsid sh -c 'echo $$ > "$1"; exec bash "$2"' sh "$WORK/$run.sid" \
+        EXTRA_ARGS="--max-iter $M --device cpu" "$@" setsid sh -c 'echo $$ > "$1"; exec bash "$2"' sh "$WORK/$run.sid" \
         "$top_srcdir/jobs/$tmpl") > "$WORK/$run.out" 2>&1
 }
 valid() { # RUN ITER [ckpt-only]: its checkpoint's crc32s, and a metrics line

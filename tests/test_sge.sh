@@ -36,7 +36,7 @@ job_gone() { ! qstat -u '*' 2> /dev/null | awk '{ print $1 }' | grep -qx "$1"; }
 # submit NAME RUN_DIR MAX_ITER: prints the job id
 submit() {
     qsub -terse -N "$1" -o "$WORK/$1.out" -pe mpi 2 -l h_rt=00:15:00 -l mem_free=0 \
-        -v SOLVER=solver.prototxt,TRAIN_H5="$FMNIST_TRAIN",VAL_H5="$FMNIST_TEST",RUN_DIR="$2",DLTRAIN="$TRAIN",EXTRA_ARGS="--max-iter $3" \
+        -v SOLVER=solver.prototxt,TRAIN_H5="$FMNIST_TRAIN",VAL_H5="$FMNIST_TEST",RUN_DIR="$2",DLTRAIN="$TRAIN",EXTRA_ARGS="--max-iter $3 --device cpu" \
         "$top_srcdir/jobs/googlenet.sge"
 }
 valid_run() { # RUN_DIR ITER [ckpt-only]: checkpoint crc32s and metrics, read with h5py/json

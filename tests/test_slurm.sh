@@ -1,7 +1,9 @@
 #!/bin/bash
 # test_slurm.sh - the shipped Slurm templates on a real one-node Slurm
 # (slurm/start.sh): lenet_cpu.slurm and googlenet.slurm (tiny LeNet config,
-# 2 ranks) complete with a valid checkpoint and metrics; a googlenet.slurm job
+# 2 ranks, --device cpu) complete with a valid checkpoint and metrics;
+# googlenet.slurm as shipped (--device gpu) stops at start on this node
+# (its GPU is a fake gres), naming rank and host; a googlenet.slurm job
 # requeued mid-training (scontrol requeue) checkpoints, restarts, resumes and
 # ends with weights bit-identical to the uninterrupted job. Then the scaling
 # study: jobs/scaling_submit.sh --ranks 1 2 (jobs/scaling.slurm), and
@@ -39,7 +41,7 @@ job_field() { scontrol show job "$1" 2> /dev/null | tr ' ' '\n' | sed -n "s/^$2=
 submit() {
     local name=$1 tmpl=$2 run=$3; shift 3
     sbatch --parsable --job-name="$name" --output="$WORK/$name.out" "$@" \
-        --export=ALL,SOLVER=solver.prototxt,TRAIN_H5="$FMNIST_TRAIN",VAL_H5="$FMNIST_TEST",RUN_DIR="$run",DLTRAIN="$TRAIN",EXTRA_ARGS="--max-iter $M" \
+        --export=ALL,SOLVER=solver.prototxt,TRAIN_H5="$FMNIST_TRAIN",VAL_H5="$FMNIST_TEST",RUN_DIR="$run",DLTRAIN="$TRAIN",EXTRA_ARGS="--max-iter $M ${DEV_ARG---device cpu}" \
         "$top_srcdir/jobs/$tmpl"
 }
 valid_run() { # RUN_DIR ITER: checkpoint crc32s and metrics, read with h5py/json
@@ -71,6 +73,15 @@ wait_for 120 job_gone "$j"
 check "googlenet.slurm (tiny config, 2 ranks): COMPLETED, exit 0" \
     test "$(job_field "$j" JobState) $(job_field "$j" ExitCode)" = "COMPLETED 0:0"
 check "googlenet.slurm: valid checkpoint and metrics at $M" valid_run "$WORK/ref" $M || diag_file "$WORK/ref.out"
+
+# 2b. googlenet.slurm as shipped (--device gpu, no override) on this node,
+# whose GPU is a fake gres: the job stops at start naming the rank and host
+j=$(DEV_ARG= submit nogpu googlenet.slurm "$WORK/nogpu" "${GPU_OPTS[@]}")
+wait_for 120 job_gone "$j"
+check "googlenet.slurm as shipped (--device gpu), no real GPU: FAILED at start, exit 1" \
+    test "$(job_field "$j" JobState) $(job_field "$j" ExitCode)" = "FAILED 1:0"
+check "... naming the rank and host" grep -q "rank [01] on host .* has no GPU for --device gpu" "$WORK/nogpu.out"
+check "... before any training step" bash -c "! grep -q '^iter ' '$WORK/nogpu.out'"
 
 # 3. the same job, requeued mid-training
 j=$(submit preempt googlenet.slurm "$WORK/pre" "${GPU_OPTS[@]}")

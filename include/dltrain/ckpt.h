@@ -18,6 +18,11 @@ typedef struct dlt_ckpt_meta {
     const char *net_text;    /* prototxt text, stored as attributes */
     const char *solver_text;
     uint64_t *rng;           /* world_size * 4 words: each rank's dlt_rng */
+    /* --precision amp's dynamic loss scale (optional root attributes
+     * loss_scale, loss_scale_good_steps, loss_scale_skipped; version 2
+     * files without them load with loss_scale 0: none saved). */
+    double loss_scale;       /* 0: none */
+    long loss_scale_good_steps, loss_scale_skipped;
 } dlt_ckpt_meta;
 
 /* Write PATH.tmp, flush, fsync, rename to PATH. HISTORY may be NULL. */

@@ -5,6 +5,8 @@
 
 #include <stddef.h>
 
+#include "dltrain/compute.h"
+
 typedef enum { DLT_DEVICE_CPU = 0, DLT_DEVICE_GPU = 1, DLT_DEVICE_AUTO = 2 } dlt_device_kind;
 
 /* Where a buffer lives: host memory, or the bound GPU's memory. */
@@ -45,5 +47,15 @@ void dlt_device_synchronize(void);
  * net about to run on the bound GPU (its compute context's
  * cudnn_deterministic); a no-op when unchanged or when no GPU is bound. */
 void dlt_device_set_deterministic(int deterministic);
+/* cuBLAS's math mode for the net about to run: TF32 tensor cores for
+ * precision TF32, AMP and BF16, strict FP32 for FP32 (cuDNN's is set per
+ * convolution at setup). A no-op when unchanged or no GPU is bound. */
+void dlt_device_set_precision(dlt_precision p);
+/* Round N values of device memory in place as 16-bit storage of precision
+ * P would (AMP: FP16, BF16: bfloat16; others: nothing): the GPU side of
+ * the mixed-precision reference (dlt_round_half on the host). */
+void dlt_device_round_half(float *x, size_t n, dlt_precision p);
+/* The GPU this process bound (dlt_device_select), or -1 (CPU). */
+int dlt_device_current(void);
 
 #endif

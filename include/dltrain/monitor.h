@@ -46,5 +46,10 @@ void dlt_monitor_test(dlt_monitor *m, const dlt_test_metrics *x);
 int dlt_monitor_is_tty(const dlt_monitor *m);
 void dlt_monitor_progress(dlt_monitor *m, const dlt_progress *p, int force);
 int dlt_monitor_system(dlt_monitor *m, const dlt_sys_sample *x, int n);
+/* One {"kind":"device"} record of where RANK computes from iteration
+ * ITER (the start, or the resumed iteration): its HOST and GPU index, or
+ * the CPU (GPU < 0); with "iter" and "time" like every record. NULL M:
+ * nothing. */
+void dlt_monitor_device(dlt_monitor *m, long iter, int rank, const char *host, int gpu);
 
 #endif

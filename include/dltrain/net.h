@@ -69,6 +69,14 @@ size_t dlt_net_share_diffs(dlt_net *net);
 typedef void (*dlt_backward_hook)(void *ctx, int layer, size_t done_from);
 void dlt_net_set_backward_hook(dlt_net *net, dlt_backward_hook fn, void *ctx);
 
+/* Loss scaling (--precision amp): loss layers seed backward with their
+ * loss_weight x SCALE, so every gradient comes out SCALE times larger;
+ * dlt_net_forward still returns the unscaled loss. SCALE is a power of
+ * two (exact both ways); 1 (the default) is none. The net's precision
+ * (its dlt_compute_ctx) rounds activations and gradients as 16-bit
+ * storage would for amp and bf16, on the host or on the device. */
+void dlt_net_set_loss_scale(dlt_net *net, double scale);
+
 /* All parameters / gradients as one contiguous buffer each. */
 size_t dlt_net_param_count(const dlt_net *net);
 float *dlt_net_params(dlt_net *net);

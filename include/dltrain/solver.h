@@ -118,6 +118,10 @@ double dlt_solver_step(dlt_solver *s, dlt_net *net, long iter);
  * dlt_solver_history_to_host (before a checkpoint; a no-op on the host).
  * dlt_solver_memory says where it is now. */
 void dlt_solver_history_to_host(dlt_solver *s);
+/* Multiply the gradients by F at the start of each dlt_solver_step,
+ * before clipping (F = 1 / the loss scale of --precision amp, a power of
+ * two, so exact); 1 (the default) does nothing. */
+void dlt_solver_set_grad_scale(dlt_solver *s, double f);
 dlt_memory dlt_solver_memory(const dlt_solver *s);
 
 /* One SGD step, Caffe's order: L2 weight decay (decay_mult), then

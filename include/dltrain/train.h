@@ -33,6 +33,9 @@ typedef struct dlt_train_options {
     int cudnn_deterministic;      /* GPU: deterministic cuDNN algorithms only */
     long cudnn_workspace_mb;      /* GPU: cuDNN workspace limit per convolution; <=0: 512 */
     const char *conv_backend;     /* CPU: "auto", "im2col" or "dnnl"; NULL: DLT_CONV_BACKEND, else auto */
+    int precision;                /* dlt_precision (compute.h); 0 FP32 here, dltrain-mpi's default TF32 */
+    double loss_scale_init;       /* amp: the first loss scale, a power of two; <= 0: 65536 */
+    long loss_scale_window;       /* amp: clean steps before the scale doubles; <= 0: 2000 */
     /* Beyond Caffe (Goyal et al. 2017), 0 = off: the LR is multiplied by
      * global batch / lr_scale_ref_batch and ramped up over warmup_iters. */
     long lr_scale_ref_batch;

@@ -125,6 +125,13 @@ static int write_attrs(hid_t file, const dlt_ckpt_meta *meta, const char *path)
     DLT_TRY(dlt__h5_write_attr_str(file, "lr", lr, path));
     DLT_TRY(dlt__h5_write_attr_str(file, "net", meta->net_text ? meta->net_text : "", path));
     DLT_TRY(dlt__h5_write_attr_str(file, "solver", meta->solver_text ? meta->solver_text : "", path));
+    if (meta->loss_scale > 0) { /* optional: readers of version 2 without them ignore them */
+        char scale[64];
+        snprintf(scale, sizeof scale, "%.17g", meta->loss_scale);
+        DLT_TRY(dlt__h5_write_attr_str(file, "loss_scale", scale, path));
+        DLT_TRY(dlt__h5_write_attr_int(file, "loss_scale_good_steps", meta->loss_scale_good_steps, path));
+        DLT_TRY(dlt__h5_write_attr_int(file, "loss_scale_skipped", meta->loss_scale_skipped, path));
+    }
     return 0;
 }
 
@@ -375,6 +382,18 @@ static int read_meta(hid_t file, dlt_ckpt_meta *meta, const char *path)
     DLT_TRY(dlt__h5_read_attr_str(file, "lr", &lr, path));
     meta->lr = strtod(lr, NULL);
     free(lr);
+    if (dlt__h5_attr_exists(file, "loss_scale", path) > 0) {
+        char *scale = NULL;
+        DLT_TRY(dlt__h5_read_attr_str(file, "loss_scale", &scale, path));
+        meta->loss_scale = strtod(scale, NULL);
+        free(scale);
+        if (!(meta->loss_scale > 0))
+            DLT_FAIL(DLT_ERR_FORMAT, "%s: loss_scale attribute must be a positive number", path);
+        DLT_TRY(dlt__h5_read_attr_int(file, "loss_scale_good_steps", &v, path));
+        meta->loss_scale_good_steps = (long)v;
+        DLT_TRY(dlt__h5_read_attr_int(file, "loss_scale_skipped", &v, path));
+        meta->loss_scale_skipped = (long)v;
+    }
     return 0;
 }
 

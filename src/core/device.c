@@ -73,3 +73,11 @@ void dlt_device_download(void *dst, const void *src, size_t bytes) { dlt__dev_do
 void dlt_device_zero(void *p, size_t bytes) { dlt__dev_zero(p, bytes); }
 void dlt_device_synchronize(void) { dlt__dev_synchronize(); }
 void dlt_device_set_deterministic(int deterministic) { dlt__dev_set_deterministic(deterministic); }
+void dlt_device_set_precision(dlt_precision p) { dlt__dev_set_tf32(p != DLT_PRECISION_FP32); }
+int dlt_device_current(void) { return dlt__dev_current(); }
+
+void dlt_device_round_half(float *x, size_t n, dlt_precision p)
+{
+    if ((p == DLT_PRECISION_AMP || p == DLT_PRECISION_BF16) && n > 0)
+        dlt__dev_round_half(x, n, p == DLT_PRECISION_BF16);
+}

@@ -18,6 +18,12 @@ int dlt__dev_current(void); /* bound device, -1 when none */
 /* cuBLAS without atomics (reproducible sums) when DETERMINISTIC, for
  * the net about to run; a no-op when unchanged or no GPU is bound. */
 void dlt__dev_set_deterministic(int deterministic);
+/* TF32 tensor-core math in cuBLAS when ON (CUBLAS_TF32_TENSOR_OP_MATH),
+ * strict FP32 otherwise; a no-op when unchanged or no GPU is bound. */
+void dlt__dev_set_tf32(int on);
+/* Round N device values in place to FP16 (BF16 0) or bfloat16 (BF16 1),
+ * ties to even, as 16-bit storage would (src/cuda/half.cu). */
+void dlt__dev_round_half(float *x, size_t n, int bf16);
 
 void *dlt__dev_alloc(size_t bytes);  /* zeroed */
 void dlt__dev_free(void *p);

@@ -79,8 +79,11 @@ extern "C" int dlt__conv_setup_gpu(dlt_layer *l)
                                                 c->g.dh ? c->g.dh : 1, c->g.dw ? c->g.dw : 1,
                                                 CUDNN_CROSS_CORRELATION, CUDNN_DATA_FLOAT));
     CUDNN_CHECK(cudnnSetConvolutionGroupCount(s->conv, c->group));
-    /* FP32 math: no TF32 tensor-core rounding, so results compare with the CPU. */
-    CUDNN_CHECK(cudnnSetConvolutionMathType(s->conv, CUDNN_FMA_MATH));
+    /* --precision fp32: FMA math, no TF32 tensor-core rounding, so results
+     * compare with the CPU. Otherwise the default math type, which lets
+     * cuDNN use TF32 tensor cores on FP32 data (Ampere and later). */
+    CUDNN_CHECK(cudnnSetConvolutionMathType(s->conv, l->compute && l->compute->precision != DLT_PRECISION_FP32
+                                                         ? CUDNN_DEFAULT_MATH : CUDNN_FMA_MATH));
     int n, k, h, w;
     CUDNN_CHECK(cudnnGetConvolution2dForwardOutputDim(s->conv, s->x, s->w, &n, &k, &h, &w));
     if (n != y->n || k != y->c || h != y->h || w != y->w)

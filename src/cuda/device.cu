@@ -9,7 +9,7 @@
 /* The device module owns the one bound GPU of this process. Its handles
  * hold no net's settings: cuDNN choices are each net's (dlt_compute_ctx),
  * cuBLAS's atomics mode follows the net that runs (set_deterministic). */
-static dlt__gpu gpu = {-1, 0, 0, 0, 0, 0};
+static dlt__gpu gpu = {-1, 0, 0, 0, 0, 0, 0};
 static int bound = 0;
 
 void dlt__gpu_fail(const char *file, int line, const char *lib, const char *call, const char *msg)
@@ -60,6 +60,7 @@ extern "C" int dlt__dev_bind(int device, char *why, size_t n)
     CUBLAS_CHECK(cublasCreate(&gpu.cublas));
     CUBLAS_CHECK(cublasSetStream(gpu.cublas, gpu.stream));
     gpu.no_atomics = 0; /* cuBLAS's default: atomics allowed */
+    gpu.tf32 = 0;       /* and CUBLAS_DEFAULT_MATH: FP32 */
     CUDNN_CHECK(cudnnCreate(&gpu.cudnn));
     CUDNN_CHECK(cudnnSetStream(gpu.cudnn, gpu.stream));
     bound = 1;
@@ -81,6 +82,17 @@ extern "C" void dlt__dev_set_deterministic(int deterministic)
     CUBLAS_CHECK(cublasSetAtomicsMode(gpu.cublas, deterministic ? CUBLAS_ATOMICS_NOT_ALLOWED
                                                                 : CUBLAS_ATOMICS_ALLOWED));
     gpu.no_atomics = deterministic;
+}
+
+extern "C" void dlt__dev_set_tf32(int on)
+{
+    /* CUBLAS_DEFAULT_MATH keeps FP32 GEMMs in FP32; TF32 needs asking for
+     * (it is faster on Ampere and later, ignored before). */
+    on = on != 0;
+    if (!bound || gpu.tf32 == on)
+        return;
+    CUBLAS_CHECK(cublasSetMathMode(gpu.cublas, on ? CUBLAS_TF32_TENSOR_OP_MATH : CUBLAS_DEFAULT_MATH));
+    gpu.tf32 = on;
 }
 
 extern "C" void dlt__dev_synchronize(void)

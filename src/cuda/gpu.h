@@ -23,6 +23,7 @@ typedef struct dlt__gpu {
     cublasHandle_t cublas;     /* bound to stream */
     cudnnHandle_t cudnn;       /* bound to stream */
     int no_atomics;            /* cuBLAS atomics mode now set: 1 = not allowed */
+    int tf32;                  /* cuBLAS math mode now set: 1 = CUBLAS_TF32_TENSOR_OP_MATH */
 } dlt__gpu;
 
 /* The bound GPU; fatal when dlt__dev_bind has not run. */

@@ -12,8 +12,10 @@ static void use_compute(const dlt_layer *l)
 {
     if (!l->compute)
         return;
-    if (l->on_gpu)
+    if (l->on_gpu) {
         dlt_device_set_deterministic(l->compute->cudnn_deterministic);
+        dlt_device_set_precision(l->compute->precision);
+    }
     else
         dlt__cpu_use_threads(l->compute->threads);
 }

@@ -210,6 +210,23 @@ void dlt_monitor_test(dlt_monitor *m, const dlt_test_metrics *x)
     live_report(m, 0);
 }
 
+void dlt_monitor_device(dlt_monitor *m, long iter, int rank, const char *host, int gpu)
+{
+    if (!m)
+        return;
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    fprintf(m->metrics, "{\"kind\":\"device\",\"iter\":%ld,\"time\":%.3f,\"rank\":%d,\"host\":\"", iter,
+            ts.tv_sec + 1e-9 * ts.tv_nsec, rank);
+    for (const char *p = host; *p; p++) /* host names are plain; keep the line JSON whatever */
+        fputc(*p == '"' || *p == '\\' || (unsigned char)*p < 0x20 ? '_' : *p, m->metrics);
+    if (gpu >= 0)
+        fprintf(m->metrics, "\",\"device\":\"gpu\",\"gpu\":%d}\n", gpu);
+    else
+        fputs("\",\"device\":\"cpu\"}\n", m->metrics);
+    fflush(m->metrics);
+}
+
 int dlt_monitor_is_tty(const dlt_monitor *m) { return m && m->tty; }
 
 /* Redraw at most 5 times a second: a terminal is slow, steps may be fast. */

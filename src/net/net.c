@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "dltrain/error.h"
+#include "dltrain/half.h"
 #include "dltrain/net.h"
 #include "dltrain/size.h"
 #include "layers/batchnorm.h"
@@ -57,7 +58,49 @@ struct dlt_net {
     dlt_compute_ctx compute; /* how its layers compute; each layer's ->compute points here */
     int *fused_into;     /* (nlayers) TEST: 1 + the layer whose CPU forward also does this
                           * one's (BatchNorm + Scale + ReLU), 0: runs itself; NULL: none */
+    double loss_scale;   /* dlt_net_set_loss_scale: loss layers' weights carry it; 1: none */
 };
+
+/* --precision amp and bf16: the values 16-bit storage would keep, at the
+ * tensor's device copy when it has one (the GPU path: FP32 kernels with
+ * 16-bit rounding around them), else on the host (the CPU reference). */
+static int stores_half(const dlt_net *net)
+{
+    return net->compute.precision == DLT_PRECISION_AMP || net->compute.precision == DLT_PRECISION_BF16;
+}
+
+static void round_stored(const dlt_net *net, float *host, float *dev, size_t n)
+{
+    if (dev)
+        dlt_device_round_half(dev, n, net->compute.precision);
+    else if (host)
+        dlt_round_half(host, n, net->compute.precision);
+}
+
+/* Activations: every layer's tops but the input (labels are exact
+ * integers, images 8-bit), the loss (FP32 by design) and accuracies. */
+static void round_tops(const dlt_net *net, const dlt_layer *l)
+{
+    if (l->is_loss || dlt_layer_data_params(l) || strcmp(l->ops->type, "Accuracy") == 0)
+        return;
+    for (int t = 0; t < l->ntop; t++)
+        round_stored(net, l->top[t]->data, l->top[t]->gdata, l->top[t]->count);
+}
+
+/* Gradients: the bottom diffs backward wrote and the parameter
+ * gradients, except BatchNorm's statistics (FP32, never trained). The
+ * parameter gradients are rounded as accumulated: with iter_size > 1 the
+ * GPU path would round each pass's part before adding it in FP32. */
+static void round_grads(const dlt_net *net, const dlt_layer *l)
+{
+    for (int b = 0; b < l->nbottom; b++)
+        if (l->propagate_down[b])
+            round_stored(net, l->bottom[b]->diff, l->bottom[b]->gdiff, l->bottom[b]->count);
+    if (l->params_not_trained)
+        return;
+    for (int p = 0; p < l->nparam; p++)
+        round_stored(net, l->param[p].diff, l->param[p].gdiff, l->param[p].count);
+}
 
 static int find_blob(const dlt_net *net, const char *name)
 {
@@ -353,6 +396,7 @@ int dlt_net_create(const dlt_cfg *np, int phase, int input_c, int input_h, int i
                  dlt_cfg_where(dlt_cfg_get(np, "layers"), where, sizeof where));
     dlt_net *net = dlt_calloc(1, sizeof *net);
     net->data_layer = -1;
+    net->loss_scale = 1;
     if (compute)
         net->compute = *compute;
     else
@@ -529,13 +573,25 @@ float dlt_net_forward(dlt_net *net)
         if (net->fused_into && net->fused_into[i] && chain_on_cpu(net, net->fused_into[i] - 1, i))
             continue; /* done by its chain's head */
         dlt_layer_forward(l);
+        if (stores_half(net))
+            round_tops(net, l);
         for (int t = 0; t < l->ntop; t++)
             if (l->loss_weight[t] != 0) {
                 dlt_tensor_download(l->top[t]); /* GPU runs: the loss value */
                 loss += (double)l->loss_weight[t] * l->top[t]->data[0];
             }
     }
-    return (float)loss;
+    return (float)(loss / net->loss_scale); /* exact: the scale is a power of two */
+}
+
+void dlt_net_set_loss_scale(dlt_net *net, double scale)
+{
+    if (scale == net->loss_scale)
+        return;
+    for (int i = 0; i < net->nlayers; i++)
+        for (int t = 0; t < net->layers[i].ntop; t++)
+            net->layers[i].loss_weight[t] = (float)(net->layers[i].loss_weight[t] / net->loss_scale * scale);
+    net->loss_scale = scale;
 }
 
 static void sum_split_diffs(dlt_net *net, dlt_layer *l)
@@ -584,6 +640,8 @@ int dlt_net_backward_layer(dlt_net *net, int i)
     if (!dlt_net_sum_split_diffs(net, i))
         return 0;
     dlt_layer_backward(&net->layers[i]); /* CPU or GPU code of the layer */
+    if (stores_half(net))
+        round_grads(net, &net->layers[i]);
     return 1;
 }
 

@@ -323,7 +323,10 @@ struct dlt_solver {
     int nhistory;
     float *history[2]; /* (nparams) each: the row's history slots, e.g. Adam's m and v */
     float *ghistory[2]; /* their device copies in GPU runs, else NULL */
+    double grad_scale;  /* dlt_solver_set_grad_scale: 1/loss scale; 1: none */
 };
+
+void dlt_solver_set_grad_scale(dlt_solver *s, double f) { s->grad_scale = f; }
 
 dlt_solver *dlt_solver_create(const dlt_solver_config *cfg, size_t nparams)
 {
@@ -332,6 +335,7 @@ dlt_solver *dlt_solver_create(const dlt_solver_config *cfg, size_t nparams)
     s->kind = &solver_kinds[cfg->type];
     s->n = nparams;
     s->nhistory = s->kind->nhistory;
+    s->grad_scale = 1;
     for (int i = 0; i < s->nhistory; i++)
         s->history[i] = dlt_calloc(nparams ? nparams : 1, sizeof(float));
     return s;
@@ -426,6 +430,8 @@ double dlt_solver_step(dlt_solver *s, dlt_net *net, long iter)
     const place p = where(s, net);
     size_t n = dlt_net_param_count(net);
     double norm = 0;
+    if (s->grad_scale != 1) /* loss scaling undone first: clipping sees the true gradients */
+        p.scale(p.g, n, (float)s->grad_scale);
     if (c->clip_gradients >= 0) { /* Caffe's ClipGradients on the global L2 norm (in double here) */
         norm = sqrt(p.sumsq(p.g, n));
         if (norm > c->clip_gradients)

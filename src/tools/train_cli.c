@@ -2,6 +2,7 @@
  * (only -h has a short letter), value checks, usage text. */
 #include <ctype.h>
 #include <getopt.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -68,6 +69,16 @@ static void usage(FILE *f)
             "  --conv-backend auto|im2col|dnnl  CPU convolutions: im2col + OpenBLAS sgemm, or\n"
             "                    oneDNN (when built with it); auto: oneDNN if built in, else\n"
             "                    im2col (default: DLT_CONV_BACKEND from the environment, else auto)\n"
+            "  --precision fp32|tf32|amp|bf16  arithmetic (default tf32): tf32 lets the GPU's\n"
+            "                    tensor cores round products' inputs to 10 mantissa bits (Ampere\n"
+            "                    and later; on the CPU tf32 is fp32); fp32 is strict FP32; amp\n"
+            "                    stores activations and gradients as FP16 with dynamic loss\n"
+            "                    scaling, bf16 as bfloat16 (weights, solver state, BatchNorm\n"
+            "                    statistics and the loss stay FP32; on the CPU a reference that\n"
+            "                    rounds where the GPU stores 16 bits)\n"
+            "  --loss-scale S    amp: the first loss scale, a power of two (default 65536)\n"
+            "  --loss-scale-window N  amp: double the scale after N steps without overflow\n"
+            "                    (default 2000); an overflow skips the step and halves it\n"
             "  --cudnn-deterministic  deterministic cuDNN algorithms only (GPU)\n"
             "  --cudnn-workspace-mb N  cuDNN workspace limit per convolution (default 512)\n"
             "  --lr-scale-ref-batch B  linear scaling rule: multiply the solver's learning rate\n"
@@ -188,7 +199,7 @@ enum {
     OPT_BUCKET_MB, OPT_ALLREDUCE, OPT_REDUCER, OPT_WATCHDOG, OPT_ON_NAN, OPT_SAMPLE_INTERVAL,
     OPT_DOCTOR, OPT_VERSION, OPT_KEEP_CHECKPOINTS, OPT_STOP_BEFORE, OPT_TIME_LIMIT, OPT_PREFETCH, OPT_DATA_MEMORY,
     OPT_STAGE_DIR, OPT_DEVICE, OPT_CUDNN_DETERMINISTIC, OPT_CUDNN_WORKSPACE, OPT_LR_SCALE_REF,
-    OPT_WARMUP_ITERS, OPT_CONV_BACKEND, OPT_WEIGHTS
+    OPT_WARMUP_ITERS, OPT_CONV_BACKEND, OPT_WEIGHTS, OPT_PRECISION, OPT_LOSS_SCALE, OPT_LOSS_SCALE_WINDOW
 };
 
 static const struct option longopts[] = {
@@ -221,6 +232,9 @@ static const struct option longopts[] = {
     {"lr-scale-ref-batch", required_argument, 0, OPT_LR_SCALE_REF},
     {"warmup-iters", required_argument, 0, OPT_WARMUP_ITERS},
     {"conv-backend", required_argument, 0, OPT_CONV_BACKEND},
+    {"precision", required_argument, 0, OPT_PRECISION},
+    {"loss-scale", required_argument, 0, OPT_LOSS_SCALE},
+    {"loss-scale-window", required_argument, 0, OPT_LOSS_SCALE_WINDOW},
     {0, 0, 0, 0}};
 
 static void set_defaults(dlt_train_options *opt)
@@ -232,6 +246,7 @@ static void set_defaults(dlt_train_options *opt)
     opt->stop_before_min = -1;
     opt->watchdog_s = 600;
     opt->sample_interval = 30;
+    opt->precision = DLT_PRECISION_TF32; /* TF32 where the GPU has it; FP32 on the CPU */
 }
 
 /* One option with its value: 0, or -1 after reporting a bad value. */
@@ -309,6 +324,30 @@ static int apply_option(int c, const char *arg, dlt_train_options *opt, int *doc
         opt->device = (int)k;
         return 0;
     }
+    case OPT_PRECISION: {
+        dlt_precision p;
+        if (dlt_precision_parse(arg, &p) < 0)
+            return -1;
+        opt->precision = (int)p;
+        return 0;
+    }
+    case OPT_LOSS_SCALE: {
+        char *end;
+        int e;
+        opt->loss_scale_init = strtod(arg, &end);
+        if (*arg == '\0' || *end != '\0' || !(opt->loss_scale_init >= 1 && opt->loss_scale_init <= 1e30) ||
+            frexp(opt->loss_scale_init, &e) != 0.5) {
+            fprintf(stderr, "dltrain-mpi: --loss-scale expects a power of two >= 1 (e.g. 65536), got '%s'\n", arg);
+            return -1;
+        }
+        return 0;
+    }
+    case OPT_LOSS_SCALE_WINDOW:
+        if (parse_long(arg, "--loss-scale-window", &opt->loss_scale_window) < 0 || opt->loss_scale_window < 1) {
+            fprintf(stderr, "dltrain-mpi: --loss-scale-window expects a number of steps >= 1\n");
+            return -1;
+        }
+        return 0;
     case OPT_CONV_BACKEND: {
         dlt_conv_backend b;
         opt->conv_backend = arg;

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "dltrain/device.h"
 #include "dltrain/error.h"
 #include "train/placement.h"
 
@@ -19,6 +20,7 @@ typedef struct placement {
     int threads;
     int ncores;         /* CPUs in the affinity mask */
     int online;         /* CPUs online on the host */
+    int gpu;            /* the GPU it computes on, -1: the CPU */
 } placement;
 
 /* "0-3,8,10-11" from a cpu set; truncated with "..." if long. */
@@ -47,6 +49,7 @@ static void describe_self(dlt_comm *c, int threads, placement *p)
     snprintf(p->host, sizeof p->host, "%s", dlt_comm_host(c));
     p->local_rank = dlt_comm_local_rank(c);
     p->threads = threads;
+    p->gpu = dlt_device_current();
     p->online = (int)sysconf(_SC_NPROCESSORS_ONLN);
     cpu_set_t set;
     CPU_ZERO(&set);
@@ -97,7 +100,7 @@ static void check_hosts(const placement *all, int world)
     }
 }
 
-void dlt__placement_report(dlt_comm *c, int threads)
+void dlt__placement_report(dlt_comm *c, int threads, dlt_monitor *monitor, long iter)
 {
     int world = dlt_comm_size(c), rank = dlt_comm_rank(c);
     placement mine;
@@ -106,10 +109,15 @@ void dlt__placement_report(dlt_comm *c, int threads)
     dlt_comm_gather_bytes(c, &mine, (int)sizeof mine, all, 0);
     if (rank != 0)
         return;
-    dlt_info("placement: rank  host                  local  threads  cores");
-    for (int i = 0; i < world; i++)
-        dlt_info("placement: %4d  %-20s  %5d  %7d  %s (%d of %d)", i, all[i].host, all[i].local_rank,
-                 all[i].threads, all[i].cores, all[i].ncores, all[i].online);
+    dlt_info("placement: rank  host                  local  device  threads  cores");
+    for (int i = 0; i < world; i++) {
+        char dev[16] = "cpu";
+        if (all[i].gpu >= 0)
+            snprintf(dev, sizeof dev, "gpu %d", all[i].gpu);
+        dlt_info("placement: %4d  %-20s  %5d  %-6s  %7d  %s (%d of %d)", i, all[i].host, all[i].local_rank,
+                 dev, all[i].threads, all[i].cores, all[i].ncores, all[i].online);
+        dlt_monitor_device(monitor, iter, i, all[i].host, all[i].gpu);
+    }
     check_hosts(all, world);
     free(all);
 }

@@ -24,6 +24,7 @@
 #include "dltrain/solver.h"
 #include "dltrain/train.h"
 #include "dltrain/weights.h"
+#include "train/loss_scale.h"
 #include "train/nancheck.h"
 #include "train/placement.h"
 #include "train/input.h"
@@ -53,6 +54,8 @@ typedef struct run {
     dlt_reducer *reducer;        /* gradient averaging where the gradients live */
     dlt_watchdog *watchdog;
     long skipped_steps;          /* --on-nan skip */
+    dlt_device_kind device;      /* where this rank computes (pick_device) */
+    dlt__loss_scale scaler;      /* --precision amp; scale 1 and off otherwise */
     dlt__observer *observer;     /* progress, metrics, system samples */
     long iter;                   /* iterations completed */
     long max_iter;
@@ -239,7 +242,12 @@ static int save_checkpoint(run *r)
         checkpoint_path(r, r->iter, path, sizeof path);
         dlt_ckpt_meta meta = {r->iter, r->iter / r->steps_per_epoch, r->world,
                               dlt_solver_lr(&r->cfg, r->iter), r->files.net_text,
-                              r->files.solver_text, all};
+                              r->files.solver_text, all, 0, 0, 0};
+        if (r->scaler.dynamic) {
+            meta.loss_scale = r->scaler.scale;
+            meta.loss_scale_good_steps = r->scaler.good_steps;
+            meta.loss_scale_skipped = r->scaler.skipped;
+        }
         double t0 = now_s();
         const float *hist[DLT_CKPT_MAX_HISTORY];
         int nh = dlt_solver_num_history(r->solver);
@@ -320,6 +328,31 @@ static int load_weights(run *r)
     return (int)st;
 }
 
+/* --precision amp: the loss scale and its counters continue from the
+ * checkpoint (rank 0 read it), so the resumed run is the same run. */
+static void resume_loss_scale(run *r, const dlt_ckpt_meta *meta, const char *path)
+{
+    double s[3] = {meta->loss_scale, (double)meta->loss_scale_good_steps, (double)meta->loss_scale_skipped};
+    dlt_comm_bcast_bytes(r->comm, s, sizeof s, 0);
+    if (!r->scaler.dynamic) {
+        if (s[0] > 0)
+            dlt_info("note: checkpoint %s was written with --precision amp (loss scale %g); "
+                     "this run is %s and does not scale the loss", path, s[0],
+                     dlt_precision_name((dlt_precision)r->opt->precision));
+        return;
+    }
+    if (!(s[0] > 0)) {
+        dlt_info("note: checkpoint %s has no loss scale (written without --precision amp): "
+                 "starting from %g", path, r->scaler.scale);
+        return;
+    }
+    r->scaler.scale = s[0];
+    r->scaler.good_steps = (long)s[1];
+    r->scaler.skipped = (long)s[2];
+    dlt_info("loss scale %g resumed (%ld clean steps into the window, %ld steps skipped so far)",
+             r->scaler.scale, r->scaler.good_steps, r->scaler.skipped);
+}
+
 /* Rank 0 reads the checkpoint and broadcasts weights, history and state. */
 static int resume(run *r)
 {
@@ -378,6 +411,7 @@ static int resume(run *r)
         dlt_info("note: checkpoint was written by %d ranks, now %d: per-rank RNG streams restart and "
                  "the data order differs from an uninterrupted run", ckpt_world, r->world);
     free(meta.rng);
+    resume_loss_scale(r, &meta, path);
     r->iter = iter;
     if (strcmp(r->opt->resume, "auto") == 0)
         r->saved_iter = iter; /* it is in our checkpoint directory already */
@@ -434,7 +468,9 @@ static void run_test(run *r)
  * sees non-finite reduced gradients and skips the same step. */
 static void bad_loss(run *r, float loss)
 {
-    if (r->opt->on_nan_skip) {
+    /* amp: an FP16 overflow in forward is one more overflow for the loss
+     * scale (every rank then skips the same step). */
+    if (r->opt->on_nan_skip || r->scaler.dynamic) {
         if (dlt_net_param_count(r->train_net) > 0)
             dlt_net_grads(r->train_net)[0] = NAN;
         return;
@@ -489,7 +525,21 @@ static int average_gradients(run *r, double *t_comm)
     double t0 = now_s();
     dlt__watchdog_enter(r->watchdog, DLT_STEP_ALLREDUCE, r->iter);
     dlt__watchdog_waiting(r->watchdog, 1);
-    int skip = !dlt_reducer_finish(r->reducer) && bad_grads(r);
+    int finite = dlt_reducer_finish(r->reducer), skip;
+    /* At the floor, scaling cannot help: a NaN/Inf then is the data's or
+     * the model's, handled as without amp (stop naming the layer, or skip). */
+    if (r->scaler.dynamic && !(!finite && r->scaler.scale <= DLT_LOSS_SCALE_MIN)) {
+        double was = r->scaler.scale;
+        skip = dlt__loss_scale_update(&r->scaler, finite);
+        if (skip)
+            dlt_info("iteration %ld: gradients overflowed at loss scale %g; step skipped, scale now %g "
+                     "(%ld skipped so far)", r->iter, was, r->scaler.scale, r->scaler.skipped);
+        else if (r->scaler.scale > was)
+            dlt_info("iteration %ld: loss scale raised to %g after %ld clean steps", r->iter,
+                     r->scaler.scale, r->scaler.window);
+    } else {
+        skip = !finite && bad_grads(r);
+    }
     dlt__watchdog_waiting(r->watchdog, 0);
     *t_comm = now_s() - t0;
     return skip;
@@ -505,6 +555,10 @@ static void train_step(run *r, float *loss, double phases[DLT__NPHASES])
     const long iter_size = r->cfg.iter_size;
     double t_data = 0, t_fwd = 0, t_bwd = 0, sum = 0;
     dlt_net_zero_grads(r->train_net);
+    /* amp: this step's gradients come out scaled; the solver undoes it. */
+    const double loss_scale = r->scaler.scale;
+    dlt_net_set_loss_scale(r->train_net, loss_scale);
+    dlt_solver_set_grad_scale(r->solver, 1.0 / loss_scale);
     dlt_reducer_begin(r->reducer);
     for (long k = 0; k < iter_size; k++) {
         double t0 = now_s();
@@ -612,7 +666,7 @@ static void print_summary(const run *r, int threads, const char *threads_from)
 static void start_distributed(run *r, int threads)
 {
     const dlt_train_options *o = r->opt;
-    dlt__placement_report(r->comm, threads);
+    dlt__placement_report(r->comm, threads, r->monitor, r->iter);
     size_t bucket_bytes = (size_t)((o->bucket_mb > 0 ? o->bucket_mb : 4.0) * 1048576.0);
     dlt_reducer_config rc = {bucket_bytes, (dlt_allreduce_mode)o->allreduce_mode,
                              (dlt_reducer_kind)o->reducer_kind, 0, dlt_net_memory(r->train_net)};
@@ -683,14 +737,25 @@ static int setup(run *r)
     return 0;
 }
 
-/* Pick this rank's device (one GPU per node-local rank) and move both
- * nets there; the weights and the solver's history are final (broadcast,
- * resumed) at this point. */
+/* Pick this rank's device (one GPU per node-local rank) before anything is
+ * read or built: a rank that --device gpu cannot give a GPU ends the job at
+ * start, naming itself, instead of training on the CPUs 100x slower. */
+static int pick_device(run *r)
+{
+    if (dlt_device_select((dlt_device_kind)r->opt->device, dlt_comm_local_rank(r->comm),
+                          dlt_comm_local_size(r->comm), &r->device) < 0)
+        DLT_FAIL(DLT_ERR_ARG, "rank %d on host %s (node-local rank %d) has no GPU for --device %s; "
+                 "the job stops rather than train on the CPU (HINT: request GPUs for every rank, "
+                 "or run with --device cpu)", r->rank, dlt_comm_host(r->comm), dlt_comm_local_rank(r->comm),
+                 dlt_device_name((dlt_device_kind)r->opt->device));
+    return 0;
+}
+
+/* Move both nets to this rank's device; the weights and the solver's
+ * history are final (broadcast, resumed) at this point. */
 static int to_device(run *r)
 {
-    dlt_device_kind got;
-    DLT_TRY(dlt_device_select((dlt_device_kind)r->opt->device, dlt_comm_local_rank(r->comm),
-                              dlt_comm_local_size(r->comm), &got));
+    dlt_device_kind got = r->device;
     DLT_TRY(dlt_net_to_device(r->train_net, got));
     if (r->test_net)
         DLT_TRY(dlt_net_to_device(r->test_net, got));
@@ -703,8 +768,16 @@ static int to_device(run *r)
         DLT_FAIL(DLT_ERR_ARG, "this rank computes on the %s, but not every rank does: run with --device cpu, "
                  "or give every rank a GPU", dlt_device_name(got));
     /* The solver's history follows the parameters at its first step. */
-    dlt_info("device: %s; parameters, gradients and solver history in %s memory", dlt_device_name(got),
-             dlt_memory_name(mine));
+    dlt_info("device: %s; parameters, gradients and solver history in %s memory; precision %s%s",
+             dlt_device_name(got), dlt_memory_name(mine), dlt_precision_name(r->compute.precision),
+             got == DLT_DEVICE_CPU && r->compute.precision == DLT_PRECISION_TF32 ? " (= fp32 on the CPU)"
+             : got == DLT_DEVICE_CPU && r->scaler.dynamic ? " (CPU reference: FP16 rounding where the GPU stores 16 bits)"
+             : got == DLT_DEVICE_CPU && r->compute.precision == DLT_PRECISION_BF16 ? " (CPU reference: bfloat16 rounding)"
+             : got == DLT_DEVICE_GPU && r->compute.precision >= DLT_PRECISION_AMP
+                 ? " (FP32 kernels with TF32 math, 16-bit rounding around them)" : "");
+    if (r->scaler.dynamic)
+        dlt_info("loss scale: dynamic, from %g, halved and the step skipped on overflow, doubled after %ld "
+                 "clean steps", r->scaler.scale, r->scaler.window);
     return 0;
 }
 
@@ -729,7 +802,12 @@ int dlt_train_run(const dlt_train_options *opt, dlt_comm *comm)
     r.compute.cudnn_deterministic = opt->cudnn_deterministic;
     if (opt->cudnn_workspace_mb > 0)
         r.compute.cudnn_workspace_limit = (size_t)opt->cudnn_workspace_mb << 20;
-    int st = agree(&r, setup(&r));
+    r.compute.precision = (dlt_precision)opt->precision;
+    dlt__loss_scale_init(&r.scaler, opt->precision == DLT_PRECISION_AMP, opt->loss_scale_init,
+                         opt->loss_scale_window);
+    int st = agree(&r, pick_device(&r));
+    if (st == 0)
+        st = agree(&r, setup(&r));
     if (st == 0) {
         dlt_cpu_set_threads(threads); /* OpenBLAS and oneDNN's OpenMP, for the solver too */
         dlt_rng_seed(&r.rng, r.seed * 7919 + (uint64_t)r.rank);
