@@ -117,7 +117,7 @@ check "no qsub after a job that finished (exit 0)" test "$(qsubs)" -eq 0
 T=$(date +%s)
 server_job 44.pbs-server $T 00:00:16
 emulate googlenet.pbs chain PBS_JOBID=44.pbs-server STOP_BEFORE=0.15 CHAIN_MAX=1 QSUB_ARGS="-m n" \
-    EXTRA_ARGS="--max-iter 100000"
+    EXTRA_ARGS="--max-iter 100000 --device cpu"
 check "short walltime: the script exits 75" test $? -eq 75
 check "... the trainer's job end is stime + 16 s (qstat -f)" ends_at chain $((T + 16))
 check "... the script says where it read the walltime" grep -q "^walltime 00:00:16 (qstat -f), started" "$WORK/chain.out"
@@ -132,7 +132,7 @@ check "... qsub gets this job's name, walltime, select, place, account, QSUB_ARG
     eval '[[ $args == $want ]]' || echo "# qsub $args"
 vars=$(sed -n '/^-v$/{n;p;}' "$WORK/qsub.0" 2> /dev/null)
 for v in SOLVER=solver.prototxt TRAIN_H5="$FMNIST_TRAIN" VAL_H5="$FMNIST_TEST" RUN_DIR=chain DLTRAIN="$TRAIN" \
-    "EXTRA_ARGS=--max-iter 100000" STOP_BEFORE=0.15 KILL_WAIT=2 CHAIN_MAX=1 "QSUB_ARGS=-m n" CHAIN=1; do
+    "EXTRA_ARGS=--max-iter 100000 --device cpu" STOP_BEFORE=0.15 KILL_WAIT=2 CHAIN_MAX=1 "QSUB_ARGS=-m n" CHAIN=1; do
     case ",$vars," in *",$v,"*) ;; *) fail "qsub -v passes $v (got '$vars')"; continue ;; esac
     ok "qsub -v passes $v"
 done
@@ -156,7 +156,7 @@ check "... so qsub ran once" test "$(qsubs)" -eq 1
 T=$(date +%s)
 torque_job 43.torque-server $T 00:00:16
 emulate googlenet.torque torque PBS_NP=2 PBS_NUM_PPN=2 PBS_WALLTIME=16 PBS_JOBID=43.torque-server STOP_BEFORE=0.15 \
-    EXTRA_ARGS="--max-iter 100000"
+    EXTRA_ARGS="--max-iter 100000 --device cpu"
 check "Torque body (emulated env), short walltime: exit 75" test $? -eq 75
 check "... PBS_WALLTIME=16 reaches the trainer: its job end is start_time + 16 s" ends_at torque $((T + 16))
 check "... the script says where it read the walltime" grep -q "^walltime 16 (PBS_WALLTIME), started" "$WORK/torque.out"
@@ -171,7 +171,7 @@ check "... with this job's name, variables, walltime and nodes" eval '[[ $args =
 # A walltime not longer than STOP_BEFORE: one iteration, 75, and no qsub
 # (each continuation would do the same).
 server_job 46.pbs-server "$(date +%s)" 00:00:05
-emulate googlenet.pbs short PBS_JOBID=46.pbs-server STOP_BEFORE=0.15 EXTRA_ARGS="--max-iter 100000"
+emulate googlenet.pbs short PBS_JOBID=46.pbs-server STOP_BEFORE=0.15 EXTRA_ARGS="--max-iter 100000 --device cpu"
 check "walltime 5 s, STOP_BEFORE 9 s: exit 75 after one iteration" test $? -eq 75 -a "$(newest short)" = 1
 check "... not resubmitted: 'the walltime is not longer than STOP_BEFORE'" \
     grep -q "not resubmitted: the walltime is not longer than STOP_BEFORE=0.15 min" "$WORK/short.out"
@@ -181,7 +181,7 @@ check "... no qsub" test "$(qsubs)" -eq 2
 # (mpirun's ranks are in process groups of their own, not the script's);
 # SIGKILL to what is left kill_delay (10 s, PBS's default) later.
 server_job 45.pbs-server "$(date +%s)" 24:00:00
-emulate googlenet.pbs term PBS_JOBID=45.pbs-server EXTRA_ARGS="--max-iter 100000" &
+emulate googlenet.pbs term PBS_JOBID=45.pbs-server EXTRA_ARGS="--max-iter 100000 --device cpu" &
 bg=$!
 session() { # the job's live processes: PID NAME
     local sid
