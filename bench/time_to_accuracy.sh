@@ -8,7 +8,8 @@
 # PyTorch's time at equal or better final top-1.
 # Run from the build directory. Environment: NP (2), THREADS (2), EPOCHS (5),
 # MAX_RATIO (0.5), PYTHON (/opt/torchvenv/bin/python), FM (the IDX files),
-# WORK (a scratch directory, default: a new one under /tmp).
+# WORK (a scratch directory, default: a new one under /tmp), ITERS (default:
+# EPOCHS epochs; a smaller number checks the script quickly).
 set -eu
 cd "$(dirname "$0")/.."
 NP=${NP:-2}
@@ -20,7 +21,7 @@ FM=${FM:-/usr/share/datasets/fashion-mnist}
 WORK=${WORK:-$(mktemp -d /tmp/tta.XXXXXX)}
 GLOBAL=64
 [ $((GLOBAL % NP)) -eq 0 ] || { echo "time_to_accuracy.sh: NP=$NP does not divide batch $GLOBAL" >&2; exit 2; }
-ITERS=$(( (60000 * EPOCHS + GLOBAL - 1) / GLOBAL ))
+ITERS=${ITERS:-$(( (60000 * EPOCHS + GLOBAL - 1) / GLOBAL ))}
 mkdir -p "$WORK"
 
 # The datasets once (a conversion, not part of either side's time: PyTorch
@@ -52,13 +53,14 @@ OMP_NUM_THREADS=$THREADS "$PYTHON" bench/torch_train.py "$WORK/lenet_train_val.p
     --threads "$THREADS" >"$WORK/torch.log" 2>&1
 t3=$(now)
 p_acc=$(tail -1 "$WORK/torch.log" | sed 's/.*"top1": \([0-9.]*\).*/\1/')
-torch=$("$PYTHON" -c 'import torch; print(torch.__version__)')
+torch=$(tail -1 "$WORK/torch.log" | sed 's/.*"torch": "\([^"]*\)".*/\1/')
 
 awk -v t0="$t0" -v t1="$t1" -v t2="$t2" -v t3="$t3" -v da="$d_acc" -v pa="$p_acc" \
-    -v max="$MAX_RATIO" -v np="$NP" -v th="$THREADS" -v it="$ITERS" -v ep="$EPOCHS" -v tv="$torch" '
+    -v max="$MAX_RATIO" -v np="$NP" -v th="$THREADS" -v it="$ITERS" -v tv="$torch" '
 BEGIN {
-    d = t1 - t0, p = t3 - t2
-    printf "# LeNet, lenet_solver, Fashion-MNIST, %d epochs = %d iterations at global batch 64\n", ep, it
+    d = t1 - t0
+    p = t3 - t2
+    printf "# LeNet, lenet_solver, Fashion-MNIST, %d iterations at global batch 64 (%.2f epochs)\n", it, it * 64 / 60000
     printf "#  %-36s %10s %8s\n", "side", "wall", "top-1"
     printf "#  %-36s %10s %8s\n", "", "(s)", ""
     printf "   %-36s %10.1f %8.4f\n", "dltrain mpirun -np " np " x 1 thread", d, da
