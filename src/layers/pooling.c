@@ -183,6 +183,32 @@ static int max_row_inner(const pool_config *c, const float *xp, int hs, int he, 
  * shuffle at stride 2, a gather otherwise and for the last (masked)
  * columns, so nothing outside the windows is read. cifar10_quick's pool1
  * (3x3 stride 2 on 32x32, b100, 1 thread, CPU time): see bench/README. */
+/* One window element of eight output columns starting at XP[Q] (stride
+ * S): N of them live (the rest read nothing and are not stored). */
+__attribute__((target("avx2"))) static inline __m256 cols8(const float *xp, int q, int s, int n,
+                                                          __m256i step, __m256i live)
+{
+    if (n == 8 && s == 1)
+        return _mm256_loadu_ps(xp + q);
+    if (n == 8 && s == 2) { /* elements 0..14: [0..7] and [7..14], the even ones */
+        const __m256i lo = _mm256_setr_epi32(0, 2, 4, 6, 0, 0, 0, 0);
+        const __m256i hi = _mm256_setr_epi32(0, 0, 0, 0, 1, 3, 5, 7);
+        return _mm256_blend_ps(_mm256_permutevar8x32_ps(_mm256_loadu_ps(xp + q), lo),
+                               _mm256_permutevar8x32_ps(_mm256_loadu_ps(xp + q + 7), hi), 0xF0);
+    }
+    return _mm256_mask_i32gather_ps(_mm256_setzero_ps(), xp + q, step, _mm256_castsi256_ps(live),
+                                    4);
+}
+
+/* The running maximum M and its index ID take V (indices QI) where V > M. */
+#define MAX_SELECT(m, id, v, qi)                                                          \
+    do {                                                                                  \
+        const __m256 g_ = _mm256_cmp_ps(v, m, _CMP_GT_OQ);                                \
+        m = _mm256_blendv_ps(m, v, g_);                                                   \
+        id = _mm256_castps_si256(                                                         \
+            _mm256_blendv_ps(_mm256_castsi256_ps(id), _mm256_castsi256_ps(qi), g_));      \
+    } while (0)
+
 __attribute__((target("avx2"))) static void max_row_avx2(const pool_config *c, const float *xp,
                                                          int hs, int he, int owa, int owb,
                                                          float *yrow, int *mrow)
@@ -190,36 +216,42 @@ __attribute__((target("avx2"))) static void max_row_avx2(const pool_config *c, c
     const int s = c->sw;
     const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
     const __m256i step = _mm256_mullo_epi32(lane, _mm256_set1_epi32(s));
-    const __m256i even_lo = _mm256_setr_epi32(0, 2, 4, 6, 0, 0, 0, 0);
-    const __m256i even_hi = _mm256_setr_epi32(0, 0, 0, 0, 1, 3, 5, 7);
-    for (int ow = owa; ow < owb; ow += 8) {
-        const int n = owb - ow < 8 ? owb - ow : 8, w0 = ow * s - c->pw;
-        const __m256i live = _mm256_cmpgt_epi32(_mm256_set1_epi32(n), lane);
-        __m256 m = _mm256_setzero_ps();
-        __m256i id = _mm256_setzero_si256();
+    const __m256i all = _mm256_set1_epi32(-1), next = _mm256_set1_epi32(8 * s);
+    int ow = owa;
+    /* Sixteen columns as two independent select chains: one chain waits on
+     * its compare and blend each step (cifar10_quick's pool1 forward: 6.2-6.9
+     * ms with one chain, see bench/README for two). */
+    for (; ow + 16 <= owb; ow += 16) {
+        const int w0 = ow * s - c->pw, q0 = hs * c->w + w0;
+        __m256 m0 = cols8(xp, q0, s, 8, step, all), m1 = cols8(xp, q0 + 8 * s, s, 8, step, all);
+        __m256i id0 = _mm256_add_epi32(_mm256_set1_epi32(q0), step);
+        __m256i id1 = _mm256_add_epi32(id0, next);
         for (int i = hs; i < he; i++)
-            for (int j = 0; j < c->kw; j++) {
+            for (int j = i == hs; j < c->kw; j++) {
                 const int q = i * c->w + w0 + j;
-                __m256 v;
-                if (n == 8 && s == 1) {
-                    v = _mm256_loadu_ps(xp + q);
-                } else if (n == 8 && s == 2) { /* elements 0..14: [0..7] and [7..14] */
-                    __m256 lo = _mm256_permutevar8x32_ps(_mm256_loadu_ps(xp + q), even_lo);
-                    __m256 hi = _mm256_permutevar8x32_ps(_mm256_loadu_ps(xp + q + 7), even_hi);
-                    v = _mm256_blend_ps(lo, hi, 0xF0);
-                } else {
-                    v = _mm256_mask_i32gather_ps(_mm256_setzero_ps(), xp + q, step,
-                                                 _mm256_castsi256_ps(live), 4);
-                }
+                const __m256i qi0 = _mm256_add_epi32(_mm256_set1_epi32(q), step);
+                const __m256i qi1 = _mm256_add_epi32(qi0, next);
+                const __m256 v0 = cols8(xp, q, s, 8, step, all);
+                const __m256 v1 = cols8(xp, q + 8 * s, s, 8, step, all);
+                MAX_SELECT(m0, id0, v0, qi0);
+                MAX_SELECT(m1, id1, v1, qi1);
+            }
+        _mm256_storeu_ps(yrow + ow, m0);
+        _mm256_storeu_ps(yrow + ow + 8, m1);
+        _mm256_storeu_si256((__m256i *)(mrow + ow), id0);
+        _mm256_storeu_si256((__m256i *)(mrow + ow + 8), id1);
+    }
+    for (; ow < owb; ow += 8) {
+        const int n = owb - ow < 8 ? owb - ow : 8, w0 = ow * s - c->pw, q0 = hs * c->w + w0;
+        const __m256i live = _mm256_cmpgt_epi32(_mm256_set1_epi32(n), lane);
+        __m256 m = cols8(xp, q0, s, n, step, live); /* the window's first element */
+        __m256i id = _mm256_add_epi32(_mm256_set1_epi32(q0), step);
+        for (int i = hs; i < he; i++)
+            for (int j = i == hs; j < c->kw; j++) {
+                const int q = i * c->w + w0 + j;
                 const __m256i qi = _mm256_add_epi32(_mm256_set1_epi32(q), step);
-                if (i == hs && j == 0) { /* the window's first element */
-                    m = v, id = qi;
-                    continue;
-                }
-                const __m256 g = _mm256_cmp_ps(v, m, _CMP_GT_OQ);
-                m = _mm256_blendv_ps(m, v, g);
-                id = _mm256_castps_si256(_mm256_blendv_ps(_mm256_castsi256_ps(id),
-                                                          _mm256_castsi256_ps(qi), g));
+                const __m256 v = cols8(xp, q, s, n, step, live);
+                MAX_SELECT(m, id, v, qi);
             }
         _mm256_maskstore_ps(yrow + ow, live, m);
         _mm256_maskstore_epi32(mrow + ow, live, id);
