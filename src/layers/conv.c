@@ -3,6 +3,7 @@
  * each sample is one sgemm per group (its arithmetic independent of the
  * batch size: the data-parallel equivalence), or oneDNN. */
 #include <cblas.h>
+#include <omp.h>
 #include <inttypes.h>
 #include <limits.h>
 #include <stdlib.h>
@@ -34,6 +35,9 @@ typedef struct conv_state {
     double *dw_acc;    /* (K, C/group*kh*kw) the batch's weight gradient */
     double *db_acc;    /* (K) the batch's bias gradient */
     dlt__conv_dnnl *dnnl; /* oneDNN primitives (backend dnnl), else NULL */
+    float *dw_chunks;  /* (chunks, K, C*kh*kw) dw_by_gemm: each chunk's weight gradient */
+    float *cols;       /* (threads, C*kh*kw, Ho*Wo) dw_by_gemm: a patch matrix per thread */
+    int dw_chunks_n, cols_n;
 } conv_state;
 
 /* oneDNN's weight gradient is summed per chunk of a power-of-two size (at
@@ -221,27 +225,66 @@ static void im2col_forward(dlt_layer *l)
 }
 
 /* A layer on one input channel (LeNet's conv1) takes its weight gradient
- * from im2col and one sgemm per sample instead of oneDNN, whose AVX2 kernel
- * is slow there: LeNet's conv1 (5x5, b64, 1 thread, CPU time) backward 6.5
- * ms with oneDNN (its forward: 1.3), 2.0-2.4 this way. On 3 channels it is
- * the other way round (cifar10_quick's conv1, b100: 12.9 ms oneDNN, 18 ms
- * this way), so the rule stops at one channel. */
+ * from im2col and a direct loop per sample (dw_accumulate), chunks on OpenMP
+ * threads, instead of oneDNN, whose AVX2 kernel is slow there. LeNet's conv1
+ * backward (5x5, b64): 1 thread, CPU time, 6.5 ms with oneDNN (its forward:
+ * 1.3), 3.2-3.4 this way (2.0-2.4 with one sgemm per sample, but OpenBLAS
+ * then woke its threads 64 times: 3.3 ms at 2 threads); 2 threads, wall,
+ * 3.2 with oneDNN, 1.6 this way. On 3 channels oneDNN wins (cifar10_quick's
+ * conv1, b100: 12.9 ms, 18 with the sgemms), so the rule stops at one. */
 static int dw_by_gemm(const conv_config *c) { return c->group == 1 && c->g.c == 1; }
 
-/* The weight gradient of samples [n0, n0+nb) summed in float into
- * s->dw_one, sample by sample in order (one chunk of dnnl_backward): each
- * sample unfolded, then dw_one (K, R) += dy_i (K, P) x col_i^T. */
-static void gemm_weight_chunk(dlt_layer *l, conv_state *s, int n0, int nb)
+/* dw (K, R) += dy (K, P) x col (R, P)^T, each dot product over P in eight
+ * fixed partial sums (lane j takes p = j mod 8) added in a fixed order: the
+ * compiler may run the eight as one vector, the arithmetic stays the same
+ * whatever the buffers' alignment, so every rank sums a sample alike. */
+static void dw_accumulate(int K, int R, size_t P, const float *dy, const float *col, float *dw)
+{
+    const size_t P8 = P & ~(size_t)7;
+    for (int k = 0; k < K; k++) {
+        const float *d = dy + (size_t)k * P;
+        for (int r = 0; r < R; r++) {
+            const float *x = col + (size_t)r * P;
+            float a8[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+            for (size_t p = 0; p < P8; p += 8)
+                for (int j = 0; j < 8; j++)
+                    a8[j] += d[p + j] * x[p + j];
+            float sum = ((a8[0] + a8[1]) + (a8[2] + a8[3])) + ((a8[4] + a8[5]) + (a8[6] + a8[7]));
+            for (size_t p = P8; p < P; p++)
+                sum += d[p] * x[p];
+            dw[(size_t)k * R + r] += sum;
+        }
+    }
+}
+
+/* The weight gradient of the N/WCHUNK chunks of WCHUNK samples, each summed
+ * in float sample by sample into its row of s->dw_chunks, chunks on OpenMP
+ * threads (each with its own patch matrix); dnnl_backward then adds the
+ * rows in double in chunk order, as it adds oneDNN's chunks. */
+static void gemm_weight_chunks(dlt_layer *l, conv_state *s, int N, int wchunk)
 {
     const conv_config *c = &s->cfg;
-    const int K = c->num_output, R = c->g.c * c->g.kh * c->g.kw;
-    const size_t P = (size_t)c->g.ho * c->g.wo;
-    const float *dy = l->top[0]->diff;
-    for (int i = 0; i < nb; i++) {
-        unfold(s, l->bottom[0]->data, n0 + i, 1);
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, K, R, (int)P, 1.0f,
-                    dy + (size_t)(n0 + i) * K * P, (int)P, s->col, (int)P, i ? 1.0f : 0.0f,
-                    s->dw_one, R);
+    const int K = c->num_output, R = c->g.c * c->g.kh * c->g.kw, chunks = N / wchunk;
+    const size_t P = (size_t)c->g.ho * c->g.wo, in = (size_t)c->g.c * c->g.h * c->g.w;
+    const size_t wcount = (size_t)K * R;
+    const int nthr = omp_get_max_threads();
+    if (!s->dw_chunks || s->dw_chunks_n < chunks || s->cols_n < nthr) {
+        free(s->dw_chunks);
+        free(s->cols);
+        s->dw_chunks = dlt_malloc((size_t)chunks * wcount * sizeof(float));
+        s->cols = dlt_malloc((size_t)nthr * R * P * sizeof(float));
+        s->dw_chunks_n = chunks, s->cols_n = nthr;
+    }
+    const float *x = l->bottom[0]->data, *dy = l->top[0]->diff;
+#pragma omp parallel for schedule(static) if (chunks > 1)
+    for (int ci = 0; ci < chunks; ci++) {
+        float *col = s->cols + (size_t)omp_get_thread_num() * R * P;
+        float *dw = s->dw_chunks + (size_t)ci * wcount;
+        memset(dw, 0, wcount * sizeof(float));
+        for (int i = ci * wchunk; i < (ci + 1) * wchunk; i++) {
+            dlt__im2col(x + (size_t)i * in, &c->g, col, P);
+            dw_accumulate(K, R, P, dy + (size_t)i * K * P, col, dw);
+        }
     }
 }
 
@@ -266,9 +309,11 @@ static int dnnl_backward(dlt_layer *l, conv_state *s)
     if (both)
         for (size_t j = 0; j < wcount; j++)
             s->dw_acc[j] += s->dw_one[j];
+    if (by_gemm)
+        gemm_weight_chunks(l, s, N, wchunk);
     for (int n0 = 0; !both && n0 < N; n0 += wchunk) {
         if (by_gemm)
-            gemm_weight_chunk(l, s, n0, wchunk);
+            memcpy(s->dw_one, s->dw_chunks + (size_t)(n0 / wchunk) * wcount, wcount * sizeof(float));
         else if (dlt__conv_dnnl_backward_weights(s->dnnl, l->bottom[0]->data + n0 * in, dy + n0 * out,
                                             s->dw_one) < 0)
             return -1;
@@ -392,6 +437,8 @@ static void conv_destroy(dlt_layer *l)
         return;
     free(s->col);
     free(s->dw_one);
+    free(s->dw_chunks);
+    free(s->cols);
     free(s->dw_acc);
     free(s->db_acc);
     dlt__conv_dnnl_destroy(s->dnnl);
