@@ -402,49 +402,11 @@ static measure run_timed(bench *b, void (*step)(bench *), const bench_options *o
     return m;
 }
 
-/* Same work as train_step, layer by layer. */
-static void profile_step(bench *b, double *fwd, double *bwd)
+/* The SGD update of train_step, for --profile's own row. */
+static void sgd_update(void *ctx)
 {
-    dlt_net *net = b->train;
-    int n = dlt_net_num_layers(net);
-    dlt_net_zero_grads(net);
-    for (int i = 0; i < n; i++) {
-        dlt_layer *l = dlt_net_layer(net, i);
-        double t = now();
-        l->ops->forward(l);
-        fwd[i] += now() - t;
-    }
-    for (int i = n - 1; i >= 0; i--) {
-        double t = now();
-        dlt_net_backward_layer(net, i);
-        bwd[i] += now() - t;
-    }
-    double t = now();
-    dlt_sgd_update(&b->cfg, net, b->history, dlt_solver_lr(&b->cfg, b->iter++));
-    fwd[n] += now() - t; /* the update, reported as its own row */
-}
-
-static void print_profile(bench *b, const bench_options *o)
-{
-    int n = dlt_net_num_layers(b->train), reps = o->iters ? o->iters : 50;
-    double *fwd = dlt_calloc((size_t)n + 1, sizeof(double));
-    double *bwd = dlt_calloc((size_t)n + 1, sizeof(double));
-    for (int r = 0; r < reps; r++)
-        profile_step(b, fwd, bwd);
-    double scale = 1e3 / reps, total = 0;
-    printf("%s#  %-28s %-16s %10s %10s %10s\n", o->json ? "" : "\n", "layer", "type", "fwd", "bwd",
-           "total");
-    printf("#  %-28s %-16s %10s %10s %10s\n", "", "", "(ms)", "(ms)", "(ms)");
-    for (int i = 0; i <= n; i++) {
-        const char *name = i < n ? dlt_net_layer(b->train, i)->name : "sgd";
-        const char *type = i < n ? dlt_net_layer(b->train, i)->ops->type : "update";
-        double f = fwd[i] * scale, g = bwd[i] * scale;
-        total += f + g;
-        printf("   %-28s %-16s %10.3f %10.3f %10.3f\n", name, type, f, g, f + g);
-    }
-    printf("   %-28s %-16s %10s %10s %10.3f\n", "step", "", "", "", total);
-    free(fwd);
-    free(bwd);
+    bench *b = ctx;
+    dlt_sgd_update(&b->cfg, b->train, b->history, dlt_solver_lr(&b->cfg, b->iter++));
 }
 
 /* VmHWM, the peak RSS since exec (ru_maxrss would include the pages of the
@@ -537,7 +499,7 @@ int main(int argc, char **argv)
         dlt_error("training loss is %g after %ld steps", b.loss, b.iter);
     print_results(&o, &b, tr, in);
     if (o.profile)
-        print_profile(&b, &o);
+        dlt_bench_profile(b.train, sgd_update, &b, o.iters ? o.iters : 50, o.threads, o.json);
     bench_close(&b);
     return bad ? DLT_EXIT_FAILURE : DLT_EXIT_OK;
 }

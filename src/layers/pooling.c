@@ -1,6 +1,7 @@
 /* pooling.c - Pooling (MAX, AVE) with Caffe's output size, which rounds up
  * (pooling_layer.cpp), so LeNet/AlexNet shapes match Caffe's. */
 #include <float.h>
+#include <immintrin.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -176,6 +177,87 @@ static int max_row_inner(const pool_config *c, const float *xp, int hs, int he, 
     return ow;
 }
 
+/* MAX over one output row's windows on AVX2, eight output columns per
+ * compare: the same windows, order and ties as max_row_inner. A window
+ * element of eight columns is one load at stride 1, two loads and a
+ * shuffle at stride 2, a gather otherwise and for the last (masked)
+ * columns, so nothing outside the windows is read. cifar10_quick's pool1
+ * (3x3 stride 2 on 32x32, b100, 1 thread, CPU time): see bench/README. */
+/* One window element of eight output columns starting at XP[Q] (stride
+ * S): N of them live (the rest read nothing and are not stored). */
+__attribute__((target("avx2"))) static inline __m256 cols8(const float *xp, int q, int s, int n,
+                                                          __m256i step, __m256i live)
+{
+    if (n == 8 && s == 1)
+        return _mm256_loadu_ps(xp + q);
+    if (n == 8 && s == 2) { /* elements 0..14: [0..7] and [7..14], the even ones */
+        const __m256i lo = _mm256_setr_epi32(0, 2, 4, 6, 0, 0, 0, 0);
+        const __m256i hi = _mm256_setr_epi32(0, 0, 0, 0, 1, 3, 5, 7);
+        return _mm256_blend_ps(_mm256_permutevar8x32_ps(_mm256_loadu_ps(xp + q), lo),
+                               _mm256_permutevar8x32_ps(_mm256_loadu_ps(xp + q + 7), hi), 0xF0);
+    }
+    return _mm256_mask_i32gather_ps(_mm256_setzero_ps(), xp + q, step, _mm256_castsi256_ps(live),
+                                    4);
+}
+
+/* The running maximum M and its index ID take V (indices QI) where V > M. */
+#define MAX_SELECT(m, id, v, qi)                                                          \
+    do {                                                                                  \
+        const __m256 g_ = _mm256_cmp_ps(v, m, _CMP_GT_OQ);                                \
+        m = _mm256_blendv_ps(m, v, g_);                                                   \
+        id = _mm256_castps_si256(                                                         \
+            _mm256_blendv_ps(_mm256_castsi256_ps(id), _mm256_castsi256_ps(qi), g_));      \
+    } while (0)
+
+__attribute__((target("avx2"))) static void max_row_avx2(const pool_config *c, const float *xp,
+                                                         int hs, int he, int owa, int owb,
+                                                         float *yrow, int *mrow)
+{
+    const int s = c->sw;
+    const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+    const __m256i step = _mm256_mullo_epi32(lane, _mm256_set1_epi32(s));
+    const __m256i all = _mm256_set1_epi32(-1), next = _mm256_set1_epi32(8 * s);
+    int ow = owa;
+    /* Sixteen columns as two independent select chains: one chain waits on
+     * its compare and blend each step (cifar10_quick's pool1 forward: 6.2-6.9
+     * ms with one chain, see bench/README for two). */
+    for (; ow + 16 <= owb; ow += 16) {
+        const int w0 = ow * s - c->pw, q0 = hs * c->w + w0;
+        __m256 m0 = cols8(xp, q0, s, 8, step, all), m1 = cols8(xp, q0 + 8 * s, s, 8, step, all);
+        __m256i id0 = _mm256_add_epi32(_mm256_set1_epi32(q0), step);
+        __m256i id1 = _mm256_add_epi32(id0, next);
+        for (int i = hs; i < he; i++)
+            for (int j = i == hs; j < c->kw; j++) {
+                const int q = i * c->w + w0 + j;
+                const __m256i qi0 = _mm256_add_epi32(_mm256_set1_epi32(q), step);
+                const __m256i qi1 = _mm256_add_epi32(qi0, next);
+                const __m256 v0 = cols8(xp, q, s, 8, step, all);
+                const __m256 v1 = cols8(xp, q + 8 * s, s, 8, step, all);
+                MAX_SELECT(m0, id0, v0, qi0);
+                MAX_SELECT(m1, id1, v1, qi1);
+            }
+        _mm256_storeu_ps(yrow + ow, m0);
+        _mm256_storeu_ps(yrow + ow + 8, m1);
+        _mm256_storeu_si256((__m256i *)(mrow + ow), id0);
+        _mm256_storeu_si256((__m256i *)(mrow + ow + 8), id1);
+    }
+    for (; ow < owb; ow += 8) {
+        const int n = owb - ow < 8 ? owb - ow : 8, w0 = ow * s - c->pw, q0 = hs * c->w + w0;
+        const __m256i live = _mm256_cmpgt_epi32(_mm256_set1_epi32(n), lane);
+        __m256 m = cols8(xp, q0, s, n, step, live); /* the window's first element */
+        __m256i id = _mm256_add_epi32(_mm256_set1_epi32(q0), step);
+        for (int i = hs; i < he; i++)
+            for (int j = i == hs; j < c->kw; j++) {
+                const int q = i * c->w + w0 + j;
+                const __m256i qi = _mm256_add_epi32(_mm256_set1_epi32(q), step);
+                const __m256 v = cols8(xp, q, s, n, step, live);
+                MAX_SELECT(m, id, v, qi);
+            }
+        _mm256_maskstore_ps(yrow + ow, live, m);
+        _mm256_maskstore_epi32(mrow + ow, live, id);
+    }
+}
+
 /* One output of any window (edges, AVE): the window clipped to the plane. */
 static void pool_one(const pool_config *c, const float *xp, int oh, int ow, float *yp, int *mp)
 {
@@ -219,7 +301,8 @@ static void pool_one(const pool_config *c, const float *xp, int oh, int ow, floa
     }
 }
 
-static void pool_plane_forward(const pool_config *c, const float *xp, float *yp, int *mp)
+static void pool_plane_forward(const pool_config *c, const float *xp, float *yp, int *mp,
+                               int avx2)
 {
     const int fast = c->method == POOL_MAX && c->kh == 2 && c->kw == 2 && c->sh == 2 &&
                      c->sw == 2 && c->ph == 0 && c->pw == 0;
@@ -238,8 +321,15 @@ static void pool_plane_forward(const pool_config *c, const float *xp, float *yp,
             int h0 = oh * c->sh - c->ph, h1 = h0 + c->kh;
             for (; ow < owa; ow++)
                 pool_one(c, xp, oh, ow, yp, mp);
-            ow = max_row_inner(c, xp, h0 < 0 ? 0 : h0, h1 < c->h ? h1 : c->h, owa, owb,
-                               yp + (size_t)oh * c->wo, mp + (size_t)oh * c->wo);
+            const int hs = h0 < 0 ? 0 : h0, he = h1 < c->h ? h1 : c->h;
+            if (avx2) {
+                max_row_avx2(c, xp, hs, he, owa, owb, yp + (size_t)oh * c->wo,
+                             mp + (size_t)oh * c->wo);
+                ow = owb;
+            } else {
+                ow = max_row_inner(c, xp, hs, he, owa, owb, yp + (size_t)oh * c->wo,
+                                   mp + (size_t)oh * c->wo);
+            }
         }
         for (; ow < c->wo; ow++)
             pool_one(c, xp, oh, ow, yp, mp);
@@ -259,9 +349,11 @@ static void pool_forward(dlt_layer *l)
     const size_t in = (size_t)c->h * c->w, out = (size_t)c->ho * c->wo;
     const int parallel = (size_t)planes * out * c->kh * c->kw >= POOL_PARALLEL_MIN_WORK;
     (void)parallel;
+    const int avx2 = __builtin_cpu_supports("avx2");
 #pragma omp parallel for schedule(static) if (parallel)
     for (int pl = 0; pl < planes; pl++)
-        pool_plane_forward(c, x + pl * in, y + pl * out, s->mask ? s->mask + pl * out : NULL);
+        pool_plane_forward(c, x + pl * in, y + pl * out, s->mask ? s->mask + pl * out : NULL,
+                           avx2);
 }
 
 static void pool_plane_backward(const pool_config *c, const float *dyp, const int *mp, float *dxp)

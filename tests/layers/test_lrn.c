@@ -60,6 +60,13 @@ static void test_lrn(void)
     layer_case("lrn WITHIN_CHANNEL size 5 beta 1.2 (k ignored, as Caffe)", "LRN",
                "lrn_param { local_size: 5 alpha: 0.5 beta: 1.2 k: 7 norm_region: WITHIN_CHANNEL }",
                1, sw, 0, 0, ew, ref_lrn, &wi5, 1e-5, 1, NULL);
+    /* 17x17 planes: a full block of 256 positions and a partial one, beta
+     * 0.75's square-root path in both (vector and scalar tail). */
+    const int sb[1][4] = {{2, 6, 17, 17}}, eb[4] = {2, 6, 17, 17};
+    lrn_arg big = {0, 5, 2.0, 0.75, 1};
+    layer_case("lrn ACROSS 2x6x17x17 alpha 2 (blocks of 256 positions)", "LRN",
+               "lrn_param { local_size: 5 alpha: 2 beta: 0.75 }", 1, sb, 0, 0, eb, ref_lrn, &big,
+               1e-5, 1, NULL);
 }
 
 /* A shape that does not fit fails at setup naming the layer and the shapes. */

@@ -82,11 +82,13 @@ static void ref_pool_backward(const dlt_tensor *x, int ave, int k, int s, int p,
             }
 }
 
-/* cifar10_quick's pool1 shape: big enough for the threaded path, values
- * from {0, 1, 2, 3} so most windows have tied maxima. */
-static void test_pool_big(const char *what, int ave, int p, int Ho, const char *text)
+/* N x C x H x W planes of values from {0, 1, 2, 3}, so most windows have
+ * tied maxima; kernel K, stride S, pad P: forward and backward against the
+ * direct loops. Wide planes take the vector path's full and masked blocks
+ * of eight columns. */
+static void test_pool_wide(const char *what, int N, int C, int H, int W, int k, int s, int ave,
+                           int p, int Ho, int Wo, const char *text)
 {
-    const int N = 4, C = 16, H = 32, W = 32, k = 3, s = 2, Wo = Ho;
     tcase t;
     memset(&t, 0, sizeof t);
     dlt_tensor_reshape(&t.bot[0], N, C, H, W);
@@ -114,6 +116,12 @@ static void test_pool_big(const char *what, int ave, int p, int Ho, const char *
             ave ? "" : ", ties to the first maximum", e);
     free(ref);
     destroy(&t);
+}
+
+/* cifar10_quick's pool1 shape: big enough for the threaded path. */
+static void test_pool_big(const char *what, int ave, int p, int Ho, const char *text)
+{
+    test_pool_wide(what, 4, 16, 32, 32, 3, 2, ave, p, Ho, Ho, text);
 }
 
 static void test_pool(void)
@@ -152,6 +160,14 @@ static void test_pool(void)
                   "pooling_param { pool: MAX kernel_size: 3 stride: 2 pad: 1 }");
     test_pool_big("AVE k3 s2 p1 4x16x32x32", 1, 1, 17,
                   "pooling_param { pool: AVE kernel_size: 3 stride: 2 pad: 1 }");
+    /* Stride 1 (one load per eight columns), 3 (gathers) and 2 on widths
+     * whose last block is partial (masked gathers and stores). */
+    test_pool_wide("MAX k3 s1 2x3x9x45", 2, 3, 9, 45, 3, 1, 0, 0, 7, 43,
+                   "pooling_param { pool: MAX kernel_size: 3 stride: 1 }");
+    test_pool_wide("MAX k3 s3 p1 2x3x20x70", 2, 3, 20, 70, 3, 3, 0, 1, 7, 24,
+                   "pooling_param { pool: MAX kernel_size: 3 stride: 3 pad: 1 }");
+    test_pool_wide("MAX k3 s2 2x3x13x83", 2, 3, 13, 83, 3, 2, 0, 0, 6, 41,
+                   "pooling_param { pool: MAX kernel_size: 3 stride: 2 }");
 }
 
 int main(void)
