@@ -11,10 +11,11 @@ set -eu
 
 PACKAGES="build-essential autoconf automake libtool pkg-config
   libopenmpi-dev openmpi-bin libhdf5-dev libturbojpeg0-dev libopenblas-dev zlib1g-dev
+  libjansson-dev
   libdnnl-dev
   libprotobuf-c-dev protobuf-c-compiler protobuf-compiler python3-protobuf python3-venv
   clang libclang-rt-14-dev
-  python3 python3-h5py python3-numpy python3-pil dataset-fashion-mnist
+  python3 python3-h5py python3-numpy python3-pil python3-nltk dataset-fashion-mnist
   chromium
   slurm-wlm slurm-client munge"  # a one-node Slurm for tests/test_slurm.sh (slurm/start.sh)
 for arg in "$@"; do

@@ -161,6 +161,22 @@ void dlt_dataset_input_spec(const dlt_dataset *ds, dlt_input_spec *out);
  * The set must be in memory. */
 int dlt_dataset_sample(const dlt_dataset *ds, size_t index, float scale, float *out);
 
+/* ---- caption datasets (dltrain-prep --format captions; README.md,
+ * "Caption datasets") ----
+ * Several captions per image: caption i is words [0, len) of row i of
+ * /captions, describing sample (image) dlt_dataset_caption's *image.
+ * Word ids: the four reserved ones, then the vocabulary. */
+enum { DLT_WORD_PAD = 0, DLT_WORD_START = 1, DLT_WORD_END = 2, DLT_WORD_UNK = 3 };
+/* Captions in the file; 0 for a dataset without (a classification set). */
+size_t dlt_dataset_num_captions(const dlt_dataset *ds);
+/* T_max: words of the longest caption (the columns of /captions). */
+int dlt_dataset_caption_max_words(const dlt_dataset *ds);
+/* Caption I's word ids (*LEN of them, no <start>/<end>) and its image. */
+const int32_t *dlt_dataset_caption(const dlt_dataset *ds, size_t i, int *len, size_t *image);
+/* Words of the vocabulary (ids 0 .. size-1), NULL for an id outside it. */
+int dlt_dataset_vocab_size(const dlt_dataset *ds);
+const char *dlt_dataset_word(const dlt_dataset *ds, int id);
+
 /* ---- loader: batches of one rank, prefetched by a thread ----
  * TRAIN: epoch e uses the global permutation of (seed, e); global step s
  * covers positions [s*W*B, (s+1)*W*B) of it and rank r takes the r-th
