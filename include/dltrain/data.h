@@ -210,6 +210,7 @@ typedef struct dlt_loader_config {
     int n_mean_value;
     int prefetch;     /* batches prepared ahead, each by its own thread (0: 2) */
     size_t memory_budget; /* streaming: bytes for the shuffle buffer and chunk (0: 256 MiB) */
+    int seq_len;      /* caption sets: time steps T of the word batches (0: T_max + 1) */
 } dlt_loader_config;
 /* Sample shape the loader produces (crop_size applied). */
 void dlt_loader_output_shape(const dlt_loader *ld, int *c, int *h, int *w);
@@ -231,6 +232,20 @@ int dlt_loader_streaming(const dlt_loader *ld, size_t *buffer_bytes);
  * variable DLTRAIN_TRACE_SAMPLES=FILE, a TRAIN loader appends a line
  * "rank epoch index" to FILE for each sample it serves (tests). */
 int dlt_loader_fetch(dlt_loader *ld, long step, float *data, float *label);
+/* Caption sets: a sample is a caption (an epoch serves every caption
+ * once; the permutation and sharding above are over captions), its data
+ * its image, its label the image's index. The time steps T of the word
+ * batches (0 for other sets). */
+int dlt_loader_seq_len(const dlt_loader *ld);
+/* dlt_loader_fetch plus each caption's words for teacher forcing, as
+ * floats, each (T, B) with sample k of step t at t*B + k (Caffe's
+ * recurrent layout): INPUT_WORDS <start> w1 .. w_len, then <pad>;
+ * TARGET_WORDS w1 .. w_len <end>, then <pad> (a loss with ignore_label: 0
+ * skips the padding); CONT 0 at t = 0, 1 after (the sequence-continuation
+ * markers of Caffe's LSTM). A caption longer than T - 1 words is cut (its
+ * last target is then a word, not <end>). NULL buffers are not filled. */
+int dlt_loader_fetch_seq(dlt_loader *ld, long step, float *data, float *label,
+                         float *input_words, float *target_words, float *cont);
 /* The same into DST (LABEL may be NULL), which must have the loader's
  * batch shape: e.g. the view of dlt_net_input, filled in place. */
 int dlt_loader_fetch_batch(dlt_loader *ld, long step, const dlt_batch *dst);
