@@ -1,7 +1,9 @@
 #!/bin/sh
 # install-deps.sh - install everything dltrain needs to build, test and run
 # its demo on Debian 12 / Ubuntu (as root, or with sudo). Idempotent: only
-# missing packages are installed (protobuf-c: Caffe .caffemodel files and ONNX
+# missing packages are installed (libjansson: the COCO captions JSON of
+# dltrain-prep --format captions; python3-nltk: tests/test_bleu.sh's reference
+# BLEU; protobuf-c: Caffe .caffemodel files and ONNX
 # models; protoc, python3-protobuf and python3-venv: the tests read them
 # independently, with onnxruntime from PyPI in a venv; clang and its runtime
 # (libFuzzer, sanitizers): the fuzz harnesses, make fuzz). --bench adds PyTorch CPU and tjbench for bench/.

@@ -86,13 +86,15 @@ def check(h5, js, imgdir):
         d = data[k, 0] if data.shape[1] == 1 else data[k].transpose(1, 2, 0)
         if d.shape != px.shape or np.abs(d.astype(int) - px.astype(int)).mean() > 2.0:
             bad.append("image %d is not %s" % (k, e["file_name"]))
+        if int(f["image_id"][k]) != e["id"]:
+            bad.append("/image_id[%d] is %d, expected %d" % (k, f["image_id"][k], e["id"]))
         want = sorted(unk(t) for t in by_id[e["id"]])
         if sorted(got.get(k, [])) != want:
             bad.append("image %d (%s): captions %s, expected %s" % (k, e["file_name"],
                                                                    sorted(got.get(k, [])), want))
         matched += 1
     say(not bad and matched == n == len(rows), "all %d images are the JSON's good images in order, each with "
-        "exactly its captions (tokenized, unknown words <unk>)%s" % (matched, "; " + "; ".join(bad[:3])
+        "exactly its captions (tokenized, unknown words <unk>) and /image_id%s" % (matched, "; " + "; ".join(bad[:3])
                                                                      if bad else ""))
 
 

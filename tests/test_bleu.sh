@@ -19,6 +19,7 @@ S="$WORK/scenes"
 check "a caption set to score against (40 scenes)" test -f "$WORK/val.h5"
 
 out=$("$PYTHON_H5PY" "$top_srcdir/tests/bleu_check.py" "$EVAL" "$WORK" "$WORK/val.h5" 2>&1)
+check "bleu_check.py ran to the end" test $? -eq 0
 n=0
 while IFS= read -r line; do
     case $line in

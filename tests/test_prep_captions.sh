@@ -13,9 +13,13 @@ have_fmnist || skip_all "Fashion-MNIST not in $FMNIST_DIR (Debian: apt-get insta
 CHECK="$PYTHON_H5PY $top_srcdir/tests/prep_captions_check.py"
 S="$WORK/scenes"
 
+# Run the checker; its ok/not ok lines become TAP, and a checker that
+# crashes (or checks nothing) is a failure too.
 pycheck() {
-    local out
+    local out rc
     out=$($CHECK "$@" 2>&1)
+    rc=$?
+    grep -q "^ok \|^not ok " <<<"$out" && [ $rc -eq 0 ] || fail "prep_captions_check.py $1 ${2##*/} ran (exit $rc)"
     while IFS= read -r line; do
         case $line in
         "ok "*) ok "${line#ok }" ;;

@@ -13,6 +13,7 @@ void dlt__caption_table_free(dlt__caption_table *t)
     free(t->tokens);
     free(t->length);
     free(t->image);
+    free(t->image_id);
     dlt__vocab_free(&t->vocab);
     memset(t, 0, sizeof *t);
 }
@@ -76,6 +77,21 @@ int dlt__caption_table_write(hid_t file, const char *path, const dlt__caption_ta
     DLT_TRY(write_ints(file, "caption_length", t->length, 1, d1, path));
     DLT_TRY(write_ints(file, "caption_image", t->image, 1, d1, path));
     DLT_TRY(write_words(file, &t->vocab, path));
+    if (t->image_id) { /* to name the images in results (COCO's image ids) */
+        int st = DLT_OK;
+        hsize_t di[1] = {(hsize_t)t->n_images};
+        hid_t space = H5I_INVALID_HID, dset = H5I_INVALID_HID;
+        DLT_H5_GOTO(space = H5Screate_simple(1, di, NULL), path, st, out);
+        DLT_H5_GOTO(dset = H5Dcreate2(file, "image_id", H5T_STD_I64LE, space, H5P_DEFAULT,
+                                      H5P_DEFAULT, H5P_DEFAULT), path, st, out);
+        if (t->n_images)
+            DLT_H5_GOTO(H5Dwrite(dset, H5T_NATIVE_INT64, H5S_ALL, H5S_ALL, H5P_DEFAULT,
+                                 t->image_id), path, st, out);
+    out:
+        if (dset >= 0) H5Dclose(dset);
+        if (space >= 0) H5Sclose(space);
+        DLT_TRY(st);
+    }
     DLT_TRY(dlt__h5_write_attr_int(file, "num_captions", (long long)t->n, path));
     DLT_TRY(dlt__h5_write_attr_int(file, "caption_max_words", t->t_max, path));
     DLT_TRY(dlt__h5_write_attr_int(file, "vocab_size", t->vocab.n, path));

@@ -52,6 +52,9 @@ typedef struct dlt__caption_table {
     int32_t *length;   /* (n) words of each caption (no <start>/<end>) */
     int32_t *image;    /* (n) image (sample) index in the file */
     dlt__vocab vocab;
+    /* Writing only: the source's id of each image (COCO's), or NULL. */
+    int64_t *image_id; /* (n_images) */
+    size_t n_images;
 } dlt__caption_table;
 void dlt__caption_table_free(dlt__caption_table *t);
 /* Write T's datasets and the caption attributes into FILE (PATH for

@@ -265,6 +265,8 @@ int dlt__dataset_writer_add_captions(dlt_dataset_writer *wr, const dlt__caption_
         if (t->image[i] < 0 || (size_t)t->image[i] >= wr->n)
             DLT_FAIL(DLT_ERR_ARG, "%s: caption %zu belongs to image %d, but %zu images were "
                      "written", wr->path, i, (int)t->image[i], wr->n);
+    if (t->image_id && t->n_images != wr->n)
+        DLT_FAIL(DLT_ERR_ARG, "%s: %zu image ids for %zu images", wr->path, t->n_images, wr->n);
     return dlt__caption_table_write(wr->file, wr->tmp_path, t);
 }
 

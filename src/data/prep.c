@@ -432,8 +432,8 @@ static int add_captions(const dlt_prep_options *o, caption_job *cj, int val, out
             DLT_TRY(dlt__vocab_write_text(o->vocab_out, &cj->vocab));
     }
     dlt__caption_table t;
-    dlt__prep_captions_table(o, &cj->pc, cj->out_index, cj->is_val, val, &cj->vocab, &t,
-                             &cj->dropped);
+    dlt__prep_captions_table(o, &cj->pc, cj->out_index, cj->is_val, val, &cj->vocab,
+                             (size_t)out->written, &t, &cj->dropped);
     int st = dlt__dataset_writer_add_captions(out->wr, &t);
     *count = (long)t.n;
     dlt__caption_table_free(&t);

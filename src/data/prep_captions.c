@@ -151,6 +151,7 @@ static int collect(const dlt_prep_options *o, json_t *root, dlt__prep_inputs *in
     image_ref *byentry = dlt_malloc((nref ? nref : 1) * sizeof *byentry);
     memcpy(byentry, refs, nref * sizeof *refs);
     qsort(byentry, nref, sizeof *byentry, by_entry);
+    pc->image_id = dlt_malloc((nref ? nref : 1) * sizeof *pc->image_id);
     for (size_t i = 0; i < nref; i++) {
         json_t *e = json_array_get(images, byentry[i].entry);
         const char *fn = json_string_value(json_object_get(e, "file_name"));
@@ -160,8 +161,10 @@ static int collect(const dlt_prep_options *o, json_t *root, dlt__prep_inputs *in
             continue;
         }
         find_image(refs, nref, byentry[i].id)->item = (long)in->n;
+        pc->image_id[in->n] = (int64_t)byentry[i].id;
         add_item(in, join(o->images ? o->images : ".", fn), (long)byentry[i].entry);
     }
+    pc->nitems = in->n;
     pc->c = dlt_malloc((np ? np : 1) * sizeof *pc->c);
     pc->cap = np;
     for (size_t i = 0; i < np; i++)
@@ -198,6 +201,7 @@ void dlt__prep_captions_free(dlt__prep_captions *pc)
     for (size_t i = 0; i < pc->n; i++)
         dlt__caption_tokens_free(pc->c[i].tok, pc->c[i].ntok);
     free(pc->c);
+    free(pc->image_id);
     for (size_t i = 0; i < pc->nskips; i++)
         free(pc->skips[i]);
     free(pc->skips);
@@ -234,9 +238,15 @@ static int by_image(const void *a, const void *b)
 
 void dlt__prep_captions_table(const dlt_prep_options *o, const dlt__prep_captions *pc,
                               const long *out_index, const char *is_val, int val,
-                              const dlt__vocab *v, dlt__caption_table *t, long *dropped)
+                              const dlt__vocab *v, size_t n_images, dlt__caption_table *t,
+                              long *dropped)
 {
     memset(t, 0, sizeof *t);
+    t->n_images = n_images;
+    t->image_id = dlt_calloc(n_images + 1, sizeof *t->image_id);
+    for (size_t it = 0; pc->image_id && it < pc->nitems; it++)
+        if (out_index[it] >= 0 && !is_val[it] == !val && (size_t)out_index[it] < n_images)
+            t->image_id[out_index[it]] = pc->image_id[it];
     row *rows = dlt_malloc((pc->n ? pc->n : 1) * sizeof *rows);
     size_t n = 0;
     for (size_t i = 0; i < pc->n; i++) {

@@ -19,6 +19,8 @@ typedef struct dlt__prep_caption {
 
 typedef struct dlt__prep_captions {
     dlt__prep_caption *c;  /* (n) in annotation order */
+    int64_t *image_id;     /* (nitems) each image's id in the JSON */
+    size_t nitems;
     size_t n, cap;
     char **skips;          /* (nskips) lines for OUT.skipped.txt: bad records */
     size_t nskips, skips_cap;
@@ -47,6 +49,7 @@ int dlt__prep_captions_vocab(const dlt_prep_options *o, const dlt__prep_captions
  * words each. *DROPPED counts captions of images that were skipped. */
 void dlt__prep_captions_table(const dlt_prep_options *o, const dlt__prep_captions *pc,
                               const long *out_index, const char *is_val, int val,
-                              const dlt__vocab *v, dlt__caption_table *t, long *dropped);
+                              const dlt__vocab *v, size_t n_images, dlt__caption_table *t,
+                              long *dropped);
 
 #endif
