@@ -3,7 +3,8 @@
 # scripts/caption_scenes.py: the schema and every caption checked with h5py
 # (tests/prep_captions_check.py), a shared vocabulary (--vocab, --vocab-out),
 # the tokenizer's rule, bad records skipped and named, bad files refused,
-# JPEG storage, --val-percent, and mpirun -np 2 equal to one process.
+# JPEG storage, --val-percent, damaged caption tables refused at open, and
+# mpirun -np 2 equal to one process.
 . "$(dirname "$0")/lib.sh"
 
 have_h5py || skip_all "h5py not available to $PYTHON_H5PY (Debian: apt-get install python3-h5py)"
@@ -140,6 +141,24 @@ print(len(a["jpeg"]), len(b["jpeg"]))
 PYEOF
 [ $? -eq 0 ] && ok "--encoding jpeg --val-percent 25: $(cat "$WORK/split.txt") images, 300 captions in all, one vocabulary" ||
     { fail "--encoding jpeg --val-percent 25"; diag_file "$WORK/split.txt"; }
+
+# Damaged caption tables are refused at open, naming the file and caption.
+damage() { # NAME PYTHON-STATEMENTS EXPECTED-MESSAGE
+    cp "$WORK/val.h5" "$WORK/d_$1.h5"
+    "$PYTHON_H5PY" -c "import h5py; f = h5py.File('$WORK/d_$1.h5', 'r+'); $2" ||
+        { fail "damaging $1"; return; }
+    "$top_builddir/dltrain-eval" --bleu --hyp "$WORK/h0.txt" --data "$WORK/d_$1.h5" >/dev/null 2>"$WORK/d_$1.err"
+    local rc=$?
+    [ $rc -eq 1 ] && grep -q "$3" "$WORK/d_$1.err" && ok "$1: refused at open ($3)" ||
+        { fail "$1: refused at open with '$3' (exit $rc)"; diag_file "$WORK/d_$1.err"; }
+}
+echo "0 a bag" >"$WORK/h0.txt"
+damage "flipped word" "f['captions'][5, 0] = f['captions'][5, 0] + 1" "do not match their CRC-32C"
+damage "word outside the vocabulary" "f['captions'][5, 0] = 9999; del f.attrs['caption_crc32c']" \
+    "caption 5, word 0: id 9999"
+damage "image out of range" "f['caption_image'][7] = 20; del f.attrs['caption_crc32c']" "caption 7 belongs to image 20"
+damage "length past T_max" "f['caption_length'][2] = 99; del f.attrs['caption_crc32c']" "caption 2 has length 99"
+damage "no vocabulary" "del f['vocab']" "has /captions but no /vocab"
 
 if command -v "$MPIRUN" >/dev/null; then
     timeout 120 "$MPIRUN" -np 2 "$PREP" -q --format captions --annotations "$B/c.json" --images "$B" \
