@@ -60,6 +60,20 @@ prep 0 mincount --format captions --annotations "$S/train/captions.json" --image
 check "--min-count above every count: only the reserved words, every word <unk>" \
     test "$(vocab_of "$WORK/rare.h5" | wc -l)" = 4
 
+prep 0 maxwords --format captions --annotations "$S/train/captions.json" --images "$S/train/images" \
+    --gray --size 84x84 --min-count 1 --max-words 3 "$WORK/short.h5"
+"$PYTHON_H5PY" - "$WORK/short.h5" "$WORK/train.h5" <<'PYEOF' >"$WORK/short.txt" 2>&1
+import sys, h5py, numpy as np
+s, t = (h5py.File(p, "r") for p in sys.argv[1:])
+assert s["captions"].shape == (300, 3) and s.attrs["caption_max_words"] == 3
+assert (s["caption_length"][:] == np.minimum(t["caption_length"][:], 3)).all()
+vs, vt = ([w.decode() if isinstance(w, bytes) else w for w in f["vocab"][:]] for f in (s, t))
+assert [[vs[w] for w in c] for c in s["captions"][:]] == \
+       [[vt[w] for w in c] for c in t["captions"][:, :3]]  # ids differ: counted over 3 words
+PYEOF
+[ $? -eq 0 ] && ok "--max-words 3: every caption cut to its first 3 words" ||
+    { fail "--max-words 3"; diag_file "$WORK/short.txt"; }
+
 # The tokenizer: lower case, apostrophes dropped, split on the rest, UTF-8 kept.
 T="$WORK/tok"
 mkdir -p "$T"
