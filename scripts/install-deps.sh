@@ -1,7 +1,9 @@
 #!/bin/sh
 # install-deps.sh - install everything dltrain needs to build, test and run
 # its demo on Debian 12 / Ubuntu (as root, or with sudo). Idempotent: only
-# missing packages are installed (protobuf-c: Caffe .caffemodel files and ONNX
+# missing packages are installed (libjansson: the COCO captions JSON of
+# dltrain-prep --format captions; python3-nltk: tests/test_bleu.sh's reference
+# BLEU; protobuf-c: Caffe .caffemodel files and ONNX
 # models; libmicrohttpd: dltrain-report --serve, curl: its test; protoc,
 # python3-protobuf and python3-venv: the tests read them independently, with onnxruntime from PyPI in a venv; clang and its runtime
 # (libFuzzer, sanitizers): the fuzz harnesses, make fuzz). --bench adds PyTorch CPU and tjbench for bench/.
@@ -19,12 +21,12 @@ set -eu
 
 BUILD_PACKAGES="build-essential autoconf automake libtool pkg-config
   libopenmpi-dev openmpi-bin libhdf5-dev libturbojpeg0-dev libopenblas-dev zlib1g-dev
-  libdnnl-dev libprotobuf-c-dev protobuf-c-compiler"
+  libjansson-dev libdnnl-dev libprotobuf-c-dev protobuf-c-compiler"
 OPTIONAL="libdnnl-dev"  # skipped where the archive lacks it
 PACKAGES="$BUILD_PACKAGES
   protobuf-compiler python3-protobuf python3-venv
   clang libclang-rt-14-dev
-  python3 python3-h5py python3-numpy python3-pil dataset-fashion-mnist
+  python3 python3-h5py python3-numpy python3-pil python3-nltk dataset-fashion-mnist
   chromium libmicrohttpd-dev curl
   slurm-wlm slurm-client munge"  # a one-node Slurm for tests/test_slurm.sh (slurm/start.sh)
 VENV_K8S=

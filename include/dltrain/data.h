@@ -161,6 +161,22 @@ void dlt_dataset_input_spec(const dlt_dataset *ds, dlt_input_spec *out);
  * The set must be in memory. */
 int dlt_dataset_sample(const dlt_dataset *ds, size_t index, float scale, float *out);
 
+/* ---- caption datasets (dltrain-prep --format captions; README.md,
+ * "Caption datasets") ----
+ * Several captions per image: caption i is words [0, len) of row i of
+ * /captions, describing sample (image) dlt_dataset_caption's *image.
+ * Word ids: the four reserved ones, then the vocabulary. */
+enum { DLT_WORD_PAD = 0, DLT_WORD_START = 1, DLT_WORD_END = 2, DLT_WORD_UNK = 3 };
+/* Captions in the file; 0 for a dataset without (a classification set). */
+size_t dlt_dataset_num_captions(const dlt_dataset *ds);
+/* T_max: words of the longest caption (the columns of /captions). */
+int dlt_dataset_caption_max_words(const dlt_dataset *ds);
+/* Caption I's word ids (*LEN of them, no <start>/<end>) and its image. */
+const int32_t *dlt_dataset_caption(const dlt_dataset *ds, size_t i, int *len, size_t *image);
+/* Words of the vocabulary (ids 0 .. size-1), NULL for an id outside it. */
+int dlt_dataset_vocab_size(const dlt_dataset *ds);
+const char *dlt_dataset_word(const dlt_dataset *ds, int id);
+
 /* ---- loader: batches of one rank, prefetched by a thread ----
  * TRAIN: epoch e uses the global permutation of (seed, e); global step s
  * covers positions [s*W*B, (s+1)*W*B) of it and rank r takes the r-th
@@ -194,6 +210,7 @@ typedef struct dlt_loader_config {
     int n_mean_value;
     int prefetch;     /* batches prepared ahead, each by its own thread (0: 2) */
     size_t memory_budget; /* streaming: bytes for the shuffle buffer and chunk (0: 256 MiB) */
+    int seq_len;      /* caption sets: time steps T of the word batches (0: T_max + 1) */
 } dlt_loader_config;
 /* Sample shape the loader produces (crop_size applied). */
 void dlt_loader_output_shape(const dlt_loader *ld, int *c, int *h, int *w);
@@ -215,6 +232,20 @@ int dlt_loader_streaming(const dlt_loader *ld, size_t *buffer_bytes);
  * variable DLTRAIN_TRACE_SAMPLES=FILE, a TRAIN loader appends a line
  * "rank epoch index" to FILE for each sample it serves (tests). */
 int dlt_loader_fetch(dlt_loader *ld, long step, float *data, float *label);
+/* Caption sets: a sample is a caption (an epoch serves every caption
+ * once; the permutation and sharding above are over captions), its data
+ * its image, its label the image's index. The time steps T of the word
+ * batches (0 for other sets). */
+int dlt_loader_seq_len(const dlt_loader *ld);
+/* dlt_loader_fetch plus each caption's words for teacher forcing, as
+ * floats, each (T, B) with sample k of step t at t*B + k (Caffe's
+ * recurrent layout): INPUT_WORDS <start> w1 .. w_len, then <pad>;
+ * TARGET_WORDS w1 .. w_len <end>, then <pad> (a loss with ignore_label: 0
+ * skips the padding); CONT 0 at t = 0, 1 after (the sequence-continuation
+ * markers of Caffe's LSTM). A caption longer than T - 1 words is cut (its
+ * last target is then a word, not <end>). NULL buffers are not filled. */
+int dlt_loader_fetch_seq(dlt_loader *ld, long step, float *data, float *label,
+                         float *input_words, float *target_words, float *cont);
 /* The same into DST (LABEL may be NULL), which must have the loader's
  * batch shape: e.g. the view of dlt_net_input, filled in place. */
 int dlt_loader_fetch_batch(dlt_loader *ld, long step, const dlt_batch *dst);

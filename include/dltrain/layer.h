@@ -31,6 +31,7 @@ void dlt_filler_fill(const dlt_filler *f, dlt_tensor *t, dlt_rng *rng);
 typedef struct dlt_layer_context {
     int phase;                        /* DLT_PHASE_TRAIN or DLT_PHASE_TEST */
     int input_c, input_h, input_w;    /* sample shape of the dataset (data layers) */
+    int seq_len;                      /* caption sets: time steps of the word tops, else 0 */
 } dlt_layer_context;
 
 typedef struct dlt_layer dlt_layer;
@@ -159,6 +160,7 @@ typedef struct dlt_data_params {
     const char *mean_file;  /* transform_param mean_file (.binaryproto or .h5 with /mean), or NULL */
     float mean_value[4];    /* transform_param mean_value, repeated */
     int n_mean_value;
+    int seq_len;     /* caption data layer (4 tops): time steps T of the word tops, else 0 */
 } dlt_data_params;
 /* NULL when L is not a data layer. */
 const dlt_data_params *dlt_layer_data_params(const dlt_layer *l);

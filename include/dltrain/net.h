@@ -18,6 +18,12 @@ typedef struct dlt_net dlt_net;
  * backend, threads, cuDNN settings. Errors name the prototxt FILE:LINE:COL. */
 int dlt_net_create(const dlt_cfg *netparam, int phase, int input_c, int input_h,
                    int input_w, uint64_t seed, const dlt_compute_ctx *compute, dlt_net **out);
+/* The same for a caption dataset: SEQ_LEN is the time steps T of a
+ * caption data layer's word tops (its T_max + 1, or the loader's), unless
+ * the layer's data_param sequence_length says otherwise. */
+int dlt_net_create_seq(const dlt_cfg *netparam, int phase, int input_c, int input_h,
+                       int input_w, int seq_len, uint64_t seed, const dlt_compute_ctx *compute,
+                       dlt_net **out);
 /* Whether the `layer { }` message LP belongs to PHASE by its include/exclude
  * { phase } rules, as dlt_net_create decides (for exporters that walk the
  * prototxt). 0 or DLT_ERR_PARSE naming FILE:LINE:COL. */

@@ -1,6 +1,7 @@
 /* prep.h - dltrain-prep's library side: building HDF5 datasets from image
- * folders, list files, CIFAR binaries and IDX files, with threads, a skip
- * report for bad inputs, and optional JPEG storage. */
+ * folders, list files, CIFAR binaries, IDX files and COCO-style caption
+ * files, with threads, a skip report for bad inputs, and optional JPEG
+ * storage. */
 #ifndef DLTRAIN_PREP_H
 #define DLTRAIN_PREP_H
 
@@ -15,7 +16,8 @@ typedef enum {
     DLT_PREP_LIST,      /* lines "PATH LABEL", PATH relative to --root */
     DLT_PREP_CIFAR10,   /* data_batch_*.bin: 1 label byte + 3072 pixel bytes */
     DLT_PREP_CIFAR100,  /* train.bin/test.bin: coarse, fine label bytes + 3072 */
-    DLT_PREP_IDX        /* inputs IMAGES, LABELS: IDX (MNIST) files, gzipped or not */
+    DLT_PREP_IDX,       /* inputs IMAGES, LABELS: IDX (MNIST) files, gzipped or not */
+    DLT_PREP_CAPTIONS   /* annotations: COCO captions JSON; images under `images` */
 } dlt_prep_format;
 
 typedef struct dlt_prep_options {
@@ -38,6 +40,13 @@ typedef struct dlt_prep_options {
     int threads;                /* decode threads (0: the cores we may use) */
     int quiet;
     int progress_tty;           /* -1: detect, 0: periodic lines, 1: bar */
+    /* captions */
+    const char *annotations;    /* COCO captions JSON */
+    const char *images;         /* folder the file_name entries are relative to */
+    const char *vocab;          /* vocabulary to use (text, one word per line), or NULL: build */
+    const char *vocab_out;      /* write the vocabulary there too (text), or NULL */
+    long min_count;             /* a built vocabulary keeps words seen this often (0: 5) */
+    int max_words;              /* captions cut to this many words (0: no limit) */
 } dlt_prep_options;
 
 /* Outcome of a build. */
@@ -45,6 +54,7 @@ typedef struct dlt_prep_result {
     long written, val_written;  /* samples in OUT and in the validation file */
     long skipped;               /* bad inputs, listed in OUT.skipped.txt */
     long ignored;               /* files with non-image extensions (folder) */
+    long captions, val_captions; /* captions: in OUT and in the validation file */
     double seconds;
 } dlt_prep_result;
 

@@ -51,6 +51,10 @@ typedef struct dlt_batch {
     int n, c, h, w;
     float *data;   /* (n, c, h, w) */
     float *label;  /* (n) class indices as floats, or NULL: unlabelled */
+    /* Caption batches (a data layer with four tops), else NULL and t 0:
+     * word ids as floats, each (t, n) (dlt_loader_fetch_seq). */
+    int t;
+    float *input_words, *target_words, *cont;
 } dlt_batch;
 
 /* Deterministic RNG (xoshiro256**), seeded with splitmix64. */

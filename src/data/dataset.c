@@ -1,7 +1,7 @@
 /* dataset.c - opens an HDF5 dataset read-only and holds it in memory (or,
- * opened lazily, only its labels and layout): our schema (uint8 /data,
- * int32 /label, attributes) or Caffe's HDF5Data layout (float /data
- * [N,C,H,W] or [N,D], float /label [N] or [N,1]). */
+ * opened lazily, only its labels, captions and layout): our schema (uint8
+ * /data, int32 /label, attributes, captions) or Caffe's HDF5Data layout
+ * (float /data [N,C,H,W] or [N,D], float /label [N] or [N,1]). */
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "data/dataset_internal.h"
+#include "data/captions.h"
 #include "core/h5util.h"
 #include "data/dataset_crc.h"
 #include "data/image.h"
@@ -33,6 +34,7 @@ struct dlt_dataset {
     dlt__records all;    /* samples [0, n) once loaded */
     int32_t *labels;     /* (n), always in memory */
     dlt__dataset_checks checks;
+    dlt__caption_table captions; /* n = 0: no captions */
 };
 
 /* The root attributes of our schema; a file without dltrain_format is
@@ -322,6 +324,8 @@ int dlt_dataset_open_lazy(const char *path, dlt_dataset **out)
         st = dlt__dataset_checks_labels(&ds->checks, path, ds->labels, ds->n);
     if (st >= 0)
         st = check_labels(ds);
+    if (st >= 0)
+        st = dlt__caption_table_read(f, path, ds->n, &ds->captions);
     if (st >= 0 && H5Fget_filesize(f, &size) < 0)
         st = dlt__h5_error("H5Fget_filesize", path, __FILE__, __LINE__);
     ds->file_bytes = (size_t)size;
@@ -369,6 +373,7 @@ void dlt_dataset_close(dlt_dataset *ds)
     free(ds->resize);
     dlt__records_free(&ds->all);
     dlt__dataset_checks_free(&ds->checks);
+    dlt__caption_table_free(&ds->captions);
     free(ds->labels);
     free(ds);
 }
@@ -408,6 +413,31 @@ const dlt__dataset_checks *dlt__dataset_get_checks(const dlt_dataset *ds) { retu
 int32_t dlt__dataset_label(const dlt_dataset *ds, size_t index) { return ds->labels[index]; }
 
 size_t dlt_dataset_size(const dlt_dataset *ds) { return ds->n; }
+
+size_t dlt_dataset_num_captions(const dlt_dataset *ds) { return ds->captions.n; }
+int dlt_dataset_caption_max_words(const dlt_dataset *ds) { return ds->captions.t_max; }
+const dlt__caption_table *dlt__dataset_captions(const dlt_dataset *ds)
+{
+    return ds->captions.n ? &ds->captions : NULL;
+}
+
+const int32_t *dlt_dataset_caption(const dlt_dataset *ds, size_t i, int *len, size_t *image)
+{
+    const dlt__caption_table *t = &ds->captions;
+    if (i >= t->n)
+        return NULL;
+    if (len)
+        *len = t->length[i];
+    if (image)
+        *image = (size_t)t->image[i];
+    return t->tokens + i * (size_t)t->t_max;
+}
+
+int dlt_dataset_vocab_size(const dlt_dataset *ds) { return ds->captions.vocab.n; }
+const char *dlt_dataset_word(const dlt_dataset *ds, int id)
+{
+    return id >= 0 && id < ds->captions.vocab.n ? ds->captions.vocab.words[id] : NULL;
+}
 
 void dlt_dataset_shape(const dlt_dataset *ds, int *c, int *h, int *w)
 {

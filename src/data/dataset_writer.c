@@ -10,6 +10,7 @@
 
 #include "core/crc32c.h"
 #include "core/h5util.h"
+#include "data/captions.h"
 #include "data/dataset_crc.h"
 #include "dltrain/data.h"
 #include "dltrain/error.h"
@@ -257,6 +258,17 @@ int dlt_dataset_writer_append_jpeg(dlt_dataset_writer *wr, const uint8_t *const 
 }
 
 const char *dlt_dataset_writer_tmp_path(const dlt_dataset_writer *wr) { return wr->tmp_path; }
+
+int dlt__dataset_writer_add_captions(dlt_dataset_writer *wr, const dlt__caption_table *t)
+{
+    for (size_t i = 0; i < t->n; i++)
+        if (t->image[i] < 0 || (size_t)t->image[i] >= wr->n)
+            DLT_FAIL(DLT_ERR_ARG, "%s: caption %zu belongs to image %d, but %zu images were "
+                     "written", wr->path, i, (int)t->image[i], wr->n);
+    if (t->image_id && t->n_images != wr->n)
+        DLT_FAIL(DLT_ERR_ARG, "%s: %zu image ids for %zu images", wr->path, t->n_images, wr->n);
+    return dlt__caption_table_write(wr->file, wr->tmp_path, t);
+}
 
 static void add_to_mean(dlt_dataset_writer *wr, const uint8_t *images, size_t n)
 {

@@ -2,7 +2,9 @@
  * sharding rule of data.h, Caffe's transform_param, and PREFETCH worker
  * threads that prepare (and JPEG-decode) the next steps' batches while the
  * caller trains on the current one. A TRAIN set not in memory is streamed
- * (stream.h) by one worker thread, steps in order; the others stay idle. */
+ * (stream.h) by one worker thread, steps in order; the others stay idle.
+ * On a caption set a sample is a caption: its image, and its words laid
+ * out for teacher forcing. */
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -12,6 +14,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "data/captions.h"
 #include "data/dataset_internal.h"
 #include "data/image.h"
 #include "data/stream.h"
@@ -39,6 +42,7 @@ typedef struct slot {
     float *data;        /* (B, c, oh, ow) */
     float *label;       /* (B) */
     uint32_t *index;    /* (B) dataset indices, for DLTRAIN_TRACE_SAMPLES */
+    float *words;       /* caption sets: (3, T, B) input words, target words, cont */
 } slot;
 
 /* What one worker thread owns: its permutation cache and JPEG codec. */
@@ -55,7 +59,9 @@ typedef struct worker {
 struct dlt_loader {
     const dlt_dataset *ds;
     dlt_loader_config cfg;
-    size_t n;              /* dataset size */
+    size_t n;              /* samples: the dataset's images, or its captions */
+    const dlt__caption_table *cap; /* caption set, or NULL */
+    int T;                 /* caption sets: time steps of the word batches */
     int c, h, w;           /* dataset sample shape */
     int oh, ow;            /* output sample shape (crop) */
     size_t out_sample;     /* c*oh*ow */
@@ -92,7 +98,7 @@ static void note_bad_record(dlt_loader *ld, size_t idx, const char *why)
 }
 
 static int replace_bad(dlt_loader *ld, worker *wk, long step, float *data, float *label,
-                       uint32_t *index)
+                       uint32_t *index, float *words)
 {
     const int B = ld->cfg.batch_size;
     for (int k = 0; k < B; k++) {
@@ -110,6 +116,8 @@ static int replace_bad(dlt_loader *ld, worker *wk, long step, float *data, float
                ld->out_sample * sizeof(float));
         label[k] = label[g];
         index[k] = index[g];
+        for (size_t r = 0; words && r < 3 * (size_t)ld->T; r++)
+            words[r * B + k] = words[r * B + g];
     }
     return DLT_OK;
 }
@@ -156,8 +164,24 @@ static void transform(dlt_loader *ld, long step, int k, const uint8_t *u8, const
     dlt_transform_sample(ld->tf, u8, f32, &rng, out);
 }
 
+/* Caption CAPTION as column K of the (T, B) word batches, for teacher
+ * forcing: the input at step t is the word before the target of step t. */
+static void caption_columns(const dlt_loader *ld, size_t caption, int k, float *words)
+{
+    const dlt__caption_table *t = ld->cap;
+    const size_t B = (size_t)ld->cfg.batch_size, T = (size_t)ld->T;
+    const int32_t *w = t->tokens + caption * (size_t)t->t_max;
+    const int len = t->length[caption];
+    float *in = words, *target = words + T * B, *cont = words + 2 * T * B;
+    for (int s = 0; s < (int)T; s++) {
+        in[s * B + k] = (float)(s == 0 ? DLT_WORD_START : s - 1 < len ? w[s - 1] : DLT_WORD_PAD);
+        target[s * B + k] = (float)(s < len ? w[s] : s == len ? DLT_WORD_END : DLT_WORD_PAD);
+        cont[s * B + k] = s == 0 ? 0.0f : 1.0f;
+    }
+}
+
 static int prepare(dlt_loader *ld, worker *wk, long step, float *data, float *label,
-                   uint32_t *index)
+                   uint32_t *index, float *words)
 {
     if (ld->stream) /* one thread, steps in order: a no-op seek but at epoch starts and resumes */
         DLT_TRY(dlt__stream_seek(ld->stream, step / ld->steps_per_epoch,
@@ -170,7 +194,11 @@ static int prepare(dlt_loader *ld, worker *wk, long step, float *data, float *la
             DLT_TRY(dlt__stream_next(ld->stream, &idx, &ref));
         } else {
             idx = sample_index(ld, wk, step, k);
-            dlt__dataset_ref(ld->ds, idx, &ref);
+            dlt__dataset_ref(ld->ds, ld->cap ? (size_t)ld->cap->image[idx] : idx, &ref);
+        }
+        if (ld->cap) { /* the label of a caption sample is its image's index */
+            caption_columns(ld, idx, k, words);
+            ref.label = ld->cap->image[idx];
         }
         index[k] = (uint32_t)idx;
         wk->bad[k] = 0;
@@ -190,7 +218,7 @@ static int prepare(dlt_loader *ld, worker *wk, long step, float *data, float *la
         transform(ld, step, k, u8, ref.f32, data + (size_t)k * ld->out_sample);
         label[k] = (float)ref.label;
     }
-    return nbad ? replace_bad(ld, wk, step, data, label, index) : DLT_OK;
+    return nbad ? replace_bad(ld, wk, step, data, label, index, words) : DLT_OK;
 }
 
 static slot *find_slot(dlt_loader *ld, long step)
@@ -220,7 +248,8 @@ static void *worker_main(void *arg)
         next_slot->state = SLOT_BUSY;
         long step = next_slot->step;
         PT_CHECK(pthread_mutex_unlock(&ld->mu));
-        int st = prepare(ld, wk, step, next_slot->data, next_slot->label, next_slot->index);
+        int st = prepare(ld, wk, step, next_slot->data, next_slot->label, next_slot->index,
+                         next_slot->words);
         PT_CHECK(pthread_mutex_lock(&ld->mu));
         next_slot->status = st;
         next_slot->state = SLOT_READY;
@@ -233,7 +262,7 @@ static void *worker_main(void *arg)
 static int check_config(const dlt_dataset *ds, const dlt_loader_config *cfg, long *steps)
 {
     const char *p = dlt_dataset_path(ds);
-    size_t n = dlt_dataset_size(ds);
+    size_t n = dlt_dataset_num_captions(ds) ? dlt_dataset_num_captions(ds) : dlt_dataset_size(ds);
     int c, h, w;
     dlt_dataset_shape(ds, &c, &h, &w);
     if (cfg->batch_size <= 0 || cfg->world <= 0 || cfg->rank < 0 || cfg->rank >= cfg->world)
@@ -253,6 +282,12 @@ static int check_config(const dlt_dataset *ds, const dlt_loader_config *cfg, lon
         DLT_FAIL(DLT_ERR_ARG, "prefetch depth %d outside [1, %d]", cfg->prefetch, MAX_PREFETCH);
     if (n == 0)
         DLT_FAIL(DLT_ERR_FORMAT, "%s: the dataset has no samples", p);
+    if (dlt_dataset_num_captions(ds) && !dlt_dataset_in_memory(ds))
+        DLT_FAIL(DLT_ERR_ARG, "%s: a caption set is read into memory (a caption's image may be "
+                 "anywhere in the file); HINT: dlt_dataset_load, or store the images as JPEG "
+                 "(dltrain-prep --encoding jpeg)", p);
+    if (cfg->seq_len < 0 || cfg->seq_len > 65537)
+        DLT_FAIL(DLT_ERR_ARG, "%s: sequence length %d outside [1, 65537]", p, cfg->seq_len);
     if (n > UINT32_MAX)
         DLT_FAIL(DLT_ERR_ARG, "%s: %zu samples; the loader handles at most %u", p, n,
                  UINT32_MAX);
@@ -277,6 +312,7 @@ static void free_buffers(dlt_loader *ld)
         free(ld->slots[i].data);
         free(ld->slots[i].label);
         free(ld->slots[i].index);
+        free(ld->slots[i].words);
     }
     for (int i = 0; i < ld->nslots; i++) {
         free(ld->workers[i].perm);
@@ -347,6 +383,11 @@ int dlt_loader_create(const dlt_dataset *ds, const dlt_loader_config *cfg, dlt_l
     ld->ds = ds;
     ld->cfg = *cfg;
     ld->n = dlt_dataset_size(ds);
+    ld->cap = dlt__dataset_captions(ds);
+    if (ld->cap) {
+        ld->n = ld->cap->n;
+        ld->T = cfg->seq_len > 0 ? cfg->seq_len : ld->cap->t_max + 1; /* + <start>/<end> */
+    }
     dlt_dataset_shape(ds, &ld->c, &ld->h, &ld->w);
     ld->oh = cfg->crop_size ? cfg->crop_size : ld->h;
     ld->ow = cfg->crop_size ? cfg->crop_size : ld->w;
@@ -375,6 +416,8 @@ int dlt_loader_create(const dlt_dataset *ds, const dlt_loader_config *cfg, dlt_l
         ld->slots[i].data = dlt_malloc((size_t)cfg->batch_size * ld->out_sample * sizeof(float));
         ld->slots[i].label = dlt_malloc((size_t)cfg->batch_size * sizeof(float));
         ld->slots[i].index = dlt_malloc((size_t)cfg->batch_size * sizeof(uint32_t));
+        if (ld->cap)
+            ld->slots[i].words = dlt_malloc(3 * (size_t)ld->T * cfg->batch_size * sizeof(float));
         worker *wk = &ld->workers[i];
         wk->ld = ld;
         wk->perm_epoch = -1;
@@ -450,7 +493,15 @@ void dlt_loader_output_shape(const dlt_loader *ld, int *c, int *h, int *w)
     if (w) *w = ld->ow;
 }
 
+int dlt_loader_seq_len(const dlt_loader *ld) { return ld->cap ? ld->T : 0; }
+
 int dlt_loader_fetch(dlt_loader *ld, long step, float *data, float *label)
+{
+    return dlt_loader_fetch_seq(ld, step, data, label, NULL, NULL, NULL);
+}
+
+int dlt_loader_fetch_seq(dlt_loader *ld, long step, float *data, float *label,
+                         float *input_words, float *target_words, float *cont)
 {
     if (step < 0)
         DLT_FAIL(DLT_ERR_ARG, "%s: negative step %ld", dlt_dataset_path(ld->ds), step);
@@ -488,6 +539,11 @@ int dlt_loader_fetch(dlt_loader *ld, long step, float *data, float *label)
         memcpy(data, s->data, B * ld->out_sample * sizeof(float));
         if (label)
             memcpy(label, s->label, B * sizeof(float));
+        float *dst[3] = {input_words, target_words, cont};
+        size_t tb = (size_t)ld->T * B;
+        for (int r = 0; r < 3; r++)
+            if (dst[r] && s->words)
+                memcpy(dst[r], s->words + r * tb, tb * sizeof(float));
         if (ld->trace_fd >= 0)
             trace_batch(ld, step, s->index);
     }
@@ -508,5 +564,11 @@ int dlt_loader_fetch_batch(dlt_loader *ld, long step, const dlt_batch *dst)
         DLT_FAIL(DLT_ERR_ARG, "%s: the loader makes batches of %d x %d x %d x %d; the input "
                  "takes %d x %d x %d x %d", dlt_dataset_path(ld->ds), ld->cfg.batch_size, ld->c,
                  ld->oh, ld->ow, dst->n, dst->c, dst->h, dst->w);
-    return dlt_loader_fetch(ld, step, dst->data, dst->label);
+    int words = dst->input_words || dst->target_words || dst->cont;
+    if (words && (!ld->cap || dst->t != ld->T))
+        DLT_FAIL(DLT_ERR_ARG, "%s: the input takes word batches of %d time steps; the loader "
+                 "makes %s%d", dlt_dataset_path(ld->ds), dst->t, ld->cap ? "" : "none (not a "
+                 "caption set) ", ld->cap ? ld->T : 0);
+    return dlt_loader_fetch_seq(ld, step, dst->data, dst->label, dst->input_words,
+                                dst->target_words, dst->cont);
 }

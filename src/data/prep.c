@@ -1,6 +1,7 @@
 /* prep.c - dltrain-prep's builder: shuffles and splits the inputs, decodes
  * and resizes them in worker threads a block at a time (bounded memory),
- * appends the good ones in order, and lists the bad ones in OUT.skipped.txt. */
+ * appends the good ones in order, and lists the bad ones in OUT.skipped.txt;
+ * a caption set's captions follow their images into each file. */
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -14,6 +15,7 @@
 #include <unistd.h>
 
 #include "data/image.h"
+#include "data/prep_captions.h"
 #include "data/prep_idx.h"
 #include "data/prep_inputs.h"
 #include "data/prep_mpi.h"
@@ -79,6 +81,7 @@ typedef struct block {
     size_t n;
     result *res;
     size_t next;          /* next index to take, under mu */
+    long *out_index;      /* (items) where each was written, -1: skipped; or NULL */
     pthread_mutex_t mu;
     dlt__resize_mode mode;
     int c, w, h;
@@ -156,7 +159,7 @@ static void process(block *b, dlt__jpeg_codec *jc, size_t k)
     size_t n = 0;
     int keep_bytes = 0;
     dlt__image src = {0}, out = {0};
-    if (it->label < 0 || it->label >= b->in->nclasses) {
+    if (b->in->nclasses > 0 && (it->label < 0 || it->label >= b->in->nclasses)) {
         snprintf(why, ws, "label %d outside [0, %d)", (int)it->label, b->in->nclasses);
         return;
     }
@@ -301,6 +304,8 @@ static int flush_block(const dlt_prep_options *o, block *b, output *out, FILE *r
     for (size_t k = 0; k < b->n; k++) {
         const dlt__prep_item *it = &b->in->items[b->order[k]];
         result *r = &b->res[k];
+        if (b->out_index)
+            b->out_index[b->order[k]] = r->ok ? out->written + (long)good : -1;
         if (!r->ok) {
             (*skipped)++;
             if (it->rec)
@@ -341,13 +346,14 @@ static void run_share(block *b, int threads, const dlt__prep_par *par)
 
 static int build(const dlt_prep_options *o, const dlt__prep_inputs *in, const size_t *order,
                  size_t n, output *out, FILE *report, progress *pg, size_t *done, long *skipped,
-                 const dlt__prep_par *par)
+                 const dlt__prep_par *par, long *out_index)
 {
     int threads = o->threads;
     /* Rank 0's block size for all: blocks must line up across ranks. */
     size_t per = (size_t)dlt__prep_par_bcast_long(
         par, (long)threads * BLOCK_PER_THREAD * par->size);
-    block b = {.o = o, .in = in, .c = o->channels, .w = o->width, .h = o->height};
+    block b = {.o = o, .in = in, .c = o->channels, .w = o->width, .h = o->height,
+               .out_index = out_index};
     if (dlt_resize_mode_parse(o->resize, &b.mode) < 0)
         DLT_FAIL(DLT_ERR_ARG, "unknown resize mode '%s' (squash, crop, fill, half_crop)",
                  o->resize);
@@ -403,6 +409,37 @@ static char *default_val_path(const char *out)
     return p;
 }
 
+/* The captions of a caption set's split VAL into OUT's writer (rank 0):
+ * the vocabulary is made (or read) before the training file's table. */
+typedef struct caption_job {
+    dlt__prep_captions pc;
+    long *out_index;      /* (items) */
+    const char *is_val;   /* (items) */
+    dlt__vocab vocab;
+    int have_vocab;
+    long dropped;         /* captions of images that were skipped */
+} caption_job;
+
+static int add_captions(const dlt_prep_options *o, caption_job *cj, int val, output *out,
+                        long *count)
+{
+    if (!out->wr)
+        return DLT_OK;
+    if (!cj->have_vocab) {
+        DLT_TRY(dlt__prep_captions_vocab(o, &cj->pc, cj->out_index, cj->is_val, &cj->vocab));
+        cj->have_vocab = 1;
+        if (o->vocab_out)
+            DLT_TRY(dlt__vocab_write_text(o->vocab_out, &cj->vocab));
+    }
+    dlt__caption_table t;
+    dlt__prep_captions_table(o, &cj->pc, cj->out_index, cj->is_val, val, &cj->vocab,
+                             (size_t)out->written, &t, &cj->dropped);
+    int st = dlt__dataset_writer_add_captions(out->wr, &t);
+    *count = (long)t.n;
+    dlt__caption_table_free(&t);
+    return st;
+}
+
 /* Closes OUT's writer if this rank has one (only rank 0 writes). */
 static int close_output(output *out)
 {
@@ -432,8 +469,17 @@ static int prep_run(const dlt_prep_options *opt, dlt_prep_result *res, const dlt
         DLT_FAIL(DLT_ERR_ARG, "--val-percent must be in [0, 100), got %g", o.val_percent);
 
     dlt__prep_inputs in;
-    int st = dlt__prep_par_agree(par, dlt__prep_inputs_collect(&o, &in));
+    caption_job cj = {0};
+    int captions = o.format == DLT_PREP_CAPTIONS;
+    int st = captions ? dlt__prep_captions_collect(&o, &in, &cj.pc)
+                      : dlt__prep_inputs_collect(&o, &in);
+    if (st >= 0 && captions && o.vocab) { /* a bad --vocab fails now, not after the images */
+        st = dlt__vocab_read_text(o.vocab, &cj.vocab);
+        dlt__vocab_free(&cj.vocab);
+    }
+    st = dlt__prep_par_agree(par, st);
     if (st < 0) {
+        dlt__prep_captions_free(&cj.pc);
         dlt__prep_inputs_free(&in);
         return st;
     }
@@ -461,7 +507,14 @@ static int prep_run(const dlt_prep_options *opt, dlt_prep_result *res, const dlt
         else
             order_train[ntr++] = perm[i];
     }
-    free(perm), free(is_val);
+    free(perm);
+    long *out_index = NULL;
+    if (captions) {
+        out_index = dlt_malloc((n ? n : 1) * sizeof *out_index);
+        for (size_t i = 0; i < n; i++)
+            out_index[i] = -1;
+        cj.out_index = out_index, cj.is_val = is_val;
+    }
 
     char *val_path = nva ? (o.val_out ? dlt_strdup(o.val_out) : default_val_path(o.out)) : NULL;
     char *rpath = report_path(o.out);
@@ -483,18 +536,34 @@ static int prep_run(const dlt_prep_options *opt, dlt_prep_result *res, const dlt
     } else if (root) {
         track_tmp(0, rtmp);
         st = open_output(&o, &in, o.out, 1, &out);
+        /* Bad caption records: in the report, and named on stderr. */
+        for (size_t i = 0; i < cj.pc.nskips; i++) {
+            fprintf(report, "%s\n", cj.pc.skips[i]);
+            if (i < 10 && !o.quiet)
+                fprintf(stderr, "dltrain-prep: skipped %s\n", cj.pc.skips[i]);
+        }
+        if (cj.pc.nskips > 10 && !o.quiet)
+            fprintf(stderr, "dltrain-prep: ... and %zu more skipped records (see %s)\n",
+                    cj.pc.nskips - 10, rpath);
     }
+    res->skipped += (long)cj.pc.nskips;
     /* Collective from here on: every rank takes the same branches. */
     if ((st = dlt__prep_par_agree(par, st)) < 0)
         goto out;
-    st = build(&o, &in, order_train, ntr, &out, report, &pg, &done, &res->skipped, par);
+    st = build(&o, &in, order_train, ntr, &out, report, &pg, &done, &res->skipped, par,
+               out_index);
+    if (st >= 0 && captions)
+        st = dlt__prep_par_agree(par, add_captions(&o, &cj, 0, &out, &res->captions));
     if (st >= 0 && nva) {
         /* One writer at a time: close (rename) train, then build val. */
         st = dlt__prep_par_agree(par, close_output(&out));
         if (st >= 0 && root)
             st = open_output(&o, &in, val_path, 1, &vout);
         if (st >= 0 && (st = dlt__prep_par_agree(par, st)) >= 0)
-            st = build(&o, &in, order_val, nva, &vout, report, &pg, &done, &res->skipped, par);
+            st = build(&o, &in, order_val, nva, &vout, report, &pg, &done, &res->skipped, par,
+                       out_index);
+        if (st >= 0 && captions)
+            st = add_captions(&o, &cj, 1, &vout, &res->val_captions);
         if (st >= 0)
             st = close_output(&vout);
     } else if (st >= 0) {
@@ -530,8 +599,18 @@ out:
             printf(" and %s (%ld samples)", val_path, res->val_written);
         printf("\n  shape    %d x %d x %d (C x H x W), %s, resize %s\n", o.channels, o.height,
                o.width, o.jpeg ? "JPEG" : "uint8", o.resize);
-        printf("  classes  %d (%s ... %s)\n", in.nclasses, in.classes[0],
-               in.classes[in.nclasses - 1]);
+        if (in.nclasses > 0)
+            printf("  classes  %d (%s ... %s)\n", in.nclasses, in.classes[0],
+                   in.classes[in.nclasses - 1]);
+        if (captions) {
+            printf("  captions %ld", res->captions);
+            if (val_path)
+                printf(" and %ld", res->val_captions);
+            printf(", vocabulary %d words (with <pad> <start> <end> <unk>)%s%s\n", cj.vocab.n,
+                   o.vocab_out ? ", written to " : "", o.vocab_out ? o.vocab_out : "");
+            if (cj.dropped)
+                printf("  dropped  %ld captions of skipped images\n", cj.dropped);
+        }
         printf("  time     %.2f s, %.0f images/s, %d threads\n", res->seconds,
                res->seconds > 0 ? (double)n / res->seconds : 0, o.threads);
         if (in.ignored)
@@ -540,6 +619,9 @@ out:
             printf("  skipped  %ld bad inputs, listed in %s\n", res->skipped, rpath);
     }
     free(rpath), free(rtmp), free(val_path), free(order_train), free(order_val);
+    free(is_val), free(out_index);
+    dlt__vocab_free(&cj.vocab);
+    dlt__prep_captions_free(&cj.pc);
     dlt__prep_inputs_free(&in);
     return st;
 }

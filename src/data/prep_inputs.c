@@ -289,6 +289,8 @@ int dlt__prep_inputs_collect(const dlt_prep_options *o, dlt__prep_inputs *in)
     case DLT_PREP_CIFAR10:
     case DLT_PREP_CIFAR100: DLT_TRY(collect_cifar(o, in)); break;
     case DLT_PREP_IDX: DLT_FAIL(DLT_ERR_ARG, "IDX inputs are read by dlt__prep_idx_run");
+    case DLT_PREP_CAPTIONS:
+        DLT_FAIL(DLT_ERR_ARG, "caption inputs are read by dlt__prep_captions_collect");
     }
     if (o->format == DLT_PREP_LIST && !o->classes_file) {
         /* No names given: classes "0".."max label". */

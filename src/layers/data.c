@@ -1,7 +1,8 @@
 /* data.c - Data and HDF5Data layers. They only declare their tops: the
  * training loop copies each batch, already transformed, into them. The
  * prototxt gives batch_size and transform_param; the files come from the
- * command line (--train/--val) instead of `source`. */
+ * command line (--train/--val) instead of `source`. With four tops the
+ * layer serves a caption set: data, input_words, target_words, cont. */
 #include <stdlib.h>
 
 #include "dltrain/error.h"
@@ -62,10 +63,11 @@ static int data_setup(dlt_layer *l, const dlt_cfg *msg, const dlt_layer_context 
     const char *name = l->name;
     int hdf5 = l->ops == &dlt__hdf5_data_ops;
     const char *pname = hdf5 ? "hdf5_data_param" : "data_param";
-    if (l->nbottom != 0 || l->ntop < 1 || l->ntop > 2)
+    if (l->nbottom != 0 || l->ntop < 1 || l->ntop == 3 || l->ntop > 4)
         DLT_FAIL(DLT_ERR_PARSE, "%s: layer '%s': %s takes no bottom and 1 or 2 tops (data, "
-                 "label); got %d and %d", dlt_cfg_where(msg, wb, sizeof wb), name,
-                 l->ops->type, l->nbottom, l->ntop);
+                 "label), or 4 for a caption set (data, input_words, target_words, cont); got "
+                 "%d and %d", dlt_cfg_where(msg, wb, sizeof wb), name, l->ops->type, l->nbottom,
+                 l->ntop);
     const dlt_cfg *p = dlt_cfg_get(msg, pname);
     if (!p)
         DLT_FAIL(DLT_ERR_PARSE, "%s: layer '%s': %s needs %s { batch_size }",
@@ -101,7 +103,21 @@ static int data_setup(dlt_layer *l, const dlt_cfg *msg, const dlt_layer_context 
             DLT_TRY(dlt__cfg_reject(p, name, old[i], "in data_param (use transform_param)"));
     }
 
-    dlt_data_params dp = {.batch_size = (int)batch, .scale = 1};
+    /* Caption sets: T time steps, the dataset's (T_max + 1) unless set here
+     * (a dltrain extension of data_param). */
+    long seq;
+    DLT_TRY(dlt_cfg_int(p, "sequence_length", 0, &seq));
+    if (seq < 0 || seq > 65537 || (seq && l->ntop != 4))
+        DLT_FAIL(DLT_ERR_PARSE, "%s: layer '%s': sequence_length %ld: %s", dlt_cfg_where(
+                 dlt_cfg_get(p, "sequence_length"), wb, sizeof wb), name, seq, seq && l->ntop !=
+                 4 ? "only a caption data layer (4 tops) has one" : "expected 1 .. 65537");
+    if (l->ntop == 4 && !seq)
+        seq = ctx->seq_len;
+    if (l->ntop == 4 && seq <= 0)
+        DLT_FAIL(DLT_ERR_PARSE, "%s: layer '%s' has 4 tops (data, input_words, target_words, "
+                 "cont: caption batches) but the dataset has no captions; HINT: build it with "
+                 "dltrain-prep --format captions", dlt_cfg_where(msg, wb, sizeof wb), name);
+    dlt_data_params dp = {.batch_size = (int)batch, .scale = 1, .seq_len = (int)seq};
     const dlt_cfg *tp = dlt_cfg_get(msg, "transform_param");
     if (tp)
         DLT_TRY(read_transform(tp, name, &dp));
@@ -121,6 +137,8 @@ static int data_setup(dlt_layer *l, const dlt_cfg *msg, const dlt_layer_context 
     DLT_TRY(dlt__top_shape(l, msg, 0, batch, ctx->input_c, oh, ow));
     if (l->ntop == 2)
         DLT_TRY(dlt__top_shape(l, msg, 1, batch, 1, 1, 1));
+    for (int i = 1; l->ntop == 4 && i < 4; i++) /* (T, N) as Caffe's recurrent layers take */
+        DLT_TRY(dlt__top_shape(l, msg, i, seq, batch, 1, 1));
     return 0;
 }
 

@@ -388,6 +388,12 @@ static void plan_fusions(dlt_net *net)
 int dlt_net_create(const dlt_cfg *np, int phase, int input_c, int input_h, int input_w,
                    uint64_t seed, const dlt_compute_ctx *compute, dlt_net **out)
 {
+    return dlt_net_create_seq(np, phase, input_c, input_h, input_w, 0, seed, compute, out);
+}
+
+int dlt_net_create_seq(const dlt_cfg *np, int phase, int input_c, int input_h, int input_w,
+                       int seq_len, uint64_t seed, const dlt_compute_ctx *compute, dlt_net **out)
+{
     char where[256];
     *out = NULL;
     if (dlt_cfg_count(np, "layers") > 0)
@@ -414,7 +420,7 @@ int dlt_net_create(const dlt_cfg *np, int phase, int input_c, int input_h, int i
     int nl = dlt_cfg_count(np, "layer");
     net->layers = dlt_calloc(nl + 1, sizeof(dlt_layer));
     net->msgs = dlt_calloc(nl + 1, sizeof *net->msgs);
-    dlt_layer_context ctx = {phase, input_c, input_h, input_w};
+    dlt_layer_context ctx = {phase, input_c, input_h, input_w, seq_len};
     for (int i = 0; i < nl && st == 0; i++) {
         const dlt_cfg *lp = dlt_cfg_nth(np, "layer", i);
         int in;
@@ -699,7 +705,13 @@ int dlt_net_input(dlt_net *net, dlt_batch *view)
     const dlt_tensor *x = dl->top[0];
     view->n = x->n, view->c = x->c, view->h = x->h, view->w = x->w;
     view->data = x->data;
-    view->label = dl->ntop > 1 ? dl->top[1]->data : NULL;
+    view->label = dl->ntop == 2 ? dl->top[1]->data : NULL;
+    if (dl->ntop == 4) { /* a caption data layer: data, input_words, target_words, cont */
+        view->t = dl->top[1]->n;
+        view->input_words = dl->top[1]->data;
+        view->target_words = dl->top[2]->data;
+        view->cont = dl->top[3]->data;
+    }
     return DLT_OK;
 }
 

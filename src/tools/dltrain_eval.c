@@ -1,11 +1,13 @@
 /* dltrain-eval - evaluate a checkpoint on a dataset (top-1, top-5,
- * per-class accuracy, confusion matrix) or classify JPEG files. */
+ * per-class accuracy, confusion matrix), classify JPEG files, or score
+ * captions with corpus BLEU-1..4 (--bleu). */
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "config.h"
+#include "dltrain/bleu.h"
 #include "dltrain/cpu.h"
 #include "dltrain/data.h"
 #include "core/readfile.h"
@@ -20,6 +22,7 @@ static void usage(FILE *f)
             "       dltrain-eval --run-dir RUN --data SET.h5\n"
             "       dltrain-eval (--net N --weights W | --run-dir RUN) [--data SET.h5 | --shape CxHxW]\n"
             "                    [--labels FILE] --classify a.jpg [b.jpg ...]\n"
+            "       dltrain-eval --bleu --hyp HYP.txt (--refs REFS.txt | --data CAPTIONS.h5)\n"
             "\n"
             "  --net FILE        train_val prototxt; its TEST phase is evaluated (batch size and\n"
             "                    transform_param from its Data layer)\n"
@@ -41,6 +44,12 @@ static void usage(FILE *f)
             "  --channel-order O RGB, BGR or GRAY (default: --data's, else the run directory's,\n"
             "                    else GRAY for 1 channel and RGB, dltrain-prep's order, for 3)\n"
             "  --resize MODE     squash, crop, fill or half_crop (default: as --channel-order)\n"
+            "  --bleu            corpus BLEU-1..4 (Papineni et al.; as NLTK's corpus_bleu) of the\n"
+            "                    captions in --hyp, lines 'KEY word word ...' (one per key),\n"
+            "                    against every reference of their key: the lines of --refs with\n"
+            "                    that key, or the captions of image KEY (its index) of the\n"
+            "                    caption set --data\n"
+            "  --hyp FILE, --refs FILE  the token files of --bleu\n"
             "  --help, --version\n"
             "\n"
             "Exit status: 0 success, 1 error (the message names the file), 2 bad command line.\n");
@@ -187,6 +196,22 @@ static int input_spec(const dlt_dataset *ds, const char *run_dir, const char *we
     return 0;
 }
 
+/* --bleu: token files, references from a file or a caption set. */
+static int bleu(const char *hyp, const char *refs, const char *data)
+{
+    dlt_dataset *ds = NULL;
+    dlt_bleu_score s;
+    int st = data ? dlt_dataset_open_lazy(data, &ds) : 0; /* the captions, not the images */
+    if (st == 0)
+        st = dlt_bleu_files(hyp, refs, ds, &s);
+    if (st == 0) {
+        printf("hypotheses %s; references %s\n", hyp, refs ? refs : data);
+        dlt_bleu_print(stdout, &s);
+    }
+    dlt_dataset_close(ds);
+    return st == 0 ? DLT_EXIT_OK : DLT_EXIT_FAILURE;
+}
+
 int main(int argc, char **argv)
 {
     dlt_cpu_short_idle_spins(argv);
@@ -196,13 +221,14 @@ int main(int argc, char **argv)
         {"predictions", required_argument, 0, 'p'}, {"classify", no_argument, 0, 'c'},
         {"labels", required_argument, 0, 'l'},   {"shape", required_argument, 0, 's'},
         {"probabilities", required_argument, 0, 'P'}, {"channel-order", required_argument, 0, 'o'},
-        {"resize", required_argument, 0, 'z'},
+        {"resize", required_argument, 0, 'z'},   {"bleu", no_argument, 0, 'B'},
+        {"hyp", required_argument, 0, 'H'},      {"refs", required_argument, 0, 'R'},
         {"help", no_argument, 0, 'h'},           {"version", no_argument, 0, 'V'},
         {0, 0, 0, 0}};
     const char *net_path = NULL, *weights = NULL, *run_dir = NULL, *data = NULL, *pred_path = NULL,
                *labels_path = NULL, *shape = NULL, *prob_path = NULL, *order = NULL,
-               *resize = NULL;
-    int do_classify = 0, opt;
+               *resize = NULL, *hyp_path = NULL, *refs_path = NULL;
+    int do_classify = 0, do_bleu = 0, opt;
     while ((opt = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
         switch (opt) {
         case 'n': net_path = optarg; break;
@@ -216,6 +242,9 @@ int main(int argc, char **argv)
         case 'P': prob_path = optarg; break;
         case 'o': order = optarg; break;
         case 'z': resize = optarg; break;
+        case 'B': do_bleu = 1; break;
+        case 'H': hyp_path = optarg; break;
+        case 'R': refs_path = optarg; break;
         case 'h': usage(stdout); return DLT_EXIT_OK;
         case 'V': printf("dltrain-eval %s\n", PACKAGE_VERSION); return DLT_EXIT_OK;
         default: usage(stderr); return DLT_EXIT_USAGE;
@@ -223,7 +252,14 @@ int main(int argc, char **argv)
     }
     const char *why = NULL;
     int c = 0, h = 0, w = 0;
-    if (!run_dir && (!net_path || !weights))
+    if (do_bleu || hyp_path || refs_path) {
+        if (!do_bleu || !hyp_path || !!refs_path == !!data || optind < argc)
+            why = "--bleu takes --hyp FILE and one of --refs FILE, --data SET.h5";
+        else if (net_path || weights || run_dir || do_classify)
+            why = "--bleu scores token files; decoding captions with a net is dltrain-caption's";
+        if (!why)
+            return bleu(hyp_path, refs_path, data);
+    } else if (!run_dir && (!net_path || !weights))
         why = "give --net and --weights, or --run-dir";
     else if (!do_classify && !data)
         why = "--data is required (or --classify FILES)";

@@ -1,5 +1,6 @@
 /* dltrain_prep.c - dltrain-prep: builds an HDF5 dataset (DESIGN.md schema)
- * from image folders, list files, CIFAR-10/100 binaries or IDX files: parses
+ * from image folders, list files, CIFAR-10/100 binaries, IDX files or COCO
+ * captions (JSON and images): parses
  * the options and hands them to dlt_prep_run (src/data/prep*.c).
  * Exit status: 0 ok, 1 bad input or I/O error, 2 bad command line,
  * 3 written but some inputs skipped (OUT.skipped.txt lists them). */
@@ -20,12 +21,25 @@ static void usage(FILE *f)
             "       dltrain-prep --format list [--root DIR] [options] LIST.txt OUT.h5\n"
             "       dltrain-prep --format cifar10|cifar100 [options] BATCH.bin... OUT.h5\n"
             "       dltrain-prep --format idx IMAGES.idx[.gz] LABELS.idx[.gz] OUT.h5\n"
+            "       dltrain-prep --format captions --annotations CAPTIONS.json --images DIR\n"
+            "                    [--vocab FILE | --min-count N] [options] OUT.h5\n"
             "Builds an HDF5 dataset (uint8 /data [N,C,H,W] or JPEG /jpeg [N], int32 /label [N],\n"
-            "/mean) for dltrain-mpi --train/--val.\n"
+            "/mean; captions: int32 /captions [N_captions,T_max], /caption_length,\n"
+            "/caption_image, /vocab) for dltrain-mpi --train/--val.\n"
             "\n"
             "options:\n"
             "  --format FMT       folder (one subfolder per class), list (lines 'PATH LABEL'),\n"
-            "                     cifar10, cifar100 (binary batches), idx (default: idx)\n"
+            "                     cifar10, cifar100 (binary batches), idx, captions (COCO\n"
+            "                     captions JSON: images[id, file_name], annotations[image_id,\n"
+            "                     caption]) (default: idx)\n"
+            "  --annotations FILE captions: the COCO captions JSON\n"
+            "  --images DIR       captions: folder the file_name entries are in (default: .)\n"
+            "  --vocab FILE       captions: use this vocabulary (one word per line, first\n"
+            "                     <pad> <start> <end> <unk>), e.g. the training set's\n"
+            "  --vocab-out FILE   captions: write the vocabulary there too\n"
+            "  --min-count N      captions: a built vocabulary keeps the words seen at least\n"
+            "                     N times in the training captions, others are <unk> (default: 5)\n"
+            "  --max-words N      captions: cut captions to N words (default: no limit)\n"
             "  --root DIR         list: folder that relative paths start from\n"
             "  --size WxH         output size (default: 32x32 for CIFAR, else 256x256)\n"
             "  --resize MODE      squash, crop, fill, half_crop, as DIGITS (default: squash)\n"
@@ -45,7 +59,9 @@ static void usage(FILE *f)
             "  -h, --help         show this help\n"
             "\n"
             "Bad inputs (corrupt, truncated or empty files, PNG and other non-JPEG files,\n"
-            "unreadable files, labels out of range) are skipped and listed with the reason in\n"
+            "unreadable files, labels out of range; captions: malformed or repeated records,\n"
+            "captions without words or of unknown images, images without captions) are\n"
+            "skipped and listed with the reason in\n"
             "OUT.skipped.txt. An interrupted build leaves no file under OUT's name.\n"
             "\n"
             "exit status: 0 ok, 1 bad input or I/O error, 2 bad command line,\n"
@@ -89,7 +105,7 @@ static int parse_num(const char *opt, const char *v, double lo, double hi, doubl
 
 static const struct { const char *name; dlt_prep_format f; } formats[] = {
     {"folder", DLT_PREP_FOLDER}, {"list", DLT_PREP_LIST}, {"cifar10", DLT_PREP_CIFAR10},
-    {"cifar100", DLT_PREP_CIFAR100}, {"idx", DLT_PREP_IDX}};
+    {"cifar100", DLT_PREP_CIFAR100}, {"idx", DLT_PREP_IDX}, {"captions", DLT_PREP_CAPTIONS}};
 
 static int parse_format(const char *s, dlt_prep_options *o)
 {
@@ -98,7 +114,7 @@ static int parse_format(const char *s, dlt_prep_options *o)
             o->format = formats[i].f;
             return 0;
         }
-    return bad_value("--format", s, "folder, list, cifar10, cifar100 or idx");
+    return bad_value("--format", s, "folder, list, cifar10, cifar100, idx or captions");
 }
 
 static const char *format_name(dlt_prep_format f)
@@ -113,7 +129,7 @@ static const char *format_name(dlt_prep_format f)
 static int parse_options(int argc, char **argv, dlt_prep_options *m)
 {
     enum { O_ROOT = 256, O_SIZE, O_RESIZE, O_COLOR, O_GRAY, O_VALP, O_VALO, O_SHUF, O_SEED,
-           O_ENC, O_QUAL, O_CHUNK, O_THR, O_PROG };
+           O_ENC, O_QUAL, O_CHUNK, O_THR, O_PROG, O_ANN, O_IMG, O_VOC, O_VOCO, O_MINC, O_MAXW };
     static const struct option longopts[] = {
         {"format", required_argument, NULL, 'f'}, {"classes", required_argument, NULL, 'c'},
         {"root", required_argument, NULL, O_ROOT}, {"size", required_argument, NULL, O_SIZE},
@@ -123,12 +139,17 @@ static int parse_options(int argc, char **argv, dlt_prep_options *m)
         {"seed", required_argument, NULL, O_SEED}, {"encoding", required_argument, NULL, O_ENC},
         {"quality", required_argument, NULL, O_QUAL}, {"chunk", required_argument, NULL, O_CHUNK},
         {"threads", required_argument, NULL, O_THR}, {"progress", required_argument, NULL, O_PROG},
+        {"annotations", required_argument, NULL, O_ANN}, {"images", required_argument, NULL, O_IMG},
+        {"vocab", required_argument, NULL, O_VOC}, {"vocab-out", required_argument, NULL, O_VOCO},
+        {"min-count", required_argument, NULL, O_MINC},
+        {"max-words", required_argument, NULL, O_MAXW},
         {"quiet", no_argument, NULL, 'q'}, {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0}};
     memset(m, 0, sizeof *m);
     m->format = DLT_PREP_IDX;
     m->channels = 3, m->resize = "squash", m->seed = 1, m->quality = 90;
     m->progress_tty = -1;
+    m->min_count = 5;
     int ch;
     double d;
     while ((ch = getopt_long(argc, argv, "f:c:qh", longopts, NULL)) != -1) {
@@ -180,6 +201,18 @@ static int parse_options(int argc, char **argv, dlt_prep_options *m)
             else if (strcmp(optarg, "auto") == 0) m->progress_tty = -1;
             else return bad_value("--progress", optarg, "bar, lines or auto");
             break;
+        case O_ANN: m->annotations = optarg; break;
+        case O_IMG: m->images = optarg; break;
+        case O_VOC: m->vocab = optarg; break;
+        case O_VOCO: m->vocab_out = optarg; break;
+        case O_MINC:
+            if (parse_num("--min-count", optarg, 1, 1e15, &d) < 0) return -1;
+            m->min_count = (long)d;
+            break;
+        case O_MAXW:
+            if (parse_num("--max-words", optarg, 1, 65536, &d) < 0) return -1;
+            m->max_words = (int)d;
+            break;
         case 'q': m->quiet = 1; break;
         case 'h': usage(stdout); return 1;
         default: usage(stderr); return -1;
@@ -197,6 +230,26 @@ static int parse_options(int argc, char **argv, dlt_prep_options *m)
         m->ninputs = 2;
         m->out = argv[optind + 2];
         return 0;
+    }
+    if (m->format == DLT_PREP_CAPTIONS) {
+        if (nargs != 1 || !m->annotations) {
+            fprintf(stderr, "dltrain-prep: --format captions expects --annotations FILE and one "
+                    "argument, OUT.h5; got %d argument%s%s\n", nargs, nargs == 1 ? "" : "s",
+                    m->annotations ? "" : " and no --annotations");
+            usage(stderr);
+            return -1;
+        }
+        if (m->vocab && m->vocab_out)
+            fprintf(stderr, "dltrain-prep: note: --vocab-out copies the --vocab file's words\n");
+        m->inputs = (const char *const *)argv + optind;
+        m->ninputs = 1;
+        m->out = argv[optind];
+        return 0;
+    }
+    if (m->annotations || m->images || m->vocab || m->vocab_out) {
+        fprintf(stderr, "dltrain-prep: --annotations, --images, --vocab and --vocab-out belong "
+                "to --format captions\n");
+        return -1;
     }
     int cifar = m->format == DLT_PREP_CIFAR10 || m->format == DLT_PREP_CIFAR100;
     if (cifar ? nargs < 2 : nargs != 2) {

@@ -18,6 +18,7 @@ int dlt__loader_for_data_layer(const dlt_dataset *set, const dlt_data_params *dp
     lc.n_mean_value = dp->n_mean_value;
     lc.prefetch = prefetch;
     lc.memory_budget = memory_budget;
+    lc.seq_len = dp->seq_len;
     if (dp->mean_file) {
         int c, h, w;
         dlt_dataset_shape(set, &c, &h, &w);

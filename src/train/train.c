@@ -132,18 +132,28 @@ static int open_datasets(run *r)
     char tb[4096], vb[4096];
     DLT_TRY(dlt_dataset_open_lazy(staged(r, r->opt->train_path, tb, sizeof tb), &r->train_set));
     r->data_budget = data_budget(r);
-    if (dlt_dataset_memory_bytes(r->train_set) <= r->data_budget)
+    /* A caption set is always in memory: a caption's image may be anywhere. */
+    if (dlt_dataset_memory_bytes(r->train_set) <= r->data_budget ||
+        dlt_dataset_num_captions(r->train_set))
         DLT_TRY(dlt_dataset_load(r->train_set));
     if (r->opt->val_path)
         DLT_TRY(dlt_dataset_open(staged(r, r->opt->val_path, vb, sizeof vb), &r->val_set));
     return 0;
 }
 
+/* Time steps of a caption set's word batches: its longest caption plus
+ * <start> (inputs) or <end> (targets); 0 for other sets. */
+static int seq_len(const dlt_dataset *set)
+{
+    return dlt_dataset_num_captions(set) ? dlt_dataset_caption_max_words(set) + 1 : 0;
+}
+
 static int build_nets(run *r)
 {
-    int c, h, w;
+    int c, h, w, t = seq_len(r->train_set);
     dlt_dataset_shape(r->train_set, &c, &h, &w);
-    DLT_TRY(dlt_net_create(r->files.net, DLT_PHASE_TRAIN, c, h, w, r->seed, &r->compute, &r->train_net));
+    DLT_TRY(dlt_net_create_seq(r->files.net, DLT_PHASE_TRAIN, c, h, w, t, r->seed, &r->compute,
+                               &r->train_net));
     dlt_net_set_rng(r->train_net, &r->rng); /* dropout masks; saved in checkpoints */
     /* Blob diffs live only part of backward: share their buffers. */
     size_t saved = dlt_net_share_diffs(r->train_net);
@@ -153,9 +163,12 @@ static int build_nets(run *r)
         DLT_FAIL(DLT_ERR_PARSE, "%s: the TRAIN phase has no Data or HDF5Data layer", r->files.net_path);
     /* The TEST net is built even without --val, so that its layers are
      * checked (unknown fields, shapes) before hours of training. */
-    if (r->val_set)
+    if (r->val_set) {
         dlt_dataset_shape(r->val_set, &c, &h, &w);
-    DLT_TRY(dlt_net_create(r->files.net, DLT_PHASE_TEST, c, h, w, r->seed, &r->compute, &r->test_net));
+        t = seq_len(r->val_set);
+    }
+    DLT_TRY(dlt_net_create_seq(r->files.net, DLT_PHASE_TEST, c, h, w, t, r->seed, &r->compute,
+                               &r->test_net));
     DLT_TRY(dlt_net_share_params(r->test_net, r->train_net));
     dlt_net_share_blobs(r->test_net, r->train_net); /* tests run between steps */
     if (r->val_set && !dlt_net_data_layer(r->test_net))

@@ -56,13 +56,21 @@ open(f"{cifar}/cifar100_1rec.bin", "wb").write(c100)
 PYEOF
 
 # Datasets: raw uint8 (chunk of 1 and unchunked-size chunks), JPEG records,
-# gray, and Caffe's HDF5Data layout (float32 /data, float /label).
+# gray, a caption set, and Caffe's HDF5Data layout (float32 /data, float /label).
 # Written to $W/sets/, then encoded for h5gen (tests/fuzz/h5gen.h) into the corpus.
 mkdir -p "$W/sets" "$W/ckpt"
 P="./dltrain-prep -q --threads 1"
 $P --format cifar10 --size 4x4 --chunk 1 "$C/cifar/cifar10_2rec.bin" "$W/sets/raw_chunk1.h5"
 $P --format cifar10 --size 6x5 --gray "$C/cifar/cifar10_2rec.bin" "$W/sets/raw_gray.h5"
 $P --format cifar10 --size 8x8 --encoding jpeg --quality 50 "$C/cifar/cifar10_2rec.bin" "$W/sets/jpeg.h5"
+# A caption set: 2 images, 3 captions, the caption tables and /vocab.
+mkdir -p "$W/cap"
+cp "$C/jpeg/gray8.jpg" "$C/jpeg/q10.jpg" "$W/cap/"
+printf '%s' '{"images": [{"id": 5, "file_name": "gray8.jpg"}, {"id": 9, "file_name": "q10.jpg"}],
+ "annotations": [{"image_id": 5, "caption": "a bag above a coat"}, {"image_id": 9, "caption": "two bags"},
+                 {"image_id": 5, "caption": "a coat below a bag"}]}' >"$W/cap/c.json"
+$P --format captions --annotations "$W/cap/c.json" --images "$W/cap" --gray --size 4x4 --min-count 1 \
+    "$W/sets/captions.h5"
 # dltrain-prep's chunks are sized for real sets (a label chunk alone is
 # 64 KiB): copy each file with chunks no larger than the data, the
 # attributes' types kept (h5gen encodes a chunk dimension up to 255).

@@ -5,7 +5,7 @@
 #include "fd_harness.h"
 
 dlt_rng rng;
-const dlt_layer_context ctx0 = {DLT_PHASE_TRAIN, 1, 28, 28};
+const dlt_layer_context ctx0 = {DLT_PHASE_TRAIN, 1, 28, 28, 0};
 dlt_compute_ctx compute;
 double (*fd_extra_objective)(tcase *t);
 

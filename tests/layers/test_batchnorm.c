@@ -55,7 +55,7 @@ static void test_batchnorm(void)
     memset(&t, 0, sizeof t);
     dlt_tensor_reshape(&t.bot[0], 3, 2, 2, 3);
     fill_uniform(t.bot[0].data, t.bot[0].count, -1, 1);
-    const dlt_layer_context test_ctx = {DLT_PHASE_TEST, 1, 28, 28};
+    const dlt_layer_context test_ctx = {DLT_PHASE_TEST, 1, 28, 28, 0};
     int st = make(&t, "BatchNorm", "", 1, 1, 0, &test_ctx);
     double err = INFINITY;
     if (st == 0) {

@@ -4,7 +4,7 @@
 
 static void test_data(void)
 {
-    dlt_layer_context ctx = {DLT_PHASE_TRAIN, 3, 8, 9};
+    dlt_layer_context ctx = {DLT_PHASE_TRAIN, 3, 8, 9, 0};
     tcase t;
     memset(&t, 0, sizeof t);
     int st = make(&t, "Data", "data_param { source: \"x_lmdb\" backend: LMDB batch_size: 5 } "

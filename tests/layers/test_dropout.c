@@ -50,7 +50,7 @@ static void test_dropout(void)
     memset(&t, 0, sizeof t);
     dlt_tensor_reshape(&t.bot[0], 2, 3, 1, 1);
     fill_uniform(t.bot[0].data, t.bot[0].count, -1, 1);
-    const dlt_layer_context test_ctx = {DLT_PHASE_TEST, 1, 28, 28};
+    const dlt_layer_context test_ctx = {DLT_PHASE_TEST, 1, 28, 28, 0};
     st = make(&t, "Dropout", "", 1, 1, 0, &test_ctx);
     ok = st == 0;
     if (ok) {

@@ -170,7 +170,7 @@ static void release(tcase *t)
 
 static void test_values(void)
 {
-    const dlt_layer_context dctx = {DLT_PHASE_TRAIN, 1, 2, 2};
+    const dlt_layer_context dctx = {DLT_PHASE_TRAIN, 1, 2, 2, 0};
     for (int i = 0; i < NTMPLS; i++) {
         const tmpl *tp = &tmpls[i];
         int refused = 0, accepted = 0, ran = 0, bad = 0;
