@@ -17,6 +17,13 @@ export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
 export OMPI_MCA_rmaps_base_oversubscribe=1
 export OMPI_MCA_btl_vader_single_copy_mechanism=none
 export OPENBLAS_NUM_THREADS=1
+# A sanitizer build's settings (tests/sanitizer/env.sh), for tests that run
+# a job script under `env -i "${SANITIZER_ENV[@]}" ...`: a batch system
+# passes the job's environment on, and without them LeakSanitizer (off in
+# env.sh, see there) would fail the run.
+SANITIZER_ENV=()
+[ -n "${ASAN_OPTIONS:-}" ] && SANITIZER_ENV+=("ASAN_OPTIONS=$ASAN_OPTIONS")
+[ -n "${UBSAN_OPTIONS:-}" ] && SANITIZER_ENV+=("UBSAN_OPTIONS=$UBSAN_OPTIONS")
 
 TEST_NAME=$(basename "$0" .sh)
 # DLT_TEST_TMP_SUFFIX: a second run beside the first (tests/test_older_isa.sh).

@@ -79,7 +79,7 @@ labels_n 3 0 10 2 >"$WORK/lab-big.idx"
 expect_fail "label 10 with 10 Fashion-MNIST classes" 1 "record 1" "$out" \
     "$PREP" --format idx "$WORK/fashion-img.idx.gz" "$WORK/lab-big.idx" "$out"
 
-expect_fail "unsupported --format" 2 "format expects folder, list, cifar10, cifar100 or idx, got 'tiff'" "$out" \
+expect_fail "unsupported --format" 2 "format expects folder, list, cifar10, cifar100, idx or captions, got 'tiff'" "$out" \
     "$PREP" --format tiff "$WORK/img.idx" "$WORK/lab3.idx" "$out"
 
 # The trainer refuses an HDF5 file without /data and names it.

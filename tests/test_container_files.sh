@@ -47,11 +47,23 @@ else
 fi
 
 # ---- runtime-packages.sh ----
-if [ -x "$top_builddir/dltrain-mpi" ] && command -v dpkg > /dev/null; then
+# A --with-cuda build here links the toolkit in /usr/local/cuda, which no
+# Debian package holds (in NVIDIA's images dpkg does hold it): the script
+# must then say so and exit 1 rather than print a short list.
+cudart=$(ldd "$top_builddir/dltrain-mpi" 2> /dev/null | awk '/libcudart/ {print $3}')
+if [ -x "$top_builddir/dltrain-mpi" ] && command -v dpkg > /dev/null && [ -n "$cudart" ] &&
+    ! dpkg -S "$(readlink -f "$cudart")" > /dev/null 2>&1; then
+    "$C/runtime-packages.sh" "$top_builddir/dltrain-mpi" > "$WORK/pkgs.txt" 2> "$WORK/pkgs.err"
+    check "runtime-packages.sh on this CUDA build (toolkit from no package): exit 1" test $? -eq 1
+    check "... naming the CUDA runtime library" grep -q "no package holds .*libcudart" "$WORK/pkgs.err"
+    check "... and still listing the packaged ones (MPI)" grep -q '^libopenmpi3' "$WORK/pkgs.txt"
+elif [ -x "$top_builddir/dltrain-mpi" ] && command -v dpkg > /dev/null; then
     checkd "$WORK/pkgs.txt" "runtime-packages.sh on the host build's programs" \
         "$C/runtime-packages.sh" "$top_builddir/dltrain-mpi" "$top_builddir/dltrain-prep"
     check "... names the MPI, HDF5 and protobuf-c libraries' packages, no -dev" sh -c \
         "grep -q '^libopenmpi3' '$WORK/pkgs.txt' && grep -q '^libhdf5-' '$WORK/pkgs.txt' && grep -q '^libprotobuf-c1' '$WORK/pkgs.txt' && ! grep -q -- '-dev\$' '$WORK/pkgs.txt'"
+fi
+if [ -x "$top_builddir/dltrain-mpi" ] && command -v dpkg > /dev/null; then
     CC=${CC:-cc}
     echo 'int gone(void) { return 0; }' > "$WORK/gone.c"
     echo 'int gone(void); int main(void) { return gone(); }' > "$WORK/main.c"

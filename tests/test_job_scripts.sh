@@ -29,7 +29,7 @@ echo localhost > "$WORK/nodefile"
 extra='--max-iter 5 --note * a?b'
 for t in googlenet.slurm lenet_cpu.slurm scaling.slurm googlenet.pbs googlenet.torque googlenet.sge; do
     out="$WORK/args.$t"
-    (cd "$WORK/submit" && env -i PATH="$STUBS:$PATH" HOME="$WORK" ARGS_OUT="$out" EXTRA_ARGS="$extra" \
+    (cd "$WORK/submit" && env -i ${SANITIZER_ENV[@]+"${SANITIZER_ENV[@]}"} PATH="$STUBS:$PATH" HOME="$WORK" ARGS_OUT="$out" EXTRA_ARGS="$extra" \
         SLURM_SUBMIT_DIR="$WORK/submit" SLURM_JOB_ID=7 SLURM_NTASKS=1 SLURM_JOB_NODELIST=n1 \
         SLURM_JOB_NUM_NODES=1 PBS_O_WORKDIR="$WORK/submit" PBS_NODEFILE="$WORK/nodefile" PBS_JOBID=7 \
         JOB_ID=7 NSLOTS=1 PE=mpi bash "$top_srcdir/jobs/$t") > "$WORK/out.$t" 2>&1
@@ -124,7 +124,7 @@ mkdir -p "$STUBS2" && cp "$STUBS/squeue" "$STUBS/scontrol" "$STUBS/qstat" "$STUB
 if grep -q "^#define HAVE_CUDA 1" "$top_builddir/config.h" && nvidia-smi -L > /dev/null 2>&1; then gpu=1; else gpu=0; fi
 host=$(hostname)
 real_job() { # TEMPLATE RUN_DIR
-    (cd "$WORK/submit" && env -i PATH="$STUBS2:$PATH" HOME="$WORK" SOLVER="$WEIRD/solver.prototxt" \
+    (cd "$WORK/submit" && env -i ${SANITIZER_ENV[@]+"${SANITIZER_ENV[@]}"} PATH="$STUBS2:$PATH" HOME="$WORK" SOLVER="$WEIRD/solver.prototxt" \
         TRAIN_H5="$WEIRD/train.h5" VAL_H5= RUN_DIR="$2" DLTRAIN="$TRAIN" EXTRA_ARGS="--sample-interval 0" \
         OMPI_MCA_btl_vader_single_copy_mechanism=none OMPI_MCA_rmaps_base_oversubscribe=1 \
         SLURM_SUBMIT_DIR="$WORK/submit" SLURM_JOB_ID=7 SLURM_NTASKS=1 SLURM_NTASKS_PER_NODE=1 SLURM_JOB_NODELIST=n1 \

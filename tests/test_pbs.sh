@@ -71,12 +71,7 @@ torque_job() { # JOBID START_TIME WALLTIME: the same from Torque
 M=20
 emulate() { # TEMPLATE RUN [VAR=value...]: the body as MoM starts it, in a session of its own (RUN.sid)
     local tmpl=$1 run=$2; shift 2
-    # A sanitizer build's settings (tests/sanitizer/env.sh) survive the
-    # clean environment, as a real batch system passes the job's on.
-    local san=()
-    [ -n "${ASAN_OPTIONS:-}" ] && san+=("ASAN_OPTIONS=$ASAN_OPTIONS")
-    [ -n "${UBSAN_OPTIONS:-}" ] && san+=("UBSAN_OPTIONS=$UBSAN_OPTIONS")
-    (cd "$WORK/home" && exec env -i "${san[@]}" PATH="$STUBS:$PATH" HOME="$WORK/home" USER=root TMPDIR="$WORK/tmp" \
+    (cd "$WORK/home" && exec env -i ${SANITIZER_ENV[@]+"${SANITIZER_ENV[@]}"} PATH="$STUBS:$PATH" HOME="$WORK/home" USER=root TMPDIR="$WORK/tmp" \
         PBS_O_WORKDIR="$SUBMIT" PBS_NODEFILE="$WORK/nodefile" PBS_JOBID=42.pbs-server PBS_JOBNAME=googlenet \
         PBS_O_HOST=login1 PBS_ENVIRONMENT=PBS_BATCH OMPI_MCA_rmaps_base_oversubscribe=1 \
         OMPI_MCA_btl_vader_single_copy_mechanism=none \
