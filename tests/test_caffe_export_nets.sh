@@ -21,6 +21,9 @@ protoc --proto_path="$top_srcdir/proto" --python_out="$WORK/pb2" "$top_srcdir/pr
 for f in "$top_srcdir"/nets/*_train_val.prototxt; do
     n=$(basename "$f" _train_val.prototxt)
     case $n in
+    caption_*) # not a classifier: no single-input deploy net to write
+        echo "# $n: not exported (a captioner's deploy needs the decoder loop, dltrain-caption; Caffe export covers classifiers)"
+        continue ;;
     lenet* | fashion*) shape=1x28x28 ;;
     cifar10*) shape=3x32x32 ;;
     *) shape=3x256x256 ;;

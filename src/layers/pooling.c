@@ -216,12 +216,14 @@ __attribute__((target("avx2"))) static void max_row_avx2(const pool_config *c, c
     const int s = c->sw;
     const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
     const __m256i step = _mm256_mullo_epi32(lane, _mm256_set1_epi32(s));
-    const __m256i all = _mm256_set1_epi32(-1), next = _mm256_set1_epi32(8 * s);
+    const __m256i all = _mm256_set1_epi32(-1);
     int ow = owa;
     /* Sixteen columns as two independent select chains: one chain waits on
      * its compare and blend each step (cifar10_quick's pool1 forward: 6.2-6.9
      * ms with one chain, see bench/README for two). */
     for (; ow + 16 <= owb; ow += 16) {
+        /* 16 windows inside the plane: 8 x S fits in int here (not for any S). */
+        const __m256i next = _mm256_set1_epi32(8 * s);
         const int w0 = ow * s - c->pw, q0 = hs * c->w + w0;
         __m256 m0 = cols8(xp, q0, s, 8, step, all), m1 = cols8(xp, q0 + 8 * s, s, 8, step, all);
         __m256i id0 = _mm256_add_epi32(_mm256_set1_epi32(q0), step);
