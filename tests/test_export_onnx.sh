@@ -46,10 +46,12 @@ googlenet nets/googlenet_train_val.prototxt 3x224x224 2
 resnet18 nets/resnet18_train_val.prototxt 3x224x224 2
 resnet50 nets/resnet50_train_val.prototxt 3x224x224 1
 export_ops tests/export_ops.prototxt 3x13x13 3"
-n_nets=$(ls "$top_srcdir"/nets/*_train_val.prototxt | wc -l)
+# The captioners (nets/caption_*) are not exported: their decoder runs step
+# by step (dltrain-caption); ONNX export covers the classifiers.
+n_nets=$(ls "$top_srcdir"/nets/*_train_val.prototxt | grep -vc '/caption_')
 [ "$(echo "$NETS" | grep -c ' nets/')" -eq "$n_nets" ] &&
-    ok "the list covers all $n_nets networks in nets/" ||
-    fail "nets/ has $n_nets train_val networks; this test lists $(echo "$NETS" | grep -c ' nets/')"
+    ok "the list covers all $n_nets classifier networks in nets/" ||
+    fail "nets/ has $n_nets classifier train_val networks; this test lists $(echo "$NETS" | grep -c ' nets/')"
 while read -r name proto shape batch; do
     d="$WORK/$name"
     mkdir -p "$d"
