@@ -21,6 +21,7 @@ protoc --proto_path="$top_srcdir/proto" --python_out="$WORK/pb2" "$top_srcdir/pr
 for f in "$top_srcdir"/nets/*_train_val.prototxt; do
     n=$(basename "$f" _train_val.prototxt)
     case $n in
+    caption_*) continue ;; # captioners: no deploy form (a decoder run step by step); dltrain-caption
     lenet* | fashion*) shape=1x28x28 ;;
     cifar10*) shape=3x32x32 ;;
     *) shape=3x256x256 ;;
