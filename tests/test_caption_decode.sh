@@ -3,7 +3,8 @@
 # captioner of nets/ (batch 4, 40 iterations on 40 scenes): greedy equals
 # --beam 1; beam search's captions are at least as likely as greedy's;
 # --length-norm picks among the same beams; JPEG files caption as their
-# samples in the set do; the captions score with dltrain-eval --bleu; bad
+# samples in the set do; the captions score with dltrain-eval --bleu (through
+# --hyp, and --bleu --run-dir by itself, the same figures); bad
 # inputs (no checkpoint, a net without caption data, a missing image, a beam
 # wider than the batch) exit non-zero with a message naming what is wrong.
 . "$(dirname "$0")/lib.sh"
@@ -60,12 +61,20 @@ mapfile -t files < "$WORK/files.txt"
 cap "${files[@]}" > "$WORK/files_cap.txt"
 check "5 JPEG files: the captions of images 0-4 of the set" \
     cmp <(cut -f2,3 "$WORK/files_cap.txt") <(head -n 5 "$WORK/greedy.txt" | cut -f2,3)
-if "$EVAL" --bleu --hyp "$WORK/greedy.txt" --data "$WORK/val.h5" > "$WORK/bleu.txt" 2>&1 &&
+cut -f1,2 "$WORK/greedy.txt" > "$WORK/greedy.hyp" # without the log-prob column
+cut -f1,2 "$WORK/beam4.txt" > "$WORK/beam4.hyp"
+if "$EVAL" --bleu --hyp "$WORK/greedy.hyp" --data "$WORK/val.h5" > "$WORK/bleu.txt" 2>&1 &&
     grep -q '^BLEU-4 ' "$WORK/bleu.txt"; then
     ok "dltrain-eval --bleu scores dltrain-caption's output: $(grep '^BLEU-4' "$WORK/bleu.txt" | tr -s ' ' | cut -d' ' -f1-2)"
 else
     fail "dltrain-eval --bleu on the captions"; diag_file "$WORK/bleu.txt"
 fi
+"$EVAL" --bleu --hyp "$WORK/beam4.hyp" --data "$WORK/val.h5" > "$WORK/bleu4.txt" 2>&1
+"$EVAL" --bleu --run-dir "$RUN" --data "$WORK/val.h5" > "$WORK/bleu_run.txt" 2>&1
+"$EVAL" --bleu --run-dir "$RUN" --data "$WORK/val.h5" --beam 4 > "$WORK/bleu_run4.txt" 2>&1
+check "dltrain-eval --bleu --run-dir [--beam 4] = dltrain-caption's output through --hyp" \
+    bash -c "cmp <(grep -E '^(BLEU|brevity)' '$WORK/bleu.txt') <(grep -E '^(BLEU|brevity)' '$WORK/bleu_run.txt') &&
+             cmp <(grep -E '^(BLEU|brevity)' '$WORK/bleu4.txt') <(grep -E '^(BLEU|brevity)' '$WORK/bleu_run4.txt')"
 
 bad() { # DESCRIPTION PATTERN ARGS...: exit 1 and PATTERN in the message
     local d=$1 pat=$2

@@ -7,6 +7,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "dltrain/bleu.h"
 #include "dltrain/data.h"
 
 typedef struct dlt_captioner dlt_captioner;
@@ -41,5 +42,8 @@ int dlt_caption_batch(dlt_captioner *c, const float *images, int n, int32_t *wor
  * image's index (the key dltrain-eval --bleu --data expects). */
 int dlt_caption_files(dlt_captioner *c, char *const *files, int n, int log_prob, FILE *out);
 int dlt_caption_dataset(dlt_captioner *c, const dlt_dataset *ds, int log_prob, FILE *out);
+/* Corpus BLEU-1..4 (bleu.h) of the captions of every image of the caption
+ * set DS against all its captions (dltrain-eval --bleu --run-dir). */
+int dlt_caption_bleu(dlt_captioner *c, const dlt_dataset *ds, dlt_bleu_score *out);
 
 #endif

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "data/captions.h"
+#include "dltrain/bleu.h"
 #include "dltrain/caption.h"
 #include "dltrain/error.h"
 #include "dltrain/eval.h"
@@ -362,20 +363,16 @@ static void print_caption(const dlt_captioner *c, const char *name, const int32_
     fputc('\n', out);
 }
 
-/* Caption N images of IMAGES (n x sz), printing them under NAMES or indices from FIRST. */
+/* Caption N images of IMAGES (n x sz), printing them under NAMES. */
 static int caption_and_print(dlt_captioner *c, const float *images, int n, char *const *names,
-                             size_t first, int log_prob, FILE *out)
+                             int log_prob, FILE *out)
 {
     int32_t *w = dlt_malloc(sizeof *w * (size_t)n * c->max_len);
     int *len = dlt_malloc(sizeof *len * (size_t)n);
     double *lp = dlt_malloc(sizeof *lp * (size_t)n);
     int st = dlt_caption_batch(c, images, n, w, len, lp);
-    for (int i = 0; i < n && st == 0; i++) {
-        char idx[32];
-        snprintf(idx, sizeof idx, "%zu", first + (size_t)i);
-        print_caption(c, names ? names[i] : idx, w + (size_t)i * c->max_len, len[i], lp[i],
-                      log_prob, out);
-    }
+    for (int i = 0; i < n && st == 0; i++)
+        print_caption(c, names[i], w + (size_t)i * c->max_len, len[i], lp[i], log_prob, out);
     free(w), free(len), free(lp);
     return st;
 }
@@ -392,14 +389,17 @@ int dlt_caption_files(dlt_captioner *c, char *const *files, int n, int log_prob,
     for (int i = 0; i < n && st == 0; i++) /* every file first: a bad one stops before output */
         st = dlt_transform_image_file(tf, files[i], images + (size_t)i * sz);
     if (st == 0)
-        st = caption_and_print(c, images, n, files, 0, log_prob, out);
+        st = caption_and_print(c, images, n, files, log_prob, out);
     free(images);
     dlt_transform_free(tf);
     return st;
 }
 
-int dlt_caption_dataset(dlt_captioner *c, const dlt_dataset *ds, int log_prob, FILE *out)
+/* Every image of DS captioned: WORDS (N x max_len), LEN and LOGP (N), malloc'd. */
+static int caption_set(dlt_captioner *c, const dlt_dataset *ds, int32_t **words, int **len,
+                       double **logp)
 {
+    *words = NULL, *len = NULL, *logp = NULL;
     dlt_input_spec spec;
     dlt_dataset_input_spec(ds, &spec);
     if (spec.c != c->spec.c || spec.h != c->spec.h || spec.w != c->spec.w)
@@ -410,9 +410,12 @@ int dlt_caption_dataset(dlt_captioner *c, const dlt_dataset *ds, int log_prob, F
     int oc, oh, ow;
     dlt_transform_output_shape(tf, &oc, &oh, &ow);
     const size_t sz = (size_t)oc * oh * ow, raw = (size_t)spec.c * spec.h * spec.w;
+    const size_t n = dlt_dataset_size(ds);
     const int chunk = 1024;
     float *images = dlt_malloc(sizeof *images * sz * chunk), *px = dlt_malloc(sizeof *px * raw);
-    size_t n = dlt_dataset_size(ds);
+    *words = dlt_calloc(n * (size_t)c->max_len + 1, sizeof **words);
+    *len = dlt_calloc(n + 1, sizeof **len);
+    *logp = dlt_calloc(n + 1, sizeof **logp);
     int st = 0;
     for (size_t i0 = 0; i0 < n && st == 0; i0 += chunk) {
         int m = n - i0 < (size_t)chunk ? (int)(n - i0) : chunk;
@@ -420,9 +423,54 @@ int dlt_caption_dataset(dlt_captioner *c, const dlt_dataset *ds, int log_prob, F
             dlt_dataset_sample(ds, i0 + (size_t)i, 1.0f, px); /* pixels 0..255, as stored */
             dlt_transform_sample(tf, NULL, px, NULL, images + (size_t)i * sz);
         }
-        st = caption_and_print(c, images, m, NULL, i0, log_prob, out);
+        st = dlt_caption_batch(c, images, m, *words + i0 * (size_t)c->max_len, *len + i0, *logp + i0);
     }
     free(images), free(px);
     dlt_transform_free(tf);
+    return st;
+}
+
+int dlt_caption_dataset(dlt_captioner *c, const dlt_dataset *ds, int log_prob, FILE *out)
+{
+    int32_t *w;
+    int *len;
+    double *lp;
+    int st = caption_set(c, ds, &w, &len, &lp);
+    for (size_t i = 0; i < dlt_dataset_size(ds) && st == 0; i++) {
+        char idx[32];
+        snprintf(idx, sizeof idx, "%zu", i);
+        print_caption(c, idx, w + i * (size_t)c->max_len, len[i], lp[i], log_prob, out);
+    }
+    free(w), free(len), free(lp);
+    return st;
+}
+
+int dlt_caption_bleu(dlt_captioner *c, const dlt_dataset *ds, dlt_bleu_score *out)
+{
+    const dlt__caption_table *t = dlt__dataset_captions(ds);
+    if (!t)
+        DLT_FAIL(DLT_ERR_ARG, "%s: not a caption set (no /captions); HINT: build it with "
+                 "dltrain-prep --format captions", dlt_dataset_path(ds));
+    int32_t *w;
+    int *len;
+    double *lp;
+    int st = caption_set(c, ds, &w, &len, &lp);
+    if (st == 0) {
+        /* The run's ids to the set's (the same when val was built with train's
+         * --vocab); a word the set lacks matches nothing. */
+        const size_t n = dlt_dataset_size(ds);
+        const int32_t **hyp = dlt_malloc(sizeof *hyp * (n + 1));
+        for (size_t i = 0; i < n; i++) {
+            int32_t *h = w + i * (size_t)c->max_len;
+            for (int k = 0; k < len[i]; k++) {
+                int id = dlt__vocab_find(&t->vocab, c->vocab.words[h[k]]);
+                h[k] = id >= 0 ? id : -1;
+            }
+            hyp[i] = h;
+        }
+        st = dlt_bleu_dataset(ds, hyp, len, out);
+        free(hyp);
+    }
+    free(w), free(len), free(lp);
     return st;
 }
