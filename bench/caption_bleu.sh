@@ -44,7 +44,7 @@ for net in attention lrcn; do
     ips=$(awk -F'"images_per_s":' '/"kind":"train"/ {split($2, a, ","); s += a[1]; n++} END {printf "%.1f", s / n}' "$run/metrics.jsonl")
     ppl=$(grep '"kind":"test"' "$run/metrics.jsonl" | tail -1 | sed 's/.*"test_perplexity":\([0-9.e+-]*\).*/\1/')
     for k in 1 "$BEAM"; do
-        "$BUILD/dltrain-caption" --run-dir "$run" --beam "$k" --data "$W/val.h5" > "$W/hyp-$net-$k.txt"
+        "$BUILD/dltrain-caption" --run-dir "$run" --vocab "$W/vocab.txt" --beam "$k" --data "$W/val.h5" > "$W/hyp-$net-$k.txt"
         b=$("$BUILD/dltrain-eval" --bleu --hyp "$W/hyp-$net-$k.txt" --data "$W/val.h5" |
             awk '/^BLEU-[1-4]/ {printf "%s ", $2}')
         printf '%-10s %5s %8.0f %10s %10.3f %7s %7s %7s %7s\n' "$net" "$k" "$(cat "$run.seconds")" "$ips" "$ppl" $b
