@@ -1,7 +1,8 @@
 /* test_caption_net.c - the caption nets of nets/ (a CNN encoder, Embed,
  * AttentionLSTM or LSTM with the image as static input, InnerProduct axis 2,
  * SoftmaxWithLoss axis 2 ignoring <pad>) build for TRAIN and TEST, has the documented blob shapes,
- * and on synthetic caption-data tops (image, input/target words, cont) runs
+ * and on synthetic tops of its caption Data layer (image, input/target words,
+ * cont; filled in place as the loader would, batch N, T steps) runs
  * forward and backward: the initial loss is about log(vocabulary), every
  * parameter blob gets a gradient, and plain SGD on one batch lowers the
  * loss to under 0.8 of its start (the net learns through all its layers). */
@@ -15,24 +16,19 @@
 
 enum { N = 4, T = 12, V = 64, PAD = 0, START = 1, END = 2 };
 
-/* The Input layer's batch: N in shape 0's first dim, the others' second. */
+/* Both caption Data layers' data_param batch_size to N. */
 static void set_batch(dlt_cfg *root)
 {
     for (dlt_cfg *l = root->child; l; l = l->next)
         for (dlt_cfg *p = l->child; p; p = p->next) {
-            if (strcmp(p->name, "input_param") != 0)
+            if (strcmp(p->name, "data_param") != 0)
                 continue;
-            int k = 0;
-            for (dlt_cfg *s = p->child; s; s = s->next, k++) {
-                dlt_cfg *d = s->child;
-                if (k > 0 && d)
-                    d = d->next;
-                if (d) {
-                    free(d->text);
-                    d->text = dlt_malloc(16);
-                    snprintf(d->text, 16, "%d", N);
+            for (dlt_cfg *b = p->child; b; b = b->next)
+                if (strcmp(b->name, "batch_size") == 0) {
+                    free(b->text);
+                    b->text = dlt_malloc(16);
+                    snprintf(b->text, 16, "%d", N);
                 }
-            }
         }
 }
 
@@ -74,10 +70,10 @@ static void test_net(const char *file, const char *decoder, const shape_check *s
     int st = dlt_pt_parse_file(path, &root);
     if (st == 0) {
         set_batch(root);
-        st = dlt_net_create(root, DLT_PHASE_TRAIN, 1, 84, 84, 7, NULL, &net);
+        st = dlt_net_create_seq(root, DLT_PHASE_TRAIN, 1, 84, 84, T, 7, NULL, &net);
     }
     if (st == 0)
-        st = dlt_net_create(root, DLT_PHASE_TEST, 1, 84, 84, 7, NULL, &test_net);
+        st = dlt_net_create_seq(root, DLT_PHASE_TEST, 1, 84, 84, T, 7, NULL, &test_net);
     if (st == 0)
         st = dlt_net_share_params(test_net, net);
     int unused = st == 0 ? dlt_cfg_check_unused(root, NULL) : -1;
@@ -142,7 +138,7 @@ static void test_net(const char *file, const char *decoder, const shape_check *s
     TEST_OK(acc && acc->data[0] >= 0 && acc->data[0] <= 1, "%s: TEST accuracy over "
             "unpadded words %.3f", file, acc ? acc->data[0] : -1);
 
-    /* No GPU code yet for Input, Embed, AttentionLSTM: refused up front. */
+    /* No GPU code yet for Embed, AttentionLSTM: refused up front. */
     TEST_OK(dlt_net_to_device(test_net, DLT_DEVICE_GPU) == DLT_ERR_ARG &&
                 !dlt_net_layer(test_net, 0)->on_gpu,
             "%s: moving it to the GPU is refused at setup, naming the layer", file);

@@ -45,6 +45,8 @@ assert all(m["images_per_s"] > 0 and m["loss"] > 0 for m in train)
 assert [m["iter"] for m in test] == [0, 20, 30], test
 assert all({"test_loss", "test_top1", "test_top5", "epoch"} <= set(m) for m in test)
 assert test[-1]["test_loss"] < test[0]["test_loss"], test
+# per-token loss and perplexity are for caption nets only (test_caption_train.sh)
+assert not any(k in m for m in train + test for k in ("token_loss", "perplexity", "test_perplexity"))
 with h5py.File(run + "/checkpoints/iter_00000030.h5", "r") as f:
     assert f.attrs["dltrain_format"] == "dltrain-checkpoint"
     assert int(f.attrs["iter"]) == 30 and int(f.attrs["world_size"]) == 1

@@ -72,6 +72,9 @@ void dlt_log_set_identity(int rank, int world, const char *host);
 int dlt_log_rank(void);
 /* Mirror rank 0's info lines into an open file (the run's log.txt). */
 void dlt_log_set_file(void *file /* FILE * */);
+/* Where info lines go (default stdout; stderr for a program whose stdout
+ * is its result, e.g. dltrain-caption's captions). */
+void dlt_log_set_info_stream(void *stream /* FILE * */);
 /* A progress line of at most DLT_PROGRESS_WIDTH columns, ended by \r, is
  * on stdout (OPEN=1): the next message blanks it first. */
 #define DLT_PROGRESS_WIDTH 110

@@ -132,7 +132,9 @@ typedef struct dlt_layer_desc {
     int dh, dw;                 /* Convolution: dilation (1: none) */
     int ho, wo;
     int group;                  /* Convolution */
-    int num_output;             /* Convolution, InnerProduct */
+    int num_output;             /* Convolution, InnerProduct, Embed; SoftmaxWithLoss: classes
+                                 * along its axis */
+    int input_dim;              /* Embed: rows of its table (the vocabulary it takes) */
     int bias_term;              /* Convolution, InnerProduct, Scale */
     int pool_ave;               /* Pooling: 1 AVE, 0 MAX */
     int axis;                   /* Concat, Softmax, InnerProduct (0..3 of NCHW) */

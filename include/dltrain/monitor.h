@@ -17,6 +17,9 @@ typedef struct dlt_train_metrics {
      * t_*_max: the slowest rank's per-step mean (the t_* above are means). */
     double time, loss_smoothed, loss_raw;
     double t_data_max, t_forward_max, t_backward_max, t_allreduce_max, t_update_max;
+    /* Caption nets: the caption loss over the interval's words (not <pad>)
+     * on all ranks, and exp() of it; NAN (not written) for other nets. */
+    double token_loss, perplexity;
 } dlt_train_metrics;
 
 /* The in-place progress line (a terminal only), updated every step. */
@@ -32,6 +35,7 @@ typedef struct dlt_test_metrics {
     long iter;
     double epoch;
     double test_loss, test_top1, test_top5; /* top5 < 0: not measured */
+    double token_loss, perplexity; /* caption nets, as dlt_train_metrics; else NAN */
 } dlt_test_metrics;
 
 /* Opens (append) RUN_DIR/log.txt and RUN_DIR/metrics.jsonl. */

@@ -45,6 +45,10 @@ int dlt_net_share_blobs(dlt_net *net, const dlt_net *other);
 
 /* Forward pass; returns the weighted sum of losses. */
 float dlt_net_forward(dlt_net *net);
+/* The forward pass of layers FIRST.. only (their losses), for callers that
+ * changed an input only those read (step-by-step caption decoding reruns
+ * the decoder, not the encoder). The layers before keep their tops. */
+float dlt_net_forward_from(dlt_net *net, int first);
 /* Backward pass; parameter gradients are accumulated (+=) into the grad
  * buffer, so call dlt_net_zero_grads first (iter_size accumulates). */
 void dlt_net_backward(dlt_net *net);

@@ -143,15 +143,19 @@ int dlt_log_rank(void) { return log_rank; }
 
 void dlt_log_set_file(void *file) { log_file = file; }
 
+static FILE *info_stream; /* NULL: stdout */
+void dlt_log_set_info_stream(void *stream) { info_stream = stream; }
+
 static void vinfo(const char *prefix, const char *fmt, va_list ap)
 {
     va_list ap2;
     va_copy(ap2, ap);
+    FILE *out = info_stream ? info_stream : stdout;
     clear_stdout_line();
-    fputs(prefix, stdout);
-    vfprintf(stdout, fmt, ap);
-    fputc('\n', stdout);
-    fflush(stdout);
+    fputs(prefix, out);
+    vfprintf(out, fmt, ap);
+    fputc('\n', out);
+    fflush(out);
     if (log_file) {
         fputs(prefix, log_file);
         vfprintf(log_file, fmt, ap2);

@@ -14,6 +14,7 @@
 #include "layers/relu.h"
 #include "layers/scale.h"
 #include "layers/softmax.h"
+#include "layers/softmax_loss.h"
 
 static void conv_desc(const dlt_layer *l, dlt_layer_desc *d)
 {
@@ -70,6 +71,15 @@ static void scale_desc(const dlt_layer *l, dlt_layer_desc *d)
 }
 static void concat_desc(const dlt_layer *l, dlt_layer_desc *d) { d->axis = ((const concat_state *)l->state)->axis; }
 static void softmax_desc(const dlt_layer *l, dlt_layer_desc *d) { d->axis = ((const softmax_state *)l->state)->axis; }
+static void softmax_loss_desc(const dlt_layer *l, dlt_layer_desc *d)
+{
+    d->num_output = ((const softmax_loss_state *)l->state)->C;
+}
+/* Embed's weight is (input_dim, num_output). */
+static void embed_desc(const dlt_layer *l, dlt_layer_desc *d)
+{
+    d->input_dim = l->param[0].n, d->num_output = l->param[0].c;
+}
 static void relu_desc(const dlt_layer *l, dlt_layer_desc *d)
 {
     d->negative_slope = ((const relu_config *)l->state)->negative_slope;
@@ -82,7 +92,8 @@ static const struct {
     {"Convolution", conv_desc}, {"Pooling", pool_desc},     {"InnerProduct", ip_desc},
     {"LRN", lrn_desc},          {"Eltwise", eltwise_desc}, {"BatchNorm", bn_desc},
     {"Scale", scale_desc},      {"Concat", concat_desc},   {"Softmax", softmax_desc},
-    {"ReLU", relu_desc},
+    {"ReLU", relu_desc},        {"SoftmaxWithLoss", softmax_loss_desc},
+    {"Embed", embed_desc},
 };
 
 void dlt_layer_describe(const dlt_layer *l, dlt_layer_desc *out)

@@ -176,6 +176,10 @@ void dlt_monitor_train(dlt_monitor *m, const dlt_train_metrics *x)
     json_num(f, "loss", x->loss, 0);
     json_num(f, "lr", x->lr, 0);
     json_num(f, "images_per_s", x->images_per_s, 0);
+    if (!isnan(x->token_loss)) {
+        json_num(f, "token_loss", x->token_loss, 0);
+        json_num(f, "perplexity", x->perplexity, 0);
+    }
     json_num(f, "t_data", x->t_data, 0);
     json_num(f, "t_forward", x->t_forward, 0);
     json_num(f, "t_backward", x->t_backward, 0);
@@ -193,6 +197,9 @@ void dlt_monitor_test(dlt_monitor *m, const dlt_test_metrics *x)
     else
         dlt_info("test   iter %7ld  epoch %6.2f  test_loss %.5f  top-1 %.4f", x->iter, x->epoch,
                  x->test_loss, x->test_top1);
+    if (!isnan(x->token_loss))
+        dlt_info("test   iter %7ld  per-token loss %.5f  perplexity %.4f", x->iter, x->token_loss,
+                 x->perplexity);
     if (!m)
         return;
     FILE *f = m->metrics;
@@ -202,6 +209,10 @@ void dlt_monitor_test(dlt_monitor *m, const dlt_test_metrics *x)
     fprintf(f, "\"time\":%.3f,", ts.tv_sec + 1e-9 * ts.tv_nsec);
     json_num(f, "epoch", x->epoch, 0);
     json_num(f, "test_loss", x->test_loss, 0);
+    if (!isnan(x->token_loss)) {
+        json_num(f, "test_token_loss", x->token_loss, 0);
+        json_num(f, "test_perplexity", x->perplexity, 0);
+    }
     json_num(f, "test_top1", x->test_top1, x->test_top5 < 0);
     if (x->test_top5 >= 0)
         json_num(f, "test_top5", x->test_top5, 1);

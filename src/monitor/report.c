@@ -115,6 +115,12 @@ static void summary(FILE *f, const char *run_dir, const dlt__run_data *d)
         snprintf(buf, sizeof buf, "%.5f (iter %.0f)", d->test_loss.v[d->test_loss.n - 1],
                  d->test_iter.v[d->test_iter.n - 1]);
     row(f, "last test loss", d->test_loss.n ? buf : "-");
+    if (d->caption && d->test_perplexity.n) {
+        snprintf(buf, sizeof buf, "%.4f (per-token loss %.5f, iter %.0f)",
+                 d->test_perplexity.v[d->test_perplexity.n - 1],
+                 d->test_token_loss.v[d->test_token_loss.n - 1], d->test_iter.v[d->test_iter.n - 1]);
+        row(f, "last test perplexity", buf);
+    }
     duration(d->done_seconds >= 0 ? d->done_seconds : (isfinite(last) ? last - first : -1), a,
              sizeof a);
     snprintf(buf, sizeof buf, "%s%s", a, d->done_seconds >= 0 ? " (training loop)" : " so far");
@@ -158,6 +164,13 @@ static void training_charts(FILE *f, const dlt__run_data *d)
     s[0].markers = s[1].markers = 1;
     dlt__chart acc = {"Test accuracy", "iteration", "accuracy", s, 2, 0, 0, 0};
     dlt__svg_chart(f, &acc, CHART_W, CHART_H);
+    if (d->caption) { /* caption nets: exp(per-token loss), train and test */
+        s[0] = line("train perplexity (interval)", 0, &d->iter, &d->perplexity);
+        s[1] = line("test perplexity", 1, &d->test_iter, &d->test_perplexity);
+        s[1].markers = 1;
+        dlt__chart ppl = {"Perplexity (per-token loss, exp)", "iteration", "perplexity", s, 2, 0, 0, 0};
+        dlt__svg_chart(f, &ppl, CHART_W, CHART_H);
+    }
     s[0] = line("learning rate", 4, &d->iter, &d->lr);
     dlt__chart lr = {"Learning rate", "iteration", "lr", s, 1, 0, 1, 0};
     dlt__svg_chart(f, &lr, CHART_W, CHART_H);

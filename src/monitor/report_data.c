@@ -68,6 +68,9 @@ static void take_metrics(dlt__run_data *d, const dlt__json *o)
         dlt__vec_push(&d->lr, dlt__json_num(o, "lr"));
         dlt__vec_push(&d->images_per_s, dlt__json_num(o, "images_per_s"));
         dlt__vec_push(&d->time, dlt__json_num(o, "time"));
+        dlt__vec_push(&d->token_loss, dlt__json_num(o, "token_loss"));
+        dlt__vec_push(&d->perplexity, dlt__json_num(o, "perplexity"));
+        d->caption |= isfinite(d->perplexity.v[d->perplexity.n - 1]);
         for (int k = 0; k < DLT__PHASES; k++) {
             char key[32];
             snprintf(key, sizeof key, "%s_max", phase_names[k]);
@@ -81,6 +84,9 @@ static void take_metrics(dlt__run_data *d, const dlt__json *o)
         dlt__vec_push(&d->test_top1, dlt__json_num(o, "test_top1"));
         dlt__vec_push(&d->test_top5, dlt__json_num(o, "test_top5"));
         dlt__vec_push(&d->test_time, dlt__json_num(o, "time"));
+        dlt__vec_push(&d->test_token_loss, dlt__json_num(o, "test_token_loss"));
+        dlt__vec_push(&d->test_perplexity, dlt__json_num(o, "test_perplexity"));
+        d->caption |= isfinite(d->test_perplexity.v[d->test_perplexity.n - 1]);
     }
 }
 
@@ -344,7 +350,8 @@ void dlt__report_data_free(dlt__run_data *d)
 {
     dlt__vec *all[] = {&d->iter, &d->epoch, &d->loss, &d->loss_smoothed, &d->lr, &d->images_per_s,
                        &d->time, &d->test_iter, &d->test_epoch, &d->test_loss, &d->test_top1, &d->test_top5,
-                       &d->test_time};
+                       &d->test_time, &d->token_loss, &d->perplexity, &d->test_token_loss,
+                       &d->test_perplexity};
     for (size_t i = 0; i < sizeof all / sizeof *all; i++)
         vec_free(all[i]);
     for (int k = 0; k < DLT__PHASES; k++)

@@ -36,6 +36,10 @@ typedef struct dlt__run_data {
     dlt__vec t[DLT__PHASES], t_max[DLT__PHASES];
     /* kind "test" */
     dlt__vec test_iter, test_epoch, test_loss, test_top1, test_top5, test_time;
+    /* caption nets: per-token loss and perplexity (NAN elsewhere); caption
+     * is set when any record has them */
+    dlt__vec token_loss, perplexity, test_token_loss, test_perplexity;
+    int caption;
     int bad_lines;                 /* complete lines that did not parse */
     /* system.jsonl */
     dlt__rank_series *ranks;

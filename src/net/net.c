@@ -571,10 +571,16 @@ static int chain_on_cpu(const dlt_net *net, int from, int to)
     return 1;
 }
 
-float dlt_net_forward(dlt_net *net)
+float dlt_net_forward(dlt_net *net) { return dlt_net_forward_from(net, 0); }
+
+float dlt_net_forward_from(dlt_net *net, int first)
 {
     double loss = 0;
-    for (int i = 0; i < net->nlayers; i++) {
+    /* A layer fused into an earlier head runs in the head's pass: start there. */
+    if (first > 0 && first < net->nlayers && net->fused_into && net->fused_into[first] &&
+        chain_on_cpu(net, net->fused_into[first] - 1, first))
+        first = net->fused_into[first] - 1;
+    for (int i = first < 0 ? 0 : first; i < net->nlayers; i++) {
         dlt_layer *l = &net->layers[i];
         if (net->fused_into && net->fused_into[i] && chain_on_cpu(net, net->fused_into[i] - 1, i))
             continue; /* done by its chain's head */

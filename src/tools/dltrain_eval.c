@@ -8,6 +8,7 @@
 
 #include "config.h"
 #include "dltrain/bleu.h"
+#include "dltrain/caption.h"
 #include "dltrain/cpu.h"
 #include "dltrain/data.h"
 #include "core/readfile.h"
@@ -23,6 +24,7 @@ static void usage(FILE *f)
             "       dltrain-eval (--net N --weights W | --run-dir RUN) [--data SET.h5 | --shape CxHxW]\n"
             "                    [--labels FILE] --classify a.jpg [b.jpg ...]\n"
             "       dltrain-eval --bleu --hyp HYP.txt (--refs REFS.txt | --data CAPTIONS.h5)\n"
+            "       dltrain-eval --bleu --run-dir RUN --data CAPTIONS.h5 [--beam K]\n"
             "\n"
             "  --net FILE        train_val prototxt; its TEST phase is evaluated (batch size and\n"
             "                    transform_param from its Data layer)\n"
@@ -50,6 +52,9 @@ static void usage(FILE *f)
             "                    that key, or the captions of image KEY (its index) of the\n"
             "                    caption set --data\n"
             "  --hyp FILE, --refs FILE  the token files of --bleu\n"
+            "  --bleu --run-dir RUN --data SET  caption every image of the caption set with the\n"
+            "                    run's caption net (dltrain-caption's decoding; --beam K: beam\n"
+            "                    search, default greedy) and score them against its captions\n"
             "  --help, --version\n"
             "\n"
             "Exit status: 0 success, 1 error (the message names the file), 2 bad command line.\n");
@@ -197,6 +202,28 @@ static int input_spec(const dlt_dataset *ds, const char *run_dir, const char *we
 }
 
 /* --bleu: token files, references from a file or a caption set. */
+/* --bleu --run-dir: the run's captions of DATA's images, scored. */
+static int bleu_run(const char *run_dir, const char *data, int beam)
+{
+    dlt_caption_options o = {beam, 0, 0, NULL};
+    dlt_captioner *c = NULL;
+    dlt_dataset *ds = NULL;
+    dlt_bleu_score s;
+    int st = dlt_captioner_create(run_dir, &o, &c);
+    if (st == 0)
+        st = dlt_dataset_open(data, &ds);
+    if (st == 0)
+        st = dlt_caption_bleu(c, ds, &s);
+    if (st == 0) {
+        printf("captions of %s by %s (iteration %ld, %s); references %s\n", data, run_dir,
+               dlt_captioner_iter(c), beam ? "beam search" : "greedy", data);
+        dlt_bleu_print(stdout, &s);
+    }
+    dlt_dataset_close(ds);
+    dlt_captioner_free(c);
+    return st == 0 ? DLT_EXIT_OK : DLT_EXIT_FAILURE;
+}
+
 static int bleu(const char *hyp, const char *refs, const char *data)
 {
     dlt_dataset *ds = NULL;
@@ -223,12 +250,13 @@ int main(int argc, char **argv)
         {"probabilities", required_argument, 0, 'P'}, {"channel-order", required_argument, 0, 'o'},
         {"resize", required_argument, 0, 'z'},   {"bleu", no_argument, 0, 'B'},
         {"hyp", required_argument, 0, 'H'},      {"refs", required_argument, 0, 'R'},
+        {"beam", required_argument, 0, 'K'},
         {"help", no_argument, 0, 'h'},           {"version", no_argument, 0, 'V'},
         {0, 0, 0, 0}};
     const char *net_path = NULL, *weights = NULL, *run_dir = NULL, *data = NULL, *pred_path = NULL,
                *labels_path = NULL, *shape = NULL, *prob_path = NULL, *order = NULL,
                *resize = NULL, *hyp_path = NULL, *refs_path = NULL;
-    int do_classify = 0, do_bleu = 0, opt;
+    int do_classify = 0, do_bleu = 0, beam = -1, opt;
     while ((opt = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
         switch (opt) {
         case 'n': net_path = optarg; break;
@@ -245,6 +273,7 @@ int main(int argc, char **argv)
         case 'B': do_bleu = 1; break;
         case 'H': hyp_path = optarg; break;
         case 'R': refs_path = optarg; break;
+        case 'K': beam = atoi(optarg) > 0 ? atoi(optarg) : 0; break;
         case 'h': usage(stdout); return DLT_EXIT_OK;
         case 'V': printf("dltrain-eval %s\n", PACKAGE_VERSION); return DLT_EXIT_OK;
         default: usage(stderr); return DLT_EXIT_USAGE;
@@ -252,7 +281,16 @@ int main(int argc, char **argv)
     }
     const char *why = NULL;
     int c = 0, h = 0, w = 0;
-    if (do_bleu || hyp_path || refs_path) {
+    if (do_bleu && run_dir && !hyp_path && !refs_path) {
+        if (!data || optind < argc || net_path || weights || do_classify)
+            why = "--bleu --run-dir RUN takes --data CAPTIONS.h5 (and --beam K)";
+        else if (beam == 0)
+            why = "--beam takes a width of 1 or more";
+        if (!why)
+            return bleu_run(run_dir, data, beam > 0 ? beam : 0);
+    } else if (beam >= 0) {
+        why = "--beam is for --bleu --run-dir RUN --data CAPTIONS.h5";
+    } else if (do_bleu || hyp_path || refs_path) {
         if (!do_bleu || !hyp_path || !!refs_path == !!data || optind < argc)
             why = "--bleu takes --hyp FILE and one of --refs FILE, --data SET.h5";
         else if (net_path || weights || run_dir || do_classify)

@@ -21,6 +21,7 @@ struct dlt__observer {
     int rank, world;
     /* the current display interval */
     double loss_sum, t_sum[DLT__NPHASES];
+    double token_loss_sum, tokens; /* caption nets: summed word losses, words */
     long steps;
     double start;
     /* Caffe's smoothed loss: the mean of the last average_loss losses */
@@ -79,9 +80,11 @@ static double smoothed_loss(const dlt__observer *o)
 }
 
 void dlt__observer_step(dlt__observer *o, long iter, float loss, const double t[DLT__NPHASES],
-                        double lr)
+                        double lr, double token_loss_sum, double tokens)
 {
     double step = 0;
+    o->token_loss_sum += token_loss_sum;
+    o->tokens += tokens;
     for (int k = 0; k < DLT__NPHASES; k++) {
         o->t_sum[k] += t[k];
         step += t[k];
@@ -130,8 +133,8 @@ void dlt__observer_display(dlt__observer *o, long iter, double lr)
     if (o->steps == 0)
         return; /* every rank ran the same steps, so all return together */
     double steps_local = o->steps > 0 ? (double)o->steps : 1;
-    enum { LOSS, SMOOTH, RAW, T0, STEPS = T0 + DLT__NPHASES, NSUM };
-    double sum[NSUM] = {o->loss_sum, smoothed_loss(o), o->last_loss};
+    enum { LOSS, SMOOTH, RAW, TOKLOSS, TOKENS, T0, STEPS = T0 + DLT__NPHASES, NSUM };
+    double sum[NSUM] = {o->loss_sum, smoothed_loss(o), o->last_loss, o->token_loss_sum, o->tokens};
     double mx[DLT__NPHASES + 1];
     for (int k = 0; k < DLT__NPHASES; k++) {
         sum[T0 + k] = o->t_sum[k];
@@ -148,11 +151,15 @@ void dlt__observer_display(dlt__observer *o, long iter, double lr)
                            sum[T0] / steps, sum[T0 + 1] / steps, sum[T0 + 2] / steps,
                            sum[T0 + 3] / steps, sum[T0 + 4] / steps,
                            wall_s(), sum[SMOOTH] / o->world, sum[RAW] / o->world,
-                           mx[0], mx[1], mx[2], mx[3], mx[4]};
+                           mx[0], mx[1], mx[2], mx[3], mx[4], NAN, NAN};
+    if (sum[TOKENS] > 0) { /* a caption net: the mean over every word of the interval */
+        m.token_loss = sum[TOKLOSS] / sum[TOKENS];
+        m.perplexity = exp(m.token_loss);
+    }
     dlt_monitor_train(o->cfg.monitor, &m);
     if (mx[DLT__NPHASES] > 0)
         gather_samples(o);
-    o->loss_sum = 0;
+    o->loss_sum = o->token_loss_sum = o->tokens = 0;
     memset(o->t_sum, 0, sizeof o->t_sum);
     o->steps = 0;
     o->start = mono_s();

@@ -22,9 +22,11 @@ typedef struct dlt__observer dlt__observer;
 
 int dlt__observer_create(const dlt__observer_config *cfg, dlt__observer **out);
 /* One finished step: ITER is the count of completed iterations, T the
- * seconds of each phase. Local only (no MPI). */
+ * seconds of each phase. TOKENS (caption nets; 0 otherwise) are the words
+ * the step's caption loss counted and TOKEN_LOSS_SUM their summed loss, for
+ * the interval's per-token loss and perplexity. Local only (no MPI). */
 void dlt__observer_step(dlt__observer *o, long iter, float loss, const double t[DLT__NPHASES],
-                        double lr);
+                        double lr, double token_loss_sum, double tokens);
 /* Leave SECONDS (a test pass) out of images/s. */
 void dlt__observer_exclude(dlt__observer *o, double seconds);
 /* Collective: reduce the interval over ranks, write metrics (and any

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "core/readfile.h"
+#include "data/captions.h"
 #include "dltrain/error.h"
 #include "train/setup.h"
 
@@ -150,6 +151,12 @@ int dlt_run_dir_save_input(const char *run_dir, const dlt_dataset *train_set)
     dlt_dataset_input_spec(train_set, &in);
     snprintf(path, sizeof path, "%s/config/input.txt", run_dir);
     DLT_TRY(dlt_input_spec_write(path, &in));
+    /* A caption set's vocabulary, for dltrain-caption (the --vocab format). */
+    const dlt__caption_table *ct = dlt__dataset_captions(train_set);
+    if (ct) {
+        snprintf(path, sizeof path, "%s/config/vocab.txt", run_dir);
+        DLT_TRY(dlt__vocab_write_text(path, &ct->vocab));
+    }
     /* The class names, one per line (dltrain-export's preprocess.json). */
     int n = dlt_dataset_num_classes(train_set);
     if (n == 0 || !dlt_dataset_class_name(train_set, 0))

@@ -24,6 +24,7 @@
 #include "dltrain/solver.h"
 #include "dltrain/train.h"
 #include "dltrain/weights.h"
+#include "train/caption_net.h"
 #include "train/loss_scale.h"
 #include "train/nancheck.h"
 #include "train/placement.h"
@@ -161,6 +162,9 @@ static int build_nets(run *r)
         dlt_info("memory: blob gradients share buffers by liveness (%.1f MB saved per rank)", saved / 1048576.0);
     if (!dlt_net_data_layer(r->train_net))
         DLT_FAIL(DLT_ERR_PARSE, "%s: the TRAIN phase has no Data or HDF5Data layer", r->files.net_path);
+    if (dlt_dataset_num_captions(r->train_set))
+        DLT_TRY(dlt__caption_vocab_check(r->train_net, dlt_dataset_vocab_size(r->train_set),
+                                         r->files.net_path, r->opt->train_path));
     /* The TEST net is built even without --val, so that its layers are
      * checked (unknown fields, shapes) before hours of training. */
     if (r->val_set) {
@@ -169,6 +173,9 @@ static int build_nets(run *r)
     }
     DLT_TRY(dlt_net_create_seq(r->files.net, DLT_PHASE_TEST, c, h, w, t, r->seed, &r->compute,
                                &r->test_net));
+    if (r->val_set && dlt_dataset_num_captions(r->val_set))
+        DLT_TRY(dlt__caption_vocab_check(r->test_net, dlt_dataset_vocab_size(r->val_set),
+                                         r->files.net_path, r->opt->val_path));
     DLT_TRY(dlt_net_share_params(r->test_net, r->train_net));
     dlt_net_share_blobs(r->test_net, r->train_net); /* tests run between steps */
     if (r->val_set && !dlt_net_data_layer(r->test_net))
@@ -440,7 +447,8 @@ static void run_test(run *r)
 {
     dlt__watchdog_enter(r->watchdog, DLT_STEP_TEST, r->iter);
     int nout = dlt_net_num_outputs(r->test_net);
-    double *sums = dlt_calloc(nout + 1, sizeof(double));
+    /* outputs, images, and for caption nets the summed word losses and words */
+    double *sums = dlt_calloc(nout + 3, sizeof(double));
     dlt_batch in; /* the net's input buffers, filled in place */
     long test_iter = r->cfg.test_iter > 0 ? r->cfg.test_iter : 1;
     for (long i = 0; i * r->world + r->rank < test_iter; i++) {
@@ -450,12 +458,19 @@ static void run_test(run *r)
         for (int o = 0; o < nout; o++)
             sums[o] += dlt_net_output_value(r->test_net, o);
         sums[nout] += in.n; /* images tested */
+        double words;
+        sums[nout + 1] += dlt__caption_word_loss(r->test_net, &words);
+        sums[nout + 2] += words;
     }
     dlt__watchdog_waiting(r->watchdog, 1);
-    dlt_comm_allreduce_sum_doubles(r->comm, sums, nout + 1);
+    dlt_comm_allreduce_sum_doubles(r->comm, sums, nout + 3);
     dlt__watchdog_waiting(r->watchdog, 0);
     dlt_info("    test: %.0f images (test_iter %ld batches over %d ranks)", sums[nout], test_iter, r->world);
-    dlt_test_metrics tm = {r->iter, (double)r->iter / r->steps_per_epoch, NAN, NAN, -1};
+    dlt_test_metrics tm = {r->iter, (double)r->iter / r->steps_per_epoch, NAN, NAN, -1, NAN, NAN};
+    if (sums[nout + 2] > 0) { /* per word over all test batches, not a mean of batch means */
+        tm.token_loss = sums[nout + 1] / sums[nout + 2];
+        tm.perplexity = exp(tm.token_loss);
+    }
     for (int o = 0; o < nout; o++) {
         const char *name = dlt_net_output_name(r->test_net, o);
         double v = sums[o] / (double)test_iter;
@@ -561,12 +576,13 @@ static int average_gradients(run *r, double *t_comm)
 /* One iteration in Caffe's order (Solver::Step): iter_size forward and
  * backward passes accumulating gradients, the allreduce (overlapped with
  * the last backward pass on the CPU), then the solver update. The
- * watchdog is told each phase; PHASES receives the seconds spent in each. */
-static void train_step(run *r, float *loss, double phases[DLT__NPHASES])
+ * watchdog is told each phase; PHASES receives the seconds spent in each,
+ * WORD_STATS a caption net's summed word losses and words (0 otherwise). */
+static void train_step(run *r, float *loss, double phases[DLT__NPHASES], double word_stats[2])
 {
     dlt_batch in; /* the net's input buffers, filled in place */
     const long iter_size = r->cfg.iter_size;
-    double t_data = 0, t_fwd = 0, t_bwd = 0, sum = 0;
+    double t_data = 0, t_fwd = 0, t_bwd = 0, sum = 0, word_loss = 0, words = 0;
     dlt_net_zero_grads(r->train_net);
     /* amp: this step's gradients come out scaled; the solver undoes it. */
     const double loss_scale = r->scaler.scale;
@@ -589,6 +605,9 @@ static void train_step(run *r, float *loss, double phases[DLT__NPHASES])
         if (!isfinite(l))
             bad_loss(r, l);
         sum += l;
+        double w;
+        word_loss += dlt__caption_word_loss(r->train_net, &w);
+        words += w;
         double t2 = now_s();
         dlt__watchdog_enter(r->watchdog, DLT_STEP_BACKWARD, r->iter);
         /* Buckets may only start once their gradients are final: on the last
@@ -608,6 +627,7 @@ static void train_step(run *r, float *loss, double phases[DLT__NPHASES])
     *loss = (float)(sum / (double)iter_size);
     phases[0] = t_data, phases[1] = t_fwd, phases[2] = t_bwd;
     phases[3] = t_comm, phases[4] = t5 - t4;
+    word_stats[0] = word_loss, word_stats[1] = words;
 }
 
 static int train_loop(run *r)
@@ -620,10 +640,11 @@ static int train_loop(run *r)
             dlt__observer_exclude(r->observer, now_s() - ts); /* images/s: training time only */
         }
         float loss;
-        double phases[DLT__NPHASES];
-        train_step(r, &loss, phases);
+        double phases[DLT__NPHASES], words[2];
+        train_step(r, &loss, phases, words);
         r->iter++;
-        dlt__observer_step(r->observer, r->iter, loss, phases, dlt_solver_lr(&r->cfg, r->iter));
+        dlt__observer_step(r->observer, r->iter, loss, phases, dlt_solver_lr(&r->cfg, r->iter),
+                           words[0], words[1]);
         if (r->cfg.display > 0 && r->iter % r->cfg.display == 0)
             dlt__observer_display(r->observer, r->iter, dlt_solver_lr(&r->cfg, r->iter));
         if (r->cfg.snapshot > 0 && r->iter % r->cfg.snapshot == 0) {

@@ -1,0 +1,53 @@
+#!/bin/bash
+# caption_bleu.sh - issue 16's captioning figure: Fashion-MNIST scenes
+# (scripts/caption_scenes.py), both captioners of nets/ (Show-Attend-Tell and
+# the LRCN baseline) trained with mpirun -np 2 for the same budget, the val
+# scenes captioned by dltrain-caption (greedy and beam 3), BLEU-1..4 of each.
+# Usage: bench/caption_bleu.sh [WORKDIR] (default bench-caption/); environment:
+# TRAIN_SCENES (4000), VAL_SCENES (500), ITERS (1200), BEAM (3), BUILD (the
+# build tree, default: the source tree). Steps already done (a set, a run
+# with its last checkpoint) are reused, so a second call only re-scores.
+set -eu
+SRC=$(cd "$(dirname "$0")/.." && pwd)
+BUILD=${BUILD:-$SRC}
+W=${1:-bench-caption}
+TRAIN_SCENES=${TRAIN_SCENES:-4000} VAL_SCENES=${VAL_SCENES:-500} ITERS=${ITERS:-1200} BEAM=${BEAM:-3}
+PY=${PYTHON_H5PY:-/usr/bin/python3}
+export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_rmaps_base_oversubscribe=1
+export OPENBLAS_NUM_THREADS=1
+mkdir -p "$W"
+echo "# $(date -u +%FT%TZ) $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2) ; load: $(cut -d' ' -f1-3 /proc/loadavg)"
+if [ ! -f "$W/val.h5" ]; then
+    "$PY" "$SRC/scripts/caption_scenes.py" --train "$TRAIN_SCENES" --val "$VAL_SCENES" --seed 1 "$W/scenes" >/dev/null
+    "$BUILD/dltrain-prep" -q --format captions --annotations "$W/scenes/train/captions.json" \
+        --images "$W/scenes/train/images" --gray --size 84x84 --vocab-out "$W/vocab.txt" "$W/train.h5"
+    "$BUILD/dltrain-prep" -q --format captions --annotations "$W/scenes/val/captions.json" \
+        --images "$W/scenes/val/images" --gray --size 84x84 --vocab "$W/vocab.txt" "$W/val.h5"
+fi
+echo "# scenes: $TRAIN_SCENES train, $VAL_SCENES val; vocabulary $(wc -l < "$W/vocab.txt") ids; $ITERS iterations, global batch 32"
+last=$(printf 'iter_%08d.h5' "$ITERS")
+for net in attention lrcn; do
+    run="$W/run-$net"
+    if [ ! -f "$run/checkpoints/$last" ]; then
+        rm -rf "$run"
+        t0=$(date +%s.%N)
+        mpirun -np 2 "$BUILD/dltrain-mpi" --solver "$SRC/nets/caption_${net}_solver.prototxt" \
+            --train "$W/train.h5" --val "$W/val.h5" --run-dir "$run" --max-iter "$ITERS" \
+            > "$run.log" 2>&1
+        echo "$(echo "$(date +%s.%N) - $t0" | bc)" > "$run.seconds"
+    fi
+done
+printf '%-10s %5s %8s %10s %10s %7s %7s %7s %7s\n' net beam train_s images/s perplexity BLEU-1 BLEU-2 BLEU-3 BLEU-4
+printf '%-10s %5s %8s %10s %10s %7s %7s %7s %7s\n' "" "" s "" val "" "" "" ""
+for net in attention lrcn; do
+    run="$W/run-$net"
+    ips=$(awk -F'"images_per_s":' '/"kind":"train"/ {split($2, a, ","); s += a[1]; n++} END {printf "%.1f", s / n}' "$run/metrics.jsonl")
+    ppl=$(grep '"kind":"test"' "$run/metrics.jsonl" | tail -1 | sed 's/.*"test_perplexity":\([0-9.e+-]*\).*/\1/')
+    for k in 1 "$BEAM"; do
+        "$BUILD/dltrain-caption" --run-dir "$run" --vocab "$W/vocab.txt" --beam "$k" --data "$W/val.h5" > "$W/hyp-$net-$k.txt"
+        b=$("$BUILD/dltrain-eval" --bleu --hyp "$W/hyp-$net-$k.txt" --data "$W/val.h5" |
+            awk '/^BLEU-[1-4]/ {printf "%s ", $2}')
+        printf '%-10s %5s %8.0f %10s %10.3f %7s %7s %7s %7s\n' "$net" "$k" "$(cat "$run.seconds")" "$ips" "$ppl" $b
+    done
+done
+echo "# load after: $(cut -d' ' -f1-3 /proc/loadavg)"
