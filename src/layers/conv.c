@@ -14,6 +14,7 @@
 #include "layers/im2col.h"
 #include "layers/conv.h"
 #include "layers/conv_dnnl.h"
+#include "layers/patch_grad.h"
 #include "layers/layers.h"
 
 /* Patch matrix size per unfold (floats): as many samples as fit in about
@@ -224,6 +225,59 @@ static void im2col_forward(dlt_layer *l)
     s->col_valid = s->chunk >= N;
 }
 
+/* Whether the input gradient is the patch gradient W^T dy (patch_grad.c)
+ * folded back by col2im, sample by sample, instead of oneDNN's backward
+ * data: oneDNN 2.6's AVX2 kernel is slow where few input channels (its
+ * output) meet a small plane, LeNet's conv2 (20 <- 50 channels, 12x12, b32,
+ * 1 thread, CPU time): 3.6 ms against 1.5 for its forward. DLT_CONV_DX =
+ * direct or dnnl overrides the rule (for measuring). */
+static int dx_direct(const conv_config *c)
+{
+    static int forced = -1;
+    if (forced == -1) {
+        const char *e = getenv("DLT_CONV_DX");
+        forced = e && !strcmp(e, "direct") ? 1 : e && !strcmp(e, "dnnl") ? 0 : -2;
+    }
+    if (c->group != 1)
+        return 0;
+    if (forced >= 0)
+        return forced;
+    return c->g.c < 32 && c->g.kh * c->g.kw > 1 && (long)c->g.h * c->g.w <= 16 * 16;
+}
+
+/* Per-thread patch matrices (C*kh*kw, Ho*Wo) in s->cols. */
+static float *thread_cols(conv_state *s)
+{
+    const conv_config *c = &s->cfg;
+    const size_t R = (size_t)c->g.c * c->g.kh * c->g.kw, P = (size_t)c->g.ho * c->g.wo;
+    const int nthr = omp_get_max_threads();
+    if (!s->cols || s->cols_n < nthr) {
+        free(s->cols);
+        s->cols = dlt_malloc((size_t)nthr * R * P * sizeof(float));
+        s->cols_n = nthr;
+    }
+    return s->cols;
+}
+
+/* dx = col2im(W^T dy), samples on OpenMP threads: each sample's arithmetic
+ * is the same whatever the batch and the threads (patch_grad.h). */
+static void direct_backward_data(dlt_layer *l, conv_state *s)
+{
+    const conv_config *c = &s->cfg;
+    const int N = l->bottom[0]->n, K = c->num_output, R = c->g.c * c->g.kh * c->g.kw;
+    const int P = c->g.ho * c->g.wo;
+    const size_t in = (size_t)c->g.c * c->g.h * c->g.w;
+    const float *w = l->param[0].data, *dy = l->top[0]->diff;
+    float *dx = l->bottom[0]->diff, *cols = thread_cols(s);
+#pragma omp parallel for schedule(static) if (N > 1)
+    for (int i = 0; i < N; i++) {
+        float *col = cols + (size_t)omp_get_thread_num() * R * P;
+        dlt__patch_grad(K, R, P, w, dy + (size_t)i * K * P, col);
+        memset(dx + (size_t)i * in, 0, in * sizeof(float));
+        dlt__col2im(col, (size_t)P, &c->g, dx + (size_t)i * in);
+    }
+}
+
 /* A layer on one input channel (LeNet's conv1) takes its weight gradient
  * from im2col and a direct loop per sample (dw_accumulate), chunks on OpenMP
  * threads, instead of oneDNN, whose AVX2 kernel is slow there. LeNet's conv1
@@ -267,18 +321,16 @@ static void gemm_weight_chunks(dlt_layer *l, conv_state *s, int N, int wchunk)
     const int K = c->num_output, R = c->g.c * c->g.kh * c->g.kw, chunks = N / wchunk;
     const size_t P = (size_t)c->g.ho * c->g.wo, in = (size_t)c->g.c * c->g.h * c->g.w;
     const size_t wcount = (size_t)K * R;
-    const int nthr = omp_get_max_threads();
-    if (!s->dw_chunks || s->dw_chunks_n < chunks || s->cols_n < nthr) {
+    if (!s->dw_chunks || s->dw_chunks_n < chunks) {
         free(s->dw_chunks);
-        free(s->cols);
         s->dw_chunks = dlt_malloc((size_t)chunks * wcount * sizeof(float));
-        s->cols = dlt_malloc((size_t)nthr * R * P * sizeof(float));
-        s->dw_chunks_n = chunks, s->cols_n = nthr;
+        s->dw_chunks_n = chunks;
     }
+    float *cols = thread_cols(s);
     const float *x = l->bottom[0]->data, *dy = l->top[0]->diff;
 #pragma omp parallel for schedule(static) if (chunks > 1)
     for (int ci = 0; ci < chunks; ci++) {
-        float *col = s->cols + (size_t)omp_get_thread_num() * R * P;
+        float *col = cols + (size_t)omp_get_thread_num() * R * P;
         float *dw = s->dw_chunks + (size_t)ci * wcount;
         memset(dw, 0, wcount * sizeof(float));
         for (int i = ci * wchunk; i < (ci + 1) * wchunk; i++) {
@@ -302,8 +354,8 @@ static int dnnl_backward(dlt_layer *l, conv_state *s)
     float *db = c->bias_term ? l->param[1].diff : NULL;
     memset(s->dw_acc, 0, wcount * sizeof(double));
     /* One chunk: both passes in one call, the top gradient reordered once. */
-    const int by_gemm = dw_by_gemm(c);
-    const int both = !by_gemm && wchunk == N && l->propagate_down[0] &&
+    const int by_gemm = dw_by_gemm(c), dx_own = l->propagate_down[0] && dx_direct(c);
+    const int both = !by_gemm && !dx_own && wchunk == N && l->propagate_down[0] &&
                      dlt__conv_dnnl_backward(s->dnnl, l->bottom[0]->data, dy, l->param[0].data,
                                              s->dw_one, l->bottom[0]->diff) == 0;
     if (both)
@@ -320,7 +372,9 @@ static int dnnl_backward(dlt_layer *l, conv_state *s)
         for (size_t j = 0; j < wcount; j++)
             s->dw_acc[j] += s->dw_one[j];
     }
-    if (!both && l->propagate_down[0] &&
+    if (dx_own)
+        direct_backward_data(l, s);
+    else if (!both && l->propagate_down[0] &&
         dlt__conv_dnnl_backward_data(s->dnnl, dy, l->param[0].data, l->bottom[0]->diff) < 0)
         return -1;
     float *dw = l->param[0].diff;

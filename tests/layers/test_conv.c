@@ -1,5 +1,7 @@
 /* test_conv.c - Convolution against a direct loop and finite differences,
  * on each CPU backend this build has (im2col + sgemm, oneDNN). */
+#include <omp.h>
+
 #include "fd_harness.h"
 #include "dltrain/net.h"
 #include "layers/conv.h"
@@ -176,6 +178,49 @@ static void test_conv_chunked(void)
     }
 }
 
+/* A sample's input gradient has the same bits whatever the batch and the
+ * thread count (the np=P equivalence): LeNet's conv2, whose input gradient
+ * is conv.c's own W^T dy + col2im (dx_direct) on the oneDNN backend, at
+ * batch 32 on 2 threads against its first 16 samples at batch 16 on 1
+ * thread. (The im2col backend's per-sample sgemms differ between OpenBLAS's
+ * thread counts.) */
+static void test_conv_dx_split(void)
+{
+    const char *text = "convolution_param { num_output: 50 kernel_size: 5 }";
+    tcase a, b;
+    memset(&a, 0, sizeof a);
+    memset(&b, 0, sizeof b);
+    dlt_tensor_reshape(&a.bot[0], 32, 20, 12, 12);
+    dlt_tensor_reshape(&b.bot[0], 16, 20, 12, 12);
+    fill_uniform(a.bot[0].data, a.bot[0].count, -1, 1);
+    memcpy(b.bot[0].data, a.bot[0].data, b.bot[0].count * sizeof(float));
+    int st = make(&a, "Convolution", text, 1, 1, 0, NULL);
+    if (st == 0)
+        st = make(&b, "Convolution", text, 1, 1, 0, NULL);
+    int same = 0;
+    if (st == 0) {
+        for (int k = 0; k < a.l.nparam; k++)
+            memcpy(b.l.param[k].data, a.l.param[k].data, a.l.param[k].count * sizeof(float));
+        fill_uniform(a.top[0].diff, a.top[0].count, -1, 1);
+        memcpy(b.top[0].diff, a.top[0].diff, b.top[0].count * sizeof(float));
+        a.l.propagate_down[0] = b.l.propagate_down[0] = 1;
+        const int before = omp_get_max_threads();
+        dlt_cpu_set_threads(2);
+        a.l.ops->forward(&a.l);
+        a.l.ops->backward(&a.l);
+        dlt_cpu_set_threads(1);
+        b.l.ops->forward(&b.l);
+        b.l.ops->backward(&b.l);
+        same = memcmp(a.bot[0].diff, b.bot[0].diff, b.bot[0].count * sizeof(float)) == 0;
+        dlt_cpu_set_threads(before);
+    }
+    TEST_OK(st == 0 && same, "conv dx split, %s: LeNet conv2's input gradient of 16 samples in a "
+            "batch of 32 on 2 threads equals batch 16 on 1 thread bit for bit (setup %d)",
+            conv_backend(), st);
+    destroy(&a);
+    destroy(&b);
+}
+
 static void test_conv(void)
 {
     conv_ref c1 = {.K = 4, .G = 1, .kh = 3, .kw = 3, .sh = 1, .sw = 1, .bias = 1};
@@ -198,6 +243,8 @@ static void test_conv(void)
                    "convolution_param { num_output: 3 kernel_size: 2 stride: 2 pad: 1 "
                    "bias_term: false }", 3, 3);
     test_conv_chunked();
+    if (dlt_compute_conv_backend(&compute) == DLT_CONV_DNNL) /* im2col: OpenBLAS's threads */
+        test_conv_dx_split();
 
     conv_ref c6 = {.K = 3, .G = 1, .kh = 3, .kw = 3, .sh = 1, .sw = 1, .ph = 2, .pw = 2, .bias = 1,
                    .dh = 2, .dw = 2};

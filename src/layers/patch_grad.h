@@ -1,0 +1,14 @@
+/* patch_grad.h - internal: one sample's patch gradient W^T dy, the GEMM of a
+ * convolution's input gradient, with a fixed per-element summation order. */
+#ifndef DLTRAIN_PATCH_GRAD_H
+#define DLTRAIN_PATCH_GRAD_H
+
+#include <stddef.h>
+
+/* col (R, P) = w (K, R)^T x dy (K, P): element (r, p) is one fused
+ * multiply-add chain over k = 0..K-1 from 0, on every ISA path and at every
+ * position in the blocks, so a sample's result does not depend on the
+ * batch, the thread count or the buffers' alignment. */
+void dlt__patch_grad(int K, int R, int P, const float *w, const float *dy, float *col);
+
+#endif
