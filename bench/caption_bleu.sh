@@ -7,6 +7,9 @@
 # TRAIN_SCENES (4000), VAL_SCENES (500), ITERS (1200), BEAM (3), BUILD (the
 # build tree, default: the source tree). Steps already done (a set, a run
 # with its last checkpoint) are reused, so a second call only re-scores.
+# TORCH_PYTHON (e.g. /opt/torchvenv/bin/python) adds the PyTorch peer
+# (bench/caption_torch.py: the attention net, the same data, ITERS x batch
+# 32 on 2 threads) as a last row, and the ratio of training images/s.
 set -eu
 SRC=$(cd "$(dirname "$0")/.." && pwd)
 BUILD=${BUILD:-$SRC}
@@ -50,4 +53,17 @@ for net in attention lrcn; do
         printf '%-10s %5s %8.0f %10s %10.3f %7s %7s %7s %7s\n' "$net" "$k" "$(cat "$run.seconds")" "$ips" "$ppl" $b
     done
 done
+if [ -n "${TORCH_PYTHON:-}" ]; then
+    "$TORCH_PYTHON" "$SRC/bench/caption_torch.py" --train "$W/train.h5" --val "$W/val.h5" \
+        --iters "$ITERS" --threads 2 --pool3 7 --eval "$BUILD/dltrain-eval" --out "$W/hyp-torch.txt" \
+        > "$W/torch.out" 2>&1
+    tline=$(grep '^pytorch' "$W/torch.out")
+    ts=$(echo "$tline" | sed 's/.* in \([0-9.]*\) s: .*/\1/')
+    tips=$(echo "$tline" | sed 's/.*: \([0-9.]*\) images\/s.*/\1/')
+    b=$(awk '/^BLEU-[1-4]/ {printf "%s ", $2}' "$W/torch.out")
+    printf '%-10s %5s %8.0f %10s %10s %7s %7s %7s %7s\n' pytorch 1 "$ts" "$tips" - $b
+    echo "# $tline"
+    aips=$(awk -F'"images_per_s":' '/"kind":"train"/ {split($2, a, ","); s += a[1]; n++} END {printf "%.1f", s / n}' "$W/run-attention/metrics.jsonl")
+    echo "# training images/s, attention net: dltrain mpirun -np 2 $aips / PyTorch 2 threads $tips = $(echo "scale=2; $aips / $tips" | bc)x"
+fi
 echo "# load after: $(cut -d' ' -f1-3 /proc/loadavg)"

@@ -1,14 +1,15 @@
 #!/usr/bin/env python3
 """caption_torch.py - the PyTorch peer of bench/caption_bleu.sh: the attention
-captioner of nets/caption_attention_train_val.prototxt (CNN encoder to 7x7x64,
-Embed, the soft-attention LSTM of src/layers/attention_lstm.c with its doubly
-stochastic penalty, Dropout, a per-word Linear, cross-entropy ignoring <pad>)
-with the solver of nets/caption_attention_solver.prototxt (Adam 1e-3, halved
-every 1000 iterations, global-norm clipping at 5), trained on the same
-dltrain-prep caption sets (read with h5py) for the same budget (ITERS x
-global batch 32), then greedy captions of the val images scored by
-dltrain-eval --bleu --hyp (the same BLEU code). Prints training images/s
-and BLEU-1..4.
+captioner of nets/caption_attention_train_val.prototxt (CNN encoder to 3x3x64
+plus a learned position embedding, Embed, the soft-attention LSTM of
+src/layers/attention_lstm.c with init_state and its doubly stochastic
+penalty, the deep output [embedded word, h, z] through Dropout to a per-word
+Linear, cross-entropy ignoring <pad>) with the solver of
+nets/caption_attention_solver.prototxt (Adam 1e-3, halved every 1000
+iterations, global-norm clipping at 5), trained on the same dltrain-prep
+caption sets (read with h5py) for the same budget (ITERS x global batch 32),
+then greedy captions of the val images scored by dltrain-eval --bleu --hyp (the
+same BLEU code). Prints training images/s and BLEU-1..4.
 
   /opt/torchvenv/bin/python bench/caption_torch.py --train W/train.h5 \\
       --val W/val.h5 --iters 1000 --threads 2 --eval ./dltrain-eval --out W/hyp-torch.txt
@@ -36,7 +37,9 @@ def load(path):
 
 class AttentionLSTM(nn.Module):
     """dltrain's AttentionLSTM: e = v.tanh(W_fa f + b_a + W_ha h), alpha =
-    softmax(e), z = sum alpha f, gates (i, f, o, g) = W_x x + b + W_z z + W_h h."""
+    softmax(e), z = sum alpha f, gates (i, f, o, g) = W_x x + b + W_z z + W_h h;
+    init_state: where a caption starts, h0 = tanh(W_ih fm + b_ih), c0 =
+    tanh(W_ic fm + b_ic) from the mean feature fm."""
 
     def __init__(self, E, C, H, A):
         super().__init__()
@@ -47,22 +50,26 @@ class AttentionLSTM(nn.Module):
         self.wfa = nn.Linear(C, A)                  # W_fa, b_a
         self.wha = nn.Linear(H, A, bias=False)      # W_ha
         self.v = nn.Linear(A, 1, bias=False)        # v
-        for m in (self.wx, self.wz, self.wh, self.wfa, self.wha, self.v):
+        self.wih = nn.Linear(C, H)                  # W_ih, b_ih
+        self.wic = nn.Linear(C, H)                  # W_ic, b_ic
+        for m in (self.wx, self.wz, self.wh, self.wfa, self.wha, self.v, self.wih, self.wic):
             nn.init.uniform_(m.weight, -0.08, 0.08)
             if m.bias is not None:
                 nn.init.zeros_(m.bias)
 
     def forward(self, feats, x, cont):
-        """feats (N, C, L), x (T, N, E), cont (T, N) -> hidden (T, N, H), alphas (T, N, L)."""
+        """feats (N, C, L), x (T, N, E), cont (T, N) -> hidden (T, N, H), alphas (T, N, L),
+        contexts (T, N, C)."""
         T, N = x.shape[0], x.shape[1]
         f = feats.transpose(1, 2)                    # (N, L, C)
         fp = self.wfa(f)                             # (N, L, A)
-        h = x.new_zeros(N, self.H)
-        c = x.new_zeros(N, self.H)
-        hs, als = [], []
+        fm = f.mean(1)
+        h0, c0 = torch.tanh(self.wih(fm)), torch.tanh(self.wic(fm))
+        h, c = h0, c0
+        hs, als, zs = [], [], []
         for t in range(T):
-            keep = cont[t].unsqueeze(1)
-            h, c = h * keep, c * keep
+            keep = cont[t].unsqueeze(1) if t else torch.zeros_like(cont[0]).unsqueeze(1)
+            h, c = h * keep + h0 * (1 - keep), c * keep + c0 * (1 - keep)
             e = self.v(torch.tanh(fp + self.wha(h).unsqueeze(1))).squeeze(2)  # (N, L)
             alpha = F.softmax(e, dim=1)
             z = torch.bmm(alpha.unsqueeze(1), f).squeeze(1)                   # (N, C)
@@ -72,36 +79,42 @@ class AttentionLSTM(nn.Module):
             h = torch.sigmoid(o) * torch.tanh(c)
             hs.append(h)
             als.append(alpha)
-        return torch.stack(hs), torch.stack(als)
+            zs.append(z)
+        return torch.stack(hs), torch.stack(als), torch.stack(zs)
 
 
 class Captioner(nn.Module):
-    def __init__(self, V=64, E=64, H=128, A=64):
+    def __init__(self, pool3, V=64, E=64, H=128, A=64):
         super().__init__()
+        self.pool3 = pool3
         self.conv1 = nn.Conv2d(1, 32, 5, padding=2)
         self.conv2 = nn.Conv2d(32, 64, 3, padding=1)
         self.conv3 = nn.Conv2d(64, 64, 3, padding=1)
         for m in (self.conv1, self.conv2, self.conv3):  # Caffe msra (fan_in), bias 0
             nn.init.kaiming_normal_(m.weight, nonlinearity="relu")
             nn.init.zeros_(m.bias)
+        # nets/: Bias "position" (axis 1, num_axes -1), uniform +-0.1
+        G = 21 // pool3
+        self.position = nn.Parameter(torch.empty(64, G, G).uniform_(-0.1, 0.1))
         self.embed = nn.Embedding(V, E)
         nn.init.uniform_(self.embed.weight, -0.1, 0.1)
         self.decoder = AttentionLSTM(E, 64, H, A)
         self.drop = nn.Dropout(0.5)
-        self.predict = nn.Linear(H, V)
-        bound = math.sqrt(3.0 / H)                    # Caffe xavier (fan_in)
+        self.predict = nn.Linear(E + H + 64, V)       # deep output: [embedded, h, z]
+        bound = math.sqrt(3.0 / (E + H + 64))         # Caffe xavier (fan_in)
         nn.init.uniform_(self.predict.weight, -bound, bound)
         nn.init.zeros_(self.predict.bias)
 
     def encode(self, img):
         x = F.max_pool2d(F.relu(self.conv1(img)), 2, 2)
         x = F.max_pool2d(F.relu(self.conv2(x)), 2, 2)
-        x = F.max_pool2d(F.relu(self.conv3(x)), 3, 3)   # (N, 64, 7, 7)
-        return x.flatten(2)
+        x = F.max_pool2d(F.relu(self.conv3(x)), self.pool3, self.pool3)   # (N, 64, G, G)
+        return (x + self.position).flatten(2)
 
     def forward(self, img, words, cont):
-        h, alphas = self.decoder(self.encode(img), self.embed(words), cont)
-        return self.predict(self.drop(h)), alphas
+        emb = self.embed(words)
+        h, alphas, z = self.decoder(self.encode(img), emb, cont)
+        return self.predict(self.drop(torch.cat([emb, h, z], 2))), alphas
 
 
 def batch(d, idx, T):
@@ -133,8 +146,9 @@ def greedy(model, imgs, max_len, V):
         out = [[] for _ in range(N)]
         done = [False] * N
         for t in range(T):  # the prefix again each step, as dltrain-caption
-            h, _ = model.decoder(feats, model.embed(words[:t + 1]), cont[:t + 1])
-            lp = F.log_softmax(model.predict(h[t]), dim=1)
+            emb = model.embed(words[:t + 1])
+            h, _, z = model.decoder(feats, emb, cont[:t + 1])
+            lp = F.log_softmax(model.predict(torch.cat([emb[t], h[t], z[t]], 1)), dim=1)
             lp[:, :END] = -math.inf
             lp[:, V:] = -math.inf
             if t == max_len:
@@ -163,6 +177,8 @@ def main():
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--max-len", type=int, default=20)
+    ap.add_argument("--doubly-stochastic", type=float, default=0.02, help="lambda, as the net's")
+    ap.add_argument("--pool3", type=int, default=7, help="pool3's kernel and stride, as the net's")
     ap.add_argument("--eval", default="./dltrain-eval", help="dltrain-eval, for BLEU")
     ap.add_argument("--out", default="hyp-torch.txt")
     a = ap.parse_args()
@@ -172,7 +188,7 @@ def main():
     tr, va = load(a.train), load(a.val)
     T = tr["captions"].shape[1] + 1
     V = len(tr["vocab"])
-    model = Captioner()
+    model = Captioner(a.pool3)
     opt = torch.optim.Adam(model.parameters(), lr=1e-3, betas=(0.9, 0.999), eps=1e-8)
     sched = torch.optim.lr_scheduler.StepLR(opt, step_size=1000, gamma=0.5)
     n = len(tr["length"])
@@ -185,8 +201,9 @@ def main():
         pos += a.batch
         scores, alphas = model(imgs, inp, cont)
         loss = F.cross_entropy(scores.reshape(-1, scores.shape[2]), tgt.reshape(-1), ignore_index=PAD)
-        # doubly stochastic penalty, lambda 1 (sec. 4.2.1), summed over all T steps
-        penalty = ((1 - alphas.sum(0)) ** 2).sum(1).mean()
+        # doubly stochastic penalty (sec. 4.2.1), summed over all T steps; lambda
+        # as nets/caption_attention_train_val.prototxt's doubly_stochastic
+        penalty = a.doubly_stochastic * ((1 - alphas.sum(0)) ** 2).sum(1).mean()
         opt.zero_grad()
         (loss + penalty).backward()
         nn.utils.clip_grad_norm_(model.parameters(), 5.0)

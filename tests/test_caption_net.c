@@ -150,14 +150,15 @@ static void test_net(const char *file, const char *decoder, const shape_check *s
 int main(void)
 {
     static const shape_check att[] = {
-        {"features", N, 64, 7, 7}, {"embedded", T, N, 64, 1}, {"hidden", T, N, 128, 1},
+        {"features", N, 64, 3, 3}, {"embedded", T, N, 64, 1}, {"hidden", T, N, 128, 1},
+        {"attention", T, N, 9, 1}, {"context", T, N, 64, 1}, {"deep_out", T, N, 256, 1},
         {"scores", T, N, V, 1},
     };
     static const shape_check lrcn[] = {
         {"features", N, 64, 7, 7}, {"image_vec", N, 256, 1, 1}, {"embedded", T, N, 64, 1},
         {"hidden", T, N, 128, 1}, {"scores", T, N, V, 1},
     };
-    test_net("caption_attention_train_val.prototxt", "AttentionLSTM", att, 4);
+    test_net("caption_attention_train_val.prototxt", "AttentionLSTM", att, 7);
     test_net("caption_lrcn_train_val.prototxt", "LSTM with a static input", lrcn, 5);
     TEST_DONE();
 }

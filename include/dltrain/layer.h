@@ -64,7 +64,7 @@ typedef struct dlt_layer_gpu_ops {
 } dlt_layer_gpu_ops;
 
 #define DLT_MAX_BLOBS 8
-#define DLT_MAX_PARAMS 8 /* AttentionLSTM has 8 */
+#define DLT_MAX_PARAMS 12 /* AttentionLSTM with init_state has 12 */
 
 struct dlt_layer {
     const dlt_layer_ops *ops;

@@ -6,12 +6,18 @@
  *   e_l = v . tanh(W_fa f_l + b_a + W_ha h),  alpha = softmax_l(e),
  *   z = sum_l alpha_l f_l,  gates = W_x x_t + b + W_z z + W_h h  (i, f, o, g)
  * and the LSTM step of lstm_cell.h. Tops: hidden states (T,N,Hd,1), and
- * optionally the attention maps (T,N,L,1). Parameters, in this order:
+ * optionally the attention maps (T,N,L,1) and the contexts z (T,N,C,1) (for
+ * the paper's deep output, eq. 7: a word predicted from h, z and the
+ * embedded previous word). Parameters, in this order:
  *   W_x (4Hd, E), b (4Hd), W_z (4Hd, C), W_h (4Hd, Hd),
  *   W_fa (A, C), W_ha (A, Hd), b_a (A), v (1, A).
  * doubly_stochastic: lambda adds lambda/N sum_n sum_l (1 - sum_t alpha)^2
  * (sec. 4.2.1) to the objective: its gradient is added in backward. The
- * state before t = 0 is zero (each batch holds whole captions). */
+ * state before t = 0 (and wherever cont is 0) is zero, or with init_state
+ * (sec. 3.1.2) predicted from the mean feature fm = (1/L) sum_l f_l:
+ *   h0 = tanh(W_ih fm + b_ih),  c0 = tanh(W_ic fm + b_ic)
+ * with four more parameters after v: W_ih (Hd, C), b_ih (Hd), W_ic (Hd, C),
+ * b_ic (Hd). Each batch holds whole captions. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,11 +26,12 @@
 #include "layers/layers.h"
 #include "layers/lstm_cell.h"
 
-enum { P_WX, P_B, P_WZ, P_WH, P_WFA, P_WHA, P_BA, P_V };
+enum { P_WX, P_B, P_WZ, P_WH, P_WFA, P_WHA, P_BA, P_V, P_WIH, P_BIH, P_WIC, P_BIC };
 
 typedef struct att_state {
     int T, N, E, C, L, Hd, A;
     float lambda;        /* doubly_stochastic */
+    int init;            /* init_state: h0, c0 from the mean feature */
     double penalty;      /* lambda/N sum (1 - sum_t alpha)^2 of the last forward */
     float *Ft;           /* (N, L, C) the features, location-major */
     float *Fp;           /* (N, L, A) W_fa f + b_a */
@@ -41,14 +48,20 @@ typedef struct att_state {
     float *dFp;          /* (N, L, A) summed over steps */
     float *dFt;          /* (N, L, C) */
     float *dg;           /* (N, 4Hd) */
+    /* init_state only: */
+    float *fm;           /* (N, C) mean feature */
+    float *H0, *C0;      /* (N, Hd) initial hidden state and cell */
+    float *CP;           /* (T, N, Hd) the previous cell each step used */
+    float *dH0, *dC0;    /* (N, Hd) their gradients, summed over steps */
+    float *ones;         /* (N) cont for the step kernels: CP already holds the reset */
 } att_state;
 
 static int att_setup(dlt_layer *l, const dlt_cfg *msg, const dlt_layer_context *ctx)
 {
     char wb[256], s0[64], s1[64], s2[64];
-    if (l->nbottom != 3 || l->ntop < 1 || l->ntop > 2)
+    if (l->nbottom != 3 || l->ntop < 1 || l->ntop > 3)
         DLT_FAIL(DLT_ERR_PARSE, "%s: layer '%s': AttentionLSTM takes bottoms features, words, "
-                 "cont and tops h[, attention] (got %d and %d)", dlt_cfg_where(msg, wb, sizeof wb),
+                 "cont and tops h[, attention[, context]] (got %d and %d)", dlt_cfg_where(msg, wb, sizeof wb),
                  l->name, l->nbottom, l->ntop);
     const dlt_cfg *p = dlt_cfg_get(msg, "attention_lstm_param");
     if (!p)
@@ -59,6 +72,8 @@ static int att_setup(dlt_layer *l, const dlt_cfg *msg, const dlt_layer_context *
     DLT_TRY(dlt_cfg_int(p, "num_output", 0, &hd));
     DLT_TRY(dlt_cfg_int(p, "attention_dim", hd, &a));
     DLT_TRY(dlt_cfg_float(p, "doubly_stochastic", 0, &lambda));
+    int init;
+    DLT_TRY(dlt_cfg_bool(p, "init_state", 0, &init));
     if (hd <= 0 || a <= 0 || !(lambda >= 0))
         DLT_FAIL(DLT_ERR_PARSE, "%s: layer '%s': attention_lstm_param needs num_output >= 1, "
                  "attention_dim >= 1 and doubly_stochastic >= 0 (got %ld, %ld, %g)",
@@ -82,6 +97,7 @@ static int att_setup(dlt_layer *l, const dlt_cfg *msg, const dlt_layer_context *
     l->state = s;
     s->T = T, s->N = N, s->E = (int)(x->count / cont->count), s->C = f->c;
     s->L = f->h * f->w, s->Hd = (int)hd, s->A = (int)a, s->lambda = (float)lambda;
+    s->init = init;
     const int64_t H4 = 4 * hd;
     /* The scratch of all steps (GEMM sides are ints). */
     char sbuf[320];
@@ -101,9 +117,15 @@ static int att_setup(dlt_layer *l, const dlt_cfg *msg, const dlt_layer_context *
     DLT_TRY(dlt__add_param(l, msg, a, hd, 1, 1, &wf));
     DLT_TRY(dlt__add_param(l, msg, a, 1, 1, 1, &bf));
     DLT_TRY(dlt__add_param(l, msg, 1, a, 1, 1, &wf));
+    for (int k = 0; init && k < 2; k++) { /* W_ih, b_ih, W_ic, b_ic */
+        DLT_TRY(dlt__add_param(l, msg, hd, s->C, 1, 1, &wf));
+        DLT_TRY(dlt__add_param(l, msg, hd, 1, 1, 1, &bf));
+    }
     DLT_TRY(dlt__top_shape(l, msg, 0, T, N, hd, 1));
-    if (l->ntop == 2)
+    if (l->ntop >= 2)
         DLT_TRY(dlt__top_shape(l, msg, 1, T, N, s->L, 1));
+    if (l->ntop == 3)
+        DLT_TRY(dlt__top_shape(l, msg, 2, T, N, s->C, 1));
     const size_t tn = (size_t)T * N, nl = (size_t)N * s->L;
     s->Ft = dlt_calloc(nl * s->C, sizeof(float));
     s->Fp = dlt_calloc(nl * s->A, sizeof(float));
@@ -121,6 +143,17 @@ static int att_setup(dlt_layer *l, const dlt_cfg *msg, const dlt_layer_context *
     s->dFp = dlt_calloc(nl * s->A, sizeof(float));
     s->dFt = dlt_calloc(nl * s->C, sizeof(float));
     s->dg = dlt_calloc((size_t)N * H4, sizeof(float));
+    if (init) {
+        s->fm = dlt_calloc((size_t)N * s->C, sizeof(float));
+        s->H0 = dlt_calloc((size_t)N * hd, sizeof(float));
+        s->C0 = dlt_calloc((size_t)N * hd, sizeof(float));
+        s->CP = dlt_calloc(tn * hd, sizeof(float));
+        s->dH0 = dlt_calloc((size_t)N * hd, sizeof(float));
+        s->dC0 = dlt_calloc((size_t)N * hd, sizeof(float));
+        s->ones = dlt_calloc((size_t)N, sizeof(float));
+        for (int n = 0; n < N; n++)
+            s->ones[n] = 1.0f;
+    }
     (void)ctx;
     return 0;
 }
@@ -156,6 +189,28 @@ static void attend(dlt_layer *l, att_state *s, int t, const float *hc)
     }
 }
 
+/* init_state: fm, then h0 = tanh(W_ih fm + b_ih) and c0 likewise. */
+static void init_state_forward(dlt_layer *l, att_state *s)
+{
+    const int N = s->N, L = s->L, C = s->C, Hd = s->Hd;
+    for (int n = 0; n < N; n++)
+        for (int c = 0; c < C; c++) {
+            double acc = 0;
+            for (int i = 0; i < L; i++)
+                acc += s->Ft[((size_t)n * L + i) * C + c];
+            s->fm[(size_t)n * C + c] = (float)(acc / L);
+        }
+    float *out[2] = {s->H0, s->C0};
+    for (int k = 0; k < 2; k++) {
+        const float *b = l->param[k ? P_BIC : P_BIH].data;
+        for (int n = 0; n < N; n++)
+            memcpy(out[k] + (size_t)n * Hd, b, (size_t)Hd * sizeof(float));
+        dlt__rgemm(0, 1, N, Hd, C, s->fm, l->param[k ? P_WIC : P_WIH].data, 1.0f, out[k]);
+        for (size_t j = 0; j < (size_t)N * Hd; j++)
+            out[k][j] = tanhf(out[k][j]);
+    }
+}
+
 static void att_forward(dlt_layer *l)
 {
     att_state *s = l->state;
@@ -172,20 +227,39 @@ static void att_forward(dlt_layer *l)
     for (size_t r = 0; r < (size_t)T * N; r++)
         memcpy(s->G + r * H4, l->param[P_B].data, (size_t)H4 * sizeof(float));
     dlt__rgemm(0, 1, T * N, H4, s->E, l->bottom[1]->data, l->param[P_WX].data, 1.0f, s->G);
+    if (s->init)
+        init_state_forward(l, s);
     for (int t = 0; t < T; t++) {
         const size_t o = (size_t)t * N;
         float *hc = s->HC + o * Hd, *g = s->G + o * H4;
         for (int n = 0; n < N; n++)
-            for (int j = 0; j < Hd; j++)
-                hc[(size_t)n * Hd + j] = t ? cont[o + n] * hout[(o - N + n) * Hd + j] : 0.0f;
+            for (int j = 0; j < Hd; j++) {
+                const size_t k = (size_t)n * Hd + j;
+                const float keep = t ? cont[o + n] : 0.0f;
+                const float hp = t ? hout[(o - N) * Hd + k] : 0.0f;
+                if (!s->init) {
+                    hc[k] = keep * hp;
+                    continue;
+                }
+                /* where a caption starts, the predicted state replaces the last one */
+                const float cp = t ? s->Cc[(o - N) * Hd + k] : 0.0f;
+                hc[k] = keep ? hp : s->H0[k];
+                s->CP[o * Hd + k] = keep ? cp : s->C0[k];
+            }
         attend(l, s, t, hc);
         dlt__rgemm(0, 1, N, H4, C, s->Z + o * C, l->param[P_WZ].data, 1.0f, g);
         dlt__rgemm(0, 1, N, H4, Hd, hc, l->param[P_WH].data, 1.0f, g);
-        dlt__lstm_step_forward(N, Hd, g, t ? s->Cc + (o - N) * Hd : NULL, cont + o,
-                               s->Cc + o * Hd, hout + o * Hd);
+        if (s->init)
+            dlt__lstm_step_forward(N, Hd, g, s->CP + o * Hd, s->ones, s->Cc + o * Hd,
+                                   hout + o * Hd);
+        else
+            dlt__lstm_step_forward(N, Hd, g, t ? s->Cc + (o - N) * Hd : NULL, cont + o,
+                                   s->Cc + o * Hd, hout + o * Hd);
     }
-    if (l->ntop == 2)
+    if (l->ntop >= 2)
         memcpy(l->top[1]->data, s->alpha, (size_t)T * N * L * sizeof(float));
+    if (l->ntop == 3)
+        memcpy(l->top[2]->data, s->Z, (size_t)T * N * C * sizeof(float));
     double pen = 0;
     for (int n = 0; n < N && s->lambda > 0; n++)
         for (int i = 0; i < L; i++) {
@@ -197,19 +271,67 @@ static void att_forward(dlt_layer *l)
     s->penalty = s->lambda * pen / N;
 }
 
+/* init_state: the gradient D reaching step t's previous state (h or c)
+ * goes to the last step where the caption continues (cont 1) and to the
+ * predicted initial state where it starts (t = 0 or cont 0). */
+static void split_state_grad(att_state *s, int t, const float *cont, float *d, float *d0)
+{
+    const size_t nh = (size_t)s->N * s->Hd;
+    for (size_t k = 0; k < nh; k++) {
+        const int n = (int)(k / (size_t)s->Hd);
+        if (t && cont[(size_t)t * s->N + n])
+            continue;
+        d0[k] += d[k];
+        d[k] = 0.0f;
+    }
+}
+
+/* init_state: through the tanh to W_ih, b_ih, W_ic, b_ic and, spread
+ * evenly over the L locations, to the features (dFt). */
+static void init_state_backward(dlt_layer *l, att_state *s)
+{
+    const int N = s->N, L = s->L, C = s->C, Hd = s->Hd;
+    float *dfm = dlt_calloc((size_t)N * C, sizeof(float));
+    float *dpre = dlt_malloc((size_t)N * Hd * sizeof(float));
+    const float *out[2] = {s->H0, s->C0}, *dout[2] = {s->dH0, s->dC0};
+    for (int k = 0; k < 2; k++) {
+        for (size_t j = 0; j < (size_t)N * Hd; j++)
+            dpre[j] = dout[k][j] * (1.0f - out[k][j] * out[k][j]);
+        dlt__rgemm(1, 0, Hd, C, N, dpre, s->fm, 1.0f, l->param[k ? P_WIC : P_WIH].diff);
+        float *db = l->param[k ? P_BIC : P_BIH].diff;
+        for (int j = 0; j < Hd; j++) {
+            double acc = 0;
+            for (int n = 0; n < N; n++)
+                acc += dpre[(size_t)n * Hd + j];
+            db[j] += (float)acc;
+        }
+        dlt__rgemm(0, 0, N, C, Hd, dpre, l->param[k ? P_WIC : P_WIH].data, 1.0f, dfm);
+    }
+    for (int n = 0; n < N; n++)
+        for (int i = 0; i < L; i++)
+            for (int c = 0; c < C; c++)
+                s->dFt[((size_t)n * L + i) * C + c] += dfm[(size_t)n * C + c] / L;
+    free(dfm), free(dpre);
+}
+
 static void att_backward(dlt_layer *l)
 {
     att_state *s = l->state;
     const int T = s->T, N = s->N, L = s->L, C = s->C, Hd = s->Hd, H4 = 4 * Hd, A = s->A;
     const size_t nh = (size_t)N * Hd;
     const float *cont = l->bottom[2]->data, *dhout = l->top[0]->diff;
-    const float *dalpha_top = l->ntop == 2 ? l->top[1]->diff : NULL;
+    const float *dalpha_top = l->ntop >= 2 ? l->top[1]->diff : NULL;
+    const float *dz_top = l->ntop == 3 ? l->top[2]->diff : NULL;
     const float *v = l->param[P_V].data;
     float *dv = l->param[P_V].diff;
     memset(s->dh, 0, nh * sizeof(float));
     memset(s->dc, 0, nh * sizeof(float));
     memset(s->dFp, 0, (size_t)N * L * A * sizeof(float));
     memset(s->dFt, 0, (size_t)N * L * C * sizeof(float));
+    if (s->init) {
+        memset(s->dH0, 0, nh * sizeof(float));
+        memset(s->dC0, 0, nh * sizeof(float));
+    }
     /* d penalty / d alpha_t = -2 lambda/N (1 - sum_t alpha): the same every t. */
     float *dpen = dlt_calloc((size_t)N * L + 1, sizeof(float));
     for (int n = 0; n < N && s->lambda > 0; n++)
@@ -225,15 +347,23 @@ static void att_backward(dlt_layer *l)
         const float *hc = s->HC + o * Hd;
         for (size_t k = 0; k < nh; k++)
             s->dh[k] += dhout[o * Hd + k];
-        dlt__lstm_step_backward(N, Hd, s->G + o * H4, s->Cc + o * Hd,
-                                t ? s->Cc + (o - N) * Hd : NULL, cont + o, s->dh, s->dc, s->dg,
-                                s->dc);
+        if (s->init) {
+            dlt__lstm_step_backward(N, Hd, s->G + o * H4, s->Cc + o * Hd, s->CP + o * Hd,
+                                    s->ones, s->dh, s->dc, s->dg, s->dc);
+            split_state_grad(s, t, cont, s->dc, s->dC0); /* the previous cell's share */
+        } else {
+            dlt__lstm_step_backward(N, Hd, s->G + o * H4, s->Cc + o * Hd,
+                                    t ? s->Cc + (o - N) * Hd : NULL, cont + o, s->dh, s->dc,
+                                    s->dg, s->dc);
+        }
         memcpy(s->G + o * H4, s->dg, (size_t)N * H4 * sizeof(float));
         const float *dg = s->dg;
         /* gates <- W_z z and W_h hc */
         dlt__rgemm(1, 0, H4, C, N, dg, s->Z + o * C, 1.0f, l->param[P_WZ].diff);
         dlt__rgemm(1, 0, H4, Hd, N, dg, hc, 1.0f, l->param[P_WH].diff);
         dlt__rgemm(0, 0, N, C, H4, dg, l->param[P_WZ].data, 0.0f, s->dz);
+        for (size_t k = 0; dz_top && k < (size_t)N * C; k++) /* the context top's share */
+            s->dz[k] += dz_top[o * C + k];
         dlt__rgemm(0, 0, N, Hd, H4, dg, l->param[P_WH].data, 0.0f, s->dh);
         /* z = sum alpha F, alpha = softmax(e), e = v . u, u = tanh(Fp + ah) */
         memset(s->dah, 0, (size_t)N * A * sizeof(float));
@@ -266,9 +396,12 @@ static void att_backward(dlt_layer *l)
         }
         dlt__rgemm(1, 0, A, Hd, N, s->dah, hc, 1.0f, l->param[P_WHA].diff);
         dlt__rgemm(0, 0, N, Hd, A, s->dah, l->param[P_WHA].data, 1.0f, s->dh);
-        for (int n = 0; n < N; n++) /* h_{t-1} entered as cont * h_{t-1}; none before t = 0 */
-            for (int j = 0; j < Hd; j++)
-                s->dh[(size_t)n * Hd + j] *= cont[o + n];
+        if (s->init)
+            split_state_grad(s, t, cont, s->dh, s->dH0);
+        else
+            for (int n = 0; n < N; n++) /* h_{t-1} entered as cont * h_{t-1}; none before t = 0 */
+                for (int j = 0; j < Hd; j++)
+                    s->dh[(size_t)n * Hd + j] *= cont[o + n];
     }
     free(da), free(dpen);
     /* Step-independent parts, over all steps at once. */
@@ -289,6 +422,8 @@ static void att_backward(dlt_layer *l)
         dba[k] += (float)acc;
     }
     dlt__rgemm(1, 0, A, C, N * L, s->dFp, s->Ft, 1.0f, l->param[P_WFA].diff);
+    if (s->init)
+        init_state_backward(l, s);
     if (l->propagate_down[0]) {
         dlt__rgemm(0, 0, N * L, C, A, s->dFp, l->param[P_WFA].data, 1.0f, s->dFt);
         float *df = l->bottom[0]->diff;
@@ -312,6 +447,7 @@ static void att_destroy(dlt_layer *l)
     free(s->Ft), free(s->Fp), free(s->U), free(s->alpha), free(s->Z), free(s->G), free(s->Cc);
     free(s->HC), free(s->ah), free(s->dh), free(s->dc), free(s->dz), free(s->dah), free(s->dFp);
     free(s->dFt), free(s->dg);
+    free(s->fm), free(s->H0), free(s->C0), free(s->CP), free(s->dH0), free(s->dC0), free(s->ones);
     free(s);
     l->state = NULL;
 }

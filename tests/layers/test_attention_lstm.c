@@ -3,18 +3,21 @@
  * paper's equations, and its gradients through time (T >= 4, a reset in the
  * middle of the batch, with and without the doubly stochastic penalty, whose
  * value the objective adds here from the attention maps) against finite
- * differences: features, words and all eight parameter blobs. */
+ * differences: features, words and all eight parameter blobs (twelve with
+ * init_state, whose h0, c0 from the mean feature also restart a caption
+ * in the middle of the batch). */
 #include "fd_harness.h"
 
 typedef struct att_ref {
     int T, N, C, L, E, Hd, A;
+    int init; /* init_state */
 } att_ref;
 
 static double lambda_; /* the doubly_stochastic of the case under test */
 
 static double sigm(double x) { return 1 / (1 + exp(-x)); }
 
-/* h (T,N,Hd), then alpha (T,N,L). */
+/* h (T,N,Hd), then alpha (T,N,L), then the contexts z (T,N,C). */
 static void ref_att(tcase *t, double *r, const void *arg)
 {
     const att_ref *a = arg;
@@ -27,13 +30,31 @@ static void ref_att(tcase *t, double *r, const void *arg)
     double *h = dlt_calloc((size_t)N * Hd, sizeof(double));
     double *c = dlt_calloc((size_t)N * Hd, sizeof(double));
     double *nh = dlt_calloc((size_t)N * Hd, sizeof(double));
-    double *alpha = r + (size_t)T * N * Hd;
+    double *alpha = r + (size_t)T * N * Hd, *zout = alpha + (size_t)T * N * L;
+    /* init_state: h0 = tanh(W_ih fm + b_ih), c0 = tanh(W_ic fm + b_ic), fm the mean feature */
+    double *h0 = dlt_calloc((size_t)N * Hd, sizeof(double));
+    double *c0 = dlt_calloc((size_t)N * Hd, sizeof(double));
+    for (int n = 0; a->init && n < N; n++)
+        for (int j = 0; j < Hd; j++) {
+            double ph = l->param[9].data[j], pc = l->param[11].data[j];
+            for (int cc = 0; cc < C; cc++) {
+                double fm = 0;
+                for (int i = 0; i < L; i++)
+                    fm += F[(n * C + cc) * L + i];
+                fm /= L;
+                ph += l->param[8].data[j * C + cc] * fm;
+                pc += l->param[10].data[j * C + cc] * fm;
+            }
+            h0[n * Hd + j] = tanh(ph), c0[n * Hd + j] = tanh(pc);
+        }
     for (int s = 0; s < T; s++) {
         for (int n = 0; n < N; n++) {
             const double keep = s ? cont[s * N + n] : 0; /* zero state before t = 0 */
-            double hp[64], e[64], z[64];
-            for (int j = 0; j < Hd; j++)
-                hp[j] = keep * h[n * Hd + j];
+            double hp[64], cp[64], e[64], z[64];
+            for (int j = 0; j < Hd; j++) {
+                hp[j] = keep ? h[n * Hd + j] : h0[n * Hd + j];
+                cp[j] = keep ? c[n * Hd + j] : c0[n * Hd + j];
+            }
             double m = -INFINITY, sum = 0;
             for (int i = 0; i < L; i++) {
                 double ei = 0;
@@ -56,6 +77,7 @@ static void ref_att(tcase *t, double *r, const void *arg)
                 z[cc] = 0;
                 for (int i = 0; i < L; i++)
                     z[cc] += alpha[((size_t)s * N + n) * L + i] * F[(n * C + cc) * L + i];
+                zout[((size_t)s * N + n) * C + cc] = z[cc];
             }
             for (int j = 0; j < Hd; j++) {
                 double pre[4];
@@ -70,7 +92,7 @@ static void ref_att(tcase *t, double *r, const void *arg)
                         acc += (double)wh[row * Hd + i] * hp[i];
                     pre[q] = acc;
                 }
-                const double cn = keep * sigm(pre[1]) * c[n * Hd + j] + sigm(pre[0]) * tanh(pre[3]);
+                const double cn = sigm(pre[1]) * cp[j] + sigm(pre[0]) * tanh(pre[3]);
                 c[n * Hd + j] = cn;
                 nh[n * Hd + j] = sigm(pre[2]) * tanh(cn);
             }
@@ -79,7 +101,7 @@ static void ref_att(tcase *t, double *r, const void *arg)
         for (int k = 0; k < N * Hd; k++)
             r[(size_t)s * N * Hd + k] = h[k];
     }
-    free(h), free(c), free(nh);
+    free(h), free(c), free(nh), free(h0), free(c0);
 }
 
 /* lambda/N sum_n sum_l (1 - sum_t alpha)^2 from the attention top. */
@@ -115,23 +137,31 @@ static void att_case(const char *what, const char *text, att_ref a, int Hf, int 
     const int H4 = 4 * a.Hd;
     int ok = st == 0 && t.top[0].n == T && t.top[0].c == N && t.top[0].h == a.Hd &&
              (nt == 1 || (t.top[1].n == T && t.top[1].c == N && t.top[1].h == a.L)) &&
-             l->nparam == 8 && l->param[0].n == H4 && l->param[0].c == a.E &&
+             (nt < 3 || (t.top[2].n == T && t.top[2].c == N && t.top[2].h == a.C)) &&
+             l->nparam == (a.init ? 12 : 8) && l->param[0].n == H4 && l->param[0].c == a.E &&
              l->param[1].count == (size_t)H4 && l->param[2].c == a.C && l->param[3].c == a.Hd &&
              l->param[4].n == a.A && l->param[4].c == a.C && l->param[5].c == a.Hd &&
-             l->param[6].count == (size_t)a.A && l->param[7].count == (size_t)a.A;
+             l->param[6].count == (size_t)a.A && l->param[7].count == (size_t)a.A &&
+             (!a.init || (l->param[8].n == a.Hd && l->param[8].c == a.C &&
+                          l->param[9].count == (size_t)a.Hd && l->param[10].n == a.Hd &&
+                          l->param[10].c == a.C && l->param[11].count == (size_t)a.Hd));
     double e = INFINITY;
     if (ok) {
         const size_t nh = (size_t)T * N * a.Hd, nl = (size_t)T * N * a.L;
-        double *r = dlt_malloc((nh + nl) * sizeof(double));
+        const size_t nz = (size_t)T * N * a.C;
+        double *r = dlt_malloc((nh + nl + nz) * sizeof(double));
         ref_att(&t, r, &a);
         t.l.ops->forward(&t.l);
         e = max_rel_err_f(t.top[0].data, r, nh);
-        if (nt == 2)
+        if (nt >= 2)
             e = fmax(e, max_rel_err_f(t.top[1].data, r + nh, nl));
+        if (nt == 3)
+            e = fmax(e, max_rel_err_f(t.top[2].data, r + nh + nl, nz));
         free(r);
     }
     TEST_OK(ok && e <= 1e-5, "attention lstm %s: blob shapes, forward (h%s) matches the loop "
-            "(status %d, max rel err %.2g)", what, nt == 2 ? " and alpha" : "", st, e);
+            "(status %d, max rel err %.2g)", what,
+            nt == 3 ? ", alpha and z" : nt == 2 ? " and alpha" : "", st, e);
     if (ok) {
         lambda_ = lambda;
         fd_extra_objective = lambda > 0 ? penalty : NULL;
@@ -144,13 +174,12 @@ static void att_case(const char *what, const char *text, att_ref a, int Hf, int 
 /* Data parallelism: the batch split in two halves (two ranks) computes the
  * same hidden states and attention maps as the whole batch, bit for bit, at
  * sizes where cblas_sgemm would not (see test_lstm.c). */
-static void test_split(void)
+static void test_split(const char *text)
 {
     enum { T = 3, N = 48, HN = 24, C = 32, L = 4, E = 32, Hd = 16 };
     float cont[T * N];
     for (int i = 0; i < T * N; i++)
         cont[i] = i >= N && i % 7 != 3;
-    const char *text = "attention_lstm_param { num_output: 16 attention_dim: 16 }";
     tcase full;
     memset(&full, 0, sizeof full);
     dlt_tensor_reshape(&full.bot[0], N, C, 2, 2);
@@ -191,8 +220,8 @@ static void test_split(void)
         }
         destroy(&t);
     }
-    TEST_OK(same, "attention lstm: two halves of the batch give the whole batch's hidden states "
-            "and maps bit for bit (status %d)", st);
+    TEST_OK(same, "attention lstm %s: two halves of the batch give the whole batch's hidden "
+            "states and maps bit for bit (status %d)", text, st);
     destroy(&full);
 }
 
@@ -225,7 +254,19 @@ int main(void)
     const att_ref b = {5, 3, 2, 6, 2, 2, 3};
     att_case("T=5 N=3 L=3x2, hidden top only", "attention_lstm_param { num_output: 2 "
              "attention_dim: 3 weight_filler { type: \"xavier\" } }", b, 3, 2, 1, cont5, 0);
-    test_split();
+    /* init_state: the predicted state at t = 0 and again where stream 1 restarts. */
+    const att_ref ai = {4, 2, 3, 4, 3, 3, 2, 1};
+    att_case("T=4 N=2 L=2x2, init_state, maps", "attention_lstm_param { num_output: 3 "
+             "attention_dim: 2 init_state: true }", ai, 2, 2, 2, cont, 0);
+    static const float cont6[6 * 3] = {0, 0, 0, 1, 1, 0, 1, 0, 1, 0, 1, 1, 1, 1, 0, 1, 1, 1};
+    const att_ref bi = {6, 3, 2, 6, 2, 3, 3, 1};
+    att_case("T=6 N=3 L=3x2, init_state, resets at t = 2, 3, 4, doubly stochastic 0.5, "
+             "context top", "attention_lstm_param { num_output: 3 attention_dim: 3 "
+             "init_state: true doubly_stochastic: 0.5 }", bi, 3, 2, 3, cont6, 0.5);
+    att_case("T=4 N=2 L=2x2, context top", "attention_lstm_param { num_output: 3 "
+             "attention_dim: 2 }", a, 2, 2, 3, cont, 0);
+    test_split("attention_lstm_param { num_output: 16 attention_dim: 16 }");
+    test_split("attention_lstm_param { num_output: 16 attention_dim: 16 init_state: true }");
     test_refused();
     TEST_DONE();
 }

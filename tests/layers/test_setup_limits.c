@@ -65,6 +65,8 @@ static const tmpl tmpls[] = {
     {"BatchNorm", 1, 1, 0, "batch_norm_param { eps: %s }"},
     {"Scale", 1, 1, 0, "scale_param { axis: %s }"},
     {"Scale", 1, 1, 0, "scale_param { num_axes: %s }"},
+    {"Bias", 1, 1, 0, "bias_param { axis: %s }"},
+    {"Bias", 1, 1, 0, "bias_param { axis: 1 num_axes: %s }"},
     {"Embed", 1, 1, 1, "embed_param { num_output: %s input_dim: 4 }"},
     {"Embed", 1, 1, 1, "embed_param { num_output: 3 input_dim: %s }"},
     {"Reshape", 1, 1, 0, "reshape_param { shape { dim: %s dim: -1 } }"},
