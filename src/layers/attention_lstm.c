@@ -61,8 +61,8 @@ static int att_setup(dlt_layer *l, const dlt_cfg *msg, const dlt_layer_context *
     char wb[256], s0[64], s1[64], s2[64];
     if (l->nbottom != 3 || l->ntop < 1 || l->ntop > 3)
         DLT_FAIL(DLT_ERR_PARSE, "%s: layer '%s': AttentionLSTM takes bottoms features, words, "
-                 "cont and tops h[, attention[, context]] (got %d and %d)", dlt_cfg_where(msg, wb, sizeof wb),
-                 l->name, l->nbottom, l->ntop);
+                 "cont and tops h[, attention[, context]] (got %d and %d)",
+                 dlt_cfg_where(msg, wb, sizeof wb), l->name, l->nbottom, l->ntop);
     const dlt_cfg *p = dlt_cfg_get(msg, "attention_lstm_param");
     if (!p)
         DLT_FAIL(DLT_ERR_PARSE, "%s: layer '%s': AttentionLSTM needs attention_lstm_param "
