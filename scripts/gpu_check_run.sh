@@ -12,7 +12,7 @@
 # On a node without a GPU only the CPU smoke run does anything (the way to
 # test the archive on the build machine); the GPU stages say they skip.
 #
-# usage: gpu_check_run.sh ARCHIVE.tar.xz LOG_DIR [smoke|tests|compare|bench|all]...
+# usage: gpu_check_run.sh ARCHIVE.tar.xz LOG_DIR [smoke|tests|compare|bench|all|diverge]...
 #   SAVE_TGZ=FILE: after each stage, LOG_DIR as one .tgz there (default
 #   LOG_DIR/logs.tgz; point it at a place that survives a timeout).
 #   COMPARE="net:batch ..." (default googlenet:128 resnet50:256),
@@ -112,6 +112,42 @@ if want tests && [ "$NGPU" -ge 1 ]; then
     grep -E '^not ok' -A6 "$LOGS/test_gpu_train.tap" | head -30
     mkdir -p "$LOGS/train_runs"
     for f in tests/tmp/test_gpu_train/*.out; do [ -f "$f" ] && cp "$f" "$LOGS/train_runs/"; done
+    save
+fi
+
+# ---- diverge: LeNet on the CPU and on the GPU (fp32), a checkpoint after every
+# iteration, compared blob by blob: whether test_gpu_train's GPU-vs-CPU gap
+# is there from the first step (a difference in the GPU path) or grows from
+# rounding-sized values (amplified rounding). Not part of "all". ----
+if [[ $STAGES == *" diverge "* ]] && [ "$NGPU" -ge 1 ]; then
+    V=$D/diverge
+    mkdir -p "$V"
+    "$D/py" - "$V" <<'PY' > "$LOGS/diverge.txt" 2>&1
+import sys, h5py, numpy as np   # test_gpu_train.sh's learnable set
+r = np.random.RandomState(7)
+proto = r.rand(10, 1, 28, 28) * 255
+y = r.randint(0, 10, 2048)
+x = np.clip(0.6 * proto[y] + 0.4 * r.rand(2048, 1, 28, 28) * 255, 0, 255)
+with h5py.File(sys.argv[1] + "/train.h5", "w") as f:
+    f["data"] = x.astype(np.float32)
+    f["label"] = y.reshape(-1, 1).astype(np.float32)
+PY
+    cp nets/lenet_fashion_train_val.prototxt "$V/"
+    sed -e 's/^display:.*/display: 1/' -e 's/^snapshot:.*/snapshot: 1/' -e 's/^test_interval:.*/test_interval: 0/' \
+        nets/lenet_fashion_solver.prototxt > "$V/solver.prototxt"
+    for dev in cpu gpu; do
+        extra=(); [ $dev = gpu ] && extra=(--cudnn-deterministic)
+        timeout "$(tmo 120)" "$MPIRUN" -np 1 ./dltrain-mpi --device $dev --precision fp32 "${extra[@]}" \
+            --solver "$V/solver.prototxt" --train "$V/train.h5" --run-dir "$V/run-$dev" --max-iter 40 \
+            --seed 3 --keep-checkpoints 0 --sample-interval 0 >> "$LOGS/diverge.txt" 2>&1
+    done
+    for i in 1 2 3 5 10 20 40; do
+        c=$(printf 'checkpoints/iter_%08d.h5' $i)
+        "$D/py" tests/compare_ckpt.py "$V/run-gpu/$c" "$V/run-cpu/$c" rel=0 2>&1 |
+            awk -v i=$i '{for (k = 1; k <= NF; k++) if ($k ~ /^[0-9.e+-]+$/ && $(k-1) == "difference") print $k, $0}' |
+            sort -g | tail -1 | sed "s/^[^ ]* /iteration $i, worst blob: /" | tee -a "$LOGS/diverge.txt"
+    done
+    el "diverge done"
     save
 fi
 

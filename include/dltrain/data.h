@@ -220,9 +220,10 @@ int dlt_mean_file_read(const char *path, int c, int h, int w, float **out);
 int dlt_loader_create(const dlt_dataset *ds, const dlt_loader_config *cfg, dlt_loader **out);
 void dlt_loader_free(dlt_loader *ld);
 long dlt_loader_steps_per_epoch(const dlt_loader *ld);
-/* Records skipped so far because they do not decode (damaged or empty
- * JPEG records): each is warned about (the first few), counted, and its
- * place in the batch taken by the next good sample of the same batch. */
+/* Records skipped because they do not decode (damaged or empty JPEG
+ * records) in the batches handed out so far (not in batches prefetched
+ * beyond the last fetch): each is warned about (the first few), counted,
+ * and its place in the batch taken by the next good sample of the batch. */
 long dlt_loader_bad_records(const dlt_loader *ld);
 /* 1 if the loader streams chunks from disk; then the shuffle buffer's
  * size in bytes (JPEG: estimated from the file's mean record size). */

@@ -43,6 +43,7 @@ typedef struct slot {
     float *label;       /* (B) */
     uint32_t *index;    /* (B) dataset indices, for DLTRAIN_TRACE_SAMPLES */
     float *words;       /* caption sets: (3, T, B) input words, target words, cont */
+    int nbad;           /* bad records in this batch, counted when it is handed out */
 } slot;
 
 /* What one worker thread owns: its permutation cache and JPEG codec. */
@@ -54,6 +55,7 @@ typedef struct worker {
     dlt__jpeg_codec *jc;
     uint8_t *pix;       /* (c, h, w) decode buffer */
     unsigned char *bad; /* (B) samples of the batch being prepared that are bad records */
+    int nbad;           /* how many, for the slot */
 } worker;
 
 struct dlt_loader {
@@ -79,7 +81,8 @@ struct dlt_loader {
     pthread_mutex_t mu;
     pthread_cond_t cv;
     int stop;
-    long bad_records;      /* records skipped (atomic: the workers add) */
+    long bad_records;      /* bad records in the batches handed out (atomic) */
+    long bad_seen;         /* bad records decoded, prefetched batches too (atomic): warnings */
 };
 
 /* How many bad records get a warning line each; later ones only count. */
@@ -88,10 +91,12 @@ struct dlt_loader {
 /* A record that does not decode (damaged, empty) is skipped as DESIGN.md
  * says: counted, warned about, and its place in the batch taken by the
  * next good sample of the same batch, so a batch depends only on the data
- * (the same on any number of ranks and after a resume). */
+ * (the same on any number of ranks and after a resume). The warning comes
+ * when a worker meets it; the count (dlt_loader_bad_records) when its batch
+ * is handed out, so a batch prefetched beyond the last fetch is not in it. */
 static void note_bad_record(dlt_loader *ld, size_t idx, const char *why)
 {
-    long n = __atomic_add_fetch(&ld->bad_records, 1, __ATOMIC_RELAXED);
+    long n = __atomic_add_fetch(&ld->bad_seen, 1, __ATOMIC_RELAXED);
     if (n <= BAD_RECORD_WARNINGS)
         dlt_warn("%s: record %zu: %s; skipped (bad record %ld%s)", dlt_dataset_path(ld->ds), idx,
                  why, n, n == BAD_RECORD_WARNINGS ? "; further ones are only counted" : "");
@@ -218,6 +223,7 @@ static int prepare(dlt_loader *ld, worker *wk, long step, float *data, float *la
         transform(ld, step, k, u8, ref.f32, data + (size_t)k * ld->out_sample);
         label[k] = (float)ref.label;
     }
+    wk->nbad = nbad;
     return nbad ? replace_bad(ld, wk, step, data, label, index, words) : DLT_OK;
 }
 
@@ -248,10 +254,12 @@ static void *worker_main(void *arg)
         next_slot->state = SLOT_BUSY;
         long step = next_slot->step;
         PT_CHECK(pthread_mutex_unlock(&ld->mu));
+        wk->nbad = 0;
         int st = prepare(ld, wk, step, next_slot->data, next_slot->label, next_slot->index,
                          next_slot->words);
         PT_CHECK(pthread_mutex_lock(&ld->mu));
         next_slot->status = st;
+        next_slot->nbad = st >= 0 ? wk->nbad : 0;
         next_slot->state = SLOT_READY;
         PT_CHECK(pthread_cond_broadcast(&ld->cv));
     }
@@ -546,6 +554,7 @@ int dlt_loader_fetch_seq(dlt_loader *ld, long step, float *data, float *label,
                 memcpy(dst[r], s->words + r * tb, tb * sizeof(float));
         if (ld->trace_fd >= 0)
             trace_batch(ld, step, s->index);
+        __atomic_add_fetch(&ld->bad_records, s->nbad, __ATOMIC_RELAXED);
     }
     s->state = SLOT_FREE;
     /* Queue the step that keeps the pipeline `ahead` deep. */
