@@ -14,7 +14,14 @@ test set (t10k), so no item image is in both. Deterministic for a --seed.
 Runs with Debian's python3 (numpy, PIL) and dataset-fashion-mnist.
 
 usage: scripts/caption_scenes.py [--train N] [--val N] [--captions K]
-                                 [--seed S] [--fmnist DIR] OUT
+                                 [--val-captions K|all] [--seed S] [--fmnist DIR] OUT
+
+--val-captions all gives each val scene every caption the grammar has for
+it (5 for two items, 10 for three), so that BLEU scores any correct caption
+fully and an exact match with a reference means "said what is where": with
+5 of a 3-item scene's 10 forms as references, BLEU-4 also measured which
+form a net happened to prefer (bench/README "Captioning"). The scenes and
+the train split do not depend on it.
 """
 import argparse
 import gzip
@@ -102,7 +109,7 @@ def captions_for(items, k, rng):
     forms = sorted(set(forms))
     rng.shuffle(forms)
     # The count form alone says nothing of places: keep it, but not first.
-    return forms[:k]
+    return forms if k is None else forms[:k]
 
 
 def make_split(out, name, n, images, labels, k, rng, first_id):
@@ -144,16 +151,27 @@ def main():
     ap.add_argument("--train", type=int, default=8000, help="training scenes (8000)")
     ap.add_argument("--val", type=int, default=1000, help="validation scenes (1000)")
     ap.add_argument("--captions", type=int, default=5, help="captions per scene (5)")
+    ap.add_argument("--val-captions", default=None, metavar="K|all",
+                    help="captions per val scene: a number, or all the grammar's "
+                         "(default: --captions)")
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--fmnist", default="/usr/share/datasets/fashion-mnist",
                     help="folder of Fashion-MNIST's IDX files (Debian's dataset-fashion-mnist)")
     o = ap.parse_args()
+    if o.val_captions is None:
+        val_k = o.captions
+    elif o.val_captions == "all":
+        val_k = None
+    elif o.val_captions.isdigit() and int(o.val_captions) > 0:
+        val_k = int(o.val_captions)
+    else:
+        ap.error("--val-captions: a positive number or 'all', not '%s'" % o.val_captions)
     rng = np.random.default_rng(o.seed)
     f = lambda n: os.path.join(o.fmnist, n)
     tr = read_idx(f("train-images-idx3-ubyte.gz")), read_idx(f("train-labels-idx1-ubyte.gz"))
     te = read_idx(f("t10k-images-idx3-ubyte.gz")), read_idx(f("t10k-labels-idx1-ubyte.gz"))
     ntr = make_split(o.out, "train", o.train, tr[0], tr[1], o.captions, rng, 0)
-    nva = make_split(o.out, "val", o.val, te[0], te[1], o.captions, rng, 1000000)
+    nva = make_split(o.out, "val", o.val, te[0], te[1], val_k, rng, 1000000)
     print("caption_scenes.py: %s/train: %d scenes, %d captions; %s/val: %d scenes, %d captions"
           % (o.out, o.train, ntr, o.out, o.val, nva))
 
