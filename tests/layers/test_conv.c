@@ -242,6 +242,11 @@ static void test_conv(void)
     test_conv_case("no bias, k2 s2 p1, batch 1", 1, 3, 5, 5, &c5,
                    "convolution_param { num_output: 3 kernel_size: 2 stride: 2 pad: 1 "
                    "bias_term: false }", 3, 3);
+    /* A patch embedding: the kernel as large as its stride, no overlap. */
+    conv_ref c8 = {.K = 5, .G = 1, .kh = 7, .kw = 7, .sh = 7, .sw = 7, .bias = 1};
+    test_conv_case("k7 s7 (patches)", 2, 3, 14, 21, &c8,
+                   "convolution_param { num_output: 5 kernel_size: 7 stride: 7 "
+                   "weight_filler { type: \"msra\" } }", 2, 3);
     test_conv_chunked();
     if (dlt_compute_conv_backend(&compute) == DLT_CONV_DNNL) /* im2col: OpenBLAS's threads */
         test_conv_dx_split();
