@@ -40,4 +40,10 @@ const char *dlt_cpu_blas_core(void);
 const char *dlt_cpu_dnnl_isa(void);
 const char *dlt_cpu_isa_describe(char *buf, size_t n);
 
+/* 1 when dltrain's own kernels (InnerProduct, the patch gradient) may use
+ * AVX-512: the CPU has AVX512F and ONEDNN_MAX_CPU_ISA, where set, names an
+ * AVX-512 level (or ALL). Their AVX-512 and AVX2 forms compute each output
+ * by the same chain of fused multiply-adds, so the results are the same. */
+int dlt_cpu_avx512(void);
+
 #endif

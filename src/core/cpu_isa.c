@@ -5,6 +5,9 @@
 #include "config.h"
 #endif
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
 
 #ifdef HAVE_DNNL
 #include <oneapi/dnnl/dnnl.h>
@@ -53,4 +56,31 @@ const char *dlt_cpu_isa_describe(char *buf, size_t n)
 {
     snprintf(buf, n, "OpenBLAS core %s, oneDNN ISA %s", dlt_cpu_blas_core(), dlt_cpu_dnnl_isa());
     return buf;
+}
+
+/* ONEDNN_MAX_CPU_ISA (or its older name DNNL_MAX_CPU_ISA) caps dltrain's
+ * own kernels too, so that one variable gives "the AVX2 setting" of an
+ * AVX-512 machine for all three (oneDNN, OpenBLAS via OPENBLAS_CORETYPE, and
+ * ours). AVX-512 is allowed when the cap is unset, ALL, or an AVX512/AVX10
+ * level. */
+static int isa_cap_allows_avx512(void)
+{
+    const char *cap = getenv("ONEDNN_MAX_CPU_ISA");
+    if (!cap || !*cap)
+        cap = getenv("DNNL_MAX_CPU_ISA");
+    if (!cap || !*cap || strcasecmp(cap, "ALL") == 0)
+        return 1;
+    return strncasecmp(cap, "AVX512", 6) == 0 || strncasecmp(cap, "AVX10", 5) == 0;
+}
+
+int dlt_cpu_avx512(void)
+{
+    static int cached = -1;
+    if (cached < 0)
+#if defined(__x86_64__) || defined(__i386__)
+        cached = __builtin_cpu_supports("avx512f") && isa_cap_allows_avx512();
+#else
+        cached = 0;
+#endif
+    return cached;
 }

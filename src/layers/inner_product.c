@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "dltrain/cpu.h"
 #include "dltrain/error.h"
 #include "layers/layers.h"
 #include "layers/inner_product.h"
@@ -101,42 +102,43 @@ static int ip_setup(dlt_layer *l, const dlt_cfg *msg, const dlt_layer_context *c
 
 typedef float v8 __attribute__((vector_size(32)));
 
+/* One panel of op(B) (NA x NC; element (a, j) is b[j*ldb + a] if trans,
+ * else b[a*ldb + j]): its columns J0..J0+NJ-1 as NA x 16, zero-padded, in
+ * this thread's buffer. Each thread packs the panels it multiplies, so the
+ * packing runs on all threads and the panel (NA x 64 bytes) is still in
+ * that core's cache when the kernel reads it. */
 static _Thread_local float *pack_buf;
 static _Thread_local size_t pack_size;
 
-/* op(B) (NA x NC; element (a, j) is b[j*ldb + a] if trans, else b[a*ldb + j])
- * as ceil(NC/16) panels of NA x 16, zero-padded. */
-static const float *pack_b(int NA, int NC, const float *b, int ldb, int trans)
+static const float *pack_panel(int NA, int j0, int nj, const float *b, int ldb, int trans)
 {
-    const int np = (NC + IP_COLS - 1) / IP_COLS;
-    const size_t bytes = (size_t)np * NA * IP_COLS * sizeof(float);
+    const size_t bytes = (size_t)NA * IP_COLS * sizeof(float);
     if (bytes > pack_size) {
         free(pack_buf);
         void *p;
         if (posix_memalign(&p, 64, bytes) != 0)
-            dlt_fatal("InnerProduct: out of memory for a %zu-byte packed weight", bytes);
+            dlt_fatal("InnerProduct: out of memory for a %zu-byte packed weight panel", bytes);
         pack_buf = p;
         pack_size = bytes;
     }
-    for (int p = 0; p < np; p++) {
-        float *dst = pack_buf + (size_t)p * NA * IP_COLS;
-        const int j0 = p * IP_COLS, nj = NC - j0 < IP_COLS ? NC - j0 : IP_COLS;
-        if (trans) {
-            for (int a = 0; a < NA; a++) {
-                for (int j = 0; j < nj; j++)
-                    dst[(size_t)a * IP_COLS + j] = b[(size_t)(j0 + j) * ldb + a];
-                for (int j = nj; j < IP_COLS; j++)
-                    dst[(size_t)a * IP_COLS + j] = 0.0f;
-            }
-        } else {
-            for (int a = 0; a < NA; a++) {
-                memcpy(dst + (size_t)a * IP_COLS, b + (size_t)a * ldb + j0, (size_t)nj * sizeof(float));
-                for (int j = nj; j < IP_COLS; j++)
-                    dst[(size_t)a * IP_COLS + j] = 0.0f;
-            }
+    float *dst = pack_buf;
+    if (trans) { /* read rows of b, write columns of the panel */
+        if (nj < IP_COLS)
+            for (int a = 0; a < NA; a++)
+                memset(dst + (size_t)a * IP_COLS + nj, 0, (size_t)(IP_COLS - nj) * sizeof(float));
+        for (int j = 0; j < nj; j++) {
+            const float *src = b + (size_t)(j0 + j) * ldb;
+            for (int a = 0; a < NA; a++)
+                dst[(size_t)a * IP_COLS + j] = src[a];
+        }
+    } else {
+        for (int a = 0; a < NA; a++) {
+            memcpy(dst + (size_t)a * IP_COLS, b + (size_t)a * ldb + j0, (size_t)nj * sizeof(float));
+            for (int j = nj; j < IP_COLS; j++)
+                dst[(size_t)a * IP_COLS + j] = 0.0f;
         }
     }
-    return pack_buf;
+    return dst;
 }
 
 /* The NJ columns of a 16-wide tile row that C has (a panel's tail is padding). */
@@ -192,6 +194,48 @@ __attribute__((target("avx,fma"))) static void panel_fma(int N, int NA, const fl
     }
 }
 
+/* panel_fma with AVX-512: a 16-column tile row is one register, so tiles of
+ * 8 rows; each output is the same FMA chain over k as in panel_fma, so the
+ * two give the same bits. */
+__attribute__((target("avx512f"))) static void panel_avx512(int N, int NA, const float *a,
+                                                          const float *bp, const float *init,
+                                                          float *c, int ldc, int nj)
+{
+    const __m512 i0 = init ? _mm512_loadu_ps(init) : _mm512_setzero_ps();
+    int n = 0;
+    for (; n + 8 <= N; n += 8) { /* named accumulators: an array stayed in memory */
+        __m512 c0 = i0, c1 = i0, c2 = i0, c3 = i0, c4 = i0, c5 = i0, c6 = i0, c7 = i0;
+        const float *a0 = a + (size_t)n * NA;
+        for (int k = 0; k < NA; k++) {
+            const __m512 b = _mm512_load_ps(bp + (size_t)k * IP_COLS);
+            const float *x = a0 + k;
+            c0 = _mm512_fmadd_ps(_mm512_set1_ps(x[0]), b, c0);
+            c1 = _mm512_fmadd_ps(_mm512_set1_ps(x[(size_t)NA]), b, c1);
+            c2 = _mm512_fmadd_ps(_mm512_set1_ps(x[2 * (size_t)NA]), b, c2);
+            c3 = _mm512_fmadd_ps(_mm512_set1_ps(x[3 * (size_t)NA]), b, c3);
+            c4 = _mm512_fmadd_ps(_mm512_set1_ps(x[4 * (size_t)NA]), b, c4);
+            c5 = _mm512_fmadd_ps(_mm512_set1_ps(x[5 * (size_t)NA]), b, c5);
+            c6 = _mm512_fmadd_ps(_mm512_set1_ps(x[6 * (size_t)NA]), b, c6);
+            c7 = _mm512_fmadd_ps(_mm512_set1_ps(x[7 * (size_t)NA]), b, c7);
+        }
+        const __m512 acc[8] = {c0, c1, c2, c3, c4, c5, c6, c7};
+        float t[IP_COLS];
+        for (int r = 0; r < 8; r++) {
+            _mm512_storeu_ps(t, acc[r]);
+            store_tile(c + (size_t)(n + r) * ldc, nj, t);
+        }
+    }
+    for (; n < N; n++) {
+        __m512 acc = i0;
+        const float *a0 = a + (size_t)n * NA;
+        for (int k = 0; k < NA; k++)
+            acc = _mm512_fmadd_ps(_mm512_set1_ps(a0[k]), _mm512_load_ps(bp + (size_t)k * IP_COLS), acc);
+        float t[IP_COLS];
+        _mm512_storeu_ps(t, acc);
+        store_tile(c + (size_t)n * ldc, nj, t);
+    }
+}
+
 #endif
 
 /* panel_fma for CPUs without FMA: multiply, round, add. */
@@ -228,32 +272,34 @@ static void panel_plain(int N, int NA, const float *a, const float *bp, const fl
 }
 
 /* C (N x NC, row-major) = init (NC, or zero) + A (N x NA) op(B); op(B) as in
- * pack_b. Panels run on OpenMP threads: the split changes no arithmetic.
+ * pack_panel. Panels run on OpenMP threads: the split changes no arithmetic.
  * Shared with the recurrent layers (layers.h). */
 void dlt__gemm_rows(int N, int NC, int NA, const float *a, int trans, const float *b, int ldb,
                       const float *init, float *c)
 {
-    static int use_fma = -1;
+    static int use_fma = -1; /* 0 plain, 1 AVX+FMA, 2 AVX-512 */
     if (use_fma < 0) /* -DIP_PLAIN: test the path of CPUs without FMA */
 #if defined(IP_PLAIN) || !defined(IP_X86)
         use_fma = 0;
 #else
-        use_fma = __builtin_cpu_supports("avx") && __builtin_cpu_supports("fma");
+        use_fma = dlt_cpu_avx512() ? 2 : __builtin_cpu_supports("avx") && __builtin_cpu_supports("fma");
 #endif
-    const float *bp = pack_b(NA, NC, b, ldb, trans);
     const int np = (NC + IP_COLS - 1) / IP_COLS;
 #pragma omp parallel for schedule(static) if ((double)N * NC * NA >= 1e6)
     for (int p = 0; p < np; p++) {
         const int j0 = p * IP_COLS, nj = NC - j0 < IP_COLS ? NC - j0 : IP_COLS;
+        const float *bp = pack_panel(NA, j0, nj, b, ldb, trans);
         float ini[IP_COLS] = {0};
         if (init)
             memcpy(ini, init + j0, (size_t)nj * sizeof(float));
 #ifdef IP_X86
-        if (use_fma)
-            panel_fma(N, NA, a, bp + (size_t)p * NA * IP_COLS, init ? ini : NULL, c + j0, NC, nj);
+        if (use_fma == 2)
+            panel_avx512(N, NA, a, bp, init ? ini : NULL, c + j0, NC, nj);
+        else if (use_fma)
+            panel_fma(N, NA, a, bp, init ? ini : NULL, c + j0, NC, nj);
         else
 #endif
-            panel_plain(N, NA, a, bp + (size_t)p * NA * IP_COLS, init ? ini : NULL, c + j0, NC, nj);
+            panel_plain(N, NA, a, bp, init ? ini : NULL, c + j0, NC, nj);
     }
 }
 

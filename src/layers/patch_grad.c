@@ -1,8 +1,10 @@
 /* patch_grad.c - W^T dy for one sample (a convolution's patch gradient):
- * 4 rows x 16 columns of fused multiply-add chains per AVX2 block. */
+ * 4 rows x 16 columns of fused multiply-add chains per AVX2 block, 4 x 32
+ * per AVX-512 block; every element is the same chain over k either way. */
 #include <immintrin.h>
 #include <math.h>
 
+#include "dltrain/cpu.h"
 #include "layers/patch_grad.h"
 
 /* One element's chain: fmaf is the same rounding as the vector FMA. */
@@ -50,11 +52,74 @@ __attribute__((target("avx2,fma"))) static void patch_grad_avx2(int K, int R, in
             col[(size_t)r * P + p] = chain(K, R, P, w, dy, r, p);
 }
 
+/* 16 columns of rows R..R+3 in one register each. */
+__attribute__((target("avx512f"))) static inline void block16_avx512(int K, int R, int P,
+                                                                  const float *w, const float *dy,
+                                                                  float *col, int r, int p)
+{
+    __m512 a = _mm512_setzero_ps(), b = a, c = a, d = a;
+    for (int k = 0; k < K; k++) {
+        const __m512 x = _mm512_loadu_ps(dy + (size_t)k * P + p);
+        const float *wk = w + (size_t)k * R + r;
+        a = _mm512_fmadd_ps(_mm512_set1_ps(wk[0]), x, a);
+        b = _mm512_fmadd_ps(_mm512_set1_ps(wk[1]), x, b);
+        c = _mm512_fmadd_ps(_mm512_set1_ps(wk[2]), x, c);
+        d = _mm512_fmadd_ps(_mm512_set1_ps(wk[3]), x, d);
+    }
+    float *o = col + (size_t)r * P + p;
+    _mm512_storeu_ps(o, a), _mm512_storeu_ps(o + P, b);
+    _mm512_storeu_ps(o + 2 * P, c), _mm512_storeu_ps(o + 3 * P, d);
+}
+
+__attribute__((target("avx512f"))) static void patch_grad_avx512(int K, int R, int P,
+                                                               const float *w, const float *dy,
+                                                               float *col)
+{
+    const int P32 = P & ~31, P16 = P & ~15, R4 = R & ~3;
+    for (int r = 0; r < R4; r += 4) {
+        for (int p = 0; p < P32; p += 32) {
+            __m512 a0 = _mm512_setzero_ps(), a1 = a0, b0 = a0, b1 = a0;
+            __m512 c0 = a0, c1 = a0, d0 = a0, d1 = a0;
+            for (int k = 0; k < K; k++) {
+                const float *dk = dy + (size_t)k * P + p, *wk = w + (size_t)k * R + r;
+                const __m512 x0 = _mm512_loadu_ps(dk), x1 = _mm512_loadu_ps(dk + 16);
+                __m512 v = _mm512_set1_ps(wk[0]);
+                a0 = _mm512_fmadd_ps(v, x0, a0), a1 = _mm512_fmadd_ps(v, x1, a1);
+                v = _mm512_set1_ps(wk[1]);
+                b0 = _mm512_fmadd_ps(v, x0, b0), b1 = _mm512_fmadd_ps(v, x1, b1);
+                v = _mm512_set1_ps(wk[2]);
+                c0 = _mm512_fmadd_ps(v, x0, c0), c1 = _mm512_fmadd_ps(v, x1, c1);
+                v = _mm512_set1_ps(wk[3]);
+                d0 = _mm512_fmadd_ps(v, x0, d0), d1 = _mm512_fmadd_ps(v, x1, d1);
+            }
+            float *o = col + (size_t)r * P + p;
+            _mm512_storeu_ps(o, a0), _mm512_storeu_ps(o + 16, a1);
+            _mm512_storeu_ps(o + P, b0), _mm512_storeu_ps(o + P + 16, b1);
+            _mm512_storeu_ps(o + 2 * P, c0), _mm512_storeu_ps(o + 2 * P + 16, c1);
+            _mm512_storeu_ps(o + 3 * P, d0), _mm512_storeu_ps(o + 3 * P + 16, d1);
+        }
+        if (P16 > P32)
+            block16_avx512(K, R, P, w, dy, col, r, P32);
+        for (int i = 0; i < 4; i++)
+            for (int p = P16; p < P; p++)
+                col[(size_t)(r + i) * P + p] = chain(K, R, P, w, dy, r + i, p);
+    }
+    for (int r = R4; r < R; r++)
+        for (int p = 0; p < P; p++)
+            col[(size_t)r * P + p] = chain(K, R, P, w, dy, r, p);
+}
+
 void dlt__patch_grad(int K, int R, int P, const float *w, const float *dy, float *col)
 {
-    static int avx2 = -1;
-    if (avx2 < 0)
+    static int avx2 = -1, avx512 = -1;
+    if (avx2 < 0) {
         avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+        avx512 = dlt_cpu_avx512();
+    }
+    if (avx512) {
+        patch_grad_avx512(K, R, P, w, dy, col);
+        return;
+    }
     if (avx2) {
         patch_grad_avx2(K, R, P, w, dy, col);
         return;
