@@ -279,7 +279,7 @@ static void direct_backward_data(dlt_layer *l, conv_state *s)
 }
 
 /* A layer on one input channel (LeNet's conv1) takes its weight gradient
- * from im2col and a direct loop per sample (dw_accumulate), chunks on OpenMP
+ * from im2col and a direct loop per sample (dlt__patch_weight_grad), chunks on OpenMP
  * threads, instead of oneDNN, whose AVX2 kernel is slow there. LeNet's conv1
  * backward (5x5, b64): 1 thread, CPU time, 6.5 ms with oneDNN (its forward:
  * 1.3), 3.2-3.4 this way (2.0-2.4 with one sgemm per sample, but OpenBLAS
@@ -287,29 +287,6 @@ static void direct_backward_data(dlt_layer *l, conv_state *s)
  * 3.2 with oneDNN, 1.6 this way. On 3 channels oneDNN wins (cifar10_quick's
  * conv1, b100: 12.9 ms, 18 with the sgemms), so the rule stops at one. */
 static int dw_by_gemm(const conv_config *c) { return c->group == 1 && c->g.c == 1; }
-
-/* dw (K, R) += dy (K, P) x col (R, P)^T, each dot product over P in eight
- * fixed partial sums (lane j takes p = j mod 8) added in a fixed order: the
- * compiler may run the eight as one vector, the arithmetic stays the same
- * whatever the buffers' alignment, so every rank sums a sample alike. */
-static void dw_accumulate(int K, int R, size_t P, const float *dy, const float *col, float *dw)
-{
-    const size_t P8 = P & ~(size_t)7;
-    for (int k = 0; k < K; k++) {
-        const float *d = dy + (size_t)k * P;
-        for (int r = 0; r < R; r++) {
-            const float *x = col + (size_t)r * P;
-            float a8[8] = {0, 0, 0, 0, 0, 0, 0, 0};
-            for (size_t p = 0; p < P8; p += 8)
-                for (int j = 0; j < 8; j++)
-                    a8[j] += d[p + j] * x[p + j];
-            float sum = ((a8[0] + a8[1]) + (a8[2] + a8[3])) + ((a8[4] + a8[5]) + (a8[6] + a8[7]));
-            for (size_t p = P8; p < P; p++)
-                sum += d[p] * x[p];
-            dw[(size_t)k * R + r] += sum;
-        }
-    }
-}
 
 /* The weight gradient of the N/WCHUNK chunks of WCHUNK samples, each summed
  * in float sample by sample into its row of s->dw_chunks, chunks on OpenMP
@@ -335,7 +312,7 @@ static void gemm_weight_chunks(dlt_layer *l, conv_state *s, int N, int wchunk)
         memset(dw, 0, wcount * sizeof(float));
         for (int i = ci * wchunk; i < (ci + 1) * wchunk; i++) {
             dlt__im2col(x + (size_t)i * in, &c->g, col, P);
-            dw_accumulate(K, R, P, dy + (size_t)i * K * P, col, dw);
+            dlt__patch_weight_grad(K, R, P, dy + (size_t)i * K * P, col, dw);
         }
     }
 }

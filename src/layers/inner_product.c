@@ -122,14 +122,16 @@ static const float *pack_panel(int NA, int j0, int nj, const float *b, int ldb, 
         pack_size = bytes;
     }
     float *dst = pack_buf;
-    if (trans) { /* read rows of b, write columns of the panel */
-        if (nj < IP_COLS)
-            for (int a = 0; a < NA; a++)
-                memset(dst + (size_t)a * IP_COLS + nj, 0, (size_t)(IP_COLS - nj) * sizeof(float));
-        for (int j = 0; j < nj; j++) {
-            const float *src = b + (size_t)(j0 + j) * ldb;
-            for (int a = 0; a < NA; a++)
-                dst[(size_t)a * IP_COLS + j] = src[a];
+    if (trans) { /* the panel's 16 rows of b read side by side, its rows written in order */
+        const float *src[IP_COLS];
+        for (int j = 0; j < nj; j++)
+            src[j] = b + (size_t)(j0 + j) * ldb;
+        for (int a = 0; a < NA; a++) {
+            float *d = dst + (size_t)a * IP_COLS;
+            for (int j = 0; j < nj; j++)
+                d[j] = src[j][a];
+            for (int j = nj; j < IP_COLS; j++)
+                d[j] = 0.0f;
         }
     } else {
         for (int a = 0; a < NA; a++) {
