@@ -132,6 +132,57 @@ static int max_2x2(const pool_config *c, const float *xp, int oh, float *yp, int
     return full;
 }
 
+#if defined(__x86_64__) || defined(__i386__)
+/* max_2x2 eight outputs at a time on AVX2: the even and odd columns of two
+ * rows split by permutes, then the same three compares (strictly greater,
+ * so ties and NaNs keep the earlier element) and the same indices; the
+ * loads stay inside the windows' two rows. */
+__attribute__((target("avx2"))) static int max_2x2_avx2(const pool_config *c, const float *xp, int oh,
+                                                        float *yp, int *mp)
+{
+    const int full = c->w / 2 < c->wo ? c->w / 2 : c->wo;
+    if (2 * oh + 1 >= c->h)
+        return 0;
+    const float *r0 = xp + (size_t)2 * oh * c->w, *r1 = r0 + c->w;
+    const int base = 2 * oh * c->w;
+    const __m256i split = _mm256_setr_epi32(0, 2, 4, 6, 1, 3, 5, 7);
+    const __m256i two_lane = _mm256_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14);
+    float *y = yp + (size_t)oh * c->wo;
+    int *m = mp + (size_t)oh * c->wo;
+    int ow = 0;
+    for (; ow + 8 <= full; ow += 8) {
+        const __m256 p0 = _mm256_permutevar8x32_ps(_mm256_loadu_ps(r0 + 2 * ow), split);
+        const __m256 p1 = _mm256_permutevar8x32_ps(_mm256_loadu_ps(r0 + 2 * ow + 8), split);
+        const __m256 q0 = _mm256_permutevar8x32_ps(_mm256_loadu_ps(r1 + 2 * ow), split);
+        const __m256 q1 = _mm256_permutevar8x32_ps(_mm256_loadu_ps(r1 + 2 * ow + 8), split);
+        const __m256 a = _mm256_permute2f128_ps(p0, p1, 0x20), b = _mm256_permute2f128_ps(p0, p1, 0x31);
+        const __m256 d = _mm256_permute2f128_ps(q0, q1, 0x20), e = _mm256_permute2f128_ps(q0, q1, 0x31);
+        const __m256 g0 = _mm256_cmp_ps(b, a, _CMP_GT_OQ), g1 = _mm256_cmp_ps(e, d, _CMP_GT_OQ);
+        const __m256 m0 = _mm256_blendv_ps(a, b, g0), m1 = _mm256_blendv_ps(d, e, g1);
+        const __m256 g = _mm256_cmp_ps(m1, m0, _CMP_GT_OQ);
+        /* a true compare is -1 as an integer: subtracting it adds one */
+        const __m256i i0 = _mm256_sub_epi32(_mm256_add_epi32(_mm256_set1_epi32(base + 2 * ow), two_lane),
+                                            _mm256_castps_si256(g0));
+        const __m256i i1 = _mm256_sub_epi32(
+            _mm256_add_epi32(_mm256_set1_epi32(base + c->w + 2 * ow), two_lane), _mm256_castps_si256(g1));
+        _mm256_storeu_ps(y + ow, _mm256_blendv_ps(m0, m1, g));
+        _mm256_storeu_si256((__m256i *)(m + ow),
+                            _mm256_castps_si256(_mm256_blendv_ps(_mm256_castsi256_ps(i0),
+                                                                 _mm256_castsi256_ps(i1), g)));
+    }
+    for (; ow < full; ow++) {
+        float a = r0[2 * ow], b = r0[2 * ow + 1], d = r1[2 * ow], e = r1[2 * ow + 1];
+        int g0 = b > a, g1 = e > d;
+        float m0 = g0 ? b : a, m1 = g1 ? e : d;
+        int i0 = base + 2 * ow + g0, i1 = base + c->w + 2 * ow + g1;
+        int g = m1 > m0;
+        y[ow] = g ? m1 : m0;
+        m[ow] = i0 + g * (i1 - i0);
+    }
+    return full;
+}
+#endif
+
 /* MAX over one output row's windows (input rows hs..he) for the columns
  * ow in [owa, owb), whose windows lie inside the plane horizontally: four
  * columns at a time, each its own chain of branch-free selects, so the
@@ -318,7 +369,11 @@ static void pool_plane_forward(const pool_config *c, const float *xp, float *yp,
     for (int oh = 0; oh < c->ho; oh++) {
         int ow = 0;
         if (fast)
+#if defined(__x86_64__) || defined(__i386__)
+            ow = avx2 ? max_2x2_avx2(c, xp, oh, yp, mp) : max_2x2(c, xp, oh, yp, mp);
+#else
             ow = max_2x2(c, xp, oh, yp, mp);
+#endif
         else if (owb > owa && oh * c->sh - c->ph < c->h) { /* rows past the image: pool_one */
             int h0 = oh * c->sh - c->ph, h1 = h0 + c->kh;
             for (; ow < owa; ow++)

@@ -168,6 +168,11 @@ static void test_pool(void)
                    "pooling_param { pool: MAX kernel_size: 3 stride: 3 pad: 1 }");
     test_pool_wide("MAX k3 s2 2x3x13x83", 2, 3, 13, 83, 3, 2, 0, 0, 6, 41,
                    "pooling_param { pool: MAX kernel_size: 3 stride: 2 }");
+    /* 2x2 stride 2: blocks of eight outputs and a scalar tail, odd sizes */
+    test_pool_wide("MAX k2 s2 2x3x24x24 (LeNet's pool1)", 2, 3, 24, 24, 2, 2, 0, 0, 12, 12,
+                   "pooling_param { pool: MAX kernel_size: 2 stride: 2 }");
+    test_pool_wide("MAX k2 s2 2x3x9x37", 2, 3, 9, 37, 2, 2, 0, 0, 5, 19,
+                   "pooling_param { pool: MAX kernel_size: 2 stride: 2 }");
 }
 
 int main(void)
