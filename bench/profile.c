@@ -25,6 +25,8 @@ static void profile_step(dlt_net *net, void (*update)(void *), void *ctx, double
     dlt_net_zero_grads(net);
     for (int i = 0; i < n; i++) {
         dlt_layer *l = dlt_net_layer(net, i);
+        if (dlt_net_layer_fused(net, i)) /* done by an earlier layer's forward */
+            continue;
         double t = dlt_bench_now();
         l->ops->forward(l);
         fwd[i] += dlt_bench_now() - t;

@@ -53,6 +53,10 @@ float dlt_net_forward_from(dlt_net *net, int first);
  * buffer, so call dlt_net_zero_grads first (iter_size accumulates). */
 void dlt_net_backward(dlt_net *net);
 void dlt_net_zero_grads(dlt_net *net);
+/* 1 when layer INDEX's forward is done by an earlier layer's (a fused
+ * chain: BatchNorm + Scale + ReLU at inference, Convolution + ReLU), so
+ * dlt_net_forward skips it; per-layer profiles skip it too. */
+int dlt_net_layer_fused(const dlt_net *net, int index);
 /* Layer I's part of dlt_net_backward (split-blob gradients summed, then its
  * backward), for per-layer profiles; returns 0 when the layer has nothing
  * to do. */

@@ -16,6 +16,7 @@
 #include "layers/conv_dnnl.h"
 #include "layers/patch_grad.h"
 #include "layers/plane_sums.h"
+#include "layers/relu.h"
 #include "layers/layers.h"
 
 /* Patch matrix size per unfold (floats): as many samples as fit in about
@@ -37,6 +38,7 @@ typedef struct conv_state {
     double *dw_acc;    /* (K, C/group*kh*kw) the batch's weight gradient */
     double *db_acc;    /* (K) the batch's bias gradient */
     dlt__conv_dnnl *dnnl; /* oneDNN primitives (backend dnnl), else NULL */
+    int relu_fused;       /* the forward also does the in-place ReLU after it */
     float *dw_chunks;  /* (chunks, K, C*kh*kw) dw_by_gemm: each chunk's weight gradient */
     float *cols;       /* (threads, C*kh*kw, Ho*Wo) dw_by_gemm: a patch matrix per thread */
     int dw_chunks_n, cols_n;
@@ -445,6 +447,35 @@ static void conv_forward(dlt_layer *l)
         dnnl_fallback(l, s, "forward");
     }
     im2col_forward(l);
+    if (s->relu_fused) { /* as relu.c's forward with slope 0 */
+        float *y = l->top[0]->data;
+        const size_t n = l->top[0]->count;
+#pragma omp parallel for simd schedule(static) if (n >= DLT__PAR_MIN)
+        for (size_t i = 0; i < n; i++)
+            y[i] = y[i] > 0.0f ? y[i] : 0.0f;
+    }
+}
+
+/* An in-place ReLU with negative_slope 0 right after a oneDNN convolution
+ * runs as the convolution's post-op: one pass over the top fewer (conv1 of
+ * the caption net: 32 x 84 x 84 per image). Same values: the post-op is
+ * max(y, 0), which maps NaN and -0 to +0 as relu.c does (test_conv checks
+ * fused against unfused bit for bit). The ReLU's backward is unchanged: it
+ * reads the top, which holds the same values. Returns 1 when fused. */
+int dlt__conv_fuse_relu(dlt_layer *layers, int i, int n)
+{
+    dlt_layer *cv = &layers[i];
+    if (cv->ops != &dlt__conv_ops || i + 1 >= n || cv->ntop != 1)
+        return 0;
+    conv_state *s = cv->state;
+    const dlt_layer *re = &layers[i + 1];
+    if (!s->dnnl || re->ops != &dlt__relu_ops || re->nbottom != 1 || re->ntop != 1 ||
+        re->bottom[0] != cv->top[0] || re->top[0] != cv->top[0] ||
+        ((const relu_config *)re->state)->negative_slope != 0.0f)
+        return 0;
+    dlt__conv_dnnl_fuse_relu(s->dnnl);
+    s->relu_fused = 1;
+    return 1;
 }
 
 static void conv_backward(dlt_layer *l)

@@ -18,6 +18,10 @@ const conv_config *dlt__conv_config(const dlt_layer *l);
 int dlt__conv_uses_dnnl(const dlt_layer *l);
 /* 1 on oneDNN's plain NCHW layouts, 0 on its blocked ones, -1 not on oneDNN. */
 int dlt__conv_dnnl_plain_layouts(const dlt_layer *l);
+/* Training and inference: an in-place ReLU (slope 0) after the oneDNN
+ * convolution LAYERS[I] done by its forward; 1 when fused (the net then
+ * skips the ReLU's forward), else 0. */
+int dlt__conv_fuse_relu(dlt_layer *layers, int i, int n);
 
 /* GPU code: src/cuda/conv.cu (linked only with --with-cuda). */
 int dlt__conv_setup_gpu(dlt_layer *l);

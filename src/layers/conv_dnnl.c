@@ -56,6 +56,7 @@ struct dlt__conv_dnnl {
     int nthr;                        /* OpenMP threads the primitives were made for */
     int plain;                       /* NCHW/OIHW throughout: no reorders (wants_plain) */
     int failed[NOPS];                /* no implementation for this shape */
+    int relu;                        /* the forward applies ReLU (a post-op) */
     dnnl_primitive_desc_t fwd_pd;    /* also the hint for the backward ones */
     op op[NOPS];
     dnnl_memory_desc_t x, xw, w, b, y, yw; /* plain; xw, yw: WCHUNK samples */
@@ -180,6 +181,7 @@ dlt__conv_dnnl *dlt__conv_dnnl_create(const conv_config *c, int n, int wchunk)
 
 int dlt__conv_dnnl_is_plain(const dlt__conv_dnnl *d) { return d->plain; }
 
+
 static void drop_op(op *o)
 {
     for (int i = 0; i < o->nargs; i++) {
@@ -204,6 +206,16 @@ static void drop_primitives(dlt__conv_dnnl *d)
     d->fwd_pd = NULL;
 }
 
+void dlt__conv_dnnl_fuse_relu(dlt__conv_dnnl *d)
+{
+    if (d->relu)
+        return;
+    drop_primitives(d); /* the forward is made again with the post-op */
+    for (int i = 0; i < NOPS; i++)
+        d->failed[i] = 0;
+    d->relu = 1;
+}
+
 /* Caffe's output size rounds down: oneDNN accepts the same left and right
  * padding then (its size check divides by the stride the same way). */
 static void window(const dlt__conv_geom *g, dnnl_dims_t stride, dnnl_dims_t dil, dnnl_dims_t pad)
@@ -213,11 +225,13 @@ static void window(const dlt__conv_geom *g, dnnl_dims_t stride, dnnl_dims_t dil,
     pad[0] = g->ph, pad[1] = g->pw;
 }
 
-/* Primitive descriptor from an op descriptor; NULL when unimplemented. */
-static dnnl_primitive_desc_t make_pd(const void *desc, const_dnnl_primitive_desc_t hint)
+/* Primitive descriptor from an op descriptor (ATTR: NULL or post-ops);
+ * NULL when unimplemented. */
+static dnnl_primitive_desc_t make_pd(const void *desc, const_dnnl_primitive_attr_t attr,
+                                     const_dnnl_primitive_desc_t hint)
 {
     dnnl_primitive_desc_t pd = NULL;
-    dnnl_status_t st = dnnl_primitive_desc_create(&pd, desc, NULL, engine, hint);
+    dnnl_status_t st = dnnl_primitive_desc_create(&pd, desc, attr, engine, hint);
     if (st == dnnl_unimplemented || st == dnnl_invalid_arguments)
         return NULL;
     DNNL_CHECK(st);
@@ -257,7 +271,21 @@ static int make_forward(dlt__conv_dnnl *d)
             dnnl_convolution_direct, &x, &w, d->cfg.bias_term ? &d->b : NULL, &y,
             s, dl, p, p) != dnnl_success)
         return -1;
-    d->fwd_pd = make_pd(&desc, NULL);
+    dnnl_primitive_attr_t attr = NULL;
+    if (d->relu) {
+        /* max(x, 0) as the ReLU layer computes it (ReLU's own forward is
+         * skipped: net.c plan_fusions); eltwise_relu with alpha 0 is a
+         * vmaxps against zero in the JIT kernels, as conv.c's test checks */
+        dnnl_post_ops_t po;
+        DNNL_CHECK(dnnl_primitive_attr_create(&attr));
+        DNNL_CHECK(dnnl_post_ops_create(&po));
+        DNNL_CHECK(dnnl_post_ops_append_eltwise(po, 1.0f, dnnl_eltwise_relu, 0.0f, 0.0f));
+        DNNL_CHECK(dnnl_primitive_attr_set_post_ops(attr, po));
+        dnnl_post_ops_destroy(po);
+    }
+    d->fwd_pd = make_pd(&desc, attr, NULL);
+    if (attr)
+        dnnl_primitive_attr_destroy(attr);
     if (!d->fwd_pd)
         return -1;
     op *o = &d->op[OP_FWD];
@@ -288,7 +316,7 @@ static int make_backward(dlt__conv_dnnl *d, int which)
               &x, &w, NULL, &y, s, dl, p, p); /* bias gradient: conv.c, in double */
     if (st != dnnl_success)
         return -1;
-    dnnl_primitive_desc_t pd = make_pd(&desc, d->fwd_pd);
+    dnnl_primitive_desc_t pd = make_pd(&desc, NULL, d->fwd_pd);
     if (!pd)
         return -1;
     op *o = &d->op[which];

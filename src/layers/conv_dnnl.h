@@ -16,6 +16,9 @@ dlt__conv_dnnl *dlt__conv_dnnl_create(const conv_config *c, int n, int wchunk);
 void dlt__conv_dnnl_destroy(dlt__conv_dnnl *d);
 /* 1: the primitives run on the layer's NCHW/OIHW (no reorders), 0: on blocked layouts. */
 int dlt__conv_dnnl_is_plain(const dlt__conv_dnnl *d);
+/* From now on the forward writes max(y, 0): an in-place ReLU after the
+ * layer, fused (conv.c dlt__conv_fuse_relu). */
+void dlt__conv_dnnl_fuse_relu(dlt__conv_dnnl *d);
 
 /* Each returns 0, or -1 when oneDNN has no implementation for this shape
  * (nothing written; the caller falls back to im2col). */

@@ -5,6 +5,7 @@
 dlt__conv_dnnl *dlt__conv_dnnl_create(const conv_config *c, int n, int wchunk) { return NULL; }
 void dlt__conv_dnnl_destroy(dlt__conv_dnnl *d) {}
 int dlt__conv_dnnl_is_plain(const dlt__conv_dnnl *d) { return 0; }
+void dlt__conv_dnnl_fuse_relu(dlt__conv_dnnl *d) {}
 int dlt__conv_dnnl_backward(dlt__conv_dnnl *d, const float *x, const float *dy, const float *w,
                             float *dw, float *dx)
 {

@@ -10,6 +10,7 @@
 #include "dltrain/net.h"
 #include "dltrain/size.h"
 #include "layers/batchnorm.h"
+#include "layers/conv.h"
 
 /* A named blob as the prototxt sees it. In-place layers (top == bottom)
  * keep the same tensor under the same name. */
@@ -56,8 +57,9 @@ struct dlt_net {
     float *ggrads;       /* (nparams) on the device */
     const dlt_net *param_owner; /* set by dlt_net_share_params */
     dlt_compute_ctx compute; /* how its layers compute; each layer's ->compute points here */
-    int *fused_into;     /* (nlayers) TEST: 1 + the layer whose CPU forward also does this
-                          * one's (BatchNorm + Scale + ReLU), 0: runs itself; NULL: none */
+    int *fused_into;     /* (nlayers) 1 + the layer whose CPU forward also does this
+                          * one's (BatchNorm + Scale + ReLU, Convolution + ReLU), 0: runs
+                          * itself; NULL: none */
     double loss_scale;   /* dlt_net_set_loss_scale: loss layers' weights carry it; 1: none */
 };
 
@@ -371,12 +373,16 @@ static void find_outputs(dlt_net *net)
     }
 }
 
-/* Inference: chains of layers one layer's pass can do (each chain's head
- * keeps the rest's forward; see dlt__batchnorm_fuse_chain). */
+/* Chains of layers one layer's pass can do (each chain's head keeps the
+ * rest's forward): BatchNorm + Scale (+ ReLU) at inference (see
+ * dlt__batchnorm_fuse_chain), a oneDNN Convolution + in-place ReLU in both
+ * phases (dlt__conv_fuse_relu; the ReLU's backward still runs). */
 static void plan_fusions(dlt_net *net)
 {
     for (int i = 0; i < net->nlayers; i++) {
         int k = dlt__batchnorm_fuse_chain(net->layers, i, net->nlayers);
+        if (!k)
+            k = dlt__conv_fuse_relu(net->layers, i, net->nlayers);
         if (k && !net->fused_into)
             net->fused_into = dlt_calloc(net->nlayers, sizeof(int));
         for (int j = 1; j <= k; j++)
@@ -441,7 +447,7 @@ int dlt_net_create_seq(const dlt_cfg *np, int phase, int input_c, int input_h, i
         st = allocate_params(net, seed);
         find_outputs(net);
     }
-    if (st == 0 && phase == DLT_PHASE_TEST)
+    if (st == 0)
         plan_fusions(net);
     if (st < 0) {
         dlt_net_free(net);
@@ -571,6 +577,12 @@ static int chain_on_cpu(const dlt_net *net, int from, int to)
     return 1;
 }
 
+int dlt_net_layer_fused(const dlt_net *net, int index)
+{
+    return index >= 0 && index < net->nlayers && net->fused_into && net->fused_into[index] &&
+           chain_on_cpu(net, net->fused_into[index] - 1, index);
+}
+
 float dlt_net_forward(dlt_net *net) { return dlt_net_forward_from(net, 0); }
 
 float dlt_net_forward_from(dlt_net *net, int first)
@@ -582,7 +594,7 @@ float dlt_net_forward_from(dlt_net *net, int first)
         first = net->fused_into[first] - 1;
     for (int i = first < 0 ? 0 : first; i < net->nlayers; i++) {
         dlt_layer *l = &net->layers[i];
-        if (net->fused_into && net->fused_into[i] && chain_on_cpu(net, net->fused_into[i] - 1, i))
+        if (dlt_net_layer_fused(net, i))
             continue; /* done by its chain's head */
         dlt_layer_forward(l);
         if (stores_half(net))

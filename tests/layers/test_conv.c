@@ -318,6 +318,96 @@ static void test_compute_per_net(void)
     dlt_cfg_free(root);
 }
 
+/* A oneDNN convolution followed by an in-place ReLU runs the ReLU as its
+ * post-op (dlt__conv_fuse_relu): the same net with the ReLU writing another
+ * blob is not fused. Both must give the same bits forward and backward,
+ * with NaN, -0 and exact zeros among the convolution's outputs. */
+static void test_conv_relu_fusion(void)
+{
+    if (!dlt_conv_dnnl_available()) {
+        TEST_SKIP("conv + ReLU fusion: this build has no oneDNN");
+        return;
+    }
+    static const char *fused =
+        "layer { name: 'd' type: 'Data' top: 'data' top: 'label' data_param { batch_size: 4 } }\n"
+        "layer { name: 'conv' type: 'Convolution' bottom: 'data' top: 'conv'\n"
+        "        convolution_param { num_output: 16 kernel_size: 3 pad: 1 weight_filler { type: 'xavier' } } }\n"
+        "layer { name: 'relu' type: 'ReLU' bottom: 'conv' top: 'conv' }\n"
+        "layer { name: 'ip' type: 'InnerProduct' bottom: 'conv' top: 'ip'\n"
+        "        inner_product_param { num_output: 3 weight_filler { type: 'xavier' } } }\n"
+        "layer { name: 'loss' type: 'SoftmaxWithLoss' bottom: 'ip' bottom: 'label' top: 'loss' }\n";
+    static const char *apart =
+        "layer { name: 'd' type: 'Data' top: 'data' top: 'label' data_param { batch_size: 4 } }\n"
+        "layer { name: 'conv' type: 'Convolution' bottom: 'data' top: 'conv'\n"
+        "        convolution_param { num_output: 16 kernel_size: 3 pad: 1 weight_filler { type: 'xavier' } } }\n"
+        "layer { name: 'relu' type: 'ReLU' bottom: 'conv' top: 'r' }\n"
+        "layer { name: 'ip' type: 'InnerProduct' bottom: 'r' top: 'ip'\n"
+        "        inner_product_param { num_output: 3 weight_filler { type: 'xavier' } } }\n"
+        "layer { name: 'loss' type: 'SoftmaxWithLoss' bottom: 'ip' bottom: 'label' top: 'loss' }\n";
+    dlt_cfg *ra = NULL, *rb = NULL;
+    dlt_net *a = NULL, *b = NULL;
+    dlt_compute_ctx c;
+    dlt_compute_ctx_init(&c);
+    c.conv_backend = DLT_CONV_DNNL;
+    int st = dlt_pt_parse_string(fused, "fused.prototxt", &ra);
+    if (st == 0)
+        st = dlt_pt_parse_string(apart, "apart.prototxt", &rb);
+    if (st == 0)
+        st = dlt_net_create(ra, DLT_PHASE_TRAIN, 2, 12, 12, 7, &c, &a);
+    if (st == 0)
+        st = dlt_net_create(rb, DLT_PHASE_TRAIN, 2, 12, 12, 7, &c, &b);
+    ASSERT_EQ(st, 0, "conv + ReLU fusion: the two nets build");
+    if (st) {
+        dlt_net_free(a);
+        dlt_cfg_free(ra);
+        dlt_cfg_free(rb);
+        return;
+    }
+    TEST_OK(dlt_net_layer_fused(a, 2) && !dlt_net_layer_fused(b, 2),
+            "conv + ReLU fusion: the in-place ReLU is fused (its forward skipped), the other not");
+    dlt_tensor *xa = dlt_net_blob(a, "data"), *xb = dlt_net_blob(b, "data");
+    fill_uniform(xa->data, xa->count, -1, 1);
+    /* One NaN: the outputs whose windows hold it are NaN before the ReLU
+     * (the unfused ReLU maps them to 0), and the last sample all zeros:
+     * its outputs are the bias, which the first step zeroes (+0 vs -0
+     * where a bias is negative). */
+    xa->data[5] = NAN;
+    memset(xa->data + 3 * (xa->count / 4), 0, xa->count / 4 * sizeof(float));
+    for (int k = 0; k < 16; k++) /* biases of both signs */
+        dlt_net_layer(a, 1)->param[1].data[k] = (k % 2 ? 0.5f : -0.5f) * (float)k / 16;
+    memcpy(dlt_net_params(b), dlt_net_params(a), dlt_net_param_count(a) * sizeof(float));
+    memcpy(xb->data, xa->data, xa->count * sizeof(float));
+    dlt_tensor *la = dlt_net_blob(a, "label"), *lb = dlt_net_blob(b, "label");
+    for (size_t i = 0; i < la->count; i++)
+        la->data[i] = lb->data[i] = (float)(i % 3);
+    dlt_net_zero_grads(a);
+    dlt_net_zero_grads(b);
+    dlt_net_forward(a);
+    dlt_net_forward(b);
+    const dlt_tensor *ya = dlt_net_blob(a, "conv"), *yb = dlt_net_blob(b, "r");
+    size_t nan_out = 0;
+    for (size_t i = 0; i < yb->count; i++)
+        nan_out += isnan(yb->data[i]);
+    TEST_OK(memcmp(ya->data, yb->data, ya->count * sizeof(float)) == 0 && nan_out == 0,
+            "conv + ReLU fusion: the fused forward's %zu outputs equal conv then ReLU bit for bit "
+            "(the NaN window included)", ya->count);
+    /* The ip gradient holds no NaN (the ReLU zeroed it), conv's weight
+     * gradient does (x * dy with x NaN): compare all but that blob. */
+    dlt_net_backward(a);
+    dlt_net_backward(b);
+    const dlt_layer *ipa = dlt_net_layer(a, 3), *ipb = dlt_net_layer(b, 3);
+    const dlt_layer *ca = dlt_net_layer(a, 1), *cb = dlt_net_layer(b, 1);
+    TEST_OK(memcmp(ipa->param[0].diff, ipb->param[0].diff, ipa->param[0].count * sizeof(float)) == 0 &&
+            memcmp(ca->param[1].diff, cb->param[1].diff, ca->param[1].count * sizeof(float)) == 0 &&
+            memcmp(ya->diff, dlt_net_blob(b, "conv")->diff, ya->count * sizeof(float)) == 0,
+            "conv + ReLU fusion: the backward (ReLU's input gradient, conv's bias gradient, ip's "
+            "weight gradient) equals the unfused net's bit for bit");
+    dlt_net_free(a);
+    dlt_net_free(b);
+    dlt_cfg_free(ra);
+    dlt_cfg_free(rb);
+}
+
 int main(void)
 {
     char isa[160];
@@ -335,5 +425,6 @@ int main(void)
     }
     compute.conv_backend = DLT_CONV_AUTO;
     test_compute_per_net();
+    test_conv_relu_fusion();
     TEST_DONE();
 }
