@@ -50,6 +50,7 @@ static void gc_require_gpu(int deterministic)
     dlt_compute_ctx_init(&gc_compute);
     gc_compute.cudnn_deterministic = deterministic;
     gc_compute.cudnn_workspace_limit = (size_t)256 << 20;
+    gc_compute.no_fusion = 1; /* layers are run and compared one at a time */
     if (dlt_device_select(DLT_DEVICE_GPU, 0, 1, &got) < 0 || got != DLT_DEVICE_GPU)
         TEST_SKIP_ALL("a GPU is visible but could not be bound");
 }

@@ -27,6 +27,8 @@ typedef struct dlt_compute_ctx {
     int cudnn_deterministic;       /* GPU: deterministic cuDNN algorithms, cuBLAS without atomics */
     size_t cudnn_workspace_limit;  /* GPU: bytes of workspace per convolution algorithm */
     dlt_precision precision;       /* FP32 by default here; dltrain-mpi's --precision default is TF32 */
+    int no_fusion;                 /* 1: every layer does its own forward (tests that run and
+                                    * compare layers one at a time); 0: fused chains (net.c) */
 } dlt_compute_ctx;
 
 #define DLT_CUDNN_WORKSPACE_DEFAULT ((size_t)512 << 20)
@@ -34,7 +36,7 @@ typedef struct dlt_compute_ctx {
 /* The defaults: conv_backend from DLT_CONV_BACKEND in the environment
  * (a bad value is reported and ignored), else auto; threads 0; cuDNN
  * free to pick nondeterministic algorithms within 512 MiB; precision FP32
- * (the layer tests compare GPU and CPU in strict FP32). */
+ * (the layer tests compare GPU and CPU in strict FP32); fusion on. */
 void dlt_compute_ctx_init(dlt_compute_ctx *c);
 
 /* The backend C's Convolution layers use, auto resolved: DLT_CONV_IM2COL

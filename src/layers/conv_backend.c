@@ -73,6 +73,7 @@ void dlt_compute_ctx_init(dlt_compute_ctx *c)
     c->cudnn_deterministic = 0;
     c->cudnn_workspace_limit = DLT_CUDNN_WORKSPACE_DEFAULT;
     c->precision = DLT_PRECISION_FP32;
+    c->no_fusion = 0;
 }
 
 dlt_conv_backend dlt_compute_conv_backend(const dlt_compute_ctx *c)

@@ -181,7 +181,6 @@ dlt__conv_dnnl *dlt__conv_dnnl_create(const conv_config *c, int n, int wchunk)
 
 int dlt__conv_dnnl_is_plain(const dlt__conv_dnnl *d) { return d->plain; }
 
-
 static void drop_op(op *o)
 {
     for (int i = 0; i < o->nargs; i++) {
@@ -275,7 +274,8 @@ static int make_forward(dlt__conv_dnnl *d)
     if (d->relu) {
         /* max(x, 0) as the ReLU layer computes it (ReLU's own forward is
          * skipped: net.c plan_fusions); eltwise_relu with alpha 0 is a
-         * vmaxps against zero in the JIT kernels, as conv.c's test checks */
+         * vmaxps against zero in the JIT kernels: NaN and -0 give +0, as
+         * tests/layers/test_conv checks */
         dnnl_post_ops_t po;
         DNNL_CHECK(dnnl_primitive_attr_create(&attr));
         DNNL_CHECK(dnnl_post_ops_create(&po));

@@ -447,7 +447,7 @@ int dlt_net_create_seq(const dlt_cfg *np, int phase, int input_c, int input_h, i
         st = allocate_params(net, seed);
         find_outputs(net);
     }
-    if (st == 0)
+    if (st == 0 && !net->compute.no_fusion)
         plan_fusions(net);
     if (st < 0) {
         dlt_net_free(net);
