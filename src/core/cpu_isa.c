@@ -6,7 +6,6 @@
 #endif
 #include <stdio.h>
 #include <stdlib.h>
-#include <string.h>
 #include <strings.h>
 
 #ifdef HAVE_DNNL

@@ -38,7 +38,7 @@ typedef struct conv_state {
     double *dw_acc;    /* (K, C/group*kh*kw) the batch's weight gradient */
     double *db_acc;    /* (K) the batch's bias gradient */
     dlt__conv_dnnl *dnnl; /* oneDNN primitives (backend dnnl), else NULL */
-    int relu_fused;       /* the forward also does the in-place ReLU after it */
+    dlt_layer *fused_relu; /* the in-place ReLU after it, done by its forward; or NULL */
     float *dw_chunks;  /* (chunks, K, C*kh*kw) dw_by_gemm: each chunk's weight gradient */
     float *cols;       /* (threads, C*kh*kw, Ho*Wo) dw_by_gemm: a patch matrix per thread */
     int dw_chunks_n, cols_n;
@@ -447,13 +447,8 @@ static void conv_forward(dlt_layer *l)
         dnnl_fallback(l, s, "forward");
     }
     im2col_forward(l);
-    if (s->relu_fused) { /* as relu.c's forward with slope 0 */
-        float *y = l->top[0]->data;
-        const size_t n = l->top[0]->count;
-#pragma omp parallel for simd schedule(static) if (n >= DLT__PAR_MIN)
-        for (size_t i = 0; i < n; i++)
-            y[i] = y[i] > 0.0f ? y[i] : 0.0f;
-    }
+    if (s->fused_relu) /* no post-op here: the ReLU's own forward, in place on our top */
+        s->fused_relu->ops->forward(s->fused_relu);
 }
 
 /* An in-place ReLU with negative_slope 0 right after a oneDNN convolution
@@ -468,13 +463,13 @@ int dlt__conv_fuse_relu(dlt_layer *layers, int i, int n)
     if (cv->ops != &dlt__conv_ops || i + 1 >= n || cv->ntop != 1)
         return 0;
     conv_state *s = cv->state;
-    const dlt_layer *re = &layers[i + 1];
+    dlt_layer *re = &layers[i + 1];
     if (!s->dnnl || re->ops != &dlt__relu_ops || re->nbottom != 1 || re->ntop != 1 ||
         re->bottom[0] != cv->top[0] || re->top[0] != cv->top[0] ||
         ((const relu_config *)re->state)->negative_slope != 0.0f)
         return 0;
     dlt__conv_dnnl_fuse_relu(s->dnnl);
-    s->relu_fused = 1;
+    s->fused_relu = re;
     return 1;
 }
 

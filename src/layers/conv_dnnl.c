@@ -210,8 +210,6 @@ void dlt__conv_dnnl_fuse_relu(dlt__conv_dnnl *d)
     if (d->relu)
         return;
     drop_primitives(d); /* the forward is made again with the post-op */
-    for (int i = 0; i < NOPS; i++)
-        d->failed[i] = 0;
     d->relu = 1;
 }
 
@@ -224,8 +222,8 @@ static void window(const dlt__conv_geom *g, dnnl_dims_t stride, dnnl_dims_t dil,
     pad[0] = g->ph, pad[1] = g->pw;
 }
 
-/* Primitive descriptor from an op descriptor (ATTR: NULL or post-ops);
- * NULL when unimplemented. */
+/* Primitive descriptor from an op descriptor (ATTR: NULL or post-ops), or
+ * NULL where oneDNN has no implementation for it (the caller falls back). */
 static dnnl_primitive_desc_t make_pd(const void *desc, const_dnnl_primitive_attr_t attr,
                                      const_dnnl_primitive_desc_t hint)
 {
