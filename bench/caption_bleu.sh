@@ -3,6 +3,11 @@
 # (scripts/caption_scenes.py), both captioners of nets/ (Show-Attend-Tell and
 # the LRCN baseline) trained with mpirun -np 2 for the same budget, the val
 # scenes captioned by dltrain-caption (greedy and beam 3), BLEU-1..4 of each.
+# Both captioners and the PyTorch peer start from the same encoder, pretrained
+# first as a Fashion-MNIST classifier (nets/caption_encoder_solver.prototxt,
+# mpirun -np 2, on Fashion-MNIST's training images: the val scenes are made
+# of its test images), as Xu et al. and Donahue et al. start from an
+# ImageNet-trained CNN.
 # Usage: bench/caption_bleu.sh [WORKDIR] (default bench-caption/); environment:
 # TRAIN_SCENES (4000), VAL_SCENES (500), VAL_CAPTIONS (all: every caption
 # the grammar has for a val scene, so BLEU scores any correct caption fully
@@ -31,6 +36,21 @@ if [ ! -f "$W/val.h5" ]; then
     "$BUILD/dltrain-prep" -q --format captions --annotations "$W/scenes/val/captions.json" \
         --images "$W/scenes/val/images" --gray --size 84x84 --vocab "$W/vocab.txt" "$W/val.h5"
 fi
+FM=${FMNIST:-/usr/share/datasets/fashion-mnist}
+enc="$W/run-encoder/checkpoints/iter_00001875.h5"
+if [ ! -f "$enc" ]; then
+    for s in train t10k; do
+        [ -f "$W/fashion-$s.h5" ] || "$BUILD/dltrain-prep" -q --format idx "$FM/$s-images-idx3-ubyte.gz" \
+            "$FM/$s-labels-idx1-ubyte.gz" "$W/fashion-$s.h5"
+    done
+    rm -rf "$W/run-encoder"
+    t0=$(date +%s.%N)
+    mpirun -np 2 "$BUILD/dltrain-mpi" --solver "$SRC/nets/caption_encoder_solver.prototxt" \
+        --train "$W/fashion-train.h5" --val "$W/fashion-t10k.h5" --run-dir "$W/run-encoder" \
+        > "$W/run-encoder.log" 2>&1
+    echo "$(echo "$(date +%s.%N) - $t0" | bc)" > "$W/run-encoder.seconds"
+fi
+echo "# encoder pretrained (nets/caption_encoder_solver.prototxt, mpirun -np 2) in $(printf %.0f "$(cat "$W/run-encoder.seconds")") s, Fashion-MNIST test top-1 $(grep '^test' "$W/run-encoder.log" | tail -1 | awk '{print $NF}')"
 echo "# scenes: $TRAIN_SCENES train, $VAL_SCENES val ($VAL_CAPTIONS references each); vocabulary $(wc -l < "$W/vocab.txt") ids; $ITERS iterations, global batch 32"
 last=$(printf 'iter_%08d.h5' "$ITERS")
 for net in attention lrcn; do
@@ -40,7 +60,7 @@ for net in attention lrcn; do
         t0=$(date +%s.%N)
         mpirun -np 2 "$BUILD/dltrain-mpi" --solver "$SRC/nets/caption_${net}_solver.prototxt" \
             --train "$W/train.h5" --val "$W/val.h5" --run-dir "$run" --max-iter "$ITERS" \
-            > "$run.log" 2>&1
+            --weights "$enc" > "$run.log" 2>&1
         echo "$(echo "$(date +%s.%N) - $t0" | bc)" > "$run.seconds"
     fi
 done
@@ -60,7 +80,7 @@ for net in attention lrcn; do
 done
 if [ -n "${TORCH_PYTHON:-}" ]; then
     "$TORCH_PYTHON" "$SRC/bench/caption_torch.py" --train "$W/train.h5" --val "$W/val.h5" \
-        --iters "$ITERS" --threads 2 --pool3 7 --eval "$BUILD/dltrain-eval" --out "$W/hyp-torch.txt" \
+        --weights "$enc" --iters "$ITERS" --threads 2 --pool3 7 --eval "$BUILD/dltrain-eval" --out "$W/hyp-torch.txt" \
         > "$W/torch.out" 2>&1
     tline=$(grep '^pytorch' "$W/torch.out")
     ts=$(echo "$tline" | sed 's/.* in \([0-9.]*\) s: .*/\1/')

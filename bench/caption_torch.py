@@ -3,16 +3,20 @@
 captioner of nets/caption_attention_train_val.prototxt (CNN encoder to 3x3x64
 plus a learned position embedding, Embed, the soft-attention LSTM of
 src/layers/attention_lstm.c with init_state and its doubly stochastic
-penalty, the deep output [embedded word, h, z] through Dropout to a per-word
-Linear, cross-entropy ignoring <pad>) with the solver of
-nets/caption_attention_solver.prototxt (Adam 1e-3, halved every 1000
-iterations, global-norm clipping at 5), trained on the same dltrain-prep
-caption sets (read with h5py) for the same budget (ITERS x global batch 32),
-then greedy captions of the val images scored by dltrain-eval --bleu --hyp (the
-same BLEU code). Prints training images/s and BLEU-1..4.
+penalty, the deep output [embedded word, h, z] to a per-word Linear,
+cross-entropy ignoring <pad>) with the solver of
+nets/caption_attention_solver.prototxt (Adam 2e-3, halved every 1000
+iterations, global-norm clipping at 5), started from the same pretrained
+encoder (--weights: conv1..conv3 of a dltrain checkpoint of
+nets/caption_encoder_train_val.prototxt, read with h5py) and trained on the
+same dltrain-prep caption sets (read with h5py) for the same budget (ITERS x
+global batch 32), then greedy captions of the val images scored by
+dltrain-eval --bleu --hyp (the same BLEU code). Prints training images/s and
+BLEU-1..4. The defaults are the net's and solver's values; keep them in step.
 
   /opt/torchvenv/bin/python bench/caption_torch.py --train W/train.h5 \\
-      --val W/val.h5 --iters 1000 --threads 2 --eval ./dltrain-eval --out W/hyp-torch.txt
+      --val W/val.h5 --weights W/run-encoder/checkpoints/iter_00001875.h5 \\
+      --iters 1000 --threads 2 --eval ./dltrain-eval --out W/hyp-torch.txt
 """
 import argparse
 import math
@@ -84,7 +88,7 @@ class AttentionLSTM(nn.Module):
 
 
 class Captioner(nn.Module):
-    def __init__(self, pool3, V=64, E=64, H=128, A=64):
+    def __init__(self, pool3, V=64, E=64, H=128, A=64, dropout=0.0):
         super().__init__()
         self.pool3 = pool3
         self.conv1 = nn.Conv2d(1, 32, 5, padding=2)
@@ -99,7 +103,7 @@ class Captioner(nn.Module):
         self.embed = nn.Embedding(V, E)
         nn.init.uniform_(self.embed.weight, -0.1, 0.1)
         self.decoder = AttentionLSTM(E, 64, H, A)
-        self.drop = nn.Dropout(0.5)
+        self.drop = nn.Dropout(dropout)
         self.predict = nn.Linear(E + H + 64, V)       # deep output: [embedded, h, z]
         bound = math.sqrt(3.0 / (E + H + 64))         # Caffe xavier (fan_in)
         nn.init.uniform_(self.predict.weight, -bound, bound)
@@ -115,6 +119,22 @@ class Captioner(nn.Module):
         emb = self.embed(words)
         h, alphas, z = self.decoder(self.encode(img), emb, cont)
         return self.predict(self.drop(torch.cat([emb, h, z], 2))), alphas
+
+
+def load_encoder(model, path):
+    """conv1..conv3 from a dltrain checkpoint (or a Caffe .caffemodel.h5:
+    the same /data/LAYER/0 weights, /data/LAYER/1 biases), as dltrain-mpi
+    --weights copies them; Caffe's (out, in, kh, kw) is PyTorch's layout."""
+    with h5py.File(path, "r") as f:
+        for name in ("conv1", "conv2", "conv3"):
+            conv = getattr(model, name)
+            for k, p in ((0, conv.weight), (1, conv.bias)):
+                blob = torch.from_numpy(f["data/%s/%d" % (name, k)][...].astype(np.float32))
+                if blob.numel() != p.numel():
+                    raise SystemExit("caption_torch.py: %s: %s/%d has %d values, the net %d"
+                                     % (path, name, k, blob.numel(), p.numel()))
+                with torch.no_grad():
+                    p.copy_(blob.reshape(p.shape))
 
 
 def batch(d, idx, T):
@@ -179,6 +199,11 @@ def main():
     ap.add_argument("--max-len", type=int, default=20)
     ap.add_argument("--doubly-stochastic", type=float, default=0.02, help="lambda, as the net's")
     ap.add_argument("--pool3", type=int, default=7, help="pool3's kernel and stride, as the net's")
+    ap.add_argument("--hidden", type=int, default=128, help="AttentionLSTM num_output, as the net's")
+    ap.add_argument("--attention-dim", type=int, default=64, help="attention_dim, as the net's")
+    ap.add_argument("--dropout", type=float, default=0.0, help="on the deep output, as the net's")
+    ap.add_argument("--lr", type=float, default=2e-3, help="Adam's base_lr, as the solver's")
+    ap.add_argument("--weights", help="pretrained encoder: a dltrain checkpoint with conv1..conv3")
     ap.add_argument("--eval", default="./dltrain-eval", help="dltrain-eval, for BLEU")
     ap.add_argument("--out", default="hyp-torch.txt")
     a = ap.parse_args()
@@ -188,8 +213,10 @@ def main():
     tr, va = load(a.train), load(a.val)
     T = tr["captions"].shape[1] + 1
     V = len(tr["vocab"])
-    model = Captioner(a.pool3)
-    opt = torch.optim.Adam(model.parameters(), lr=1e-3, betas=(0.9, 0.999), eps=1e-8)
+    model = Captioner(a.pool3, H=a.hidden, A=a.attention_dim, dropout=a.dropout)
+    if a.weights:
+        load_encoder(model, a.weights)
+    opt = torch.optim.Adam(model.parameters(), lr=a.lr, betas=(0.9, 0.999), eps=1e-8)
     sched = torch.optim.lr_scheduler.StepLR(opt, step_size=1000, gamma=0.5)
     n = len(tr["length"])
     perm, pos = rng.permutation(n), 0

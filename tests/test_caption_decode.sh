@@ -6,7 +6,9 @@
 # samples in the set do; the captions score with dltrain-eval --bleu (through
 # --hyp, and --bleu --run-dir by itself, the same figures); bad
 # inputs (no checkpoint, a net without caption data, a missing image, a beam
-# wider than the batch) exit non-zero with a message naming what is wrong.
+# wider than the batch, --attention without an AttentionLSTM) exit non-zero
+# with a message naming what is wrong. --attention DIR leaves the captions
+# as they are and writes strips whose red shows index.tsv's weights.
 . "$(dirname "$0")/lib.sh"
 have_fmnist || skip_all "Fashion-MNIST not installed (apt-get install dataset-fashion-mnist)"
 have_h5py || skip_all "python3 with h5py not found (apt-get install python3-h5py)"
@@ -76,6 +78,44 @@ check "dltrain-eval --bleu --run-dir [--beam 4] = dltrain-caption's output throu
     bash -c "cmp <(grep -E '^(BLEU|brevity)' '$WORK/bleu.txt') <(grep -E '^(BLEU|brevity)' '$WORK/bleu_run.txt') &&
              cmp <(grep -E '^(BLEU|brevity)' '$WORK/bleu4.txt') <(grep -E '^(BLEU|brevity)' '$WORK/bleu_run4.txt')"
 
+# --attention DIR: a strip per image whose red shows the weights of index.tsv.
+ATT="$WORK/attention"
+rm -rf "$ATT"
+"$CAP" --run-dir "$RUN" --data "$WORK/val.h5" --beam 4 --attention "$ATT" > "$WORK/att_beam4.txt" 2> "$WORK/att.err"
+check "--attention leaves the captions as they are (beam 4)" cmp <(cut -f1,2 "$WORK/att_beam4.txt") "$WORK/beam4.hyp"
+if "$PYTHON_H5PY" - "$ATT" "$WORK/beam4.hyp" > "$WORK/att_check.txt" 2>&1 <<'PY'
+import sys
+import numpy as np
+from PIL import Image
+att, hyp = sys.argv[1], sys.argv[2]
+caps = [l.rstrip("\n").split("\t")[1] for l in open(hyp)]
+rows = [l.rstrip("\n").split("\t") for l in open(att + "/index.tsv")]
+assert len(rows) == len(caps) == 12, "%d rows for %d captions" % (len(rows), len(caps))
+html = open(att + "/index.html").read()
+worst, cells = 0.0, 0
+for i, (f, name, cap, maps) in enumerate(rows):
+    assert name == str(i) and cap == caps[i], "row %d: %s %s" % (i, name, cap)
+    words = cap.split()
+    steps = [[float(v) for v in s.split(",")] for s in maps.split(";")] if words else []
+    assert len(steps) == len(words), "row %d: %d maps for %d words" % (i, len(steps), len(words))
+    img = np.asarray(Image.open(att + "/" + f).convert("RGB")).astype(float)
+    assert img.shape == (168, (len(words) + 1) * 172 - 4, 3), "%s: %s" % (f, img.shape)
+    assert 'src="%s"' % f in html
+    for k, a in enumerate(steps):
+        assert len(a) == 9 and abs(sum(a) - 1) < 1e-3, "row %d step %d: %s" % (i, k, a)
+        panel = img[:, (k + 1) * 172:(k + 1) * 172 + 168]
+        for l in range(9):  # the inside of each 56 x 56 cell, away from JPEG's chroma edges
+            y, x = divmod(l, 3)
+            cell = panel[y * 56 + 12:y * 56 + 44, x * 56 + 12:x * 56 + 44]
+            red = (cell[..., 0] - cell[..., 1]).mean()
+            worst = max(worst, abs(red - 115 * a[l] / max(a)))
+            cells += 1
+print("%d cells: red - green within %.1f of 115 x weight / largest" % (cells, worst))
+sys.exit(1 if worst > 20 else 0)
+PY
+then ok "--attention: index.tsv, index.html and 12 strips; $(cat "$WORK/att_check.txt")"
+else fail "--attention output"; diag_file "$WORK/att_check.txt"; diag_file "$WORK/att.err"; fi
+
 bad() { # DESCRIPTION PATTERN ARGS...: exit 1 and PATTERN in the message
     local d=$1 pat=$2
     shift 2
@@ -95,6 +135,11 @@ NET
 bad "a net without caption data" "not a caption net" --run-dir "$WORK/classifier" "${files[0]}"
 bad "a missing image file" "$WORK/nothere.jpg" --run-dir "$RUN" "${files[0]}" "$WORK/nothere.jpg"
 bad "a beam wider than the TEST batch" "wider than the TEST batch_size 8" --run-dir "$RUN" --beam 9 "${files[0]}"
+cp -r "$RUN" "$WORK/lrcn"
+sed -e 's/batch_size: 16/batch_size: 4/' -e 's/batch_size: 50/batch_size: 8/' \
+    "$top_srcdir/nets/caption_lrcn_train_val.prototxt" > "$WORK/lrcn/config/net.prototxt"
+bad "--attention with a net without AttentionLSTM (the LRCN)" "needs an AttentionLSTM layer" \
+    --run-dir "$WORK/lrcn" --attention "$WORK/att_none" "${files[0]}"
 "$CAP" --run-dir "$RUN" > "$WORK/usage.out" 2>&1
 check "no images and no --data: usage, exit 2" test $? -eq 2
 done_testing

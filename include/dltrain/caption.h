@@ -18,6 +18,9 @@ typedef struct dlt_caption_options {
     int length_norm;   /* beam: the printed caption is the beam of the highest mean
                         * log-probability per token (words and <end>), not sum */
     const char *vocab; /* vocabulary file (NULL: RUN/config/vocab.txt) */
+    const char *attention_dir; /* non-NULL: write each image's attention maps there
+                                * (dltrain-caption --attention; the net needs an
+                                * AttentionLSTM with its attention top) */
 } dlt_caption_options;
 
 /* RUN_DIR's net (config/net.prototxt, TEST phase) with its newest checkpoint.
@@ -42,6 +45,9 @@ int dlt_caption_batch(dlt_captioner *c, const float *images, int n, int32_t *wor
  * image's index (the key dltrain-eval --bleu --data expects). */
 int dlt_caption_files(dlt_captioner *c, char *const *files, int n, int log_prob, FILE *out);
 int dlt_caption_dataset(dlt_captioner *c, const dlt_dataset *ds, int log_prob, FILE *out);
+/* With attention_dir, both also write there a JPEG strip per image (the
+ * image, then where the decoder looked for each word), index.html and
+ * index.tsv (src/train/caption_attention.h), finished when they return. */
 /* Corpus BLEU-1..4 (bleu.h) of the captions of every image of the caption
  * set DS against all its captions (dltrain-eval --bleu --run-dir). */
 int dlt_caption_bleu(dlt_captioner *c, const dlt_dataset *ds, dlt_bleu_score *out);

@@ -12,8 +12,8 @@
 static void usage(FILE *f)
 {
     fprintf(f,
-            "usage: dltrain-caption --run-dir RUN [--beam K] [--max-len T] IMAGE.jpg ...\n"
-            "       dltrain-caption --run-dir RUN [--beam K] [--max-len T] --data SET.h5\n"
+            "usage: dltrain-caption --run-dir RUN [--beam K] [--max-len T] [--attention DIR] IMAGE.jpg ...\n"
+            "       dltrain-caption --run-dir RUN [--beam K] [--max-len T] [--attention DIR] --data SET.h5\n"
             "\n"
             "Prints one line per image: NAME<TAB>caption (the file's path, or with --data the\n"
             "image's index, the key dltrain-eval --bleu --hyp FILE --data SET.h5 reads).\n"
@@ -31,6 +31,10 @@ static void usage(FILE *f)
             "                    sequence_length says so); a caption reaching T words ends there\n"
             "  --log-prob        a third column: the caption's log-probability (its words and <end>)\n"
             "  --vocab FILE      the vocabulary (dltrain-prep --vocab-out) instead of the run's\n"
+            "  --attention DIR   where the decoder looked for each word (a net with an AttentionLSTM):\n"
+            "                    per image a JPEG strip in DIR (the image, then one panel per word,\n"
+            "                    attended locations red and bright), DIR/index.html to view them\n"
+            "                    with their words, DIR/index.tsv with the weights as numbers\n"
             "  --help, --version\n"
             "\n"
             "Images are JPEG files, decoded and resized as the training set's were. Exit status:\n"
@@ -43,10 +47,11 @@ int main(int argc, char **argv)
         {"run-dir", required_argument, 0, 'r'}, {"data", required_argument, 0, 'd'},
         {"beam", required_argument, 0, 'b'},    {"max-len", required_argument, 0, 't'},
         {"length-norm", no_argument, 0, 'L'},   {"log-prob", no_argument, 0, 'p'},
-        {"vocab", required_argument, 0, 'v'},   {"help", no_argument, 0, 'h'},
+        {"vocab", required_argument, 0, 'v'},   {"attention", required_argument, 0, 'a'},
+        {"help", no_argument, 0, 'h'},
         {"version", no_argument, 0, 'V'},       {0, 0, 0, 0}};
     const char *run_dir = NULL, *data = NULL, *why = NULL;
-    dlt_caption_options o = {0, 0, 0, NULL};
+    dlt_caption_options o = {0, 0, 0, NULL, NULL};
     int log_prob = 0, opt;
     char *end;
     while ((opt = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
@@ -66,6 +71,7 @@ int main(int argc, char **argv)
         case 'L': o.length_norm = 1; break;
         case 'p': log_prob = 1; break;
         case 'v': o.vocab = optarg; break;
+        case 'a': o.attention_dir = optarg; break;
         case 'h': usage(stdout); return DLT_EXIT_OK;
         case 'V': printf("dltrain-caption %s\n", PACKAGE_VERSION); return DLT_EXIT_OK;
         default: usage(stderr); return DLT_EXIT_USAGE;

@@ -205,7 +205,7 @@ static int input_spec(const dlt_dataset *ds, const char *run_dir, const char *we
 /* --bleu --run-dir: the run's captions of DATA's images, scored. */
 static int bleu_run(const char *run_dir, const char *data, int beam)
 {
-    dlt_caption_options o = {beam, 0, 0, NULL};
+    dlt_caption_options o = {beam, 0, 0, NULL, NULL};
     dlt_captioner *c = NULL;
     dlt_dataset *ds = NULL;
     dlt_bleu_score s;

@@ -15,6 +15,7 @@
 #include "dltrain/net.h"
 #include "dltrain/prototxt.h"
 #include "dltrain/weights.h"
+#include "train/caption_attention.h"
 #include "train/caption_net.h"
 #include "train/input.h"
 
@@ -29,6 +30,9 @@ struct dlt_captioner {
     int first;                   /* first layer reading the words: the decoder */
     const dlt_tensor *scores;    /* (T, B, C, 1) */
     long iter;
+    const dlt_tensor *att;       /* --attention: (T, B, L, 1) weights of the AttentionLSTM */
+    int att_h, att_w;            /* its feature map: L = att_h * att_w locations */
+    dlt__att_writer *aw;
 };
 
 /* One caption being built in a batch slot. */
@@ -72,6 +76,24 @@ static const dlt_layer *caption_loss(const dlt_net *net, const dlt_layer *data)
             return l;
     }
     return NULL;
+}
+
+/* --attention: the AttentionLSTM's attention top (its second). */
+static int find_attention(dlt_captioner *c, const char *net_path)
+{
+    for (int i = 0; i < dlt_net_num_layers(c->net); i++) {
+        const dlt_layer *l = dlt_net_layer(c->net, i);
+        if (strcmp(l->ops->type, "AttentionLSTM") != 0 || l->ntop < 2)
+            continue;
+        c->att = l->top[1];
+        c->att_h = l->bottom[0]->h, c->att_w = l->bottom[0]->w;
+        if (c->att->count != (size_t)c->T * c->B * c->att_h * c->att_w)
+            DLT_FAIL(DLT_ERR_INTERNAL, "%s: layer '%s': attention top of %zu values, expected "
+                     "T x N x H*W", net_path, l->name, c->att->count);
+        return 0;
+    }
+    DLT_FAIL(DLT_ERR_ARG, "%s: --attention needs an AttentionLSTM layer with its attention "
+             "top (its second top); this net has none", net_path);
 }
 
 static int load_vocab(const char *run_dir, const char *file, dlt__vocab *v)
@@ -122,11 +144,15 @@ static int setup(dlt_captioner *c, const char *run_dir, const dlt_caption_option
     if (c->beam > c->B)
         DLT_FAIL(DLT_ERR_ARG, "--beam %d: wider than the TEST batch_size %d of %s (the beams of "
                  "an image share one batch)", c->beam, c->B, net_path);
+    if (opt->attention_dir)
+        DLT_TRY(find_attention(c, net_path));
     DLT_TRY(dlt_weights_load(c->net, ckpt, DLT_WEIGHTS_COMPLETE, &c->iter));
     DLT_TRY(load_vocab(run_dir, opt->vocab, &c->vocab));
     DLT_TRY(dlt__caption_vocab_check(c->net, c->vocab.n, net_path,
                                      opt->vocab ? opt->vocab : "the run's config/vocab.txt"));
     c->first = decoder_start(c->net, c->data);
+    if (opt->attention_dir)
+        DLT_TRY(dlt__att_writer_open(opt->attention_dir, c->att_h, c->att_w, &c->aw));
     dlt_info("%s: iteration %ld; %s, at most %d words", ckpt, c->iter,
              c->beam ? "beam search" : "greedy", c->max_len);
     return 0;
@@ -151,6 +177,7 @@ void dlt_captioner_free(dlt_captioner *c)
 {
     if (!c)
         return;
+    dlt__att_writer_close(c->aw);
     dlt_net_free(c->net);
     dlt_cfg_free(c->cfg);
     dlt__vocab_free(&c->vocab);
@@ -313,8 +340,29 @@ static double rank_score(const dlt_captioner *c, const hyp *h)
     return c->length_norm ? h->score / (h->len + 1) : h->score;
 }
 
-int dlt_caption_batch(dlt_captioner *c, const float *images, int n, int32_t *words, int *len,
-                      double *logp)
+/* The chosen captions of images START.. START+M again, teacher-forced in
+ * slot g * PER each, to read the attention weights of the steps that chose
+ * their words into MAPS (n x max_len x L); the decoder is causal, so these
+ * are the weights the search saw. */
+static void attention_of(dlt_captioner *c, dlt_batch *in, hyp *h, int per, int start, int m,
+                         const int32_t *words, const int *len, float *maps)
+{
+    const int L = c->att_h * c->att_w;
+    for (int g = 0; g < m; g++) {
+        hyp *q = &h[g * per];
+        memcpy(q->w, words + (size_t)(start + g) * c->max_len, sizeof *q->w * (size_t)len[start + g]);
+        q->len = len[start + g];
+    }
+    fill_words(in, h, c->max_len);
+    dlt_net_forward_from(c->net, c->first);
+    for (int g = 0; g < m; g++)
+        for (int k = 0; k < len[start + g]; k++)
+            memcpy(maps + ((size_t)(start + g) * c->max_len + k) * L,
+                   c->att->data + ((size_t)k * c->B + g * per) * L, sizeof *maps * (size_t)L);
+}
+
+static int caption_batch(dlt_captioner *c, const float *images, int n, int32_t *words, int *len,
+                         double *logp, float *maps)
 {
     dlt_batch in;
     DLT_TRY(dlt_net_input(c->net, &in));
@@ -345,11 +393,54 @@ int dlt_caption_batch(dlt_captioner *c, const float *images, int n, int32_t *wor
             if (logp)
                 logp[start + g] = best->score;
         }
+        if (maps)
+            attention_of(c, &in, h, per, start, m, words, len, maps);
     }
     free(lp);
     free(buf);
     free(h);
     return 0;
+}
+
+int dlt_caption_batch(dlt_captioner *c, const float *images, int n, int32_t *words, int *len,
+                      double *logp)
+{
+    return caption_batch(c, images, n, words, len, logp, NULL);
+}
+
+/* --attention: the strips of N images, named NAMES[i] (or by their index
+ * FIRST + i when NAMES is NULL). */
+static int write_attention(dlt_captioner *c, const float *images, int n, char *const *names,
+                           size_t first, const int32_t *w, const int *len, const float *maps)
+{
+    dlt_batch in;
+    DLT_TRY(dlt_net_input(c->net, &in));
+    const size_t sz = (size_t)in.c * in.h * in.w, L = (size_t)c->att_h * c->att_w;
+    const char **words = dlt_malloc(sizeof *words * (size_t)c->max_len);
+    int st = 0;
+    for (int i = 0; i < n && st == 0; i++) {
+        char idx[32];
+        snprintf(idx, sizeof idx, "%zu", first + (size_t)i);
+        for (int k = 0; k < len[i]; k++)
+            words[k] = c->vocab.words[w[(size_t)i * c->max_len + k]];
+        st = dlt__att_writer_add(c->aw, names ? names[i] : idx, images + (size_t)i * sz, in.c, in.h,
+                                 in.w, words, len[i], maps + (size_t)i * c->max_len * L);
+    }
+    free(words);
+    return st;
+}
+
+/* Closes the --attention files: their errors are the command's. */
+static int finish_attention(dlt_captioner *c, int st)
+{
+    int cst = dlt__att_writer_close(c->aw);
+    c->aw = NULL;
+    return st < 0 ? st : cst;
+}
+
+static float *maps_for(const dlt_captioner *c, size_t n)
+{
+    return c->aw ? dlt_malloc(sizeof(float) * (n ? n : 1) * c->max_len * c->att_h * c->att_w) : NULL;
 }
 
 static void print_caption(const dlt_captioner *c, const char *name, const int32_t *w, int len,
@@ -370,11 +461,14 @@ static int caption_and_print(dlt_captioner *c, const float *images, int n, char 
     int32_t *w = dlt_malloc(sizeof *w * (size_t)n * c->max_len);
     int *len = dlt_malloc(sizeof *len * (size_t)n);
     double *lp = dlt_malloc(sizeof *lp * (size_t)n);
-    int st = dlt_caption_batch(c, images, n, w, len, lp);
+    float *maps = maps_for(c, (size_t)n);
+    int st = caption_batch(c, images, n, w, len, lp, maps);
     for (int i = 0; i < n && st == 0; i++)
         print_caption(c, names[i], w + (size_t)i * c->max_len, len[i], lp[i], log_prob, out);
-    free(w), free(len), free(lp);
-    return st;
+    if (st == 0 && maps)
+        st = write_attention(c, images, n, names, 0, w, len, maps);
+    free(w), free(len), free(lp), free(maps);
+    return finish_attention(c, st);
 }
 
 int dlt_caption_files(dlt_captioner *c, char *const *files, int n, int log_prob, FILE *out)
@@ -413,6 +507,7 @@ static int caption_set(dlt_captioner *c, const dlt_dataset *ds, int32_t **words,
     const size_t n = dlt_dataset_size(ds);
     const int chunk = 1024;
     float *images = dlt_malloc(sizeof *images * sz * chunk), *px = dlt_malloc(sizeof *px * raw);
+    float *maps = maps_for(c, (size_t)chunk);
     *words = dlt_calloc(n * (size_t)c->max_len + 1, sizeof **words);
     *len = dlt_calloc(n + 1, sizeof **len);
     *logp = dlt_calloc(n + 1, sizeof **logp);
@@ -423,9 +518,12 @@ static int caption_set(dlt_captioner *c, const dlt_dataset *ds, int32_t **words,
             dlt_dataset_sample(ds, i0 + (size_t)i, 1.0f, px); /* pixels 0..255, as stored */
             dlt_transform_sample(tf, NULL, px, NULL, images + (size_t)i * sz);
         }
-        st = dlt_caption_batch(c, images, m, *words + i0 * (size_t)c->max_len, *len + i0, *logp + i0);
+        int32_t *w = *words + i0 * (size_t)c->max_len;
+        st = caption_batch(c, images, m, w, *len + i0, *logp + i0, maps);
+        if (st == 0 && maps) /* maps of a chunk at a time: COCO's would not fit at once */
+            st = write_attention(c, images, m, NULL, i0, w, *len + i0, maps);
     }
-    free(images), free(px);
+    free(images), free(px), free(maps);
     dlt_transform_free(tf);
     return st;
 }
@@ -442,7 +540,7 @@ int dlt_caption_dataset(dlt_captioner *c, const dlt_dataset *ds, int log_prob, F
         print_caption(c, idx, w + i * (size_t)c->max_len, len[i], lp[i], log_prob, out);
     }
     free(w), free(len), free(lp);
-    return st;
+    return finish_attention(c, st);
 }
 
 int dlt_caption_bleu(dlt_captioner *c, const dlt_dataset *ds, dlt_bleu_score *out)
