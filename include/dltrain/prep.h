@@ -30,7 +30,7 @@ typedef struct dlt_prep_options {
     double val_percent;         /* 0..100 */
     int width, height;          /* 0: the source size (CIFAR) or 256 */
     int channels;               /* 3 colour, 1 gray */
-    const char *resize;         /* squash, crop, fill, half_crop */
+    const char *resize;         /* squash, crop, fill, half_crop (NULL: squash) */
     int shuffle;
     uint64_t seed;
     const char *classes_file;   /* one name per line */

@@ -354,7 +354,7 @@ static int build(const dlt_prep_options *o, const dlt__prep_inputs *in, const si
         par, (long)threads * BLOCK_PER_THREAD * par->size);
     block b = {.o = o, .in = in, .c = o->channels, .w = o->width, .h = o->height,
                .out_index = out_index};
-    if (dlt_resize_mode_parse(o->resize, &b.mode) < 0)
+    if (dlt_resize_mode_parse(o->resize ? o->resize : "squash", &b.mode) < 0)
         DLT_FAIL(DLT_ERR_ARG, "unknown resize mode '%s' (squash, crop, fill, half_crop)",
                  o->resize);
     pthread_mutex_init(&b.mu, NULL);

@@ -22,7 +22,7 @@ while getopts t:j:o:k o; do
     esac
 done
 shift $((OPTIND - 1))
-HARNESSES=${*:-net dataset ckpt jpeg idx cifar}
+HARNESSES=${*:-net dataset ckpt jpeg idx cifar captions}
 . tests/sanitizer/env.sh
 # Largest input per harness: a few records or layers more than the seeds.
 max_len() {
