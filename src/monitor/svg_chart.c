@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "dltrain/error.h"
+#include "monitor/report_page.h"
 #include "monitor/svg_chart.h"
 
 enum { LEFT = 64, RIGHT = 16, TOP = 46, BOTTOM = 42 };
@@ -33,20 +34,6 @@ static void fmt_tick(double v, double step, char *buf, size_t size)
         snprintf(buf, size, "%.0f", v);
     else
         snprintf(buf, size, "%.*f", (int)ceil(-log10(step)), v);
-}
-
-static void escape(FILE *f, const char *s)
-{
-    for (; s && *s; s++) {
-        if (*s == '<')
-            fputs("&lt;", f);
-        else if (*s == '>')
-            fputs("&gt;", f);
-        else if (*s == '&')
-            fputs("&amp;", f);
-        else
-            fputc(*s, f);
-    }
 }
 
 typedef struct frame {
@@ -123,10 +110,10 @@ static void axes(FILE *f, const dlt__chart *c, const frame *fr)
     }
     fprintf(f, "<text x=\"%d\" y=\"%d\" text-anchor=\"middle\" class=\"label\">", LEFT + fr->w / 2,
             TOP + fr->h + 34);
-    escape(f, c->xlabel);
+    dlt__html(f, c->xlabel);
     fprintf(f, "</text><text transform=\"translate(14,%d) rotate(-90)\" text-anchor=\"middle\" "
                "class=\"label\">", TOP + fr->h / 2);
-    escape(f, c->ylabel);
+    dlt__html(f, c->ylabel);
     fputs("</text>\n", f);
 }
 
@@ -136,7 +123,7 @@ static void legend(FILE *f, const dlt__chart *c)
     for (int k = 0; k < c->nseries; k++) {
         fprintf(f, "<rect x=\"%d\" y=\"28\" width=\"12\" height=\"8\" fill=\"%s\"/>"
                    "<text x=\"%d\" y=\"36\" class=\"legend\">", x, c->series[k].color, x + 16);
-        escape(f, c->series[k].name);
+        dlt__html(f, c->series[k].name);
         fputs("</text>\n", f);
         x += 24 + 7 * (int)strlen(c->series[k].name);
     }
@@ -192,7 +179,7 @@ void dlt__svg_chart(FILE *f, const dlt__chart *c, int width, int height)
     fprintf(f, "<svg xmlns=\"http://www.w3.org/2000/svg\" class=\"chart\" width=\"%d\" height=\"%d\" "
                "viewBox=\"0 0 %d %d\">\n<text x=\"%d\" y=\"18\" class=\"title\">", width, height,
             width, height, LEFT);
-    escape(f, c->title);
+    dlt__html(f, c->title);
     fputs("</text>\n", f);
     if (!any) {
         fprintf(f, "<rect x=\"%d\" y=\"%d\" width=\"%d\" height=\"%d\" fill=\"#fafafa\" stroke=\"#ccc\"/>"

@@ -9,6 +9,7 @@
 
 #include "data/image.h"
 #include "dltrain/error.h"
+#include "monitor/report_page.h"
 #include "train/caption_attention.h"
 
 enum { GAP = 4, MIN_PANEL = 160 }; /* pixels between panels; panels at least this tall */
@@ -57,22 +58,6 @@ int dlt__att_writer_open(const char *dir, int fh, int fw, dlt__att_writer **out)
                      "(red and bright: high attention weight).</p>\n");
     *out = w;
     return 0;
-}
-
-static void html_text(FILE *f, const char *s)
-{
-    for (; *s; s++) {
-        if (*s == '<')
-            fputs("&lt;", f);
-        else if (*s == '>')
-            fputs("&gt;", f);
-        else if (*s == '&')
-            fputs("&amp;", f);
-        else if (*s == '"')
-            fputs("&quot;", f);
-        else
-            fputc(*s, f);
-    }
 }
 
 /* Gray levels 0..255 of IMAGE's pixels (its channels as RGB when 3, else
@@ -152,12 +137,12 @@ int dlt__att_writer_add(dlt__att_writer *w, const char *name, const float *image
     fputc('\n', w->tsv);
 
     fprintf(w->html, "<p>");
-    html_text(w->html, name);
+    dlt__html(w->html, name);
     fprintf(w->html, "<br><img src=\"%s\" alt=\"\"><br><span class=\"w\"><span style=\"width:%dpx\">"
                      "</span>", file, pw + GAP);
     for (int k = 0; k < len; k++) {
         fprintf(w->html, "<span style=\"width:%dpx\">", pw + GAP);
-        html_text(w->html, words[k]);
+        dlt__html(w->html, words[k]);
         fputs("</span>", w->html);
     }
     fputs("</span></p>\n", w->html);
