@@ -197,7 +197,7 @@ def main():
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--max-len", type=int, default=20)
-    ap.add_argument("--doubly-stochastic", type=float, default=0.02, help="lambda, as the net's")
+    ap.add_argument("--doubly-stochastic", type=float, default=0.0, help="lambda, as the net's")
     ap.add_argument("--pool3", type=int, default=7, help="pool3's kernel and stride, as the net's")
     ap.add_argument("--hidden", type=int, default=128, help="AttentionLSTM num_output, as the net's")
     ap.add_argument("--attention-dim", type=int, default=64, help="attention_dim, as the net's")
