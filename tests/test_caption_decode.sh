@@ -115,6 +115,17 @@ sys.exit(1 if worst > 20 else 0)
 PY
 then ok "--attention: index.tsv, index.html and 12 strips; $(cat "$WORK/att_check.txt")"
 else fail "--attention output"; diag_file "$WORK/att_check.txt"; diag_file "$WORK/att.err"; fi
+# A strip that cannot be written (its name taken by a directory) stops the
+# maps, not the captions: all 12 printed, then exit 1 naming the file.
+mkdir -p "$WORK/att_bad/000003.jpg"
+"$CAP" --run-dir "$RUN" --data "$WORK/val.h5" --attention "$WORK/att_bad" > "$WORK/att_bad.txt" 2> "$WORK/att_bad.err"
+st=$?
+if [ $st -eq 1 ] && cmp -s <(cut -f1,2 "$WORK/att_bad.txt") "$WORK/greedy.hyp" &&
+    grep -q "att_bad/000003.jpg" "$WORK/att_bad.err"; then
+    ok "--attention write error: the 12 captions printed, exit 1 naming the strip"
+else
+    fail "--attention write error (exit $st)"; diag_file "$WORK/att_bad.err"
+fi
 
 bad() { # DESCRIPTION PATTERN ARGS...: exit 1 and PATTERN in the message
     local d=$1 pat=$2

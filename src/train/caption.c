@@ -33,6 +33,8 @@ struct dlt_captioner {
     const dlt_tensor *att;       /* --attention: (T, B, L, 1) weights of the AttentionLSTM */
     int att_h, att_w;            /* its feature map: L = att_h * att_w locations */
     dlt__att_writer *aw;
+    int att_st;                  /* the first --attention write error: no more maps, but
+                                  * the captions still go out */
 };
 
 /* One caption being built in a batch slot. */
@@ -430,17 +432,27 @@ static int write_attention(dlt_captioner *c, const float *images, int n, char *c
     return st;
 }
 
-/* Closes the --attention files: their errors are the command's. */
+/* Closes the --attention files: their errors are the command's, after the
+ * captions have been printed. */
 static int finish_attention(dlt_captioner *c, int st)
 {
     int cst = dlt__att_writer_close(c->aw);
     c->aw = NULL;
-    return st < 0 ? st : cst;
+    return st < 0 ? st : c->att_st < 0 ? c->att_st : cst;
 }
 
 static float *maps_for(const dlt_captioner *c, size_t n)
 {
     return c->aw ? dlt_malloc(sizeof(float) * (n ? n : 1) * c->max_len * c->att_h * c->att_w) : NULL;
+}
+
+/* The maps of N captioned images to the writer, unless an earlier write
+ * failed (a full disk must not cost the captions). */
+static void attention_out(dlt_captioner *c, const float *images, int n, char *const *names,
+                          size_t first, const int32_t *w, const int *len, const float *maps)
+{
+    if (maps && c->att_st == 0)
+        c->att_st = write_attention(c, images, n, names, first, w, len, maps);
 }
 
 static void print_caption(const dlt_captioner *c, const char *name, const int32_t *w, int len,
@@ -465,8 +477,8 @@ static int caption_and_print(dlt_captioner *c, const float *images, int n, char 
     int st = caption_batch(c, images, n, w, len, lp, maps);
     for (int i = 0; i < n && st == 0; i++)
         print_caption(c, names[i], w + (size_t)i * c->max_len, len[i], lp[i], log_prob, out);
-    if (st == 0 && maps)
-        st = write_attention(c, images, n, names, 0, w, len, maps);
+    if (st == 0)
+        attention_out(c, images, n, names, 0, w, len, maps);
     free(w), free(len), free(lp), free(maps);
     return finish_attention(c, st);
 }
@@ -519,9 +531,9 @@ static int caption_set(dlt_captioner *c, const dlt_dataset *ds, int32_t **words,
             dlt_transform_sample(tf, NULL, px, NULL, images + (size_t)i * sz);
         }
         int32_t *w = *words + i0 * (size_t)c->max_len;
-        st = caption_batch(c, images, m, w, *len + i0, *logp + i0, maps);
-        if (st == 0 && maps) /* maps of a chunk at a time: COCO's would not fit at once */
-            st = write_attention(c, images, m, NULL, i0, w, *len + i0, maps);
+        st = caption_batch(c, images, m, w, *len + i0, *logp + i0, c->att_st == 0 ? maps : NULL);
+        if (st == 0) /* maps of a chunk at a time: COCO's would not fit at once */
+            attention_out(c, images, m, NULL, i0, w, *len + i0, maps);
     }
     free(images), free(px), free(maps);
     dlt_transform_free(tf);
