@@ -159,9 +159,9 @@ def greedy(model, imgs, max_len, V):
     with torch.no_grad():
         feats = model.encode(imgs)
         N, T = imgs.shape[0], max_len + 1
-        words = torch.full((T, N), PAD, dtype=torch.long)
+        words = torch.full((T, N), PAD, dtype=torch.long, device=imgs.device)
         words[0] = START
-        cont = torch.ones(T, N)
+        cont = torch.ones(T, N, device=imgs.device)
         cont[0] = 0
         out = [[] for _ in range(N)]
         done = [False] * N
@@ -206,6 +206,7 @@ def main():
     ap.add_argument("--weights", help="pretrained encoder: a dltrain checkpoint with conv1..conv3")
     ap.add_argument("--eval", default="./dltrain-eval", help="dltrain-eval, for BLEU")
     ap.add_argument("--out", default="hyp-torch.txt")
+    ap.add_argument("--device", default="cpu", help="cpu, or cuda for the GPU benchmark (bench/caption_gpu_bench.sh)")
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
     torch.manual_seed(a.seed)
@@ -216,6 +217,8 @@ def main():
     model = Captioner(a.pool3, H=a.hidden, A=a.attention_dim, dropout=a.dropout)
     if a.weights:
         load_encoder(model, a.weights)
+    dev = torch.device(a.device)
+    model.to(dev)
     opt = torch.optim.Adam(model.parameters(), lr=a.lr, betas=(0.9, 0.999), eps=1e-8)
     sched = torch.optim.lr_scheduler.StepLR(opt, step_size=1000, gamma=0.5)
     n = len(tr["length"])
@@ -224,7 +227,7 @@ def main():
     for it in range(a.iters):
         if pos + a.batch > n:
             perm, pos = rng.permutation(n), 0
-        imgs, inp, tgt, cont = batch(tr, perm[pos:pos + a.batch], T)
+        imgs, inp, tgt, cont = (x.to(dev) for x in batch(tr, perm[pos:pos + a.batch], T))
         pos += a.batch
         scores, alphas = model(imgs, inp, cont)
         loss = F.cross_entropy(scores.reshape(-1, scores.shape[2]), tgt.reshape(-1), ignore_index=PAD)
@@ -239,17 +242,20 @@ def main():
         if (it + 1) % 100 == 0:
             print("iter %5d  loss %.4f  %.1f images/s" % (it + 1, loss.item(),
                   (it + 1) * a.batch / (time.time() - t0)), flush=True)
+    if dev.type == "cuda":
+        torch.cuda.synchronize()
     train_s = time.time() - t0
     model.eval()
-    imgs = torch.from_numpy(va["images"].astype(np.float32) * 0.00390625)
+    imgs = torch.from_numpy(va["images"].astype(np.float32) * 0.00390625).to(dev)
     with open(a.out, "w") as f:
         for s in range(0, len(imgs), 50):
             for k, ws in enumerate(greedy(model, imgs[s:s + 50], a.max_len, V)):
                 f.write("%d\t%s\n" % (s + k, " ".join(tr["vocab"][w] for w in ws)))
     bleu = subprocess.run([a.eval, "--bleu", "--hyp", a.out, "--data", a.val], capture_output=True,
                           text=True, check=True).stdout
-    print("pytorch %s, %d threads: %d iterations x batch %d in %.1f s: %.1f images/s" % (
-        torch.__version__, a.threads, a.iters, a.batch, train_s, a.iters * a.batch / train_s))
+    where = "%d threads" % a.threads if dev.type == "cpu" else torch.cuda.get_device_name(dev)
+    print("pytorch %s, %s: %d iterations x batch %d in %.1f s: %.1f images/s" % (
+        torch.__version__, where, a.iters, a.batch, train_s, a.iters * a.batch / train_s))
     print("".join(l + "\n" for l in bleu.splitlines() if l.startswith(("BLEU", "brevity"))), end="")
 
 

@@ -11,7 +11,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 OUT=$(realpath -m "${1:?usage: gpu_check_pack.sh OUT.tar.xz}")
 grep -q "^#define HAVE_CUDA 1" config.h 2>/dev/null || { echo "gpu_check_pack.sh: configure --with-cuda and build first" >&2; exit 2; }
-bins="dltrain-mpi dltrain-prep tests/test_gpu_layers tests/test_gpu_layers_more tests/test_gpu_nets bench/bench_net"
+bins="dltrain-mpi dltrain-prep tests/test_gpu_layers tests/test_gpu_layers_more tests/test_gpu_nets tests/test_gpu_recurrent bench/bench_net"
 make -j"$(nproc)" $bins > /dev/null
 S=$(mktemp -d); trap 'rm -rf "$S"' EXIT
 mkdir -p "$S/build/tests" "$S/build/bench" "$S/lib" "$S/mpilib" "$S/root"

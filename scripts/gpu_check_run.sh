@@ -98,7 +98,7 @@ fi
 
 # ---- tests: every GPU test program, then the GPU training test ----
 if want tests && [ "$NGPU" -ge 1 ]; then
-    for t in test_gpu_layers test_gpu_layers_more test_gpu_nets; do
+    for t in test_gpu_layers test_gpu_layers_more test_gpu_recurrent test_gpu_nets; do
         due "$t" 20 || continue
         timeout "$(tmo 240)" "tests/$t" > "$LOGS/$t.tap" 2>&1
         echo "exit $?" >> "$LOGS/$t.tap"

@@ -67,6 +67,20 @@ static void gc_fill_batch(dlt_net *cpu, dlt_net *gpu, int classes, uint64_t seed
         dc->top[1]->data[i] = dg->top[1]->data[i] = (float)dlt_rng_below(&rng, (uint64_t)classes);
 }
 
+/* Nets of sequences (the caption Data layer's tops): gc_seq_steps > 0
+ * builds them with T = gc_seq_steps steps (dlt_net_create_seq), and
+ * gc_fill fills both nets' batches instead of gc_fill_batch. */
+typedef void (*gc_fill_fn)(dlt_net *cpu, dlt_net *gpu, int classes, uint64_t seed);
+static int gc_seq_steps;
+static gc_fill_fn gc_fill = gc_fill_batch;
+
+static int gc_create(const dlt_cfg *root, int c, int h, int w, dlt_net **net)
+{
+    if (gc_seq_steps > 0)
+        return dlt_net_create_seq(root, DLT_PHASE_TRAIN, c, h, w, gc_seq_steps, 7, &gc_compute, net);
+    return dlt_net_create(root, DLT_PHASE_TRAIN, c, h, w, 7, &gc_compute, net);
+}
+
 /* Per-layer forward tolerance by layer type; NULL: FWD_DEFAULT for all. */
 typedef double (*gc_tolerance_fn)(const char *type);
 
@@ -118,9 +132,9 @@ static int gc_compare_net(const char *what, const dlt_cfg *root, int c, int h, i
                           gc_tolerance_fn tol_fwd, double fwd_default, double tol_grad, int verbose)
 {
     dlt_net *cpu = NULL, *gpu = NULL;
-    int st = dlt_net_create(root, DLT_PHASE_TRAIN, c, h, w, 7, &gc_compute, &cpu);
+    int st = gc_create(root, c, h, w, &cpu);
     if (st == 0)
-        st = dlt_net_create(root, DLT_PHASE_TRAIN, c, h, w, 7, &gc_compute, &gpu);
+        st = gc_create(root, c, h, w, &gpu);
     TEST_OK(st == 0, "%s: both nets build (status %d)", what, st);
     if (st == 0)
         st = dlt_net_to_device(gpu, DLT_DEVICE_GPU);
@@ -134,7 +148,7 @@ static int gc_compare_net(const char *what, const dlt_cfg *root, int c, int h, i
     int failed = 0, bad = 0;
     double worst = 0;
     char worst_name[200] = "-";
-    gc_fill_batch(cpu, gpu, classes, 11);
+    gc_fill(cpu, gpu, classes, 11);
 
     /* Forward, one layer at a time on the CPU's inputs. */
     for (int i = 0; i < nl; i++) {
@@ -204,7 +218,7 @@ static int gc_compare_net(const char *what, const dlt_cfg *root, int c, int h, i
      * draws its next mask in both). Rounding differences now compound over
      * the depth, and a ReLU whose input is near 0 may switch on one side
      * only, so the gradient is compared as a whole (L2), loosely. */
-    gc_fill_batch(cpu, gpu, classes, 12);
+    gc_fill(cpu, gpu, classes, 12);
     dlt_net_zero_grads(cpu);
     dlt_net_zero_grads(gpu);
     float lc = dlt_net_forward(cpu), lg = dlt_net_forward(gpu);

@@ -12,11 +12,8 @@
 
 #include "dltrain/error.h"
 #include "layers/layers.h"
+#include "layers/bias.h"
 #include "layers/plane_sums.h" /* DLT__PAR_MIN */
-
-typedef struct bias_state {
-    size_t outer, dim, inner; /* x is [outer, dim, inner]; b has dim values */
-} bias_state;
 
 static int bias_setup(dlt_layer *l, const dlt_cfg *msg, const dlt_layer_context *ctx)
 {

@@ -7,13 +7,7 @@
 
 #include "dltrain/error.h"
 #include "layers/layers.h"
-
-typedef struct embed_config {
-    int num_output;  /* K: the length of one embedding */
-    int input_dim;   /* V: the number of indices (rows of the weight) */
-    int bias_term;
-    size_t m;        /* indices in the bottom */
-} embed_config;
+#include "layers/embed.h"
 
 /* The top is the bottom's shape with K appended, as in Caffe. A dltrain blob
  * always has four axes, so "the bottom's axes" are those up to its last axis

@@ -10,21 +10,8 @@
 
 #include "dltrain/error.h"
 #include "layers/layers.h"
+#include "layers/lstm.h"
 #include "layers/lstm_cell.h"
-
-typedef struct lstm_state {
-    int T, N, H, X, S;   /* steps, streams, hidden units, input and static sizes */
-    int has_static, expose;
-    int p_static, p_hc;  /* parameter indices of W_xc_static and W_hc */
-    float *G;            /* (T, N, 4H) gate values */
-    float *C;            /* (T, N, H) cells */
-    float *HC;           /* (T, N, H) cont * h_{t-1}: the input of W_hc */
-    float *h0, *c0;      /* (N, H) initial state of this forward */
-    float *hlast, *clast; /* (N, H) final state of the last forward */
-    float *sx;           /* (N, 4H) the static input's contribution */
-    float *dh, *dc;      /* (N, H) gradients flowing to the previous step */
-    float *dsum;         /* (N, 4H) sum over t of the gate gradients (static) */
-} lstm_state;
 
 static int lstm_setup(dlt_layer *l, const dlt_cfg *msg, const dlt_layer_context *ctx)
 {

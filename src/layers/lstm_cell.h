@@ -2,7 +2,8 @@
  * with Caffe's LSTMUnit conventions (lstm_unit_layer.cpp): the 4H gate
  * pre-activations of a sample are ordered i, f, o, g; cont = 0 zeroes the
  * previous cell (and the callers zero the previous hidden state fed to
- * W_hc), so a sequence starts there. Also their GEMM wrapper. */
+ * W_hc), so a sequence starts there. The per-unit math is lstm_unit.h's,
+ * shared with the GPU. Also their GEMM wrapper. */
 #ifndef DLTRAIN_LAYERS_LSTM_CELL_H
 #define DLTRAIN_LAYERS_LSTM_CELL_H
 
@@ -13,6 +14,7 @@
 
 #include "dltrain/error.h"
 #include "layers/layers.h"
+#include "layers/lstm_unit.h"
 
 /* C (M x N) = op(A) op(B) + beta C (beta 0 or 1), row-major: one place for
  * the recurrent layers' products. Products whose rows are samples (A not
@@ -45,27 +47,18 @@ static inline void dlt__rgemm(int ta, int tb, int M, int N, int K, const float *
         C[i] += tmp[i];
 }
 
-static inline float dlt__sigmoidf(float x) { return 1.0f / (1.0f + expf(-x)); }
-
 /* One step for N samples of H units: G (N x 4H) holds the pre-activations
  * and is overwritten with the gate values; CPREV (N x H, or NULL = zeros)
  * the previous cell; CONT (N) the markers. Writes C and Hout (N x H). */
 static inline void dlt__lstm_step_forward(int N, int H, float *G, const float *cprev,
                                           const float *cont, float *C, float *Hout)
 {
-    for (int n = 0; n < N; n++) {
-        float *g = G + (size_t)n * 4 * H;
-        const float keep = cont[n];
+    for (int n = 0; n < N; n++)
         for (int j = 0; j < H; j++) {
-            const float i = dlt__sigmoidf(g[j]), f = dlt__sigmoidf(g[H + j]);
-            const float o = dlt__sigmoidf(g[2 * H + j]), gg = tanhf(g[3 * H + j]);
-            g[j] = i, g[H + j] = f, g[2 * H + j] = o, g[3 * H + j] = gg;
-            const float cp = cprev ? cprev[(size_t)n * H + j] : 0.0f;
-            const float c = keep * f * cp + i * gg;
-            C[(size_t)n * H + j] = c;
-            Hout[(size_t)n * H + j] = o * tanhf(c);
+            const size_t k = (size_t)n * H + j;
+            dlt__lstm_unit_forward(G + (size_t)n * 4 * H + j, H, cprev ? cprev[k] : 0.0f, cont[n],
+                                   C + k, Hout + k);
         }
-    }
 }
 
 /* Its backward: from dH and dC (N x H, the gradients reaching this step's
@@ -76,24 +69,14 @@ static inline void dlt__lstm_step_backward(int N, int H, const float *G, const f
                                            const float *cprev, const float *cont, const float *dH,
                                            float *dC, float *DG, float *dCprev)
 {
-    for (int n = 0; n < N; n++) {
-        const float *g = G + (size_t)n * 4 * H;
-        float *dg = DG + (size_t)n * 4 * H;
-        const float keep = cont[n];
+    for (int n = 0; n < N; n++)
         for (int j = 0; j < H; j++) {
-            const size_t k = (size_t)n * H + j;
-            const float i = g[j], f = g[H + j], o = g[2 * H + j], gg = g[3 * H + j];
-            const float tc = tanhf(C[k]);
-            const float dc = dC[k] + dH[k] * o * (1.0f - tc * tc);
-            const float cp = cprev ? cprev[k] : 0.0f;
-            dg[j] = dc * gg * i * (1.0f - i);
-            dg[H + j] = dc * keep * cp * f * (1.0f - f);
-            dg[2 * H + j] = dH[k] * tc * o * (1.0f - o);
-            dg[3 * H + j] = dc * i * (1.0f - gg * gg);
+            const size_t k = (size_t)n * H + j, g = (size_t)n * 4 * H + j;
+            const float dcp = dlt__lstm_unit_backward(G + g, DG + g, H, C[k],
+                                                      cprev ? cprev[k] : 0.0f, cont[n], dH[k], dC[k]);
             if (dCprev)
-                dCprev[k] = dc * keep * f;
+                dCprev[k] = dcp;
         }
-    }
 }
 
 #endif

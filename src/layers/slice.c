@@ -5,12 +5,7 @@
 
 #include "dltrain/error.h"
 #include "layers/layers.h"
-
-typedef struct slice_state {
-    size_t outer;               /* product of the axes before the sliced one */
-    size_t total;               /* sliced extent x inner */
-    size_t chunk[DLT_MAX_BLOBS]; /* top i's extent x inner */
-} slice_state;
+#include "layers/slice.h"
 
 static int dim(const dlt_tensor *t, int a)
 {
