@@ -21,7 +21,7 @@ static void tn_set_batch(dlt_cfg *root, int batch)
                 for (dlt_cfg *b = f->child; b; b = b->next)
                     if (strcmp(b->name, "batch_size") == 0) {
                         free(b->text);
-                        b->text = dlt_malloc(16);
+                        b->text = (char *)dlt_malloc(16); /* (a cast: C++ includes it too) */
                         snprintf(b->text, 16, "%d", batch);
                     }
     }

@@ -15,11 +15,13 @@ extern "C" {
 
 #define DLT_GRID_STRIDE(i, n) \
     for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < (n); i += (size_t)gridDim.x * blockDim.x)
+#ifndef DLT_LAUNCH /* (tests/gpu_emulate/ has its own) */
 #define DLT_LAUNCH(kernel, n, ...)                                                        \
     do {                                                                                  \
         kernel<<<dlt__grid(n), DLT_BLOCK, 0, dlt__gpu_get()->stream>>>(__VA_ARGS__);      \
         CUDA_LAUNCH_CHECK();                                                              \
     } while (0)
+#endif
 
 /* C (M x N) = op(A) op(B) + beta C, all row-major (dlt__rgemm's contract):
  * a row-major matrix is the column-major transpose, so cuBLAS computes
