@@ -1,5 +1,5 @@
 /* test_gpu_recurrent.c - the caption layers on the GPU against the CPU
- * (gpu_compare.h): recurrent_net.h's net (Embed, Bias in place and not,
+ * (gpu_compare.h): test_gpu_recurrent_net.h's net (Embed, Bias in place and not,
  * AttentionLSTM with all three tops and the doubly stochastic penalty, and
  * with init_state, LSTM with a static input, and with expose_hidden, Slice
  * and Reshape over the caption Data layer's tops, a caption restarting
@@ -12,7 +12,7 @@
  * captioners' 5e-4 / 2e-3 as test_gpu_nets' convolution nets. */
 #include "gpu_compare.h"
 #include "net_files.h"
-#include "recurrent_net.h"
+#include "test_gpu_recurrent_net.h"
 
 int main(void)
 {

@@ -186,7 +186,9 @@ fi
 "$REPORT" --serve --port 0 --bind 0.0.0.0 "$RUNS" > "$WORK/wide.out" 2>&1 &
 WIDE=$!
 PIDS+=($WIDE)
-wait_for 30 grep -q serving "$WORK/wide.out"
+# The address line, not the "not serving 'runs/leaky'" warnings printed before
+# it to the same file (waiting for those raced the server under load).
+wait_for 30 grep -q "serving .* at http://" "$WORK/wide.out"
 WPORT=$(sed -n 's|.*http://0\.0\.0\.0:\([0-9][0-9]*\)/.*|\1|p' "$WORK/wide.out")
 listening > "$WORK/listen_wide.txt"
 check "--bind 0.0.0.0 listens on all addresses" bash -c "[ -n '$WPORT' ] && grep -qx '0.0.0.0:$WPORT' '$WORK/listen_wide.txt'"

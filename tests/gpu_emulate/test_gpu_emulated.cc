@@ -2,7 +2,7 @@
  * embed.cu, bias.cu, slice.cu, flatten.cu (Reshape), lstm.cu,
  * attention_lstm.cu) compiled as C++ for the CPU through cuda/gpu.h in this
  * directory (what the emulation is, and what it does not check, is said
- * there), and run against the CPU layers on recurrent_net.h's net and both
+ * there), and run against the CPU layers on test_gpu_recurrent_net.h's net and both
  * captioners of nets/: layer by layer, each emulated layer fed the CPU
  * layer's inputs as test_gpu_recurrent does on a GPU; every top after
  * forward, every parameter and bottom gradient after backward, max |emu -
@@ -24,7 +24,7 @@ extern "C" {
 #include "dltrain/net.h"
 #include "dltrain/prototxt.h"
 #include "net_files.h"
-#include "recurrent_net.h"
+#include "test_gpu_recurrent_net.h"
 #include "test.h"
 }
 
@@ -205,7 +205,7 @@ static void compare(const char *what, const dlt_cfg *root, int c, int h, int w, 
 int main(void)
 {
     dlt_cfg *root = NULL;
-    int st = dlt_pt_parse_string(rn_net_text, "recurrent_net.h", &root);
+    int st = dlt_pt_parse_string(rn_net_text, "test_gpu_recurrent_net.h", &root);
     TEST_OK(st == 0, "the recurrent test net parses (status %d)", st);
     if (st == 0)
         compare("recurrent layers", root, 2, 3, 3, RN_STEPS, 7);

@@ -2,7 +2,7 @@
  * its ops are what the registry finds by the exact type name, the name
  * is in the list error messages print, its GPU code is registered in a
  * CUDA build (and absent otherwise), a test in tests/layers/ instantiates
- * it, and, for a GPU row, a net in tests/test_gpu_*.c runs it on the GPU
+ * it, and, for a GPU row, a net in tests/test_gpu_*.[ch] runs it on the GPU
  * against the CPU (or a row sharing its GPU code). A new row is checked
  * without editing this file. */
 #include <dirent.h>
@@ -26,8 +26,9 @@ static const row rows[] = {
 };
 #define NROWS ((int)(sizeof rows / sizeof rows[0]))
 
-/* The text of every C file in top_srcdir/SUB whose name starts with
- * PREFIX, concatenated; NULL when the directory cannot be read. */
+/* The text of every C source and header in top_srcdir/SUB whose name
+ * starts with PREFIX, concatenated (a test net may live in a header that
+ * two tests share); NULL when the directory cannot be read. */
 static char *read_sources(const char *sub, const char *prefix)
 {
     const char *top = getenv("top_srcdir");
@@ -40,7 +41,7 @@ static char *read_sources(const char *sub, const char *prefix)
     char *all = dlt_calloc(1, 1);
     for (struct dirent *e; (e = readdir(d));) {
         size_t n = strlen(e->d_name);
-        if (n < 3 || strcmp(e->d_name + n - 2, ".c") != 0 ||
+        if (n < 3 || (strcmp(e->d_name + n - 2, ".c") != 0 && strcmp(e->d_name + n - 2, ".h") != 0) ||
             strncmp(e->d_name, prefix, strlen(prefix)) != 0)
             continue;
         char path[8192];
@@ -99,7 +100,7 @@ int main(void)
             printf("ok %d - %s: compared on the GPU # SKIP tests/ not found (top_srcdir unset)\n",
                    ++test_count_, r->type);
         else
-            TEST_OK(compared, "%s: a net in tests/test_gpu_*.c runs its GPU code against the CPU",
+            TEST_OK(compared, "%s: a net in tests/test_gpu_*.[ch] runs its GPU code against the CPU",
                     r->type);
     }
     free(tests);

@@ -1,4 +1,4 @@
-/* recurrent_net.h - test helper: a small net over the caption Data layer's
+/* test_gpu_recurrent_net.h - test helper: a small net over the caption Data layer's
  * tops (image (3,2,3,3), input words, target words, cont; T = RN_STEPS
  * steps, 7 word ids) that uses every caption layer in every form: Embed,
  * Bias (in place and not), AttentionLSTM (all three tops, the doubly
@@ -7,8 +7,8 @@
  * SoftmaxWithLoss over axis 2 with ignore_label; and the batch filler.
  * Shared by tests/test_gpu_recurrent.c (the GPU) and
  * tests/gpu_emulate/test_gpu_emulated.cc (the same kernels on the CPU). */
-#ifndef DLTRAIN_TESTS_RECURRENT_NET_H
-#define DLTRAIN_TESTS_RECURRENT_NET_H
+#ifndef DLTRAIN_TESTS_TEST_GPU_RECURRENT_NET_H
+#define DLTRAIN_TESTS_TEST_GPU_RECURRENT_NET_H
 
 #include <stdint.h>
 
