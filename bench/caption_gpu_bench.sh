@@ -52,11 +52,13 @@ fi
 # found next to it).
 for net in attention lrcn; do
     sed "s/batch_size: 16 /batch_size: $BATCH /" "nets/caption_${net}_train_val.prototxt" > "$W/caption_${net}_train_val.prototxt"
-    cp "nets/caption_${net}_solver.prototxt" "$W/"
+    sed "s/^display:.*/display: $(( ITERS / 10 > 0 ? ITERS / 10 : 1 ))/" "nets/caption_${net}_solver.prototxt" \
+        > "$W/caption_${net}_solver.prototxt"
 done
-# mean images/s of a run's train records after the first (warm-up)
-ips() { awk -F'"images_per_s":' '/"kind":"train"/ {n++; if (n > 1) {split($2, a, ","); s += a[1]; k++}}
-    END {if (k) printf "%.1f", s / k; else print "nan"}' "$1/metrics.jsonl" 2> /dev/null; }
+# mean images/s of a run's train records after the first (warm-up; the
+# solvers' display is set to ITERS/10 above, so there are ten)
+ips() { awk -F'"images_per_s":' '/"kind":"train"/ {n++; split($2, a, ","); if (n == 1) f = a[1]; else {s += a[1]; k++}}
+    END {if (k) printf "%.1f", s / k; else if (n) printf "%.1f", f; else print "nan"}' "$1/metrics.jsonl" 2> /dev/null; }
 status=OK
 printf '%-10s %-7s %5s %12s %14s\n' net device ranks images/s images/s/rank
 declare -A IPS
