@@ -7,10 +7,7 @@
  * parameter and bottom gradient after backward. Then end to end: the loss
  * and the whole parameter gradient of a plain forward + backward.
  *
- * Error measure per blob: max |gpu - cpu| / max |cpu| (the largest error
- * relative to the blob's scale; 0 when both are 0). It does not blow up
- * on values near zero, as an elementwise relative error would, and still
- * catches a single wrong element. */
+ * Error measure per blob: max |gpu - cpu| / max |cpu| (blob_err.h). */
 #ifndef DLTRAIN_TESTS_GPU_COMPARE_H
 #define DLTRAIN_TESTS_GPU_COMPARE_H
 
@@ -19,19 +16,8 @@
 #include "dltrain/device.h"
 #include "dltrain/error.h"
 #include "dltrain/net.h"
+#include "blob_err.h"
 #include "test.h"
-
-static double gc_blob_err(const float *gpu, const float *cpu, size_t n)
-{
-    double dmax = 0, scale = 0;
-    for (size_t i = 0; i < n; i++) {
-        double d = fabs((double)gpu[i] - cpu[i]);
-        if (!(d <= dmax)) /* NaN counts as the worst */
-            dmax = isnan(d) ? INFINITY : d;
-        scale = fabs(cpu[i]) > scale ? fabs(cpu[i]) : scale;
-    }
-    return dmax == 0 ? 0 : scale == 0 ? INFINITY : dmax / scale;
-}
 
 /* How the nets of a test compute (gc_require_gpu sets the cuDNN part). */
 static dlt_compute_ctx gc_compute;
@@ -111,7 +97,7 @@ static int gc_check_blob(const char *what, const dlt_layer *b, const char *kind,
                          const float *cpu, size_t n, double tol, int verbose, double *worst, char *worst_name,
                          size_t wn)
 {
-    double e = gc_blob_err(gpu, cpu, n);
+    double e = blob_err(gpu, cpu, n);
     if (verbose)
         TEST_OK(e <= tol, "%s: %s '%s' %s %d (%zu values): err %.2g <= %.0g", what, b->ops->type, b->name, kind,
                 index, n, e, tol);
@@ -209,7 +195,7 @@ static int gc_compare_net(const char *what, const dlt_cfg *root, int c, int h, i
 
     /* Statistics the layers keep themselves (BatchNorm), after one forward. */
     dlt_net_params_to_host(gpu);
-    double pe = gc_blob_err(dlt_net_params(gpu), dlt_net_params(cpu), dlt_net_param_count(cpu));
+    double pe = blob_err(dlt_net_params(gpu), dlt_net_params(cpu), dlt_net_param_count(cpu));
     TEST_OK(pe <= fwd_default, "%s: parameter values after the forward match (err %.2g <= %.0g)", what, pe,
             fwd_default);
     failed += !(pe <= fwd_default);

@@ -194,10 +194,10 @@ static void compare_solver(const char *label, const char *solver_text)
             "solver %s: each history followed its net (device, host)", label);
     dlt_net_params_to_host(gpu);
     dlt_solver_history_to_host(sg);
-    double e = gc_blob_err(dlt_net_params(gpu), dlt_net_params(cpu), n);
+    double e = blob_err(dlt_net_params(gpu), dlt_net_params(cpu), n);
     TEST_OK(e <= 1e-6, "solver %s: weights after 3 device steps match the host (err %.2g <= 1e-6)", label, e);
     for (int k = 0; k < dlt_solver_num_history(sc); k++) {
-        double he = gc_blob_err(dlt_solver_history(sg, k), dlt_solver_history(sc, k), n);
+        double he = blob_err(dlt_solver_history(sg, k), dlt_solver_history(sc, k), n);
         TEST_OK(he <= 1e-6, "solver %s: history %d matches (err %.2g <= 1e-6)", label, k, he);
     }
     ASSERT_NEAR(norm_g, norm_c, 1e-6 * (norm_c > 1 ? norm_c : 1), "solver %s: gradient norm %.6g on the device",

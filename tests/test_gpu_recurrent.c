@@ -26,14 +26,13 @@ int main(void)
         gc_compare_net("recurrent layers", root, 2, 3, 3, 7, NULL, 1e-4, 1e-3, 1);
     }
     dlt_cfg_free(root);
-    static const char *captioners[] = {"caption_attention_train_val.prototxt", "caption_lrcn_train_val.prototxt"};
-    for (size_t i = 0; i < sizeof captioners / sizeof captioners[0]; i++) {
+    for (int i = 0; i < RN_NCAPTIONERS; i++) {
         root = NULL;
-        st = tn_load(captioners[i], 2, &root);
-        TEST_OK(st == 0, "%s parses", captioners[i]);
+        st = tn_load(rn_captioners[i], RN_CAPTION_BATCH, &root);
+        TEST_OK(st == 0, "%s parses", rn_captioners[i]);
         if (st == 0) {
-            gc_seq_steps = 12;
-            gc_compare_net(captioners[i], root, 1, 84, 84, 64, NULL, 5e-4, 2e-3, 0);
+            gc_seq_steps = RN_CAPTION_STEPS;
+            gc_compare_net(rn_captioners[i], root, 1, 84, 84, RN_CAPTION_VOCAB, NULL, 5e-4, 2e-3, 0);
         }
         dlt_cfg_free(root);
     }

@@ -4,7 +4,8 @@
  * Bias (in place and not), AttentionLSTM (all three tops, the doubly
  * stochastic penalty; and init_state), LSTM (a static input; and
  * expose_hidden with h0/c0 from Reshape), Slice, Concat over axis 2,
- * SoftmaxWithLoss over axis 2 with ignore_label; and the batch filler.
+ * SoftmaxWithLoss over axis 2 with ignore_label; the batch filler; and the
+ * captioners both tests also run.
  * Shared by tests/test_gpu_recurrent.c (the GPU) and
  * tests/gpu_emulate/test_gpu_emulated.cc (the same kernels on the CPU). */
 #ifndef DLTRAIN_TESTS_TEST_GPU_RECURRENT_NET_H
@@ -17,6 +18,12 @@
 #include "dltrain/tensor.h"
 
 enum { RN_STEPS = 5 }; /* T of the net below */
+
+/* Both captioners of nets/ (1x84x84 images), as the two tests run them:
+ * batch 2, T = 12 steps, 64 word ids (their Embed's input_dim). */
+static const char *const rn_captioners[] = {"caption_attention_train_val.prototxt",
+                                            "caption_lrcn_train_val.prototxt"};
+enum { RN_NCAPTIONERS = 2, RN_CAPTION_BATCH = 2, RN_CAPTION_STEPS = 12, RN_CAPTION_VOCAB = 64 };
 
 static const char *rn_net_text =
     "name: 'gpu_recurrent'\n"

@@ -23,6 +23,7 @@
 extern "C" {
 #include "dltrain/net.h"
 #include "dltrain/prototxt.h"
+#include "blob_err.h"
 #include "net_files.h"
 #include "test_gpu_recurrent_net.h"
 #include "test.h"
@@ -101,18 +102,6 @@ static void free_dev(void)
     for (int i = 0; i < nbufs; i++)
         free(bufs[i].gdata), free(bufs[i].gdiff);
     nbufs = 0;
-}
-
-static double blob_err(const float *emu, const float *cpu, size_t n)
-{
-    double dmax = 0, scale = 0;
-    for (size_t i = 0; i < n; i++) {
-        const double d = fabs((double)emu[i] - cpu[i]);
-        if (!(d <= dmax))
-            dmax = isnan(d) ? INFINITY : d;
-        scale = fabs(cpu[i]) > scale ? fabs(cpu[i]) : scale;
-    }
-    return dmax == 0 ? 0 : scale == 0 ? INFINITY : dmax / scale;
 }
 
 static void check(const char *what, const dlt_layer *l, const char *kind, int k, const float *emu, const float *cpu,
@@ -210,13 +199,12 @@ int main(void)
     if (st == 0)
         compare("recurrent layers", root, 2, 3, 3, RN_STEPS, 7);
     dlt_cfg_free(root);
-    static const char *captioners[] = {"caption_attention_train_val.prototxt", "caption_lrcn_train_val.prototxt"};
-    for (size_t i = 0; i < sizeof captioners / sizeof captioners[0]; i++) {
+    for (int i = 0; i < RN_NCAPTIONERS; i++) {
         root = NULL;
-        st = tn_load(captioners[i], 2, &root);
-        TEST_OK(st == 0, "%s parses", captioners[i]);
+        st = tn_load(rn_captioners[i], RN_CAPTION_BATCH, &root);
+        TEST_OK(st == 0, "%s parses", rn_captioners[i]);
         if (st == 0)
-            compare(captioners[i], root, 1, 84, 84, 12, 64);
+            compare(rn_captioners[i], root, 1, 84, 84, RN_CAPTION_STEPS, RN_CAPTION_VOCAB);
         dlt_cfg_free(root);
     }
     TEST_DONE();
