@@ -38,6 +38,10 @@ int dlt_sampler_start(double interval_s, int rank, const char *host, int with_gp
 /* Copy the samples newer than AFTER_SEQ (oldest first, at most
  * DLT_SYS_RING) into OUT; returns how many. */
 int dlt_sampler_since(dlt_sampler *s, long after_seq, dlt_sys_sample *out);
+/* Take a sample now, covering the time since the last one, and return
+ * once it is in the ring: the end of a run shorter than one interval
+ * still reports its system use. */
+void dlt_sampler_sample_now(dlt_sampler *s);
 /* Sequence number of the newest sample (0: none yet). */
 long dlt_sampler_newest(dlt_sampler *s);
 void dlt_sampler_stop(dlt_sampler *s);

@@ -30,7 +30,9 @@ struct dlt_sampler {
     pthread_t thread;
     pthread_mutex_t lock;
     pthread_cond_t wake;
+    pthread_cond_t sampled; /* signalled after each sample */
     int stop;
+    int now;                /* a sample is wanted before the interval ends */
     long seq;
     dlt_sys_sample ring[DLT_SYS_RING]; /* ring[seq % DLT_SYS_RING] is sample seq */
 };
@@ -160,15 +162,17 @@ static void *sampler_main(void *arg)
         due.tv_sec = (time_t)t;
         due.tv_nsec = (long)((t - (double)due.tv_sec) * 1e9);
         int rc = 0;
-        while (!s->stop && rc != ETIMEDOUT)
+        while (!s->stop && !s->now && rc != ETIMEDOUT)
             rc = pthread_cond_timedwait(&s->wake, &s->lock, &due);
         if (s->stop)
             break;
+        s->now = 0;
         pthread_mutex_unlock(&s->lock);
         read_counters(&cur);
         take_sample(s, &prev, &cur);
         prev = cur;
         pthread_mutex_lock(&s->lock);
+        pthread_cond_broadcast(&s->sampled);
     }
     pthread_mutex_unlock(&s->lock);
     return NULL;
@@ -194,6 +198,7 @@ int dlt_sampler_start(double interval_s, int rank, const char *host, int with_gp
     pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
     pthread_cond_init(&s->wake, &ca);
     pthread_condattr_destroy(&ca);
+    pthread_cond_init(&s->sampled, NULL);
     int rc = pthread_create(&s->thread, NULL, sampler_main, s);
     if (rc != 0) {
         dlt__nvml_close(s->nvml);
@@ -202,6 +207,19 @@ int dlt_sampler_start(double interval_s, int rank, const char *host, int with_gp
     }
     *out = s;
     return 0;
+}
+
+void dlt_sampler_sample_now(dlt_sampler *s)
+{
+    if (!s)
+        return;
+    pthread_mutex_lock(&s->lock);
+    long before = s->seq;
+    s->now = 1;
+    pthread_cond_signal(&s->wake);
+    while (s->seq == before && !s->stop)
+        pthread_cond_wait(&s->sampled, &s->lock);
+    pthread_mutex_unlock(&s->lock);
 }
 
 long dlt_sampler_newest(dlt_sampler *s)
@@ -240,6 +258,7 @@ void dlt_sampler_stop(dlt_sampler *s)
     pthread_join(s->thread, NULL);
     pthread_mutex_destroy(&s->lock);
     pthread_cond_destroy(&s->wake);
+    pthread_cond_destroy(&s->sampled);
     dlt__nvml_close(s->nvml);
     free(s);
 }

@@ -169,6 +169,7 @@ void dlt__observer_finish(dlt__observer *o)
 {
     if (!o->cfg.sample_interval || o->cfg.sample_interval <= 0)
         return;
+    dlt_sampler_sample_now(o->sampler);
     double pending = pending_samples(o);
     dlt_comm_allreduce_max_doubles(o->cfg.comm, &pending, 1);
     if (pending > 0)
