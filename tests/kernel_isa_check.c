@@ -1,11 +1,12 @@
 /* kernel_isa_check.c - prints a hash of the bits dltrain's own kernels
  * compute (InnerProduct's row GEMM in both layouts, with and without the
- * bias row, and the convolution patch gradient) on fixed pseudo-random
+ * bias row, the convolution patch gradient and weight gradient) on fixed pseudo-random
  * data, with sizes that leave every kind of tail, and which ISA path ran.
  * tests/test_kernel_isa.sh runs it with and without ONEDNN_MAX_CPU_ISA=AVX2
  * and compares: the AVX-512 and AVX2 forms must give the same bits. It also
- * counts where the convolution weight gradient (dlt__patch_weight_grad, AVX
- * where the CPU has it) differs from the plain eight-lane loop below. */
+ * counts where the convolution weight gradient (dlt__conv_weight_grad_t)
+ * differs from the plain fmaf chain below. */
+#include <math.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -72,42 +73,51 @@ int main(void)
         h = hash_bits(h, col, (size_t)R * P);
         free(w), free(dy), free(col);
     }
-    /* the weight gradient against the plain loop, accumulating into dw */
+    /* the weight gradient from the input (C, H, kernel, stride, dilation,
+     * channels): LeNet's conv1 and conv2, a kernel row longer than a block
+     * of 6 taps, stride 2 and dilation 2, channel counts that leave 1-3
+     * vectors of 16 in the last AVX-512 block; each against one fmaf chain
+     * per element, two samples chained, from a nonzero start */
     long differ = 0, total = 0;
-    static const int wg[][3] = {{20, 25, 576}, {7, 5, 29}, {4, 2, 8}, {1, 1, 3}};
-    for (size_t g = 0; g < sizeof wg / sizeof wg[0]; g++) {
-        const int K = wg[g][0], R = wg[g][1];
-        const size_t P = (size_t)wg[g][2];
-        float *dy = malloc((size_t)K * P * sizeof(float)), *col = malloc((size_t)R * P * sizeof(float));
-        float *dw = malloc((size_t)K * R * sizeof(float)), *ref = malloc((size_t)K * R * sizeof(float));
-        if (!dy || !col || !dw || !ref)
+    static const int wg[][6] = {{1, 28, 5, 1, 1, 20}, {20, 12, 5, 1, 1, 50}, {2, 11, 7, 1, 1, 70},
+                                {3, 9, 3, 2, 1, 33}, {2, 10, 3, 1, 2, 16}, {1, 4, 1, 1, 1, 5}};
+    for (size_t t = 0; t < sizeof wg / sizeof wg[0]; t++) {
+        dlt__conv_geom g = {0};
+        g.c = wg[t][0], g.h = g.w = wg[t][1], g.kh = g.kw = wg[t][2], g.sh = g.sw = wg[t][3];
+        g.dh = g.dw = wg[t][4];
+        g.ho = g.wo = (g.h - (g.dh * (g.kh - 1) + 1)) / g.sh + 1;
+        const int K = wg[t][5], Kp = (K + 15) & ~15, R = g.c * g.kh * g.kw, P = g.ho * g.wo;
+        const size_t in = (size_t)g.c * g.h * g.w;
+        float *x = malloc(2 * in * sizeof(float)), *dyT = calloc(2 * (size_t)P * Kp, sizeof(float));
+        float *dwT = malloc((size_t)R * Kp * sizeof(float)), *ref = malloc((size_t)R * Kp * sizeof(float));
+        if (!x || !dyT || !dwT || !ref)
             return 1;
-        fill(dy, (size_t)K * P), fill(col, (size_t)R * P), fill(dw, (size_t)K * R);
-        memcpy(ref, dw, (size_t)K * R * sizeof(float));
-        dlt__patch_weight_grad(K, R, P, dy, col, dw);
-        const size_t P8 = P & ~(size_t)7;
-        for (int k = 0; k < K; k++)
-            for (int r = 0; r < R; r++) {
-                volatile float a8[8] = {0, 0, 0, 0, 0, 0, 0, 0}; /* volatile: no contraction, no reordering */
-                for (size_t p = 0; p < P8; p += 8)
-                    for (int j = 0; j < 8; j++) {
-                        const float m = dy[(size_t)k * P + p + j] * col[(size_t)r * P + p + j];
-                        a8[j] = a8[j] + m;
+        fill(x, 2 * in), fill(dwT, (size_t)R * Kp);
+        for (int i = 0; i < 2 * P; i++)
+            fill(dyT + (size_t)i * Kp, (size_t)K); /* the padding columns stay 0 */
+        memcpy(ref, dwT, (size_t)R * Kp * sizeof(float));
+        for (int i = 0; i < 2; i++)
+            dlt__conv_weight_grad_t(&g, x + i * in, dyT + (size_t)i * P * Kp, Kp, dwT);
+        h = hash_bits(h, dwT, (size_t)R * Kp);
+        for (int r = 0; r < R; r++) {
+            const int c = r / (g.kh * g.kw), ki = r / g.kw % g.kh, kj = r % g.kw;
+            for (int k = 0; k < K; k++) {
+                float a = ref[(size_t)r * Kp + k];
+                for (int i = 0; i < 2; i++)
+                    for (int p = 0; p < P; p++) {
+                        const int oh = p / g.wo, ow = p % g.wo;
+                        const float xv = x[i * in + ((size_t)c * g.h + oh * g.sh + ki * g.dh) * g.w +
+                                           ow * g.sw + kj * g.dw];
+                        a = fmaf(xv, dyT[((size_t)i * P + p) * Kp + k], a);
                     }
-                volatile float sum = ((a8[0] + a8[1]) + (a8[2] + a8[3])) + ((a8[4] + a8[5]) + (a8[6] + a8[7]));
-                for (size_t p = P8; p < P; p++) {
-                    const float m = dy[(size_t)k * P + p] * col[(size_t)r * P + p];
-                    sum = sum + m;
-                }
-                ref[(size_t)k * R + r] += sum;
+                differ += memcmp(&a, &dwT[(size_t)r * Kp + k], sizeof a) != 0;
+                total++;
             }
-        for (int i = 0; i < K * R; i++)
-            differ += memcmp(&dw[i], &ref[i], sizeof(float)) != 0;
-        total += K * R;
-        free(dy), free(col), free(dw), free(ref);
+        }
+        free(x), free(dyT), free(dwT), free(ref);
     }
     printf("weight gradient: %ld of %ld differ from the plain loop\n", differ, total);
-    printf("path %s hash %016llx\n", dlt_cpu_avx512() ? "avx512" : "avx2-or-older",
+    printf("path %s hash %016llx\n", dlt_cpu_avx512() ? "avx512" : dlt_cpu_avx2_fma() ? "avx2" : "plain",
            (unsigned long long)h);
     return 0;
 }

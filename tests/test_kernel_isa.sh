@@ -1,27 +1,38 @@
 #!/bin/bash
 # test_kernel_isa.sh - dltrain's own kernels (InnerProduct's row GEMM, the
-# convolution patch gradient) give the same bits on their AVX-512 and AVX2
-# paths, the convolution weight gradient the same as its plain loop, and
-# ONEDNN_MAX_CPU_ISA caps them as it caps oneDNN (so that one
-# variable gives an AVX-512 machine's "AVX2 setting"): tests/kernel_isa_check.
+# convolution's patch and weight gradients) give the same bits on their
+# AVX-512 and AVX2 paths, the convolution kernels also on their plain fmaf
+# paths (ONEDNN_MAX_CPU_ISA=SSE41), the weight gradient the same as one
+# fmaf chain per element written in the check, and ONEDNN_MAX_CPU_ISA caps
+# them as it caps oneDNN (so that one variable gives an AVX-512 machine's
+# "AVX2 setting"): tests/kernel_isa_check.
 . "$(dirname "$0")/lib.sh"
 
 prog="$top_builddir/tests/kernel_isa_check"
 [ -x "$prog" ] || skip_all "tests/kernel_isa_check not built"
 wg=$("$prog" | grep '^weight gradient:')
-check "the convolution weight gradient equals the plain eight-lane loop bit for bit ($wg)" \
-    test "$wg" = "weight gradient: 0 of 544 differ from the plain loop"
+check "the convolution weight gradient equals one fmaf chain per element bit for bit ($wg)" \
+    test "$wg" = "weight gradient: 0 of 33544 differ from the plain loop"
+if grep -qw avx2 /proc/cpuinfo 2>/dev/null && grep -qw fma /proc/cpuinfo; then
+    fast=$(env -u ONEDNN_MAX_CPU_ISA -u DNNL_MAX_CPU_ISA "$prog" | grep '^path')
+    plain=$(env -u DNNL_MAX_CPU_ISA ONEDNN_MAX_CPU_ISA=SSE41 "$prog")
+    check "ONEDNN_MAX_CPU_ISA=SSE41 leaves the plain loops ($(echo "$plain" | grep '^path'))" \
+        bash -c "echo '$plain' | grep -q '^path plain '"
+    check "the plain loops give the vector paths' bits" test "${fast##* }" = "$(echo "$plain" | sed -n 's/^path .* //p')"
+    check "the plain weight gradient equals the fmaf chains too" \
+        bash -c "echo '$plain' | grep -q '^weight gradient: 0 of 33544 '"
+fi
 grep -qw avx512f /proc/cpuinfo 2>/dev/null ||
     skip_all "this CPU has no AVX-512: the kernels have one x86 path here (the AVX2 one), nothing to compare"
 
 native=$(env -u ONEDNN_MAX_CPU_ISA -u DNNL_MAX_CPU_ISA "$prog" | grep '^path')
 check "runs on the AVX-512 path by default ($native)" test "${native#path avx512 }" != "$native"
 capped=$(env -u DNNL_MAX_CPU_ISA ONEDNN_MAX_CPU_ISA=AVX2 "$prog" | grep '^path')
-check "ONEDNN_MAX_CPU_ISA=AVX2 caps it ($capped)" test "${capped#path avx2-or-older }" != "$capped"
+check "ONEDNN_MAX_CPU_ISA=AVX2 caps it ($capped)" test "${capped#path avx2 }" != "$capped"
 check "AVX-512 and AVX2 paths: the same bits (${native##* } / ${capped##* })" \
     test "${native##* }" = "${capped##* }"
 old=$(env -u ONEDNN_MAX_CPU_ISA DNNL_MAX_CPU_ISA=avx2 "$prog" | grep '^path')
-check "the older name DNNL_MAX_CPU_ISA caps it too ($old)" test "${old#path avx2-or-older }" != "$old"
+check "the older name DNNL_MAX_CPU_ISA caps it too ($old)" test "${old#path avx2 }" != "$old"
 all=$(env -u DNNL_MAX_CPU_ISA ONEDNN_MAX_CPU_ISA=ALL "$prog" | grep '^path')
 check "ONEDNN_MAX_CPU_ISA=ALL keeps AVX-512 ($all)" test "${all#path avx512 }" != "$all"
 done_testing

@@ -40,10 +40,17 @@ const char *dlt_cpu_blas_core(void);
 const char *dlt_cpu_dnnl_isa(void);
 const char *dlt_cpu_isa_describe(char *buf, size_t n);
 
-/* 1 when dltrain's own kernels (InnerProduct, the patch gradient) may use
+/* 1 when dltrain's own kernels (InnerProduct, the convolution's patch and
+ * weight gradients) may use
  * AVX-512: the CPU has AVX512F and ONEDNN_MAX_CPU_ISA, where set, names an
  * AVX-512 level (or ALL). Their AVX-512 and AVX2 forms compute each output
  * by the same chain of fused multiply-adds, so the results are the same. */
 int dlt_cpu_avx512(void);
+/* Whether dltrain's own AVX2+FMA kernels may run: the CPU has both and the
+ * cap, when set, is AVX2 or above (ONEDNN_MAX_CPU_ISA=SSE41 leaves the
+ * plain fmaf loops of the convolution kernels, which tests/test_kernel_isa.sh
+ * compares with the rest; InnerProduct's plain path rounds differently and
+ * is not capped). */
+int dlt_cpu_avx2_fma(void);
 
 #endif

@@ -83,3 +83,24 @@ int dlt_cpu_avx512(void)
 #endif
     return cached;
 }
+
+/* A cap below AVX2 names an SSE level (SSE41) or plain AVX. */
+static int isa_cap_allows_avx2(void)
+{
+    const char *cap = getenv("ONEDNN_MAX_CPU_ISA");
+    if (!cap || !*cap)
+        cap = getenv("DNNL_MAX_CPU_ISA");
+    return !cap || !*cap || (strncasecmp(cap, "SSE", 3) != 0 && strcasecmp(cap, "AVX") != 0);
+}
+
+int dlt_cpu_avx2_fma(void)
+{
+    static int cached = -1;
+    if (cached < 0)
+#if defined(__x86_64__) || defined(__i386__)
+        cached = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && isa_cap_allows_avx2();
+#else
+        cached = 0;
+#endif
+    return cached;
+}

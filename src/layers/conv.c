@@ -39,8 +39,8 @@ typedef struct conv_state {
     double *db_acc;    /* (K) the batch's bias gradient */
     dlt__conv_dnnl *dnnl; /* oneDNN primitives (backend dnnl), else NULL */
     dlt_layer *fused_relu; /* the in-place ReLU after it, done by its forward; or NULL */
-    float *dw_chunks;  /* (chunks, K, C*kh*kw) dw_by_gemm: each chunk's weight gradient */
-    float *cols;       /* (threads, C*kh*kw, Ho*Wo) dw_by_gemm: a patch matrix per thread */
+    float *dw_chunks;  /* (chunks, K, C*kh*kw) dw_direct: each chunk's weight gradient */
+    float *cols;       /* per thread: thread_scratch_floats (dx_direct, dw_direct) */
     int dw_chunks_n, cols_n;
 } conv_state;
 
@@ -234,6 +234,11 @@ static void im2col_forward(dlt_layer *l)
  * output) meet a small plane, LeNet's conv2 (20 <- 50 channels, 12x12, b32,
  * 1 thread, CPU time): 3.6 ms against 1.5 for its forward. DLT_CONV_DX =
  * direct or dnnl overrides the rule (for measuring). */
+static int few_channels_small_plane(const conv_config *c)
+{
+    return c->g.c < 32 && c->g.kh * c->g.kw > 1 && (long)c->g.h * c->g.w <= 16 * 16;
+}
+
 static int dx_direct(const conv_config *c)
 {
     static int forced = -1;
@@ -245,18 +250,26 @@ static int dx_direct(const conv_config *c)
         return 0;
     if (forced >= 0)
         return forced;
-    return c->g.c < 32 && c->g.kh * c->g.kw > 1 && (long)c->g.h * c->g.w <= 16 * 16;
+    return few_channels_small_plane(c);
 }
 
-/* Per-thread patch matrices (C*kh*kw, Ho*Wo) in s->cols. */
+/* Each thread's scratch in s->cols: a patch matrix (C*kh*kw, Ho*Wo),
+ * then for the weight gradient a sample's dy transposed (Ho*Wo, Kp) and
+ * the chunk's transposed weight gradient (C*kh*kw, Kp), Kp = K rounded up
+ * to 16. */
+static size_t thread_scratch_floats(const conv_config *c)
+{
+    const size_t R = (size_t)c->g.c * c->g.kh * c->g.kw, P = (size_t)c->g.ho * c->g.wo;
+    const size_t Kp = ((size_t)c->num_output + 15) & ~(size_t)15;
+    return R * P + P * Kp + R * Kp;
+}
+
 static float *thread_cols(conv_state *s)
 {
-    const conv_config *c = &s->cfg;
-    const size_t R = (size_t)c->g.c * c->g.kh * c->g.kw, P = (size_t)c->g.ho * c->g.wo;
     const int nthr = omp_get_max_threads();
     if (!s->cols || s->cols_n < nthr) {
         free(s->cols);
-        s->cols = dlt_malloc((size_t)nthr * R * P * sizeof(float));
+        s->cols = dlt_malloc((size_t)nthr * thread_scratch_floats(&s->cfg) * sizeof(float));
         s->cols_n = nthr;
     }
     return s->cols;
@@ -274,31 +287,44 @@ static void direct_backward_data(dlt_layer *l, conv_state *s)
     float *dx = l->bottom[0]->diff, *cols = thread_cols(s);
 #pragma omp parallel for schedule(static) if (N > 1)
     for (int i = 0; i < N; i++) {
-        float *col = cols + (size_t)omp_get_thread_num() * R * P;
+        float *col = cols + (size_t)omp_get_thread_num() * thread_scratch_floats(c);
         dlt__patch_grad(K, R, P, w, dy + (size_t)i * K * P, col);
         memset(dx + (size_t)i * in, 0, in * sizeof(float));
         dlt__col2im(col, (size_t)P, &c->g, dx + (size_t)i * in);
     }
 }
 
-/* A layer on one input channel (LeNet's conv1) takes its weight gradient
- * from im2col and a direct loop per sample (dlt__patch_weight_grad), chunks on OpenMP
- * threads, instead of oneDNN, whose AVX2 kernel is slow there. LeNet's conv1
- * backward (5x5, b64): 1 thread, CPU time, 6.5 ms with oneDNN (its forward:
- * 1.3), 3.2-3.4 this way (2.0-2.4 with one sgemm per sample, but OpenBLAS
- * then woke its threads 64 times: 3.3 ms at 2 threads); 2 threads, wall,
- * 3.2 with oneDNN, 1.6 this way. On 3 channels oneDNN wins (cifar10_quick's
- * conv1, b100: 12.9 ms, 18 with the sgemms), so the rule stops at one. */
-static int dw_by_gemm(const conv_config *c) { return c->group == 1 && c->g.c == 1; }
+/* Whether the weight gradient is ours (direct_weight_chunks) instead of
+ * oneDNN's: where the input has one channel (LeNet's conv1, whose oneDNN
+ * 2.6 AVX2 kernel is slow there) or few channels on a small plane, the
+ * layers dx_direct takes too (LeNet's conv2: 8x8 outputs, oneDNN's weight
+ * gradient ran at ~60 GFLOP/s on an AVX-512 Xeon, the kernel below at
+ * ~140). DLT_CONV_DW = direct or dnnl overrides the rule (for measuring). */
+static int dw_direct(const conv_config *c)
+{
+    static int forced = -1;
+    if (forced == -1) {
+        const char *e = getenv("DLT_CONV_DW");
+        forced = e && !strcmp(e, "direct") ? 1 : e && !strcmp(e, "dnnl") ? 0 : -2;
+    }
+    if (c->group != 1 || c->g.ph || c->g.pw) /* the kernel reads taps unchecked */
+        return 0;
+    if (forced >= 0)
+        return forced;
+    return c->g.c == 1 || few_channels_small_plane(c);
+}
 
-/* The weight gradient of the N/WCHUNK chunks of WCHUNK samples, each summed
- * in float sample by sample into its row of s->dw_chunks, chunks on OpenMP
- * threads (each with its own patch matrix); dnnl_backward then adds the
- * rows in double in chunk order, as it adds oneDNN's chunks. */
-static void gemm_weight_chunks(dlt_layer *l, conv_state *s, int N, int wchunk)
+/* The weight gradient of the N/WCHUNK chunks of WCHUNK samples into the
+ * rows of s->dw_chunks, chunks on OpenMP threads: per sample its dy
+ * transposed, then dlt__conv_weight_grad_t on its input, whose FMA chains
+ * run through the whole chunk. dnnl_backward then adds the rows in
+ * double in chunk order, as it adds oneDNN's chunks, so P ranks of batch
+ * B sum the same chunks as one rank of batch P*B. */
+static void direct_weight_chunks(dlt_layer *l, conv_state *s, int N, int wchunk)
 {
     const conv_config *c = &s->cfg;
     const int K = c->num_output, R = c->g.c * c->g.kh * c->g.kw, chunks = N / wchunk;
+    const int Kp = (K + 15) & ~15;
     const size_t P = (size_t)c->g.ho * c->g.wo, in = (size_t)c->g.c * c->g.h * c->g.w;
     const size_t wcount = (size_t)K * R;
     if (!s->dw_chunks || s->dw_chunks_n < chunks) {
@@ -310,13 +336,24 @@ static void gemm_weight_chunks(dlt_layer *l, conv_state *s, int N, int wchunk)
     const float *x = l->bottom[0]->data, *dy = l->top[0]->diff;
 #pragma omp parallel for schedule(static) if (chunks > 1)
     for (int ci = 0; ci < chunks; ci++) {
-        float *col = cols + (size_t)omp_get_thread_num() * R * P;
-        float *dw = s->dw_chunks + (size_t)ci * wcount;
-        memset(dw, 0, wcount * sizeof(float));
+        float *col = cols + (size_t)omp_get_thread_num() * thread_scratch_floats(c);
+        float *dyT = col + (size_t)R * P, *dwT = dyT + P * Kp;
+        memset(dwT, 0, (size_t)R * Kp * sizeof(float));
         for (int i = ci * wchunk; i < (ci + 1) * wchunk; i++) {
-            dlt__im2col(x + (size_t)i * in, &c->g, col, P);
-            dlt__patch_weight_grad(K, R, P, dy + (size_t)i * K * P, col, dw);
+            const float *dyi = dy + (size_t)i * K * P;
+            for (size_t p = 0; p < P; p++) {
+                float *row = dyT + p * Kp;
+                for (int k = 0; k < K; k++)
+                    row[k] = dyi[(size_t)k * P + p];
+                for (int k = K; k < Kp; k++)
+                    row[k] = 0.0f;
+            }
+            dlt__conv_weight_grad_t(&c->g, x + (size_t)i * in, dyT, Kp, dwT);
         }
+        float *dw = s->dw_chunks + (size_t)ci * wcount;
+        for (int k = 0; k < K; k++)
+            for (int r = 0; r < R; r++)
+                dw[(size_t)k * R + r] = dwT[(size_t)r * Kp + k];
     }
 }
 
@@ -334,17 +371,17 @@ static int dnnl_backward(dlt_layer *l, conv_state *s)
     float *db = c->bias_term ? l->param[1].diff : NULL;
     memset(s->dw_acc, 0, wcount * sizeof(double));
     /* One chunk: both passes in one call, the top gradient reordered once. */
-    const int by_gemm = dw_by_gemm(c), dx_own = l->propagate_down[0] && dx_direct(c);
-    const int both = !by_gemm && !dx_own && wchunk == N && l->propagate_down[0] &&
+    const int dw_own = dw_direct(c), dx_own = l->propagate_down[0] && dx_direct(c);
+    const int both = !dw_own && !dx_own && wchunk == N && l->propagate_down[0] &&
                      dlt__conv_dnnl_backward(s->dnnl, l->bottom[0]->data, dy, l->param[0].data,
                                              s->dw_one, l->bottom[0]->diff) == 0;
     if (both)
         for (size_t j = 0; j < wcount; j++)
             s->dw_acc[j] += s->dw_one[j];
-    if (by_gemm)
-        gemm_weight_chunks(l, s, N, wchunk);
+    if (dw_own)
+        direct_weight_chunks(l, s, N, wchunk);
     for (int n0 = 0; !both && n0 < N; n0 += wchunk) {
-        if (by_gemm)
+        if (dw_own)
             memcpy(s->dw_one, s->dw_chunks + (size_t)(n0 / wchunk) * wcount, wcount * sizeof(float));
         else if (dlt__conv_dnnl_backward_weights(s->dnnl, l->bottom[0]->data + n0 * in, dy + n0 * out,
                                             s->dw_one) < 0)

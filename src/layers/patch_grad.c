@@ -1,8 +1,7 @@
 /* patch_grad.c - a convolution's per-sample patch kernels. W^T dy (the
  * patch gradient): 4 rows x 16 columns of fused multiply-add chains per AVX2
  * block, 4 x 32 per AVX-512 block; every element is the same chain over k
- * either way. dy col^T (the weight gradient of one sample): eight-lane
- * partial sums, plain or AVX. */
+ * either way. (The weight gradient: conv_weight_grad.c.) */
 #include <immintrin.h>
 #include <math.h>
 
@@ -115,7 +114,7 @@ void dlt__patch_grad(int K, int R, int P, const float *w, const float *dy, float
 {
     static int avx2 = -1, avx512 = -1;
     if (avx2 < 0) {
-        avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+        avx2 = dlt_cpu_avx2_fma();
         avx512 = dlt_cpu_avx512();
     }
     if (avx512) {
@@ -129,80 +128,4 @@ void dlt__patch_grad(int K, int R, int P, const float *w, const float *dy, float
     for (int r = 0; r < R; r++)
         for (int p = 0; p < P; p++)
             col[(size_t)r * P + p] = chain(K, R, P, w, dy, r, p);
-}
-
-/* One output of the weight gradient: the eight lanes, summed in a fixed
- * order, then the tail. */
-static inline float dot_finish(const float a8[8], const float *d, const float *x, size_t P8, size_t P)
-{
-    float sum = ((a8[0] + a8[1]) + (a8[2] + a8[3])) + ((a8[4] + a8[5]) + (a8[6] + a8[7]));
-    for (size_t p = P8; p < P; p++)
-        sum += d[p] * x[p];
-    return sum;
-}
-
-static float dot_lanes(const float *d, const float *x, size_t P)
-{
-    const size_t P8 = P & ~(size_t)7;
-    float a8[8] = {0, 0, 0, 0, 0, 0, 0, 0};
-    for (size_t p = 0; p < P8; p += 8)
-        for (int j = 0; j < 8; j++)
-            a8[j] += d[p + j] * x[p + j];
-    return dot_finish(a8, d, x, P8, P);
-}
-
-/* AVX without FMA: the lanes' multiply and add round as the plain loop's.
- * Four rows of dy and two of col per block share their loads. */
-__attribute__((target("avx"))) static void patch_weight_grad_avx(int K, int R, size_t P, const float *dy,
-                                                                 const float *col, float *dw)
-{
-    const size_t P8 = P & ~(size_t)7;
-    const int K4 = K & ~3, R2 = R & ~1;
-    for (int k = 0; k < K4; k += 4) {
-        const float *d0 = dy + (size_t)k * P, *d1 = d0 + P, *d2 = d1 + P, *d3 = d2 + P;
-        for (int r = 0; r < R2; r += 2) {
-            const float *x0 = col + (size_t)r * P, *x1 = x0 + P;
-            __m256 a00 = _mm256_setzero_ps(), a01 = a00, a10 = a00, a11 = a00;
-            __m256 a20 = a00, a21 = a00, a30 = a00, a31 = a00;
-            for (size_t p = 0; p < P8; p += 8) {
-                const __m256 v0 = _mm256_loadu_ps(x0 + p), v1 = _mm256_loadu_ps(x1 + p);
-                __m256 e = _mm256_loadu_ps(d0 + p);
-                a00 = _mm256_add_ps(a00, _mm256_mul_ps(e, v0)), a01 = _mm256_add_ps(a01, _mm256_mul_ps(e, v1));
-                e = _mm256_loadu_ps(d1 + p);
-                a10 = _mm256_add_ps(a10, _mm256_mul_ps(e, v0)), a11 = _mm256_add_ps(a11, _mm256_mul_ps(e, v1));
-                e = _mm256_loadu_ps(d2 + p);
-                a20 = _mm256_add_ps(a20, _mm256_mul_ps(e, v0)), a21 = _mm256_add_ps(a21, _mm256_mul_ps(e, v1));
-                e = _mm256_loadu_ps(d3 + p);
-                a30 = _mm256_add_ps(a30, _mm256_mul_ps(e, v0)), a31 = _mm256_add_ps(a31, _mm256_mul_ps(e, v1));
-            }
-            const __m256 acc[4][2] = {{a00, a01}, {a10, a11}, {a20, a21}, {a30, a31}};
-            const float *ds[4] = {d0, d1, d2, d3}, *xs[2] = {x0, x1};
-            for (int i = 0; i < 4; i++)
-                for (int j = 0; j < 2; j++) {
-                    float a8[8];
-                    _mm256_storeu_ps(a8, acc[i][j]);
-                    dw[(size_t)(k + i) * R + r + j] += dot_finish(a8, ds[i], xs[j], P8, P);
-                }
-        }
-        for (int r = R2; r < R; r++)
-            for (int i = 0; i < 4; i++)
-                dw[(size_t)(k + i) * R + r] += dot_lanes(dy + (size_t)(k + i) * P, col + (size_t)r * P, P);
-    }
-    for (int k = K4; k < K; k++)
-        for (int r = 0; r < R; r++)
-            dw[(size_t)k * R + r] += dot_lanes(dy + (size_t)k * P, col + (size_t)r * P, P);
-}
-
-void dlt__patch_weight_grad(int K, int R, size_t P, const float *dy, const float *col, float *dw)
-{
-    static int avx = -1;
-    if (avx < 0)
-        avx = __builtin_cpu_supports("avx");
-    if (avx) {
-        patch_weight_grad_avx(K, R, P, dy, col, dw);
-        return;
-    }
-    for (int k = 0; k < K; k++)
-        for (int r = 0; r < R; r++)
-            dw[(size_t)k * R + r] += dot_lanes(dy + (size_t)k * P, col + (size_t)r * P, P);
 }

@@ -1,10 +1,12 @@
 /* patch_grad.h - internal: one sample's patch gradient W^T dy, the GEMM of a
- * convolution's input gradient, and its weight gradient from a patch
- * matrix, each with a fixed per-element summation order. */
+ * convolution's input gradient, and its weight gradient straight from its
+ * input, each with a fixed per-element summation order. */
 #ifndef DLTRAIN_PATCH_GRAD_H
 #define DLTRAIN_PATCH_GRAD_H
 
 #include <stddef.h>
+
+#include "layers/im2col.h"
 
 /* col (R, P) = w (K, R)^T x dy (K, P): element (r, p) is one fused
  * multiply-add chain over k = 0..K-1 from 0, on every ISA path and at every
@@ -12,11 +14,16 @@
  * batch, the thread count or the buffers' alignment. */
 void dlt__patch_grad(int K, int R, int P, const float *w, const float *dy, float *col);
 
-/* dw (K, R) += dy (K, P) x col (R, P)^T: each dot product over P in eight
- * fixed partial sums (lane j takes p = j mod 8, multiply then add), added
- * in a fixed order, then the tail; the AVX form (blocks of 4 x 2 outputs
- * sharing their loads) does the same operations, so every rank, buffer
- * alignment and x86 ISA sums a sample alike. */
-void dlt__patch_weight_grad(int K, int R, size_t P, const float *dy, const float *col, float *dw);
+/* dwT (R, Kp) += the weight gradient of one sample, transposed, with the
+ * output channels in the vector lanes: element (r, k) continues its fused
+ * multiply-add chain from dwT's value over the output positions p in order,
+ * x(r, p) dyT (p, k), x(r, p) the input tap that patch row r = (c, ki, kj)
+ * reads at p. X is the sample's input (C, H, W), which the geometry G must
+ * not pad; dyT (P, Kp) its output gradient transposed, Kp the channel count
+ * rounded up to 16, the padding columns zero. Called sample by sample on a
+ * zeroed dwT, it chains the whole chunk, with the same bits on every ISA
+ * path (conv_weight_grad.c). */
+void dlt__conv_weight_grad_t(const dlt__conv_geom *g, const float *x, const float *dyT, int Kp,
+                             float *dwT);
 
 #endif
