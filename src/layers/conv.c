@@ -42,6 +42,8 @@ typedef struct conv_state {
     float *dw_chunks;  /* (chunks, K, C*kh*kw) dw_direct: each chunk's weight gradient */
     float *cols;       /* per thread: thread_scratch_floats (dx_direct, dw_direct) */
     int dw_chunks_n, cols_n;
+    float *wT, *bT;    /* fwd_direct: (C*kh*kw, Kp) weights and (Kp) bias, zero-padded */
+    int *tapoff;       /* fwd_direct: (C*kh*kw) dlt__conv_tap_offsets */
 } conv_state;
 
 /* oneDNN's weight gradient is summed per chunk of a power-of-two size (at
@@ -472,10 +474,72 @@ static void im2col_backward(dlt_layer *l)
             db[k] += (float)s->db_acc[k];
 }
 
+/* Whether the forward is ours (dlt__conv_forward_t) instead of oneDNN's:
+ * on the layers whose weight gradient is ours for their small plane
+ * (LeNet's conv2, b32, 1 thread, AVX-512 Xeon: oneDNN 1.2-1.3 ms, this
+ * kernel 0.7). Not on one input channel: LeNet's conv1 (24x24 outputs)
+ * stays with oneDNN. DLT_CONV_FWD = direct or dnnl overrides the rule (for
+ * measuring). */
+static int fwd_direct(const conv_config *c)
+{
+    static int forced = -1;
+    if (forced == -1) {
+        const char *e = getenv("DLT_CONV_FWD");
+        forced = e && !strcmp(e, "direct") ? 1 : e && !strcmp(e, "dnnl") ? 0 : -2;
+    }
+    if (c->group != 1 || c->g.ph || c->g.pw) /* the kernel reads taps unchecked */
+        return 0;
+    if (forced >= 0)
+        return forced;
+    return few_channels_small_plane(c);
+}
+
+/* Samples on OpenMP threads: each into its thread's scratch, channels in
+ * the lanes, then transposed into its NCHW slot (and through the fused
+ * ReLU, max(y, 0) as relu.c). A sample's result does not depend on the
+ * batch or the threads. */
+static void direct_forward(dlt_layer *l, conv_state *s)
+{
+    const conv_config *c = &s->cfg;
+    const int N = l->bottom[0]->n, K = c->num_output, R = c->g.c * c->g.kh * c->g.kw;
+    const int Kp = (K + 15) & ~15, relu = s->fused_relu != NULL;
+    const size_t P = (size_t)c->g.ho * c->g.wo, in = (size_t)c->g.c * c->g.h * c->g.w;
+    if (!s->wT) {
+        s->wT = dlt_calloc((size_t)R * Kp, sizeof(float));
+        s->bT = dlt_calloc((size_t)Kp, sizeof(float));
+        s->tapoff = dlt_malloc((size_t)R * sizeof(int));
+        dlt__conv_tap_offsets(&c->g, s->tapoff);
+    }
+    const float *w = l->param[0].data, *b = c->bias_term ? l->param[1].data : NULL;
+    for (int k = 0; k < K; k++)
+        for (int r = 0; r < R; r++)
+            s->wT[(size_t)r * Kp + k] = w[(size_t)k * R + r];
+    if (b)
+        memcpy(s->bT, b, (size_t)K * sizeof(float));
+    float *cols = thread_cols(s);
+    const float *x = l->bottom[0]->data;
+    float *y = l->top[0]->data;
+#pragma omp parallel for schedule(static) if (N > 1)
+    for (int i = 0; i < N; i++) {
+        float *yT = cols + (size_t)omp_get_thread_num() * thread_scratch_floats(c) + (size_t)R * P;
+        dlt__conv_forward_t(&c->g, s->tapoff, x + (size_t)i * in, s->wT, b ? s->bT : NULL, Kp, yT);
+        float *yi = y + (size_t)i * K * P;
+        for (int k = 0; k < K; k++)
+            for (size_t p = 0; p < P; p++) {
+                const float v = yT[p * Kp + k];
+                yi[(size_t)k * P + p] = relu ? (v > 0.0f ? v : 0.0f) : v;
+            }
+    }
+}
+
 static void conv_forward(dlt_layer *l)
 {
     conv_state *s = l->state;
     s->col_valid = 0;
+    if (s->dnnl && l->bottom[0]->n == s->n && fwd_direct(&s->cfg)) {
+        direct_forward(l, s);
+        return;
+    }
     if (s->dnnl && l->bottom[0]->n == s->n) {
         const float *b = s->cfg.bias_term ? l->param[1].data : NULL;
         if (dlt__conv_dnnl_forward(s->dnnl, l->bottom[0]->data, l->param[0].data, b,
@@ -530,6 +594,9 @@ static void conv_destroy(dlt_layer *l)
     free(s->dw_one);
     free(s->dw_chunks);
     free(s->cols);
+    free(s->wT);
+    free(s->bT);
+    free(s->tapoff);
     free(s->dw_acc);
     free(s->db_acc);
     dlt__conv_dnnl_destroy(s->dnnl);

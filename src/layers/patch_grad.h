@@ -1,6 +1,7 @@
-/* patch_grad.h - internal: one sample's patch gradient W^T dy, the GEMM of a
- * convolution's input gradient, and its weight gradient straight from its
- * input, each with a fixed per-element summation order. */
+/* patch_grad.h - internal: dltrain's own convolution kernels, one sample
+ * per call, each with a fixed per-element summation order: the patch
+ * gradient W^T dy (the GEMM of the input gradient), and the weight gradient
+ * and the forward straight from the input (no patch matrix). */
 #ifndef DLTRAIN_PATCH_GRAD_H
 #define DLTRAIN_PATCH_GRAD_H
 
@@ -25,5 +26,18 @@ void dlt__patch_grad(int K, int R, int P, const float *w, const float *dy, float
  * path (conv_weight_grad.c). */
 void dlt__conv_weight_grad_t(const dlt__conv_geom *g, const float *x, const float *dyT, int Kp,
                              float *dwT);
+
+/* TAPOFF (C*kh*kw): where tap r = (c, ki, kj) lies in a C x H x W input
+ * relative to an output position's first tap (no padding). */
+void dlt__conv_tap_offsets(const dlt__conv_geom *g, int *tapoff);
+
+/* yT (P, Kp) = B + the sample's convolution, transposed, with the output
+ * channels in the vector lanes: element (p, k) is one fused multiply-add
+ * chain from B[k] (0 when B is NULL) over the taps r in order,
+ * x(r, p) wT (r, k). X (C, H, W) unpadded by G; wT (C*kh*kw, Kp) the
+ * weights transposed and B (Kp) the bias, both zero in the padding columns
+ * (conv_forward_t.c). */
+void dlt__conv_forward_t(const dlt__conv_geom *g, const int *tapoff, const float *x, const float *wT,
+                         const float *b, int Kp, float *yT);
 
 #endif

@@ -321,29 +321,32 @@ static void test_compute_per_net(void)
 /* A oneDNN convolution followed by an in-place ReLU runs the ReLU as its
  * post-op (dlt__conv_fuse_relu): the same net with the ReLU writing another
  * blob is not fused. Both must give the same bits forward and backward,
- * with NaN, -0 and exact zeros among the convolution's outputs. */
-static void test_conv_relu_fusion(void)
+ * with NaN, -0 and exact zeros among the convolution's outputs. PAD 1: the
+ * oneDNN primitive's post-op; PAD 0: conv.c's own forward on the small
+ * plane (fwd_direct), which applies the ReLU as it writes the top. */
+static void test_conv_relu_fusion(int pad)
 {
+    char fused[1024], apart[1024];
     if (!dlt_conv_dnnl_available()) {
-        TEST_SKIP("conv + ReLU fusion: this build has no oneDNN");
+        TEST_SKIP("conv + ReLU fusion, pad %d: this build has no oneDNN", pad);
         return;
     }
-    static const char *fused =
+    snprintf(fused, sizeof fused,
         "layer { name: 'd' type: 'Data' top: 'data' top: 'label' data_param { batch_size: 4 } }\n"
         "layer { name: 'conv' type: 'Convolution' bottom: 'data' top: 'conv'\n"
-        "        convolution_param { num_output: 16 kernel_size: 3 pad: 1 weight_filler { type: 'xavier' } } }\n"
+        "        convolution_param { num_output: 16 kernel_size: 3 pad: %d weight_filler { type: 'xavier' } } }\n"
         "layer { name: 'relu' type: 'ReLU' bottom: 'conv' top: 'conv' }\n"
         "layer { name: 'ip' type: 'InnerProduct' bottom: 'conv' top: 'ip'\n"
         "        inner_product_param { num_output: 3 weight_filler { type: 'xavier' } } }\n"
-        "layer { name: 'loss' type: 'SoftmaxWithLoss' bottom: 'ip' bottom: 'label' top: 'loss' }\n";
-    static const char *apart =
+        "layer { name: 'loss' type: 'SoftmaxWithLoss' bottom: 'ip' bottom: 'label' top: 'loss' }\n", pad);
+    snprintf(apart, sizeof apart,
         "layer { name: 'd' type: 'Data' top: 'data' top: 'label' data_param { batch_size: 4 } }\n"
         "layer { name: 'conv' type: 'Convolution' bottom: 'data' top: 'conv'\n"
-        "        convolution_param { num_output: 16 kernel_size: 3 pad: 1 weight_filler { type: 'xavier' } } }\n"
+        "        convolution_param { num_output: 16 kernel_size: 3 pad: %d weight_filler { type: 'xavier' } } }\n"
         "layer { name: 'relu' type: 'ReLU' bottom: 'conv' top: 'r' }\n"
         "layer { name: 'ip' type: 'InnerProduct' bottom: 'r' top: 'ip'\n"
         "        inner_product_param { num_output: 3 weight_filler { type: 'xavier' } } }\n"
-        "layer { name: 'loss' type: 'SoftmaxWithLoss' bottom: 'ip' bottom: 'label' top: 'loss' }\n";
+        "layer { name: 'loss' type: 'SoftmaxWithLoss' bottom: 'ip' bottom: 'label' top: 'loss' }\n", pad);
     dlt_cfg *ra = NULL, *rb = NULL;
     dlt_net *a = NULL, *b = NULL;
     dlt_compute_ctx c;
@@ -356,7 +359,7 @@ static void test_conv_relu_fusion(void)
         st = dlt_net_create(ra, DLT_PHASE_TRAIN, 2, 12, 12, 7, &c, &a);
     if (st == 0)
         st = dlt_net_create(rb, DLT_PHASE_TRAIN, 2, 12, 12, 7, &c, &b);
-    ASSERT_EQ(st, 0, "conv + ReLU fusion: the two nets build");
+    ASSERT_EQ(st, 0, "conv + ReLU fusion, pad %d: the two nets build", pad);
     if (st) {
         dlt_net_free(a);
         dlt_cfg_free(ra);
@@ -364,7 +367,7 @@ static void test_conv_relu_fusion(void)
         return;
     }
     TEST_OK(dlt_net_layer_fused(a, 2) && !dlt_net_layer_fused(b, 2),
-            "conv + ReLU fusion: the in-place ReLU is fused (its forward skipped), the other not");
+            "conv + ReLU fusion, pad %d: the in-place ReLU is fused (its forward skipped), the other not", pad);
     dlt_tensor *xa = dlt_net_blob(a, "data"), *xb = dlt_net_blob(b, "data");
     fill_uniform(xa->data, xa->count, -1, 1);
     /* One NaN: the outputs whose windows hold it are NaN before the ReLU
@@ -389,8 +392,8 @@ static void test_conv_relu_fusion(void)
     for (size_t i = 0; i < yb->count; i++)
         nan_out += isnan(yb->data[i]);
     TEST_OK(memcmp(ya->data, yb->data, ya->count * sizeof(float)) == 0 && nan_out == 0,
-            "conv + ReLU fusion: the fused forward's %zu outputs equal conv then ReLU bit for bit "
-            "(the NaN window included)", ya->count);
+            "conv + ReLU fusion, pad %d: the fused forward's %zu outputs equal conv then ReLU bit for bit "
+            "(the NaN window included)", pad, ya->count);
     /* The ip gradient holds no NaN (the ReLU zeroed it), conv's weight
      * gradient does (x * dy with x NaN): compare all but that blob. */
     dlt_net_backward(a);
@@ -400,8 +403,8 @@ static void test_conv_relu_fusion(void)
     TEST_OK(memcmp(ipa->param[0].diff, ipb->param[0].diff, ipa->param[0].count * sizeof(float)) == 0 &&
             memcmp(ca->param[1].diff, cb->param[1].diff, ca->param[1].count * sizeof(float)) == 0 &&
             memcmp(ya->diff, dlt_net_blob(b, "conv")->diff, ya->count * sizeof(float)) == 0,
-            "conv + ReLU fusion: the backward (ReLU's input gradient, conv's bias gradient, ip's "
-            "weight gradient) equals the unfused net's bit for bit");
+            "conv + ReLU fusion, pad %d: the backward (ReLU's input gradient, conv's bias gradient, ip's "
+            "weight gradient) equals the unfused net's bit for bit", pad);
     dlt_net_free(a);
     dlt_net_free(b);
     dlt_cfg_free(ra);
@@ -425,6 +428,7 @@ int main(void)
     }
     compute.conv_backend = DLT_CONV_AUTO;
     test_compute_per_net();
-    test_conv_relu_fusion();
+    test_conv_relu_fusion(1);
+    test_conv_relu_fusion(0);
     TEST_DONE();
 }
