@@ -5,7 +5,8 @@
  * tests/test_kernel_isa.sh runs it with and without ONEDNN_MAX_CPU_ISA=AVX2
  * and compares: the AVX-512 and AVX2 forms must give the same bits. It also
  * counts where the convolution weight gradient (dlt__conv_weight_grad_t)
- * differs from the plain fmaf chain below. */
+ * and forward (dlt__conv_forward_t) differ from the plain fmaf chains
+ * below. */
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -117,6 +118,42 @@ int main(void)
         free(x), free(dyT), free(dwT), free(ref);
     }
     printf("weight gradient: %ld of %ld differ from the plain loop\n", differ, total);
+    /* the forward from the input on the same geometries, from a bias, each
+     * output against one fmaf chain over the taps */
+    differ = total = 0;
+    for (size_t t = 0; t < sizeof wg / sizeof wg[0]; t++) {
+        dlt__conv_geom g = {0};
+        g.c = wg[t][0], g.h = g.w = wg[t][1], g.kh = g.kw = wg[t][2], g.sh = g.sw = wg[t][3];
+        g.dh = g.dw = wg[t][4];
+        g.ho = g.wo = (g.h - (g.dh * (g.kh - 1) + 1)) / g.sh + 1;
+        const int K = wg[t][5], Kp = (K + 15) & ~15, R = g.c * g.kh * g.kw, P = g.ho * g.wo;
+        const size_t in = (size_t)g.c * g.h * g.w;
+        float *x = malloc(in * sizeof(float)), *wT = calloc((size_t)R * Kp, sizeof(float));
+        float *b = calloc((size_t)Kp, sizeof(float)), *yT = malloc((size_t)P * Kp * sizeof(float));
+        int *tapoff = malloc((size_t)R * sizeof(int));
+        if (!x || !wT || !b || !yT || !tapoff)
+            return 1;
+        fill(x, in), fill(b, (size_t)K);
+        for (int r = 0; r < R; r++)
+            fill(wT + (size_t)r * Kp, (size_t)K);
+        dlt__conv_tap_offsets(&g, tapoff);
+        dlt__conv_forward_t(&g, tapoff, x, wT, t % 2 ? NULL : b, Kp, yT);
+        h = hash_bits(h, yT, (size_t)P * Kp);
+        for (int p = 0; p < P; p++)
+            for (int k = 0; k < K; k++) {
+                const int oh = p / g.wo, ow = p % g.wo;
+                float a = t % 2 ? 0.0f : b[k];
+                for (int r = 0; r < R; r++) {
+                    const int c = r / (g.kh * g.kw), ki = r / g.kw % g.kh, kj = r % g.kw;
+                    a = fmaf(x[((size_t)c * g.h + oh * g.sh + ki * g.dh) * g.w + ow * g.sw + kj * g.dw],
+                             wT[(size_t)r * Kp + k], a);
+                }
+                differ += memcmp(&a, &yT[(size_t)p * Kp + k], sizeof a) != 0;
+                total++;
+            }
+        free(x), free(wT), free(b), free(yT), free(tapoff);
+    }
+    printf("forward: %ld of %ld differ from the plain loop\n", differ, total);
     printf("path %s hash %016llx\n", dlt_cpu_avx512() ? "avx512" : dlt_cpu_avx2_fma() ? "avx2" : "plain",
            (unsigned long long)h);
     return 0;

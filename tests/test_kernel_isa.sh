@@ -1,9 +1,9 @@
 #!/bin/bash
 # test_kernel_isa.sh - dltrain's own kernels (InnerProduct's row GEMM, the
-# convolution's patch and weight gradients) give the same bits on their
+# convolution's patch and weight gradients and direct forward) give the same bits on their
 # AVX-512 and AVX2 paths, the convolution kernels also on their plain fmaf
-# paths (ONEDNN_MAX_CPU_ISA=SSE41), the weight gradient the same as one
-# fmaf chain per element written in the check, and ONEDNN_MAX_CPU_ISA caps
+# paths (ONEDNN_MAX_CPU_ISA=SSE41), the weight gradient and the forward the
+# same as one fmaf chain per element written in the check, and ONEDNN_MAX_CPU_ISA caps
 # them as it caps oneDNN (so that one variable gives an AVX-512 machine's
 # "AVX2 setting"): tests/kernel_isa_check.
 . "$(dirname "$0")/lib.sh"
@@ -13,14 +13,17 @@ prog="$top_builddir/tests/kernel_isa_check"
 wg=$("$prog" | grep '^weight gradient:')
 check "the convolution weight gradient equals one fmaf chain per element bit for bit ($wg)" \
     test "$wg" = "weight gradient: 0 of 33544 differ from the plain loop"
+fw=$("$prog" | grep '^forward:')
+check "the convolution forward equals one fmaf chain per output bit for bit ($fw)" \
+    test "$fw" = "forward: 0 of 17654 differ from the plain loop"
 if grep -qw avx2 /proc/cpuinfo 2>/dev/null && grep -qw fma /proc/cpuinfo; then
     fast=$(env -u ONEDNN_MAX_CPU_ISA -u DNNL_MAX_CPU_ISA "$prog" | grep '^path')
     plain=$(env -u DNNL_MAX_CPU_ISA ONEDNN_MAX_CPU_ISA=SSE41 "$prog")
     check "ONEDNN_MAX_CPU_ISA=SSE41 leaves the plain loops ($(echo "$plain" | grep '^path'))" \
         bash -c "echo '$plain' | grep -q '^path plain '"
     check "the plain loops give the vector paths' bits" test "${fast##* }" = "$(echo "$plain" | sed -n 's/^path .* //p')"
-    check "the plain weight gradient equals the fmaf chains too" \
-        bash -c "echo '$plain' | grep -q '^weight gradient: 0 of 33544 '"
+    check "the plain weight gradient and forward equal the fmaf chains too" \
+        bash -c "echo '$plain' | grep -q '^weight gradient: 0 of 33544 ' && echo '$plain' | grep -q '^forward: 0 of 17654 '"
 fi
 grep -qw avx512f /proc/cpuinfo 2>/dev/null ||
     skip_all "this CPU has no AVX-512: the kernels have one x86 path here (the AVX2 one), nothing to compare"
