@@ -1,6 +1,6 @@
 /* kernel_isa_check.c - prints a hash of the bits dltrain's own kernels
  * compute (InnerProduct's row GEMM in both layouts, with and without the
- * bias row, the convolution patch gradient and weight gradient) on fixed pseudo-random
+ * bias row, the convolution patch gradient and weight gradient, col2im) on fixed pseudo-random
  * data, with sizes that leave every kind of tail, and which ISA path ran.
  * tests/test_kernel_isa.sh runs it with and without ONEDNN_MAX_CPU_ISA=AVX2
  * and compares: the AVX-512 and AVX2 forms must give the same bits. It also
@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "dltrain/cpu.h"
+#include "layers/im2col.h"
 #include "layers/layers.h"
 #include "layers/patch_grad.h"
 
@@ -154,6 +155,25 @@ int main(void)
         free(x), free(wT), free(b), free(yT), free(tapoff);
     }
     printf("forward: %ld of %ld differ from the plain loop\n", differ, total);
+    /* col2im (the AVX-512 form for narrow unpadded images) adding into an
+     * image that holds -0 and other values: channel counts with a block of
+     * 4 and a tail, kernels up to 7, LeNet's conv2 */
+    static const int c2i[][4] = {{20, 12, 5}, {3, 16, 3}, {5, 9, 7}, {1, 6, 1}};
+    for (size_t t = 0; t < sizeof c2i / sizeof c2i[0]; t++) {
+        dlt__conv_geom g = {0};
+        g.c = c2i[t][0], g.h = g.w = c2i[t][1], g.kh = g.kw = c2i[t][2], g.sh = g.sw = 1;
+        g.ho = g.wo = g.h - g.kh + 1;
+        const size_t R = (size_t)g.c * g.kh * g.kw, P = (size_t)g.ho * g.wo, in = (size_t)g.c * g.h * g.w;
+        float *col = malloc(R * P * sizeof(float)), *im = malloc(in * sizeof(float));
+        if (!col || !im)
+            return 1;
+        fill(col, R * P), fill(im, in);
+        for (size_t i = 0; i < in; i += 3)
+            im[i] = -0.0f;
+        dlt__col2im(col, P, &g, im);
+        h = hash_bits(h, im, in);
+        free(col), free(im);
+    }
     printf("path %s hash %016llx\n", dlt_cpu_avx512() ? "avx512" : dlt_cpu_avx2_fma() ? "avx2" : "plain",
            (unsigned long long)h);
     return 0;

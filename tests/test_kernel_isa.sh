@@ -1,11 +1,12 @@
 #!/bin/bash
 # test_kernel_isa.sh - dltrain's own kernels (InnerProduct's row GEMM, the
-# convolution's patch and weight gradients and direct forward) give the same bits on their
-# AVX-512 and AVX2 paths, the convolution kernels also on their plain fmaf
-# paths (ONEDNN_MAX_CPU_ISA=SSE41), the weight gradient and the forward the
-# same as one fmaf chain per element written in the check, and ONEDNN_MAX_CPU_ISA caps
-# them as it caps oneDNN (so that one variable gives an AVX-512 machine's
-# "AVX2 setting"): tests/kernel_isa_check.
+# convolution's patch and weight gradients, direct forward and col2im) give
+# the same bits on their AVX-512 and AVX2 paths, the convolution kernels
+# also on their plain fmaf paths (ONEDNN_MAX_CPU_ISA=SSE41), the weight
+# gradient and the forward the same as one fmaf chain per element written
+# in the check, and ONEDNN_MAX_CPU_ISA caps them as it caps oneDNN (so that
+# one variable gives an AVX-512 machine's "AVX2 setting"):
+# tests/kernel_isa_check.
 . "$(dirname "$0")/lib.sh"
 
 prog="$top_builddir/tests/kernel_isa_check"
