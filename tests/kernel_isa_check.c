@@ -1,6 +1,7 @@
 /* kernel_isa_check.c - prints a hash of the bits dltrain's own kernels
  * compute (InnerProduct's row GEMM in both layouts, with and without the
- * bias row, the convolution patch gradient and weight gradient, col2im) on fixed pseudo-random
+ * bias row, the convolution patch gradient and weight gradient, col2im,
+ * the transpose) on fixed pseudo-random
  * data, with sizes that leave every kind of tail, and which ISA path ran.
  * tests/test_kernel_isa.sh runs it with and without ONEDNN_MAX_CPU_ISA=AVX2
  * and compares: the AVX-512 and AVX2 forms must give the same bits. It also
@@ -17,6 +18,7 @@
 #include "layers/im2col.h"
 #include "layers/layers.h"
 #include "layers/patch_grad.h"
+#include "layers/transpose.h"
 
 static uint32_t rng = 12345;
 static float next_value(void)
@@ -174,6 +176,28 @@ int main(void)
         h = hash_bits(h, im, in);
         free(col), free(im);
     }
+    /* the transpose (rows, cols, padded rows): full and partial 16 x 16
+     * blocks, a padding wider than a block */
+    differ = total = 0;
+    static const int tr[][3] = {{50, 64, 64}, {20, 576, 32}, {16, 800, 16}, {5, 29, 16}, {3, 7, 40}, {33, 17, 33}};
+    for (size_t t = 0; t < sizeof tr / sizeof tr[0]; t++) {
+        const int rows = tr[t][0], cols = tr[t][1], pad = tr[t][2];
+        const size_t lds = (size_t)cols + 3, ldd = (size_t)pad + 5;
+        float *src = malloc((size_t)rows * lds * sizeof(float)), *dst = malloc((size_t)cols * ldd * sizeof(float));
+        if (!src || !dst)
+            return 1;
+        fill(src, (size_t)rows * lds), fill(dst, (size_t)cols * ldd);
+        dlt__transpose(rows, cols, src, lds, dst, ldd, pad);
+        for (int c = 0; c < cols; c++)
+            for (int r = 0; r < pad; r++) {
+                const float want = r < rows ? src[(size_t)r * lds + c] : 0.0f;
+                differ += memcmp(&want, &dst[(size_t)c * ldd + r], sizeof want) != 0;
+                total++;
+            }
+        h = hash_bits(h, dst, (size_t)cols * ldd);
+        free(src), free(dst);
+    }
+    printf("transpose: %ld of %ld differ\n", differ, total);
     printf("path %s hash %016llx\n", dlt_cpu_avx512() ? "avx512" : dlt_cpu_avx2_fma() ? "avx2" : "plain",
            (unsigned long long)h);
     return 0;

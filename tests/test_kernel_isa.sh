@@ -1,12 +1,12 @@
 #!/bin/bash
 # test_kernel_isa.sh - dltrain's own kernels (InnerProduct's row GEMM, the
-# convolution's patch and weight gradients, direct forward and col2im) give
-# the same bits on their AVX-512 and AVX2 paths, the convolution kernels
-# also on their plain fmaf paths (ONEDNN_MAX_CPU_ISA=SSE41), the weight
-# gradient and the forward the same as one fmaf chain per element written
-# in the check, and ONEDNN_MAX_CPU_ISA caps them as it caps oneDNN (so that
-# one variable gives an AVX-512 machine's "AVX2 setting"):
-# tests/kernel_isa_check.
+# convolution's patch and weight gradients, direct forward and col2im, the
+# transpose they share) give the same bits on their AVX-512 and AVX2 paths,
+# the convolution kernels also on their plain fmaf paths
+# (ONEDNN_MAX_CPU_ISA=SSE41); the weight gradient and the forward equal one
+# fmaf chain per element written in the check, the transpose moves every
+# element; and ONEDNN_MAX_CPU_ISA caps them as it caps oneDNN (so that one
+# variable gives an AVX-512 machine's "AVX2 setting"): tests/kernel_isa_check.
 . "$(dirname "$0")/lib.sh"
 
 prog="$top_builddir/tests/kernel_isa_check"
@@ -14,6 +14,8 @@ prog="$top_builddir/tests/kernel_isa_check"
 wg=$("$prog" | grep '^weight gradient:')
 check "the convolution weight gradient equals one fmaf chain per element bit for bit ($wg)" \
     test "$wg" = "weight gradient: 0 of 33544 differ from the plain loop"
+tr=$("$prog" | grep '^transpose:')
+check "the transpose moves every element and pads with zeros ($tr)" test "$tr" = "transpose: 0 of 36633 differ"
 fw=$("$prog" | grep '^forward:')
 check "the convolution forward equals one fmaf chain per output bit for bit ($fw)" \
     test "$fw" = "forward: 0 of 17654 differ from the plain loop"

@@ -17,6 +17,7 @@
 #include "layers/patch_grad.h"
 #include "layers/plane_sums.h"
 #include "layers/relu.h"
+#include "layers/transpose.h"
 #include "layers/layers.h"
 
 /* Patch matrix size per unfold (floats): as many samples as fit in about
@@ -342,20 +343,10 @@ static void direct_weight_chunks(dlt_layer *l, conv_state *s, int N, int wchunk)
         float *dyT = col + (size_t)R * P, *dwT = dyT + P * Kp;
         memset(dwT, 0, (size_t)R * Kp * sizeof(float));
         for (int i = ci * wchunk; i < (ci + 1) * wchunk; i++) {
-            const float *dyi = dy + (size_t)i * K * P;
-            for (size_t p = 0; p < P; p++) {
-                float *row = dyT + p * Kp;
-                for (int k = 0; k < K; k++)
-                    row[k] = dyi[(size_t)k * P + p];
-                for (int k = K; k < Kp; k++)
-                    row[k] = 0.0f;
-            }
+            dlt__transpose(K, (int)P, dy + (size_t)i * K * P, P, dyT, (size_t)Kp, Kp);
             dlt__conv_weight_grad_t(&c->g, x + (size_t)i * in, dyT, Kp, dwT);
         }
-        float *dw = s->dw_chunks + (size_t)ci * wcount;
-        for (int k = 0; k < K; k++)
-            for (int r = 0; r < R; r++)
-                dw[(size_t)k * R + r] = dwT[(size_t)r * Kp + k];
+        dlt__transpose(R, K, dwT, (size_t)Kp, s->dw_chunks + (size_t)ci * wcount, (size_t)R, R);
     }
 }
 
@@ -511,9 +502,7 @@ static void direct_forward(dlt_layer *l, conv_state *s)
         dlt__conv_tap_offsets(&c->g, s->tapoff);
     }
     const float *w = l->param[0].data, *b = c->bias_term ? l->param[1].data : NULL;
-    for (int k = 0; k < K; k++)
-        for (int r = 0; r < R; r++)
-            s->wT[(size_t)r * Kp + k] = w[(size_t)k * R + r];
+    dlt__transpose(K, R, w, (size_t)R, s->wT, (size_t)Kp, Kp);
     if (b)
         memcpy(s->bT, b, (size_t)K * sizeof(float));
     float *cols = thread_cols(s);
@@ -523,12 +512,10 @@ static void direct_forward(dlt_layer *l, conv_state *s)
     for (int i = 0; i < N; i++) {
         float *yT = cols + (size_t)omp_get_thread_num() * thread_scratch_floats(c) + (size_t)R * P;
         dlt__conv_forward_t(&c->g, s->tapoff, x + (size_t)i * in, s->wT, b ? s->bT : NULL, Kp, yT);
-        float *yi = y + (size_t)i * K * P;
-        for (int k = 0; k < K; k++)
-            for (size_t p = 0; p < P; p++) {
-                const float v = yT[p * Kp + k];
-                yi[(size_t)k * P + p] = relu ? (v > 0.0f ? v : 0.0f) : v;
-            }
+        if (relu)
+            for (size_t j = 0; j < P * Kp; j++)
+                yT[j] = yT[j] > 0.0f ? yT[j] : 0.0f;
+        dlt__transpose((int)P, K, yT, (size_t)Kp, y + (size_t)i * K * P, P, (int)P);
     }
 }
 

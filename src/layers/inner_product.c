@@ -15,6 +15,7 @@
 #include "dltrain/error.h"
 #include "layers/layers.h"
 #include "layers/inner_product.h"
+#include "layers/transpose.h"
 
 static int ip_setup(dlt_layer *l, const dlt_cfg *msg, const dlt_layer_context *ctx)
 {
@@ -110,50 +111,6 @@ typedef float v8 __attribute__((vector_size(32)));
 static _Thread_local float *pack_buf;
 static _Thread_local size_t pack_size;
 
-#ifdef IP_X86
-/* The transposed panel 16 columns of a at a time: rows J of the panel's
- * 16 rows of b (zero past NJ), each 16 floats, transposed in registers
- * (four rounds of shuffles). The scalar loop read 16 strided streams one
- * float at a time: on LeNet's ip1 (800 x 500, b32) packing took longer
- * than the multiply, AVX-512 Xeon. A copy either way: same values. */
-__attribute__((target("avx512f"))) static int pack_trans_avx512(int NA, int nj, const float *const *src,
-                                                              float *dst)
-{
-    int a = 0;
-    for (; a + 16 <= NA; a += 16) {
-        __m512 r[16], t[16];
-        for (int j = 0; j < 16; j++)
-            r[j] = j < nj ? _mm512_loadu_ps(src[j] + a) : _mm512_setzero_ps();
-        for (int j = 0; j < 16; j += 2) { /* 2x2 blocks of floats */
-            t[j] = _mm512_unpacklo_ps(r[j], r[j + 1]);
-            t[j + 1] = _mm512_unpackhi_ps(r[j], r[j + 1]);
-        }
-        for (int j = 0; j < 16; j += 4) { /* 4x4 */
-            r[j] = _mm512_castpd_ps(_mm512_unpacklo_pd(_mm512_castps_pd(t[j]), _mm512_castps_pd(t[j + 2])));
-            r[j + 1] = _mm512_castpd_ps(_mm512_unpackhi_pd(_mm512_castps_pd(t[j]), _mm512_castps_pd(t[j + 2])));
-            r[j + 2] = _mm512_castpd_ps(_mm512_unpacklo_pd(_mm512_castps_pd(t[j + 1]), _mm512_castps_pd(t[j + 3])));
-            r[j + 3] = _mm512_castpd_ps(_mm512_unpackhi_pd(_mm512_castps_pd(t[j + 1]), _mm512_castps_pd(t[j + 3])));
-        }
-        for (int j = 0; j < 8; j++) { /* 128-bit lanes: rows j and j+8 */
-            const int q = (j & 3) + (j >> 2) * 8; /* 0 1 2 3 8 9 10 11 */
-            t[2 * j] = _mm512_shuffle_f32x4(r[q], r[q + 4], 0x88);
-            t[2 * j + 1] = _mm512_shuffle_f32x4(r[q], r[q + 4], 0xdd);
-        }
-        for (int j = 0; j < 8; j++) {
-            r[j] = _mm512_shuffle_f32x4(t[j], t[j + 8], 0x88);
-            r[j + 8] = _mm512_shuffle_f32x4(t[j], t[j + 8], 0xdd);
-        }
-        for (int e = 0; e < 4; e++) { /* r[2e + h + 8m] holds column 4h + e + 8m */
-            _mm512_store_ps(dst + (size_t)(a + e) * IP_COLS, r[2 * e]);
-            _mm512_store_ps(dst + (size_t)(a + 4 + e) * IP_COLS, r[2 * e + 1]);
-            _mm512_store_ps(dst + (size_t)(a + 8 + e) * IP_COLS, r[2 * e + 8]);
-            _mm512_store_ps(dst + (size_t)(a + 12 + e) * IP_COLS, r[2 * e + 9]);
-        }
-    }
-    return a;
-}
-#endif
-
 static const float *pack_panel(int NA, int j0, int nj, const float *b, int ldb, int trans)
 {
     const size_t bytes = (size_t)NA * IP_COLS * sizeof(float);
@@ -166,22 +123,9 @@ static const float *pack_panel(int NA, int j0, int nj, const float *b, int ldb, 
         pack_size = bytes;
     }
     float *dst = pack_buf;
-    if (trans) { /* the panel's 16 rows of b read side by side, its rows written in order */
-        const float *src[IP_COLS];
-        for (int j = 0; j < nj; j++)
-            src[j] = b + (size_t)(j0 + j) * ldb;
-        int a = 0;
-#ifdef IP_X86
-        if (dlt_cpu_avx512())
-            a = pack_trans_avx512(NA, nj, src, dst);
-#endif
-        for (; a < NA; a++) {
-            float *d = dst + (size_t)a * IP_COLS;
-            for (int j = 0; j < nj; j++)
-                d[j] = src[j][a];
-            for (int j = nj; j < IP_COLS; j++)
-                d[j] = 0.0f;
-        }
+    if (trans) { /* the panel's rows of b, transposed (the strided scalar loop
+                  * took longer than the multiply on LeNet's ip1, b32) */
+        dlt__transpose(nj, NA, b + (size_t)j0 * ldb, (size_t)ldb, dst, IP_COLS, IP_COLS);
     } else {
         for (int a = 0; a < NA; a++) {
             memcpy(dst + (size_t)a * IP_COLS, b + (size_t)a * ldb + j0, (size_t)nj * sizeof(float));
