@@ -72,38 +72,54 @@ __attribute__((target("avx512f"))) static inline void block16_avx512(int K, int 
     _mm512_storeu_ps(o + 2 * P, c), _mm512_storeu_ps(o + 3 * P, d);
 }
 
+/* NR rows x 32 columns in 2*NR registers (NR a constant at each call). */
+__attribute__((target("avx512f"), always_inline)) static inline void
+block32_avx512(int NR, int K, int R, int P, const float *w, const float *dy, float *col, int r, int p)
+{
+    __m512 acc[12][2];
+#pragma GCC unroll 12
+    for (int i = 0; i < NR; i++)
+        acc[i][0] = acc[i][1] = _mm512_setzero_ps();
+    for (int k = 0; k < K; k++) {
+        const float *dk = dy + (size_t)k * P + p, *wk = w + (size_t)k * R + r;
+        const __m512 x0 = _mm512_loadu_ps(dk), x1 = _mm512_loadu_ps(dk + 16);
+#pragma GCC unroll 12
+        for (int i = 0; i < NR; i++) {
+            const __m512 v = _mm512_set1_ps(wk[i]);
+            acc[i][0] = _mm512_fmadd_ps(v, x0, acc[i][0]);
+            acc[i][1] = _mm512_fmadd_ps(v, x1, acc[i][1]);
+        }
+    }
+    float *o = col + (size_t)r * P + p;
+#pragma GCC unroll 12
+    for (int i = 0; i < NR; i++) {
+        _mm512_storeu_ps(o + (size_t)i * P, acc[i][0]);
+        _mm512_storeu_ps(o + (size_t)i * P + 16, acc[i][1]);
+    }
+}
+
+/* Blocks of 12 rows x 32 columns (24 accumulators: the FMA units, not the
+ * loads, bound the loop), then 4-row blocks, then the tails. */
 __attribute__((target("avx512f"))) static void patch_grad_avx512(int K, int R, int P,
                                                                const float *w, const float *dy,
                                                                float *col)
 {
-    const int P32 = P & ~31, P16 = P & ~15, R4 = R & ~3;
-    for (int r = 0; r < R4; r += 4) {
+    const int P32 = P & ~31, P16 = P & ~15, R12 = R - R % 12, R4 = R & ~3;
+    for (int r = 0; r < R4; r += r < R12 ? 12 : 4) {
+        const int nr = r < R12 ? 12 : 4;
         for (int p = 0; p < P32; p += 32) {
-            __m512 a0 = _mm512_setzero_ps(), a1 = a0, b0 = a0, b1 = a0;
-            __m512 c0 = a0, c1 = a0, d0 = a0, d1 = a0;
-            for (int k = 0; k < K; k++) {
-                const float *dk = dy + (size_t)k * P + p, *wk = w + (size_t)k * R + r;
-                const __m512 x0 = _mm512_loadu_ps(dk), x1 = _mm512_loadu_ps(dk + 16);
-                __m512 v = _mm512_set1_ps(wk[0]);
-                a0 = _mm512_fmadd_ps(v, x0, a0), a1 = _mm512_fmadd_ps(v, x1, a1);
-                v = _mm512_set1_ps(wk[1]);
-                b0 = _mm512_fmadd_ps(v, x0, b0), b1 = _mm512_fmadd_ps(v, x1, b1);
-                v = _mm512_set1_ps(wk[2]);
-                c0 = _mm512_fmadd_ps(v, x0, c0), c1 = _mm512_fmadd_ps(v, x1, c1);
-                v = _mm512_set1_ps(wk[3]);
-                d0 = _mm512_fmadd_ps(v, x0, d0), d1 = _mm512_fmadd_ps(v, x1, d1);
-            }
-            float *o = col + (size_t)r * P + p;
-            _mm512_storeu_ps(o, a0), _mm512_storeu_ps(o + 16, a1);
-            _mm512_storeu_ps(o + P, b0), _mm512_storeu_ps(o + P + 16, b1);
-            _mm512_storeu_ps(o + 2 * P, c0), _mm512_storeu_ps(o + 2 * P + 16, c1);
-            _mm512_storeu_ps(o + 3 * P, d0), _mm512_storeu_ps(o + 3 * P + 16, d1);
+            if (nr == 12)
+                block32_avx512(12, K, R, P, w, dy, col, r, p);
+            else
+                block32_avx512(4, K, R, P, w, dy, col, r, p);
         }
-        if (P16 > P32)
-            block16_avx512(K, R, P, w, dy, col, r, P32);
-        for (int i = 0; i < 4; i++)
-            for (int p = P16; p < P; p++)
-                col[(size_t)(r + i) * P + p] = chain(K, R, P, w, dy, r + i, p);
+        for (int i = 0; i < nr; i += 4) {
+            if (P16 > P32)
+                block16_avx512(K, R, P, w, dy, col, r + i, P32);
+            for (int j = 0; j < 4; j++)
+                for (int p = P16; p < P; p++)
+                    col[(size_t)(r + i + j) * P + p] = chain(K, R, P, w, dy, r + i + j, p);
+        }
     }
     for (int r = R4; r < R; r++)
         for (int p = 0; p < P; p++)
