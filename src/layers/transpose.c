@@ -11,10 +11,12 @@
 __attribute__((target("avx512f"), always_inline)) static inline void transpose16(__m512 r[16])
 {
     __m512 t[16];
+    #pragma GCC unroll 16
     for (int j = 0; j < 16; j += 2) { /* 2x2 blocks of floats */
         t[j] = _mm512_unpacklo_ps(r[j], r[j + 1]);
         t[j + 1] = _mm512_unpackhi_ps(r[j], r[j + 1]);
     }
+    #pragma GCC unroll 16
     for (int j = 0; j < 16; j += 4) { /* 4x4 within each 128-bit lane */
         const __m512d a = _mm512_castps_pd(t[j]), b = _mm512_castps_pd(t[j + 1]);
         const __m512d c = _mm512_castps_pd(t[j + 2]), d = _mm512_castps_pd(t[j + 3]);
@@ -24,12 +26,14 @@ __attribute__((target("avx512f"), always_inline)) static inline void transpose16
         r[j + 3] = _mm512_castpd_ps(_mm512_unpackhi_pd(b, d));
     }
     /* r[4g + e], lane L: rows 4g..4g+3 of column 4L + e. Gather the lanes. */
+    #pragma GCC unroll 16
     for (int e = 0; e < 4; e++) {
         t[2 * e] = _mm512_shuffle_f32x4(r[e], r[e + 4], 0x88);
         t[2 * e + 1] = _mm512_shuffle_f32x4(r[e], r[e + 4], 0xdd);
         t[2 * e + 8] = _mm512_shuffle_f32x4(r[e + 8], r[e + 12], 0x88);
         t[2 * e + 9] = _mm512_shuffle_f32x4(r[e + 8], r[e + 12], 0xdd);
     }
+    #pragma GCC unroll 16
     for (int e = 0; e < 4; e++) {
         r[e] = _mm512_shuffle_f32x4(t[2 * e], t[2 * e + 8], 0x88);
         r[e + 8] = _mm512_shuffle_f32x4(t[2 * e], t[2 * e + 8], 0xdd);
@@ -50,10 +54,12 @@ __attribute__((target("avx512f"))) static void transpose_avx512(int rows, int co
             const int nc = cols - c0 < 16 ? cols - c0 : 16;
             const __mmask16 cmask = (__mmask16)((1u << nc) - 1);
             __m512 r[16];
+            #pragma GCC unroll 16
             for (int j = 0; j < 16; j++)
                 r[j] = j < nr ? _mm512_maskz_loadu_ps(cmask, src + (size_t)(r0 + j) * lds + c0)
                               : _mm512_setzero_ps();
             transpose16(r);
+            #pragma GCC unroll 16
             for (int j = 0; j < nc; j++)
                 _mm512_mask_storeu_ps(dst + (size_t)(c0 + j) * ldd + r0, wmask, r[j]);
         }
