@@ -156,6 +156,42 @@ int main(void)
             }
         free(x), free(wT), free(b), free(yT), free(tapoff);
     }
+    /* the forward with positions in the lanes (stride 1): LeNet's conv1,
+     * rows of 38 (a 32-block and a tail), 9 (AVX2: one 8-vector and a
+     * tail), 5 (tails only), dilation 2; channel blocks of 10 and 4 with
+     * tails; each output against the same fmaf chain */
+    static const int fr[][6] = {{1, 28, 5, 1, 1, 20}, {3, 40, 3, 1, 1, 13}, {2, 11, 3, 1, 1, 7},
+                                {2, 9, 5, 1, 1, 11}, {2, 12, 3, 1, 2, 16}};
+    for (size_t t = 0; t < sizeof fr / sizeof fr[0]; t++) {
+        dlt__conv_geom g = {0};
+        g.c = fr[t][0], g.h = g.w = fr[t][1], g.kh = g.kw = fr[t][2], g.sh = g.sw = fr[t][3];
+        g.dh = g.dw = fr[t][4];
+        g.ho = g.wo = (g.h - (g.dh * (g.kh - 1) + 1)) / g.sh + 1;
+        const int K = fr[t][5], R = g.c * g.kh * g.kw, P = g.ho * g.wo;
+        const size_t in = (size_t)g.c * g.h * g.w;
+        float *x = malloc(in * sizeof(float)), *w = malloc((size_t)K * R * sizeof(float));
+        float *b = malloc((size_t)K * sizeof(float)), *y = malloc((size_t)K * P * sizeof(float));
+        int *tapoff = malloc((size_t)R * sizeof(int));
+        if (!x || !w || !b || !y || !tapoff)
+            return 1;
+        fill(x, in), fill(w, (size_t)K * R), fill(b, (size_t)K);
+        dlt__conv_tap_offsets(&g, tapoff);
+        dlt__conv_forward_rows(&g, tapoff, x, w, t % 2 ? NULL : b, K, y);
+        h = hash_bits(h, y, (size_t)K * P);
+        for (int k = 0; k < K; k++)
+            for (int p = 0; p < P; p++) {
+                const int oh = p / g.wo, ow = p % g.wo;
+                float a = t % 2 ? 0.0f : b[k];
+                for (int r = 0; r < R; r++) {
+                    const int c = r / (g.kh * g.kw), ki = r / g.kw % g.kh, kj = r % g.kw;
+                    a = fmaf(w[(size_t)k * R + r],
+                             x[((size_t)c * g.h + oh + ki * g.dh) * g.w + ow + kj * g.dw], a);
+                }
+                differ += memcmp(&a, &y[(size_t)k * P + p], sizeof a) != 0;
+                total++;
+            }
+        free(x), free(w), free(b), free(y), free(tapoff);
+    }
     printf("forward: %ld of %ld differ from the plain loop\n", differ, total);
     /* col2im (the AVX-512 form for narrow unpadded images) adding into an
      * image that holds -0 and other values: channel counts with a block of

@@ -321,14 +321,15 @@ static void test_compute_per_net(void)
 /* A oneDNN convolution followed by an in-place ReLU runs the ReLU as its
  * post-op (dlt__conv_fuse_relu): the same net with the ReLU writing another
  * blob is not fused. Both must give the same bits forward and backward,
- * with NaN, -0 and exact zeros among the convolution's outputs. PAD 1: the
- * oneDNN primitive's post-op; PAD 0: conv.c's own forward on the small
- * plane (fwd_direct), which applies the ReLU as it writes the top. */
-static void test_conv_relu_fusion(int pad)
+ * with NaN, -0 and exact zeros among the convolution's outputs, on a
+ * 2-channel HW x HW input. PAD 1: the oneDNN primitive's post-op; PAD 0:
+ * conv.c's own forwards, which apply the ReLU as they write the top: on a
+ * 12x12 plane fwd_direct (channels in the lanes), on 20x20 fwd_rows. */
+static void test_conv_relu_fusion(int pad, int hw)
 {
     char fused[1024], apart[1024];
     if (!dlt_conv_dnnl_available()) {
-        TEST_SKIP("conv + ReLU fusion, pad %d: this build has no oneDNN", pad);
+        TEST_SKIP("conv + ReLU fusion, pad %d, %dx%d: this build has no oneDNN", pad, hw, hw);
         return;
     }
     snprintf(fused, sizeof fused,
@@ -356,10 +357,10 @@ static void test_conv_relu_fusion(int pad)
     if (st == 0)
         st = dlt_pt_parse_string(apart, "apart.prototxt", &rb);
     if (st == 0)
-        st = dlt_net_create(ra, DLT_PHASE_TRAIN, 2, 12, 12, 7, &c, &a);
+        st = dlt_net_create(ra, DLT_PHASE_TRAIN, 2, hw, hw, 7, &c, &a);
     if (st == 0)
-        st = dlt_net_create(rb, DLT_PHASE_TRAIN, 2, 12, 12, 7, &c, &b);
-    ASSERT_EQ(st, 0, "conv + ReLU fusion, pad %d: the two nets build", pad);
+        st = dlt_net_create(rb, DLT_PHASE_TRAIN, 2, hw, hw, 7, &c, &b);
+    ASSERT_EQ(st, 0, "conv + ReLU fusion, pad %d, %dx%d: the two nets build", pad, hw, hw);
     if (st) {
         dlt_net_free(a);
         dlt_cfg_free(ra);
@@ -367,7 +368,7 @@ static void test_conv_relu_fusion(int pad)
         return;
     }
     TEST_OK(dlt_net_layer_fused(a, 2) && !dlt_net_layer_fused(b, 2),
-            "conv + ReLU fusion, pad %d: the in-place ReLU is fused (its forward skipped), the other not", pad);
+            "conv + ReLU fusion, pad %d, %dx%d: the in-place ReLU is fused (its forward skipped), the other not", pad, hw, hw);
     dlt_tensor *xa = dlt_net_blob(a, "data"), *xb = dlt_net_blob(b, "data");
     fill_uniform(xa->data, xa->count, -1, 1);
     /* One NaN: the outputs whose windows hold it are NaN before the ReLU
@@ -392,8 +393,8 @@ static void test_conv_relu_fusion(int pad)
     for (size_t i = 0; i < yb->count; i++)
         nan_out += isnan(yb->data[i]);
     TEST_OK(memcmp(ya->data, yb->data, ya->count * sizeof(float)) == 0 && nan_out == 0,
-            "conv + ReLU fusion, pad %d: the fused forward's %zu outputs equal conv then ReLU bit for bit "
-            "(the NaN window included)", pad, ya->count);
+            "conv + ReLU fusion, pad %d, %dx%d: the fused forward's %zu outputs equal conv then ReLU bit for bit "
+            "(the NaN window included)", pad, hw, hw, ya->count);
     /* The ip gradient holds no NaN (the ReLU zeroed it), conv's weight
      * gradient does (x * dy with x NaN): compare all but that blob. */
     dlt_net_backward(a);
@@ -403,8 +404,8 @@ static void test_conv_relu_fusion(int pad)
     TEST_OK(memcmp(ipa->param[0].diff, ipb->param[0].diff, ipa->param[0].count * sizeof(float)) == 0 &&
             memcmp(ca->param[1].diff, cb->param[1].diff, ca->param[1].count * sizeof(float)) == 0 &&
             memcmp(ya->diff, dlt_net_blob(b, "conv")->diff, ya->count * sizeof(float)) == 0,
-            "conv + ReLU fusion, pad %d: the backward (ReLU's input gradient, conv's bias gradient, ip's "
-            "weight gradient) equals the unfused net's bit for bit", pad);
+            "conv + ReLU fusion, pad %d, %dx%d: the backward (ReLU's input gradient, conv's bias gradient, ip's "
+            "weight gradient) equals the unfused net's bit for bit", pad, hw, hw);
     dlt_net_free(a);
     dlt_net_free(b);
     dlt_cfg_free(ra);
@@ -428,7 +429,8 @@ int main(void)
     }
     compute.conv_backend = DLT_CONV_AUTO;
     test_compute_per_net();
-    test_conv_relu_fusion(1);
-    test_conv_relu_fusion(0);
+    test_conv_relu_fusion(1, 12);
+    test_conv_relu_fusion(0, 12);
+    test_conv_relu_fusion(0, 20);
     TEST_DONE();
 }
