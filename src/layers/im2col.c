@@ -132,12 +132,73 @@ __attribute__((target("avx512f"))) static void col2im_rows_avx512(const float *c
             col2im_row_avx512(1, col, ld, g, ci, ih, im);
 }
 
+/* The AVX2 form: an image row of at most 16 in two registers; a tap's
+ * columns come in by masked loads (lanes outside the tap read nothing) and
+ * are blended in only where the tap reaches, so the bits are the loop's. */
+__attribute__((target("avx2"), always_inline)) static inline void
+col2im_row_avx2(int NB, const float *col, size_t ld, const dlt__conv_geom *g, int ci, int ih, float *im,
+                const __m256i lane0, const __m256i lane1)
+{
+    const size_t plane = (size_t)g->h * g->w, taps = (size_t)g->kh * g->kw * ld;
+    const __m256i wlim = _mm256_set1_epi32(g->w);
+    const __m256i in0 = _mm256_cmpgt_epi32(wlim, lane0), in1 = _mm256_cmpgt_epi32(wlim, lane1);
+    float *row = im + ((size_t)ci * g->h + ih) * g->w;
+    __m256 acc[4][2];
+#pragma GCC unroll 4
+    for (int b = 0; b < NB; b++) {
+        acc[b][0] = _mm256_maskload_ps(row + b * plane, in0);
+        acc[b][1] = _mm256_maskload_ps(row + b * plane + 8, in1);
+    }
+    const int ki0 = ih - g->ho + 1 > 0 ? ih - g->ho + 1 : 0;
+    const int ki1 = ih < g->kh - 1 ? ih : g->kh - 1;
+    for (int ki = ki0; ki <= ki1; ki++) {
+        const float *src = col + ((size_t)ci * g->kh + ki) * g->kw * ld + (size_t)(ih - ki) * g->wo;
+        for (int kj = 0; kj < g->kw; kj++, src += ld) {
+            /* lane L takes column L - kj where 0 <= L - kj < wo */
+            const __m256i lo = _mm256_set1_epi32(kj - 1), hi = _mm256_set1_epi32(kj + g->wo);
+            const __m256i m0 = _mm256_and_si256(_mm256_cmpgt_epi32(lane0, lo), _mm256_cmpgt_epi32(hi, lane0));
+            const __m256i m1 = _mm256_and_si256(_mm256_cmpgt_epi32(lane1, lo), _mm256_cmpgt_epi32(hi, lane1));
+#pragma GCC unroll 4
+            for (int b = 0; b < NB; b++) {
+                const float *s = src + b * taps - kj;
+                const __m256 v0 = _mm256_maskload_ps(s, m0), v1 = _mm256_maskload_ps(s + 8, m1);
+                acc[b][0] = _mm256_blendv_ps(acc[b][0], _mm256_add_ps(acc[b][0], v0), _mm256_castsi256_ps(m0));
+                acc[b][1] = _mm256_blendv_ps(acc[b][1], _mm256_add_ps(acc[b][1], v1), _mm256_castsi256_ps(m1));
+            }
+        }
+    }
+#pragma GCC unroll 4
+    for (int b = 0; b < NB; b++) {
+        _mm256_maskstore_ps(row + b * plane, in0, acc[b][0]);
+        _mm256_maskstore_ps(row + b * plane + 8, in1, acc[b][1]);
+    }
+}
+
+__attribute__((target("avx2"))) static void col2im_rows_avx2(const float *col, size_t ld,
+                                                            const dlt__conv_geom *g, float *im)
+{
+    const __m256i lane0 = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+    const __m256i lane1 = _mm256_add_epi32(lane0, _mm256_set1_epi32(8));
+    int ci = 0;
+    for (; ci + 4 <= g->c; ci += 4)
+        for (int ih = 0; ih < g->h; ih++)
+            col2im_row_avx2(4, col, ld, g, ci, ih, im, lane0, lane1);
+    for (; ci < g->c; ci++)
+        for (int ih = 0; ih < g->h; ih++)
+            col2im_row_avx2(1, col, ld, g, ci, ih, im, lane0, lane1);
+}
+
 void dlt__col2im(const float *col, size_t ld, const dlt__conv_geom *g, float *im)
 {
     const int dh = dil(g->dh), dw = dil(g->dw);
     if (g->sh == 1 && g->sw == 1 && !g->ph && !g->pw && dh == 1 && dw == 1 && g->w <= 16 &&
         dlt_cpu_avx512()) {
         col2im_rows_avx512(col, ld, g, im);
+        return;
+    }
+    if (g->sh == 1 && g->sw == 1 && !g->ph && !g->pw && dh == 1 && dw == 1 && g->w <= 16 &&
+        dlt_cpu_avx2_fma()) {
+        col2im_rows_avx2(col, ld, g, im);
         return;
     }
     for (int ci = 0; ci < g->c; ci++) {
