@@ -3,11 +3,14 @@
 # run: Caffe's LeNet (nets/lenet_train_val.prototxt) with Caffe's lenet_solver
 # on Fashion-MNIST, EPOCHS epochs at global batch 64: dltrain-mpi on NP ranks
 # (batch_size 64/NP each) vs bench/torch_train.py (PyTorch, one process,
-# THREADS threads). Wall time of each whole process, start to final test;
-# prints both, the ratio, and OK when dltrain takes at most MAX_RATIO of
-# PyTorch's time at equal or better final top-1.
+# THREADS threads), once per seed in SEEDS on each side, alternating. Wall
+# time of each whole process, start to final test; prints every run, the
+# median times, their ratio and the mean final top-1 of each side, and OK
+# when dltrain's median time is at most MAX_RATIO of PyTorch's at an equal
+# or better mean top-1. (One seed per side compares noise: on LeNet the
+# final top-1 moves 0.4-0.6 points between seeds.)
 # Run from the build directory. Environment: NP (2), THREADS (2), EPOCHS (5),
-# MAX_RATIO (0.5), PYTHON (/opt/torchvenv/bin/python), FM (the IDX files),
+# MAX_RATIO (0.5), SEEDS ("1 2 3"), PYTHON (/opt/torchvenv/bin/python), FM (the IDX files),
 # WORK (a scratch directory, default: a new one under /tmp), ITERS (default:
 # EPOCHS epochs; a smaller number checks the script quickly).
 set -eu
@@ -16,6 +19,7 @@ NP=${NP:-2}
 THREADS=${THREADS:-2}
 EPOCHS=${EPOCHS:-5}
 MAX_RATIO=${MAX_RATIO:-0.5}
+SEEDS=${SEEDS:-1 2 3}
 PYTHON=${PYTHON:-/opt/torchvenv/bin/python}
 FM=${FM:-/usr/share/datasets/fashion-mnist}
 WORK=${WORK:-$(mktemp -d /tmp/tta.XXXXXX)}
@@ -39,34 +43,46 @@ sed 's|^net:.*|net: "lenet_train_val.prototxt"|' nets/lenet_solver.prototxt > "$
 
 now() { date +%s.%N; }
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
-rm -rf "$WORK/run"
-t0=$(now)
-OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 mpirun -np "$NP" --oversubscribe --bind-to none \
-    ./dltrain-mpi --solver "$WORK/lenet_solver.prototxt" --train "$WORK/train.h5" \
-    --val "$WORK/test.h5" --run-dir "$WORK/run" --max-iter "$ITERS" --seed 1 >"$WORK/dltrain.log" 2>&1
-t1=$(now)
-d_acc=$(grep '"kind":"test"' "$WORK/run/metrics.jsonl" | tail -1 | sed 's/.*"test_top1":\([0-9.]*\).*/\1/')
+: > "$WORK/runs.txt"
+for seed in $SEEDS; do
+    rm -rf "$WORK/run$seed"
+    t0=$(now)
+    OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 mpirun -np "$NP" --oversubscribe --bind-to none \
+        ./dltrain-mpi --solver "$WORK/lenet_solver.prototxt" --train "$WORK/train.h5" \
+        --val "$WORK/test.h5" --run-dir "$WORK/run$seed" --max-iter "$ITERS" --seed "$seed" \
+        >"$WORK/dltrain$seed.log" 2>&1
+    t1=$(now)
+    d_acc=$(grep '"kind":"test"' "$WORK/run$seed/metrics.jsonl" | tail -1 | sed 's/.*"test_top1":\([0-9.]*\).*/\1/')
+    echo "dltrain $seed $t0 $t1 $d_acc" >> "$WORK/runs.txt"
 
-t2=$(now)
-OMP_NUM_THREADS=$THREADS "$PYTHON" bench/torch_train.py "$WORK/lenet_train_val.prototxt" \
-    --solver "$WORK/lenet_solver.prototxt" --data "$FM" --iters "$ITERS" --batch $GLOBAL \
-    --threads "$THREADS" >"$WORK/torch.log" 2>&1
-t3=$(now)
-p_acc=$(tail -1 "$WORK/torch.log" | sed 's/.*"top1": \([0-9.]*\).*/\1/')
-torch=$(tail -1 "$WORK/torch.log" | sed 's/.*"torch": "\([^"]*\)".*/\1/')
+    t2=$(now)
+    OMP_NUM_THREADS=$THREADS "$PYTHON" bench/torch_train.py "$WORK/lenet_train_val.prototxt" \
+        --solver "$WORK/lenet_solver.prototxt" --data "$FM" --iters "$ITERS" --batch $GLOBAL \
+        --threads "$THREADS" --seed "$seed" >"$WORK/torch$seed.log" 2>&1
+    t3=$(now)
+    p_acc=$(tail -1 "$WORK/torch$seed.log" | sed 's/.*"top1": \([0-9.]*\).*/\1/')
+    echo "torch $seed $t2 $t3 $p_acc" >> "$WORK/runs.txt"
+done
+torch=$(tail -1 "$WORK/torch1.log" 2>/dev/null | sed 's/.*"torch": "\([^"]*\)".*/\1/')
+[ -n "$torch" ] || torch=$(tail -1 "$(ls "$WORK"/torch*.log | head -1)" | sed 's/.*"torch": "\([^"]*\)".*/\1/')
 
-awk -v t0="$t0" -v t1="$t1" -v t2="$t2" -v t3="$t3" -v da="$d_acc" -v pa="$p_acc" \
-    -v max="$MAX_RATIO" -v np="$NP" -v th="$THREADS" -v it="$ITERS" -v tv="$torch" '
-BEGIN {
-    d = t1 - t0
-    p = t3 - t2
+awk -v max="$MAX_RATIO" -v np="$NP" -v th="$THREADS" -v it="$ITERS" -v tv="$torch" '
+function median(a, n,    i, j, t) {
+    for (i = 2; i <= n; i++) for (j = i; j > 1 && a[j - 1] > a[j]; j--) { t = a[j]; a[j] = a[j - 1]; a[j - 1] = t }
+    return n % 2 ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2
+}
+{ side = $1; w = $4 - $3; acc = $5
+  if (side == "dltrain") { nd++; dw[nd] = w; dsum += acc } else { np_++; pw[np_] = w; psum += acc }
+  row[NR] = sprintf("   %-36s %6s %10.1f %8.4f", side == "dltrain" ? "dltrain mpirun -np " np " x 1 thread" : "PyTorch " tv ", " th " threads", $2, w, acc) }
+END {
     printf "# LeNet, lenet_solver, Fashion-MNIST, %d iterations at global batch 64 (%.2f epochs)\n", it, it * 64 / 60000
-    printf "#  %-36s %10s %8s\n", "side", "wall", "top-1"
-    printf "#  %-36s %10s %8s\n", "", "(s)", ""
-    printf "   %-36s %10.1f %8.4f\n", "dltrain mpirun -np " np " x 1 thread", d, da
-    printf "   %-36s %10.1f %8.4f\n", "PyTorch " tv ", " th " threads", p, pa
+    printf "#  %-36s %6s %10s %8s\n", "side", "seed", "wall", "top-1"
+    printf "#  %-36s %6s %10s %8s\n", "", "", "(s)", ""
+    for (i = 1; i <= NR; i++) print row[i]
+    d = median(dw, nd); p = median(pw, np_); da = dsum / nd; pa = psum / np_
+    printf "median wall: dltrain %.1f s, PyTorch %.1f s; mean final top-1: dltrain %.4f, PyTorch %.4f\n", d, p, da, pa
     r = d / p
-    ok = r <= max && da + 0 >= pa + 0
-    printf "ratio %.2f (target <= %.2f at equal or better top-1): %s\n", r, max, ok ? "OK" : "FAILED"
+    ok = r <= max && da >= pa
+    printf "ratio %.2f (target <= %.2f at equal or better mean top-1): %s\n", r, max, ok ? "OK" : "FAILED"
     exit ok ? 0 : 1
-}'
+}' "$WORK/runs.txt"
