@@ -111,9 +111,9 @@ typedef float v8 __attribute__((vector_size(32)));
 static _Thread_local float *pack_buf;
 static _Thread_local size_t pack_size;
 
-static const float *pack_panel(int NA, int j0, int nj, const float *b, int ldb, int trans)
+static const float *pack_panel(int NA, int j0, int nj, const float *b, int ldb, int trans, int slot)
 {
-    const size_t bytes = (size_t)NA * IP_COLS * sizeof(float);
+    const size_t bytes = 2 * (size_t)NA * IP_COLS * sizeof(float); /* two slots */
     if (bytes > pack_size) {
         free(pack_buf);
         void *p;
@@ -122,15 +122,23 @@ static const float *pack_panel(int NA, int j0, int nj, const float *b, int ldb, 
         pack_buf = p;
         pack_size = bytes;
     }
-    float *dst = pack_buf;
+    float *dst = pack_buf + (size_t)slot * NA * IP_COLS;
     if (trans) { /* the panel's rows of b, transposed (the strided scalar loop
                   * took longer than the multiply on LeNet's ip1, b32) */
         dlt__transpose(nj, NA, b + (size_t)j0 * ldb, (size_t)ldb, dst, IP_COLS, IP_COLS);
-    } else {
+    } else { /* rows of 16 copied inline (a memcpy call per 64 bytes cost as much as the multiply) */
         for (int a = 0; a < NA; a++) {
-            memcpy(dst + (size_t)a * IP_COLS, b + (size_t)a * ldb + j0, (size_t)nj * sizeof(float));
-            for (int j = nj; j < IP_COLS; j++)
-                dst[(size_t)a * IP_COLS + j] = 0.0f;
+            const float *restrict s = b + (size_t)a * ldb + j0;
+            float *restrict d = dst + (size_t)a * IP_COLS;
+            if (nj == IP_COLS) {
+                for (int j = 0; j < IP_COLS; j++)
+                    d[j] = s[j];
+            } else {
+                for (int j = 0; j < nj; j++)
+                    d[j] = s[j];
+                for (int j = nj; j < IP_COLS; j++)
+                    d[j] = 0.0f;
+            }
         }
     }
     return dst;
@@ -231,6 +239,48 @@ __attribute__((target("avx512f"))) static void panel_avx512(int N, int NA, const
     }
 }
 
+
+/* Two adjacent panels at once: 8 rows x 32 columns (16 accumulators), two
+ * loads and eight broadcasts per 16 FMAs where one panel took one load and
+ * eight broadcasts per 8 (load-bound). Each output is the same chain as in
+ * panel_avx512. */
+__attribute__((target("avx512f"))) static void panel_pair_avx512(int N, int NA, const float *a,
+                                                               const float *bp0, const float *bp1,
+                                                               const float *init0, const float *init1,
+                                                               float *c, int ldc, int nj1)
+{
+    const __m512 z = _mm512_setzero_ps();
+    const __m512 i0 = init0 ? _mm512_loadu_ps(init0) : z, i1 = init1 ? _mm512_loadu_ps(init1) : z;
+    int n = 0;
+    for (; n + 8 <= N; n += 8) {
+        __m512 acc[8][2];
+#pragma GCC unroll 8
+        for (int r = 0; r < 8; r++)
+            acc[r][0] = i0, acc[r][1] = i1;
+        const float *a0 = a + (size_t)n * NA;
+        for (int k = 0; k < NA; k++) {
+            const __m512 b0 = _mm512_load_ps(bp0 + (size_t)k * IP_COLS);
+            const __m512 b1 = _mm512_load_ps(bp1 + (size_t)k * IP_COLS);
+#pragma GCC unroll 8
+            for (int r = 0; r < 8; r++) {
+                const __m512 x = _mm512_set1_ps(a0[(size_t)r * NA + k]);
+                acc[r][0] = _mm512_fmadd_ps(x, b0, acc[r][0]);
+                acc[r][1] = _mm512_fmadd_ps(x, b1, acc[r][1]);
+            }
+        }
+        float t[IP_COLS];
+#pragma GCC unroll 8
+        for (int r = 0; r < 8; r++) {
+            _mm512_storeu_ps(c + (size_t)(n + r) * ldc, acc[r][0]);
+            _mm512_storeu_ps(t, acc[r][1]);
+            store_tile(c + (size_t)(n + r) * ldc + IP_COLS, nj1, t);
+        }
+    }
+    if (n < N) { /* the last rows: one panel at a time, the same chains */
+        panel_avx512(N - n, NA, a + (size_t)n * NA, bp0, init0, c + (size_t)n * ldc, ldc, IP_COLS);
+        panel_avx512(N - n, NA, a + (size_t)n * NA, bp1, init1, c + (size_t)n * ldc + IP_COLS, ldc, nj1);
+    }
+}
 #endif
 
 /* panel_fma for CPUs without FMA: multiply, round, add. */
@@ -279,22 +329,46 @@ void dlt__gemm_rows(int N, int NC, int NA, const float *a, int trans, const floa
 #else
         use_fma = dlt_cpu_avx512() ? 2 : __builtin_cpu_supports("avx") && __builtin_cpu_supports("fma");
 #endif
-    const int np = (NC + IP_COLS - 1) / IP_COLS;
+    const int np = (NC + IP_COLS - 1) / IP_COLS, pairs = (np + 1) / 2;
+    /* Panels in pairs (AVX-512 multiplies a pair at once), pairs on threads */
 #pragma omp parallel for schedule(static) if ((double)N * NC * NA >= 1e6)
-    for (int p = 0; p < np; p++) {
-        const int j0 = p * IP_COLS, nj = NC - j0 < IP_COLS ? NC - j0 : IP_COLS;
-        const float *bp = pack_panel(NA, j0, nj, b, ldb, trans);
-        float ini[IP_COLS] = {0};
-        if (init)
-            memcpy(ini, init + j0, (size_t)nj * sizeof(float));
+    for (int q = 0; q < pairs; q++) {
+        const int p0 = 2 * q, p1 = p0 + 1 < np ? p0 + 1 : -1;
+        const float *bp[2] = {NULL, NULL};
+        float ini[2][IP_COLS] = {{0}};
+        int nj[2] = {0, 0};
+        for (int h = 0; h < 2; h++) {
+            const int p = h ? p1 : p0;
+            if (p < 0)
+                continue;
+            const int j0 = p * IP_COLS;
+            nj[h] = NC - j0 < IP_COLS ? NC - j0 : IP_COLS;
+            bp[h] = pack_panel(NA, j0, nj[h], b, ldb, trans, h);
+            if (init)
+                memcpy(ini[h], init + j0, (size_t)nj[h] * sizeof(float));
+        }
+        float *c0 = c + (size_t)p0 * IP_COLS;
 #ifdef IP_X86
-        if (use_fma == 2)
-            panel_avx512(N, NA, a, bp, init ? ini : NULL, c + j0, NC, nj);
-        else if (use_fma)
-            panel_fma(N, NA, a, bp, init ? ini : NULL, c + j0, NC, nj);
-        else
+        if (use_fma == 2 && p1 >= 0) {
+            panel_pair_avx512(N, NA, a, bp[0], bp[1], init ? ini[0] : NULL, init ? ini[1] : NULL, c0, NC,
+                              nj[1]);
+            continue;
+        }
 #endif
-            panel_plain(N, NA, a, bp, init ? ini : NULL, c + j0, NC, nj);
+        for (int h = 0; h < 2; h++) {
+            if (!bp[h])
+                continue;
+            float *ch = c0 + h * IP_COLS;
+            const float *ih = init ? ini[h] : NULL;
+#ifdef IP_X86
+            if (use_fma == 2)
+                panel_avx512(N, NA, a, bp[h], ih, ch, NC, nj[h]);
+            else if (use_fma)
+                panel_fma(N, NA, a, bp[h], ih, ch, NC, nj[h]);
+            else
+#endif
+                panel_plain(N, NA, a, bp[h], ih, ch, NC, nj[h]);
+        }
     }
 }
 
