@@ -90,19 +90,23 @@ int main(void)
         g.c = wg[t][0], g.h = g.w = wg[t][1], g.kh = g.kw = wg[t][2], g.sh = g.sw = wg[t][3];
         g.dh = g.dw = wg[t][4];
         g.ho = g.wo = (g.h - (g.dh * (g.kh - 1) + 1)) / g.sh + 1;
-        const int K = wg[t][5], Kp = (K + 15) & ~15, R = g.c * g.kh * g.kw, P = g.ho * g.wo;
+        const int K = wg[t][5], Kp = dlt__conv_channel_pad(K), R = g.c * g.kh * g.kw, P = g.ho * g.wo;
         const size_t in = (size_t)g.c * g.h * g.w;
         float *x = malloc(2 * in * sizeof(float)), *dyT = calloc(2 * (size_t)P * Kp, sizeof(float));
         float *dwT = malloc((size_t)R * Kp * sizeof(float)), *ref = malloc((size_t)R * Kp * sizeof(float));
         if (!x || !dyT || !dwT || !ref)
             return 1;
-        fill(x, 2 * in), fill(dwT, (size_t)R * Kp);
+        fill(x, 2 * in);
+        memset(dwT, 0, (size_t)R * Kp * sizeof(float));
+        for (int r = 0; r < R; r++) /* the same values whatever Kp (the ISA) is */
+            fill(dwT + (size_t)r * Kp, (size_t)K);
         for (int i = 0; i < 2 * P; i++)
             fill(dyT + (size_t)i * Kp, (size_t)K); /* the padding columns stay 0 */
         memcpy(ref, dwT, (size_t)R * Kp * sizeof(float));
         for (int i = 0; i < 2; i++)
             dlt__conv_weight_grad_t(&g, x + i * in, dyT + (size_t)i * P * Kp, Kp, dwT);
-        h = hash_bits(h, dwT, (size_t)R * Kp);
+        for (int r = 0; r < R; r++) /* the channels, not the padding: Kp depends on the ISA */
+            h = hash_bits(h, dwT + (size_t)r * Kp, (size_t)K);
         for (int r = 0; r < R; r++) {
             const int c = r / (g.kh * g.kw), ki = r / g.kw % g.kh, kj = r % g.kw;
             for (int k = 0; k < K; k++) {
@@ -129,7 +133,7 @@ int main(void)
         g.c = wg[t][0], g.h = g.w = wg[t][1], g.kh = g.kw = wg[t][2], g.sh = g.sw = wg[t][3];
         g.dh = g.dw = wg[t][4];
         g.ho = g.wo = (g.h - (g.dh * (g.kh - 1) + 1)) / g.sh + 1;
-        const int K = wg[t][5], Kp = (K + 15) & ~15, R = g.c * g.kh * g.kw, P = g.ho * g.wo;
+        const int K = wg[t][5], Kp = dlt__conv_channel_pad(K), R = g.c * g.kh * g.kw, P = g.ho * g.wo;
         const size_t in = (size_t)g.c * g.h * g.w;
         float *x = malloc(in * sizeof(float)), *wT = calloc((size_t)R * Kp, sizeof(float));
         float *b = calloc((size_t)Kp, sizeof(float)), *yT = malloc((size_t)P * Kp * sizeof(float));
@@ -141,7 +145,8 @@ int main(void)
             fill(wT + (size_t)r * Kp, (size_t)K);
         dlt__conv_tap_offsets(&g, tapoff);
         dlt__conv_forward_t(&g, tapoff, x, wT, t % 2 ? NULL : b, Kp, yT);
-        h = hash_bits(h, yT, (size_t)P * Kp);
+        for (int p = 0; p < P; p++)
+            h = hash_bits(h, yT + (size_t)p * Kp, (size_t)K);
         for (int p = 0; p < P; p++)
             for (int k = 0; k < K; k++) {
                 const int oh = p / g.wo, ow = p % g.wo;

@@ -258,12 +258,12 @@ static int dx_direct(const conv_config *c)
 
 /* Each thread's scratch in s->cols: a patch matrix (C*kh*kw, Ho*Wo),
  * then for the weight gradient a sample's dy transposed (Ho*Wo, Kp) and
- * the chunk's transposed weight gradient (C*kh*kw, Kp), Kp = K rounded up
- * to 16. */
+ * the chunk's transposed weight gradient (C*kh*kw, Kp), Kp =
+ * dlt__conv_channel_pad(K). */
 static size_t thread_scratch_floats(const conv_config *c)
 {
     const size_t R = (size_t)c->g.c * c->g.kh * c->g.kw, P = (size_t)c->g.ho * c->g.wo;
-    const size_t Kp = ((size_t)c->num_output + 15) & ~(size_t)15;
+    const size_t Kp = (size_t)dlt__conv_channel_pad(c->num_output);
     return R * P + P * Kp + R * Kp;
 }
 
@@ -327,7 +327,7 @@ static void direct_weight_chunks(dlt_layer *l, conv_state *s, int N, int wchunk)
 {
     const conv_config *c = &s->cfg;
     const int K = c->num_output, R = c->g.c * c->g.kh * c->g.kw, chunks = N / wchunk;
-    const int Kp = (K + 15) & ~15;
+    const int Kp = dlt__conv_channel_pad(K);
     const size_t P = (size_t)c->g.ho * c->g.wo, in = (size_t)c->g.c * c->g.h * c->g.w;
     const size_t wcount = (size_t)K * R;
     if (!s->dw_chunks || s->dw_chunks_n < chunks) {
@@ -538,7 +538,7 @@ static void direct_forward(dlt_layer *l, conv_state *s)
 {
     const conv_config *c = &s->cfg;
     const int N = l->bottom[0]->n, K = c->num_output, R = c->g.c * c->g.kh * c->g.kw;
-    const int Kp = (K + 15) & ~15, relu = s->fused_relu != NULL;
+    const int Kp = dlt__conv_channel_pad(K), relu = s->fused_relu != NULL;
     const size_t P = (size_t)c->g.ho * c->g.wo, in = (size_t)c->g.c * c->g.h * c->g.w;
     if (!s->wT) {
         s->wT = dlt_calloc((size_t)R * Kp, sizeof(float));

@@ -69,49 +69,56 @@ POS_512(3)
 POS_512(2)
 POS_512(1)
 
-/* The AVX2 form: up to 6 positions x 2 vectors of 8 channels. */
+/* The AVX2 form: up to 6 positions x NV (1 or 2) vectors of 8 channels. */
 __attribute__((target("avx2,fma"), always_inline)) static inline void
-block256(int NP, const float *const *base, int R, const int *tapoff, const float *wT, const float *b,
-         int Kp, float *yT)
+block256(int NP, int NV, const float *const *base, int R, const int *tapoff, const float *wT,
+         const float *b, int Kp, float *yT)
 {
     __m256 acc[6][2];
 #pragma GCC unroll 6
-    for (int j = 0; j < NP; j++) {
-        acc[j][0] = b ? _mm256_loadu_ps(b) : _mm256_setzero_ps();
-        acc[j][1] = b ? _mm256_loadu_ps(b + 8) : _mm256_setzero_ps();
-    }
+    for (int j = 0; j < NP; j++)
+#pragma GCC unroll 2
+        for (int v = 0; v < NV; v++)
+            acc[j][v] = b ? _mm256_loadu_ps(b + 8 * v) : _mm256_setzero_ps();
     const float *const bs[6] = {base[0], base[NP > 1 ? 1 : 0], base[NP > 2 ? 2 : 0],
                                 base[NP > 3 ? 3 : 0], base[NP > 4 ? 4 : 0], base[NP > 5 ? 5 : 0]};
     for (int r = 0; r < R; r++) {
         const int off = tapoff[r];
-        const __m256 w0 = _mm256_loadu_ps(wT + (size_t)r * Kp), w1 = _mm256_loadu_ps(wT + (size_t)r * Kp + 8);
+        __m256 wv[2];
+#pragma GCC unroll 2
+        for (int v = 0; v < NV; v++)
+            wv[v] = _mm256_loadu_ps(wT + (size_t)r * Kp + 8 * v);
 #pragma GCC unroll 6
         for (int j = 0; j < NP; j++) {
             const __m256 c = _mm256_broadcast_ss(bs[j] + off);
-            acc[j][0] = _mm256_fmadd_ps(c, w0, acc[j][0]);
-            acc[j][1] = _mm256_fmadd_ps(c, w1, acc[j][1]);
+#pragma GCC unroll 2
+            for (int v = 0; v < NV; v++)
+                acc[j][v] = _mm256_fmadd_ps(c, wv[v], acc[j][v]);
         }
     }
 #pragma GCC unroll 6
-    for (int j = 0; j < NP; j++) {
-        _mm256_storeu_ps(yT + (size_t)j * Kp, acc[j][0]);
-        _mm256_storeu_ps(yT + (size_t)j * Kp + 8, acc[j][1]);
-    }
+    for (int j = 0; j < NP; j++)
+#pragma GCC unroll 2
+        for (int v = 0; v < NV; v++)
+            _mm256_storeu_ps(yT + (size_t)j * Kp + 8 * v, acc[j][v]);
 }
 
-__attribute__((target("avx2,fma"))) static void pos256(int np, const float *const *base, int R,
-                                                       const int *tapoff, const float *wT,
-                                                       const float *b, int Kp, float *yT)
-{
-    switch (np) {
-    case 6: block256(6, base, R, tapoff, wT, b, Kp, yT); break;
-    case 5: block256(5, base, R, tapoff, wT, b, Kp, yT); break;
-    case 4: block256(4, base, R, tapoff, wT, b, Kp, yT); break;
-    case 3: block256(3, base, R, tapoff, wT, b, Kp, yT); break;
-    case 2: block256(2, base, R, tapoff, wT, b, Kp, yT); break;
-    default: block256(1, base, R, tapoff, wT, b, Kp, yT); break;
+#define POS_256(NV)                                                                    \
+    __attribute__((target("avx2,fma"))) static void pos256_##NV(                       \
+        int np, const float *const *base, int R, const int *tapoff, const float *wT,    \
+        const float *b, int Kp, float *yT)                                             \
+    {                                                                                  \
+        switch (np) {                                                                  \
+        case 6: block256(6, NV, base, R, tapoff, wT, b, Kp, yT); break;                \
+        case 5: block256(5, NV, base, R, tapoff, wT, b, Kp, yT); break;                \
+        case 4: block256(4, NV, base, R, tapoff, wT, b, Kp, yT); break;                \
+        case 3: block256(3, NV, base, R, tapoff, wT, b, Kp, yT); break;                \
+        case 2: block256(2, NV, base, R, tapoff, wT, b, Kp, yT); break;                \
+        default: block256(1, NV, base, R, tapoff, wT, b, Kp, yT); break;               \
+        }                                                                              \
     }
-}
+POS_256(2)
+POS_256(1)
 
 /* fmaf rounds as the vector FMA: the same chains, one output at a time. */
 static void pos_plain(int np, const float *const *base, int R, const int *tapoff, const float *wT,
@@ -163,7 +170,10 @@ void dlt__conv_forward_t(const dlt__conv_geom *g, const int *tapoff, const float
                 default: pos512_1(np, base, R, tapoff, w, bk, Kp, o); break;
                 }
             } else if (avx2) {
-                pos256(np, base, R, tapoff, w, bk, Kp, o);
+                if (nk == 16)
+                    pos256_2(np, base, R, tapoff, w, bk, Kp, o);
+                else
+                    pos256_1(np, base, R, tapoff, w, bk, Kp, o);
             } else {
                 pos_plain(np, base, R, tapoff, w, bk, Kp, nk, o);
             }

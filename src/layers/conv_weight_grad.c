@@ -73,50 +73,58 @@ TAPS_512(3)
 TAPS_512(2)
 TAPS_512(1)
 
-/* The AVX2 form: up to 6 taps x 2 vectors of 8 channels, the same chains. */
+/* The AVX2 form: up to 6 taps x NV (1 or 2) vectors of 8 channels, the
+ * same chains. */
 __attribute__((target("avx2,fma"), always_inline)) static inline void
-block256(int NR, const dlt__conv_geom *g, int dwx, const float *x, const float *dyT, int Kp, float *dwT)
+block256(int NR, int NV, const dlt__conv_geom *g, int dwx, const float *x, const float *dyT, int Kp,
+         float *dwT)
 {
     __m256 acc[6][2];
 #pragma GCC unroll 6
-    for (int j = 0; j < NR; j++) {
-        acc[j][0] = _mm256_loadu_ps(dwT + (size_t)j * Kp);
-        acc[j][1] = _mm256_loadu_ps(dwT + (size_t)j * Kp + 8);
-    }
+    for (int j = 0; j < NR; j++)
+#pragma GCC unroll 2
+        for (int v = 0; v < NV; v++)
+            acc[j][v] = _mm256_loadu_ps(dwT + (size_t)j * Kp + 8 * v);
     for (int oh = 0; oh < g->ho; oh++) {
         const float *xr = x + (size_t)oh * g->sh * g->w;
         const float *d = dyT + (size_t)oh * g->wo * Kp;
         for (int ow = 0; ow < g->wo; ow++, d += Kp) {
             const float *xp = xr + (size_t)ow * g->sw;
-            const __m256 d0 = _mm256_loadu_ps(d), d1 = _mm256_loadu_ps(d + 8);
+            __m256 dv[2];
+#pragma GCC unroll 2
+            for (int v = 0; v < NV; v++)
+                dv[v] = _mm256_loadu_ps(d + 8 * v);
 #pragma GCC unroll 6
             for (int j = 0; j < NR; j++) {
                 const __m256 c = _mm256_broadcast_ss(xp + j * dwx);
-                acc[j][0] = _mm256_fmadd_ps(c, d0, acc[j][0]);
-                acc[j][1] = _mm256_fmadd_ps(c, d1, acc[j][1]);
+#pragma GCC unroll 2
+                for (int v = 0; v < NV; v++)
+                    acc[j][v] = _mm256_fmadd_ps(c, dv[v], acc[j][v]);
             }
         }
     }
 #pragma GCC unroll 6
-    for (int j = 0; j < NR; j++) {
-        _mm256_storeu_ps(dwT + (size_t)j * Kp, acc[j][0]);
-        _mm256_storeu_ps(dwT + (size_t)j * Kp + 8, acc[j][1]);
-    }
+    for (int j = 0; j < NR; j++)
+#pragma GCC unroll 2
+        for (int v = 0; v < NV; v++)
+            _mm256_storeu_ps(dwT + (size_t)j * Kp + 8 * v, acc[j][v]);
 }
 
-__attribute__((target("avx2,fma"))) static void taps256(int nr, const dlt__conv_geom *g, int dwx,
-                                                        const float *x, const float *dyT, int Kp,
-                                                        float *dwT)
-{
-    switch (nr) {
-    case 6: block256(6, g, dwx, x, dyT, Kp, dwT); break;
-    case 5: block256(5, g, dwx, x, dyT, Kp, dwT); break;
-    case 4: block256(4, g, dwx, x, dyT, Kp, dwT); break;
-    case 3: block256(3, g, dwx, x, dyT, Kp, dwT); break;
-    case 2: block256(2, g, dwx, x, dyT, Kp, dwT); break;
-    default: block256(1, g, dwx, x, dyT, Kp, dwT); break;
+#define TAPS_256(NV)                                                                   \
+    __attribute__((target("avx2,fma"))) static void taps256_##NV(                      \
+        int nr, const dlt__conv_geom *g, int dwx, const float *x, const float *dyT, int Kp, float *dwT) \
+    {                                                                                  \
+        switch (nr) {                                                                  \
+        case 6: block256(6, NV, g, dwx, x, dyT, Kp, dwT); break;                       \
+        case 5: block256(5, NV, g, dwx, x, dyT, Kp, dwT); break;                       \
+        case 4: block256(4, NV, g, dwx, x, dyT, Kp, dwT); break;                       \
+        case 3: block256(3, NV, g, dwx, x, dyT, Kp, dwT); break;                       \
+        case 2: block256(2, NV, g, dwx, x, dyT, Kp, dwT); break;                       \
+        default: block256(1, NV, g, dwx, x, dyT, Kp, dwT); break;                      \
+        }                                                                              \
     }
-}
+TAPS_256(2)
+TAPS_256(1)
 
 /* fmaf rounds as the vector FMA: the same chains, one element at a time. */
 static void taps_plain(int nr, const dlt__conv_geom *g, int dwx, const float *x, const float *dyT,
@@ -132,6 +140,8 @@ static void taps_plain(int nr, const dlt__conv_geom *g, int dwx, const float *x,
             dwT[(size_t)j * Kp + k] = a;
         }
 }
+
+int dlt__conv_channel_pad(int K) { return dlt_cpu_avx512() ? (K + 15) & ~15 : (K + 7) & ~7; }
 
 void dlt__conv_weight_grad_t(const dlt__conv_geom *g, const float *x, const float *dyT, int Kp,
                              float *dwT)
@@ -160,7 +170,10 @@ void dlt__conv_weight_grad_t(const dlt__conv_geom *g, const float *x, const floa
                         default: taps512_1(nr, g, dwx, xs, d, Kp, o); break;
                         }
                     } else if (avx2) {
-                        taps256(nr, g, dwx, xs, d, Kp, o);
+                        if (nk == 16)
+                            taps256_2(nr, g, dwx, xs, d, Kp, o);
+                        else
+                            taps256_1(nr, g, dwx, xs, d, Kp, o);
                     } else {
                         taps_plain(nr, g, dwx, xs, d, Kp, nk, o);
                     }

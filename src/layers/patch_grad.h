@@ -15,13 +15,18 @@
  * batch, the thread count or the buffers' alignment. */
 void dlt__patch_grad(int K, int R, int P, const float *w, const float *dy, float *col);
 
+/* Kp for K output channels in the vector lanes: K rounded up to 16 where
+ * the AVX-512 kernels run, else to 8 (AVX2 registers: LeNet's 50 channels
+ * take 56 lanes instead of 64). A layout only: the bits do not depend on it. */
+int dlt__conv_channel_pad(int K);
+
 /* dwT (R, Kp) += the weight gradient of one sample, transposed, with the
  * output channels in the vector lanes: element (r, k) continues its fused
  * multiply-add chain from dwT's value over the output positions p in order,
  * x(r, p) dyT (p, k), x(r, p) the input tap that patch row r = (c, ki, kj)
  * reads at p. X is the sample's input (C, H, W), which the geometry G must
- * not pad; dyT (P, Kp) its output gradient transposed, Kp the channel count
- * rounded up to 16, the padding columns zero. Called sample by sample on a
+ * not pad; dyT (P, Kp) its output gradient transposed, Kp from
+ * dlt__conv_channel_pad, the padding columns zero. Called sample by sample on a
  * zeroed dwT, it chains the whole chunk, with the same bits on every ISA
  * path (conv_weight_grad.c). */
 void dlt__conv_weight_grad_t(const dlt__conv_geom *g, const float *x, const float *dyT, int Kp,
@@ -35,7 +40,8 @@ void dlt__conv_tap_offsets(const dlt__conv_geom *g, int *tapoff);
  * channels in the vector lanes: element (p, k) is one fused multiply-add
  * chain from B[k] (0 when B is NULL) over the taps r in order,
  * x(r, p) wT (r, k). X (C, H, W) unpadded by G; wT (C*kh*kw, Kp) the
- * weights transposed and B (Kp) the bias, both zero in the padding columns
+ * weights transposed and B (Kp) the bias, both zero in the padding columns,
+ * Kp from dlt__conv_channel_pad
  * (conv_forward_t.c). */
 void dlt__conv_forward_t(const dlt__conv_geom *g, const int *tapoff, const float *x, const float *wT,
                          const float *b, int Kp, float *yT);
