@@ -468,9 +468,9 @@ static void im2col_backward(dlt_layer *l)
 /* Whether the forward is ours (dlt__conv_forward_t) instead of oneDNN's:
  * on the layers whose weight gradient is ours for their small plane
  * (LeNet's conv2, b32, 1 thread, AVX-512 Xeon: oneDNN 1.2-1.3 ms, this
- * kernel 0.7). Not on one input channel: LeNet's conv1 (24x24 outputs)
- * stays with oneDNN. DLT_CONV_FWD = direct or dnnl overrides the rule (for
- * measuring). */
+ * kernel 0.7). Not on one input channel (LeNet's conv1, 24x24 outputs,
+ * 20 channels in 32 lanes: slower than oneDNN): fwd_rows takes those.
+ * DLT_CONV_FWD = direct or dnnl overrides the rule (for measuring). */
 static int fwd_direct(const conv_config *c)
 {
     static int forced = -1;
@@ -488,7 +488,8 @@ static int fwd_direct(const conv_config *c)
 /* Whether the forward is ours with the positions in the lanes
  * (dlt__conv_forward_rows): few input channels, output rows of 16 or more
  * read contiguously (stride 1). LeNet's conv1 (b32, 1 thread, AVX-512
- * Xeon): oneDNN 0.37 ms. DLT_CONV_FWD = direct or dnnl overrides the rule. */
+ * Xeon): oneDNN 0.33-0.37 ms, this 0.20. DLT_CONV_FWD = dnnl leaves these
+ * layers to oneDNN (= direct sends every unpadded layer to fwd_direct). */
 static int fwd_rows(const conv_config *c)
 {
     if (c->group != 1 || c->g.ph || c->g.pw || c->g.sw != 1)
