@@ -63,8 +63,8 @@ int main(void)
         }
         free(a), free(b), free(init), free(c);
     }
-    /* K x R x P: 32- and 16-column blocks and scalar tails, 4-row blocks and
-     * a row tail; LeNet's conv2 (50, 500, 64) and conv1 (20, 25, 576) */
+    /* K x R x P: 32- and 16-column blocks and scalar tails, 12- and 4-row
+     * blocks and a row tail; LeNet's conv2 (50, 500, 64) and conv1 (20, 25, 576) */
     static const int pg[][3] = {{50, 500, 64}, {20, 25, 576}, {3, 7, 53}, {5, 6, 17}};
     for (size_t g = 0; g < sizeof pg / sizeof pg[0]; g++) {
         const int K = pg[g][0], R = pg[g][1], P = pg[g][2];
