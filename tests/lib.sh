@@ -41,6 +41,9 @@ fail() { tap_n=$((tap_n + 1)); tap_failed=$((tap_failed + 1)); echo "not ok $tap
 # check "description" command...: ok when the command exits 0
 check() { local d=$1; shift; if "$@"; then ok "$d"; else fail "$d"; fi; }
 skip_all() { echo "1..0 # SKIP $*"; exit 0; }
+# One point skipped, with the reason (after other points: skip_all's plan
+# 1..0 would then be an error).
+skip() { tap_n=$((tap_n + 1)); echo "ok $tap_n # SKIP $*"; }
 done_testing() { echo "1..$tap_n"; [ "$tap_failed" -eq 0 ]; exit $?; }
 # Print a file's contents as TAP diagnostics (for failures).
 diag_file() { sed 's/^/#   /' "$1" | tail -n "${2:-20}"; }
