@@ -367,8 +367,12 @@ static void test_conv_relu_fusion(int pad, int hw)
         dlt_cfg_free(rb);
         return;
     }
-    TEST_OK(dlt_net_layer_fused(a, 2) && !dlt_net_layer_fused(b, 2),
-            "conv + ReLU fusion, pad %d, %dx%d: the in-place ReLU is fused (its forward skipped), the other not", pad, hw, hw);
+    /* Below AVX2 oneDNN's post-op is not used (conv.c): unfused, same values. */
+    const char *isa = dlt_cpu_dnnl_isa();
+    const int want = pad == 0 || (strcmp(isa, "sse41") != 0 && strcmp(isa, "avx") != 0);
+    TEST_OK(dlt_net_layer_fused(a, 2) == want && !dlt_net_layer_fused(b, 2),
+            "conv + ReLU fusion, pad %d, %dx%d: the in-place ReLU is %s (oneDNN ISA %s), the other not",
+            pad, hw, hw, want ? "fused (its forward skipped)" : "not fused", isa);
     dlt_tensor *xa = dlt_net_blob(a, "data"), *xb = dlt_net_blob(b, "data");
     fill_uniform(xa->data, xa->count, -1, 1);
     /* One NaN: the outputs whose windows hold it are NaN before the ReLU
