@@ -8,9 +8,9 @@
  * first (im2col) cost as much as the GEMM there (0.55 against 0.75 ms per
  * 32 samples, AVX-512 Xeon): the taps are read from the input instead.
  * Blocks of up to 6 taps of one kernel row x 64 channels on AVX-512 (24
- * accumulators), x 16 on AVX2 (12); every element is one fused multiply-add
- * chain over p in order on every path, so the bits depend on neither the
- * ISA, the block nor the thread. */
+ * accumulators), x 16 (or a last 8) on AVX2 (up to 12); every element is
+ * one fused multiply-add chain over p in order on every path, so the bits
+ * depend on neither the ISA, the block nor the thread. */
 #include <immintrin.h>
 #include <math.h>
 
