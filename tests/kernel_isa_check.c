@@ -42,6 +42,16 @@ static uint64_t hash_bits(uint64_t h, const float *x, size_t n)
     return h;
 }
 
+/* A square unpadded geometry from {C, H, kernel, stride, dilation}. */
+static dlt__conv_geom square_geom(const int *row)
+{
+    dlt__conv_geom g = {0};
+    g.c = row[0], g.h = g.w = row[1], g.kh = g.kw = row[2], g.sh = g.sw = row[3];
+    g.dh = g.dw = row[4];
+    g.ho = g.wo = (g.h - (g.dh * (g.kh - 1) + 1)) / g.sh + 1;
+    return g;
+}
+
 int main(void)
 {
     uint64_t h = 1469598103934665603ull;
@@ -86,10 +96,7 @@ int main(void)
     static const int wg[][6] = {{1, 28, 5, 1, 1, 20}, {20, 12, 5, 1, 1, 50}, {2, 11, 7, 1, 1, 70},
                                 {3, 9, 3, 2, 1, 33}, {2, 10, 3, 1, 2, 16}, {1, 4, 1, 1, 1, 5}};
     for (size_t t = 0; t < sizeof wg / sizeof wg[0]; t++) {
-        dlt__conv_geom g = {0};
-        g.c = wg[t][0], g.h = g.w = wg[t][1], g.kh = g.kw = wg[t][2], g.sh = g.sw = wg[t][3];
-        g.dh = g.dw = wg[t][4];
-        g.ho = g.wo = (g.h - (g.dh * (g.kh - 1) + 1)) / g.sh + 1;
+        const dlt__conv_geom g = square_geom(wg[t]);
         const int K = wg[t][5], Kp = dlt__conv_channel_pad(K), R = g.c * g.kh * g.kw, P = g.ho * g.wo;
         const size_t in = (size_t)g.c * g.h * g.w;
         float *x = malloc(2 * in * sizeof(float)), *dyT = calloc(2 * (size_t)P * Kp, sizeof(float));
@@ -129,10 +136,7 @@ int main(void)
      * output against one fmaf chain over the taps */
     differ = total = 0;
     for (size_t t = 0; t < sizeof wg / sizeof wg[0]; t++) {
-        dlt__conv_geom g = {0};
-        g.c = wg[t][0], g.h = g.w = wg[t][1], g.kh = g.kw = wg[t][2], g.sh = g.sw = wg[t][3];
-        g.dh = g.dw = wg[t][4];
-        g.ho = g.wo = (g.h - (g.dh * (g.kh - 1) + 1)) / g.sh + 1;
+        const dlt__conv_geom g = square_geom(wg[t]);
         const int K = wg[t][5], Kp = dlt__conv_channel_pad(K), R = g.c * g.kh * g.kw, P = g.ho * g.wo;
         const size_t in = (size_t)g.c * g.h * g.w;
         float *x = malloc(in * sizeof(float)), *wT = calloc((size_t)R * Kp, sizeof(float));
@@ -168,10 +172,7 @@ int main(void)
     static const int fr[][6] = {{1, 28, 5, 1, 1, 20}, {3, 40, 3, 1, 1, 13}, {2, 11, 3, 1, 1, 7},
                                 {2, 9, 5, 1, 1, 11}, {2, 12, 3, 1, 2, 16}};
     for (size_t t = 0; t < sizeof fr / sizeof fr[0]; t++) {
-        dlt__conv_geom g = {0};
-        g.c = fr[t][0], g.h = g.w = fr[t][1], g.kh = g.kw = fr[t][2], g.sh = g.sw = fr[t][3];
-        g.dh = g.dw = fr[t][4];
-        g.ho = g.wo = (g.h - (g.dh * (g.kh - 1) + 1)) / g.sh + 1;
+        const dlt__conv_geom g = square_geom(fr[t]);
         const int K = fr[t][5], R = g.c * g.kh * g.kw, P = g.ho * g.wo;
         const size_t in = (size_t)g.c * g.h * g.w;
         float *x = malloc(in * sizeof(float)), *w = malloc((size_t)K * R * sizeof(float));

@@ -231,24 +231,32 @@ static void im2col_forward(dlt_layer *l)
     s->col_valid = s->chunk >= N;
 }
 
+/* DLT_CONV_DX / DLT_CONV_DW / DLT_CONV_FWD: "direct" (1) or "dnnl" (0)
+ * overrides a rule below, for measuring; -2 when unset. Read once. */
+static int rule_override(const char *var, int *cache)
+{
+    if (*cache == -1) {
+        const char *e = getenv(var);
+        *cache = e && !strcmp(e, "direct") ? 1 : e && !strcmp(e, "dnnl") ? 0 : -2;
+    }
+    return *cache;
+}
+
+static int few_channels_small_plane(const conv_config *c)
+{
+    return c->g.c < 32 && c->g.kh * c->g.kw > 1 && (long)c->g.h * c->g.w <= 16 * 16;
+}
+
 /* Whether the input gradient is the patch gradient W^T dy (patch_grad.c)
  * folded back by col2im, sample by sample, instead of oneDNN's backward
  * data: oneDNN 2.6's AVX2 kernel is slow where few input channels (its
  * output) meet a small plane, LeNet's conv2 (20 <- 50 channels, 12x12, b32,
  * 1 thread, CPU time): 3.6 ms against 1.5 for its forward. DLT_CONV_DX =
  * direct or dnnl overrides the rule (for measuring). */
-static int few_channels_small_plane(const conv_config *c)
-{
-    return c->g.c < 32 && c->g.kh * c->g.kw > 1 && (long)c->g.h * c->g.w <= 16 * 16;
-}
-
 static int dx_direct(const conv_config *c)
 {
-    static int forced = -1;
-    if (forced == -1) {
-        const char *e = getenv("DLT_CONV_DX");
-        forced = e && !strcmp(e, "direct") ? 1 : e && !strcmp(e, "dnnl") ? 0 : -2;
-    }
+    static int cache = -1;
+    const int forced = rule_override("DLT_CONV_DX", &cache);
     if (c->group != 1)
         return 0;
     if (forced >= 0)
@@ -305,11 +313,8 @@ static void direct_backward_data(dlt_layer *l, conv_state *s)
  * ~140). DLT_CONV_DW = direct or dnnl overrides the rule (for measuring). */
 static int dw_direct(const conv_config *c)
 {
-    static int forced = -1;
-    if (forced == -1) {
-        const char *e = getenv("DLT_CONV_DW");
-        forced = e && !strcmp(e, "direct") ? 1 : e && !strcmp(e, "dnnl") ? 0 : -2;
-    }
+    static int cache = -1;
+    const int forced = rule_override("DLT_CONV_DW", &cache);
     if (c->group != 1 || c->g.ph || c->g.pw) /* the kernel reads taps unchecked */
         return 0;
     if (forced >= 0)
@@ -471,13 +476,11 @@ static void im2col_backward(dlt_layer *l)
  * kernel 0.7). Not on one input channel (LeNet's conv1, 24x24 outputs,
  * 20 channels in 32 lanes: slower than oneDNN): fwd_rows takes those.
  * DLT_CONV_FWD = direct or dnnl overrides the rule (for measuring). */
+static int fwd_override = -1; /* DLT_CONV_FWD, shared by fwd_direct and fwd_rows */
+
 static int fwd_direct(const conv_config *c)
 {
-    static int forced = -1;
-    if (forced == -1) {
-        const char *e = getenv("DLT_CONV_FWD");
-        forced = e && !strcmp(e, "direct") ? 1 : e && !strcmp(e, "dnnl") ? 0 : -2;
-    }
+    const int forced = rule_override("DLT_CONV_FWD", &fwd_override);
     if (c->group != 1 || c->g.ph || c->g.pw) /* the kernel reads taps unchecked */
         return 0;
     if (forced >= 0)
@@ -494,8 +497,7 @@ static int fwd_rows(const conv_config *c)
 {
     if (c->group != 1 || c->g.ph || c->g.pw || c->g.sw != 1)
         return 0;
-    const char *e = getenv("DLT_CONV_FWD");
-    if (e && !strcmp(e, "dnnl"))
+    if (rule_override("DLT_CONV_FWD", &fwd_override) == 0)
         return 0;
     return c->g.c <= 4 && c->g.wo >= 16;
 }
