@@ -3,6 +3,7 @@
  * parameter counts; nets whose shapes do not fit fail at setup with the
  * layer names and shapes in the message. */
 #include <fcntl.h>
+#include <float.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
@@ -447,6 +448,163 @@ out:
     dlt_cfg_free(root);
 }
 
+/* In-place layers after a producer must not change the gradients: each
+ * chain below is built twice, in place (one blob name throughout, as Caffe's
+ * ResNet and GoogLeNet files write it) and with a new blob per layer, and
+ * the two give bit-identical losses, parameter gradients and BatchNorm
+ * statistics. Before this check existed, an in-place BatchNorm read its
+ * output back after the Scale and ReLU had overwritten it, and a split
+ * summed its readers' gradients again at the producer, undoing the in-place
+ * ReLU's backward. The in-place TRAIN chain BatchNorm + Scale + ReLU is
+ * also the fused one (one forward, one backward pass), so this compares
+ * the fused chain with the layers one by one. */
+typedef struct inplace_case {
+    const char *what;
+    const char *body; /* after the Data layer: %1$s.. the blob names */
+    int bn_layer;     /* index of a BatchNorm whose chain is fused in place, or -1 */
+} inplace_case;
+
+static int build_chain(const char *body, int inplace, int no_fusion, dlt_cfg **root, dlt_net **net)
+{
+    const char *n[4] = {"cv", "cv", "cv", "cv"};
+    if (!inplace)
+        n[1] = "b1", n[2] = "s1", n[3] = "r1";
+    char text[4096], layers[3072];
+    snprintf(layers, sizeof layers, body, n[0], n[1], n[2], n[3]);
+    snprintf(text, sizeof text,
+             "layer { name: 'd' type: 'Data' top: 'data' top: 'label' data_param { batch_size: 6 } }\n"
+             "layer { name: 'cv' type: 'Convolution' bottom: 'data' top: 'cv' convolution_param { "
+             "num_output: 5 kernel_size: 3 weight_filler { type: 'msra' } } }\n%s"
+             "layer { name: 'loss' type: 'SoftmaxWithLoss' bottom: 'ip' bottom: 'label' top: 'loss' }\n",
+             layers);
+    dlt_compute_ctx cc;
+    dlt_compute_ctx_init(&cc);
+    cc.no_fusion = no_fusion;
+    int st = dlt_pt_parse_string(text, "inplace", root);
+    return st ? st : dlt_net_create(*root, DLT_PHASE_TRAIN, 2, 9, 9, 5, &cc, net);
+}
+
+/* One forward and backward of NET on fixed weights and inputs (seed 91);
+ * returns the loss, gradients in G. */
+static float chain_step(dlt_net *net, float *g)
+{
+    dlt_rng r;
+    dlt_rng_seed(&r, 91);
+    float *w = dlt_net_params(net);
+    for (size_t i = 0; i < dlt_net_param_count(net); i++)
+        w[i] = (float)(dlt_rng_uniform(&r) - 0.4);
+    dlt_layer *da = dlt_net_data_layer(net);
+    for (size_t i = 0; i < da->top[0]->count; i++)
+        da->top[0]->data[i] = (float)(dlt_rng_uniform(&r) - 0.5);
+    for (int i = 0; i < 6; i++)
+        da->top[1]->data[i] = (float)dlt_rng_below(&r, 10);
+    dlt_net_zero_grads(net);
+    float loss = dlt_net_forward(net);
+    dlt_net_backward(net);
+    memcpy(g, dlt_net_grads(net), dlt_net_param_count(net) * sizeof(float));
+    return loss;
+}
+
+static void test_inplace_chain(const inplace_case *c, int no_fusion)
+{
+    dlt_cfg *ra = NULL, *rb = NULL;
+    dlt_net *a = NULL, *b = NULL;
+    float *ga = NULL, *gb = NULL;
+    int st = build_chain(c->body, 1, no_fusion, &ra, &a);
+    if (st == 0)
+        st = build_chain(c->body, 0, no_fusion, &rb, &b);
+    if (st || dlt_net_param_count(a) != dlt_net_param_count(b)) {
+        TEST_OK(0, "in place, %s: nets build with the same parameters (status %d)", c->what, st);
+        goto out;
+    }
+    const size_t np = dlt_net_param_count(a);
+    ga = dlt_malloc(np * sizeof(float)), gb = dlt_malloc(np * sizeof(float));
+    const float la = chain_step(a, ga), lb = chain_step(b, gb);
+    size_t differ = 0, zero = 0;
+    for (size_t i = 0; i < np; i++)
+        differ += memcmp(&ga[i], &gb[i], sizeof(float)) != 0, zero += ga[i] == 0;
+    /* the BatchNorm statistics are parameters too: compared above */
+    const char *fused = "";
+    if (c->bn_layer >= 0) {
+        const bn_state *bs = dlt_net_layer(a, c->bn_layer)->state;
+        fused = no_fusion ? ", unfused" : bs->train_chain ? ", chain fused" : ", NOT fused";
+    }
+    TEST_OK(la == lb && differ == 0 && zero < np && strcmp(fused, ", NOT fused") != 0,
+            "in place, %s%s: loss %.7g vs %.7g, %zu of %zu gradients differ from the out-of-place net",
+            c->what, fused, la, lb, differ, np);
+    if (c->bn_layer < 0 || no_fusion)
+        goto out;
+    /* and the in-place gradients are the loss's: central differences on the
+     * convolution's weights. The loss is a float: its rounding allows
+     * 8 ulp / 2h of error on top of 2%; the bugs above were off by 10-100%. */
+    float *w = dlt_net_params(a);
+    const float h = 1e-3f;
+    const double noise = 8 * FLT_EPSILON * fabs(la) / (2.0 * h);
+    double worst = 0;
+    for (size_t i = 0; i < 12; i++) {
+        const float o = w[i];
+        w[i] = o + h;
+        const double lp = dlt_net_forward(a);
+        w[i] = o - h;
+        const double lm = dlt_net_forward(a);
+        w[i] = o;
+        const double fd = (lp - lm) / (2.0 * h);
+        worst = fmax(worst, fabs(fd - ga[i]) / (2e-2 * fmax(fabs(fd), fabs(ga[i])) + noise));
+    }
+    TEST_OK(worst < 1, "in place, %s: convolution weight gradients match central differences "
+            "(worst error %.2f of the allowed 2%% + %.1e)", c->what, worst, noise);
+out:
+    free(ga);
+    free(gb);
+    dlt_net_free(a);
+    dlt_net_free(b);
+    dlt_cfg_free(ra);
+    dlt_cfg_free(rb);
+}
+
+static void test_inplace_chains(void)
+{
+#define IP_TAIL(b) "layer { name: 'ip' type: 'InnerProduct' bottom: '" b "' top: 'ip' " \
+                   "inner_product_param { num_output: 10 weight_filler { type: 'xavier' } } }\n"
+    static const inplace_case cases[] = {
+        {"BatchNorm + Scale + leaky ReLU",
+         "layer { name: 'bn' type: 'BatchNorm' bottom: '%1$s' top: '%2$s' }\n"
+         "layer { name: 'sc' type: 'Scale' bottom: '%2$s' top: '%3$s' scale_param { bias_term: true } }\n"
+         "layer { name: 'r' type: 'ReLU' bottom: '%3$s' top: '%4$s' relu_param { negative_slope: 0.1 } }\n"
+         IP_TAIL("%4$s"), 2},
+        {"BatchNorm + Scale",
+         "layer { name: 'bn' type: 'BatchNorm' bottom: '%1$s' top: '%2$s' }\n"
+         "layer { name: 'sc' type: 'Scale' bottom: '%2$s' top: '%3$s' scale_param { bias_term: true } }\n"
+         IP_TAIL("%3$s"), 2},
+        {"BatchNorm on global statistics (frozen) + Scale + ReLU",
+         "layer { name: 'bn' type: 'BatchNorm' bottom: '%1$s' top: '%2$s' "
+         "batch_norm_param { use_global_stats: true } }\n"
+         "layer { name: 'sc' type: 'Scale' bottom: '%2$s' top: '%3$s' }\n"
+         "layer { name: 'r' type: 'ReLU' bottom: '%3$s' top: '%4$s' }\n"
+         IP_TAIL("%4$s"), 2},
+        {"Convolution + ReLU read by two layers",
+         "layer { name: 'r' type: 'ReLU' bottom: '%1$s' top: '%4$s' }\n"
+         "layer { name: 'ipa' type: 'InnerProduct' bottom: '%4$s' top: 'ipa' "
+         "inner_product_param { num_output: 10 weight_filler { type: 'xavier' } } }\n"
+         "layer { name: 'ipb' type: 'InnerProduct' bottom: '%4$s' top: 'ipb' "
+         "inner_product_param { num_output: 10 weight_filler { type: 'xavier' } } }\n"
+         "layer { name: 'sum' type: 'Eltwise' bottom: 'ipa' bottom: 'ipb' top: 'ip' }\n", -1},
+        {"BatchNorm + Scale + ReLU read by two layers",
+         "layer { name: 'bn' type: 'BatchNorm' bottom: '%1$s' top: '%2$s' }\n"
+         "layer { name: 'sc' type: 'Scale' bottom: '%2$s' top: '%3$s' scale_param { bias_term: true } }\n"
+         "layer { name: 'r' type: 'ReLU' bottom: '%3$s' top: '%4$s' }\n"
+         "layer { name: 'ipa' type: 'InnerProduct' bottom: '%4$s' top: 'ipa' "
+         "inner_product_param { num_output: 10 weight_filler { type: 'xavier' } } }\n"
+         "layer { name: 'ipb' type: 'InnerProduct' bottom: '%4$s' top: 'ipb' "
+         "inner_product_param { num_output: 10 weight_filler { type: 'xavier' } } }\n"
+         "layer { name: 'sum' type: 'Eltwise' bottom: 'ipa' bottom: 'ipb' top: 'ip' }\n", 2},
+    };
+#undef IP_TAIL
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
+        for (int no_fusion = 0; no_fusion <= 1; no_fusion++)
+            test_inplace_chain(&cases[i], no_fusion);
+}
+
 int main(void)
 {
     dlt_rng_seed(&rng, 2024);
@@ -504,6 +662,7 @@ int main(void)
             test_split(&lenet_split, (dlt_conv_backend)be, splits[i][0], splits[i][1]);
     test_conv1x1_layouts();
     test_bn_fusion();
+    test_inplace_chains();
     if (dlt_conv_dnnl_available())
         for (size_t i = 0; i < sizeof splits / sizeof splits[0]; i++)
             test_split(&conv1x1_net, DLT_CONV_DNNL, splits[i][0], splits[i][1]);

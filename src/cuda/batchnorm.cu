@@ -2,8 +2,9 @@
  * one block per channel (src/cuda/reduce.cuh), the three Caffe blobs
  * updated on the device exactly as the CPU layer (src/layers/batchnorm.c)
  * does; then elementwise kernels. In place works as on the CPU: the
- * statistics are complete before the output is written, and backward
- * reads only y. */
+ * statistics are complete before the output is written, and in TRAIN the
+ * backward reads y from a copy (x_norm) that in-place layers after this
+ * one (Scale, ReLU) cannot overwrite. */
 #include <math.h>
 #include <stdlib.h>
 
@@ -16,6 +17,7 @@ typedef struct bn_gpu {
     double *mean;    /* (C) the mean used by the last forward */
     float *inv_std;  /* (C) 1/sqrt(var + eps) of the last forward */
     float *md, *mdy; /* (C) train backward: mean(dy), mean(dy * y) */
+    float *x_norm;   /* (N, C, H, W) TRAIN: y of the last forward; NULL in TEST */
 } bn_gpu;
 
 /* Train: batch mean and variance of channel blockIdx.x, then the blob
@@ -110,6 +112,8 @@ extern "C" int dlt__batchnorm_setup_gpu(dlt_layer *l)
     s->inv_std = (float *)dlt__dev_alloc(C * sizeof(float));
     s->md = (float *)dlt__dev_alloc(C * sizeof(float));
     s->mdy = (float *)dlt__dev_alloc(C * sizeof(float));
+    if (((const bn_state *)l->state)->x_norm)
+        s->x_norm = (float *)dlt__dev_alloc(l->bottom[0]->count * sizeof(float) + sizeof(float));
     l->gpu_state = s;
     return 0;
 }
@@ -133,6 +137,8 @@ extern "C" void dlt__batchnorm_forward_gpu(dlt_layer *l)
     normalize<<<dlt__grid(x->count), DLT_BLOCK, 0, stream>>>(x->gdata, l->top[0]->gdata, s->mean, s->inv_std, C, P,
                                                              x->count);
     CUDA_LAUNCH_CHECK();
+    if (s->x_norm)
+        dlt__dev_copy(s->x_norm, l->top[0]->gdata, x->count);
 }
 
 extern "C" void dlt__batchnorm_backward_gpu(dlt_layer *l)
@@ -150,9 +156,10 @@ extern "C" void dlt__batchnorm_backward_gpu(dlt_layer *l)
         CUDA_LAUNCH_CHECK();
         return;
     }
-    grad_stats<<<C, DLT_BLOCK, 0, stream>>>(y->gdata, y->gdiff, C, P, (size_t)x->n * P, s->md, s->mdy);
+    const float *yn = s->x_norm ? s->x_norm : y->gdata;
+    grad_stats<<<C, DLT_BLOCK, 0, stream>>>(yn, y->gdiff, C, P, (size_t)x->n * P, s->md, s->mdy);
     CUDA_LAUNCH_CHECK();
-    grad_train<<<dlt__grid(x->count), DLT_BLOCK, 0, stream>>>(y->gdata, y->gdiff, x->gdiff, s->md, s->mdy,
+    grad_train<<<dlt__grid(x->count), DLT_BLOCK, 0, stream>>>(yn, y->gdiff, x->gdiff, s->md, s->mdy,
                                                               s->inv_std, C, P, x->count);
     CUDA_LAUNCH_CHECK();
 }
@@ -166,5 +173,6 @@ extern "C" void dlt__batchnorm_destroy_gpu(dlt_layer *l)
     dlt__dev_free(s->inv_std);
     dlt__dev_free(s->md);
     dlt__dev_free(s->mdy);
+    dlt__dev_free(s->x_norm);
     free(s);
 }

@@ -44,6 +44,8 @@ static int bn_setup(dlt_layer *l, const dlt_cfg *msg, const dlt_layer_context *c
     s->inv_std = dlt_malloc((size_t)x->c * sizeof(float));
     s->acc = dlt_malloc((size_t)x->c * sizeof(double));
     s->acc2 = dlt_malloc((size_t)x->c * sizeof(double));
+    if (ctx->phase == DLT_PHASE_TRAIN)
+        s->x_norm = dlt_malloc(x->count * sizeof(float) + 1);
     l->state = s;
     if (l->top[0] != x)
         DLT_TRY(dlt__top_shape(l, msg, 0, x->n, x->c, x->h, x->w));
@@ -55,15 +57,21 @@ static int bn_setup(dlt_layer *l, const dlt_cfg *msg, const dlt_layer_context *c
 }
 
 /* Channel C of BatchNorm + Scale (+ ReLU), each step rounded to float as the
- * three layers' own passes round it. */
-static void fused_pass(const float *x, float *y, int c, int N, int C, size_t P, float mu, float is,
-                       const dlt_layer *scale, const dlt_layer *relu)
+ * three layers' own passes round it; XN (TRAIN): the normalized input kept
+ * for the backward, which is the Scale's input too. */
+static void fused_pass(const float *x, float *y, float *xn, int c, int N, int C, size_t P,
+                       float mu, float is, const dlt_layer *scale, const dlt_layer *relu)
 {
     const scale_state *ss = scale->state;
     const float g = scale->param[0].data[c], b = ss->bias_term ? scale->param[1].data[c] : 0.0f;
     const float a = relu ? ((const relu_config *)relu->state)->negative_slope : 0.0f;
     for (int n = 0; n < N; n++) {
         const size_t o = ((size_t)n * C + c) * P;
+        if (xn) {
+#pragma omp simd
+            for (size_t p = 0; p < P; p++)
+                xn[o + p] = (x[o + p] - mu) * is;
+        }
         if (relu) {
 #pragma omp simd
             for (size_t p = 0; p < P; p++) {
@@ -82,19 +90,30 @@ static void fused_pass(const float *x, float *y, int c, int N, int C, size_t P, 
     }
 }
 
-int dlt__batchnorm_fuse_chain(dlt_layer *layers, int i, int n)
+int dlt__batchnorm_fuse_chain(dlt_layer *layers, int i, int n, int train_ok)
 {
     dlt_layer *bn = &layers[i];
-    if (bn->ops != &dlt__batchnorm_ops || !((bn_state *)bn->state)->global || i + 1 >= n)
+    if (bn->ops != &dlt__batchnorm_ops || i + 1 >= n)
+        return 0;
+    bn_state *s = bn->state;
+    const int train = s->x_norm != NULL;
+    if (train && !train_ok)
         return 0;
     dlt_tensor *t = bn->top[0];
-    const dlt_layer *sc = &layers[i + 1];
+    dlt_layer *sc = &layers[i + 1];
     if (sc->ops != &dlt__scale_ops || sc->nbottom != 1 || sc->bottom[0] != t || sc->top[0] != t)
         return 0;
-    const dlt_layer *re = i + 2 < n ? &layers[i + 2] : NULL;
+    dlt_layer *re = i + 2 < n ? &layers[i + 2] : NULL;
     if (re && (re->ops != &dlt__relu_ops || re->bottom[0] != t || re->top[0] != t))
         re = NULL;
-    bn_state *s = bn->state;
+    if (train) {
+        /* The Scale's saved input is exactly x_norm: keep one copy. */
+        scale_state *ss = sc->state;
+        free(ss->x_saved);
+        ss->x_saved = s->x_norm;
+        ss->saved_shared = 1;
+        s->train_chain = 1;
+    }
     s->fused_scale = sc;
     s->fused_relu = re;
     return re ? 2 : 1;
@@ -118,8 +137,9 @@ static void bn_forward(dlt_layer *l)
     const float eps = s->eps;
     double *acc = s->acc, *acc2 = s->acc2;
     float *inv_std = s->inv_std;
+    float *xn = s->x_norm;
     /* The net skips a fused layer's forward only where it runs on the CPU too. */
-    const dlt_layer *scale = global && s->fused_scale && !s->fused_scale->on_gpu ? s->fused_scale : NULL;
+    const dlt_layer *scale = s->fused_scale && !s->fused_scale->on_gpu ? s->fused_scale : NULL;
     const dlt_layer *relu = scale && s->fused_relu && !s->fused_relu->on_gpu ? s->fused_relu : NULL;
 #pragma omp parallel for schedule(static) if ((size_t)N * C * P >= DLT__PAR_MIN)
     for (int c = 0; c < C; c++) {
@@ -139,14 +159,20 @@ static void bn_forward(dlt_layer *l)
         }
         const float mu = (float)acc[c], is = inv_std[c];
         if (scale) {
-            fused_pass(xd, y, c, N, C, P, mu, is, scale, relu);
+            fused_pass(xd, y, xn, c, N, C, P, mu, is, scale, relu);
             continue;
         }
         for (int n = 0; n < N; n++) {
             const size_t o = ((size_t)n * C + c) * P;
+            if (xn) {
 #pragma omp simd
-            for (size_t p = 0; p < P; p++)
-                y[o + p] = (xd[o + p] - mu) * is;
+                for (size_t p = 0; p < P; p++)
+                    y[o + p] = xn[o + p] = (xd[o + p] - mu) * is;
+            } else {
+#pragma omp simd
+                for (size_t p = 0; p < P; p++)
+                    y[o + p] = (xd[o + p] - mu) * is;
+            }
         }
     }
     if (!global) {
@@ -160,47 +186,80 @@ static void bn_forward(dlt_layer *l)
 }
 
 /* Train: dx = (dy - mean(dy) - y * mean(dy * y)) / sqrt(var + eps), per
- * channel (Caffe's form; needs only y, so in place works). Global: dy / std.
- * Threads split the channels, as in the forward. */
+ * channel (Caffe's form), y the normalized input saved in x_norm (the top
+ * itself may have been overwritten since by in-place layers). Global:
+ * dy / std. Threads split the channels, as in the forward. */
+/* Channel C of the backward: DX from DY and the normalized input Y. */
+static void bn_backward_channel(const bn_state *s, int c, int N, int C, size_t P, const float *y,
+                                const float *dy, float *dx)
+{
+    const float is = s->inv_std[c];
+    if (s->global) {
+        for (int n = 0; n < N; n++) {
+            const size_t o = ((size_t)n * C + c) * P;
+#pragma omp simd
+            for (size_t p = 0; p < P; p++)
+                dx[o + p] = dy[o + p] * is;
+        }
+        return;
+    }
+    const double m = (double)N * P;
+    double a = 0, b = 0;
+    for (int n = 0; n < N; n++) {
+        const size_t o = ((size_t)n * C + c) * P;
+        double pa, pb;
+        dlt__plane_sum_dot(dy + o, y + o, P, &pa, &pb);
+        a += pa, b += pb;
+    }
+    const float md = (float)(a / m), mdy = (float)(b / m);
+    for (int n = 0; n < N; n++) {
+        const size_t o = ((size_t)n * C + c) * P;
+#pragma omp simd
+        for (size_t p = 0; p < P; p++)
+            dx[o + p] = (dy[o + p] - md - y[o + p] * mdy) * is;
+    }
+}
+
 static void bn_backward(dlt_layer *l)
 {
     if (!l->propagate_down[0])
         return;
-    bn_state *s = l->state;
+    const bn_state *s = l->state;
     const dlt_tensor *x = l->bottom[0];
     const int N = x->n, C = x->c;
     const size_t P = (size_t)x->h * x->w;
-    const float *y = l->top[0]->data, *dy = l->top[0]->diff;
+    const float *y = s->x_norm ? s->x_norm : l->top[0]->data, *dy = l->top[0]->diff;
     float *dx = l->bottom[0]->diff;
-    const int global = s->global;
-    const double m = (double)N * P;
-    const float *inv_std = s->inv_std;
+#pragma omp parallel for schedule(static) if ((size_t)N * C * P >= DLT__PAR_MIN)
+    for (int c = 0; c < C; c++)
+        bn_backward_channel(s, c, N, C, P, y, dy, dx);
+}
+
+/* Per channel on threads, the chain's three backwards in turn: the
+ * channel's planes of the top's data, its diff and x_norm (a few hundred
+ * KiB in a ResNet) are read from memory once and stay in the core's cache
+ * for the rest. */
+void dlt__batchnorm_chain_backward(dlt_layer *bn)
+{
+    const bn_state *s = bn->state;
+    dlt_layer *sc = s->fused_scale, *re = s->fused_relu;
+    const dlt_tensor *t = bn->top[0], *x = bn->bottom[0];
+    const int N = x->n, C = x->c;
+    const size_t P = (size_t)x->h * x->w;
+    const float a = re ? ((const relu_config *)re->state)->negative_slope : 0.0f;
+    const float *z = t->data, *xn = s->x_norm;
+    float *d = t->diff; /* the top's gradient, turned in place into the Scale's input's */
+    float *dx = bn->propagate_down[0] ? x->diff : NULL;
+    const int scale_dx = sc->propagate_down[0];
 #pragma omp parallel for schedule(static) if ((size_t)N * C * P >= DLT__PAR_MIN)
     for (int c = 0; c < C; c++) {
-        const float is = inv_std[c];
-        float md = 0, mdy = 0;
-        if (!global) {
-            double a = 0, b = 0;
-            for (int n = 0; n < N; n++) {
-                const size_t o = ((size_t)n * C + c) * P;
-                double pa, pb;
-                dlt__plane_sum_dot(dy + o, y + o, P, &pa, &pb);
-                a += pa, b += pb;
-            }
-            md = (float)(a / m), mdy = (float)(b / m);
-        }
-        for (int n = 0; n < N; n++) {
+        for (int n = 0; n < N && re && re->propagate_down[0]; n++) {
             const size_t o = ((size_t)n * C + c) * P;
-            if (global) {
-#pragma omp simd
-                for (size_t p = 0; p < P; p++)
-                    dx[o + p] = dy[o + p] * is;
-            } else {
-#pragma omp simd
-                for (size_t p = 0; p < P; p++)
-                    dx[o + p] = (dy[o + p] - md - y[o + p] * mdy) * is;
-            }
+            dlt__relu_backward_range(a, z + o, d + o, d + o, P);
         }
+        dlt__scale_backward_channel(sc, c, xn, d, scale_dx ? d : NULL);
+        if (dx && scale_dx)
+            bn_backward_channel(s, c, N, C, P, xn, d, dx);
     }
 }
 
@@ -211,6 +270,7 @@ static void bn_destroy(dlt_layer *l)
         free(s->inv_std);
         free(s->acc);
         free(s->acc2);
+        free(s->x_norm);
     }
     dlt__free_state(l);
 }

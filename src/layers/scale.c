@@ -63,7 +63,7 @@ static void scale_forward(dlt_layer *l)
     const size_t P = (size_t)x->h * x->w;
     const float *g = l->param[0].data, *b = s->bias_term ? l->param[1].data : NULL;
     const float *xd = x->data;
-    float *y = l->top[0]->data, *saved = s->x_saved;
+    float *y = l->top[0]->data, *saved = s->saved_shared ? NULL : s->x_saved;
 #pragma omp parallel for schedule(static) if ((size_t)N * C * P >= DLT__PAR_MIN)
     for (int nc = 0; nc < N * C; nc++) {
         const size_t o = (size_t)nc * P;
@@ -84,6 +84,33 @@ static void scale_forward(dlt_layer *l)
     }
 }
 
+void dlt__scale_backward_channel(dlt_layer *l, int c, const float *x, const float *dy, float *dx)
+{
+    const scale_state *s = l->state;
+    const dlt_tensor *b = l->bottom[0];
+    const int N = b->n, C = b->c;
+    const size_t P = (size_t)b->h * b->w;
+    double ag = 0, ab = 0;
+    for (int n = 0; n < N; n++) {
+        const size_t o = ((size_t)n * C + c) * P;
+        double pb, pg;
+        dlt__plane_sum_dot(dy + o, x + o, P, &pb, &pg);
+        ag += pg, ab += pb;
+    }
+    l->param[0].diff[c] += (float)ag;
+    if (s->bias_term)
+        l->param[1].diff[c] += (float)ab;
+    if (!dx)
+        return;
+    const float gc = l->param[0].data[c];
+    for (int n = 0; n < N; n++) {
+        const size_t o = ((size_t)n * C + c) * P;
+#pragma omp simd
+        for (size_t p = 0; p < P; p++)
+            dx[o + p] = dy[o + p] * gc;
+    }
+}
+
 /* Per channel on threads: gamma's and beta's gradients (each channel one
  * thread's, summed plane by plane in double) and dx, while the channel's
  * planes are in that core's cache. */
@@ -94,37 +121,17 @@ static void scale_backward(dlt_layer *l)
     const int N = x->n, C = x->c;
     const size_t P = (size_t)x->h * x->w;
     const float *xd = s->x_saved ? s->x_saved : x->data;
-    const float *dy = l->top[0]->diff, *g = l->param[0].data;
-    float *dg = l->param[0].diff, *db = s->bias_term ? l->param[1].diff : NULL;
+    const float *dy = l->top[0]->diff;
     float *dx = l->propagate_down[0] ? l->bottom[0]->diff : NULL;
 #pragma omp parallel for schedule(static) if ((size_t)N * C * P >= DLT__PAR_MIN)
-    for (int c = 0; c < C; c++) {
-        double ag = 0, ab = 0;
-        for (int n = 0; n < N; n++) {
-            const size_t o = ((size_t)n * C + c) * P;
-            double pb, pg;
-            dlt__plane_sum_dot(dy + o, xd + o, P, &pb, &pg);
-            ag += pg, ab += pb;
-        }
-        dg[c] += (float)ag;
-        if (db)
-            db[c] += (float)ab;
-        if (!dx)
-            continue;
-        const float gc = g[c];
-        for (int n = 0; n < N; n++) {
-            const size_t o = ((size_t)n * C + c) * P;
-#pragma omp simd
-            for (size_t p = 0; p < P; p++)
-                dx[o + p] = dy[o + p] * gc;
-        }
-    }
+    for (int c = 0; c < C; c++)
+        dlt__scale_backward_channel(l, c, xd, dy, dx);
 }
 
 static void scale_destroy(dlt_layer *l)
 {
     scale_state *s = l->state;
-    if (s)
+    if (s && !s->saved_shared)
         free(s->x_saved);
     dlt__free_state(l);
 }

@@ -29,6 +29,11 @@ typedef struct split {
     dlt_tensor *orig;     /* the producer's top */
     dlt_tensor **copies;  /* one per consumer */
     int ncopies;
+    /* The last layer writing orig (its producer, or the last in-place layer
+     * on it, say a ReLU): the copies' diffs are summed into orig's diff just
+     * before that layer's backward, once. Summing again at an earlier
+     * in-place writer would overwrite what the later ones computed. */
+    int summed_at;
 } split;
 
 struct dlt_net {
@@ -60,6 +65,9 @@ struct dlt_net {
     int *fused_into;     /* (nlayers) 1 + the layer whose CPU forward also does this
                           * one's (BatchNorm + Scale + ReLU, Convolution + ReLU), 0: runs
                           * itself; NULL: none */
+    int *backward_by;    /* (nlayers) 1 + the BatchNorm whose chain backward
+                          * (dlt__batchnorm_chain_backward) also does this layer's, run at
+                          * the chain's last layer; 0: runs itself; NULL: none */
     double loss_scale;   /* dlt_net_set_loss_scale: loss layers' weights carry it; 1: none */
 };
 
@@ -330,6 +338,11 @@ static void wire_gradients(dlt_net *net)
             }
         }
     }
+    for (int s = 0; s < net->nsplits; s++)
+        for (int li = 0; li < net->nlayers; li++)
+            for (int j = 0; j < net->layers[li].ntop; j++)
+                if (net->layers[li].top[j] == net->splits[s].orig)
+                    net->splits[s].summed_at = li;
 }
 
 static int allocate_params(dlt_net *net, uint64_t seed)
@@ -374,13 +387,19 @@ static void find_outputs(dlt_net *net)
 }
 
 /* Chains of layers one layer's pass can do (each chain's head keeps the
- * rest's forward): BatchNorm + Scale (+ ReLU) at inference (see
- * dlt__batchnorm_fuse_chain), a oneDNN Convolution + in-place ReLU in both
- * phases (dlt__conv_fuse_relu; the ReLU's backward still runs). */
+ * rest's forward): BatchNorm + Scale (+ ReLU) (see dlt__batchnorm_fuse_chain;
+ * in TRAIN their backward is one pass too), a oneDNN Convolution + in-place
+ * ReLU in both phases (dlt__conv_fuse_relu; the ReLU's backward still runs). */
 static void plan_fusions(dlt_net *net)
 {
     for (int i = 0; i < net->nlayers; i++) {
-        int k = dlt__batchnorm_fuse_chain(net->layers, i, net->nlayers);
+        int k = dlt__batchnorm_fuse_chain(net->layers, i, net->nlayers, !stores_half(net));
+        if (k && ((const bn_state *)net->layers[i].state)->train_chain) {
+            if (!net->backward_by)
+                net->backward_by = dlt_calloc(net->nlayers, sizeof(int));
+            for (int j = 0; j <= k; j++)
+                net->backward_by[i + j] = i + 1;
+        }
         if (!k)
             k = dlt__conv_fuse_relu(net->layers, i, net->nlayers);
         if (k && !net->fused_into)
@@ -496,6 +515,7 @@ void dlt_net_free(dlt_net *net)
     free(net->layers);
     free(net->msgs);
     free(net->fused_into);
+    free(net->backward_by);
     free(net->outputs);
     free(net->grads_done_from);
     free(net->name);
@@ -618,14 +638,13 @@ void dlt_net_set_loss_scale(dlt_net *net, double scale)
     net->loss_scale = scale;
 }
 
-static void sum_split_diffs(dlt_net *net, dlt_layer *l)
+static void sum_split_diffs(dlt_net *net, int index)
 {
-    for (int t = 0; t < l->ntop; t++)
-        for (int s = 0; s < net->nsplits; s++) {
-            split *sp = &net->splits[s];
-            if (sp->orig == l->top[t])
-                dlt_tensor_sum_diffs(sp->orig, sp->copies, sp->ncopies);
-        }
+    for (int s = 0; s < net->nsplits; s++) {
+        split *sp = &net->splits[s];
+        if (sp->summed_at == index)
+            dlt_tensor_sum_diffs(sp->orig, sp->copies, sp->ncopies);
+    }
 }
 
 void dlt_net_set_backward_hook(dlt_net *net, dlt_backward_hook fn, void *ctx)
@@ -655,7 +674,7 @@ int dlt_net_sum_split_diffs(dlt_net *net, int i)
     for (int b = 0; b < l->nbottom; b++)
         any |= l->propagate_down[b];
     if (any)
-        sum_split_diffs(net, l);
+        sum_split_diffs(net, i);
     return any;
 }
 
@@ -663,6 +682,16 @@ int dlt_net_backward_layer(dlt_net *net, int i)
 {
     if (!dlt_net_sum_split_diffs(net, i))
         return 0;
+    const int head = net->backward_by ? net->backward_by[i] - 1 : -1;
+    int tail = i;
+    while (head >= 0 && tail + 1 < net->nlayers && net->backward_by[tail + 1] == head + 1)
+        tail++;
+    if (head >= 0 && chain_on_cpu(net, head, tail)) {
+        /* A fused chain: all of it at its last layer, nothing at the others. */
+        if (i == tail)
+            dlt__batchnorm_chain_backward(&net->layers[head]);
+        return 1;
+    }
     dlt_layer_backward(&net->layers[i]); /* CPU or GPU code of the layer */
     if (stores_half(net))
         round_grads(net, &net->layers[i]);
