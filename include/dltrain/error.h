@@ -64,6 +64,10 @@ void dlt_set_fatal_handler(dlt_fatal_handler handler);
 void *dlt_malloc(unsigned long bytes);
 void *dlt_calloc(unsigned long n, unsigned long size);
 void *dlt_realloc(void *p, unsigned long bytes);
+/* BYTES at a multiple of ALIGN (a power of two, at least sizeof(void *));
+ * free() releases it. Like the three above, blocks of 8 MiB and more ask
+ * for transparent huge pages (madvise; untouched pages stay unallocated). */
+void *dlt_aligned_alloc(unsigned long align, unsigned long bytes);
 char *dlt_strdup(const char *s);
 
 /* Logging. Info/notes are printed by the log owner only (rank 0);

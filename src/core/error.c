@@ -1,9 +1,12 @@
 /* error.c - error reporting, fatal handling, allocation and logging.
  * The module owns the log identity (rank, host) and the log file. */
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #include "dltrain/error.h"
 
@@ -100,11 +103,34 @@ void dlt_fatal_at(const char *file, int line, const char *fmt, ...)
     exit(DLT_EXIT_FAILURE);
 }
 
+/* Large buffers (activations, their gradients, saved inputs: tens of MB in
+ * a ResNet) ask for transparent huge pages where the kernel gives them only
+ * on request (THP "madvise", Debian's default): the layers stream through
+ * them channel by channel, and 4 KiB pages cost TLB misses (ResNet-50
+ * training 6-8% faster, bench/README.md). Only the whole 2 MiB pages inside
+ * the block are advised; nothing is touched, so untouched memory stays
+ * out of the resident set. A refusal (THP off, old kernel) changes nothing. */
+#define HUGE_ADVISE_MIN (8ul << 20)
+static void advise_huge(void *p, unsigned long bytes)
+{
+#ifdef MADV_HUGEPAGE
+    if (bytes < HUGE_ADVISE_MIN)
+        return;
+    const uintptr_t huge = 2ul << 20;
+    uintptr_t lo = ((uintptr_t)p + huge - 1) & ~(huge - 1), hi = ((uintptr_t)p + bytes) & ~(huge - 1);
+    if (hi > lo)
+        (void)madvise((void *)lo, hi - lo, MADV_HUGEPAGE); /* advice only: errors ignored */
+#else
+    (void)p, (void)bytes;
+#endif
+}
+
 void *dlt_malloc(unsigned long bytes)
 {
     void *p = malloc(bytes ? bytes : 1);
     if (!p)
         dlt_fatal("out of memory allocating %lu bytes", bytes);
+    advise_huge(p, bytes);
     return p;
 }
 
@@ -113,6 +139,8 @@ void *dlt_calloc(unsigned long n, unsigned long size)
     void *p = calloc(n ? n : 1, size ? size : 1);
     if (!p)
         dlt_fatal("out of memory allocating %lu x %lu bytes", n, size);
+    if (size && n <= ~0ul / size)
+        advise_huge(p, n * size);
     return p;
 }
 
@@ -121,7 +149,17 @@ void *dlt_realloc(void *p, unsigned long bytes)
     void *q = realloc(p, bytes ? bytes : 1);
     if (!q)
         dlt_fatal("out of memory reallocating %lu bytes", bytes);
+    advise_huge(q, bytes);
     return q;
+}
+
+void *dlt_aligned_alloc(unsigned long align, unsigned long bytes)
+{
+    void *p;
+    if (posix_memalign(&p, align, bytes ? bytes : 1) != 0)
+        dlt_fatal("out of memory allocating %lu bytes aligned to %lu", bytes, align);
+    advise_huge(p, bytes);
+    return p;
 }
 
 char *dlt_strdup(const char *s)

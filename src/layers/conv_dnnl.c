@@ -94,8 +94,7 @@ static void *scratch_get(int which, size_t bytes)
     if (bytes > scratch_size[which]) {
         free(scratch[which]);
         size_t rounded = (bytes + 4095) & ~(size_t)4095;
-        if (posix_memalign(&scratch[which], 64, rounded) != 0)
-            dlt_fatal("oneDNN convolution: out of memory for a %zu-byte scratch buffer", rounded);
+        scratch[which] = dlt_aligned_alloc(64, rounded);
         scratch_size[which] = rounded;
     }
     return scratch[which];

@@ -116,10 +116,7 @@ static const float *pack_panel(int NA, int j0, int nj, const float *b, int ldb, 
     const size_t bytes = 2 * (size_t)NA * IP_COLS * sizeof(float); /* two slots */
     if (bytes > pack_size) {
         free(pack_buf);
-        void *p;
-        if (posix_memalign(&p, 64, bytes) != 0)
-            dlt_fatal("InnerProduct: out of memory for a %zu-byte packed weight panel", bytes);
-        pack_buf = p;
+        pack_buf = dlt_aligned_alloc(64, bytes);
         pack_size = bytes;
     }
     float *dst = pack_buf + (size_t)slot * NA * IP_COLS;
