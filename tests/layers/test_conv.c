@@ -171,6 +171,9 @@ static void test_conv_batch(int N, int C, int H, int W, int K, int k, int p)
 static void test_conv_chunked(void)
 {
     test_conv_batch(7, 16, 24, 24, 2, 3, 1); /* im2col: 3 samples per chunk, 3+3+1 */
+    /* a ResNet 3x3 layer: oneDNN's Winograd kernels on AVX-512 (conv_dnnl.c
+     * wants_winograd), within the same bounds as the direct algorithm */
+    test_conv_batch(2, 64, 28, 28, 64, 3, 1);
     static const int batches[] = {12, 16, 24, 48};
     for (int i = 0; i < 4; i++) {
         test_conv_batch(batches[i], 1, 28, 28, 20, 5, 0);  /* LeNet conv1 */
