@@ -14,7 +14,7 @@ uptime
 for case in "lenet_fashion --batch 64 --min-ratio 2.0" "lenet --batch 64 --min-ratio 2.0" \
             "cifar10_quick --batch 100 --min-ratio 1.3" \
             "googlenet --batch 16 --warmup 2 --min-ratio 1.3" \
-            "resnet50 --batch 8 --warmup 1 --min-ratio 1.2"; do
+            "resnet50 --batch 8 --warmup 3 --min-time 8 --min-ratio 1.2"; do
     echo "== $case"
     # shellcheck disable=SC2086 # the case is a word list
     "$PY" "$dir/net_vs_pytorch.py" $case --min-infer-ratio 1.0 "$@" || st=1
