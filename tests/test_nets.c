@@ -15,6 +15,7 @@
 #include "dltrain/prototxt.h"
 #include "layers/batchnorm.h"
 #include "layers/conv.h"
+#include "layers/eltwise.h"
 #include "net_files.h"
 #include "test.h"
 
@@ -462,15 +463,16 @@ typedef struct inplace_case {
     const char *what;
     const char *body; /* after the Data layer: %1$s.. the blob names */
     int bn_layer;     /* index of a BatchNorm whose chain is fused in place, or -1 */
+    int elt_layer;    /* index of an Eltwise whose ReLU is fused in place, or -1 */
 } inplace_case;
 
 static int build_chain(const char *body, int inplace, int no_fusion, dlt_cfg **root, dlt_net **net)
 {
-    const char *n[4] = {"cv", "cv", "cv", "cv"};
+    const char *n[5] = {"cv", "cv", "cv", "cv", "e"};
     if (!inplace)
-        n[1] = "b1", n[2] = "s1", n[3] = "r1";
+        n[1] = "b1", n[2] = "s1", n[3] = "r1", n[4] = "r2";
     char text[4096], layers[3072];
-    snprintf(layers, sizeof layers, body, n[0], n[1], n[2], n[3]);
+    snprintf(layers, sizeof layers, body, n[0], n[1], n[2], n[3], n[4]);
     snprintf(text, sizeof text,
              "layer { name: 'd' type: 'Data' top: 'data' top: 'label' data_param { batch_size: 6 } }\n"
              "layer { name: 'cv' type: 'Convolution' bottom: 'data' top: 'cv' convolution_param { "
@@ -528,11 +530,14 @@ static void test_inplace_chain(const inplace_case *c, int no_fusion)
     if (c->bn_layer >= 0) {
         const bn_state *bs = dlt_net_layer(a, c->bn_layer)->state;
         fused = no_fusion ? ", unfused" : bs->train_chain ? ", chain fused" : ", NOT fused";
+    } else if (c->elt_layer >= 0) {
+        const eltwise_state *es = dlt_net_layer(a, c->elt_layer)->state;
+        fused = no_fusion ? ", unfused" : es->fused_relu ? ", chain fused" : ", NOT fused";
     }
     TEST_OK(la == lb && differ == 0 && zero < np && strcmp(fused, ", NOT fused") != 0,
             "in place, %s%s: loss %.7g vs %.7g, %zu of %zu gradients differ from the out-of-place net",
             c->what, fused, la, lb, differ, np);
-    if (c->bn_layer < 0 || no_fusion)
+    if ((c->bn_layer < 0 && c->elt_layer < 0) || no_fusion)
         goto out;
     /* and the in-place gradients are the loss's: central differences on the
      * convolution's weights. The loss is a float: its rounding allows
@@ -571,24 +576,24 @@ static void test_inplace_chains(void)
          "layer { name: 'bn' type: 'BatchNorm' bottom: '%1$s' top: '%2$s' }\n"
          "layer { name: 'sc' type: 'Scale' bottom: '%2$s' top: '%3$s' scale_param { bias_term: true } }\n"
          "layer { name: 'r' type: 'ReLU' bottom: '%3$s' top: '%4$s' relu_param { negative_slope: 0.1 } }\n"
-         IP_TAIL("%4$s"), 2},
+         IP_TAIL("%4$s"), 2, -1},
         {"BatchNorm + Scale",
          "layer { name: 'bn' type: 'BatchNorm' bottom: '%1$s' top: '%2$s' }\n"
          "layer { name: 'sc' type: 'Scale' bottom: '%2$s' top: '%3$s' scale_param { bias_term: true } }\n"
-         IP_TAIL("%3$s"), 2},
+         IP_TAIL("%3$s"), 2, -1},
         {"BatchNorm on global statistics (frozen) + Scale + ReLU",
          "layer { name: 'bn' type: 'BatchNorm' bottom: '%1$s' top: '%2$s' "
          "batch_norm_param { use_global_stats: true } }\n"
          "layer { name: 'sc' type: 'Scale' bottom: '%2$s' top: '%3$s' }\n"
          "layer { name: 'r' type: 'ReLU' bottom: '%3$s' top: '%4$s' }\n"
-         IP_TAIL("%4$s"), 2},
+         IP_TAIL("%4$s"), 2, -1},
         {"Convolution + ReLU read by two layers",
          "layer { name: 'r' type: 'ReLU' bottom: '%1$s' top: '%4$s' }\n"
          "layer { name: 'ipa' type: 'InnerProduct' bottom: '%4$s' top: 'ipa' "
          "inner_product_param { num_output: 10 weight_filler { type: 'xavier' } } }\n"
          "layer { name: 'ipb' type: 'InnerProduct' bottom: '%4$s' top: 'ipb' "
          "inner_product_param { num_output: 10 weight_filler { type: 'xavier' } } }\n"
-         "layer { name: 'sum' type: 'Eltwise' bottom: 'ipa' bottom: 'ipb' top: 'ip' }\n", -1},
+         "layer { name: 'sum' type: 'Eltwise' bottom: 'ipa' bottom: 'ipb' top: 'ip' }\n", -1, -1},
         {"BatchNorm + Scale + ReLU read by two layers",
          "layer { name: 'bn' type: 'BatchNorm' bottom: '%1$s' top: '%2$s' }\n"
          "layer { name: 'sc' type: 'Scale' bottom: '%2$s' top: '%3$s' scale_param { bias_term: true } }\n"
@@ -597,7 +602,21 @@ static void test_inplace_chains(void)
          "inner_product_param { num_output: 10 weight_filler { type: 'xavier' } } }\n"
          "layer { name: 'ipb' type: 'InnerProduct' bottom: '%4$s' top: 'ipb' "
          "inner_product_param { num_output: 10 weight_filler { type: 'xavier' } } }\n"
-         "layer { name: 'sum' type: 'Eltwise' bottom: 'ipa' bottom: 'ipb' top: 'ip' }\n", 2},
+         "layer { name: 'sum' type: 'Eltwise' bottom: 'ipa' bottom: 'ipb' top: 'ip' }\n", 2, -1},
+#define SECOND_CONV "layer { name: 'cv2' type: 'Convolution' bottom: 'data' top: 'c2' " \
+                    "convolution_param { num_output: 5 kernel_size: 3 weight_filler { type: 'msra' } } }\n"
+        {"Eltwise SUM + leaky ReLU (a ResNet block's end)",
+         SECOND_CONV
+         "layer { name: 'sum' type: 'Eltwise' bottom: '%1$s' bottom: 'c2' top: 'e' "
+         "eltwise_param { coeff: 0.5 coeff: -2 } }\n"
+         "layer { name: 'r' type: 'ReLU' bottom: 'e' top: '%5$s' relu_param { negative_slope: 0.1 } }\n"
+         IP_TAIL("%5$s"), -1, 3},
+        {"Eltwise SUM in place on bottom 0 + ReLU",
+         SECOND_CONV
+         "layer { name: 'sum' type: 'Eltwise' bottom: '%1$s' bottom: 'c2' top: '%2$s' }\n"
+         "layer { name: 'r' type: 'ReLU' bottom: '%2$s' top: '%4$s' }\n"
+         IP_TAIL("%4$s"), -1, 3},
+#undef SECOND_CONV
     };
 #undef IP_TAIL
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)

@@ -7,7 +7,9 @@
  *   factor = maf * factor + 1,  mean = maf * mean + mu,
  *   var = maf * var + m/(m-1) * sigma^2   (m = N*H*W, unbiased);
  * use_global_stats (default: true in TEST) uses the estimates instead.
- * Statistics are summed in double. In place allowed. */
+ * Statistics are summed in double. In place allowed: in TRAIN the
+ * normalized input is kept (x_norm) for the backward, since in-place
+ * layers after this one overwrite the top. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -185,11 +187,10 @@ static void bn_forward(dlt_layer *l)
     }
 }
 
-/* Train: dx = (dy - mean(dy) - y * mean(dy * y)) / sqrt(var + eps), per
- * channel (Caffe's form), y the normalized input saved in x_norm (the top
- * itself may have been overwritten since by in-place layers). Global:
- * dy / std. Threads split the channels, as in the forward. */
-/* Channel C of the backward: DX from DY and the normalized input Y. */
+/* Channel C of the backward, DX from DY and the normalized input Y. Train:
+ * dx = (dy - mean(dy) - y * mean(dy * y)) / sqrt(var + eps) (Caffe's form),
+ * y saved in x_norm (the top itself may have been overwritten since by
+ * in-place layers). Global: dy / std. */
 static void bn_backward_channel(const bn_state *s, int c, int N, int C, size_t P, const float *y,
                                 const float *dy, float *dx)
 {
@@ -220,6 +221,7 @@ static void bn_backward_channel(const bn_state *s, int c, int N, int C, size_t P
     }
 }
 
+/* Threads split the channels, as in the forward. */
 static void bn_backward(dlt_layer *l)
 {
     if (!l->propagate_down[0])

@@ -8,6 +8,7 @@
 #include "layers/layers.h"
 #include "layers/eltwise.h"
 #include "layers/plane_sums.h"
+#include "layers/relu.h"
 
 static int eltwise_setup(dlt_layer *l, const dlt_cfg *msg, const dlt_layer_context *ctx)
 {
@@ -70,7 +71,16 @@ static void eltwise_forward(dlt_layer *l)
         const float c0 = s->coeff[0];
         const float *x1 = l->nbottom > 1 ? l->bottom[1]->data : NULL;
         const float c1 = l->nbottom > 1 ? s->coeff[1] : 0.0f;
-        if (x1) {
+        const dlt_layer *re = s->fused_relu && !s->fused_relu->on_gpu ? s->fused_relu : NULL;
+        if (re) { /* nbottom == 2 (dlt__eltwise_fuse_relu); relu.c's arithmetic */
+            const float a = ((const relu_config *)re->state)->negative_slope;
+#pragma omp parallel for simd schedule(static) if (n >= DLT__PAR_MIN)
+            for (size_t k = 0; k < n; k++) {
+                float v = c0 * x0[k] + c1 * x1[k];
+                float pos = v > 0.0f ? v : 0.0f, neg = v < 0.0f ? v : 0.0f;
+                y[k] = pos + a * neg;
+            }
+        } else if (x1) {
 #pragma omp parallel for simd schedule(static) if (n >= DLT__PAR_MIN)
             for (size_t k = 0; k < n; k++)
                 y[k] = c0 * x0[k] + c1 * x1[k];
@@ -143,6 +153,59 @@ static void eltwise_backward(dlt_layer *l)
                 dx[k] = s->argmax[k] == i ? dy[k] : 0.0f;
             break;
         }
+    }
+}
+
+int dlt__eltwise_fuse_relu(dlt_layer *layers, int i, int n)
+{
+    dlt_layer *el = &layers[i];
+    if (el->ops != &dlt__eltwise_ops || i + 1 >= n || el->nbottom != 2)
+        return 0;
+    eltwise_state *s = el->state;
+    dlt_layer *re = &layers[i + 1];
+    dlt_tensor *t = el->top[0];
+    if (s->op != OP_SUM || re->ops != &dlt__relu_ops || re->nbottom != 1 || re->ntop != 1 ||
+        re->bottom[0] != t || re->top[0] != t)
+        return 0;
+    s->fused_relu = re;
+    return 1;
+}
+
+void dlt__eltwise_chain_backward(dlt_layer *elt)
+{
+    const eltwise_state *s = elt->state;
+    const dlt_layer *re = s->fused_relu;
+    const float a = ((const relu_config *)re->state)->negative_slope;
+    const size_t n = elt->top[0]->count;
+    const float *y = elt->top[0]->data; /* the ReLU's output: its input's sign */
+    float *dy = elt->top[0]->diff;
+    const int relu_dx = re->propagate_down[0];
+    float *dx0 = elt->propagate_down[0] && relu_dx ? elt->bottom[0]->diff : NULL;
+    float *dx1 = elt->propagate_down[1] && relu_dx ? elt->bottom[1]->diff : NULL;
+    const float c0 = s->coeff[0], c1 = s->coeff[1];
+    /* the ReLU's gradient goes back into the top's diff only where a bottom
+     * (in place on bottom 0) reads it there */
+    float *g_out = dx0 == dy ? dy : NULL;
+    if (dx0 && dx1 && !g_out) { /* a ResNet block: one vectorized loop */
+#pragma omp parallel for simd schedule(static) if (n >= DLT__PAR_MIN)
+        for (size_t k = 0; k < n; k++) {
+            float slope = y[k] > 0.0f ? 1.0f : a;
+            float g = dy[k] * slope;
+            dx1[k] = c1 * g;
+            dx0[k] = c0 * g;
+        }
+        return;
+    }
+#pragma omp parallel for simd schedule(static) if (n >= DLT__PAR_MIN)
+    for (size_t k = 0; k < n; k++) {
+        float slope = y[k] > 0.0f ? 1.0f : a;
+        float g = dy[k] * slope;
+        if (dx1)
+            dx1[k] = c1 * g;
+        if (g_out)
+            g_out[k] = c0 == 1.0f ? g : c0 * g;
+        else if (dx0)
+            dx0[k] = c0 * g;
     }
 }
 

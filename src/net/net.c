@@ -11,6 +11,7 @@
 #include "dltrain/size.h"
 #include "layers/batchnorm.h"
 #include "layers/conv.h"
+#include "layers/eltwise.h"
 
 /* A named blob as the prototxt sees it. In-place layers (top == bottom)
  * keep the same tensor under the same name. */
@@ -389,19 +390,29 @@ static void find_outputs(dlt_net *net)
 /* Chains of layers one layer's pass can do (each chain's head keeps the
  * rest's forward): BatchNorm + Scale (+ ReLU) (see dlt__batchnorm_fuse_chain;
  * in TRAIN their backward is one pass too), a oneDNN Convolution + in-place
- * ReLU in both phases (dlt__conv_fuse_relu; the ReLU's backward still runs). */
-static void plan_fusions(dlt_net *net)
+ * ReLU in both phases (dlt__conv_fuse_relu; the ReLU's backward still runs),
+ * an Eltwise SUM + in-place ReLU (dlt__eltwise_fuse_relu; in TRAIN one
+ * backward pass too). */
+static void fuse_backward(dlt_net *net, int head, int k)
 {
+    if (!net->backward_by)
+        net->backward_by = dlt_calloc(net->nlayers, sizeof(int));
+    for (int j = 0; j <= k; j++)
+        net->backward_by[head + j] = head + 1;
+}
+
+static void plan_fusions(dlt_net *net, int phase)
+{
+    const int exact = !stores_half(net); /* no 16-bit rounding between the layers */
     for (int i = 0; i < net->nlayers; i++) {
-        int k = dlt__batchnorm_fuse_chain(net->layers, i, net->nlayers, !stores_half(net));
-        if (k && ((const bn_state *)net->layers[i].state)->train_chain) {
-            if (!net->backward_by)
-                net->backward_by = dlt_calloc(net->nlayers, sizeof(int));
-            for (int j = 0; j <= k; j++)
-                net->backward_by[i + j] = i + 1;
-        }
+        int k = dlt__batchnorm_fuse_chain(net->layers, i, net->nlayers, exact);
+        if (k && ((const bn_state *)net->layers[i].state)->train_chain)
+            fuse_backward(net, i, k);
         if (!k)
             k = dlt__conv_fuse_relu(net->layers, i, net->nlayers);
+        if (!k && exact && (k = dlt__eltwise_fuse_relu(net->layers, i, net->nlayers)) &&
+            phase == DLT_PHASE_TRAIN)
+            fuse_backward(net, i, k);
         if (k && !net->fused_into)
             net->fused_into = dlt_calloc(net->nlayers, sizeof(int));
         for (int j = 1; j <= k; j++)
@@ -467,7 +478,7 @@ int dlt_net_create_seq(const dlt_cfg *np, int phase, int input_c, int input_h, i
         find_outputs(net);
     }
     if (st == 0 && !net->compute.no_fusion)
-        plan_fusions(net);
+        plan_fusions(net, phase);
     if (st < 0) {
         dlt_net_free(net);
         return st;
@@ -688,8 +699,10 @@ int dlt_net_backward_layer(dlt_net *net, int i)
         tail++;
     if (head >= 0 && chain_on_cpu(net, head, tail)) {
         /* A fused chain: all of it at its last layer, nothing at the others. */
-        if (i == tail)
+        if (i == tail && net->layers[head].ops == &dlt__batchnorm_ops)
             dlt__batchnorm_chain_backward(&net->layers[head]);
+        else if (i == tail)
+            dlt__eltwise_chain_backward(&net->layers[head]);
         return 1;
     }
     dlt_layer_backward(&net->layers[i]); /* CPU or GPU code of the layer */
