@@ -6,7 +6,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
-#include <unistd.h>
 
 #include "dltrain/error.h"
 
@@ -107,7 +106,7 @@ void dlt_fatal_at(const char *file, int line, const char *fmt, ...)
  * a ResNet) ask for transparent huge pages where the kernel gives them only
  * on request (THP "madvise", Debian's default): the layers stream through
  * them channel by channel, and 4 KiB pages cost TLB misses (ResNet-50
- * training 6-8% faster, bench/README.md). Only the whole 2 MiB pages inside
+ * training 3-8% faster, bench/README.md). Only the whole 2 MiB pages inside
  * the block are advised; nothing is touched, so untouched memory stays
  * out of the resident set. A refusal (THP off, old kernel) changes nothing. */
 #define HUGE_ADVISE_MIN (8ul << 20)

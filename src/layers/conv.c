@@ -355,9 +355,6 @@ static void direct_weight_chunks(dlt_layer *l, conv_state *s, int N, int wchunk)
     }
 }
 
-/* The weight gradient in chunks of the primitive's batch (summed across
- * chunks in double, as im2col_backward does), the input gradient, then the
- * bias gradient in double: 0, or -1 with nothing added. */
 /* The weight gradient's sums over chunks (double) and into the layer's
  * diff (float), on threads: ResNet-50's 25 M weights made these loops,
  * one core's, a tenth of its training step. Elementwise: the same bits for
@@ -393,6 +390,9 @@ static void dw_add(float *dw, const float *x, size_t n)
         dw[j] += x[j];
 }
 
+/* The weight gradient in chunks of the primitive's batch (summed across
+ * chunks in double, as im2col_backward does), the input gradient, then the
+ * bias gradient in double: 0, or -1 with nothing added. */
 static int dnnl_backward(dlt_layer *l, conv_state *s)
 {
     const conv_config *c = &s->cfg;
