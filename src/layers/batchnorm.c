@@ -205,13 +205,8 @@ static void bn_backward_channel(const bn_state *s, int c, int N, int C, size_t P
         return;
     }
     const double m = (double)N * P;
-    double a = 0, b = 0;
-    for (int n = 0; n < N; n++) {
-        const size_t o = ((size_t)n * C + c) * P;
-        double pa, pb;
-        dlt__plane_sum_dot(dy + o, y + o, P, &pa, &pb);
-        a += pa, b += pb;
-    }
+    double a, b;
+    dlt__channel_sum_dot(dy, y, c, N, C, P, &a, &b);
     const float md = (float)(a / m), mdy = (float)(b / m);
     for (int n = 0; n < N; n++) {
         const size_t o = ((size_t)n * C + c) * P;

@@ -47,4 +47,19 @@ static inline void dlt__plane_sum_dot(const float *x, const float *y, size_t n, 
     *sx = a, *sxy = b;
 }
 
+/* sum x and sum x*y over channel C of (N, C, P) tensors: plane by plane
+ * (the sums above), added in sample order */
+static inline void dlt__channel_sum_dot(const float *x, const float *y, int c, int N, int C,
+                                        size_t P, double *sx, double *sxy)
+{
+    double a = 0, b = 0;
+    for (int n = 0; n < N; n++) {
+        const size_t o = ((size_t)n * C + c) * P;
+        double pa, pb;
+        dlt__plane_sum_dot(x + o, y + o, P, &pa, &pb);
+        a += pa, b += pb;
+    }
+    *sx = a, *sxy = b;
+}
+
 #endif

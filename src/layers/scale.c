@@ -90,13 +90,8 @@ void dlt__scale_backward_channel(dlt_layer *l, int c, const float *x, const floa
     const dlt_tensor *b = l->bottom[0];
     const int N = b->n, C = b->c;
     const size_t P = (size_t)b->h * b->w;
-    double ag = 0, ab = 0;
-    for (int n = 0; n < N; n++) {
-        const size_t o = ((size_t)n * C + c) * P;
-        double pb, pg;
-        dlt__plane_sum_dot(dy + o, x + o, P, &pb, &pg);
-        ag += pg, ab += pb;
-    }
+    double ag, ab;
+    dlt__channel_sum_dot(dy, x, c, N, C, P, &ab, &ag);
     l->param[0].diff[c] += (float)ag;
     if (s->bias_term)
         l->param[1].diff[c] += (float)ab;
