@@ -165,24 +165,26 @@ int main(void)
             }
         free(x), free(wT), free(b), free(yT), free(tapoff);
     }
-    /* the forward with positions in the lanes (stride 1): LeNet's conv1,
-     * rows of 38 (a 32-block and a tail), 9 (AVX2: one 8-vector and a
-     * tail), 5 (tails only), dilation 2; channel blocks of 10 and 4 with
-     * tails; each output against the same fmaf chain */
-    static const int fr[][6] = {{1, 28, 5, 1, 1, 20}, {3, 40, 3, 1, 1, 13}, {2, 11, 3, 1, 1, 7},
-                                {2, 9, 5, 1, 1, 11}, {2, 12, 3, 1, 2, 16}};
+    /* the forward with positions in the lanes (stride 1): LeNet's conv1
+     * (36 vectors of 16) and conv2 (4, taps in chunks of 8, 8 and 4 input
+     * channels); planes of 38x38 (a last vector of 4), 9x9 (1), 5x5 (fewer
+     * than 8), 4x4 (one vector) and 18x18 (4 chunks); dilation 2; channel
+     * blocks of 6, 5 and 4 with short last blocks; each output against
+     * the same fmaf chain */
+    static const int fr[][6] = {{1, 28, 5, 1, 1, 20}, {20, 12, 5, 1, 1, 50}, {3, 40, 3, 1, 1, 13},
+                                {2, 11, 3, 1, 1, 7},  {2, 9, 5, 1, 1, 11},   {2, 12, 3, 1, 2, 16},
+                                {40, 6, 3, 1, 1, 9},  {12, 20, 3, 1, 1, 10}};
     for (size_t t = 0; t < sizeof fr / sizeof fr[0]; t++) {
         const dlt__conv_geom g = square_geom(fr[t]);
         const int K = fr[t][5], R = g.c * g.kh * g.kw, P = g.ho * g.wo;
         const size_t in = (size_t)g.c * g.h * g.w;
         float *x = malloc(in * sizeof(float)), *w = malloc((size_t)K * R * sizeof(float));
         float *b = malloc((size_t)K * sizeof(float)), *y = malloc((size_t)K * P * sizeof(float));
-        int *tapoff = malloc((size_t)R * sizeof(int));
-        if (!x || !w || !b || !y || !tapoff)
+        float *scratch = malloc(dlt__conv_rows_scratch(&g) * sizeof(float));
+        if (!x || !w || !b || !y || !scratch)
             return 1;
         fill(x, in), fill(w, (size_t)K * R), fill(b, (size_t)K);
-        dlt__conv_tap_offsets(&g, tapoff);
-        dlt__conv_forward_rows(&g, tapoff, x, w, t % 2 ? NULL : b, K, y);
+        dlt__conv_forward_rows(&g, x, w, t % 2 ? NULL : b, K, y, scratch);
         h = hash_bits(h, y, (size_t)K * P);
         for (int k = 0; k < K; k++)
             for (int p = 0; p < P; p++) {
@@ -196,7 +198,7 @@ int main(void)
                 differ += memcmp(&a, &y[(size_t)k * P + p], sizeof a) != 0;
                 total++;
             }
-        free(x), free(w), free(b), free(y), free(tapoff);
+        free(x), free(w), free(b), free(y), free(scratch);
     }
     printf("forward: %ld of %ld differ from the plain loop\n", differ, total);
     /* col2im (the AVX-512 form for narrow unpadded images) adding into an

@@ -267,12 +267,13 @@ static int dx_direct(const conv_config *c)
 /* Each thread's scratch in s->cols: a patch matrix (C*kh*kw, Ho*Wo),
  * then for the weight gradient a sample's dy transposed (Ho*Wo, Kp) and
  * the chunk's transposed weight gradient (C*kh*kw, Kp), Kp =
- * dlt__conv_channel_pad(K). */
+ * dlt__conv_channel_pad(K); or fwd_rows' shifted copies. */
 static size_t thread_scratch_floats(const conv_config *c)
 {
     const size_t R = (size_t)c->g.c * c->g.kh * c->g.kw, P = (size_t)c->g.ho * c->g.wo;
     const size_t Kp = (size_t)dlt__conv_channel_pad(c->num_output);
-    return R * P + P * Kp + R * Kp;
+    const size_t rows = dlt__conv_rows_scratch(&c->g), patch = R * P + P * Kp + R * Kp;
+    return rows > patch ? rows : patch;
 }
 
 static float *thread_cols(conv_state *s)
@@ -502,11 +503,9 @@ static void im2col_backward(dlt_layer *l)
             db[k] += (float)s->db_acc[k];
 }
 
-/* Whether the forward is ours (dlt__conv_forward_t) instead of oneDNN's:
- * on the layers whose weight gradient is ours for their small plane
- * (LeNet's conv2, b32, 1 thread, AVX-512 Xeon: oneDNN 1.2-1.3 ms, this
- * kernel 0.7). Not on one input channel (LeNet's conv1, 24x24 outputs,
- * 20 channels in 32 lanes: slower than oneDNN): fwd_rows takes those.
+/* Whether the forward is ours (dlt__conv_forward_t, the channels in the
+ * lanes) instead of oneDNN's: on the layers whose weight gradient is ours
+ * for their small plane, where fwd_rows does not take them (a stride).
  * DLT_CONV_FWD = direct or dnnl overrides the rule (for measuring). */
 static int fwd_override = -1; /* DLT_CONV_FWD, shared by fwd_direct and fwd_rows */
 
@@ -521,17 +520,19 @@ static int fwd_direct(const conv_config *c)
 }
 
 /* Whether the forward is ours with the positions in the lanes
- * (dlt__conv_forward_rows): few input channels, output rows of 16 or more
- * read contiguously (stride 1). LeNet's conv1 (b32, 1 thread, AVX-512
- * Xeon): oneDNN 0.33-0.37 ms, this 0.20. DLT_CONV_FWD = dnnl leaves these
- * layers to oneDNN (= direct sends every unpadded layer to fwd_direct). */
+ * (dlt__conv_forward_rows): stride 1, unpadded, and few input channels on
+ * a small plane or output rows of 16 or more. LeNet (b64, 1 thread,
+ * AVX-512 Xeon): conv1 oneDNN 0.33-0.37 ms per 32 samples, a row's
+ * positions in the lanes 0.20, this 0.10; conv2 the channels in the lanes
+ * (fwd_direct) 0.83, this 0.50. DLT_CONV_FWD = dnnl leaves these layers to
+ * oneDNN, = direct to fwd_direct. */
 static int fwd_rows(const conv_config *c)
 {
-    if (c->group != 1 || c->g.ph || c->g.pw || c->g.sw != 1)
+    if (c->group != 1 || c->g.ph || c->g.pw || c->g.sw != 1 || c->g.sh != 1)
         return 0;
-    if (rule_override("DLT_CONV_FWD", &fwd_override) == 0)
+    if (rule_override("DLT_CONV_FWD", &fwd_override) >= 0)
         return 0;
-    return c->g.c <= 4 && c->g.wo >= 16;
+    return (c->g.c <= 4 && c->g.wo >= 16) || few_channels_small_plane(c);
 }
 
 static const int *tap_offsets(conv_state *s)
@@ -550,15 +551,15 @@ static void rows_forward(dlt_layer *l, conv_state *s)
     const conv_config *c = &s->cfg;
     const int N = l->bottom[0]->n, K = c->num_output;
     const size_t P = (size_t)c->g.ho * c->g.wo, in = (size_t)c->g.c * c->g.h * c->g.w;
-    const int *tapoff = tap_offsets(s);
     const float *w = l->param[0].data, *b = c->bias_term ? l->param[1].data : NULL;
     const float *x = l->bottom[0]->data;
-    float *y = l->top[0]->data;
+    float *y = l->top[0]->data, *cols = thread_cols(s);
     const int relu = s->fused_relu != NULL;
 #pragma omp parallel for schedule(static) if (N > 1)
     for (int i = 0; i < N; i++) {
         float *yi = y + (size_t)i * K * P;
-        dlt__conv_forward_rows(&c->g, tapoff, x + (size_t)i * in, w, b, K, yi);
+        float *scratch = cols + (size_t)omp_get_thread_num() * thread_scratch_floats(c);
+        dlt__conv_forward_rows(&c->g, x + (size_t)i * in, w, b, K, yi, scratch);
         if (relu)
             for (size_t j = 0; j < (size_t)K * P; j++)
                 yi[j] = yi[j] > 0.0f ? yi[j] : 0.0f;
@@ -602,12 +603,12 @@ static void conv_forward(dlt_layer *l)
 {
     conv_state *s = l->state;
     s->col_valid = 0;
-    if (s->dnnl && l->bottom[0]->n == s->n && fwd_direct(&s->cfg)) {
-        direct_forward(l, s);
-        return;
-    }
     if (s->dnnl && l->bottom[0]->n == s->n && fwd_rows(&s->cfg)) {
         rows_forward(l, s);
+        return;
+    }
+    if (s->dnnl && l->bottom[0]->n == s->n && fwd_direct(&s->cfg)) {
+        direct_forward(l, s);
         return;
     }
     if (s->dnnl && l->bottom[0]->n == s->n) {

@@ -46,12 +46,13 @@ void dlt__conv_tap_offsets(const dlt__conv_geom *g, int *tapoff);
 void dlt__conv_forward_t(const dlt__conv_geom *g, const int *tapoff, const float *x, const float *wT,
                          const float *b, int Kp, float *yT);
 
-/* Y (K, Ho, Wo) = B + the sample's convolution, the positions of an output
- * row in the vector lanes: element (k, p) is one fused multiply-add chain
- * from B[k] (0 when B is NULL) over the taps r in order, w (k, r) x(r, p),
- * as dlt__conv_forward_t's. X (C, H, W) unpadded by G, stride 1 along rows
- * (conv_forward_rows.c). */
-void dlt__conv_forward_rows(const dlt__conv_geom *g, const int *tapoff, const float *x, const float *w,
-                            const float *b, int K, float *y);
+/* Y (K, Ho, Wo) = B + the sample's convolution, the output positions in
+ * the vector lanes: element (k, p) is one fused multiply-add chain from
+ * B[k] (0 when B is NULL) over the taps r in order, w (k, r) x(r, p), as
+ * dlt__conv_forward_t's. X (C, H, W) unpadded by G, stride 1 both ways;
+ * SCRATCH holds dlt__conv_rows_scratch(G) floats (conv_forward_rows.c). */
+size_t dlt__conv_rows_scratch(const dlt__conv_geom *g);
+void dlt__conv_forward_rows(const dlt__conv_geom *g, const float *x, const float *w, const float *b,
+                            int K, float *y, float *scratch);
 
 #endif

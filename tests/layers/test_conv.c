@@ -325,32 +325,33 @@ static void test_compute_per_net(void)
  * post-op (dlt__conv_fuse_relu): the same net with the ReLU writing another
  * blob is not fused. Both must give the same bits forward and backward,
  * with NaN, -0 and exact zeros among the convolution's outputs, on a
- * 2-channel HW x HW input. PAD 1: the oneDNN primitive's post-op; PAD 0:
- * conv.c's own forwards, which apply the ReLU as they write the top: on a
- * 12x12 plane fwd_direct (channels in the lanes), on 20x20 fwd_rows. */
-static void test_conv_relu_fusion(int pad, int hw)
+ * 2-channel HW x HW input, STRIDE both ways. PAD 1: the oneDNN primitive's
+ * post-op; PAD 0: conv.c's own forwards, which apply the ReLU as they write
+ * the top: stride 1 fwd_rows (positions in the lanes), stride 2 on a 12x12
+ * plane fwd_direct (channels in the lanes). */
+static void test_conv_relu_fusion(int pad, int hw, int stride)
 {
     char fused[1024], apart[1024];
     if (!dlt_conv_dnnl_available()) {
-        TEST_SKIP("conv + ReLU fusion, pad %d, %dx%d: this build has no oneDNN", pad, hw, hw);
+        TEST_SKIP("conv + ReLU fusion, pad %d stride %d, %dx%d: this build has no oneDNN", pad, stride, hw, hw);
         return;
     }
     snprintf(fused, sizeof fused,
         "layer { name: 'd' type: 'Data' top: 'data' top: 'label' data_param { batch_size: 4 } }\n"
         "layer { name: 'conv' type: 'Convolution' bottom: 'data' top: 'conv'\n"
-        "        convolution_param { num_output: 16 kernel_size: 3 pad: %d weight_filler { type: 'xavier' } } }\n"
+        "        convolution_param { num_output: 16 kernel_size: 3 pad: %d stride: %d weight_filler { type: 'xavier' } } }\n"
         "layer { name: 'relu' type: 'ReLU' bottom: 'conv' top: 'conv' }\n"
         "layer { name: 'ip' type: 'InnerProduct' bottom: 'conv' top: 'ip'\n"
         "        inner_product_param { num_output: 3 weight_filler { type: 'xavier' } } }\n"
-        "layer { name: 'loss' type: 'SoftmaxWithLoss' bottom: 'ip' bottom: 'label' top: 'loss' }\n", pad);
+        "layer { name: 'loss' type: 'SoftmaxWithLoss' bottom: 'ip' bottom: 'label' top: 'loss' }\n", pad, stride);
     snprintf(apart, sizeof apart,
         "layer { name: 'd' type: 'Data' top: 'data' top: 'label' data_param { batch_size: 4 } }\n"
         "layer { name: 'conv' type: 'Convolution' bottom: 'data' top: 'conv'\n"
-        "        convolution_param { num_output: 16 kernel_size: 3 pad: %d weight_filler { type: 'xavier' } } }\n"
+        "        convolution_param { num_output: 16 kernel_size: 3 pad: %d stride: %d weight_filler { type: 'xavier' } } }\n"
         "layer { name: 'relu' type: 'ReLU' bottom: 'conv' top: 'r' }\n"
         "layer { name: 'ip' type: 'InnerProduct' bottom: 'r' top: 'ip'\n"
         "        inner_product_param { num_output: 3 weight_filler { type: 'xavier' } } }\n"
-        "layer { name: 'loss' type: 'SoftmaxWithLoss' bottom: 'ip' bottom: 'label' top: 'loss' }\n", pad);
+        "layer { name: 'loss' type: 'SoftmaxWithLoss' bottom: 'ip' bottom: 'label' top: 'loss' }\n", pad, stride);
     dlt_cfg *ra = NULL, *rb = NULL;
     dlt_net *a = NULL, *b = NULL;
     dlt_compute_ctx c;
@@ -363,7 +364,7 @@ static void test_conv_relu_fusion(int pad, int hw)
         st = dlt_net_create(ra, DLT_PHASE_TRAIN, 2, hw, hw, 7, &c, &a);
     if (st == 0)
         st = dlt_net_create(rb, DLT_PHASE_TRAIN, 2, hw, hw, 7, &c, &b);
-    ASSERT_EQ(st, 0, "conv + ReLU fusion, pad %d, %dx%d: the two nets build", pad, hw, hw);
+    ASSERT_EQ(st, 0, "conv + ReLU fusion, pad %d stride %d, %dx%d: the two nets build", pad, stride, hw, hw);
     if (st) {
         dlt_net_free(a);
         dlt_cfg_free(ra);
@@ -374,8 +375,8 @@ static void test_conv_relu_fusion(int pad, int hw)
     const char *isa = dlt_cpu_dnnl_isa();
     const int want = pad == 0 || (strcmp(isa, "sse41") != 0 && strcmp(isa, "avx") != 0);
     TEST_OK(dlt_net_layer_fused(a, 2) == want && !dlt_net_layer_fused(b, 2),
-            "conv + ReLU fusion, pad %d, %dx%d: the in-place ReLU is %s (oneDNN ISA %s), the other not",
-            pad, hw, hw, want ? "fused (its forward skipped)" : "not fused", isa);
+            "conv + ReLU fusion, pad %d stride %d, %dx%d: the in-place ReLU is %s (oneDNN ISA %s), the other not",
+            pad, stride, hw, hw, want ? "fused (its forward skipped)" : "not fused", isa);
     dlt_tensor *xa = dlt_net_blob(a, "data"), *xb = dlt_net_blob(b, "data");
     fill_uniform(xa->data, xa->count, -1, 1);
     /* One NaN: the outputs whose windows hold it are NaN before the ReLU
@@ -400,8 +401,8 @@ static void test_conv_relu_fusion(int pad, int hw)
     for (size_t i = 0; i < yb->count; i++)
         nan_out += isnan(yb->data[i]);
     TEST_OK(memcmp(ya->data, yb->data, ya->count * sizeof(float)) == 0 && nan_out == 0,
-            "conv + ReLU fusion, pad %d, %dx%d: the fused forward's %zu outputs equal conv then ReLU bit for bit "
-            "(the NaN window included)", pad, hw, hw, ya->count);
+            "conv + ReLU fusion, pad %d stride %d, %dx%d: the fused forward's %zu outputs equal conv then ReLU bit for bit "
+            "(the NaN window included)", pad, stride, hw, hw, ya->count);
     /* The ip gradient holds no NaN (the ReLU zeroed it), conv's weight
      * gradient does (x * dy with x NaN): compare all but that blob. */
     dlt_net_backward(a);
@@ -411,8 +412,8 @@ static void test_conv_relu_fusion(int pad, int hw)
     TEST_OK(memcmp(ipa->param[0].diff, ipb->param[0].diff, ipa->param[0].count * sizeof(float)) == 0 &&
             memcmp(ca->param[1].diff, cb->param[1].diff, ca->param[1].count * sizeof(float)) == 0 &&
             memcmp(ya->diff, dlt_net_blob(b, "conv")->diff, ya->count * sizeof(float)) == 0,
-            "conv + ReLU fusion, pad %d, %dx%d: the backward (ReLU's input gradient, conv's bias gradient, ip's "
-            "weight gradient) equals the unfused net's bit for bit", pad, hw, hw);
+            "conv + ReLU fusion, pad %d stride %d, %dx%d: the backward (ReLU's input gradient, conv's bias gradient, ip's "
+            "weight gradient) equals the unfused net's bit for bit", pad, stride, hw, hw);
     dlt_net_free(a);
     dlt_net_free(b);
     dlt_cfg_free(ra);
@@ -436,8 +437,9 @@ int main(void)
     }
     compute.conv_backend = DLT_CONV_AUTO;
     test_compute_per_net();
-    test_conv_relu_fusion(1, 12);
-    test_conv_relu_fusion(0, 12);
-    test_conv_relu_fusion(0, 20);
+    test_conv_relu_fusion(1, 12, 1);
+    test_conv_relu_fusion(0, 12, 1);
+    test_conv_relu_fusion(0, 20, 1);
+    test_conv_relu_fusion(0, 12, 2);
     TEST_DONE();
 }
