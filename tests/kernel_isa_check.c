@@ -132,6 +132,55 @@ int main(void)
         free(x), free(dyT), free(dwT), free(ref);
     }
     printf("weight gradient: %ld of %ld differ from the plain loop\n", differ, total);
+    /* the weight gradient with the positions in 16 lanes (stride 1):
+     * LeNet's conv1 (36 vectors), planes of 38x38 (a last vector of 4), 5x5
+     * (one short vector), dilation 2; channel and tap counts that leave
+     * short blocks (4 x 5 on AVX-512, 2 x 3 on AVX2); two samples chained
+     * from nonzero lanes, then the 16 lanes added in the fixed tree; each
+     * element against the same fmaf lanes and tree */
+    long ldiffer = 0, ltotal = 0;
+    static const int wl[][6] = {{1, 28, 5, 1, 1, 20}, {3, 40, 3, 1, 1, 7}, {2, 9, 5, 1, 1, 3},
+                                {2, 12, 3, 1, 2, 5}};
+    for (size_t t = 0; t < sizeof wl / sizeof wl[0]; t++) {
+        const dlt__conv_geom g = square_geom(wl[t]);
+        const int K = wl[t][5], R = g.c * g.kh * g.kw, P = g.ho * g.wo;
+        const size_t in = (size_t)g.c * g.h * g.w, nl = (size_t)K * R * 16;
+        float *x = malloc(2 * in * sizeof(float)), *dy = malloc(2 * (size_t)K * P * sizeof(float));
+        float *lanes = malloc(nl * sizeof(float)), *ref = malloc(nl * sizeof(float));
+        float *dw = malloc((size_t)K * R * sizeof(float));
+        float *scratch = malloc(dlt__conv_rows_scratch(&g) * sizeof(float));
+        if (!x || !dy || !lanes || !ref || !dw || !scratch)
+            return 1;
+        fill(x, 2 * in), fill(dy, 2 * (size_t)K * P), fill(lanes, nl);
+        memcpy(ref, lanes, nl * sizeof(float));
+        for (int i = 0; i < 2; i++)
+            dlt__conv_weight_grad_p(&g, x + i * in, dy + (size_t)i * K * P, K, lanes, scratch);
+        dlt__conv_weight_grad_p_sum(K, R, lanes, dw);
+        h = hash_bits(h, dw, (size_t)K * R);
+        const int nv = (P + 15) / 16;
+        for (int k = 0; k < K; k++)
+            for (int r = 0; r < R; r++) {
+                const int c = r / (g.kh * g.kw), ki = r / g.kw % g.kh, kj = r % g.kw;
+                float l[16];
+                memcpy(l, ref + ((size_t)k * R + r) * 16, sizeof l);
+                for (int i = 0; i < 2; i++)
+                    for (int v = 0; v < nv; v++)
+                        for (int j = 0; j < 16; j++) {
+                            const int p = 16 * v + j, oh = p / g.wo, ow = p % g.wo;
+                            l[j] = p >= P ? fmaf(0.0f, 0.0f, l[j])
+                                          : fmaf(dy[((size_t)i * K + k) * P + p],
+                                                 x[i * in + ((size_t)c * g.h + oh + ki * g.dh) * g.w + ow + kj * g.dw],
+                                                 l[j]);
+                        }
+                for (int half = 8; half >= 1; half /= 2)
+                    for (int j = 0; j < half; j++)
+                        l[j] += l[j + half];
+                ldiffer += memcmp(&l[0], &dw[(size_t)k * R + r], sizeof l[0]) != 0;
+                ltotal++;
+            }
+        free(x), free(dy), free(lanes), free(ref), free(dw), free(scratch);
+    }
+    printf("weight gradient in lanes: %ld of %ld differ from the plain loop\n", ldiffer, ltotal);
     /* the forward from the input on the same geometries, from a bias, each
      * output against one fmaf chain over the taps */
     differ = total = 0;

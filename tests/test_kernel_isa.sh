@@ -14,6 +14,9 @@ prog="$top_builddir/tests/kernel_isa_check"
 wg=$("$prog" | grep '^weight gradient:')
 check "the convolution weight gradient equals one fmaf chain per element bit for bit ($wg)" \
     test "$wg" = "weight gradient: 0 of 33544 differ from the plain loop"
+wl=$("$prog" | grep '^weight gradient in lanes:')
+check "the weight gradient in position lanes equals its fmaf lanes and tree bit for bit ($wl)" \
+    test "$wl" = "weight gradient in lanes: 0 of 929 differ from the plain loop"
 tr=$("$prog" | grep '^transpose:')
 check "the transpose moves every element and pads with zeros ($tr)" test "$tr" = "transpose: 0 of 36633 differ"
 fw=$("$prog" | grep '^forward:')
@@ -26,7 +29,8 @@ if grep -qw avx2 /proc/cpuinfo 2>/dev/null && grep -qw fma /proc/cpuinfo; then
         bash -c "echo '$plain' | grep -q '^path plain '"
     check "the plain loops give the vector paths' bits" test "${fast##* }" = "$(echo "$plain" | sed -n 's/^path .* //p')"
     check "the plain weight gradient and forward equal the fmaf chains too" \
-        bash -c "echo '$plain' | grep -q '^weight gradient: 0 of 33544 ' && echo '$plain' | grep -q '^forward: 0 of 56396 '"
+        bash -c "echo '$plain' | grep -q '^weight gradient: 0 of 33544 ' && echo '$plain' | grep -q '^forward: 0 of 56396 ' &&
+                 echo '$plain' | grep -q '^weight gradient in lanes: 0 of 929 '"
 fi
 if ! grep -qw avx512f /proc/cpuinfo 2>/dev/null; then
     skip "this CPU has no AVX-512: no AVX-512 path to compare with the AVX2 one"

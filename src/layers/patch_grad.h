@@ -55,4 +55,22 @@ size_t dlt__conv_rows_scratch(const dlt__conv_geom *g);
 void dlt__conv_forward_rows(const dlt__conv_geom *g, const float *x, const float *w, const float *b,
                             int K, float *y, float *scratch);
 
+/* The kw shifted copies of X that dlt__conv_forward_rows reads, XS
+ * (C, kw, H, Wo), and OFF (C*kh*kw): where tap r's run of P inputs starts in
+ * XS; XS and OFF lie in the scratch that dlt__conv_rows_scratch sizes. */
+void dlt__conv_shifted_copies(const dlt__conv_geom *g, const float *x, float *xs, int *off);
+
+/* The weight gradient with the output positions in 16 lanes, for stride-1
+ * unpadded layers with few weights (LeNet's conv1: 20 x 25): LANES (K, R,
+ * 16) += the sample's products, lane j of element (k, r) one fused
+ * multiply-add chain over the positions p = j, j+16, ... (p >= P adding
+ * 0 x 0), continued from sample to sample; dlt__conv_weight_grad_p_sum then
+ * adds each element's 16 lanes in one fixed tree into DW (K, R). DY (K, P)
+ * is the sample's output gradient as it is; SCRATCH holds
+ * dlt__conv_rows_scratch(G) floats. The same bits on every ISA path
+ * (conv_weight_grad_p.c). */
+void dlt__conv_weight_grad_p(const dlt__conv_geom *g, const float *x, const float *dy, int K,
+                             float *lanes, float *scratch);
+void dlt__conv_weight_grad_p_sum(int K, int R, const float *lanes, float *dw);
+
 #endif
