@@ -20,6 +20,7 @@ mkdir -p data
     $FM/t10k-images-idx3-ubyte.gz $FM/t10k-labels-idx1-ubyte.gz data/fashion-test.h5
 # Open MPI refuses root unless told; --oversubscribe allows more ranks than cores.
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
+. scripts/pmix-env.sh # no 2.3 s wait for a munged that is not running
 start=$(date +%s)
 # shellcheck disable=SC2086 # EXTRA is a list of options
 mpirun -np "$NP" --oversubscribe ./dltrain-mpi --solver "$SOLVER" \

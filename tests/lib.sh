@@ -16,6 +16,8 @@ SHARED_DIR="${SHARED_DIR:-$top_srcdir/../shared}"
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
 export OMPI_MCA_rmaps_base_oversubscribe=1
 export OMPI_MCA_btl_vader_single_copy_mechanism=none
+# No 2.3 s wait for a munged that is not running, at every mpirun start.
+. "$top_srcdir/scripts/pmix-env.sh"
 export OPENBLAS_NUM_THREADS=1
 # A sanitizer build's settings (tests/sanitizer/env.sh), for tests that run
 # a job script under `env -i "${SANITIZER_ENV[@]}" ...`: a batch system
