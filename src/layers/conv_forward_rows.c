@@ -43,18 +43,33 @@ __attribute__((target("avx512f"))) static void copy_plane512(const float *in, in
     }
 }
 
+/* The AVX2 form: vectors of 8, the row's tail by masked moves. */
+__attribute__((target("avx2"))) static void copy_plane256(const float *in, int h, int w, int wo, float *o)
+{
+    const int full = wo & ~7;
+    const __m256i m = _mm256_cmpgt_epi32(_mm256_set1_epi32(wo - full), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+    for (int row = 0; row < h; row++, in += w, o += wo) {
+        for (int col = 0; col < full; col += 8)
+            _mm256_storeu_ps(o + col, _mm256_loadu_ps(in + col));
+        if (full < wo)
+            _mm256_maskstore_ps(o + full, m, _mm256_maskload_ps(in + full, m));
+    }
+}
+
 void dlt__conv_shifted_copies(const dlt__conv_geom *g, const float *x, float *xs, int *off)
 {
-    static int avx512 = -1;
-    if (avx512 < 0)
+    static int avx512 = -1, avx2 = -1;
+    if (avx512 < 0) {
         avx512 = dlt_cpu_avx512();
+        avx2 = dlt_cpu_avx2_fma();
+    }
     const int dh = g->dh > 1 ? g->dh : 1, dw = g->dw > 1 ? g->dw : 1;
     for (int c = 0; c < g->c; c++)
         for (int kj = 0; kj < g->kw; kj++) {
             float *o = xs + ((size_t)c * g->kw + kj) * g->h * g->wo;
             const float *in = x + (size_t)c * g->h * g->w + (size_t)kj * dw;
-            if (avx512) {
-                copy_plane512(in, g->h, g->w, g->wo, o);
+            if (avx512 || avx2) {
+                (avx512 ? copy_plane512 : copy_plane256)(in, g->h, g->w, g->wo, o);
                 continue;
             }
             for (int row = 0; row < g->h; row++)
@@ -124,11 +139,11 @@ CHANNELS_512(3)
 CHANNELS_512(2)
 CHANNELS_512(1)
 
-/* Channels per block: a divisor of K where one fits (LeNet: 20 and 50 by
- * 5), so no block runs short. */
+/* Channels per block: a divisor of K down to two thirds of MOST where one
+ * fits (LeNet's 20 and 50 by 5 of 6 on AVX-512), so no block runs short. */
 static int channel_block(int K, int most)
 {
-    for (int kb = most; kb >= most - 2 && kb > 1; kb--)
+    for (int kb = most; kb * 3 >= most * 2; kb--)
         if (K % kb == 0)
             return kb;
     return most;
