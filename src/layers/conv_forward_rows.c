@@ -82,11 +82,12 @@ void dlt__conv_shifted_copies(const dlt__conv_geom *g, const float *x, float *xs
 }
 
 /* Outputs k0 .. k0+KB-1 at the NV vectors of positions from XS's run
- * start, the last vector's lanes LAST (all but at the plane's end); KB and
- * NV constants at every call. The full vectors load unmasked: a mask per
- * vector spilled the mask registers (reloaded every tap). */
+ * start, the last vector's lanes LAST where MASKED (the plane's end); KB,
+ * NV and MASKED constants at every call. The full vectors load unmasked: a
+ * mask per vector spilled the mask registers (reloaded every tap), and
+ * even one mask cost LeNet's conv2 6%. */
 __attribute__((target("avx512f"), always_inline)) static inline void
-block512(int KB, int NV, const int *off, int R, const float *xs, const float *w, int ldw,
+block512(int KB, int NV, int MASKED, const int *off, int R, const float *xs, const float *w, int ldw,
          const float *b, int first, __mmask16 last, float *y, size_t P)
 {
     __m512 acc[6][4];
@@ -103,7 +104,7 @@ block512(int KB, int NV, const int *off, int R, const float *xs, const float *w,
         __m512 xv[4];
 #pragma GCC unroll 4
         for (int v = 0; v < NV; v++)
-            xv[v] = v < NV - 1 ? _mm512_loadu_ps(xr + 16 * v) : _mm512_maskz_loadu_ps(last, xr + 16 * v);
+            xv[v] = MASKED && v == NV - 1 ? _mm512_maskz_loadu_ps(last, xr + 16 * v) : _mm512_loadu_ps(xr + 16 * v);
 #pragma GCC unroll 6
         for (int k = 0; k < KB; k++) {
             const __m512 wv = _mm512_set1_ps(w[(size_t)k * ldw + r]);
@@ -120,19 +121,24 @@ block512(int KB, int NV, const int *off, int R, const float *xs, const float *w,
                                   acc[k][v]);
 }
 
+#define BLOCKS_512(NV, M)                                                                     \
+    switch (kb) {                                                                             \
+    case 6: block512(6, NV, M, off, R, xs, w, ldw, b, first, last, y, P); break;              \
+    case 5: block512(5, NV, M, off, R, xs, w, ldw, b, first, last, y, P); break;              \
+    case 4: block512(4, NV, M, off, R, xs, w, ldw, b, first, last, y, P); break;              \
+    case 3: block512(3, NV, M, off, R, xs, w, ldw, b, first, last, y, P); break;              \
+    case 2: block512(2, NV, M, off, R, xs, w, ldw, b, first, last, y, P); break;              \
+    default: block512(1, NV, M, off, R, xs, w, ldw, b, first, last, y, P); break;             \
+    }
 #define CHANNELS_512(NV)                                                                      \
     __attribute__((target("avx512f"))) static void chan512_##NV(                              \
         int kb, const int *off, int R, const float *xs, const float *w, int ldw,               \
         const float *b, int first, __mmask16 last, float *y, size_t P)                        \
     {                                                                                         \
-        switch (kb) {                                                                         \
-        case 6: block512(6, NV, off, R, xs, w, ldw, b, first, last, y, P); break;                            \
-        case 5: block512(5, NV, off, R, xs, w, ldw, b, first, last, y, P); break;                            \
-        case 4: block512(4, NV, off, R, xs, w, ldw, b, first, last, y, P); break;                            \
-        case 3: block512(3, NV, off, R, xs, w, ldw, b, first, last, y, P); break;                            \
-        case 2: block512(2, NV, off, R, xs, w, ldw, b, first, last, y, P); break;                            \
-        default: block512(1, NV, off, R, xs, w, ldw, b, first, last, y, P); break;                           \
-        }                                                                                     \
+        if (last == (__mmask16)0xffff)                                                        \
+            BLOCKS_512(NV, 0)                                                                 \
+        else                                                                                  \
+            BLOCKS_512(NV, 1)                                                                 \
     }
 CHANNELS_512(4)
 CHANNELS_512(3)
