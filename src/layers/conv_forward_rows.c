@@ -179,10 +179,11 @@ __attribute__((target("avx512f"))) static void fwd_avx512(const int *off, int r0
 }
 
 /* The AVX2 form: 4 channels x 3 vectors of 8 positions; the plane's last
- * vectors (fewer than 8 positions) by masked loads and stores. */
+ * vector, where it has fewer than 8 positions (TAIL, a constant), by
+ * masked loads and stores. */
 __attribute__((target("avx2,fma"), always_inline)) static inline void
 block256(int KB, int NV, const int *off, int R, const float *xs, const float *w, int ldw,
-         const float *b, int first, __m256i tail, int ntail, float *y, size_t P)
+         const float *b, int first, __m256i tail, int TAIL, float *y, size_t P)
 {
     __m256 acc[4][3];
 #pragma GCC unroll 4
@@ -190,7 +191,7 @@ block256(int KB, int NV, const int *off, int R, const float *xs, const float *w,
 #pragma GCC unroll 3
         for (int v = 0; v < NV; v++) {
             const float *yk = y + (size_t)k * P + 8 * v;
-            acc[k][v] = !first ? (v == NV - 1 && ntail ? _mm256_maskload_ps(yk, tail) : _mm256_loadu_ps(yk))
+            acc[k][v] = !first ? (TAIL && v == NV - 1 ? _mm256_maskload_ps(yk, tail) : _mm256_loadu_ps(yk))
                         : b    ? _mm256_set1_ps(b[k])
                                : _mm256_setzero_ps();
         }
@@ -199,7 +200,7 @@ block256(int KB, int NV, const int *off, int R, const float *xs, const float *w,
         __m256 xv[3];
 #pragma GCC unroll 3
         for (int v = 0; v < NV; v++)
-            xv[v] = v == NV - 1 && ntail ? _mm256_maskload_ps(xr + 8 * v, tail) : _mm256_loadu_ps(xr + 8 * v);
+            xv[v] = TAIL && v == NV - 1 ? _mm256_maskload_ps(xr + 8 * v, tail) : _mm256_loadu_ps(xr + 8 * v);
 #pragma GCC unroll 4
         for (int k = 0; k < KB; k++) {
             const __m256 wv = _mm256_broadcast_ss(w + (size_t)k * ldw + r);
@@ -212,24 +213,29 @@ block256(int KB, int NV, const int *off, int R, const float *xs, const float *w,
     for (int k = 0; k < KB; k++)
 #pragma GCC unroll 3
         for (int v = 0; v < NV; v++) {
-            if (v == NV - 1 && ntail)
+            if (TAIL && v == NV - 1)
                 _mm256_maskstore_ps(y + (size_t)k * P + 8 * v, tail, acc[k][v]);
             else
                 _mm256_storeu_ps(y + (size_t)k * P + 8 * v, acc[k][v]);
         }
 }
 
+#define BLOCKS_256(NV, T)                                                                     \
+    switch (kb) {                                                                             \
+    case 4: block256(4, NV, off, R, xs, w, ldw, b, first, tail, T, y, P); break;              \
+    case 3: block256(3, NV, off, R, xs, w, ldw, b, first, tail, T, y, P); break;              \
+    case 2: block256(2, NV, off, R, xs, w, ldw, b, first, tail, T, y, P); break;              \
+    default: block256(1, NV, off, R, xs, w, ldw, b, first, tail, T, y, P); break;             \
+    }
 #define CHANNELS_256(NV)                                                                      \
     __attribute__((target("avx2,fma"))) static void chan256_##NV(                             \
         int kb, const int *off, int R, const float *xs, const float *w, int ldw,               \
         const float *b, int first, __m256i tail, int ntail, float *y, size_t P)               \
     {                                                                                         \
-        switch (kb) {                                                                         \
-        case 4: block256(4, NV, off, R, xs, w, ldw, b, first, tail, ntail, y, P); break;                  \
-        case 3: block256(3, NV, off, R, xs, w, ldw, b, first, tail, ntail, y, P); break;                  \
-        case 2: block256(2, NV, off, R, xs, w, ldw, b, first, tail, ntail, y, P); break;                  \
-        default: block256(1, NV, off, R, xs, w, ldw, b, first, tail, ntail, y, P); break;                 \
-        }                                                                                     \
+        if (ntail)                                                                            \
+            BLOCKS_256(NV, 1)                                                                 \
+        else                                                                                  \
+            BLOCKS_256(NV, 0)                                                                 \
     }
 CHANNELS_256(3)
 CHANNELS_256(2)
