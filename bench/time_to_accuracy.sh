@@ -9,7 +9,7 @@
 # standard error, and OK when dltrain's median time is at most MAX_RATIO of
 # PyTorch's at an equal or better top-1: dltrain's mean higher, or lower by
 # less than twice the standard error of the difference (one seed per side
-# compares noise: on LeNet the final top-1 moves 0.4-0.6 points between
+# compares noise: on LeNet the final top-1 moves 0.4-0.9 points between
 # seeds, so "equal" is equal within that spread; both means are printed).
 # Run from the build directory. Environment: NP (2), THREADS (2), EPOCHS (5),
 # MAX_RATIO (0.5), SEEDS ("1 2 3 4 5"), PYTHON (/opt/torchvenv/bin/python), FM (the IDX files),
