@@ -330,8 +330,8 @@ static int dw_direct(const conv_config *c)
 /* Whether direct_weight_chunks puts the output positions in the lanes
  * (dlt__conv_weight_grad_p) instead of the channels: stride 1, unpadded,
  * and few enough weights that their 16 partial sums each stay in cache
- * (64 KiB). LeNet's conv1 backward (b64, 1 thread, AVX-512 Xeon): 0.95 ->
- * 0.62-0.69 ms. */
+ * (64 KiB). LeNet's conv1 backward (b64, 1 thread, AVX-512 Xeon, against
+ * the channels in the lanes, alternating): 1.10 -> 0.80 ms. */
 static int dw_lanes(const conv_config *c)
 {
     const size_t R = (size_t)c->g.c * c->g.kh * c->g.kw;
@@ -552,10 +552,10 @@ static int fwd_direct(const conv_config *c)
 /* Whether the forward is ours with the positions in the lanes
  * (dlt__conv_forward_rows): stride 1, unpadded, and few input channels on
  * a small plane or output rows of 16 or more. LeNet (b64, 1 thread,
- * AVX-512 Xeon): conv2 1.74-1.83 ms with the channels in the lanes
- * (fwd_direct), 1.45-1.48 this way; conv1 0.43 with a row's positions in
- * the lanes, 0.36-0.38 this way (oneDNN: 0.66-0.74). DLT_CONV_FWD = dnnl
- * leaves these layers to oneDNN, = direct to fwd_direct. */
+ * AVX-512 Xeon, alternating): conv2 1.74-1.83 ms with the channels in
+ * the lanes (fwd_direct), 1.45-1.48 this way; conv1 0.54 with a row's
+ * positions in the lanes, 0.52 this way (oneDNN: 0.66-0.74). DLT_CONV_FWD
+ * = dnnl leaves these layers to oneDNN, = direct to fwd_direct. */
 static int fwd_rows(const conv_config *c)
 {
     if (c->group != 1 || c->g.ph || c->g.pw || c->g.sw != 1 || c->g.sh != 1)
