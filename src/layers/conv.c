@@ -552,10 +552,10 @@ static int fwd_direct(const conv_config *c)
 /* Whether the forward is ours with the positions in the lanes
  * (dlt__conv_forward_rows): stride 1, unpadded, and few input channels on
  * a small plane or output rows of 16 or more. LeNet (b64, 1 thread,
- * AVX-512 Xeon, alternating): conv2 1.74-1.83 ms with the channels in
- * the lanes (fwd_direct), 1.45-1.48 this way; conv1 0.54 with a row's
- * positions in the lanes, 0.52 this way (oneDNN: 0.66-0.74). DLT_CONV_FWD
- * = dnnl leaves these layers to oneDNN, = direct to fwd_direct. */
+ * AVX-512 Xeon, alternating): conv2 1.74-1.83 ms with the channels in the
+ * lanes (fwd_direct), 1.45-1.48 this way; conv1 0.54 with a row's positions
+ * in the lanes, 0.52 this way (oneDNN, earlier: 0.33-0.37 per 32 samples).
+ * DLT_CONV_FWD = dnnl leaves these layers to oneDNN, = direct to fwd_direct. */
 static int fwd_rows(const conv_config *c)
 {
     if (c->group != 1 || c->g.ph || c->g.pw || c->g.sw != 1 || c->g.sh != 1)

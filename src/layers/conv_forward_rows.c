@@ -56,8 +56,12 @@ __attribute__((target("avx2"))) static void copy_plane256(const float *in, int h
     }
 }
 
-void dlt__conv_shifted_copies(const dlt__conv_geom *g, const float *x, float *xs, int *off)
+void dlt__conv_shifted_copies(const dlt__conv_geom *g, const float *x, float *scratch, const float **xs_out,
+                              const int **off_out)
 {
+    float *xs = scratch;
+    int *off = (int *)(scratch + (size_t)g->c * g->kw * g->h * g->wo);
+    *xs_out = xs, *off_out = off;
     static int avx512 = -1, avx2 = -1;
     if (avx512 < 0) {
         avx512 = dlt_cpu_avx512();
@@ -85,7 +89,7 @@ void dlt__conv_shifted_copies(const dlt__conv_geom *g, const float *x, float *xs
  * start, the last vector's lanes LAST where MASKED (the plane's end); KB,
  * NV and MASKED constants at every call. The full vectors load unmasked: a
  * mask per vector spilled the mask registers (reloaded every tap), and
- * even one mask cost LeNet's conv2 6%. */
+ * even one mask cost LeNet's conv2 3-6%. */
 __attribute__((target("avx512f"), always_inline)) static inline void
 block512(int KB, int NV, int MASKED, const int *off, int R, const float *xs, const float *w, int ldw,
          const float *b, int first, __mmask16 last, float *y, size_t P)
@@ -273,13 +277,13 @@ void dlt__conv_forward_rows(const dlt__conv_geom *g, const float *x, const float
     }
     const int R = g->c * g->kh * g->kw;
     const size_t P = (size_t)g->ho * g->wo;
-    float *xs = scratch;
-    int *off = (int *)(scratch + (size_t)g->c * g->kw * g->h * g->wo);
-    dlt__conv_shifted_copies(g, x, xs, off);
+    const float *xs;
+    const int *off;
+    dlt__conv_shifted_copies(g, x, scratch, &xs, &off);
     /* The taps in chunks of whole input channels whose copies fit in a
-     * third of L1 (LeNet's conv2: all 20 channels' copies are 38 KiB, which
-     * left it at 65% of the FMA peak, chunks of 8 at 80%); the partial sums
-     * wait in Y, so each output is still one chain over the taps in order. */
+     * third of L1 (LeNet's conv2: all 20 channels' copies are 38 KiB;
+     * chunks of 8 channels ran 3-5% faster); the partial sums wait in Y, so
+     * each output is still one chain over the taps in order. */
     const int per_channel = g->kw * g->h * g->wo, taps = g->kh * g->kw;
     const int chunk = (CHUNK_FLOATS / per_channel > 1 ? CHUNK_FLOATS / per_channel : 1) * taps;
     for (int r0 = 0; r0 < R; r0 += chunk) {

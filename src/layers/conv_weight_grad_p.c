@@ -180,9 +180,9 @@ void dlt__conv_weight_grad_p(const dlt__conv_geom *g, const float *x, const floa
     }
     const int R = g->c * g->kh * g->kw;
     const size_t P = (size_t)g->ho * g->wo;
-    float *xs = scratch;
-    int *off = (int *)(scratch + (size_t)g->c * g->kw * g->h * g->wo);
-    dlt__conv_shifted_copies(g, x, xs, off);
+    const float *xs;
+    const int *off;
+    dlt__conv_shifted_copies(g, x, scratch, &xs, &off);
     if (avx512) {
         grad_avx512(dy, K, P, xs, off, R, lanes);
         return;

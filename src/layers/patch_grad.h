@@ -55,10 +55,11 @@ size_t dlt__conv_rows_scratch(const dlt__conv_geom *g);
 void dlt__conv_forward_rows(const dlt__conv_geom *g, const float *x, const float *w, const float *b,
                             int K, float *y, float *scratch);
 
-/* The kw shifted copies of X that dlt__conv_forward_rows reads, XS
- * (C, kw, H, Wo), and OFF (C*kh*kw): where tap r's run of P inputs starts in
- * XS; XS and OFF lie in the scratch that dlt__conv_rows_scratch sizes. */
-void dlt__conv_shifted_copies(const dlt__conv_geom *g, const float *x, float *xs, int *off);
+/* The kw shifted copies of X that dlt__conv_forward_rows reads, *XS
+ * (C, kw, H, Wo), and *OFF (C*kh*kw): where tap r's run of P inputs starts
+ * in *XS; both are written into SCRATCH (dlt__conv_rows_scratch floats). */
+void dlt__conv_shifted_copies(const dlt__conv_geom *g, const float *x, float *scratch, const float **xs,
+                              const int **off);
 
 /* The weight gradient with the output positions in 16 lanes, for stride-1
  * unpadded layers with few weights (LeNet's conv1: 20 x 25): LANES (K, R,
