@@ -1,6 +1,6 @@
 /* kernel_isa_check.c - prints a hash of the bits dltrain's own kernels
- * compute (InnerProduct's row GEMM in both layouts, with and without the
- * bias row, the convolution patch gradient and weight gradient, col2im,
+ * compute (InnerProduct's row GEMM in both layouts and both forms, with and
+ * without the bias row, each output also against one fmaf chain, the convolution patch gradient and weight gradient, col2im,
  * the transpose) on fixed pseudo-random
  * data, with sizes that leave every kind of tail, and which ISA path ran.
  * tests/test_kernel_isa.sh runs it with and without ONEDNN_MAX_CPU_ISA=AVX2
@@ -56,8 +56,13 @@ int main(void)
 {
     uint64_t h = 1469598103934665603ull;
     /* rows x columns x reduction: 8-row tiles and single rows, 16-column
-     * panels and a partial one, LeNet's ip1 */
-    static const int gemm[][3] = {{13, 37, 29}, {64, 500, 800}, {7, 16, 5}, {9, 33, 1}};
+     * panels and a partial one, LeNet's ip1 (rows in the lanes: batch 64,
+     * 32 and the test batch 100 in 4+3+3+3 vectors of 8 or 4+3 of 16);
+     * rows in the lanes with short vectors, column blocks of 4 and single
+     * columns, and reductions in 2-3 passes when op(B) = B ({20, 67, 300}) */
+    static const int gemm[][3] = {{13, 37, 29}, {64, 500, 800}, {7, 16, 5},  {9, 33, 1},
+                                  {32, 500, 800}, {100, 70, 90}, {20, 67, 300}, {9, 100, 64}};
+    long gdiffer = 0, gtotal = 0;
     for (size_t g = 0; g < sizeof gemm / sizeof gemm[0]; g++) {
         const int N = gemm[g][0], NC = gemm[g][1], NA = gemm[g][2];
         float *a = malloc((size_t)N * NA * sizeof(float)), *b = malloc((size_t)NA * NC * sizeof(float));
@@ -70,9 +75,18 @@ int main(void)
             h = hash_bits(h, c, (size_t)N * NC);
             dlt__gemm_rows(N, NC, NA, a, trans, b, trans ? NA : NC, init, c);
             h = hash_bits(h, c, (size_t)N * NC);
+            for (int n = 0; n < N; n++) /* each output: one fmaf chain from init */
+                for (int j = 0; j < NC; j++) {
+                    float acc = init[j];
+                    for (int k = 0; k < NA; k++)
+                        acc = fmaf(a[(size_t)n * NA + k], trans ? b[(size_t)j * NA + k] : b[(size_t)k * NC + j], acc);
+                    gdiffer += memcmp(&acc, &c[(size_t)n * NC + j], sizeof acc) != 0;
+                    gtotal++;
+                }
         }
         free(a), free(b), free(init), free(c);
     }
+    printf("row gemm: %ld of %ld differ from the plain loop\n", gdiffer, gtotal);
     /* K x R x P: 32- and 16-column blocks and scalar tails, 12- and 4-row
      * blocks and a row tail; LeNet's conv2 (50, 500, 64) and conv1 (20, 25, 576) */
     static const int pg[][3] = {{50, 500, 64}, {20, 25, 576}, {3, 7, 53}, {5, 6, 17}};

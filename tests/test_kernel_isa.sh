@@ -1,5 +1,5 @@
 #!/bin/bash
-# test_kernel_isa.sh - dltrain's own kernels (InnerProduct's row GEMM, the
+# test_kernel_isa.sh - dltrain's own kernels (InnerProduct's row GEMM in both forms, the
 # convolution's patch and weight gradients, both direct forwards and
 # col2im, the transpose they share) give the same bits on their AVX-512 and AVX2 paths,
 # the convolution kernels also on their plain fmaf paths
@@ -23,6 +23,9 @@ fw=$("$prog" | grep '^forward:')
 check "the convolution forward equals one fmaf chain per output bit for bit ($fw)" \
     test "$fw" = "forward: 0 of 56396 differ from the plain loop"
 if grep -qw avx2 /proc/cpuinfo 2>/dev/null && grep -qw fma /proc/cpuinfo; then
+    rg=$("$prog" | grep '^row gemm:')
+    check "InnerProduct's row GEMM (panels and rows in the lanes) equals one fmaf chain per output ($rg)" \
+        test "$rg" = "row gemm: 0 of 116260 differ from the plain loop"
     fast=$(env -u ONEDNN_MAX_CPU_ISA -u DNNL_MAX_CPU_ISA "$prog" | grep '^path')
     plain=$(env -u DNNL_MAX_CPU_ISA ONEDNN_MAX_CPU_ISA=SSE41 "$prog")
     check "ONEDNN_MAX_CPU_ISA=SSE41 leaves the plain loops ($(echo "$plain" | grep '^path'))" \

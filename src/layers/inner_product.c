@@ -326,6 +326,8 @@ void dlt__gemm_rows(int N, int NC, int NA, const float *a, int trans, const floa
 #else
         use_fma = dlt_cpu_avx512() ? 2 : __builtin_cpu_supports("avx") && __builtin_cpu_supports("fma");
 #endif
+    if (use_fma && dlt__gemm_rows_lanes(N, NC, NA, a, trans, b, ldb, init, c))
+        return; /* the rows in the lanes: same bits, no packed B (where that pays) */
     const int np = (NC + IP_COLS - 1) / IP_COLS, pairs = (np + 1) / 2;
     /* Panels in pairs (AVX-512 multiplies a pair at once), pairs on threads */
 #pragma omp parallel for schedule(static) if ((double)N * NC * NA >= 1e6)

@@ -65,6 +65,11 @@ void dlt__cpu_use_threads(int n);
  * whatever N, so a batch split over ranks gives the same rows bit for bit. */
 void dlt__gemm_rows(int N, int NC, int NA, const float *a, int trans, const float *b, int ldb,
                     const float *init, float *c);
+/* The same product and bits with the rows of C in the vector lanes
+ * (gemm_rows_lanes.c); 0, nothing done, where the CPU has no AVX2 + FMA or
+ * the shape runs faster in dlt__gemm_rows's panels. */
+int dlt__gemm_rows_lanes(int N, int NC, int NA, const float *a, int trans, const float *b, int ldb,
+                         const float *init, float *c);
 
 /* Free l->state (for layers whose state is one allocation). */
 void dlt__free_state(dlt_layer *l);
