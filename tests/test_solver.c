@@ -12,6 +12,7 @@
 #include "dltrain/net.h"
 #include "dltrain/prototxt.h"
 #include "dltrain/solver.h"
+#include "net/solver_rules.h"
 #include "test.h"
 
 static const char *net_text =
@@ -534,6 +535,56 @@ static void test_iter_size(void)
     dlt_cfg_free(ss);
 }
 
+/* The host step (vectorized per ISA, threaded for large blobs) gives the
+ * bits of the plain per-value loop for every solver, L2 and L1, with and
+ * without weight decay: no contraction into FMAs, no reordering. 100003
+ * values: vector bodies, a tail, and the threaded split. */
+static void test_host_step_bits(void)
+{
+    const size_t n = 100003;
+    float *in = malloc(4 * n * sizeof(float)), *got = malloc(4 * n * sizeof(float));
+    float *ref = malloc(4 * n * sizeof(float));
+    if (!in || !got || !ref) {
+        TEST_OK(0, "host step buffers");
+        return;
+    }
+    unsigned r = 7;
+    for (size_t i = 0; i < 4 * n; i++) { /* w, g, h0 (h0 >= 0: AdaGrad, RMSProp take its sqrt), h1 >= 0 */
+        r = r * 1664525u + 1013904223u;
+        const float u = (float)(r >> 8) / 16777216.0f;
+        in[i] = i < 2 * n ? u - 0.5f : u * 0.01f;
+        if (i % 97 == 0 && i < n)
+            in[i] = 0.0f; /* L1's sign of zero */
+    }
+    static const struct { float decay; int l1; } regs[] = {{0.0f, 0}, {0.0005f, 0}, {0.01f, 1}};
+    for (int t = 0; t < DLT_SOLVER_NTYPES; t++)
+        for (size_t k = 0; k < sizeof regs / sizeof regs[0]; k++) {
+            const dlt__update_args a = {.rate = 0.01f, .decay = regs[k].decay, .l1 = regs[k].l1,
+                                        .momentum = 0.9f, .momentum2 = 0.999f, .rms_decay = 0.98f,
+                                        .delta = 1e-6f, .step = 0.003f};
+            memcpy(got, in, 4 * n * sizeof(float));
+            memcpy(ref, in, 4 * n * sizeof(float));
+            dlt__solver_host_step((dlt_solver_type)t, &a, got, got + n, got + 2 * n, got + 3 * n, n);
+            float *w = ref, *g = ref + n, *h0 = ref + 2 * n, *h1 = ref + 3 * n;
+            for (size_t i = 0; i < n; i++)
+                switch (t) {
+#define XX(ID, name, nhistory)                                       \
+    case DLT_SOLVER_##ID:                                            \
+        DLT__UPDATE_VALUE(ID, nhistory, &a, w, g, h0, h1, i);        \
+        break;
+                    DLT_SOLVER_MAP(XX)
+#undef XX
+                }
+            size_t differ = 0;
+            for (size_t i = 0; i < 4 * n; i++)
+                differ += memcmp(&got[i], &ref[i], sizeof(float)) != 0;
+            TEST_OK(differ == 0, "%s host step, decay %g%s: the plain loop's bits (%zu of %zu values differ)",
+                    dlt_solver_type_name((dlt_solver_type)t), regs[k].decay, regs[k].l1 ? " L1" : "", differ,
+                    4 * n);
+        }
+    free(in), free(got), free(ref);
+}
+
 int main(void)
 {
     test_lr_policies();
@@ -544,6 +595,7 @@ int main(void)
     test_solver_types();
     test_bad_solvers();
     test_updates();
+    test_host_step_bits();
     test_clip();
     test_iter_size();
     TEST_DONE();

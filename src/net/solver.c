@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "dltrain/cpu.h"
 #include "dltrain/device.h"
 #include "dltrain/error.h"
 #include "dltrain/solver.h"
@@ -45,18 +46,54 @@ typedef struct solver_kind {
  * 7% of LeNet's step at 2 threads (ip1's 400k weights). */
 #define HOST_STEP_PARALLEL_MIN 32768
 
-#define XX(ID, name, nhistory)                                                                   \
+/* The host step's loop, vectorized (omp simd: the blobs never overlap) and
+ * compiled once per vector width, chosen at run time as the kernels choose
+ * theirs (dlt_cpu_avx512, dlt_cpu_avx2_fma: ONEDNN_MAX_CPU_ISA caps it).
+ * The same operations in every form and no contraction into FMAs (ISO C:
+ * -ffp-contract=off), so every form gives the scalar loop's bits. The
+ * scalar loop, with its per-value branches, took 0.65 ms of LeNet's 7.7 ms
+ * AVX2 step at batch 32. One loop per regularization mode (a branch in the
+ * loop stopped the vectorizer), the arguments in a private copy (a float
+ * store to W could otherwise alias them). SGD and Nesterov vectorize; the
+ * solvers that take a square root stay scalar (sqrtf may set errno). */
+#define HOST_STEP_MODE_LOOP(ID, nhistory, mode)                                                   \
+    {                                                                                              \
+        _Pragma("omp parallel for simd schedule(static) firstprivate(al) if (count >= HOST_STEP_PARALLEL_MIN)") \
+        for (size_t i = 0; i < count; i++)                                                         \
+            DLT__UPDATE_VALUE_REG(ID, nhistory, mode, &al, w, g, h0, h1, i);                       \
+    }
+#define HOST_STEP_LOOP(ID, nhistory)                                                               \
+    {                                                                                              \
+        const dlt__update_args al = *a;                                                            \
+        switch (dlt__reg_mode(&al)) { /* one loop per regularization: no branch inside */         \
+        case 0: HOST_STEP_MODE_LOOP(ID, nhistory, 0) break;                                        \
+        case 1: HOST_STEP_MODE_LOOP(ID, nhistory, 1) break;                                        \
+        default: HOST_STEP_MODE_LOOP(ID, nhistory, 2) break;                                       \
+        }                                                                                          \
+    }
+
+#define XX(ID, name, nhistory)                                                                    \
+    __attribute__((target("avx512f"))) static void host_step512_##ID(                             \
+        const dlt__update_args *a, float *w, float *g, float *h0, float *h1, size_t count)         \
+        HOST_STEP_LOOP(ID, nhistory)                                                               \
+    __attribute__((target("avx2"))) static void host_step256_##ID(                                \
+        const dlt__update_args *a, float *w, float *g, float *h0, float *h1, size_t count)         \
+        HOST_STEP_LOOP(ID, nhistory)                                                               \
+    static void host_step128_##ID(const dlt__update_args *a, float *w, float *g, float *h0,        \
+                                  float *h1, size_t count) HOST_STEP_LOOP(ID, nhistory)            \
     static void host_step_##ID(const dlt__update_args *a, float *w, float *g, float *h0, float *h1, \
-                               size_t count)                                                     \
-    {                                                                                            \
-        _Pragma("omp parallel for schedule(static) if (count >= HOST_STEP_PARALLEL_MIN)")        \
-        for (size_t i = 0; i < count; i++)                                                       \
-            DLT__UPDATE_VALUE(ID, nhistory, a, w, g, h0, h1, i);                                 \
-    }                                                                                            \
+                               size_t count)                                                      \
+    {                                                                                             \
+        static int isa = -1;                                                                      \
+        if (isa < 0)                                                                              \
+            isa = dlt_cpu_avx512() ? 2 : dlt_cpu_avx2_fma();                                      \
+        (isa == 2 ? host_step512_##ID : isa ? host_step256_##ID : host_step128_##ID)(a, w, g, h0, \
+                                                                                    h1, count);   \
+    }                                                                                             \
     static void device_step_##ID(const dlt__update_args *a, float *w, float *g, float *h0,        \
-                                 float *h1, size_t count)                                        \
-    {                                                                                            \
-        dlt__dev_solver_update(DLT_SOLVER_##ID, a, w, g, h0, h1, count);                         \
+                                 float *h1, size_t count)                                         \
+    {                                                                                             \
+        dlt__dev_solver_update(DLT_SOLVER_##ID, a, w, g, h0, h1, count);                          \
     }
 DLT_SOLVER_MAP(XX)
 #undef XX
@@ -74,6 +111,12 @@ static const solver_kind solver_kinds[DLT_SOLVER_NTYPES] = {
 };
 
 const char *dlt_solver_type_name(dlt_solver_type t) { return solver_kinds[t].name; }
+
+void dlt__solver_host_step(dlt_solver_type t, const dlt__update_args *a, float *w, float *g, float *h0,
+                           float *h1, size_t count)
+{
+    solver_kinds[t].host(a, w, g, h0, h1, count);
+}
 
 /* `type: "Adam"` or the deprecated `solver_type: ADAM`, not both (as Caffe's
  * UpgradeSolverType). A name not in DLT_SOLVER_MAP is an error listing them. */

@@ -46,26 +46,45 @@ typedef struct dlt__update_args {
     float step;      /* set by a solver's prepare (Adam: the bias-corrected rate) */
 } dlt__update_args;
 
-/* Caffe's Regularize for one value: g + decay * (w or sign(w)). */
+/* Caffe's Regularize for one value: g + decay * (w or sign(w)), by MODE
+ * (dlt__reg_mode: 0 none, 1 L2, 2 L1), so that a loop can fix it. */
+DLT__HD int dlt__reg_mode(const dlt__update_args *a) { return a->decay == 0.0f ? 0 : a->l1 ? 2 : 1; }
+
+DLT__HD float dlt__regularize(int mode, float decay, float w, float g)
+{
+    if (mode == 0)
+        return g;
+    float r = mode == 2 ? (float)((w > 0.0f) - (w < 0.0f)) : w;
+    return DLT__ADD(g, DLT__MUL(decay, r));
+}
+
 DLT__HD float dlt__regularized(const dlt__update_args *a, float w, float g)
 {
-    if (a->decay == 0.0f)
-        return g;
-    float r = a->l1 ? (float)((w > 0.0f) - (w < 0.0f)) : w;
-    return DLT__ADD(g, DLT__MUL(a->decay, r));
+    return dlt__regularize(dlt__reg_mode(a), a->decay, w, g);
 }
 
 /* One value of a blob of solver ID with NHISTORY history buffers:
  * regularize, the rule (which updates the history and returns the update
  * value, Caffe's diff after ComputeUpdateValue), then Blob::Update:
- * w -= update. The regularized gradient is stored back, as Caffe does. */
-#define DLT__UPDATE_VALUE(ID, NHISTORY, a, w, g, h0, h1, i)                                     \
+ * w -= update. The regularized gradient is stored back, as Caffe does.
+ * DLT__UPDATE_VALUE_REG takes the regularization's mode as an argument: a
+ * constant one leaves the loop without branches (the host step's vector
+ * loops, solver.c). */
+#define DLT__UPDATE_VALUE_REG(ID, NHISTORY, MODE, a, w, g, h0, h1, i)                           \
     do {                                                                                        \
-        float g_ = dlt__regularized(a, (w)[i], (g)[i]);                                         \
+        float g_ = dlt__regularize(MODE, (a)->decay, (w)[i], (g)[i]);                           \
         (g)[i] = g_;                                                                            \
         (w)[i] = DLT__SUB((w)[i], dlt__rule_##ID(a, g_, (h0) + (i),                             \
                                                  (NHISTORY) > 1 ? (h1) + (i) : (float *)0));    \
     } while (0)
+#define DLT__UPDATE_VALUE(ID, NHISTORY, a, w, g, h0, h1, i) \
+    DLT__UPDATE_VALUE_REG(ID, NHISTORY, dlt__reg_mode(a), a, w, g, h0, h1, i)
+
+/* Solver T's host step on COUNT values (solver.c: vectorized for the
+ * CPU's widest vectors; exposed for tests/test_solver.c, which checks its
+ * bits against the plain loop of DLT__UPDATE_VALUE). */
+void dlt__solver_host_step(dlt_solver_type t, const dlt__update_args *a, float *w, float *g, float *h0,
+                           float *h1, size_t count);
 
 /* ---- the solvers, in DLT_SOLVER_MAP's order ----
  * dlt__check_ID: the hyperparameters Caffe's solver constructor requires
