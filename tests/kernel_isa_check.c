@@ -1,7 +1,8 @@
 /* kernel_isa_check.c - prints a hash of the bits dltrain's own kernels
  * compute (InnerProduct's row GEMM in both layouts and both forms, with and
- * without the bias row, each output also against one fmaf chain, the convolution patch gradient and weight gradient, col2im,
- * the transpose) on fixed pseudo-random
+ * without the bias row, each output also against one fmaf chain; the
+ * convolution patch gradient and weight gradient, col2im, the transpose)
+ * on fixed pseudo-random
  * data, with sizes that leave every kind of tail, and which ISA path ran.
  * tests/test_kernel_isa.sh runs it with and without ONEDNN_MAX_CPU_ISA=AVX2
  * and compares: the AVX-512 and AVX2 forms must give the same bits. It also
@@ -79,7 +80,8 @@ int main(void)
                 for (int j = 0; j < NC; j++) {
                     float acc = init[j];
                     for (int k = 0; k < NA; k++)
-                        acc = fmaf(a[(size_t)n * NA + k], trans ? b[(size_t)j * NA + k] : b[(size_t)k * NC + j], acc);
+                        acc = fmaf(a[(size_t)n * NA + k],
+                                   trans ? b[(size_t)j * NA + k] : b[(size_t)k * NC + j], acc);
                     gdiffer += memcmp(&acc, &c[(size_t)n * NC + j], sizeof acc) != 0;
                     gtotal++;
                 }

@@ -234,7 +234,8 @@ static void choose(dlt_reducer *r, size_t nbuckets, size_t bucket)
     size_t candidates = 0;
     for (size_t i = 0; i < NTRANSPORTS; i++)
         candidates += transports[i]->memory->where == where;
-    if (r->cfg.kind == DLT_REDUCER_AUTO && candidates > 1 && where == DLT_HOST && choose_auto(r, nbuckets, bucket))
+    if (r->cfg.kind == DLT_REDUCER_AUTO && candidates > 1 && where == DLT_HOST &&
+        choose_auto(r, nbuckets, bucket))
         return;
     /* The first one that can run here (a forced one that could not, or
      * the only one for this memory). */
