@@ -157,10 +157,11 @@ int dlt__gemm_rows_lanes(int N, int NC, int NA, const float *a, int trans, const
         isa = dlt_cpu_avx512() ? 2 : dlt_cpu_avx2_fma();
     const int lanes = isa == 2 ? 16 : 8, rw_most = 4 * lanes;
     /* Where the panels were as fast or faster (single-thread, both ISAs):
-     * few columns or a short reduction (LeNet's ip2: 10 outputs), and
-     * several chunks of rows that each read a B lying across its rows
-     * (AVX2, W as op(B) at batch 100: 1.09 vs 0.97 ms). */
-    if (!isa || N < 8 || NC < 64 || NA < 64 || (!trans && N > rw_most))
+     * few columns or a short reduction (LeNet's ip2: 10 outputs); and where
+     * op(B) = B, several chunks of rows that each read B down its columns
+     * (AVX2, LeNet's ip1 input gradient at batch 100: 1.09 vs 0.97 ms) or
+     * fewer than 16 rows (ResNet-50's fc at b8: 1.25 vs 1.17 ms). */
+    if (!isa || N < 8 || NC < 64 || NA < 64 || (!trans && (N > rw_most || N < 16)))
         return 0;
     static pass_fn *const fn512[4] = {pass512_1, pass512_2, pass512_3, pass512_4};
     static pass_fn *const fn256[4] = {pass256_1, pass256_2, pass256_3, pass256_4};
