@@ -156,10 +156,9 @@ static double time_transport(dlt_reducer *r, const dlt__transport *tp, void *t, 
  * worth of data and keep the fastest (host memory only: timing buffers
  * are host buffers). The transports take turns, one sum each per round
  * after one untimed warm-up each, and each keeps its best: timed one after
- * the other, a start-up hiccup on one rank (mpirun's daemons, first
- * touches) fell on one transport's five tries only and picked the slower
- * one (LeNet, 2 ranks: MPI 0.40 against shm 0.44 ms at start-up). */
-#define AUTO_ROUNDS 9
+ * the other, a start-up hiccup (mpirun's daemons, first touches) could
+ * fall on one transport's tries only. */
+#define AUTO_ROUNDS 5
 static int choose_auto(dlt_reducer *r, size_t nbuckets, size_t bucket)
 {
     size_t n = bucket;
