@@ -163,8 +163,8 @@ int dlt__gemm_rows_lanes(int N, int NC, int NA, const float *a, int trans, const
      * fewer than 16 rows (ResNet-50's fc at b8: 1.25 vs 1.17 ms). */
     if (!isa || N < 8 || NC < 64 || NA < 64 || (!trans && (N > rw_most || N < 16)))
         return 0;
-    static pass_fn *const fn512[4] = {pass512_1, pass512_2, pass512_3, pass512_4};
-    static pass_fn *const fn256[4] = {pass256_1, pass256_2, pass256_3, pass256_4};
+    static pass_fn *const pass[2][4] = {{pass256_1, pass256_2, pass256_3, pass256_4},
+                                        {pass512_1, pass512_2, pass512_3, pass512_4}};
     float *at = chunk_buffer((size_t)NA * rw_most + (size_t)NC * rw_most);
     if (!at)
         return 0;
@@ -180,8 +180,8 @@ int dlt__gemm_rows_lanes(int N, int NC, int NA, const float *a, int trans, const
         dlt__transpose(rows, NA, a + (size_t)n0 * NA, (size_t)NA, at, (size_t)rw, rw);
         for (int k0 = 0; k0 < NA; k0 += steps) {
             const int k1 = NA - k0 < steps ? NA : k0 + steps;
-            (isa == 2 ? fn512 : fn256)[nv - 1](NC, k0, k1, k0 == 0, at + (size_t)k0 * rw, rw, trans, b,
-                                                (size_t)ldb, init, ct);
+            pass[isa == 2][nv - 1](NC, k0, k1, k0 == 0, at + (size_t)k0 * rw, rw, trans, b, (size_t)ldb,
+                                   init, ct);
         }
         dlt__transpose(NC, rows, ct, (size_t)rw, c + (size_t)n0 * NC, (size_t)NC, NC);
         n0 += rows;
