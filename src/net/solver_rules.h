@@ -58,11 +58,6 @@ DLT__HD float dlt__regularize(int mode, float decay, float w, float g)
     return DLT__ADD(g, DLT__MUL(decay, r));
 }
 
-DLT__HD float dlt__regularized(const dlt__update_args *a, float w, float g)
-{
-    return dlt__regularize(dlt__reg_mode(a), a->decay, w, g);
-}
-
 /* One value of a blob of solver ID with NHISTORY history buffers:
  * regularize, the rule (which updates the history and returns the update
  * value, Caffe's diff after ComputeUpdateValue), then Blob::Update:
